@@ -1,0 +1,51 @@
+export {
+  type Check,
+  CheckSchema,
+  type HttpCheck,
+  HttpCheckSchema,
+  type TcpCheck,
+  TcpCheckSchema,
+  type DnsCheck,
+  DnsCheckSchema,
+  type TlsCheck,
+  TlsCheckSchema,
+  type GrpcCheck,
+  GrpcCheckSchema,
+  type IcmpCheck,
+  IcmpCheckSchema,
+  type HeaderMatch,
+  type JsonPathAssertion,
+} from "./gen/probemesh/v1/check_pb.js";
+export {
+  type ProbeResult,
+  ProbeResultSchema,
+  ProbeState,
+  type PhaseTimings,
+  PhaseTimingsSchema,
+  type TlsInfo,
+  TlsInfoSchema,
+  type DnsInfo,
+  DnsInfoSchema,
+  type IcmpInfo,
+  IcmpInfoSchema,
+} from "./gen/probemesh/v1/result_pb.js";
+export {
+  AgentService,
+  type AgentInfo,
+  AgentInfoSchema,
+  type WatchAssignmentsRequest,
+  WatchAssignmentsRequestSchema,
+  type WatchAssignmentsResponse,
+  WatchAssignmentsResponseSchema,
+  type AssignmentSnapshot,
+  AssignmentSnapshotSchema,
+  type AssignmentDelta,
+  AssignmentDeltaSchema,
+  type HeartbeatRequest,
+  HeartbeatRequestSchema,
+  type HeartbeatResponse,
+  HeartbeatResponseSchema,
+} from "./gen/probemesh/v1/agent_service_pb.js";
+export { grpcServiceDefinition } from "./grpc.js";
+export { RESULTS_STREAM, RESULTS_SUBJECT_PREFIX, RESULTS_SUBJECT_ALL, isSubjectToken, resultSubject } from "./subjects.js";
+export { type ProbeStateName, probeStateName, probeStateFromName } from "./state.js";
