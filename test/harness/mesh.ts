@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./ports.js";
+import { startProcess, waitFor, waitForPort, type Managed } from "./process.js";
+
+const repo = join(import.meta.dirname, "..", "..");
+
+/** Built entry points of the two programs (the test command builds them first). */
+export const CONTROL_PLANE_BIN = join(repo, "control-plane", "dist", "main.js");
+export const AGENT_BIN = join(repo, "agent", "dist", "main.js");
+
+export const API_TOKEN = "test-api-token";
+export const AGENT_TOKEN = "test-agent-token";
+
+/** A control-plane process started from its built bin. */
+export interface ControlPlane {
+  readonly api: string;
+  readonly grpcAddr: string;
+  readonly proc: Managed;
+  /** fetch against the API with the write token. */
+  request(path: string, init?: RequestInit): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+/** Starts `probemesh-control-plane` against the given NATS and ClickHouse and waits for /readyz. */
+export async function startControlPlane(opts: {
+  natsUrl: string;
+  clickhouseUrl: string;
+  database?: string;
+  env?: Record<string, string>;
+  /** Run the process inside this network namespace (`ip netns exec`). */
+  netns?: string;
+  host?: string;
+}): Promise<ControlPlane> {
+  const host = opts.host ?? "127.0.0.1";
+  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    PROBEMESH_NATS_URL: opts.natsUrl,
+    PROBEMESH_CLICKHOUSE_URL: opts.clickhouseUrl,
+    PROBEMESH_CLICKHOUSE_DATABASE: opts.database ?? "probemesh",
+    PROBEMESH_HTTP_ADDR: `${host}:${httpPort}`,
+    PROBEMESH_GRPC_ADDR: `${host}:${grpcPort}`,
+    PROBEMESH_API_TOKEN: API_TOKEN,
+    PROBEMESH_AGENT_TOKEN: AGENT_TOKEN,
+    PROBEMESH_LOG_LEVEL: "info",
+    ...opts.env,
+  };
+  const [cmd, args] = opts.netns
+    ? ["ip", ["netns", "exec", opts.netns, process.execPath, CONTROL_PLANE_BIN]]
+    : [process.execPath, [CONTROL_PLANE_BIN]];
+  const proc = startProcess("control-plane", cmd, args, { env });
+  const api = `http://${host}:${httpPort}`;
+  try {
+    await waitFor(
+      "control plane /readyz",
+      async () => {
+        if (proc.exited()) throw new Error("control plane exited");
+        const res = await fetch(`${api}/readyz`).catch(() => undefined);
+        return res?.status === 200;
+      },
+      60_000,
+      200,
+    );
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${String(err)}\n--- control-plane output ---\n${proc.output()}`);
+  }
+  return {
+    api,
+    grpcAddr: `${host}:${grpcPort}`,
+    proc,
+    request: (path, init = {}) =>
+      fetch(`${api}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
+      }),
+    stop: () => proc.stop(),
+  };
+}
+
+/** An agent process started from its built bin, with its own state dir. */
+export interface Agent {
+  readonly id: string;
+  readonly region: string;
+  readonly stateDir: string;
+  readonly proc: Managed;
+  stop(): Promise<void>;
+  /** Stops it and removes its state dir. */
+  dispose(): Promise<void>;
+}
+
+/** Starts `probemesh-agent` for a region. */
+export function startAgent(opts: {
+  id: string;
+  region: string;
+  provider?: string;
+  grpcAddr: string;
+  natsUrl: string;
+  netns?: string;
+  env?: Record<string, string>;
+}): Agent {
+  const stateDir = mkdtempSync(join(tmpdir(), `probemesh-agent-${opts.id}-`));
+  const env = {
+    ...process.env,
+    PROBEMESH_AGENT_ID: opts.id,
+    PROBEMESH_REGION: opts.region,
+    PROBEMESH_PROVIDER: opts.provider ?? "test",
+    PROBEMESH_GRPC_ADDR: opts.grpcAddr,
+    PROBEMESH_NATS_URL: opts.natsUrl,
+    PROBEMESH_AGENT_TOKEN: AGENT_TOKEN,
+    PROBEMESH_STATE_DIR: stateDir,
+    PROBEMESH_LOG_LEVEL: "info",
+    ...opts.env,
+  };
+  const [cmd, args] = opts.netns
+    ? ["ip", ["netns", "exec", opts.netns, process.execPath, AGENT_BIN]]
+    : [process.execPath, [AGENT_BIN]];
+  const proc = startProcess(`agent-${opts.id}`, cmd, args, { env });
+  return {
+    id: opts.id,
+    region: opts.region,
+    stateDir,
+    proc,
+    stop: () => proc.stop(),
+    async dispose() {
+      await proc.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export { freePort, waitFor, waitForPort };
