@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Brings up a complete local probemesh from nothing: installs what is missing, builds, then starts
+# NATS (JetStream), ClickHouse, the control plane, three agents in three regions and demo targets
+# with demo checks. Everything listens on 127.0.0.1; state lives in .mesh/ (delete it to start over).
+# Ctrl-C stops all of it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+bash deploy/bootstrap.sh mesh
+
+mesh=${PROBEMESH_MESH_DIR:-$root/.mesh}
+nats_port=${MESH_NATS_PORT:-4222}
+ch_http_port=${MESH_CLICKHOUSE_HTTP_PORT:-8123}
+ch_tcp_port=${MESH_CLICKHOUSE_TCP_PORT:-9000}
+ch_inter_port=${MESH_CLICKHOUSE_INTERSERVER_PORT:-9009}
+api_addr=${PROBEMESH_HTTP_ADDR:-127.0.0.1:8080}
+grpc_addr=${PROBEMESH_GRPC_ADDR:-127.0.0.1:7070}
+demo_http_port=${MESH_DEMO_HTTP_PORT:-8081}
+demo_tcp_port=${MESH_DEMO_TCP_PORT:-8082}
+mkdir -p "$mesh"/{nats,clickhouse/{log,data,tmp,user_files,format_schemas},logs,agents}
+
+say() { printf '[mesh] %s\n' "$*" >&2; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$nats_port" "$ch_http_port" "$ch_tcp_port" "$ch_inter_port" "${api_addr##*:}" "${grpc_addr##*:}" \
+  "$demo_http_port" "$demo_tcp_port"; do
+  port_free "$p" || { say "port $p on 127.0.0.1 is in use: stop what holds it or set the MESH_*/PROBEMESH_* port variables (see README)"; exit 1; }
+done
+
+# Tokens: generated once, kept out of the terminal, readable only by you.
+if [ ! -f "$mesh/tokens.env" ]; then
+  umask 077
+  printf 'PROBEMESH_API_TOKEN=%s\nPROBEMESH_AGENT_TOKEN=%s\n' \
+    "$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))')" \
+    "$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))')" >"$mesh/tokens.env"
+  umask 022
+fi
+set -a; . "$mesh/tokens.env"; set +a
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  say "stopping"
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  say "stopped"
+}
+trap 'stop_all; exit 130' INT TERM
+trap stop_all EXIT
+
+start() { # name, command...
+  local name=$1; shift
+  "$@" >>"$mesh/logs/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+wait_http() { # what, url, seconds
+  local deadline=$((SECONDS + $3))
+  until node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' "$2"; do
+    [ $SECONDS -lt $deadline ] || { say "$1 did not come up; see $mesh/logs/"; exit 1; }
+    sleep 0.3
+  done
+}
+
+start nats nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$mesh/nats"
+
+sed -e "s#@DIR@#$mesh/clickhouse#g" -e "s/@HTTP_PORT@/$ch_http_port/" -e "s/@TCP_PORT@/$ch_tcp_port/" \
+  -e "s/@INTERSERVER_PORT@/$ch_inter_port/" deploy/clickhouse/config.xml >"$mesh/clickhouse/config.xml"
+cp deploy/clickhouse/users.xml "$mesh/clickhouse/users.xml"
+start clickhouse clickhouse-server --config-file="$mesh/clickhouse/config.xml"
+wait_http ClickHouse "http://127.0.0.1:$ch_http_port/ping" 60
+
+export PROBEMESH_NATS_URL="nats://127.0.0.1:$nats_port"
+export PROBEMESH_CLICKHOUSE_URL="http://127.0.0.1:$ch_http_port"
+export PROBEMESH_HTTP_ADDR="$api_addr" PROBEMESH_GRPC_ADDR="$grpc_addr"
+start control-plane node control-plane/dist/main.js
+wait_http "the control plane" "http://$api_addr/readyz" 90
+
+DEMO_HTTP_PORT=$demo_http_port DEMO_TCP_PORT=$demo_tcp_port start demo-targets node deploy/demo-targets.mjs
+
+for spec in eu-west:aws us-east:gcp ap-south:hetzner; do
+  region=${spec%%:*} provider=${spec##*:}
+  PROBEMESH_AGENT_ID="agent-$region" PROBEMESH_REGION=$region PROBEMESH_PROVIDER=$provider \
+    PROBEMESH_STATE_DIR="$mesh/agents/$region" start "agent-$region" node agent/dist/main.js
+done
+
+# Demo checks (created once; kept in NATS KV across restarts of the mesh).
+api="http://$api_addr"
+node - "$api" "$demo_http_port" "$demo_tcp_port" <<'JS'
+const [api, httpPort, tcpPort] = process.argv.slice(2);
+const checks = [
+  { id: "demo-web", type: "http", intervalMs: 2000, timeoutMs: 1000, http: { url: `http://127.0.0.1:${httpPort}/`, expectStatus: ["2xx"] } },
+  { id: "demo-health", type: "http", intervalMs: 2000, timeoutMs: 1000, http: { url: `http://127.0.0.1:${httpPort}/health`, bodyContains: "ok" } },
+  { id: "demo-tcp", type: "tcp", intervalMs: 5000, timeoutMs: 1000, tcp: { host: "127.0.0.1", port: Number(tcpPort) } },
+];
+for (const c of checks) {
+  const res = await fetch(`${api}/v1/checks`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${process.env.PROBEMESH_API_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(c),
+  });
+  if (res.status !== 201 && res.status !== 409) {
+    console.error(`creating ${c.id}: ${res.status} ${await res.text()}`);
+    process.exit(1);
+  }
+}
+JS
+
+cat >&2 <<MSG
+
+probemesh is up.
+  API            $api          (write token: $mesh/tokens.env, PROBEMESH_API_TOKEN)
+  agent gRPC     $grpc_addr
+  NATS           nats://127.0.0.1:$nats_port
+  ClickHouse     http://127.0.0.1:$ch_http_port   (database probemesh)
+  agents         agent-eu-west (aws), agent-us-east (gcp), agent-ap-south (hetzner)
+  demo target    http://127.0.0.1:$demo_http_port/  (POST /toggle flips /health between 200 and 503)
+  logs           $mesh/logs/
+
+Try:
+  curl -s $api/v1/checks
+  curl -s $api/v1/agents
+  curl -s "$api/v1/checks/demo-web/results?limit=5"
+  curl -s $api/v1/checks/demo-health/status
+
+Ctrl-C stops everything.
+MSG
+printf 'API: %s\n' "$api"
+
+# Stay in the foreground until Ctrl-C or until a component dies.
+while :; do
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "a component (pid $pid) exited; see $mesh/logs/. Stopping the mesh."
+      exit 1
+    fi
+  done
+  sleep 1
+done
