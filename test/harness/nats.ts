@@ -17,20 +17,21 @@ export interface NatsServer {
   dispose(): Promise<void>;
 }
 
-/** Starts `nats-server -js` (Debian's package) on 127.0.0.1 and a free port. */
-export async function startNats(): Promise<NatsServer> {
+/** Starts `nats-server -js` (Debian's package) on `host` (default 127.0.0.1) and a free port. */
+export async function startNats(opts: { host?: string } = {}): Promise<NatsServer> {
+  const host = opts.host ?? "127.0.0.1";
   const dir = mkdtempSync(join(tmpdir(), "probemesh-nats-"));
-  const port = await freePort();
+  const port = await freePort(host);
   const launch = async () => {
-    const p = startProcess("nats-server", "nats-server", ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir]);
-    await waitForPort("127.0.0.1", port, 20_000).catch((err: unknown) => {
+    const p = startProcess("nats-server", "nats-server", ["-js", "-a", host, "-p", String(port), "-sd", dir]);
+    await waitForPort(host, port, 20_000).catch((err: unknown) => {
       throw new Error(`nats-server did not start: ${String(err)}\n${p.output()}`);
     });
     return p;
   };
   let proc = await launch();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${host}:${port}`,
     port,
     get proc() {
       return proc;
