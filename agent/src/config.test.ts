@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { AGENT_ENV_VARS, ConfigError, loadConfig, sanitizeAgentId } from "./config.js";
+
+const base = { PROBEMESH_AGENT_TOKEN: "s3cret-token" };
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env, { hostname: "box", cwd: "/srv" });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe("loadConfig", () => {
+  it("applies documented defaults", () => {
+    const c = loadConfig(base, { hostname: "probe-01.example.com", cwd: "/srv" });
+    expect(c).toEqual({
+      grpcAddr: "127.0.0.1:7070",
+      agentToken: "s3cret-token",
+      agentId: "probe-01-example-com",
+      region: "local",
+      provider: "local",
+      natsServers: ["nats://127.0.0.1:4222"],
+      stateDir: "/srv/.probemesh-agent-probe-01-example-com",
+      logLevel: "info",
+      maxConcurrency: 64,
+      outboxMaxBytes: 256 * 1024 * 1024,
+    });
+  });
+
+  it("reads every variable", () => {
+    const c = loadConfig(
+      {
+        ...base,
+        PROBEMESH_GRPC_ADDR: "[::1]:9000",
+        PROBEMESH_AGENT_ID: "a_1",
+        PROBEMESH_REGION: "eu-west",
+        PROBEMESH_PROVIDER: "hetzner",
+        PROBEMESH_NATS_URL: "nats://10.0.0.1:4222, tls://n2:4443",
+        PROBEMESH_STATE_DIR: "state",
+        PROBEMESH_LOG_LEVEL: "DEBUG",
+        PROBEMESH_MAX_CONCURRENCY: "8",
+        PROBEMESH_OUTBOX_MAX_BYTES: "2MiB",
+      },
+      { cwd: "/srv" },
+    );
+    expect(c.grpcAddr).toBe("[::1]:9000");
+    expect(c.agentId).toBe("a_1");
+    expect(c.region).toBe("eu-west");
+    expect(c.provider).toBe("hetzner");
+    expect(c.natsServers).toEqual(["nats://10.0.0.1:4222", "tls://n2:4443"]);
+    expect(c.stateDir).toBe("/srv/state");
+    expect(c.logLevel).toBe("debug");
+    expect(c.maxConcurrency).toBe(8);
+    expect(c.outboxMaxBytes).toBe(2 * 1024 * 1024);
+  });
+
+  it("names every bad value in one error", () => {
+    const problems = problemsOf({
+      PROBEMESH_GRPC_ADDR: "localhost",
+      PROBEMESH_AGENT_ID: "a.b",
+      PROBEMESH_REGION: "eu west",
+      PROBEMESH_PROVIDER: "x".repeat(65),
+      PROBEMESH_NATS_URL: "http://x:1",
+      PROBEMESH_LOG_LEVEL: "loud",
+      PROBEMESH_MAX_CONCURRENCY: "0",
+      PROBEMESH_OUTBOX_MAX_BYTES: "lots",
+    });
+    const vars = problems.map((p) => p.split(":")[0]);
+    expect(vars).toEqual([
+      "PROBEMESH_GRPC_ADDR",
+      "PROBEMESH_AGENT_TOKEN",
+      "PROBEMESH_AGENT_ID",
+      "PROBEMESH_REGION",
+      "PROBEMESH_PROVIDER",
+      "PROBEMESH_NATS_URL",
+      "PROBEMESH_LOG_LEVEL",
+      "PROBEMESH_MAX_CONCURRENCY",
+      "PROBEMESH_OUTBOX_MAX_BYTES",
+    ]);
+  });
+
+  it.each([
+    ["PROBEMESH_GRPC_ADDR", "127.0.0.1:70000"],
+    ["PROBEMESH_GRPC_ADDR", "host:"],
+    ["PROBEMESH_AGENT_ID", "x".repeat(65)],
+    ["PROBEMESH_AGENT_ID", "a*"],
+    ["PROBEMESH_REGION", "eu.west"],
+    ["PROBEMESH_REGION", ">"],
+    ["PROBEMESH_NATS_URL", "nats://"],
+    ["PROBEMESH_MAX_CONCURRENCY", "1.5"],
+    ["PROBEMESH_MAX_CONCURRENCY", "10001"],
+    ["PROBEMESH_OUTBOX_MAX_BYTES", "1000"],
+    ["PROBEMESH_OUTBOX_MAX_BYTES", "-5MiB"],
+  ])("rejects %s=%s", (name, value) => {
+    const problems = problemsOf({ ...base, [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it("never echoes the token", () => {
+    const problems = problemsOf({ PROBEMESH_AGENT_TOKEN: "has space", PROBEMESH_REGION: "bad region" });
+    expect(problems.join("\n")).not.toContain("has space");
+    expect(problems[0]).toMatch(/^PROBEMESH_AGENT_TOKEN: /);
+  });
+
+  it("sanitizes host names into agent ids", () => {
+    expect(sanitizeAgentId("ip-10-0-0-1.ec2.internal")).toBe("ip-10-0-0-1-ec2-internal");
+    expect(sanitizeAgentId("")).toBe("agent");
+    expect(sanitizeAgentId("h".repeat(100))).toHaveLength(64);
+  });
+
+  it("documents every variable it reads", () => {
+    const names = AGENT_ENV_VARS.map((v) => v.name);
+    expect(names).toContain("PROBEMESH_OUTBOX_MAX_BYTES");
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toHaveLength(10);
+  });
+});

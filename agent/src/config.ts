@@ -1,0 +1,171 @@
+import { hostname as osHostname } from "node:os";
+import { resolve } from "node:path";
+import { isSubjectToken } from "@probemesh/proto";
+
+/** Log levels pino understands. */
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+/** The agent's configuration, resolved once at start and passed down. */
+export interface AgentConfig {
+  /** host:port of the control plane's agent gRPC service. */
+  grpcAddr: string;
+  /** Bearer token for the control plane; never logged. */
+  agentToken: string;
+  agentId: string;
+  region: string;
+  provider: string;
+  /** NATS server URLs (comma-separated in the env var). */
+  natsServers: string[];
+  /** Absolute path of the state dir (assignment cache, sequence, outbox). */
+  stateDir: string;
+  logLevel: LogLevel;
+  maxConcurrency: number;
+  outboxMaxBytes: number;
+}
+
+/** One environment variable the agent reads, for docs and `--help`. */
+export interface EnvVarDoc {
+  name: string;
+  default: string;
+  meaning: string;
+}
+
+/** Every environment variable the agent reads, in README table order. */
+export const AGENT_ENV_VARS: readonly EnvVarDoc[] = [
+  { name: "PROBEMESH_GRPC_ADDR", default: "127.0.0.1:7070", meaning: "host:port of the control plane's agent gRPC service" },
+  { name: "PROBEMESH_AGENT_TOKEN", default: "(required)", meaning: "bearer token sent to the control plane; never logged" },
+  { name: "PROBEMESH_AGENT_ID", default: "hostname, sanitized to [A-Za-z0-9_-]", meaning: "this agent's id; a NATS subject token (1-64 of A-Z a-z 0-9 _ -)" },
+  { name: "PROBEMESH_REGION", default: "local", meaning: "region this agent probes from; a NATS subject token" },
+  { name: "PROBEMESH_PROVIDER", default: "local", meaning: "hosting provider of this vantage point (free text, 1-64 printable characters)" },
+  { name: "PROBEMESH_NATS_URL", default: "nats://127.0.0.1:4222", meaning: "NATS server URL(s), comma-separated" },
+  { name: "PROBEMESH_STATE_DIR", default: "./.probemesh-agent-<id>", meaning: "directory for the assignment cache, sequence high-water mark and outbox" },
+  { name: "PROBEMESH_LOG_LEVEL", default: "info", meaning: "fatal, error, warn, info, debug, trace or silent" },
+  { name: "PROBEMESH_MAX_CONCURRENCY", default: "64", meaning: "most probe runs in flight at once (1-10000)" },
+  { name: "PROBEMESH_OUTBOX_MAX_BYTES", default: "268435456 (256 MiB)", meaning: "disk outbox bound; bytes, or with a KiB/MiB/GiB suffix; oldest results are dropped beyond it" },
+];
+
+/** Thrown by `loadConfig` with every problem found, one per line. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const MIN_OUTBOX_BYTES = 64 * 1024;
+const SIZE = /^(\d+)\s*(B|KiB|MiB|GiB|K|M|G)?$/i;
+const UNITS: Record<string, number> = { b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+
+/** Options for `loadConfig`, for tests. */
+export interface LoadConfigOptions {
+  /** @default os.hostname() */
+  hostname?: string;
+  /** Base for a relative state dir. @default process.cwd() */
+  cwd?: string;
+}
+
+/** Turns a host name into a valid agent id (subject token): invalid characters become "-". */
+export function sanitizeAgentId(host: string): string {
+  const id = host.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64);
+  return id === "" ? "agent" : id;
+}
+
+/** Parses and validates the agent's environment; throws `ConfigError` listing every bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): AgentConfig {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+  };
+
+  const grpcAddr = get("PROBEMESH_GRPC_ADDR") ?? "127.0.0.1:7070";
+  const addrProblem = hostPortProblem(grpcAddr);
+  if (addrProblem) problems.push(`PROBEMESH_GRPC_ADDR: ${addrProblem} (got ${JSON.stringify(grpcAddr)})`);
+
+  const agentToken = env["PROBEMESH_AGENT_TOKEN"] ?? "";
+  if (agentToken.trim() === "") problems.push("PROBEMESH_AGENT_TOKEN: required (the control plane's agent token)");
+  // The value is never echoed: it is a secret.
+  else if (!/^[\x21-\x7e]+$/.test(agentToken)) problems.push("PROBEMESH_AGENT_TOKEN: must be printable ASCII without spaces");
+
+  const agentId = get("PROBEMESH_AGENT_ID") ?? sanitizeAgentId(options.hostname ?? osHostname());
+  if (!isSubjectToken(agentId)) {
+    problems.push(`PROBEMESH_AGENT_ID: must be 1-64 of A-Z a-z 0-9 _ - (got ${JSON.stringify(agentId)})`);
+  }
+
+  const region = get("PROBEMESH_REGION") ?? "local";
+  if (!isSubjectToken(region)) problems.push(`PROBEMESH_REGION: must be 1-64 of A-Z a-z 0-9 _ - (got ${JSON.stringify(region)})`);
+
+  const provider = get("PROBEMESH_PROVIDER") ?? "local";
+  if (!/^[\x20-\x7e]{1,64}$/.test(provider)) {
+    problems.push(`PROBEMESH_PROVIDER: must be 1-64 printable ASCII characters (got ${JSON.stringify(provider)})`);
+  }
+
+  const natsRaw = get("PROBEMESH_NATS_URL") ?? "nats://127.0.0.1:4222";
+  const natsServers = natsRaw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (natsServers.length === 0) problems.push("PROBEMESH_NATS_URL: no server URL given");
+  for (const url of natsServers) {
+    const p = natsUrlProblem(url);
+    if (p) problems.push(`PROBEMESH_NATS_URL: ${p} (got ${JSON.stringify(url)})`);
+  }
+
+  const stateDir = resolve(options.cwd ?? process.cwd(), get("PROBEMESH_STATE_DIR") ?? `.probemesh-agent-${agentId}`);
+
+  const logLevelRaw = (get("PROBEMESH_LOG_LEVEL") ?? "info").toLowerCase();
+  const logLevel = LOG_LEVELS.find((l) => l === logLevelRaw);
+  if (!logLevel) problems.push(`PROBEMESH_LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevelRaw)})`);
+
+  const concRaw = get("PROBEMESH_MAX_CONCURRENCY") ?? "64";
+  const maxConcurrency = /^\d+$/.test(concRaw) ? Number(concRaw) : NaN;
+  if (!(maxConcurrency >= 1 && maxConcurrency <= 10_000)) {
+    problems.push(`PROBEMESH_MAX_CONCURRENCY: must be an integer from 1 to 10000 (got ${JSON.stringify(concRaw)})`);
+  }
+
+  const outboxRaw = get("PROBEMESH_OUTBOX_MAX_BYTES") ?? "256MiB";
+  const outboxMaxBytes = parseSize(outboxRaw);
+  if (outboxMaxBytes === undefined || outboxMaxBytes < MIN_OUTBOX_BYTES || outboxMaxBytes > Number.MAX_SAFE_INTEGER) {
+    problems.push(`PROBEMESH_OUTBOX_MAX_BYTES: must be a size of at least 64KiB, e.g. 268435456 or 256MiB (got ${JSON.stringify(outboxRaw)})`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    grpcAddr,
+    agentToken,
+    agentId,
+    region,
+    provider,
+    natsServers,
+    stateDir,
+    logLevel: logLevel ?? "info",
+    maxConcurrency,
+    outboxMaxBytes: outboxMaxBytes ?? 0,
+  };
+}
+
+function parseSize(raw: string): number | undefined {
+  const m = SIZE.exec(raw);
+  if (!m) return undefined;
+  const unit = UNITS[(m[2] ?? "b").toLowerCase()] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+function hostPortProblem(addr: string): string | undefined {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(addr);
+  if (!m) return "must be host:port";
+  const port = Number(m[2]);
+  if (port < 1 || port > 65_535) return "port must be 1-65535";
+  return undefined;
+}
+
+function natsUrlProblem(url: string): string | undefined {
+  if (!url.includes("://")) return hostPortProblem(url) ? "must be a nats:// URL or host:port" : undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "not a URL";
+  }
+  if (!["nats:", "tls:"].includes(parsed.protocol)) return "scheme must be nats:// or tls://";
+  if (parsed.hostname === "") return "host missing";
+  return undefined;
+}
