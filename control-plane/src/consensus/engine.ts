@@ -1,0 +1,799 @@
+import { impairmentRules, judgeAgent, newAgentRecord, type AgentRecord, type ImpairmentOptions } from "./impairment.js";
+import { normalizePolicy, staleAfterMs } from "./policy.js";
+import { decideGlobal } from "./quorum.js";
+import type {
+  AgentHealth,
+  CheckPolicy,
+  CheckStatus,
+  GlobalState,
+  IncidentKind,
+  Observation,
+  Outage,
+  RegionState,
+  RegionStatus,
+  Transition,
+} from "./types.js";
+
+/** Dependencies and options of the consensus engine. */
+export interface ConsensusEngineOptions {
+  /** The engine's clock (epoch ms); replay drives it from the results' times. */
+  now: () => number;
+  /** Checks known at start. */
+  checks?: Iterable<Partial<CheckPolicy> & { checkId: string }>;
+  /** Asked for the policy of a check the engine has not seen yet; results of unknown checks are ignored without it. */
+  policyFor?: (checkId: string) => CheckPolicy | undefined;
+  /** Thresholds of correlated-failure impairment. */
+  impairment?: ImpairmentOptions;
+  /** Called with every transition, in order, besides returning them. */
+  onTransition?: (t: Transition) => void;
+}
+
+/** Counters of what the engine did, for metrics and tests. */
+export interface ConsensusStats {
+  checks: number;
+  agents: number;
+  /** (check, agent) views held in memory. */
+  views: number;
+  observed: number;
+  ignoredUnknownCheck: number;
+  ignoredOtherRegion: number;
+  /** Duplicates and results older than the agent's newest for that check. */
+  ignoredOutOfOrder: number;
+  ignoredInvalid: number;
+  transitions: number;
+}
+
+/** Open incidents and recent results to rebuild state after a restart. */
+export interface WarmUpInput {
+  /** Recent results (any order); the newest few intervals per check are enough. */
+  results: Iterable<Observation>;
+  /** Incidents stored as open: they are adopted, not re-opened, when the state still says so. */
+  openIncidents: Iterable<Outage>;
+}
+
+/** The cross-region consensus engine: pure logic, no I/O; every mutating call returns the transitions it caused. */
+export interface ConsensusEngine {
+  /** Adds or edits a check; an edit re-applies thresholds, quorum and regions at once (even mid-outage). */
+  upsertCheck(policy: Partial<CheckPolicy> & { checkId: string }): Transition[];
+  /** Forgets a check, resolving its open incidents. */
+  removeCheck(checkId: string): Transition[];
+  /** Feeds one result. */
+  observe(result: Observation): Transition[];
+  /** Feeds several results in start-time order (what ingest's `onStored` hands over). */
+  observeMany(results: Iterable<Observation>): Transition[];
+  /** Applies staleness up to `now` (default: the clock); call it about every second. */
+  tick(now?: number): Transition[];
+  /** Rebuilds state after a restart: replays results silently, adopts open incidents, then reconciles. */
+  warmUp(input: WarmUpInput): Transition[];
+  /** Current view of one check, or undefined if the engine does not know it. */
+  status(checkId: string): CheckStatus | undefined;
+  /** Health of every agent the engine has seen. */
+  agents(): AgentHealth[];
+  /** Health of one agent. */
+  agent(agentId: string): AgentHealth | undefined;
+  /** Every open incident (outages, partials and region intervals). */
+  openIncidents(): Outage[];
+  /** The policy the engine uses for a check. */
+  policy(checkId: string): CheckPolicy | undefined;
+  stats(): ConsensusStats;
+}
+
+interface AgentEntry extends AgentRecord {
+  views: Set<View>;
+}
+
+interface View {
+  agentId: string;
+  agent: AgentEntry;
+  check: CheckView;
+  region: RegionView;
+  /** startedAt of the newest accepted result; -Infinity before the first. */
+  last: number;
+  state: RegionState;
+  failures: number;
+  successes: number;
+  /** startedAt of the first failure of the current failing streak. */
+  streakStart: number;
+  /** streakStart of the streak that put this view into `down`. */
+  downSince: number;
+  lastReason: string;
+  lastOkState: "up" | "degraded";
+  lastOk: boolean | undefined;
+  contradicted: boolean;
+}
+
+interface RegionView {
+  name: string;
+  state: RegionState;
+  since: number;
+  impaired: boolean;
+  impairedReason: string;
+  downStartedAt: number;
+  reason: string;
+  views: Map<string, View>;
+  okViews: number;
+  incident: Outage | null;
+}
+
+interface CheckView {
+  policy: CheckPolicy;
+  staleAfter: number;
+  regions: Map<string, RegionView>;
+  state: GlobalState;
+  since: number;
+  degradedOpen: boolean;
+  incident: Outage | null;
+  nextStaleAt: number;
+  okViews: number;
+}
+
+const STATES = new Set(["up", "degraded", "down"]);
+
+/** Creates a consensus engine; see ConsensusEngine. */
+export function createConsensusEngine(options: ConsensusEngineOptions): ConsensusEngine {
+  const { now, policyFor, onTransition } = options;
+  const rules = impairmentRules(options.impairment);
+  const checks = new Map<string, CheckView>();
+  const agents = new Map<string, AgentEntry>();
+  const stats: ConsensusStats = {
+    checks: 0,
+    agents: 0,
+    views: 0,
+    observed: 0,
+    ignoredUnknownCheck: 0,
+    ignoredOtherRegion: 0,
+    ignoredOutOfOrder: 0,
+    ignoredInvalid: 0,
+    transitions: 0,
+  };
+  /** While warming up, state moves but nothing is emitted and no incident opens or closes. */
+  let warming = false;
+
+  for (const p of options.checks ?? []) addCheck(normalizePolicy(p));
+
+  function emit(out: Transition[], t: Transition): void {
+    if (warming) return;
+    out.push(t);
+  }
+
+  function publish(out: Transition[]): Transition[] {
+    stats.transitions += out.length;
+    if (onTransition) for (const t of out) onTransition(t);
+    return out;
+  }
+
+  function addCheck(policy: CheckPolicy): CheckView {
+    const check: CheckView = {
+      policy,
+      staleAfter: staleAfterMs(policy),
+      regions: new Map(),
+      state: "unknown",
+      since: 0,
+      degradedOpen: false,
+      incident: null,
+      nextStaleAt: Infinity,
+      okViews: 0,
+    };
+    for (const r of policy.regions) check.regions.set(r, newRegion(r));
+    checks.set(policy.checkId, check);
+    stats.checks = checks.size;
+    return check;
+  }
+
+  function newRegion(name: string): RegionView {
+    return {
+      name,
+      state: "unknown",
+      since: 0,
+      impaired: false,
+      impairedReason: "",
+      downStartedAt: 0,
+      reason: "",
+      views: new Map(),
+      okViews: 0,
+      incident: null,
+    };
+  }
+
+  function agentEntry(agentId: string, region: string): AgentEntry {
+    let a = agents.get(agentId);
+    if (!a) {
+      a = { ...newAgentRecord(agentId, region), views: new Set() };
+      agents.set(agentId, a);
+      stats.agents = agents.size;
+    }
+    a.region = region;
+    return a;
+  }
+
+  function newView(check: CheckView, region: RegionView, agentId: string): View {
+    const agent = agentEntry(agentId, region.name);
+    const view: View = {
+      agentId,
+      agent,
+      check,
+      region,
+      last: -Infinity,
+      state: "unknown",
+      failures: 0,
+      successes: 0,
+      streakStart: 0,
+      downSince: 0,
+      lastReason: "",
+      lastOkState: "up",
+      lastOk: undefined,
+      contradicted: false,
+    };
+    region.views.set(agentId, view);
+    agent.views.add(view);
+    attach(view);
+    stats.views++;
+    return view;
+  }
+
+  // Per-agent counters: attach/detach keep them exact when views appear, vanish or change kind.
+  function attach(view: View): void {
+    if (view.check.policy.canary) {
+      if (view.state === "down") view.agent.canariesDown.set(view.check.policy.checkId, view.lastReason);
+    } else {
+      view.agent.checks++;
+      if (view.contradicted) view.agent.contradicted++;
+    }
+  }
+
+  function detach(view: View): void {
+    if (view.check.policy.canary) view.agent.canariesDown.delete(view.check.policy.checkId);
+    else {
+      view.agent.checks--;
+      if (view.contradicted) view.agent.contradicted--;
+    }
+  }
+
+  function removeView(view: View, touched: Set<AgentEntry>): void {
+    detach(view);
+    if (view.lastOk === true) {
+      view.region.okViews--;
+      view.check.okViews--;
+    }
+    view.region.views.delete(view.agentId);
+    view.agent.views.delete(view);
+    touched.add(view.agent);
+    stats.views--;
+  }
+
+  /** Hysteresis of one (check, agent): N failures to enter down, M successes to leave it. */
+  function applyThresholds(view: View): void {
+    const { failureThreshold, recoveryThreshold } = view.check.policy;
+    if (view.state === "down") {
+      if (view.successes >= recoveryThreshold) view.state = view.lastOkState;
+    } else if (view.failures >= failureThreshold) {
+      view.state = "down";
+      view.downSince = view.streakStart;
+    }
+  }
+
+  function applyResult(view: View, o: Observation): void {
+    view.last = o.startedAt;
+    if (o.state === "down") {
+      if (view.failures === 0) view.streakStart = o.startedAt;
+      view.failures++;
+      view.successes = 0;
+      view.lastReason = o.reason;
+      applyThresholds(view);
+    } else {
+      view.successes++;
+      view.failures = 0;
+      view.lastOkState = o.state;
+      // Leaving `down` needs M successes; any other state follows the newest success at once.
+      if (view.state === "down") applyThresholds(view);
+      else view.state = o.state;
+    }
+  }
+
+  function setCanary(view: View, touched: Set<AgentEntry>): void {
+    if (!view.check.policy.canary) return;
+    const id = view.check.policy.checkId;
+    const down = view.state === "down";
+    if (down !== view.agent.canariesDown.has(id) || (down && view.agent.canariesDown.get(id) !== view.lastReason)) {
+      if (down) view.agent.canariesDown.set(id, view.lastReason);
+      else view.agent.canariesDown.delete(id);
+      touched.add(view.agent);
+    }
+  }
+
+  /** Re-derives "fails here while another region sees it work" for every view of a check: O(agents of the check). */
+  function recomputeContradictions(check: CheckView, touched: Set<AgentEntry>): void {
+    const canary = check.policy.canary;
+    for (const region of check.regions.values()) {
+      const othersOk = check.okViews - region.okViews > 0;
+      for (const v of region.views.values()) {
+        const should = !canary && v.lastOk === false && othersOk;
+        if (should !== v.contradicted) {
+          v.contradicted = should;
+          if (!canary) v.agent.contradicted += should ? 1 : -1;
+          touched.add(v.agent);
+        }
+      }
+    }
+  }
+
+  function judgeAgents(touched: Set<AgentEntry>, t: number, dirty: Set<CheckView>, out: Transition[]): void {
+    for (const agent of touched) {
+      const verdict = judgeAgent(agent, rules);
+      if (verdict.impaired !== agent.impaired) {
+        agent.impaired = verdict.impaired;
+        agent.since = t;
+        const reason = verdict.impaired ? verdict.reason : agent.reason;
+        agent.reason = verdict.reason;
+        emit(out, {
+          type: verdict.impaired ? "agent.impaired" : "agent.recovered",
+          agentId: agent.agentId,
+          region: agent.region,
+          at: t,
+          reason,
+        });
+        for (const v of agent.views) dirty.add(v.check);
+      } else {
+        agent.reason = verdict.reason;
+      }
+    }
+  }
+
+  function incidentId(kind: IncidentKind, checkId: string, at: number, region?: string): string {
+    return region === undefined ? `${kind}:${checkId}:${at}` : `${kind}:${checkId}:${region}:${at}`;
+  }
+
+  /** Most frequent reason; ties go to the alphabetically first so replays agree. */
+  function dominant(reasons: Iterable<string>): string {
+    const counts = new Map<string, number>();
+    for (const r of reasons) if (r !== "") counts.set(r, (counts.get(r) ?? 0) + 1);
+    let best = "";
+    let bestN = 0;
+    for (const [r, n] of counts) if (n > bestN || (n === bestN && r < best)) [best, bestN] = [r, n];
+    return best;
+  }
+
+  function resolved(incident: Outage, t: number, regions: Iterable<string>): Outage {
+    return {
+      ...incident,
+      state: "resolved",
+      resolvedAt: Math.max(t, incident.confirmedAt),
+      regions: [...new Set([...incident.regions, ...regions])].sort(),
+    };
+  }
+
+  function evaluateRegion(check: CheckView, region: RegionView, t: number, out: Transition[]): number {
+    let nextStale = Infinity;
+    let voters = 0;
+    let down = 0;
+    let up = 0;
+    let degraded = 0;
+    let impairedFresh = 0;
+    let impairedReason = "";
+    let minDown = Infinity;
+    for (const v of region.views.values()) {
+      const deadline = v.last + check.staleAfter;
+      if (t >= deadline) continue;
+      if (deadline < nextStale) nextStale = deadline;
+      if (v.agent.impaired) {
+        impairedFresh++;
+        if (impairedReason === "") impairedReason = `agent ${v.agentId} impaired: ${v.agent.reason}`;
+        continue;
+      }
+      if (v.state === "unknown") continue;
+      voters++;
+      if (v.state === "down") {
+        down++;
+        if (v.downSince < minDown) minDown = v.downSince;
+      } else if (v.state === "degraded") degraded++;
+      else up++;
+    }
+    let state: RegionState;
+    if (voters === 0) state = "unknown";
+    else if (down * 2 > voters) state = "down";
+    else if ((up + degraded) * 2 > voters) state = degraded > up ? "degraded" : "up";
+    else state = "unknown"; // agents of one region disagree evenly: the region abstains
+    region.impaired = voters === 0 && impairedFresh > 0;
+    region.impairedReason = region.impaired ? impairedReason : "";
+    if (state === "down") {
+      const reasons: string[] = [];
+      for (const v of region.views.values()) if (v.state === "down" && t < v.last + check.staleAfter) reasons.push(v.lastReason);
+      region.reason = dominant(reasons);
+    }
+    if (state !== region.state) {
+      const from = region.state;
+      region.state = state;
+      region.since = t;
+      if (state === "down") region.downStartedAt = minDown;
+      const why =
+        state === "down"
+          ? region.reason
+          : state !== "unknown"
+            ? ""
+            : region.impaired
+              ? region.impairedReason
+              : voters > 0
+                ? "agents disagree"
+                : "no fresh results";
+      emit(out, { type: "region.state", checkId: check.policy.checkId, region: region.name, from, to: state, at: t, reason: why });
+    }
+    if (!warming) syncRegionIncident(check, region, t, out);
+    return nextStale;
+  }
+
+  function syncRegionIncident(check: CheckView, region: RegionView, t: number, out: Transition[]): void {
+    const checkId = check.policy.checkId;
+    if (region.state === "down" && !region.incident) {
+      region.incident = {
+        id: incidentId("region", checkId, t, region.name),
+        checkId,
+        kind: "region",
+        state: "open",
+        startedAt: Math.min(region.downStartedAt, t),
+        confirmedAt: t,
+        resolvedAt: null,
+        regions: [region.name],
+        reason: region.reason,
+      };
+      emit(out, { type: "region.opened", checkId, at: t, outage: { ...region.incident } });
+    } else if ((region.state === "up" || region.state === "degraded") && region.incident) {
+      const done = resolved(region.incident, t, []);
+      region.incident = null;
+      emit(out, { type: "region.resolved", checkId, at: t, outage: done });
+    }
+  }
+
+  function evaluate(check: CheckView, t: number, out: Transition[]): void {
+    let nextStale = Infinity;
+    const states: RegionState[] = [];
+    for (const region of check.regions.values()) {
+      const n = evaluateRegion(check, region, t, out);
+      if (n < nextStale) nextStale = n;
+      states.push(region.state);
+    }
+    check.nextStaleAt = nextStale;
+    const total = check.policy.regions.length > 0 ? check.policy.regions.length : check.regions.size;
+    const state = decideGlobal(states, check.policy.quorum, total);
+    const checkId = check.policy.checkId;
+    if (state !== check.state) {
+      emit(out, { type: "check.state", checkId, from: check.state, to: state, at: t });
+      check.state = state;
+      check.since = t;
+    }
+    if (warming) return;
+    if (state === "degraded" && !check.degradedOpen) {
+      check.degradedOpen = true;
+      emit(out, { type: "check.degraded", checkId, at: t });
+    } else if (state === "up" && check.degradedOpen) {
+      check.degradedOpen = false;
+      emit(out, { type: "check.recovered", checkId, at: t });
+    } else if (state === "down" || state === "partial") {
+      // Outage and partial events take over from degraded/recovered.
+      check.degradedOpen = false;
+    }
+    syncIncident(check, t, out);
+  }
+
+  /** Opens/resolves the check's outage or partial from its current state; `unknown` keeps whatever is open. */
+  function syncIncident(check: CheckView, t: number, out: Transition[]): void {
+    if (check.state === "unknown") return;
+    const want: IncidentKind | null = check.state === "down" ? "outage" : check.state === "partial" ? "partial" : null;
+    const checkId = check.policy.checkId;
+    const downRegions = [...check.regions.values()].filter((r) => r.state === "down");
+    if (check.incident && check.incident.kind !== want) {
+      const done = resolved(check.incident, t, []);
+      check.incident = null;
+      emit(out, { type: done.kind === "outage" ? "outage.resolved" : "partial.resolved", checkId, at: t, outage: done });
+    }
+    if (want === null) return;
+    if (!check.incident) {
+      check.incident = {
+        id: incidentId(want, checkId, t),
+        checkId,
+        kind: want,
+        state: "open",
+        startedAt: Math.min(t, ...downRegions.map((r) => r.downStartedAt)),
+        confirmedAt: t,
+        resolvedAt: null,
+        regions: downRegions.map((r) => r.name).sort(),
+        reason: dominant(downRegions.map((r) => r.reason)),
+      };
+      emit(out, { type: want === "outage" ? "outage.opened" : "partial.opened", checkId, at: t, outage: { ...check.incident } });
+    } else {
+      // Regions that join an open incident are remembered for its resolved record.
+      const regions = new Set(check.incident.regions);
+      let grew = false;
+      for (const r of downRegions) if (!regions.has(r.name)) (regions.add(r.name), (grew = true));
+      if (grew) check.incident = { ...check.incident, regions: [...regions].sort() };
+    }
+  }
+
+  /** Processes staleness deadlines of one check in time order, each at its own instant, so results do not depend on tick cadence. */
+  function expire(check: CheckView, t: number, out: Transition[]): void {
+    while (check.nextStaleAt <= t) evaluate(check, check.nextStaleAt, out);
+  }
+
+  function evaluateDirty(dirty: Set<CheckView>, t: number, out: Transition[]): void {
+    for (const c of dirty) {
+      if (checks.get(c.policy.checkId) !== c) continue; // removed meanwhile
+      expire(c, t, out);
+      evaluate(c, t, out);
+    }
+  }
+
+  function valid(o: Observation): boolean {
+    return (
+      typeof o.checkId === "string" &&
+      o.checkId !== "" &&
+      typeof o.agentId === "string" &&
+      o.agentId !== "" &&
+      typeof o.region === "string" &&
+      o.region !== "" &&
+      Number.isFinite(o.startedAt) &&
+      STATES.has(o.state)
+    );
+  }
+
+  function observeOne(o: Observation, out: Transition[]): void {
+    if (!valid(o)) {
+      stats.ignoredInvalid++;
+      return;
+    }
+    let check = checks.get(o.checkId);
+    if (!check) {
+      const p = policyFor?.(o.checkId);
+      if (!p) {
+        stats.ignoredUnknownCheck++;
+        return;
+      }
+      check = addCheck(normalizePolicy(p));
+    }
+    let region = check.regions.get(o.region);
+    if (!region) {
+      if (check.policy.regions.length > 0) {
+        stats.ignoredOtherRegion++;
+        return;
+      }
+      region = newRegion(o.region);
+      check.regions.set(o.region, region);
+    }
+    const t = now();
+    expire(check, t, out);
+    const view = region.views.get(o.agentId) ?? newView(check, region, o.agentId);
+    if (o.startedAt <= view.last) {
+      stats.ignoredOutOfOrder++;
+      return;
+    }
+    stats.observed++;
+    const touched = new Set<AgentEntry>();
+    if (view.agent.region !== o.region) view.agent.region = o.region;
+    applyResult(view, o);
+    setCanary(view, touched);
+    const ok = o.state !== "down";
+    if (view.lastOk !== ok) {
+      if (view.lastOk === true) {
+        region.okViews--;
+        check.okViews--;
+      }
+      if (ok) {
+        region.okViews++;
+        check.okViews++;
+      }
+      view.lastOk = ok;
+      recomputeContradictions(check, touched);
+    }
+    const dirty = new Set<CheckView>([check]);
+    judgeAgents(touched, t, dirty, out);
+    evaluateDirty(dirty, t, out);
+  }
+
+  function regionStatus(check: CheckView, region: RegionView, t: number): RegionStatus {
+    let lastResultAt = 0;
+    const list: RegionStatus["agents"] = [];
+    for (const v of region.views.values()) {
+      if (v.last > lastResultAt) lastResultAt = v.last;
+      list.push({
+        agentId: v.agentId,
+        state: v.state,
+        fresh: t < v.last + check.staleAfter,
+        impaired: v.agent.impaired,
+        lastResultAt: Number.isFinite(v.last) ? v.last : 0,
+      });
+    }
+    list.sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
+    return {
+      state: region.state,
+      since: region.since,
+      lastResultAt,
+      impaired: region.impaired,
+      impairedReason: region.impairedReason,
+      lastReason: region.state === "down" ? region.reason : "",
+      agents: list,
+    };
+  }
+
+  function health(a: AgentEntry): AgentHealth {
+    return {
+      agentId: a.agentId,
+      region: a.region,
+      impaired: a.impaired,
+      reason: a.reason,
+      since: a.since,
+      checks: a.checks,
+      contradicted: a.contradicted,
+      canariesDown: a.canariesDown.size,
+    };
+  }
+
+  return {
+    upsertCheck(input) {
+      const policy = normalizePolicy(input);
+      const out: Transition[] = [];
+      const check = checks.get(policy.checkId);
+      if (!check) {
+        addCheck(policy);
+        return publish(out);
+      }
+      const t = now();
+      expire(check, t, out);
+      const touched = new Set<AgentEntry>();
+      const views = [...check.regions.values()].flatMap((r) => [...r.views.values()]);
+      for (const v of views) detach(v);
+      check.policy = policy;
+      check.staleAfter = staleAfterMs(policy);
+      for (const v of views) {
+        // A view that left canary duty stops impairing its agent; one that joined starts.
+        v.contradicted = false;
+        attach(v);
+        touched.add(v.agent);
+      }
+      if (policy.regions.length > 0) {
+        const keep = new Set(policy.regions);
+        for (const [name, region] of check.regions) {
+          if (keep.has(name)) continue;
+          if (region.incident) {
+            const done = resolved(region.incident, t, []);
+            emit(out, { type: "region.resolved", checkId: policy.checkId, at: t, outage: done });
+          }
+          for (const v of [...region.views.values()]) removeView(v, touched);
+          check.regions.delete(name);
+        }
+        for (const name of policy.regions) if (!check.regions.has(name)) check.regions.set(name, newRegion(name));
+      }
+      // New thresholds apply to the streaks already counted.
+      for (const region of check.regions.values()) for (const v of region.views.values()) applyThresholds(v);
+      for (const region of check.regions.values()) for (const v of region.views.values()) setCanary(v, touched);
+      recomputeContradictions(check, touched);
+      const dirty = new Set<CheckView>([check]);
+      judgeAgents(touched, t, dirty, out);
+      evaluateDirty(dirty, t, out);
+      return publish(out);
+    },
+
+    removeCheck(checkId) {
+      const check = checks.get(checkId);
+      if (!check) return [];
+      const out: Transition[] = [];
+      const t = now();
+      const touched = new Set<AgentEntry>();
+      for (const region of check.regions.values()) {
+        if (region.incident) emit(out, { type: "region.resolved", checkId, at: t, outage: resolved(region.incident, t, []) });
+        for (const v of [...region.views.values()]) removeView(v, touched);
+      }
+      if (check.incident) {
+        const done = resolved(check.incident, t, []);
+        emit(out, { type: done.kind === "outage" ? "outage.resolved" : "partial.resolved", checkId, at: t, outage: done });
+      }
+      checks.delete(checkId);
+      stats.checks = checks.size;
+      const dirty = new Set<CheckView>();
+      judgeAgents(touched, t, dirty, out);
+      evaluateDirty(dirty, t, out);
+      return publish(out);
+    },
+
+    observe(result) {
+      const out: Transition[] = [];
+      observeOne(result, out);
+      return publish(out);
+    },
+
+    observeMany(results) {
+      const sorted = [...results].sort((a, b) => a.startedAt - b.startedAt);
+      const out: Transition[] = [];
+      for (const r of sorted) observeOne(r, out);
+      return publish(out);
+    },
+
+    tick(at) {
+      const t = at ?? now();
+      const out: Transition[] = [];
+      for (const check of checks.values()) if (check.nextStaleAt <= t) expire(check, t, out);
+      return publish(out);
+    },
+
+    warmUp({ results, openIncidents }) {
+      const out: Transition[] = [];
+      warming = true;
+      try {
+        const sorted = [...results].sort((a, b) => a.startedAt - b.startedAt);
+        for (const r of sorted) observeOne(r, out);
+      } finally {
+        warming = false;
+      }
+      out.length = 0;
+      const t = now();
+      for (const incident of openIncidents) {
+        if (incident.state !== "open") continue;
+        const check = checks.get(incident.checkId);
+        const region = incident.kind === "region" ? check?.regions.get(incident.regions[0] ?? "") : undefined;
+        const slotOwner = incident.kind === "region" ? region : check;
+        if (!check || !slotOwner) {
+          // Its check or region is gone: nothing will ever resolve it otherwise.
+          const done = resolved(incident, t, []);
+          const type = `${incident.kind}.resolved` as "outage.resolved" | "partial.resolved" | "region.resolved";
+          emit(out, { type, checkId: incident.checkId, at: t, outage: done });
+          continue;
+        }
+        const current = slotOwner.incident;
+        if (current && current.confirmedAt >= incident.confirmedAt) {
+          const done = resolved(incident, t, []);
+          const type = `${incident.kind}.resolved` as "outage.resolved" | "partial.resolved" | "region.resolved";
+          emit(out, { type, checkId: incident.checkId, at: t, outage: done });
+          continue;
+        }
+        if (current) {
+          const type = `${current.kind}.resolved` as "outage.resolved" | "partial.resolved" | "region.resolved";
+          emit(out, { type, checkId: current.checkId, at: t, outage: resolved(current, t, []) });
+        }
+        slotOwner.incident = { ...incident, regions: [...incident.regions] };
+      }
+      for (const check of checks.values()) {
+        expire(check, t, out);
+        evaluate(check, t, out);
+      }
+      return publish(out);
+    },
+
+    status(checkId) {
+      const check = checks.get(checkId);
+      if (!check) return undefined;
+      const t = now();
+      const regions: Record<string, RegionStatus> = {};
+      for (const name of [...check.regions.keys()].sort()) regions[name] = regionStatus(check, check.regions.get(name)!, t);
+      return {
+        checkId,
+        state: check.state,
+        since: check.since,
+        regions,
+        outage: check.incident ? { ...check.incident, regions: [...check.incident.regions] } : null,
+      };
+    },
+
+    agents() {
+      return [...agents.values()].map(health).sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
+    },
+
+    agent(agentId) {
+      const a = agents.get(agentId);
+      return a ? health(a) : undefined;
+    },
+
+    openIncidents() {
+      const list: Outage[] = [];
+      for (const check of checks.values()) {
+        if (check.incident) list.push({ ...check.incident });
+        for (const r of check.regions.values()) if (r.incident) list.push({ ...r.incident });
+      }
+      return list;
+    },
+
+    policy(checkId) {
+      return checks.get(checkId)?.policy;
+    },
+
+    stats() {
+      return { ...stats };
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import type { ResultRow } from "../store/types.js";
+import type { Observation } from "./types.js";
+
+/** The engine's view of a stored result row (the ingest's `onStored` hands rows over). */
+export function observationFromRow(row: Pick<ResultRow, keyof Observation>): Observation {
+  return {
+    checkId: row.checkId,
+    agentId: row.agentId,
+    region: row.region,
+    startedAt: row.startedAt,
+    durationMs: row.durationMs,
+    state: row.state,
+    reason: row.reason,
+    canary: row.canary,
+  };
+}

@@ -1,0 +1,54 @@
+import type { Check } from "@probemesh/proto";
+import type { CheckPolicy, Quorum } from "./types.js";
+
+/** Consecutive failures to enter `down` when a check does not say. */
+export const DEFAULT_FAILURE_THRESHOLD = 2;
+/** Consecutive successes to leave `down` when a check does not say. */
+export const DEFAULT_RECOVERY_THRESHOLD = 2;
+
+/** Parses a quorum as the check JSON spells it ("majority", "all", "any", "3"); undefined when invalid. */
+export function parseQuorum(value: unknown): Quorum | undefined {
+  if (value === undefined || value === null || value === "") return "majority";
+  if (value === "majority" || value === "all" || value === "any") return value;
+  const n = typeof value === "number" ? value : typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : undefined;
+}
+
+/** A policy with every default filled in; `partial` may omit anything but `checkId`. */
+export function normalizePolicy(partial: Partial<CheckPolicy> & { checkId: string }): CheckPolicy {
+  const intervalMs = positive(partial.intervalMs, 60_000);
+  return {
+    checkId: partial.checkId,
+    intervalMs,
+    timeoutMs: positive(partial.timeoutMs, Math.min(10_000, intervalMs)),
+    regions: [...new Set(partial.regions ?? [])].sort(),
+    failureThreshold: positive(partial.failureThreshold, DEFAULT_FAILURE_THRESHOLD),
+    recoveryThreshold: positive(partial.recoveryThreshold, DEFAULT_RECOVERY_THRESHOLD),
+    quorum: partial.quorum ?? "majority",
+    canary: partial.canary ?? false,
+  };
+}
+
+/** The consensus policy of a registry check (proto3 zero values mean "use the default"). */
+export function policyFromCheck(check: Check): CheckPolicy {
+  return normalizePolicy({
+    checkId: check.id,
+    intervalMs: check.intervalMs,
+    timeoutMs: check.timeoutMs,
+    regions: check.regions,
+    failureThreshold: check.failureThreshold,
+    recoveryThreshold: check.recoveryThreshold,
+    // The registry validated it; an unparsable value falls back to the safe default.
+    quorum: parseQuorum(check.quorum) ?? "majority",
+    canary: check.canary,
+  });
+}
+
+/** How long after its last result an agent still counts as fresh: two intervals plus the timeout. */
+export function staleAfterMs(policy: CheckPolicy): number {
+  return 2 * policy.intervalMs + policy.timeoutMs;
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? Math.floor(value) : fallback;
+}

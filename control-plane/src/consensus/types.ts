@@ -1,0 +1,123 @@
+/** A probe verdict of one result. */
+export type ProbeStateName = "up" | "degraded" | "down";
+
+/** State of one check as seen from one region (or one agent). */
+export type RegionState = "up" | "degraded" | "down" | "unknown";
+
+/** The one global verdict of a check. */
+export type GlobalState = "up" | "degraded" | "partial" | "down" | "unknown";
+
+/** How many eligible regions must agree on `down`: more than half, all, any one, or at least N. */
+export type Quorum = "majority" | "all" | "any" | number;
+
+/** One stored probe result as the engine needs it (plain domain type, not protobuf). */
+export interface Observation {
+  checkId: string;
+  agentId: string;
+  region: string;
+  /** Epoch ms. */
+  startedAt: number;
+  durationMs: number;
+  state: ProbeStateName;
+  /** Classified failure reason ("" on success). */
+  reason: string;
+  /** True for results of canary checks (the vantage point testing itself). */
+  canary: boolean;
+}
+
+/** The part of a check the engine decides with. */
+export interface CheckPolicy {
+  checkId: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Regions that run the check; empty means every region that reports. */
+  regions: readonly string[];
+  /** Consecutive failures that put an agent's view of the check into `down`. @default 2 */
+  failureThreshold: number;
+  /** Consecutive successes that take it out of `down`. @default 2 */
+  recoveryThreshold: number;
+  /** @default "majority" */
+  quorum: Quorum;
+  /** A canary check tests the agent itself: its failure impairs the agent. @default false */
+  canary: boolean;
+}
+
+/** Kind of incident: a confirmed global outage, a regional (below quorum) incident, or one region's down interval. */
+export type IncidentKind = "outage" | "partial" | "region";
+
+/** An outage, partial (regional) incident, or one region's down interval. Times are epoch ms. */
+export interface Outage {
+  /** Deterministic: `${kind}:${checkId}[:${region}]:${confirmedAt}`, so a replay produces the same ids. */
+  id: string;
+  checkId: string;
+  kind: IncidentKind;
+  state: "open" | "resolved";
+  /** First failing observation among the regions that formed the decision. */
+  startedAt: number;
+  /** When the engine decided. */
+  confirmedAt: number;
+  /** When recovery was confirmed; null while open. */
+  resolvedAt: number | null;
+  /** Regions that agreed (union over the incident's life once resolved). */
+  regions: string[];
+  /** Dominant failure reason among those regions. */
+  reason: string;
+}
+
+/** Why and since when an agent abstains. */
+export interface AgentHealth {
+  agentId: string;
+  region: string;
+  impaired: boolean;
+  /** Human-readable reason while impaired, "" otherwise. */
+  reason: string;
+  /** When `impaired` last changed (epoch ms), 0 if never. */
+  since: number;
+  /** Checks this agent reports on (canaries excluded). */
+  checks: number;
+  /** Of those, how many it currently sees failing while another region sees them working. */
+  contradicted: number;
+  /** Canary checks this agent currently fails. */
+  canariesDown: number;
+}
+
+/** One region's view of a check in a status answer. */
+export interface RegionStatus {
+  state: RegionState;
+  /** When the region entered `state` (epoch ms), 0 if never decided. */
+  since: number;
+  /** Start time of the newest result from the region, 0 if none. */
+  lastResultAt: number;
+  /** True when the region abstains because its agents are impaired. */
+  impaired: boolean;
+  /** Why it abstains ("" when it does not). */
+  impairedReason: string;
+  /** Reason of the newest failing result, "" if none. */
+  lastReason: string;
+  /** Per-agent views. */
+  agents: { agentId: string; state: RegionState; fresh: boolean; impaired: boolean; lastResultAt: number }[];
+}
+
+/** What the engine currently thinks about one check. */
+export interface CheckStatus {
+  checkId: string;
+  state: GlobalState;
+  /** When the global state last changed (epoch ms), 0 if never. */
+  since: number;
+  regions: Record<string, RegionStatus>;
+  /** The open outage or partial incident, if any. */
+  outage: Outage | null;
+}
+
+/** Something that changed; every transition carries the engine time it was decided at. */
+export type Transition =
+  | { type: "region.state"; checkId: string; region: string; from: RegionState; to: RegionState; at: number; reason: string }
+  | { type: "check.state"; checkId: string; from: GlobalState; to: GlobalState; at: number }
+  | { type: "check.degraded" | "check.recovered"; checkId: string; at: number }
+  | {
+      type: "outage.opened" | "outage.resolved" | "partial.opened" | "partial.resolved" | "region.opened" | "region.resolved";
+      checkId: string;
+      at: number;
+      outage: Outage;
+    }
+  | { type: "agent.impaired" | "agent.recovered"; agentId: string; region: string; at: number; reason: string };
