@@ -1,0 +1,2 @@
+// Every migration, one line each; the runner sorts them by version and rejects duplicates.
+export { migration as m001 } from "./001-results.js";
