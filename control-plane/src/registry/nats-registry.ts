@@ -1,0 +1,261 @@
+import { clone } from "@bufbuild/protobuf";
+import { JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
+import { CheckSchema, type Check } from "@probemesh/proto";
+import type { Logger } from "pino";
+import { ConflictError, NotFoundError, UnavailableError } from "../errors.js";
+import { createCheckCache } from "./check-cache.js";
+import { CHECKS_BUCKET, checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckEntry } from "./check-entry.js";
+import type { CheckRegistry } from "./types.js";
+
+/** Options of {@link createRegistry}. */
+export interface RegistryOptions {
+  nc: NatsConnection;
+  log: Logger;
+  /** Clock for createdAt/updatedAt. @default Date.now */
+  now?: () => number;
+  /** KV bucket name. @default "probemesh_checks" */
+  bucket?: string;
+  /** How long a read or write waits for the local replica to catch up with the bucket. @default 5000 */
+  syncTimeoutMs?: number;
+  /** Pause before re-opening a watcher that ended (e.g. NATS restarted). @default 1000 */
+  rewatchDelayMs?: number;
+}
+
+/** The NATS KV registry; `start()` before use, `stop()` at shutdown. */
+export interface NatsRegistry extends CheckRegistry {
+  /** Opens (or creates) the bucket, loads every check and starts following changes. */
+  start(): Promise<void>;
+  /** Stops following changes. */
+  stop(): Promise<void>;
+  /** Counters for logs and tests. */
+  stats(): { revision: number; corruptEntries: number; watchRestarts: number };
+}
+
+const WRITE_ATTEMPTS = 5;
+
+/**
+ * A check registry in the NATS KV bucket `probemesh_checks` (history 1, file storage), shared by
+ * every control-plane replica. Each replica follows the bucket with one watcher into an in-memory
+ * cache; the KV revision (the bucket stream's sequence) is the registry-wide, monotonically
+ * increasing version that assignment snapshots and deltas carry. Reads first catch up with the
+ * bucket's last revision, so a replica always sees writes made before the read began.
+ */
+export function createRegistry(opts: RegistryOptions): NatsRegistry {
+  const { nc } = opts;
+  const log = opts.log.child({ component: "registry" });
+  const now = opts.now ?? Date.now;
+  const bucket = opts.bucket ?? CHECKS_BUCKET;
+  const syncTimeoutMs = opts.syncTimeoutMs ?? 5000;
+  const rewatchDelayMs = opts.rewatchDelayMs ?? 1000;
+  const cache = createCheckCache({ log });
+  let kv: KV | undefined;
+  let watcher: QueuedIterator<KvWatchEntry> | undefined;
+  let following: Promise<void> | undefined;
+  let started = false;
+  let stopped = false;
+  let corruptEntries = 0;
+  let watchRestarts = 0;
+
+  function bucketKv(): KV {
+    if (!kv || stopped) throw new UnavailableError("check registry is not started");
+    return kv;
+  }
+
+  function onEntry(e: KvWatchEntry): void {
+    const id = checkIdFromKey(e.key);
+    if (id === undefined) {
+      log.warn({ key: e.key, revision: e.revision }, "ignoring a key that is not a check id");
+      cache.advance(e.revision);
+      return;
+    }
+    if (e.operation !== "PUT") {
+      cache.apply(e.revision, id, undefined);
+      return;
+    }
+    try {
+      cache.apply(e.revision, id, decodeCheckEntry(e.string(), e.revision));
+    } catch (err) {
+      corruptEntries++;
+      // A bad value must not stop the watcher; agents stop running that check until it is fixed.
+      log.error({ err, id, revision: e.revision }, "corrupt check entry in the registry; treating it as deleted");
+      cache.apply(e.revision, id, undefined);
+    }
+  }
+
+  async function follow(store: KV): Promise<void> {
+    while (!stopped) {
+      try {
+        const from = cache.revision;
+        const iter = await store.watch(from > 0 ? { resumeFromRevision: from + 1 } : {});
+        watcher = iter;
+        if (stopped) iter.stop();
+        for await (const e of iter) onEntry(e);
+        if (!stopped) log.warn({ revision: cache.revision }, "registry watcher ended; re-opening");
+      } catch (err) {
+        if (!stopped) log.warn({ err, revision: cache.revision }, "registry watcher failed; re-opening");
+      }
+      if (stopped) break;
+      watchRestarts++;
+      await new Promise((r) => setTimeout(r, rewatchDelayMs));
+    }
+  }
+
+  async function lastRevision(store: KV): Promise<number> {
+    const status = await store.status();
+    const state = status.streamInfo.state;
+    return state.messages === 0 ? 0 : state.last_seq;
+  }
+
+  // Waits until this replica's cache reflects everything in the bucket at the time of the call.
+  async function sync(): Promise<void> {
+    const store = bucketKv();
+    let target: number;
+    try {
+      target = await lastRevision(store);
+    } catch (err) {
+      throw new UnavailableError(`check registry unavailable: ${errorMessage(err)}`, { cause: err });
+    }
+    await settle(target);
+  }
+
+  async function settle(revision: number): Promise<void> {
+    try {
+      await cache.waitForRevision(revision, syncTimeoutMs);
+    } catch (err) {
+      throw new UnavailableError(`check registry is behind: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async function write<T>(what: string, id: string, fn: (store: KV) => Promise<T>): Promise<T> {
+    const store = bucketKv();
+    try {
+      return await fn(store);
+    } catch (err) {
+      if (err instanceof ConflictError || err instanceof NotFoundError) throw err;
+      throw new UnavailableError(`check registry ${what} of ${JSON.stringify(id)} failed: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  return {
+    async start() {
+      if (started) return;
+      started = true;
+      const kvm = new Kvm(nc);
+      const store = await kvm.create(bucket, { history: 1, storage: StorageType.File });
+      kv = store;
+      const target = await lastRevision(store);
+      following = follow(store);
+      await cache.waitForRevision(target, Math.max(syncTimeoutMs, 30_000));
+      log.info({ bucket, revision: cache.revision, checks: cache.list().length }, "check registry loaded");
+    },
+
+    async stop() {
+      stopped = true;
+      watcher?.stop();
+      await following;
+    },
+
+    ready: () => started && !stopped && kv !== undefined && !nc.isClosed(),
+
+    stats: () => ({ revision: cache.revision, corruptEntries, watchRestarts }),
+
+    async create(check: Check) {
+      const id = check.id;
+      const record = await write("create", id, async (store) => {
+        const at = now();
+        const stored = { check: withVersion(check, 1), createdAt: at, updatedAt: at };
+        let revision: number;
+        try {
+          revision = await store.create(checkKey(id), encodeCheckEntry(stored));
+        } catch (err) {
+          const existing = await store.get(checkKey(id)).catch(() => null);
+          if (existing?.operation === "PUT") throw new ConflictError(`check ${JSON.stringify(id)} already exists`, { id });
+          throw err;
+        }
+        return { ...stored, revision };
+      });
+      await settle(record.revision);
+      log.info({ id, version: record.check.version, revision: record.revision }, "check created");
+      return record;
+    },
+
+    async replace(check: Check) {
+      const id = check.id;
+      const record = await write("replace", id, async (store) => {
+        for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+          const entry = await store.get(checkKey(id));
+          if (!entry || entry.operation !== "PUT") throw new NotFoundError("check", id);
+          const previous = decodeCheckEntry(entry.string(), entry.revision);
+          const stored = {
+            check: withVersion(check, previous.check.version + 1),
+            createdAt: previous.createdAt,
+            updatedAt: now(),
+          };
+          try {
+            const revision = await store.update(checkKey(id), encodeCheckEntry(stored), entry.revision);
+            return { ...stored, revision };
+          } catch (err) {
+            if (!isWrongLastSequence(err)) throw err;
+          }
+        }
+        throw new ConflictError(`check ${JSON.stringify(id)} is being changed concurrently; retry`, { id });
+      });
+      await settle(record.revision);
+      log.info({ id, version: record.check.version, revision: record.revision }, "check replaced");
+      return record;
+    },
+
+    async delete(id: string) {
+      await write("delete", id, async (store) => {
+        for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+          const entry = await store.get(checkKey(id));
+          if (!entry || entry.operation !== "PUT") throw new NotFoundError("check", id);
+          try {
+            await store.delete(checkKey(id), { previousSeq: entry.revision });
+            return;
+          } catch (err) {
+            if (!isWrongLastSequence(err)) throw err;
+          }
+        }
+        throw new ConflictError(`check ${JSON.stringify(id)} is being changed concurrently; retry`, { id });
+      });
+      // The delete marker's revision is not returned by the client: catch up with the bucket instead.
+      await sync();
+      log.info({ id, revision: cache.revision }, "check deleted");
+    },
+
+    async get(id: string) {
+      await sync();
+      return cache.get(id);
+    },
+
+    async list() {
+      await sync();
+      return cache.list();
+    },
+
+    watch: (listener) => cache.watch(listener),
+  };
+}
+
+function withVersion(check: Check, version: number): Check {
+  const copy = clone(CheckSchema, check);
+  copy.version = version;
+  return copy;
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+

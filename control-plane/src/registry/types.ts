@@ -1,0 +1,35 @@
+import type { Check } from "@probemesh/proto";
+import type { CheckRecord } from "../checks/check-record.js";
+
+/** One change of the registry, in registry order. `version` is the registry revision after it. */
+export type RegistryChange =
+  | { type: "upsert"; version: number; record: CheckRecord }
+  | { type: "delete"; version: number; id: string };
+
+/** A consistent view of the registry plus a subscription to every later change. */
+export interface RegistryWatch {
+  /** Registry revision the snapshot reflects; changes delivered later have higher versions. */
+  readonly version: number;
+  /** Every check at `version`, sorted by id. */
+  readonly checks: readonly CheckRecord[];
+  /** Ends the subscription. */
+  stop(): void;
+}
+
+/** The set of checks, shared by all control-plane replicas. */
+export interface CheckRegistry {
+  /** Stores a new check at version 1; ConflictError when the id exists. */
+  create(check: Check): Promise<CheckRecord>;
+  /** Replaces an existing check, bumping its version; NotFoundError when the id does not exist. */
+  replace(check: Check): Promise<CheckRecord>;
+  /** Removes a check; NotFoundError when the id does not exist. */
+  delete(id: string): Promise<void>;
+  /** The check with `id`, or undefined. */
+  get(id: string): Promise<CheckRecord | undefined>;
+  /** Every check, sorted by id. */
+  list(): Promise<CheckRecord[]>;
+  /** Snapshot plus subscription, atomically (no change is lost or seen twice between them). */
+  watch(listener: (change: RegistryChange) => void): RegistryWatch;
+  /** True once the registry has loaded the current checks and follows changes. */
+  ready(): boolean;
+}
