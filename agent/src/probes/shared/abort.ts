@@ -1,0 +1,50 @@
+import type { Failure } from "./outcome.js";
+
+/**
+ * The failure an aborted run reports: the scheduler aborts with a `TimeoutError` at the
+ * check's deadline; any other abort (the agent stopping) is not the target's fault.
+ */
+export function abortFailure(signal: AbortSignal, during: string): Failure {
+  const reason: unknown = signal.reason;
+  const name = reason instanceof Error || reason instanceof DOMException ? reason.name : "";
+  if (name === "TimeoutError") return { reason: "timeout", message: `timed out during ${during}` };
+  return { reason: "internal", message: `run aborted during ${during}${reason instanceof Error ? `: ${reason.message}` : ""}` };
+}
+
+/**
+ * A signal that fires at the caller's signal or after `timeoutMs`, whichever comes first, so a
+ * prober honours its deadline even when called without a scheduler (benchmarks, tests).
+ */
+export function deadlineSignal(signal: AbortSignal, timeoutMs: number): AbortSignal {
+  if (!(timeoutMs > 0)) return signal;
+  return AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+}
+
+/** Resolves with `value` when the signal aborts (immediately if it already has). */
+export function onAbort<T>(signal: AbortSignal, value: () => T): { promise: Promise<T>; dispose: () => void } {
+  let dispose = () => {};
+  const promise = new Promise<T>((resolve) => {
+    if (signal.aborted) {
+      resolve(value());
+      return;
+    }
+    const handler = () => resolve(value());
+    signal.addEventListener("abort", handler, { once: true });
+    dispose = () => signal.removeEventListener("abort", handler);
+  });
+  return { promise, dispose };
+}
+
+/** Waits `ms`, or less if the signal aborts first. */
+export async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
