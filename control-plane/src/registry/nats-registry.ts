@@ -1,11 +1,12 @@
 import { clone } from "@bufbuild/protobuf";
-import { JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import { StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UnavailableError } from "../errors.js";
 import { createCheckCache } from "./check-cache.js";
+import { isWrongLastSequence } from "./kv-errors.js";
 import { CHECKS_BUCKET, checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckEntry } from "./check-entry.js";
 import type { CheckRegistry } from "./types.js";
 
@@ -248,14 +249,7 @@ function withVersion(check: Check, version: number): Check {
   return copy;
 }
 
-function isWrongLastSequence(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
