@@ -1,0 +1,177 @@
+import { create } from "@bufbuild/protobuf";
+import { credentials, Metadata, makeGenericClientConstructor, status, type Client, type ServiceError } from "@grpc/grpc-js";
+import {
+  AgentService,
+  grpcServiceDefinition,
+  HeartbeatRequestSchema,
+  WatchAssignmentsRequestSchema,
+  type HeartbeatResponse,
+  type WatchAssignmentsResponse,
+} from "@probemesh/proto";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
+import { validateCheck } from "../checks/validate-check.js";
+import { createMemoryRegistry } from "../registry/memory-registry.js";
+import { createAgentService } from "./agent-service.js";
+import { startGrpcServer, type GrpcServer } from "./grpc-server.js";
+
+const log = pino({ level: "silent" });
+const TOKEN = "agent-token";
+
+type AgentClient = Client & {
+  watchAssignments(req: unknown, md: Metadata): import("@grpc/grpc-js").ClientReadableStream<WatchAssignmentsResponse>;
+  heartbeat(req: unknown, md: Metadata, cb: (err: ServiceError | null, res?: HeartbeatResponse) => void): void;
+};
+
+function tcp(id: string, regions: string[] = []) {
+  return validateCheck({ id, type: "tcp", intervalMs: 1000, regions, tcp: { host: "127.0.0.1", port: 9 } }, { mode: "create" });
+}
+
+function md(token = TOKEN): Metadata {
+  const m = new Metadata();
+  m.set("authorization", `Bearer ${token}`);
+  return m;
+}
+
+/** Collects stream messages and lets a test wait for the n-th one. */
+function collect(stream: import("@grpc/grpc-js").ClientReadableStream<WatchAssignmentsResponse>) {
+  const messages: WatchAssignmentsResponse[] = [];
+  let error: ServiceError | undefined;
+  stream.on("data", (m: WatchAssignmentsResponse) => messages.push(m));
+  stream.on("error", (e: ServiceError) => {
+    error = e;
+  });
+  return {
+    messages,
+    error: () => error,
+    async next(n: number, timeoutMs = 2000) {
+      const start = Date.now();
+      while (messages.length < n) {
+        if (error && error.code !== status.CANCELLED) throw error;
+        if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for message ${n}; got ${messages.length}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return messages[n - 1]!;
+    },
+  };
+}
+
+describe("agent gRPC service", () => {
+  let server: GrpcServer | undefined;
+  let client: AgentClient | undefined;
+
+  afterEach(async () => {
+    client?.close();
+    await server?.close(1000);
+  });
+
+  async function setup() {
+    const registry = createMemoryRegistry({ log });
+    const agents = createMemoryAgentDirectory();
+    const service = createAgentService({ registry, agents, token: TOKEN, log });
+    server = await startGrpcServer({ addr: "127.0.0.1:0", service, log });
+    const Ctor = makeGenericClientConstructor(grpcServiceDefinition(AgentService), "AgentService");
+    client = new Ctor(`127.0.0.1:${server.port}`, credentials.createInsecure()) as AgentClient;
+    return { registry, agents, service, client };
+  }
+
+  const watchReq = (region: string, id = `agent-${region}`) =>
+    create(WatchAssignmentsRequestSchema, { agent: { id, region, provider: "test", version: "0.0.1", capabilities: ["tcp"] } });
+
+  it("sends the region's snapshot, then deltas for upserts, moves and deletes", async () => {
+    const { registry, agents, service, client } = await setup();
+    await registry.create(tcp("all"));
+    await registry.create(tcp("eu", ["eu-west"]));
+    await registry.create(tcp("us", ["us-east"]));
+    const s = collect(client.watchAssignments(watchReq("eu-west"), md()));
+    const snap = await s.next(1);
+    expect(snap.event.case).toBe("snapshot");
+    if (snap.event.case !== "snapshot") throw new Error("no snapshot");
+    expect(snap.event.value.checks.map((c) => c.id)).toEqual(["all", "eu"]);
+    expect(snap.event.value.version).toBe(3n);
+
+    await registry.create(tcp("late", ["eu-west"]));
+    const d1 = await s.next(2);
+    expect(d1.event.case === "delta" && d1.event.value.upserted.map((c) => [c.id, c.version])).toEqual([["late", 1]]);
+
+    await registry.create(tcp("us2", ["us-east"])); // not ours: no message
+    await registry.replace(tcp("eu", ["us-east"])); // moved away: removed
+    const d2 = await s.next(3);
+    expect(d2.event.case === "delta" && d2.event.value.removed).toEqual(["eu"]);
+    expect(d2.event.case === "delta" && d2.event.value.version).toBe(6n);
+
+    await registry.delete("all");
+    const d3 = await s.next(4);
+    expect(d3.event.case === "delta" && d3.event.value.removed).toEqual(["all"]);
+    expect(s.messages).toHaveLength(4);
+
+    expect(service.stats()).toMatchObject({ openStreams: 1, snapshotsSent: 1, deltasSent: 3 });
+    const listed = await agents.list();
+    expect(listed).toMatchObject([{ id: "agent-eu-west", region: "eu-west", connected: true, assignmentVersion: 3 }]);
+  });
+
+  it("rejects a wrong or missing token with UNAUTHENTICATED and counts it", async () => {
+    const { service, client } = await setup();
+    const s = collect(client.watchAssignments(watchReq("eu-west"), md("wrong")));
+    await expect(s.next(1)).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+    const err = await new Promise<ServiceError | null>((resolve) =>
+      client.heartbeat(create(HeartbeatRequestSchema, {}), new Metadata(), (e) => resolve(e)),
+    );
+    expect(err?.code).toBe(status.UNAUTHENTICATED);
+    expect(err?.details).not.toContain("wrong");
+    expect(service.stats().unauthenticated).toBe(2);
+  });
+
+  it("rejects an invalid AgentInfo with INVALID_ARGUMENT", async () => {
+    const { service, client } = await setup();
+    const s = collect(client.watchAssignments(watchReq("eu.west"), md()));
+    await expect(s.next(1)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(s.error()?.details).toMatch(/agent\.region/);
+    expect(service.stats().invalidArgument).toBe(1);
+  });
+
+  it("records heartbeats and answers with the server time", async () => {
+    const { agents, client } = await setup();
+    const before = Date.now();
+    const res = await new Promise<HeartbeatResponse>((resolve, reject) =>
+      client.heartbeat(
+        create(HeartbeatRequestSchema, {
+          agent: { id: "a1", region: "eu-west", provider: "p", version: "1" },
+          assignmentVersion: 4n,
+          outboxDepth: 2,
+          lastSeq: 99n,
+        }),
+        md(),
+        (e, r) => (e ? reject(e) : resolve(r!)),
+      ),
+    );
+    expect(Number(res.serverTimeMs)).toBeGreaterThanOrEqual(before);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await agents.list()).toMatchObject([{ id: "a1", connected: false, assignmentVersion: 4, outboxDepth: 2, lastSeq: 99 }]);
+  });
+
+  it("marks the agent disconnected when it cancels, and stops sending to it", async () => {
+    const { registry, agents, service, client } = await setup();
+    const call = client.watchAssignments(watchReq("eu-west"), md());
+    const s = collect(call);
+    await s.next(1);
+    call.cancel();
+    const start = Date.now();
+    while (service.stats().openStreams > 0 && Date.now() - start < 2000) await new Promise((r) => setTimeout(r, 10));
+    expect(service.stats().openStreams).toBe(0);
+    await registry.create(tcp("after"));
+    expect((await agents.list())[0]?.connected).toBe(false);
+  });
+
+  it("ends open streams with UNAVAILABLE on shutdown", async () => {
+    const { client } = await setup();
+    const s = collect(client.watchAssignments(watchReq("eu-west"), md()));
+    await s.next(1);
+    await server?.close(1000);
+    server = undefined;
+    const start = Date.now();
+    while (!s.error() && Date.now() - start < 2000) await new Promise((r) => setTimeout(r, 10));
+    expect(s.error()?.code).toBe(status.UNAVAILABLE);
+  });
+});
