@@ -1,0 +1,138 @@
+import { create } from "@bufbuild/protobuf";
+import { ProbeResultSchema } from "@probemesh/proto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { openOutbox } from "./outbox.js";
+import { createResultPublisher } from "./result-publisher.js";
+import type { ResultSink } from "./result-sink.js";
+
+const log = pino({ level: "silent" });
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "publisher-test-"));
+  dirs.push(d);
+  return d;
+}
+
+/** A sink whose availability the test controls; records what it accepted, in order. */
+function fakeSink() {
+  let up = true;
+  let rejecting = false;
+  const accepted: string[] = [];
+  const listeners = new Set<(up: boolean) => void>();
+  const sink: ResultSink = {
+    async publish(subject, _data, msgId) {
+      await new Promise((r) => setTimeout(r, 1));
+      if (!up) throw new Error("disconnected");
+      if (rejecting) throw new Error("no stream");
+      expect(subject).toBe("probemesh.results.r1.a1");
+      accepted.push(msgId);
+    },
+    isUp: () => up,
+    onUpChange(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  return {
+    sink,
+    accepted,
+    setUp(v: boolean) {
+      up = v;
+      for (const l of listeners) l(v);
+    },
+    reject(v: boolean) {
+      rejecting = v;
+    },
+  };
+}
+
+const result = (i: number) => create(ProbeResultSchema, { id: `r${String(i).padStart(5, "0")}`, checkId: "web", seq: BigInt(i) });
+const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `r${String(from + i).padStart(5, "0")}`);
+async function until(cond: () => boolean, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function setup(dir = tempDir()) {
+  const f = fakeSink();
+  const outbox = openOutbox({ dir, maxBytes: 1024 * 1024, segmentBytes: 8192, log });
+  const pub = createResultPublisher({ sink: f.sink, outbox, subject: "probemesh.results.r1.a1", log, retry: { initialMs: 5, maxMs: 20 } });
+  return { ...f, outbox, pub, dir };
+}
+
+describe("result publisher", () => {
+  it("publishes directly, in order, while the sink is up", async () => {
+    const t = setup();
+    for (let i = 0; i < 50; i++) t.pub.publish(result(i));
+    await until(() => t.accepted.length === 50);
+    expect(t.accepted).toEqual(ids(0, 50));
+    expect(t.pub.stats()).toMatchObject({ published: 50, outboxed: 0, pending: 0 });
+    await t.pub.close();
+  });
+
+  it("buffers to the outbox while the sink is down and replays in order, new results behind", async () => {
+    const t = setup();
+    for (let i = 0; i < 10; i++) t.pub.publish(result(i));
+    await until(() => t.accepted.length === 10);
+    t.setUp(false);
+    for (let i = 10; i < 60; i++) t.pub.publish(result(i));
+    await until(() => t.outbox.depth() === 50);
+    t.setUp(true);
+    // Results keep arriving during the replay: they must land after it.
+    for (let i = 60; i < 100; i++) {
+      t.pub.publish(result(i));
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 3));
+    }
+    await until(() => t.accepted.length === 100);
+    expect(t.accepted).toEqual(ids(0, 100));
+    expect(t.outbox.depth()).toBe(0);
+    expect(t.pub.stats().outboxed).toBeGreaterThanOrEqual(50);
+    await t.pub.close();
+  });
+
+  it("treats a rejected publish (e.g. no stream yet) like an outage and retries with backoff", async () => {
+    const t = setup();
+    t.reject(true);
+    for (let i = 0; i < 20; i++) t.pub.publish(result(i));
+    await until(() => t.outbox.depth() === 20);
+    await new Promise((r) => setTimeout(r, 100));
+    const failures = t.pub.stats().failures;
+    expect(failures).toBeGreaterThan(1);
+    expect(failures).toBeLessThan(40); // backoff, not a hot loop
+    t.reject(false);
+    await until(() => t.accepted.length === 20);
+    expect(t.accepted).toEqual(ids(0, 20));
+    await t.pub.close();
+  });
+
+  it("on close with the sink down keeps every result in the outbox for the next start", async () => {
+    const first = setup();
+    first.setUp(false);
+    for (let i = 0; i < 30; i++) first.pub.publish(result(i));
+    await first.pub.close({ flushMs: 50 });
+    // Next process start: same dir, sink up. The old results go first, then new ones.
+    const second = setup(first.dir);
+    expect(second.outbox.depth()).toBe(30);
+    for (let i = 30; i < 40; i++) second.pub.publish(result(i));
+    await until(() => second.accepted.length === 40);
+    expect(second.accepted).toEqual(ids(0, 40));
+    await second.pub.close();
+  });
+
+  it("on close with the sink up flushes what is in memory", async () => {
+    const t = setup();
+    for (let i = 0; i < 200; i++) t.pub.publish(result(i));
+    await t.pub.close({ flushMs: 5000 });
+    expect(t.accepted).toEqual(ids(0, 200));
+  });
+});

@@ -1,0 +1,192 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { ProbeResultSchema, type ProbeResult } from "@probemesh/proto";
+import type { Logger } from "pino";
+import { createBackoff, type BackoffOptions } from "../backoff.js";
+import { systemClock, type Clock, type TimerHandle } from "../schedule/clock.js";
+import type { Outbox, OutboxStats } from "./outbox.js";
+import type { ResultSink } from "./result-sink.js";
+
+/** Dependencies and options of `createResultPublisher`. */
+export interface ResultPublisherOptions {
+  sink: ResultSink;
+  outbox: Outbox;
+  /** Subject of this agent's results (`resultSubject(region, agentId)`). */
+  subject: string;
+  log: Logger;
+  /** @default systemClock() */
+  clock?: Clock;
+  /** Retry delays while replaying the outbox against a failing sink. @default { initialMs: 250, maxMs: 5000 } */
+  retry?: BackoffOptions;
+}
+
+/** Counters of the publisher. */
+export interface PublisherStats {
+  /** Results the sink confirmed (direct or replayed). */
+  published: number;
+  /** Results written to the outbox instead of being sent directly. */
+  outboxed: number;
+  /** Publish attempts that failed. */
+  failures: number;
+  /** Results in memory waiting to be sent. */
+  pending: number;
+  /** Outbox records that could not be decoded and were discarded. */
+  undecodable: number;
+  outbox: OutboxStats;
+}
+
+/** Publishes results in order, through the outbox whenever the sink cannot take them. */
+export interface ResultPublisher {
+  /** Queues a result; never throws and never blocks on the network. */
+  publish(result: ProbeResult): void;
+  stats(): PublisherStats;
+  /**
+   * Stops sending: gives in-memory results up to `flushMs` to reach the sink, writes the rest to
+   * the outbox (replayed at next start) and closes the outbox. @default flushMs 2000
+   */
+  close(options?: { flushMs?: number }): Promise<void>;
+}
+
+interface Pending {
+  id: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * Creates the publisher and starts its send loop. Order is kept by one rule: the outbox is
+ * always older than what is in memory, so while the outbox is non-empty new results go behind it,
+ * and only the loop ever moves results from memory to the outbox.
+ */
+export function createResultPublisher(options: ResultPublisherOptions): ResultPublisher {
+  const { sink, outbox, subject } = options;
+  const clock = options.clock ?? systemClock();
+  const log = options.log.child({ component: "publisher" });
+  const retry = createBackoff({ initialMs: 250, maxMs: 5000, ...options.retry });
+  const memory: Pending[] = [];
+  let published = 0;
+  let outboxed = 0;
+  let failures = 0;
+  let undecodable = 0;
+  let stopping = false;
+  let closed = false;
+  let buffering = outbox.depth() > 0;
+  let wakeWork: (() => void) | undefined;
+  let wakeSink: (() => void) | undefined;
+
+  const pause = (opts: { onWork: boolean; ms?: number }) =>
+    new Promise<void>((resolve) => {
+      let timer: TimerHandle | undefined;
+      const done = () => {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        wakeWork = wakeSink = undefined;
+        resolve();
+      };
+      wakeSink = done;
+      if (opts.onWork) wakeWork = done;
+      if (opts.ms !== undefined) timer = clock.setTimeout(done, opts.ms);
+    });
+
+  const unsubscribe = sink.onUpChange(() => wakeSink?.());
+
+  const send = async (item: Pending): Promise<boolean> => {
+    try {
+      await sink.publish(subject, item.bytes, item.id);
+      published++;
+      return true;
+    } catch (err) {
+      failures++;
+      log.debug({ err }, "publish failed");
+      return false;
+    }
+  };
+
+  const spill = () => {
+    if (memory.length === 0) return;
+    if (!buffering) {
+      buffering = true;
+      log.warn({ pending: memory.length }, "results cannot be published now; writing them to the outbox");
+    }
+    for (const item of memory.splice(0)) {
+      outbox.append(item.bytes);
+      outboxed++;
+    }
+  };
+
+  const loop = async () => {
+    while (!stopping) {
+      if (outbox.depth() > 0) {
+        spill();
+        if (!sink.isUp()) {
+          await pause({ onWork: false });
+          continue;
+        }
+        const entry = outbox.peek();
+        if (!entry) continue;
+        let id: string;
+        try {
+          id = fromBinary(ProbeResultSchema, entry.bytes).id;
+        } catch (err) {
+          undecodable++;
+          log.error({ err }, "outbox record is not a ProbeResult; discarded");
+          outbox.ack(entry);
+          continue;
+        }
+        const ok = await send({ id, bytes: entry.bytes });
+        if (closed) return;
+        if (ok) {
+          outbox.ack(entry);
+          retry.reset();
+          if (outbox.depth() === 0 && buffering) {
+            buffering = false;
+            log.info("outbox replayed; publishing directly again");
+          }
+        } else {
+          await pause({ onWork: false, ms: retry.next() });
+        }
+      } else if (memory.length > 0) {
+        if (!sink.isUp()) {
+          spill();
+          continue;
+        }
+        const head = memory[0]!;
+        const ok = await send(head);
+        if (closed) return;
+        if (ok) memory.shift();
+        else spill();
+      } else {
+        await pause({ onWork: true });
+      }
+    }
+  };
+  const running = loop().catch((err: unknown) => log.error({ err }, "publisher loop failed"));
+
+  return {
+    publish(result) {
+      if (closed) {
+        log.error({ resultId: result.id }, "result after publisher close; dropped");
+        return;
+      }
+      memory.push({ id: result.id, bytes: toBinary(ProbeResultSchema, result) });
+      wakeWork?.();
+    },
+    stats: () => ({ published, outboxed, failures, pending: memory.length, undecodable, outbox: outbox.stats() }),
+    async close({ flushMs = 2000 } = {}) {
+      if (closed) return;
+      // Let the loop work on for a moment if it can still get results out.
+      const deadline = clock.now() + flushMs;
+      while (memory.length > 0 && outbox.depth() === 0 && sink.isUp() && clock.now() < deadline) {
+        await new Promise<void>((r) => clock.setTimeout(r, 20));
+      }
+      stopping = true;
+      wakeSink?.();
+      let timer: TimerHandle | undefined;
+      await Promise.race([running, new Promise<void>((r) => (timer = clock.setTimeout(r, 200)))]);
+      if (timer !== undefined) clock.clearTimeout(timer);
+      // A send still in flight may yet succeed; keeping it in the outbox only risks a duplicate.
+      closed = true;
+      spill();
+      unsubscribe();
+      outbox.close();
+      log.info({ published, outboxDepth: outbox.depth() }, "publisher closed");
+    },
+  };
+}
