@@ -1,0 +1,167 @@
+// The mapping between ResultRow (API/domain shape) and a row of the `results` table (migration 001).
+import { ValidationError } from "../errors.js";
+import type { ResultRow } from "./types.js";
+
+/** A `results` row as sent in and read back from JSONEachRow (UInt64 columns come back as strings). */
+export interface ResultDbRow {
+  id: string;
+  check_id: string;
+  check_version: number;
+  agent_id: string;
+  region: string;
+  provider: string;
+  started_at: number;
+  duration_ms: number;
+  state: string;
+  reason: string;
+  message: string;
+  dns_ms: number;
+  connect_ms: number;
+  tls_ms: number;
+  ttfb_ms: number;
+  transfer_ms: number;
+  seq: number;
+  attempts: number;
+  target: string;
+  canary: number;
+  lag_ms: number;
+  http_status: number;
+  body_bytes: number;
+  details: string;
+}
+
+/** Column list of the `results` table, in table order (used for SELECTs). */
+export const RESULT_COLUMNS = [
+  "id",
+  "check_id",
+  "check_version",
+  "agent_id",
+  "region",
+  "provider",
+  "started_at",
+  "duration_ms",
+  "state",
+  "reason",
+  "message",
+  "dns_ms",
+  "connect_ms",
+  "tls_ms",
+  "ttfb_ms",
+  "transfer_ms",
+  "seq",
+  "attempts",
+  "target",
+  "canary",
+  "lag_ms",
+  "http_status",
+  "body_bytes",
+  "details",
+] as const satisfies readonly (keyof ResultDbRow)[];
+
+const STATES = new Set(["up", "degraded", "down"]);
+
+function finite(value: number, field: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) throw new ValidationError(`${field} must be a finite number`, { field });
+  return value;
+}
+
+function uint(value: number, field: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new ValidationError(`${field} must be an integer in [0, ${max}]`, { field });
+  }
+  return value;
+}
+
+function text(value: string, field: string, required = false): string {
+  if (typeof value !== "string") throw new ValidationError(`${field} must be a string`, { field });
+  if (required && value === "") throw new ValidationError(`${field} must not be empty`, { field });
+  return value;
+}
+
+/**
+ * Converts a ResultRow to the table's JSONEachRow shape. Throws ValidationError for a value the column
+ * cannot hold (NaN, negative counters, unknown state): one bad row would otherwise fail a whole batch
+ * insert again and again.
+ */
+export function toDbRow(row: ResultRow): ResultDbRow {
+  if (!STATES.has(row.state)) throw new ValidationError(`state must be up, degraded or down`, { field: "state" });
+  const phases = row.phases;
+  return {
+    id: text(row.id, "id", true),
+    check_id: text(row.checkId, "checkId", true),
+    check_version: uint(row.checkVersion, "checkVersion", 4_294_967_295),
+    agent_id: text(row.agentId, "agentId", true),
+    region: text(row.region, "region", true),
+    provider: text(row.provider, "provider"),
+    started_at: uint(row.startedAt, "startedAt"),
+    duration_ms: finite(row.durationMs, "durationMs"),
+    state: row.state,
+    reason: text(row.reason, "reason"),
+    message: text(row.message, "message"),
+    dns_ms: finite(phases.dnsMs, "phases.dnsMs"),
+    connect_ms: finite(phases.connectMs, "phases.connectMs"),
+    tls_ms: finite(phases.tlsMs, "phases.tlsMs"),
+    ttfb_ms: finite(phases.ttfbMs, "phases.ttfbMs"),
+    transfer_ms: finite(phases.transferMs, "phases.transferMs"),
+    seq: uint(row.seq, "seq"),
+    attempts: uint(row.attempts, "attempts", 4_294_967_295),
+    target: text(row.target, "target"),
+    canary: row.canary ? 1 : 0,
+    lag_ms: finite(row.lagMs, "lagMs"),
+    http_status: uint(row.httpStatus, "httpStatus", 4_294_967_295),
+    body_bytes: uint(row.bodyBytes, "bodyBytes"),
+    details: JSON.stringify(row.details ?? {}),
+  };
+}
+
+function num(value: unknown): number {
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function str(value: unknown): string {
+  return typeof value === "string" ? value : value === undefined || value === null ? "" : String(value);
+}
+
+function parseDetails(value: unknown): Record<string, unknown> {
+  if (typeof value !== "string" || value === "") return {};
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Converts a JSONEachRow row of `results` back to a ResultRow (UInt64 strings to numbers, details parsed). */
+export function fromDbRow(raw: Record<string, unknown>): ResultRow {
+  const state = str(raw.state);
+  return {
+    id: str(raw.id),
+    checkId: str(raw.check_id),
+    checkVersion: num(raw.check_version),
+    agentId: str(raw.agent_id),
+    region: str(raw.region),
+    provider: str(raw.provider),
+    startedAt: num(raw.started_at),
+    durationMs: num(raw.duration_ms),
+    state: state === "up" || state === "degraded" ? state : "down",
+    reason: str(raw.reason),
+    message: str(raw.message),
+    phases: {
+      dnsMs: num(raw.dns_ms),
+      connectMs: num(raw.connect_ms),
+      tlsMs: num(raw.tls_ms),
+      ttfbMs: num(raw.ttfb_ms),
+      transferMs: num(raw.transfer_ms),
+    },
+    seq: num(raw.seq),
+    attempts: num(raw.attempts),
+    target: str(raw.target),
+    canary: num(raw.canary) !== 0,
+    lagMs: num(raw.lag_ms),
+    httpStatus: num(raw.http_status),
+    bodyBytes: num(raw.body_bytes),
+    details: parseDetails(raw.details),
+  };
+}
