@@ -1,0 +1,111 @@
+// The boundary between the wire ProbeResult (protobuf) and the stored ResultRow.
+import { ProbeState, probeStateName, type ProbeResult } from "@probemesh/proto";
+import { ValidationError } from "../errors.js";
+import type { ResultRow } from "../store/types.js";
+
+/** Longest id-like field (result, check, agent id, region) accepted. */
+export const MAX_ID_LENGTH = 256;
+/** `message` is cut to this many characters (agents bound it too; this protects the table). */
+export const MAX_MESSAGE_LENGTH = 4_096;
+/** `target` and `reason` are cut to this many characters. */
+export const MAX_TARGET_LENGTH = 2_048;
+
+const VALID_STATES = new Set([ProbeState.UP, ProbeState.DEGRADED, ProbeState.DOWN]);
+
+/** Why a decoded result must not be stored, or undefined when it is fine. */
+export function resultProblem(r: ProbeResult): string | undefined {
+  for (const [field, value] of [
+    ["id", r.id],
+    ["checkId", r.checkId],
+    ["agentId", r.agentId],
+    ["region", r.region],
+  ] as const) {
+    if (value === "") return `${field} is empty`;
+    if (value.length > MAX_ID_LENGTH) return `${field} is longer than ${MAX_ID_LENGTH}`;
+  }
+  if (!VALID_STATES.has(r.state)) return `state ${r.state} is not up, degraded or down`;
+  if (r.startedAtMs <= 0n || r.startedAtMs > BigInt(Number.MAX_SAFE_INTEGER)) return "startedAtMs is not a valid epoch ms";
+  if (r.seq > BigInt(Number.MAX_SAFE_INTEGER) || r.bodyBytes > BigInt(Number.MAX_SAFE_INTEGER)) return "seq or bodyBytes out of range";
+  const durations: [string, number][] = [
+    ["durationMs", r.durationMs],
+    ["lagMs", r.lagMs],
+    ["phases.dnsMs", r.phases?.dnsMs ?? 0],
+    ["phases.connectMs", r.phases?.connectMs ?? 0],
+    ["phases.tlsMs", r.phases?.tlsMs ?? 0],
+    ["phases.ttfbMs", r.phases?.ttfbMs ?? 0],
+    ["phases.transferMs", r.phases?.transferMs ?? 0],
+  ];
+  for (const [field, value] of durations) {
+    if (!Number.isFinite(value) || value < 0) return `${field} must be a finite non-negative number`;
+  }
+  return undefined;
+}
+
+function details(r: ProbeResult): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (r.tls) {
+    out.tls = {
+      protocol: r.tls.protocol,
+      cipher: r.tls.cipher,
+      notBeforeMs: Number(r.tls.notBeforeMs),
+      notAfterMs: Number(r.tls.notAfterMs),
+      chainNotAfterMs: Number(r.tls.chainNotAfterMs),
+      issuer: r.tls.issuer,
+      subject: r.tls.subject,
+      sans: [...r.tls.sans],
+      fingerprintSha256: r.tls.fingerprintSha256,
+      verified: r.tls.verified,
+      verifyError: r.tls.verifyError,
+    };
+  }
+  if (r.dns) out.dns = { rcode: r.dns.rcode, answers: [...r.dns.answers] };
+  if (r.icmp) {
+    out.icmp = {
+      sent: r.icmp.sent,
+      received: r.icmp.received,
+      rttMinMs: r.icmp.rttMinMs,
+      rttAvgMs: r.icmp.rttAvgMs,
+      rttMaxMs: r.icmp.rttMaxMs,
+      rttStddevMs: r.icmp.rttStddevMs,
+    };
+  }
+  if (r.grpcStatus !== "") out.grpcStatus = r.grpcStatus;
+  return out;
+}
+
+/**
+ * Converts a wire ProbeResult into the stored row. Throws ValidationError (with the problem) for a result
+ * that fails `resultProblem`; oversized free-text fields are truncated rather than rejected.
+ */
+export function resultToRow(r: ProbeResult): ResultRow {
+  const problem = resultProblem(r);
+  if (problem !== undefined) throw new ValidationError(`invalid probe result: ${problem}`, { field: problem.split(" ")[0] });
+  return {
+    id: r.id,
+    checkId: r.checkId,
+    checkVersion: r.checkVersion,
+    agentId: r.agentId,
+    region: r.region,
+    provider: r.provider.slice(0, MAX_ID_LENGTH),
+    startedAt: Number(r.startedAtMs),
+    durationMs: r.durationMs,
+    state: probeStateName(r.state),
+    reason: r.reason.slice(0, MAX_TARGET_LENGTH),
+    message: r.message.slice(0, MAX_MESSAGE_LENGTH),
+    phases: {
+      dnsMs: r.phases?.dnsMs ?? 0,
+      connectMs: r.phases?.connectMs ?? 0,
+      tlsMs: r.phases?.tlsMs ?? 0,
+      ttfbMs: r.phases?.ttfbMs ?? 0,
+      transferMs: r.phases?.transferMs ?? 0,
+    },
+    seq: Number(r.seq),
+    attempts: r.attempts,
+    target: r.target.slice(0, MAX_TARGET_LENGTH),
+    canary: r.canary,
+    lagMs: r.lagMs,
+    httpStatus: r.httpStatus,
+    bodyBytes: Number(r.bodyBytes),
+    details: details(r),
+  };
+}
