@@ -1,0 +1,335 @@
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { beforeEach, describe, expect, it } from "vitest";
+import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
+import { createMemoryRegistry } from "../registry/memory-registry.js";
+import type { CheckRegistry } from "../registry/types.js";
+import type { ResultQuery, ResultRow, ResultStore } from "../store/types.js";
+import { createApi, type Api, type Readiness } from "./app.js";
+
+const TOKEN = "api-token-for-tests";
+const auth = { authorization: `Bearer ${TOKEN}` };
+const web = {
+  id: "web",
+  type: "http",
+  intervalMs: 1000,
+  timeoutMs: 800,
+  regions: ["eu-west", "us-east"],
+  http: { url: "http://127.0.0.1:8081/", method: "GET", expectStatus: [200] },
+};
+
+function row(over: Partial<ResultRow>): ResultRow {
+  return {
+    id: "r1",
+    checkId: "web",
+    checkVersion: 1,
+    agentId: "agent-eu",
+    region: "eu-west",
+    provider: "test",
+    startedAt: 1000,
+    durationMs: 12,
+    state: "up",
+    reason: "",
+    message: "",
+    phases: { dnsMs: 0, connectMs: 1, tlsMs: 0, ttfbMs: 5, transferMs: 1 },
+    seq: 1,
+    attempts: 1,
+    target: "http://127.0.0.1:8081/",
+    canary: false,
+    lagMs: 0,
+    httpStatus: 200,
+    bodyBytes: 5,
+    details: {},
+    ...over,
+  };
+}
+
+/** An in-memory result store that records the queries it gets. */
+function fakeStore(rows: ResultRow[] = []) {
+  const queries: ResultQuery[] = [];
+  let failing = false;
+  const store: ResultStore = {
+    async insertResults() {},
+    async queryResults(q) {
+      queries.push(q);
+      if (failing) throw new Error("connect ECONNREFUSED 127.0.0.1:8123");
+      return rows
+        .filter((r) => r.checkId === q.checkId && r.startedAt >= q.from && r.startedAt < q.to && (!q.region || r.region === q.region))
+        .sort((a, b) => b.startedAt - a.startedAt)
+        .slice(0, q.limit);
+    },
+    async ping() {
+      return !failing;
+    },
+  };
+  return { store, queries, fail: () => (failing = true) };
+}
+
+describe("HTTP API", () => {
+  let app: Api;
+  let registry: CheckRegistry;
+  let store: ReturnType<typeof fakeStore>;
+  let readiness: Readiness;
+  let logLines: string[];
+  const now = 10_000_000;
+
+  beforeEach(() => {
+    logLines = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logLines.push(chunk.toString());
+        cb();
+      },
+    });
+    const log = pino({ level: "debug" }, sink);
+    registry = createMemoryRegistry({ log, now: () => now });
+    store = fakeStore([
+      row({ id: "a", startedAt: now - 1000, region: "eu-west" }),
+      row({ id: "b", startedAt: now - 2000, region: "us-east" }),
+      row({ id: "old", startedAt: now - 2 * 3_600_000 }),
+    ]);
+    readiness = { nats: true, clickhouse: true, migrations: true };
+    const agents = createMemoryAgentDirectory({ now: () => now });
+    void agents.streamOpened({ id: "agent-eu", region: "eu-west", provider: "test", version: "1", capabilities: [] }, "s1", 3);
+    app = createApi({
+      config: { apiToken: TOKEN },
+      registry,
+      store: store.store,
+      agents,
+      ready: async () => readiness,
+      log,
+      now: () => now,
+      maxBodyBytes: 4096,
+    });
+  });
+
+  const post = (body: unknown, headers: Record<string, string> = auth) =>
+    app.request("/v1/checks", {
+      method: "POST",
+      body: typeof body === "string" ? body : JSON.stringify(body),
+      headers: { "content-type": "application/json", ...headers },
+    });
+  const put = (id: string, body: unknown) =>
+    app.request(`/v1/checks/${id}`, { method: "PUT", body: JSON.stringify(body), headers: auth });
+  const json = async (res: Response) => (await res.json()) as Record<string, unknown> & { error?: { code: string; details?: Record<string, unknown> } };
+
+  describe("checks", () => {
+    it("creates a check: 201, Location, the check JSON with version and timestamps", async () => {
+      const res = await post(web);
+      expect(res.status).toBe(201);
+      expect(res.headers.get("location")).toBe("/v1/checks/web");
+      expect(await res.json()).toEqual({
+        id: "web",
+        type: "http",
+        intervalMs: 1000,
+        timeoutMs: 800,
+        regions: ["eu-west", "us-east"],
+        version: 1,
+        failureThreshold: 2,
+        recoveryThreshold: 2,
+        quorum: "majority",
+        http: { url: "http://127.0.0.1:8081/", method: "GET", expectStatus: ["200"] },
+        createdAt: now,
+        updatedAt: now,
+      });
+    });
+
+    it("lists, gets, replaces (version 2) and deletes (204, then 404)", async () => {
+      await post(web);
+      await post({ id: "db", type: "tcp", tcp: { host: "127.0.0.1", port: 5432 } });
+      const list = (await (await app.request("/v1/checks")).json()) as { id: string }[];
+      expect(list.map((c) => c.id)).toEqual(["db", "web"]);
+      expect(await json(await app.request("/v1/checks/web"))).toMatchObject({ id: "web", version: 1 });
+
+      const replaced = await put("web", { ...web, intervalMs: 5000 });
+      expect(replaced.status).toBe(200);
+      expect(await replaced.json()).toMatchObject({ id: "web", intervalMs: 5000, version: 2 });
+
+      const del = await app.request("/v1/checks/web", { method: "DELETE", headers: auth });
+      expect(del.status).toBe(204);
+      expect(await del.text()).toBe("");
+      const gone = await app.request("/v1/checks/web");
+      expect(gone.status).toBe(404);
+      expect((await json(gone)).error).toMatchObject({ code: "not_found" });
+      expect((await app.request("/v1/checks/web", { method: "DELETE", headers: auth })).status).toBe(404);
+      expect((await put("web", web)).status).toBe(404);
+    });
+
+    it("409 on a duplicate id", async () => {
+      await post(web);
+      const res = await post(web);
+      expect(res.status).toBe(409);
+      expect((await json(res)).error?.code).toBe("conflict");
+    });
+
+    it("400 naming the field, with every problem listed; nothing reaches the registry", async () => {
+      const res = await post({ ...web, intervalMs: 10, http: { url: "ftp://x" } });
+      expect(res.status).toBe(400);
+      const body = await json(res);
+      expect(body.error?.code).toBe("invalid_argument");
+      expect(body.error?.details?.field).toBe("intervalMs");
+      expect((body.error?.details?.problems as { field: string }[]).map((p) => p.field)).toEqual(["intervalMs", "http.url"]);
+      expect(await registry.list()).toEqual([]);
+    });
+
+    it("400 on invalid JSON and on an empty body", async () => {
+      const bad = await post("{nope");
+      expect(bad.status).toBe(400);
+      expect((await json(bad)).error?.details?.field).toBe("body");
+      expect((await post("")).status).toBe(400);
+    });
+
+    it("400 on a malformed id in the path, and when the body id differs from the path", async () => {
+      const res = await app.request("/v1/checks/NOT_VALID");
+      expect(res.status).toBe(400);
+      expect((await json(res)).error?.details?.field).toBe("id");
+      await post(web);
+      const mismatch = await put("web", { ...web, id: "other" });
+      expect(mismatch.status).toBe(400);
+      expect((await json(mismatch)).error?.details?.field).toBe("id");
+    });
+
+    it("413 on a body over the limit", async () => {
+      const res = await post({ ...web, http: { ...web.http, body: "x".repeat(5000) } });
+      expect(res.status).toBe(413);
+      expect((await json(res)).error?.code).toBe("payload_too_large");
+    });
+
+    it("masks header values and body in responses, keeps them across a GET-edit-PUT round trip", async () => {
+      const secret = { ...web, http: { ...web.http, method: "POST", headers: { Authorization: "Bearer s3cret" }, body: "pw=hunter2" } };
+      const created = await post(secret);
+      const text = await created.text();
+      expect(text).not.toMatch(/s3cret|hunter2/);
+      const got = (await (await app.request("/v1/checks/web")).json()) as typeof secret;
+      expect(got.http.headers).toEqual({ Authorization: "***" });
+      const res = await put("web", { ...got, intervalMs: 2000 });
+      expect(res.status).toBe(200);
+      const stored = await registry.get("web");
+      expect(stored?.check.http?.headers).toEqual({ Authorization: "Bearer s3cret" });
+      expect(stored?.check.http?.body).toBe("pw=hunter2");
+      expect(logLines.join("")).not.toMatch(/s3cret|hunter2/);
+    });
+  });
+
+  describe("auth", () => {
+    it("writes need the token: 401 JSON error with WWW-Authenticate", async () => {
+      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: TOKEN }]) {
+        const res = await post(web, headers);
+        expect(res.status).toBe(401);
+        expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+        expect((await json(res)).error?.code).toBe("unauthenticated");
+      }
+      expect((await app.request("/v1/checks/web", { method: "DELETE" })).status).toBe(401);
+      expect((await app.request("/v1/checks/web", { method: "PUT", body: "{}" })).status).toBe(401);
+      expect(app.stats().unauthorized).toBe(5);
+      expect(await registry.list()).toEqual([]);
+    });
+
+    it("reads are open without a token, accept the right one and reject a wrong one", async () => {
+      expect((await app.request("/v1/checks")).status).toBe(200);
+      expect((await app.request("/v1/checks", { headers: auth })).status).toBe(200);
+      expect((await app.request("/v1/checks", { headers: { authorization: "Bearer nope" } })).status).toBe(401);
+    });
+
+    it("never logs the Authorization header", async () => {
+      await post(web);
+      await post(web, { authorization: "Bearer wrong-token-value" });
+      const all = logLines.join("");
+      expect(all).not.toContain(TOKEN);
+      expect(all).not.toContain("wrong-token-value");
+    });
+  });
+
+  describe("results", () => {
+    beforeEach(async () => {
+      await post(web);
+    });
+
+    it("defaults to the last hour, newest first, limit 100", async () => {
+      const res = await app.request("/v1/checks/web/results");
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["a", "b"]);
+      expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, limit: 100 });
+    });
+
+    it("passes from, to, region and limit through", async () => {
+      const res = await app.request(`/v1/checks/web/results?from=0&to=${now}&region=us-east&limit=5`);
+      expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["b"]);
+      expect(store.queries[0]).toEqual({ checkId: "web", from: 0, to: now, region: "us-east", limit: 5 });
+    });
+
+    it.each([
+      ["from=abc", "from"],
+      ["to=1.5", "to"],
+      ["from=-1", "from"],
+      ["from=100&to=50", "from"],
+      ["limit=0", "limit"],
+      ["limit=10001", "limit"],
+      ["limit=ten", "limit"],
+      ["region=eu.west", "region"],
+      ["region=x'%20OR%201=1", "region"],
+      ["limit=1&limit=2", "limit"],
+      ["since=1", "since"],
+      ["from=99999999999999999", "from"],
+    ])("400 for ?%s (field %s), and no query reaches the store", async (qs, field) => {
+      const res = await app.request(`/v1/checks/web/results?${qs}`);
+      expect(res.status).toBe(400);
+      expect((await json(res)).error?.details?.field).toBe(field);
+      expect(store.queries).toEqual([]);
+    });
+
+    it("404 for an unknown check", async () => {
+      const res = await app.request("/v1/checks/nope/results");
+      expect(res.status).toBe(404);
+      expect(store.queries).toEqual([]);
+    });
+
+    it("503 when the store fails, without leaking internals", async () => {
+      store.fail();
+      const res = await app.request("/v1/checks/web/results");
+      expect(res.status).toBe(503);
+      const body = await json(res);
+      expect(body.error?.code).toBe("unavailable");
+      expect(JSON.stringify(body)).not.toContain("ECONNREFUSED");
+    });
+  });
+
+  describe("agents, health and readiness", () => {
+    it("lists agents", async () => {
+      const res = await app.request("/v1/agents");
+      expect(await res.json()).toMatchObject([{ id: "agent-eu", region: "eu-west", connected: true, lastSeenAt: now }]);
+    });
+
+    it("healthz is always 200", async () => {
+      readiness = { nats: false, clickhouse: false, migrations: false };
+      const res = await app.request("/healthz");
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: "ok" });
+    });
+
+    it("readyz is 200 when everything is ready, else 503 naming what is not", async () => {
+      const ok = await app.request("/readyz");
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ status: "ready", notReady: [] });
+      readiness = { nats: true, clickhouse: false, migrations: false };
+      const not = await app.request("/readyz");
+      expect(not.status).toBe(503);
+      expect(await not.json()).toMatchObject({ status: "not_ready", clickhouse: false, notReady: ["clickhouse", "migrations"] });
+    });
+
+    it("unknown routes are JSON 404s", async () => {
+      const res = await app.request("/v2/nothing");
+      expect(res.status).toBe(404);
+      expect((await json(res)).error?.code).toBe("not_found");
+    });
+
+    it("logs one line per request with method, path, status and duration", async () => {
+      logLines = [];
+      await app.request("/v1/checks?x=1", { headers: auth });
+      const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ method: "GET", path: "/v1/checks", status: 200, component: "api" });
+      expect(typeof lines[0]?.ms).toBe("number");
+    });
+  });
+});
