@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { ValidationError } from "./errors.js";
+import { loadConfig } from "./config.js";
+
+const tokens = { PROBEMESH_API_TOKEN: "api-secret", PROBEMESH_AGENT_TOKEN: "agent-secret" };
+
+function problems(env: Record<string, string>) {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    return err as ValidationError;
+  }
+  throw new Error("expected the configuration to be rejected");
+}
+
+describe("loadConfig", () => {
+  it("has localhost defaults for everything but the tokens", () => {
+    expect(loadConfig(tokens)).toEqual({
+      natsUrl: ["nats://127.0.0.1:4222"],
+      clickhouseUrl: "http://127.0.0.1:8123",
+      clickhouseDatabase: "probemesh",
+      httpAddr: "127.0.0.1:8080",
+      grpcAddr: "127.0.0.1:7070",
+      apiToken: "api-secret",
+      agentToken: "agent-secret",
+      logLevel: "info",
+      retentionDays: 30,
+    });
+  });
+
+  it("reads every variable", () => {
+    const c = loadConfig({
+      ...tokens,
+      PROBEMESH_NATS_URL: "nats://a:4222, nats://b:4222",
+      PROBEMESH_CLICKHOUSE_URL: "https://ch.example:8443",
+      PROBEMESH_CLICKHOUSE_DATABASE: "pm_test",
+      PROBEMESH_HTTP_ADDR: "0.0.0.0:9000",
+      PROBEMESH_GRPC_ADDR: "[::1]:7071",
+      PROBEMESH_LOG_LEVEL: "DEBUG",
+      PROBEMESH_RETENTION_DAYS: "7",
+    });
+    expect(c).toMatchObject({
+      natsUrl: ["nats://a:4222", "nats://b:4222"],
+      clickhouseUrl: "https://ch.example:8443",
+      clickhouseDatabase: "pm_test",
+      httpAddr: "0.0.0.0:9000",
+      grpcAddr: "[::1]:7071",
+      logLevel: "debug",
+      retentionDays: 7,
+    });
+  });
+
+  it("lists every problem at once, naming each variable", () => {
+    const e = problems({
+      PROBEMESH_NATS_URL: "http://x",
+      PROBEMESH_CLICKHOUSE_URL: "localhost:8123",
+      PROBEMESH_CLICKHOUSE_DATABASE: "drop table",
+      PROBEMESH_HTTP_ADDR: "8080",
+      PROBEMESH_GRPC_ADDR: "host:99999",
+      PROBEMESH_LOG_LEVEL: "loud",
+      PROBEMESH_RETENTION_DAYS: "0",
+    });
+    const fields = (e.details?.problems as { field: string }[]).map((p) => p.field);
+    expect(fields).toEqual([
+      "PROBEMESH_NATS_URL",
+      "PROBEMESH_CLICKHOUSE_URL",
+      "PROBEMESH_CLICKHOUSE_DATABASE",
+      "PROBEMESH_HTTP_ADDR",
+      "PROBEMESH_GRPC_ADDR",
+      "PROBEMESH_API_TOKEN",
+      "PROBEMESH_AGENT_TOKEN",
+      "PROBEMESH_LOG_LEVEL",
+      "PROBEMESH_RETENTION_DAYS",
+    ]);
+  });
+
+  it("never echoes a token value", () => {
+    const e = problems({ PROBEMESH_API_TOKEN: "has space secret", PROBEMESH_AGENT_TOKEN: "" });
+    expect(JSON.stringify({ m: e.message, d: e.details })).not.toContain("secret");
+  });
+
+  it.each(["1.5", "-1", "abc", "36501"])("rejects retention %s", (days) => {
+    expect(problems({ ...tokens, PROBEMESH_RETENTION_DAYS: days }).details?.field).toBe("PROBEMESH_RETENTION_DAYS");
+  });
+});

@@ -1,0 +1,130 @@
+import { isIP } from "node:net";
+import { Problems } from "./checks/problems.js";
+import { isHostname } from "./checks/rules.js";
+
+/** Log levels pino accepts. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** The control plane's configuration, resolved once from the environment in main.ts. */
+export interface Config {
+  /** PROBEMESH_NATS_URL: one or more comma-separated NATS server URLs. @default "nats://127.0.0.1:4222" */
+  natsUrl: string[];
+  /** PROBEMESH_CLICKHOUSE_URL: HTTP URL of ClickHouse. @default "http://127.0.0.1:8123" */
+  clickhouseUrl: string;
+  /** PROBEMESH_CLICKHOUSE_DATABASE. @default "probemesh" */
+  clickhouseDatabase: string;
+  /** PROBEMESH_HTTP_ADDR: host:port of the HTTP API. @default "127.0.0.1:8080" */
+  httpAddr: string;
+  /** PROBEMESH_GRPC_ADDR: host:port of the agent gRPC service. @default "127.0.0.1:7070" */
+  grpcAddr: string;
+  /** PROBEMESH_API_TOKEN: bearer token for API writes (required; never logged). */
+  apiToken: string;
+  /** PROBEMESH_AGENT_TOKEN: bearer token agents present (required; never logged). */
+  agentToken: string;
+  /** PROBEMESH_LOG_LEVEL. @default "info" */
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** PROBEMESH_RETENTION_DAYS: days of results kept in ClickHouse. @default 30 */
+  retentionDays: number;
+}
+
+/** Default of every optional variable, by env name. */
+export const CONFIG_DEFAULTS = {
+  PROBEMESH_NATS_URL: "nats://127.0.0.1:4222",
+  PROBEMESH_CLICKHOUSE_URL: "http://127.0.0.1:8123",
+  PROBEMESH_CLICKHOUSE_DATABASE: "probemesh",
+  PROBEMESH_HTTP_ADDR: "127.0.0.1:8080",
+  PROBEMESH_GRPC_ADDR: "127.0.0.1:7070",
+  PROBEMESH_LOG_LEVEL: "info",
+  PROBEMESH_RETENTION_DAYS: "30",
+} as const;
+
+/**
+ * Reads the configuration from `env`, listing every problem at once in one ValidationError
+ * (`details.problems`, field = env name). Token values never appear in messages.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems = new Problems();
+  const get = (name: keyof typeof CONFIG_DEFAULTS): string => {
+    const v = env[name]?.trim();
+    return v === undefined || v === "" ? CONFIG_DEFAULTS[name] : v;
+  };
+
+  const natsUrl = get("PROBEMESH_NATS_URL")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const u of natsUrl) {
+    if (!isUrl(u, ["nats:", "tls:", "ws:", "wss:"])) {
+      problems.add("PROBEMESH_NATS_URL", `${JSON.stringify(u)} is not a nats://host:port URL`);
+    }
+  }
+  if (natsUrl.length === 0) problems.add("PROBEMESH_NATS_URL", "must name at least one server");
+
+  const clickhouseUrl = get("PROBEMESH_CLICKHOUSE_URL");
+  if (!isUrl(clickhouseUrl, ["http:", "https:"])) {
+    problems.add("PROBEMESH_CLICKHOUSE_URL", `${JSON.stringify(clickhouseUrl)} is not an http(s):// URL`);
+  }
+  const clickhouseDatabase = get("PROBEMESH_CLICKHOUSE_DATABASE");
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(clickhouseDatabase)) {
+    problems.add("PROBEMESH_CLICKHOUSE_DATABASE", "must be letters, digits and underscores, not starting with a digit");
+  }
+
+  const httpAddr = get("PROBEMESH_HTTP_ADDR");
+  const httpProblem = addrProblem(httpAddr);
+  if (httpProblem) problems.add("PROBEMESH_HTTP_ADDR", httpProblem);
+  const grpcAddr = get("PROBEMESH_GRPC_ADDR");
+  const grpcProblem = addrProblem(grpcAddr);
+  if (grpcProblem) problems.add("PROBEMESH_GRPC_ADDR", grpcProblem);
+
+  const token = (name: string): string => {
+    const v = env[name] ?? "";
+    if (v.trim() === "") problems.add(name, "is required");
+    else if (/\s/.test(v)) problems.add(name, "must not contain whitespace");
+    return v;
+  };
+  const apiToken = token("PROBEMESH_API_TOKEN");
+  const agentToken = token("PROBEMESH_AGENT_TOKEN");
+
+  const logLevel = get("PROBEMESH_LOG_LEVEL").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.add("PROBEMESH_LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+
+  const rawDays = get("PROBEMESH_RETENTION_DAYS");
+  const retentionDays = Number(rawDays);
+  if (!/^\d{1,5}$/.test(rawDays) || retentionDays < 1 || retentionDays > 36_500) {
+    problems.add("PROBEMESH_RETENTION_DAYS", "must be a whole number of days between 1 and 36500");
+  }
+
+  problems.throwIfAny("configuration");
+  return {
+    natsUrl,
+    clickhouseUrl,
+    clickhouseDatabase,
+    httpAddr,
+    grpcAddr,
+    apiToken,
+    agentToken,
+    logLevel: logLevel as Config["logLevel"],
+    retentionDays,
+  };
+}
+
+function isUrl(value: string, protocols: string[]): boolean {
+  try {
+    const u = new URL(value);
+    return protocols.includes(u.protocol) && u.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** Why `addr` is not host:port (port 0..65535; IPv6 in brackets), or undefined. */
+export function addrProblem(addr: string): string | undefined {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(addr) ?? /^([^:[\]]+):(\d{1,5})$/.exec(addr);
+  if (!m) return `${JSON.stringify(addr)} is not host:port (IPv6 as [addr]:port)`;
+  const [, host = "", port = ""] = m;
+  if (isIP(host) === 0 && !isHostname(host)) return `${JSON.stringify(host)} is not a host name or IP address`;
+  if (Number(port) > 65535) return `port ${port} is out of range`;
+  return undefined;
+}
