@@ -1,0 +1,236 @@
+// Outages (migration 002), rollup-based result counts, and the result reads the consensus engine needs
+// (warm-up after a restart, policy replay). Every value reaches SQL through ./sql.ts.
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { Logger } from "pino";
+import type { IncidentKind, Observation, Outage } from "../consensus/types.js";
+import { UnavailableError } from "../errors.js";
+import { inList, int, joinSql, sql, type Sql } from "./sql.js";
+
+/** Filter of `listOutages`; times are epoch ms. */
+export interface OutageQuery {
+  checkId?: string;
+  /** Incidents still open at or ending after this instant. */
+  from?: number;
+  /** Incidents that started before this instant. */
+  to?: number;
+  state?: "open" | "resolved";
+  /** @default ["outage", "partial"] */
+  kinds?: readonly IncidentKind[];
+  /** Newest first, at most this many. @default 1000 */
+  limit?: number;
+}
+
+/** Result counts of one region over a window, read from the rollups. */
+export interface RegionCounts {
+  region: string;
+  total: number;
+  up: number;
+  degraded: number;
+  down: number;
+  /** Mean probe duration, 0 without results. */
+  avgDurationMs: number;
+}
+
+/** Persistence of incidents and the result reads of the consensus engine. */
+export interface OutageStore {
+  /** Writes incidents (new or changed); the newest version of each id wins. */
+  saveOutages(outages: readonly Outage[]): Promise<void>;
+  /** Incidents matching the query, newest first. */
+  listOutages(query: OutageQuery): Promise<Outage[]>;
+  /** Every open incident of every kind (to warm the engine up after a restart). */
+  openIncidents(): Promise<Outage[]>;
+  /** Per-region result counts of a check over [from, to), from the hourly and per-minute rollups (minute precision). */
+  resultCounts(query: { checkId: string; from: number; to: number }): Promise<RegionCounts[]>;
+  /** Results of one check in [from, to), oldest first, each id once; `truncated` when more than `limit` exist. */
+  loadObservations(query: { checkId: string; from: number; to: number; limit: number }): Promise<{ observations: Observation[]; truncated: boolean }>;
+  /** The newest `perAgent` results of every (check, agent) since `since`, oldest first (engine warm-up). */
+  recentObservations(query: { since: number; perAgent: number; limit: number }): Promise<Observation[]>;
+}
+
+const KINDS: readonly IncidentKind[] = ["outage", "partial", "region"];
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+/** Version of an incident record: grows open -> more regions -> resolved, derived from its own fields. */
+export function outageVersion(o: Outage): number {
+  const at = o.resolvedAt ?? o.confirmedAt;
+  return at * 1024 + (o.state === "resolved" ? 512 : 0) + Math.min(o.regions.length, 511);
+}
+
+interface OutageDbRow {
+  id: string;
+  check_id: string;
+  kind: string;
+  state: string;
+  started_at: number;
+  confirmed_at: number;
+  resolved_at: number;
+  regions: string[];
+  reason: string;
+  version: number;
+}
+
+function toDb(o: Outage): OutageDbRow {
+  return {
+    id: o.id,
+    check_id: o.checkId,
+    kind: o.kind,
+    state: o.state,
+    started_at: o.startedAt,
+    confirmed_at: o.confirmedAt,
+    resolved_at: o.resolvedAt ?? 0,
+    regions: [...o.regions],
+    reason: o.reason,
+    version: outageVersion(o),
+  };
+}
+
+const num = (v: unknown): number => {
+  const n = typeof v === "number" ? v : Number(v);
+  return Number.isFinite(n) ? n : 0;
+};
+const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v));
+
+function fromDb(r: Record<string, unknown>): Outage {
+  const kind = str(r.o_kind);
+  const state = str(r.o_state) === "resolved" ? "resolved" : "open";
+  const resolvedAt = num(r.o_resolved_at);
+  return {
+    id: str(r.id),
+    checkId: str(r.o_check_id),
+    kind: (KINDS as readonly string[]).includes(kind) ? (kind as IncidentKind) : "outage",
+    state,
+    startedAt: num(r.o_started_at),
+    confirmedAt: num(r.o_confirmed_at),
+    resolvedAt: state === "resolved" ? resolvedAt : null,
+    regions: Array.isArray(r.o_regions) ? r.o_regions.map(str) : [],
+    reason: str(r.o_reason),
+  };
+}
+
+function observation(r: Record<string, unknown>): Observation {
+  const state = str(r.state);
+  return {
+    checkId: str(r.check_id),
+    agentId: str(r.agent_id),
+    region: str(r.region),
+    startedAt: num(r.started_at),
+    durationMs: num(r.duration_ms),
+    state: state === "up" || state === "degraded" ? state : "down",
+    reason: str(r.reason),
+    canary: num(r.canary) !== 0,
+  };
+}
+
+// The newest version of each incident. argMax rather than FINAL: with FINAL, 18.16 may move a WHERE on
+// a non-key column into PREWHERE and filter out the newest version before deduplication.
+const LATEST = sql`
+  SELECT
+    id,
+    argMax(check_id, version) AS o_check_id,
+    argMax(kind, version) AS o_kind,
+    argMax(state, version) AS o_state,
+    argMax(started_at, version) AS o_started_at,
+    argMax(confirmed_at, version) AS o_confirmed_at,
+    argMax(resolved_at, version) AS o_resolved_at,
+    argMax(regions, version) AS o_regions,
+    argMax(reason, version) AS o_reason
+  FROM outages`;
+
+const OBSERVATION_COLUMNS = sql`check_id, agent_id, region, started_at, duration_ms, state, reason, canary`;
+
+/** Creates the outage store over the store's @clickhouse/client instance (bound to the probemesh database). */
+export function createOutageStore(deps: { client: Pick<ClickHouseClient, "query" | "insert">; log: Logger }): OutageStore {
+  const log = deps.log.child({ component: "outage-store" });
+  const { client } = deps;
+
+  async function rows(statement: Sql): Promise<Record<string, unknown>[]> {
+    try {
+      const rs = await client.query({ query: statement.text, format: "JSONEachRow" });
+      return await rs.json<Record<string, unknown>>();
+    } catch (err) {
+      throw new UnavailableError(`ClickHouse query failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  return {
+    async saveOutages(outages) {
+      if (outages.length === 0) return;
+      try {
+        await client.insert({ table: "outages", values: outages.map(toDb), format: "JSONEachRow" });
+      } catch (err) {
+        throw new UnavailableError(`saving ${outages.length} incident(s) failed: ${(err as Error).message}`, { cause: err });
+      }
+      log.debug({ ids: outages.map((o) => o.id) }, "incidents saved");
+    },
+
+    async listOutages(q) {
+      const where: Sql[] = [sql`1`];
+      if (q.checkId !== undefined) where.push(sql`check_id = ${q.checkId}`);
+      const having: Sql[] = [sql`o_kind IN ${inList([...(q.kinds ?? ["outage", "partial"])], "kinds")}`];
+      if (q.state !== undefined) having.push(sql`o_state = ${q.state}`);
+      if (q.to !== undefined) having.push(sql`o_started_at < ${int(q.to, "UInt64", "to")}`);
+      if (q.from !== undefined) having.push(sql`(o_state = 'open' OR o_resolved_at >= ${int(q.from, "UInt64", "from")})`);
+      const limit = int(Math.min(q.limit ?? 1000, 10_000), "UInt32", "limit");
+      const statement = sql`${LATEST} WHERE ${joinSql(where, " AND ")} GROUP BY id HAVING ${joinSql(having, " AND ")}
+        ORDER BY o_started_at DESC, id LIMIT ${limit}`;
+      return (await rows(statement)).map(fromDb);
+    },
+
+    async openIncidents() {
+      const statement = sql`${LATEST} GROUP BY id HAVING o_state = 'open' ORDER BY o_check_id, o_confirmed_at`;
+      return (await rows(statement)).map(fromDb);
+    },
+
+    async resultCounts({ checkId, from, to }) {
+      const a = Math.floor(from / MINUTE) * MINUTE;
+      const b = Math.ceil(to / MINUTE) * MINUTE;
+      const hA = Math.ceil(a / HOUR) * HOUR;
+      const hB = Math.floor(b / HOUR) * HOUR;
+      const merge = sql`region, countMerge(total) AS n_total, sumMerge(up) AS n_up, sumMerge(degraded) AS n_degraded,
+        sumMerge(down) AS n_down, sumMerge(duration_sum) AS n_duration`;
+      let inner: Sql;
+      if (hA < hB) {
+        inner = sql`SELECT ${merge} FROM results_1h WHERE check_id = ${checkId}
+            AND bucket >= ${int(hA, "UInt64")} AND bucket < ${int(hB, "UInt64")} GROUP BY region
+          UNION ALL
+          SELECT ${merge} FROM results_1m WHERE check_id = ${checkId}
+            AND ((bucket >= ${int(a, "UInt64")} AND bucket < ${int(hA, "UInt64")}) OR (bucket >= ${int(hB, "UInt64")} AND bucket < ${int(b, "UInt64")}))
+            GROUP BY region`;
+      } else {
+        inner = sql`SELECT ${merge} FROM results_1m WHERE check_id = ${checkId}
+          AND bucket >= ${int(a, "UInt64")} AND bucket < ${int(b, "UInt64")} GROUP BY region`;
+      }
+      const statement = sql`SELECT region, sum(n_total) AS t, sum(n_up) AS u, sum(n_degraded) AS g, sum(n_down) AS d, sum(n_duration) AS s
+        FROM (${inner}) GROUP BY region ORDER BY region`;
+      return (await rows(statement)).map((r) => {
+        const total = num(r.t);
+        return {
+          region: str(r.region),
+          total,
+          up: num(r.u),
+          degraded: num(r.g),
+          down: num(r.d),
+          avgDurationMs: total > 0 ? num(r.s) / total : 0,
+        };
+      });
+    },
+
+    async loadObservations({ checkId, from, to, limit }) {
+      const statement = sql`SELECT ${OBSERVATION_COLUMNS} FROM results
+        WHERE check_id = ${checkId} AND started_at >= ${int(from, "UInt64", "from")} AND started_at < ${int(to, "UInt64", "to")}
+        ORDER BY started_at, id LIMIT 1 BY id LIMIT ${int(limit + 1, "UInt32", "limit")}`;
+      const list = (await rows(statement)).map(observation);
+      const truncated = list.length > limit;
+      return { observations: truncated ? list.slice(0, limit) : list, truncated };
+    },
+
+    async recentObservations({ since, perAgent, limit }) {
+      const statement = sql`SELECT ${OBSERVATION_COLUMNS} FROM results
+        WHERE started_at >= ${int(since, "UInt64", "since")}
+        ORDER BY check_id, agent_id, started_at DESC LIMIT ${int(perAgent, "UInt32", "perAgent")} BY check_id, agent_id
+        LIMIT ${int(limit, "UInt32", "limit")}`;
+      return (await rows(statement)).map(observation).sort((x, y) => x.startedAt - y.startedAt);
+    },
+  };
+}
