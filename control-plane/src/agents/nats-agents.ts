@@ -4,7 +4,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { UnavailableError } from "../errors.js";
-import { isWrongLastSequence } from "../registry/kv-errors.js";
+import { casBackoff, isWrongLastSequence } from "../registry/kv-cas.js";
 import {
   agentView,
   byId,
@@ -47,7 +47,7 @@ export interface NatsAgentDirectory extends AgentDirectory {
   stats(): { writeErrors: number; openStreams: number };
 }
 
-const WRITE_ATTEMPTS = 5;
+const WRITE_ATTEMPTS = 16;
 
 /**
  * Agent presence in the NATS KV bucket `probemesh_agents`, so that any replica can answer
@@ -91,6 +91,7 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
         return;
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
+        await casBackoff(attempt);
       }
     }
     throw new Error(`agent ${id}: too many concurrent updates`);

@@ -72,7 +72,7 @@ describe("agent gRPC service", () => {
     const service = createAgentService({ registry, agents, token: TOKEN, log });
     server = await startGrpcServer({ addr: "127.0.0.1:0", service, log });
     const Ctor = makeGenericClientConstructor(grpcServiceDefinition(AgentService), "AgentService");
-    client = new Ctor(`127.0.0.1:${server.port}`, credentials.createInsecure()) as AgentClient;
+    client = new Ctor(`127.0.0.1:${server.port}`, credentials.createInsecure()) as unknown as AgentClient;
     return { registry, agents, service, client };
   }
 

@@ -7,3 +7,8 @@ export function isWrongLastSequence(err: unknown): boolean {
     (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
   );
 }
+
+/** Jittered pause after a lost compare-and-set, so contenders do not collide again in lockstep. */
+export async function casBackoff(attempt: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+}

@@ -6,7 +6,7 @@ import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UnavailableError } from "../errors.js";
 import { createCheckCache } from "./check-cache.js";
-import { isWrongLastSequence } from "./kv-errors.js";
+import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
 import { CHECKS_BUCKET, checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckEntry } from "./check-entry.js";
 import type { CheckRegistry } from "./types.js";
 
@@ -34,7 +34,8 @@ export interface NatsRegistry extends CheckRegistry {
   stats(): { revision: number; corruptEntries: number; watchRestarts: number };
 }
 
-const WRITE_ATTEMPTS = 5;
+// Compare-and-set retries: every round one contender wins, so this covers many concurrent writers.
+const WRITE_ATTEMPTS = 16;
 
 /**
  * A check registry in the NATS KV bucket `probemesh_checks` (history 1, file storage), shared by
@@ -201,6 +202,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
             return { ...stored, revision };
           } catch (err) {
             if (!isWrongLastSequence(err)) throw err;
+            await casBackoff(attempt);
           }
         }
         throw new ConflictError(`check ${JSON.stringify(id)} is being changed concurrently; retry`, { id });
@@ -220,6 +222,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
             return;
           } catch (err) {
             if (!isWrongLastSequence(err)) throw err;
+            await casBackoff(attempt);
           }
         }
         throw new ConflictError(`check ${JSON.stringify(id)} is being changed concurrently; retry`, { id });
