@@ -19,8 +19,11 @@ export interface Sim {
   /** One raw result at the current clock. */
   observe(o: Partial<Observation> & { checkId: string; region: string }): Transition[];
   tick(t?: number): Transition[];
-  of<T extends Transition["type"]>(type: T): Extract<Transition, { type: T }>[];
+  of<T extends Transition["type"]>(type: T): TransitionOf<T>[];
 }
+
+/** The member of Transition whose `type` can be T (distributes over the union). */
+export type TransitionOf<T extends Transition["type"], X = Transition> = X extends { type: infer U } ? (T extends U ? X : never) : never;
 
 export const INTERVAL = 10_000;
 
