@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Server, ServerCredentials, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
 import {
   AgentService,
@@ -24,7 +24,7 @@ import { createAssignmentSet, type AssignmentChange } from "./assignment-set.js"
 
 const TOKEN = "agent-tok-123";
 const silent = pino({ level: "silent" });
-const check = (id: string, fields: Partial<Check> = {}) => create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
+const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) => create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
 const snapshot = (version: bigint, checks: Check[]) => create(WatchAssignmentsResponseSchema, { event: { case: "snapshot", value: { version, checks } } });
 const delta = (version: bigint, upserted: Check[], removed: string[]) =>
   create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: { version, upserted, removed } } });

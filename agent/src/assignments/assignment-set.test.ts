@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import { createAssignmentCache } from "./assignment-cache.js";
 import { createAssignmentSet, type AssignmentChange } from "./assignment-set.js";
 
 const log = pino({ level: "silent" });
-const check = (id: string, fields: Partial<Check> = {}) => create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
+const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) => create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
 const summary = (changes: AssignmentChange[]) => changes.map((c) => (c.kind === "upsert" ? `+${c.check.id}@${c.check.version}` : `-${c.checkId}`));
 
 describe("assignment set", () => {
@@ -53,7 +53,7 @@ describe("assignment cache", () => {
   it("saves and loads the full set with its version", () => {
     const cache = createAssignmentCache({ dir, log, now: () => 1234 });
     expect(cache.load()).toBeUndefined();
-    const checks = [check("a", { http: { url: "http://x/", headers: { a: "b" }, expectStatus: ["200"] } as never }), check("b", { type: "tcp" })];
+    const checks = [check("a", { http: { url: "http://x/", headers: { a: "b" }, expectStatus: ["200"] } }), check("b", { type: "tcp" })];
     cache.save({ version: 18446744073709551615n, checks });
     const loaded = createAssignmentCache({ dir, log }).load();
     expect(loaded?.version).toBe(18446744073709551615n);

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -10,7 +10,7 @@ import { createScheduler, type RunReport, type SchedulerOptions } from "./schedu
 const log = pino({ level: "silent" });
 const T0 = 1_700_000_000_123;
 
-function check(id: string, fields: Partial<Check> = {}): Check {
+function check(id: string, fields: MessageInitShape<typeof CheckSchema> = {}): Check {
   return create(CheckSchema, { id, type: "fake", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
 }
 
