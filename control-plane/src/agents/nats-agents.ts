@@ -124,8 +124,7 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
   return {
     async start() {
       if (kv) return;
-      const kvm = new Kvm(opts.nc);
-      kv = await kvm.create(bucket, { history: 1, storage: StorageType.File, ttl: forgetAfterMs });
+      kv = await new Kvm(opts.nc).create(bucket, { history: 1, storage: StorageType.File, ttl: forgetAfterMs });
       timer = setInterval(refresh, Math.max(250, Math.floor(refreshIntervalMs / 2)));
       timer.unref();
       log.info({ bucket, replica }, "agent directory ready");

@@ -143,15 +143,15 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
   }
 
   return {
+    // Safe to call again after a failure (main retries it while NATS or JetStream comes up).
     async start() {
       if (started) return;
-      started = true;
-      const kvm = new Kvm(nc);
-      const store = await kvm.create(bucket, { history: 1, storage: StorageType.File });
-      kv = store;
+      kv ??= await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File });
+      const store = kv;
       const target = await lastRevision(store);
-      following = follow(store);
+      following ??= follow(store);
       await cache.waitForRevision(target, Math.max(syncTimeoutMs, 30_000));
+      started = true;
       log.info({ bucket, revision: cache.revision, checks: cache.list().length }, "check registry loaded");
     },
 

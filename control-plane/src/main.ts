@@ -1,0 +1,235 @@
+#!/usr/bin/env node
+// probemesh-control-plane: reads the config once, wires every part with explicit dependencies,
+// and shuts down cleanly on SIGINT/SIGTERM.
+import { hostname } from "node:os";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { pino, type Logger } from "pino";
+import { createAgentDirectory } from "./agents/nats-agents.js";
+import { createApi, type Readiness } from "./api/app.js";
+import { startApiServer, type ApiServer } from "./api/serve.js";
+import { loadConfig, type Config } from "./config.js";
+import { ValidationError } from "./errors.js";
+import { createAgentService } from "./grpc/agent-service.js";
+import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
+import { createIngest, ensureResultsStream } from "./ingest/index.js";
+import { createRegistry } from "./registry/nats-registry.js";
+import { createClickHouseStore } from "./store/clickhouse-store.js";
+
+const DAY_MS = 86_400_000;
+/** How often old result partitions are dropped. */
+const RETENTION_EVERY_MS = 3_600_000;
+/** A shutdown that takes longer than this is forced. */
+const SHUTDOWN_GRACE_MS = 15_000;
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      const problems = (err.details?.problems as { field: string; message: string }[] | undefined) ?? [];
+      process.stderr.write(
+        `probemesh-control-plane: invalid configuration\n${problems.map((p) => `  ${p.field}: ${p.message}`).join("\n")}\n` +
+          "See control-plane/README.md for every variable and its default.\n",
+      );
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+function rootLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: "probemesh-control-plane", pid: process.pid, host: hostname() },
+    // Belt and braces: nothing logs these on purpose, but a stray object must not leak a secret.
+    redact: {
+      paths: [
+        "apiToken",
+        "agentToken",
+        "*.apiToken",
+        "*.agentToken",
+        "authorization",
+        "*.authorization",
+        "headers.authorization",
+        "*.headers.authorization",
+        "req.headers.authorization",
+      ],
+      censor: "[redacted]",
+    },
+  });
+}
+
+/** Sleeps `ms` unless `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Retries `attempt` with capped exponential backoff until it succeeds or `signal` aborts. */
+async function retry<T>(what: string, log: Logger, signal: AbortSignal, attempt: () => Promise<T>): Promise<T | undefined> {
+  for (let n = 1; !signal.aborted; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const retryInMs = Math.min(5000, 250 * 2 ** Math.min(n, 5));
+      log.warn({ err: err instanceof Error ? err.message : String(err), attempt: n, retryInMs }, `${what} failed; retrying`);
+      await pause(retryInMs, signal);
+    }
+  }
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const log = rootLogger(config);
+  const stopping = new AbortController();
+  const cleanups: (() => Promise<void>)[] = [];
+  let shuttingDown = false;
+
+  const shutdown = async (reason: string, code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    stopping.abort();
+    log.info({ reason }, "shutting down");
+    setTimeout(() => {
+      log.error({ graceMs: SHUTDOWN_GRACE_MS }, "shutdown took too long; exiting now");
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    // Stop in reverse order of start: API and gRPC first, NATS last.
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((err: unknown) => log.warn({ err }, "error during shutdown"));
+    }
+    log.info("stopped");
+    process.exit(code);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (shuttingDown) {
+        log.warn({ signal }, "second signal; exiting immediately");
+        process.exit(1);
+      }
+      void shutdown(signal, 0);
+    });
+  }
+  process.on("unhandledRejection", (err) => {
+    log.fatal({ err }, "unhandled promise rejection");
+    void shutdown("unhandled rejection", 1);
+  });
+
+  log.info(
+    {
+      nats: config.natsUrl,
+      clickhouse: config.clickhouseUrl,
+      database: config.clickhouseDatabase,
+      httpAddr: config.httpAddr,
+      grpcAddr: config.grpcAddr,
+      retentionDays: config.retentionDays,
+    },
+    "starting probemesh control plane",
+  );
+
+  // NATS: wait for it at start (clear log lines), then reconnect forever.
+  const natsLog = log.child({ component: "nats" });
+  const nc: NatsConnection | undefined = await retry("connecting to NATS", natsLog, stopping.signal, () =>
+    connect({ servers: config.natsUrl, name: `probemesh-control-plane@${hostname()}`, maxReconnectAttempts: -1, reconnectTimeWait: 1000 }),
+  );
+  if (!nc) return;
+  let natsConnected = true;
+  natsLog.info({ server: nc.getServer() }, "connected to NATS");
+  cleanups.push(async () => {
+    await nc.drain();
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") {
+        natsConnected = false;
+        natsLog.warn({ server: s.server }, "disconnected from NATS; reconnecting");
+      } else if (s.type === "reconnect") {
+        natsConnected = true;
+        natsLog.info({ server: s.server }, "reconnected to NATS");
+      } else if (s.type === "error") {
+        natsLog.warn({ err: s.error }, "NATS error");
+      }
+    }
+  })();
+
+  const jsm = await retry("creating the results stream", natsLog, stopping.signal, async () => {
+    const m = await jetstreamManager(nc);
+    await ensureResultsStream(m);
+    return m;
+  });
+  if (!jsm) return;
+
+  const registry = createRegistry({ nc, log });
+  cleanups.push(() => registry.stop());
+  await retry("loading the check registry", log, stopping.signal, () => registry.start());
+  if (stopping.signal.aborted) return;
+
+  const agents = createAgentDirectory({ nc, log, replicaId: `${hostname()}-${process.pid}` });
+  cleanups.push(() => agents.stop());
+  await retry("opening the agent directory", log, stopping.signal, () => agents.start());
+  if (stopping.signal.aborted) return;
+
+  const store = createClickHouseStore({ url: config.clickhouseUrl, database: config.clickhouseDatabase, log });
+  cleanups.push(() => store.close());
+
+  // Agents get their assignments and the API answers even while ClickHouse is still coming up:
+  // results wait in JetStream, and /readyz says what is missing.
+  const service = createAgentService({ registry, agents, token: config.agentToken, log });
+  const grpcServer: GrpcServer = await startGrpcServer({ addr: config.grpcAddr, service, log });
+  cleanups.push(() => grpcServer.close());
+
+  const ready = async (): Promise<Readiness> => ({
+    nats: natsConnected && !nc.isClosed() && registry.ready(),
+    clickhouse: await Promise.race([
+      store.ping().catch(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref()),
+    ]),
+    migrations: store.migrated(),
+  });
+  const app = createApi({ config, registry, store, agents, ready, log });
+  const apiServer: ApiServer = await startApiServer({ addr: config.httpAddr, app, log });
+  cleanups.push(() => apiServer.close());
+
+  await retry("migrating ClickHouse", log.child({ component: "clickhouse" }), stopping.signal, () => store.migrate());
+  if (stopping.signal.aborted) return;
+  log.info({ database: config.clickhouseDatabase }, "ClickHouse schema is up to date");
+
+  const ingest = createIngest({ nc, store, log });
+  // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
+  cleanups.push(() => ingest.stop());
+  await ingest.start();
+
+  const retention = log.child({ component: "retention" });
+  const dropOld = async () => {
+    const cutoff = Date.now() - config.retentionDays * DAY_MS;
+    try {
+      const dropped = await store.dropPartitionsBefore(cutoff);
+      if (dropped.length > 0) retention.info({ dropped, retentionDays: config.retentionDays }, "dropped old result partitions");
+    } catch (err) {
+      retention.warn({ err }, "dropping old result partitions failed; will retry");
+    }
+  };
+  void dropOld();
+  const retentionTimer = setInterval(() => void dropOld(), RETENTION_EVERY_MS);
+  retentionTimer.unref();
+  cleanups.push(async () => clearInterval(retentionTimer));
+
+  log.info(
+    { api: `http://${apiServer.addr}`, grpc: grpcServer.addr, checks: (await registry.list()).length },
+    "probemesh control plane ready",
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`probemesh-control-plane: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
