@@ -119,3 +119,11 @@ describe("loadConfig", () => {
     expect(names).toHaveLength(10);
   });
 });
+
+describe("README", () => {
+  it("documents every variable in its configuration table", async () => {
+    const { readFileSync } = await import("node:fs");
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    for (const v of AGENT_ENV_VARS) expect(readme).toContain(`| \`${v.name}\` |`);
+  });
+});
