@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { AGENT_ENV_VARS, ConfigError, loadConfig, sanitizeAgentId } from "./config.js";
 
@@ -121,8 +122,7 @@ describe("loadConfig", () => {
 });
 
 describe("README", () => {
-  it("documents every variable in its configuration table", async () => {
-    const { readFileSync } = await import("node:fs");
+  it("documents every variable in its configuration table", () => {
     const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
     for (const v of AGENT_ENV_VARS) expect(readme).toContain(`| \`${v.name}\` |`);
   });
