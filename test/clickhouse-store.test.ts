@@ -3,6 +3,7 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseStore, type ClickHouseStore } from "../control-plane/src/store/clickhouse-store.js";
+import { listMigrations } from "../control-plane/src/store/migrate.js";
 import { sql } from "../control-plane/src/store/sql.js";
 import type { ResultRow } from "../control-plane/src/store/types.js";
 import { startClickHouse, type ClickHouseServer } from "./harness/index.js";
@@ -59,7 +60,8 @@ describe("ClickHouse store on clickhouse-server 18.16", () => {
     await Promise.all(others.map((s) => s.close()));
     expect(store.migrated()).toBe(true);
     const versions = await ch.rows<{ version: number }>("SELECT DISTINCT version FROM pm_store.schema_migrations ORDER BY version");
-    expect(versions.map((v) => v.version)).toEqual([1]);
+    expect(versions.map((v) => v.version)).toEqual(listMigrations().map((m) => m.version));
+    expect(versions[0]?.version).toBe(1);
     const cols = await ch.rows<{ name: string; type: string }>("SELECT name, type FROM system.columns WHERE database = 'pm_store' AND table = 'results'");
     expect(cols).toContainEqual({ name: "started_at", type: "UInt64" });
     expect(cols).toContainEqual({ name: "details", type: "String" });

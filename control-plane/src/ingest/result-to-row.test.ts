@@ -1,11 +1,11 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ProbeResultSchema, ProbeState, type ProbeResult } from "@probemesh/proto";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
 import { toDbRow } from "../store/result-columns.js";
 import { MAX_MESSAGE_LENGTH, resultProblem, resultToRow } from "./result-to-row.js";
 
-function result(over: Partial<ProbeResult> = {}): ProbeResult {
+function result(over: MessageInitShape<typeof ProbeResultSchema> = {}): ProbeResult {
   return create(ProbeResultSchema, {
     id: "r-1",
     checkId: "web",
@@ -27,7 +27,7 @@ function result(over: Partial<ProbeResult> = {}): ProbeResult {
     httpStatus: 503,
     bodyBytes: 1234n,
     ...over,
-  });
+  } as MessageInitShape<typeof ProbeResultSchema>);
 }
 
 describe("resultToRow", () => {
@@ -81,7 +81,7 @@ describe("resultToRow", () => {
   });
 
   it("rejects results that fail basic validation, naming the problem", () => {
-    const bad: [Partial<ProbeResult>, RegExp][] = [
+    const bad: [MessageInitShape<typeof ProbeResultSchema>, RegExp][] = [
       [{ id: "" }, /id is empty/],
       [{ checkId: "" }, /checkId is empty/],
       [{ agentId: "" }, /agentId is empty/],

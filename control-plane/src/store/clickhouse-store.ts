@@ -46,7 +46,11 @@ export interface ClickHouseStoreOptions {
   requestTimeoutMs?: number;
 }
 
-/** Forwards the client's own log lines to our pino logger (the default one writes to the console). */
+/**
+ * Forwards the client's own log lines to our pino logger (the default one writes to the console). Its
+ * per-request errors go to debug: every failure also reaches the caller as a thrown error, which is
+ * logged once where it is handled.
+ */
 function clientLoggerClass(log: Logger): new () => ClientLogger {
   return class implements ClientLogger {
     trace(p: { module: string; message: string; args?: Record<string, unknown> }): void {
@@ -62,7 +66,7 @@ function clientLoggerClass(log: Logger): new () => ClientLogger {
       log.warn({ module: p.module, ...p.args, err: p.err }, p.message);
     }
     error(p: { module: string; message: string; args?: Record<string, unknown>; err: Error }): void {
-      log.error({ module: p.module, ...p.args, err: p.err }, p.message);
+      log.debug({ module: p.module, ...p.args, err: p.err }, p.message);
     }
   };
 }

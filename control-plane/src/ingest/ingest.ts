@@ -1,0 +1,281 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probemesh/proto";
+import type { Logger } from "pino";
+import type { ResultRow, ResultStore } from "../store/types.js";
+import { resultToRow } from "./result-to-row.js";
+
+/** Options of createIngest. */
+export interface IngestOptions {
+  nc: NatsConnection;
+  /** Where rows go; messages are acked only after insertResults resolves. */
+  store: Pick<ResultStore, "insertResults">;
+  log: Logger;
+  /** Durable pull consumer name, shared by every control-plane replica. @default "probemesh-ingest" */
+  durable?: string;
+  /** Most rows per insert. @default 500 */
+  batchSize?: number;
+  /** Longest a received message waits for its batch to fill before it is inserted. @default 200 */
+  flushMs?: number;
+  /** Unacked messages the server hands this consumer at most (bounds memory while ClickHouse is down). @default 4 * batchSize */
+  maxAckPending?: number;
+  /** Redelivery after this long without ack (a crashed control plane's messages come back). @default 30000 */
+  ackWaitMs?: number;
+  /** First retry delay after a failed insert; doubles per consecutive failure. @default 500 */
+  retryMinMs?: number;
+  /** Cap of the retry delay; stays well under ackWaitMs so buffered messages do not expire. @default 10000 */
+  retryMaxMs?: number;
+  /** Clock for lastInsertAt and batch age. @default Date.now */
+  now?: () => number;
+  /** Called with each stored batch after it is acked (the consensus engine hangs here); errors are logged. */
+  onStored?: (rows: ResultRow[]) => void | Promise<void>;
+}
+
+/** Counters of one ingest instance since start. */
+export interface IngestStats {
+  /** Messages delivered (including redeliveries). */
+  received: number;
+  /** Rows inserted and acked. */
+  inserted: number;
+  /** Messages that could not be decoded or failed validation; terminated, never redelivered. */
+  malformed: number;
+  /** Failed insert attempts (their messages were nak'ed and come back). */
+  insertFailures: number;
+  /** Epoch ms of the last successful insert. */
+  lastInsertAt: number | undefined;
+  /** Valid messages received and not yet acked. */
+  pending: number;
+}
+
+/** The NATS -> ClickHouse ingest loop. */
+export interface Ingest {
+  /** Creates/updates the durable consumer and starts consuming (the stream must exist: ensureResultsStream). */
+  start(): Promise<void>;
+  /** Stops consuming, inserts what is buffered (or naks it for redelivery) and resolves when idle. */
+  stop(): Promise<void>;
+  stats(): IngestStats;
+}
+
+interface Pending {
+  msg: JsMsg;
+  row: ResultRow;
+  at: number;
+}
+
+/** Guards every ack/nak/term: a closed connection must not crash the loop (the server redelivers anyway). */
+function settle(log: Logger, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log.debug({ err, what }, "could not settle message; it will be redelivered");
+  }
+}
+
+/** An interruptible sleep: nap(ms) resolves after ms or as soon as wake() is called. */
+function napper(): { nap(ms: number): Promise<void>; wake(): void } {
+  let wakeUp: (() => void) | undefined;
+  return {
+    nap: (ms) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          wakeUp = undefined;
+          resolve();
+        }, ms);
+        wakeUp = () => {
+          wakeUp = undefined;
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+    wake: () => wakeUp?.(),
+  };
+}
+
+/** Creates the ingest; nothing happens until start(). */
+export function createIngest(opts: IngestOptions): Ingest {
+  const { nc, store, onStored } = opts;
+  const log = opts.log.child({ component: "ingest" });
+  const durable = opts.durable ?? "probemesh-ingest";
+  const batchSize = opts.batchSize ?? 500;
+  const flushMs = opts.flushMs ?? 200;
+  const maxAckPending = opts.maxAckPending ?? batchSize * 4;
+  const ackWaitMs = opts.ackWaitMs ?? 30_000;
+  const retryMinMs = opts.retryMinMs ?? 500;
+  const retryMaxMs = opts.retryMaxMs ?? 10_000;
+  const now = opts.now ?? Date.now;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!(flushMs >= 0)) throw new RangeError(`flushMs must be >= 0, got ${flushMs}`);
+  if (!Number.isSafeInteger(maxAckPending) || maxAckPending < batchSize) throw new RangeError(`maxAckPending must be >= batchSize`);
+
+  const stats: Omit<IngestStats, "pending"> = { received: 0, inserted: 0, malformed: 0, insertFailures: 0, lastInsertAt: undefined };
+  const buffer: Pending[] = [];
+  let inFlight = 0;
+  let running = false;
+  let stopping = false;
+  let messages: ConsumerMessages | undefined;
+  let loops: Promise<void> | undefined;
+  const flushTimer = napper();
+  const retryTimer = napper();
+  // Separate from flushTimer so that arriving messages do not cut a backoff short.
+  const backoffTimer = napper();
+
+  function receive(msg: JsMsg): void {
+    stats.received++;
+    let row: ResultRow;
+    try {
+      row = resultToRow(fromBinary(ProbeResultSchema, msg.data));
+    } catch (err) {
+      // Terminated, not nak'ed: a message that cannot be stored must never block the stream.
+      stats.malformed++;
+      log.warn(
+        { subject: msg.subject, streamSeq: msg.info.streamSequence, bytes: msg.data.length, problem: err instanceof Error ? err.message : String(err) },
+        "malformed probe result terminated",
+      );
+      settle(log, "term", () => msg.term());
+      return;
+    }
+    buffer.push({ msg, row, at: now() });
+    if (buffer.length === 1 || buffer.length >= batchSize) flushTimer.wake();
+  }
+
+  let consecutiveFailures = 0;
+
+  async function insertBatch(batch: Pending[]): Promise<boolean> {
+    const rows = batch.map((p) => p.row);
+    inFlight = batch.length;
+    try {
+      await store.insertResults(rows);
+    } catch (err) {
+      stats.insertFailures++;
+      consecutiveFailures++;
+      const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(consecutiveFailures - 1, 20));
+      log.warn({ err, rows: rows.length, failures: stats.insertFailures, retryInMs: delay }, "insert failed; messages nak'ed for redelivery");
+      for (const p of batch) settle(log, "nak", () => p.msg.nak(delay));
+      inFlight = 0;
+      if (!stopping) await backoffTimer.nap(delay);
+      return false;
+    }
+    if (consecutiveFailures > 0) log.info({ afterFailures: consecutiveFailures }, "inserts recovered");
+    consecutiveFailures = 0;
+    for (const p of batch) settle(log, "ack", () => p.msg.ack());
+    inFlight = 0;
+    stats.inserted += rows.length;
+    stats.lastInsertAt = now();
+    if (onStored) {
+      try {
+        await onStored(rows);
+      } catch (err) {
+        log.error({ err, rows: rows.length }, "onStored hook failed");
+      }
+    }
+    return true;
+  }
+
+  async function flushLoop(): Promise<void> {
+    for (;;) {
+      if (buffer.length === 0) {
+        if (stopping) return;
+        await flushTimer.nap(1_000);
+        continue;
+      }
+      const oldest = buffer[0]?.at ?? now();
+      const wait = flushMs - (now() - oldest);
+      if (!stopping && buffer.length < batchSize && wait > 0) {
+        await flushTimer.nap(wait);
+        continue;
+      }
+      const ok = await insertBatch(buffer.splice(0, batchSize));
+      if (!ok && stopping) {
+        // Hand the rest back at once so another replica (or our next start) takes them.
+        for (const p of buffer.splice(0)) settle(log, "nak", () => p.msg.nak());
+        return;
+      }
+    }
+  }
+
+  async function ensureConsumer(): Promise<void> {
+    const jsm = await jetstreamManager(nc);
+    const config: Partial<ConsumerConfig> = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: RESULTS_SUBJECT_ALL,
+      ack_wait: nanos(ackWaitMs),
+      max_ack_pending: maxAckPending,
+      max_deliver: -1,
+    };
+    try {
+      await jsm.consumers.info(RESULTS_STREAM, durable);
+      await jsm.consumers.update(RESULTS_STREAM, durable, { ack_wait: config.ack_wait, max_ack_pending: maxAckPending, max_deliver: -1 });
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+      await jsm.consumers.add(RESULTS_STREAM, config);
+    }
+  }
+
+  /** Keeps a consume() running until stop(); re-creates it if the server side went away. */
+  async function consumeLoop(): Promise<void> {
+    const js = jetstream(nc);
+    while (!stopping) {
+      try {
+        const consumer = await js.consumers.get(RESULTS_STREAM, durable);
+        messages = await consumer.consume({ max_messages: batchSize, callback: receive });
+        void (async () => {
+          for await (const s of messages.status()) {
+            if (s.type === "heartbeats_missed" || s.type === "consumer_not_found" || s.type === "stream_not_found" || s.type === "consumer_deleted") {
+              log.warn({ status: s.type }, "results consumer status");
+            }
+          }
+        })().catch(() => undefined);
+        const ended = await messages.closed();
+        if (stopping) return;
+        log.warn({ err: ended }, "results consumer ended; restarting");
+      } catch (err) {
+        if (stopping) return;
+        log.warn({ err }, "results consumer failed; retrying");
+      }
+      await retryTimer.nap(1_000);
+      if (!stopping) await ensureConsumer().catch((err: unknown) => log.warn({ err }, "could not re-create results consumer"));
+    }
+  }
+
+  return {
+    async start() {
+      if (running) return;
+      await ensureConsumer();
+      running = true;
+      stopping = false;
+      log.info({ durable, batchSize, flushMs, maxAckPending }, "ingest started");
+      loops = Promise.all([consumeLoop(), flushLoop()]).then(() => undefined);
+    },
+
+    async stop() {
+      if (!running) return;
+      stopping = true;
+      try {
+        await messages?.close();
+      } catch (err) {
+        log.debug({ err }, "closing the results consumer");
+      }
+      flushTimer.wake();
+      retryTimer.wake();
+      backoffTimer.wake();
+      await loops;
+      running = false;
+      log.info({ ...stats }, "ingest stopped");
+    },
+
+    stats: () => ({ ...stats, pending: buffer.length + inFlight }),
+  };
+}
