@@ -136,7 +136,9 @@ export function createApi(opts: ApiOptions): Api {
     try {
       return c.json(await store.queryResults(query));
     } catch (err) {
-      throw err instanceof ProbemeshError ? err : new UnavailableError("result store unavailable", { cause: err });
+      if (err instanceof ValidationError) throw err;
+      // The cause (with ClickHouse's address and error) goes to the log, not to API clients.
+      throw new UnavailableError("result store unavailable; try again later", { cause: err });
     }
   });
 
