@@ -112,6 +112,25 @@ describe("consensus engine", () => {
     expect(s.engine.status("c1")?.regions["eu-west"]).toMatchObject({ state: "up", impaired: false });
   });
 
+  it("failures seen while impaired do not vote after the agent recovers", () => {
+    const ids = ["c1", "c2", "c3", "c4", "c5", "c6"];
+    const s = sim(ids.map((checkId) => ({ checkId, regions: [...R3] })));
+    const eu = (failing: readonly string[]) => (id: string) =>
+      s.round(id, { "eu-west": failing.includes(id) ? "down" : "up", "us-east": "up", "ap-south": "up" });
+    for (let k = 0; k < 3; k++) s.roundMany(ids, { "eu-west": "down", "us-east": "up", "ap-south": "up" });
+    expect(s.engine.agent("agent-eu-west")?.impaired).toBe(true);
+    // Its network heals except towards c6: 1 of 6 contradicted is below the recovery share.
+    for (const id of ids) eu(["c6"])(id);
+    expect(s.engine.agent("agent-eu-west")?.impaired).toBe(false);
+    // c6's old failure streak (counted while impaired) does not make eu-west down at once...
+    expect(s.engine.status("c6")?.regions["eu-west"]?.state).not.toBe("down");
+    expect(s.of("partial.opened")).toEqual([]);
+    // ...but fresh failures do, as a regional incident.
+    for (let k = 0; k < 2; k++) s.roundMany(ids, { "eu-west": "up", "us-east": "up", "ap-south": "up" });
+    for (let k = 0; k < 2; k++) s.roundMany(["c6"], { "eu-west": "down", "us-east": "up", "ap-south": "up" });
+    expect(s.of("partial.opened").map((t) => t.checkId)).toEqual(["c6"]);
+  });
+
   it("a target down everywhere is an outage, not an impaired agent", () => {
     const ids = ["c1", "c2", "c3", "c4", "c5", "c6"];
     const s = sim(ids.map((checkId) => ({ checkId, regions: [...R3] })));

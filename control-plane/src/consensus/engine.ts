@@ -332,6 +332,14 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
           at: t,
           reason,
         });
+        if (!verdict.impaired) {
+          // Failures seen while impaired say nothing about the targets: a view that is still failing
+          // must show N fresh failures before it votes down, instead of voting with stale streaks.
+          for (const v of agent.views) {
+            v.failures = 0;
+            if (v.state === "down") v.state = v.lastOk ? v.lastOkState : "unknown";
+          }
+        }
         for (const v of agent.views) dirty.add(v.check);
       } else {
         agent.reason = verdict.reason;
