@@ -1,0 +1,252 @@
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { AdapterSet } from "./actions/index.js";
+import { directionOf, errorMessage } from "./actions/types.js";
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
+import { DELIVERIES_CONSUMER, DELIVERIES_STREAM, deliveryId, type QueuedDelivery } from "./delivery-queue.js";
+import type { DeliveryLog } from "./delivery-log.js";
+import { decide, eventTime } from "./guardrails.js";
+import type { HookStateStore } from "./hook-state.js";
+import type { HookRegistry } from "./registry.js";
+import type { ActionResult, DeliveryOutcome, DeliveryRecord, Hook } from "./types.js";
+
+/** Options of {@link createDeliveryWorker}. */
+export interface DeliveryWorkerOptions {
+  /** Deliveries attempted at once by this replica. @default 8 */
+  concurrency?: number;
+  /** Retry policy. @default { baseMs: 1000, maxMs: 300000 } */
+  backoff?: BackoffPolicy;
+  /** How often a running attempt tells JetStream it is still working (keep below the consumer's ack wait). @default 5000 */
+  heartbeatMs?: number;
+  /** How long one pull waits for new deliveries (also bounds how long stop() waits). @default 5000 */
+  fetchExpiresMs?: number;
+}
+
+/** Counters of one replica's worker. */
+export interface DeliveryStats {
+  delivered: number;
+  failedAttempts: number;
+  gaveUp: number;
+  refused: number;
+  held: number;
+  superseded: number;
+  disabled: number;
+  skipped: number;
+  dryRun: number;
+  /** Queue messages that could not be parsed (dropped). */
+  malformed: number;
+  /** Outcomes that could not be written to the delivery log (the message is then retried). */
+  logErrors: number;
+}
+
+/** The delivery loop of one replica. */
+export interface DeliveryWorker {
+  start(): Promise<void>;
+  /** Stops pulling and waits for attempts in flight. */
+  stop(): Promise<void>;
+  readonly stats: DeliveryStats;
+}
+
+/** Dependencies of {@link createDeliveryWorker}. */
+export interface DeliveryWorkerDeps {
+  js: JetStreamClient;
+  registry: HookRegistry;
+  deliveryLog: DeliveryLog;
+  state: HookStateStore;
+  adapters: AdapterSet;
+  log: Logger;
+  now?: () => number;
+  random?: () => number;
+  options?: DeliveryWorkerOptions;
+}
+
+/**
+ * Pulls deliveries from the shared durable consumer and runs them: one attempt per message
+ * delivery, bounded by the hook's timeout; the outcome is written to the delivery log and only then
+ * is the message acked (done) or nak'ed with a delay (retry with backoff, hold). A replica that dies
+ * mid-attempt leaves the message unacked, so another replica gets it after the ack wait.
+ */
+export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
+  const { js, registry, deliveryLog, state, adapters } = deps;
+  const log = deps.log.child({ component: "hook-deliveries" });
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const concurrency = deps.options?.concurrency ?? 8;
+  const policy = deps.options?.backoff ?? DEFAULT_BACKOFF;
+  const heartbeatMs = deps.options?.heartbeatMs ?? 5000;
+  const fetchExpiresMs = deps.options?.fetchExpiresMs ?? 5000;
+  const stats: DeliveryStats = { delivered: 0, failedAttempts: 0, gaveUp: 0, refused: 0, held: 0, superseded: 0, disabled: 0, skipped: 0, dryRun: 0, malformed: 0, logErrors: 0 };
+  const inFlight = new Set<Promise<void>>();
+  let batch: ConsumerMessages | undefined;
+  let loop: Promise<void> | undefined;
+  let stopping = false;
+
+  async function finish(m: JsMsg, rec: DeliveryRecord, then: "ack" | { nakMs: number }): Promise<void> {
+    try {
+      await deliveryLog.record(rec);
+    } catch (err) {
+      // Without a record the outcome is not durable: let JetStream redeliver the message.
+      stats.logErrors++;
+      log.error({ err: errorMessage(err), hookId: rec.hookId, eventId: rec.eventId }, "could not record delivery outcome; will retry");
+      m.nak(Math.min(30_000, policy.baseMs * 5));
+      return;
+    }
+    if (then === "ack") m.ack();
+    else m.nak(Math.max(0, Math.round(then.nakMs)));
+  }
+
+  async function handle(m: JsMsg): Promise<void> {
+    const attempt = m.info.deliveryCount;
+    let d: QueuedDelivery;
+    try {
+      d = m.json<QueuedDelivery>();
+      if (typeof d.hookId !== "string" || typeof d.event?.id !== "string" || typeof d.enqueuedAt !== "number") throw new Error("missing fields");
+    } catch (err) {
+      stats.malformed++;
+      log.error({ subject: m.subject, seq: m.seq, err: errorMessage(err) }, "dropping malformed delivery message");
+      m.term();
+      return;
+    }
+    const { event, hookId } = d;
+    const id = deliveryId(event.id, hookId);
+    const base = { hookId, eventId: event.id, eventType: event.type, checkId: event.data?.checkId ?? "", deliveryId: id, attempt };
+    const record = (outcome: DeliveryOutcome, extra: Partial<DeliveryRecord> = {}): DeliveryRecord => ({ ...base, outcome, latencyMs: 0, at: now(), ...extra });
+    const line = { hookId, eventId: event.id, type: event.type, attempt };
+
+    const rec = await registry.get(hookId).catch((err: unknown) => {
+      log.warn({ ...line, err: errorMessage(err) }, "hook registry unavailable; retrying");
+      return null;
+    });
+    if (rec === null) return void m.nak(policy.baseMs);
+    if (!rec || rec.disabled) {
+      stats.skipped++;
+      log.info({ ...line, reason: rec ? "disabled" : "deleted" }, "delivery skipped");
+      return finish(m, record("skipped", { error: rec ? `hook disabled: ${rec.disabled?.reason}` : "hook deleted" }), "ack");
+    }
+    const hook = rec.hook;
+    const deadline = d.enqueuedAt + hook.deadlineMs;
+    if (now() > deadline) {
+      stats.gaveUp++;
+      log.error({ ...line }, "delivery deadline passed before the attempt; giving up");
+      return finish(m, record("gave_up", { error: `deadline of ${hook.deadlineMs} ms passed` }), "ack");
+    }
+
+    const checkId = event.data.checkId;
+    const last = await state.applied(hook.id, checkId).catch(() => undefined);
+    const verdict = decide(hook, event, last, now());
+    if (verdict.kind === "superseded") {
+      stats.superseded++;
+      log.info({ ...line, reason: verdict.reason }, "delivery superseded");
+      return finish(m, record("superseded", { error: verdict.reason }), "ack");
+    }
+    if (verdict.kind === "hold") {
+      stats.held++;
+      log.info({ ...line, untilMs: verdict.untilMs, reason: verdict.reason }, "delivery held");
+      return finish(m, record("held", { error: verdict.reason, retryAt: verdict.untilMs }), { nakMs: verdict.untilMs - now() });
+    }
+
+    const result = await attempt1(hook, d, id, m);
+    const latencyMs = result.latencyMs;
+    const outcome: Partial<DeliveryRecord> = { latencyMs, result: result.result, ...(result.result.status !== undefined ? { status: result.result.status } : {}) };
+    const r = result.result;
+    if (r.ok) {
+      const dir = directionOf(event.type);
+      if (dir !== "test" && !r.dryRun) {
+        await state
+          .recordApplied(hook.id, checkId, { eventId: event.id, eventType: event.type, eventAt: eventTime(event), direction: dir, appliedAt: now() })
+          .catch((err: unknown) => log.warn({ ...line, err: errorMessage(err) }, "could not record applied state"));
+      }
+      if (r.dryRun) stats.dryRun++;
+      else stats.delivered++;
+      log.info({ ...line, latencyMs, status: r.status, action: r.action, verified: r.verified, dryRun: r.dryRun }, r.dryRun ? "dry run: nothing changed" : "delivered");
+      return finish(m, record(r.dryRun ? "dry_run" : "delivered", outcome), "ack");
+    }
+    if (r.refused) {
+      stats.refused++;
+      log.warn({ ...line, reason: r.refused, dryRun: r.dryRun }, "action refused (fail open)");
+      return finish(m, record("refused", { ...outcome, error: r.refused }), "ack");
+    }
+    if (r.disable) {
+      stats.disabled++;
+      await registry.disable(hook.id, r.error ?? "receiver asked to stop").catch((err: unknown) => log.error({ ...line, err: errorMessage(err) }, "could not disable hook"));
+      return finish(m, record("disabled", { ...outcome, error: r.error }), "ack");
+    }
+    stats.failedAttempts++;
+    const t = now();
+    if (t >= deadline) {
+      stats.gaveUp++;
+      log.error({ ...line, status: r.status, err: r.error }, "delivery failed and its deadline passed; giving up");
+      return finish(m, record("gave_up", { ...outcome, error: r.error }), "ack");
+    }
+    const delay = Math.min(backoffDelay(attempt, policy, random), deadline - t);
+    log.warn({ ...line, status: r.status, err: r.error, retryInMs: delay }, "delivery attempt failed");
+    return finish(m, record("failed", { ...outcome, error: r.error, retryAt: t + delay }), { nakMs: delay });
+  }
+
+  async function attempt1(hook: Hook, d: QueuedDelivery, id: string, m: JsMsg): Promise<{ result: ActionResult; latencyMs: number }> {
+    const adapter = adapters[hook.type];
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`attempt timed out after ${hook.timeoutMs} ms`)), hook.timeoutMs);
+    const beat = setInterval(() => m.working(), heartbeatMs);
+    const start = now();
+    try {
+      const result = await adapter.apply(d.event, hook, {
+        signal: controller.signal,
+        now,
+        log,
+        deliveryId: id,
+        checkState: async (checkId) => (await state.checkState(checkId))?.state,
+      });
+      return { result, latencyMs: now() - start };
+    } catch (err) {
+      // Adapters report failures as results; a throw is a bug, but must not crash the loop.
+      return { result: { ok: false, action: hook.type, error: errorMessage(err) }, latencyMs: now() - start };
+    } finally {
+      clearTimeout(timer);
+      clearInterval(beat);
+    }
+  }
+
+  async function run(consumer: Consumer): Promise<void> {
+    // Fetch only as many messages as there are free slots, so no message waits in a local buffer
+    // while its ack wait runs out (it would then be redelivered to another replica needlessly).
+    while (!stopping) {
+      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      try {
+        batch = await consumer.fetch({ max_messages: concurrency - inFlight.size, expires: fetchExpiresMs });
+        for await (const m of batch) {
+          const p: Promise<void> = handle(m)
+            .catch((err: unknown) => {
+              log.error({ err: errorMessage(err), seq: m.seq }, "delivery handler failed; message will be redelivered");
+              m.nak(policy.baseMs);
+            })
+            .finally(() => inFlight.delete(p));
+          inFlight.add(p);
+        }
+      } catch (err) {
+        if (stopping) break;
+        log.warn({ err: errorMessage(err) }, "fetching deliveries failed; retrying");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  return {
+    stats,
+    async start() {
+      if (loop) return;
+      stopping = false;
+      const consumer = await js.consumers.get(DELIVERIES_STREAM, DELIVERIES_CONSUMER);
+      loop = run(consumer).catch((err: unknown) => log.error({ err: errorMessage(err) }, "delivery loop ended"));
+      log.info({ concurrency }, "hook delivery worker started");
+    },
+    async stop() {
+      stopping = true;
+      batch?.stop();
+      await loop;
+      await Promise.allSettled([...inFlight]);
+      loop = undefined;
+      batch = undefined;
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import type { KV } from "@nats-io/kv";
+import type { Logger } from "pino";
+import { ConflictError, NotFoundError, UnavailableError } from "../errors.js";
+import type { Hook, HookRecord } from "./types.js";
+
+/** NATS KV bucket holding the hooks (secrets included: protect the NATS account). */
+export const HOOKS_BUCKET = "probemesh_hooks";
+
+/** Where hooks live. Shared by every control-plane replica through NATS KV; a memory fake fits for tests. */
+export interface HookRegistry {
+  /** Stores a new hook; ConflictError when the id exists. */
+  create(hook: Hook): Promise<HookRecord>;
+  get(id: string): Promise<HookRecord | undefined>;
+  /** Every hook, sorted by id. */
+  list(): Promise<HookRecord[]>;
+  /** Replaces a hook (and re-enables it); NotFoundError when absent. */
+  replace(hook: Hook): Promise<HookRecord>;
+  /** Deletes a hook; false when it did not exist. */
+  delete(id: string): Promise<boolean>;
+  /** Marks a hook disabled (e.g. its receiver answered 410 Gone); deliveries to it stop until a PUT. */
+  disable(id: string, reason: string): Promise<void>;
+}
+
+interface Stored {
+  hook: Hook;
+  createdAt: number;
+  updatedAt: number;
+  disabled?: { at: number; reason: string };
+}
+
+function decode(text: string, revision: number): HookRecord {
+  const s = JSON.parse(text) as Stored;
+  if (typeof s !== "object" || s === null || typeof s.hook !== "object" || typeof s.hook.id !== "string") throw new Error("stored hook entry is malformed");
+  return { hook: s.hook, createdAt: s.createdAt, updatedAt: s.updatedAt, ...(s.disabled ? { disabled: s.disabled } : {}), revision };
+}
+
+function encode(r: Omit<HookRecord, "revision">): string {
+  const s: Stored = { hook: r.hook, createdAt: r.createdAt, updatedAt: r.updatedAt, ...(r.disabled ? { disabled: r.disabled } : {}) };
+  return JSON.stringify(s);
+}
+
+function unavailable(err: unknown): never {
+  if (err instanceof ConflictError || err instanceof NotFoundError) throw err;
+  throw new UnavailableError(`hook registry (NATS KV) failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+/** A {@link HookRegistry} on the NATS KV bucket {@link HOOKS_BUCKET} (hook ids are valid keys as they are). */
+export function createKvHookRegistry({ kv, log, now = Date.now }: { kv: KV; log: Logger; now?: () => number }): HookRegistry {
+  const rlog = log.child({ component: "hook-registry" });
+  async function get(id: string): Promise<HookRecord | undefined> {
+    const e = await kv.get(id).catch(unavailable);
+    if (!e || e.operation !== "PUT") return undefined;
+    try {
+      return decode(e.string(), e.revision);
+    } catch (err) {
+      rlog.error({ err, hookId: id }, "skipping malformed hook entry");
+      return undefined;
+    }
+  }
+  async function update(id: string, change: (r: HookRecord) => Omit<HookRecord, "revision">): Promise<HookRecord> {
+    const current = await get(id);
+    if (!current) throw new NotFoundError("hook", id);
+    const next = change(current);
+    try {
+      const revision = await kv.update(id, encode(next), current.revision);
+      return { ...next, revision };
+    } catch (err) {
+      if (/wrong last sequence/i.test(String(err))) throw new ConflictError(`hook ${JSON.stringify(id)} changed concurrently; retry`);
+      return unavailable(err);
+    }
+  }
+  return {
+    async create(hook) {
+      const t = now();
+      const rec = { hook, createdAt: t, updatedAt: t };
+      try {
+        const revision = await kv.create(hook.id, encode(rec));
+        rlog.info({ hookId: hook.id, type: hook.type }, "hook created");
+        return { ...rec, revision };
+      } catch (err) {
+        if (/wrong last sequence|key exists/i.test(String(err))) throw new ConflictError(`hook ${JSON.stringify(hook.id)} already exists`, { id: hook.id });
+        return unavailable(err);
+      }
+    },
+    get,
+    async list() {
+      const keys: string[] = [];
+      for await (const k of await kv.keys().catch(unavailable)) keys.push(k);
+      const records = await Promise.all(keys.map((k) => get(k)));
+      return records.filter((r): r is HookRecord => r !== undefined).sort((a, b) => (a.hook.id < b.hook.id ? -1 : 1));
+    },
+    async replace(hook) {
+      const rec = await update(hook.id, (r) => ({ hook, createdAt: r.createdAt, updatedAt: now() }));
+      rlog.info({ hookId: hook.id, type: hook.type }, "hook replaced");
+      return rec;
+    },
+    async delete(id) {
+      if (!(await get(id))) return false;
+      await kv.delete(id).catch(unavailable);
+      rlog.info({ hookId: id }, "hook deleted");
+      return true;
+    },
+    async disable(id, reason) {
+      await update(id, (r) => ({ hook: r.hook, createdAt: r.createdAt, updatedAt: r.updatedAt, disabled: { at: now(), reason } }));
+      rlog.warn({ hookId: id, reason }, "hook disabled");
+    },
+  };
+}
+
+/** An in-memory {@link HookRegistry}, for tests and single-process use. */
+export function createMemoryHookRegistry({ now = Date.now }: { now?: () => number } = {}): HookRegistry {
+  const hooks = new Map<string, HookRecord>();
+  let revision = 0;
+  return {
+    async create(hook) {
+      if (hooks.has(hook.id)) throw new ConflictError(`hook ${JSON.stringify(hook.id)} already exists`, { id: hook.id });
+      const t = now();
+      const rec = { hook, createdAt: t, updatedAt: t, revision: ++revision };
+      hooks.set(hook.id, rec);
+      return rec;
+    },
+    get: async (id) => hooks.get(id),
+    list: async () => [...hooks.values()].sort((a, b) => (a.hook.id < b.hook.id ? -1 : 1)),
+    async replace(hook) {
+      const cur = hooks.get(hook.id);
+      if (!cur) throw new NotFoundError("hook", hook.id);
+      const rec = { hook, createdAt: cur.createdAt, updatedAt: now(), revision: ++revision };
+      hooks.set(hook.id, rec);
+      return rec;
+    },
+    delete: async (id) => hooks.delete(id),
+    async disable(id, reason) {
+      const cur = hooks.get(id);
+      if (!cur) throw new NotFoundError("hook", id);
+      hooks.set(id, { ...cur, disabled: { at: now(), reason }, revision: ++revision });
+    },
+  };
+}
