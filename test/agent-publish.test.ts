@@ -4,16 +4,19 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL, resultSubject } from "@probemesh/proto";
+import { CheckSchema, ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL, resultSubject } from "@probemesh/proto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createAssignmentCache } from "../agent/src/assignments/assignment-cache.js";
 import { createLogger } from "../agent/src/logger.js";
 import { createNatsSink, type NatsSink } from "../agent/src/publish/nats-sink.js";
 import { openOutbox } from "../agent/src/publish/outbox.js";
 import { createResultPublisher, type ResultPublisher } from "../agent/src/publish/result-publisher.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
+import { startAgent } from "./harness/mesh.js";
 import { waitFor } from "./harness/process.js";
 
 const log = createLogger({ level: "silent" });
@@ -158,5 +161,56 @@ describe("agent publisher on a real nats-server", () => {
     for (let i = 31; i <= 40; i++) second.publish(result(i));
     await waitFor("40 stored", async () => (await count()) === 40, 20_000, 200);
     expect((await storedSeqs()).seqs).toEqual(range(1, 41));
+  });
+
+  it("the bin probes from its cache, loses nothing across a NATS outage, and keeps seq growing across a crash", async () => {
+    await adminConnect();
+    await deleteStream();
+    await createStream();
+    const target: Server = createServer((sock) => sock.end());
+    const port = await new Promise<number>((resolve) =>
+      target.listen(0, "127.0.0.1", () => resolve((target.address() as { port: number }).port)),
+    );
+    cleanups.push(() => new Promise<void>((r) => target.close(() => r())));
+    // A previous run left its assignments; the control plane is unreachable for this whole test.
+    const stateDir = mkdtempSync(join(tmpdir(), "agent-bin-"));
+    cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
+    createAssignmentCache({ dir: stateDir, log }).save({
+      version: 1n,
+      checks: [create(CheckSchema, { id: "tcp1", type: "tcp", intervalMs: 100, timeoutMs: 90, version: 1, tcp: { host: "127.0.0.1", port } })],
+    });
+    const launch = () =>
+      startAgent({ id: "bin-1", region: "eu-west", grpcAddr: "127.0.0.1:1", natsUrl: nats.url, env: { PROBEMESH_STATE_DIR: stateDir } });
+    const seqs = async () => (await storedSeqs()).seqs;
+
+    let agent = launch();
+    cleanups.push(() => agent.stop());
+    await waitFor("results from the cached check", async () => (await count()) >= 10, 30_000, 100).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${agent.proc.output()}`);
+    });
+
+    // NATS goes away for a while: results pile up in the outbox and all arrive afterwards.
+    await nats.stop();
+    await new Promise((r) => setTimeout(r, 1500));
+    await nats.restart();
+    await adminConnect();
+    const before = await count();
+    await waitFor("results after the outage", async () => (await count()) >= before + 20, 30_000, 200);
+    const afterOutage = await seqs();
+    // One process lifetime: every seq from 1 on, in order, none lost during the outage.
+    expect(afterOutage).toEqual(range(1, afterOutage.length + 1));
+
+    // Crash (SIGKILL) and restart: seq never goes back, whatever was in flight is at most a gap.
+    await agent.proc.kill();
+    const lastBeforeCrash = Math.max(...(await seqs()));
+    agent = launch();
+    await waitFor("results after the restart", async () => (await count()) >= afterOutage.length + 10, 30_000, 200);
+    const all = await seqs();
+    for (let i = 1; i < all.length; i++) expect(all[i]!).toBeGreaterThan(all[i - 1]!);
+    expect(all.at(-1)!).toBeGreaterThan(lastBeforeCrash);
+
+    // Graceful stop exits 0 and leaves no lock behind.
+    await agent.stop();
+    expect(agent.proc.child.exitCode).toBe(0);
   });
 });
