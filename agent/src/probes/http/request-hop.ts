@@ -2,6 +2,7 @@ import { request, type IncomingHttpHeaders, type IncomingMessage } from "node:ht
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { abortFailure } from "../shared/abort.js";
+import { hostPort } from "../shared/tls-handshake.js";
 import type { Failure } from "../shared/outcome.js";
 import type { ResolvedAddress } from "../shared/resolve.js";
 import { inspectTls, type TlsFacts } from "../shared/tls-facts.js";
@@ -54,10 +55,7 @@ function errText(err: unknown): string {
   return (code && !msg.includes(code) ? `${code}: ${msg}` : msg).slice(0, 200);
 }
 
-/** The address as `ip:port`, bracketing IPv6. */
-export function hostPort(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
+export { hostPort };
 
 /**
  * Runs one request on a fresh connection that this function opens itself: connect and TLS are
@@ -105,7 +103,8 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
       signal.removeEventListener("abort", onAbort);
       if (tResponse !== undefined && tEnd === undefined) tEnd = now();
       res?.destroy();
-      for (const s of sockets) s.destroy();
+      // Outermost first: destroying the TCP socket under a live TLSSocket crashes Node 20 (SIGSEGV).
+      for (const s of sockets.reverse()) s.destroy();
       const result: HopResult = { phases: phases(), bodyBytes, truncated };
       if (status !== undefined) result.status = status;
       if (headers !== undefined) result.headers = headers;

@@ -59,10 +59,16 @@ export function inspectTls(socket: TLSSocket, hostname: string): TlsVerdict {
   const chain = present ? chainOf(leaf) : [];
   let verifyError = "";
   if (!present) verifyError = "no peer certificate";
-  else if (!socket.authorized) verifyError = String(socket.authorizationError ?? "untrusted certificate");
   else {
+    // Node folds its own name check (against a name we may not have given it) into `authorized`:
+    // judge the chain from it, and the name ourselves, for a message that says which failed.
+    const nodeError = String(socket.authorizationError ?? "");
+    const chainOk = socket.authorized || nodeError === "ERR_TLS_CERT_ALTNAME_INVALID";
     const identity = checkServerIdentity(hostname, leaf);
-    if (identity) verifyError = identity.message;
+    const problems: string[] = [];
+    if (!chainOk) problems.push(nodeError || "untrusted certificate");
+    if (identity) problems.push(identity.message);
+    verifyError = problems.join("; ");
   }
   const notAfters = chain.map((c) => dateMs(c.valid_to)).filter((v) => v > 0n);
   const facts: TlsFacts = {

@@ -4,7 +4,7 @@ import { abortFailure, deadlineSignal } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { resolveHost, type LookupFn, type ResolvedAddress } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
-import { hostPort } from "../http/request-hop.js";
+import { hostPort } from "../shared/tls-handshake.js";
 import type { ProbeContext, ProbeOutcome, Prober } from "../types.js";
 
 /** Dependencies of the TCP prober. */
