@@ -29,3 +29,5 @@ export type {
   RegionStatus,
   Transition,
 } from "./types.js";
+export { createConsensusService } from "./service.js";
+export type { ConsensusService, ConsensusServiceOptions, ConsensusServiceStats } from "./service.js";

@@ -1,0 +1,198 @@
+// The engine's I/O shell in the control plane: keeps its checks in step with the registry, feeds it the
+// rows ingest stored, ticks it, persists incidents (surviving ClickHouse outages), warms it up after a
+// restart, and hands every transition on (hooks). The engine itself stays pure.
+import type { Logger } from "pino";
+import type { CheckRegistry, RegistryWatch } from "../registry/types.js";
+import type { OutageStore } from "../store/outages.js";
+import type { ResultRow } from "../store/types.js";
+import type { ConsensusEngine, ConsensusStats } from "./engine.js";
+import { observationFromRow } from "./observation.js";
+import { policyFromCheck, staleAfterMs } from "./policy.js";
+import type { Outage, Transition } from "./types.js";
+
+/** Options of {@link createConsensusService}. */
+export interface ConsensusServiceOptions {
+  engine: ConsensusEngine;
+  outageStore: Pick<OutageStore, "saveOutages" | "openIncidents" | "recentObservations">;
+  /** Source of checks (snapshot + changes). */
+  registry: Pick<CheckRegistry, "watch">;
+  log: Logger;
+  /** Called with every transition after the engine decided it (e.g. to publish hook events); errors are logged. */
+  onTransition?: (t: Transition) => void | Promise<void>;
+  /** @default Date.now */
+  now?: () => number;
+  /** How often the engine is ticked (staleness) and unsaved incidents retried. @default 1000 */
+  tickMs?: number;
+  /** Longest history read at start to rebuild state. @default 86400000 (24 h) */
+  maxWarmUpMs?: number;
+  /** Most results read at start. @default 2000000 */
+  maxWarmUpResults?: number;
+}
+
+/** Counters of the service, besides the engine's. */
+export interface ConsensusServiceStats extends ConsensusStats {
+  /** Incident versions waiting to be written to ClickHouse. */
+  pendingSaves: number;
+  saveFailures: number;
+  /** Results handed over by ingest. */
+  rowsReceived: number;
+  warmUpResults: number;
+}
+
+/** A running consensus service; see {@link createConsensusService}. */
+export interface ConsensusService {
+  /** Loads checks, open incidents and recent results, then starts ticking. */
+  start(): Promise<void>;
+  /** Stops ticking and following the registry, then tries once more to save pending incidents. */
+  stop(): Promise<void>;
+  /** Feed for ingest's `onStored`: the rows just stored in ClickHouse. Never throws. */
+  onStored(rows: readonly ResultRow[]): void;
+  /** Resolves when every incident decided so far is in ClickHouse (or rejects with the save error). */
+  flush(): Promise<void>;
+  stats(): ConsensusServiceStats;
+}
+
+const TYPES_LOGGED_AT_INFO = new Set<Transition["type"]>([
+  "check.state",
+  "outage.opened",
+  "outage.resolved",
+  "partial.opened",
+  "partial.resolved",
+  "check.degraded",
+  "check.recovered",
+  "agent.impaired",
+  "agent.recovered",
+]);
+
+/** Creates the consensus service of a control plane. */
+export function createConsensusService(opts: ConsensusServiceOptions): ConsensusService {
+  const { engine, outageStore, registry } = opts;
+  const log = opts.log.child({ component: "consensus" });
+  const now = opts.now ?? Date.now;
+  const tickMs = opts.tickMs ?? 1000;
+  // Newest version of every incident not yet saved, by id: bounded by the number of live incidents.
+  const pending = new Map<string, Outage>();
+  let saving: Promise<void> | null = null;
+  let saveFailures = 0;
+  let rowsReceived = 0;
+  let warmUpResults = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let watch: RegistryWatch | undefined;
+
+  function handle(ts: readonly Transition[]): void {
+    for (const t of ts) {
+      if ("outage" in t) pending.set(t.outage.id, t.outage);
+      const line = describe(t);
+      if (TYPES_LOGGED_AT_INFO.has(t.type)) log.info(line, "consensus transition");
+      else log.debug(line, "consensus transition");
+      if (opts.onTransition) {
+        try {
+          const r = opts.onTransition(t);
+          if (r instanceof Promise) r.catch((err: unknown) => log.error({ err, type: t.type }, "transition handler failed"));
+        } catch (err) {
+          log.error({ err, type: t.type }, "transition handler failed");
+        }
+      }
+    }
+    if (pending.size > 0) void save().catch(() => undefined);
+  }
+
+  /** Writes pending incidents one batch at a time; a failed batch stays pending for the next tick. */
+  function save(): Promise<void> {
+    if (saving) return saving;
+    if (pending.size === 0) return Promise.resolve();
+    const batch = [...pending.values()];
+    saving = outageStore
+      .saveOutages(batch)
+      .then(() => {
+        // Keep entries that changed again while this batch was in flight.
+        for (const o of batch) if (pending.get(o.id) === o) pending.delete(o.id);
+      })
+      .catch((err: unknown) => {
+        saveFailures++;
+        log.warn({ err, pending: pending.size }, "saving incidents failed; will retry");
+        throw err;
+      })
+      .finally(() => {
+        saving = null;
+      });
+    return saving;
+  }
+
+  return {
+    async start() {
+      watch = registry.watch((change) => {
+        if (change.type === "upsert") handle(engine.upsertCheck(policyFromCheck(change.record.check)));
+        else handle(engine.removeCheck(change.id));
+      });
+      for (const record of watch.checks) handle(engine.upsertCheck(policyFromCheck(record.check)));
+      // History long enough to refill every check's streaks and freshness window.
+      let lookback = 0;
+      for (const record of watch.checks) {
+        const p = policyFromCheck(record.check);
+        lookback = Math.max(lookback, staleAfterMs(p) + Math.max(p.failureThreshold, p.recoveryThreshold) * p.intervalMs);
+      }
+      lookback = Math.min(lookback, opts.maxWarmUpMs ?? 86_400_000);
+      const perAgent = 2 + Math.max(2, ...watch.checks.map((r) => Math.max(r.check.failureThreshold, r.check.recoveryThreshold)));
+      const t = now();
+      const [openIncidents, results] = await Promise.all([
+        outageStore.openIncidents(),
+        lookback > 0 ? outageStore.recentObservations({ since: Math.max(0, t - lookback), perAgent, limit: opts.maxWarmUpResults ?? 2_000_000 }) : [],
+      ]);
+      warmUpResults = results.length;
+      handle(engine.warmUp({ results, openIncidents }));
+      log.info({ checks: watch.checks.length, openIncidents: openIncidents.length, results: results.length, lookbackMs: lookback }, "consensus engine warmed up");
+      timer = setInterval(() => {
+        handle(engine.tick(now()));
+        if (pending.size > 0) void save().catch(() => undefined);
+      }, tickMs);
+      timer.unref();
+    },
+
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      watch?.stop();
+      watch = undefined;
+      await this.flush().catch((err: unknown) => log.warn({ err, pending: pending.size }, "incidents not saved at shutdown"));
+    },
+
+    onStored(rows) {
+      rowsReceived += rows.length;
+      try {
+        handle(engine.observeMany(rows.map(observationFromRow)));
+      } catch (err) {
+        // The engine validates its input; this is a bug, and ingest must not stall on it.
+        log.error({ err, rows: rows.length }, "consensus engine failed on stored rows");
+      }
+    },
+
+    async flush() {
+      while (pending.size > 0 || saving) {
+        if (saving) await saving;
+        else await save();
+      }
+    },
+
+    stats() {
+      return { ...engine.stats(), pendingSaves: pending.size, saveFailures, rowsReceived, warmUpResults };
+    },
+  };
+}
+
+function describe(t: Transition): Record<string, unknown> {
+  switch (t.type) {
+    case "region.state":
+      return { type: t.type, checkId: t.checkId, region: t.region, from: t.from, to: t.to, at: t.at, reason: t.reason };
+    case "check.state":
+      return { type: t.type, checkId: t.checkId, from: t.from, to: t.to, at: t.at };
+    case "check.degraded":
+    case "check.recovered":
+      return { type: t.type, checkId: t.checkId, at: t.at };
+    case "agent.impaired":
+    case "agent.recovered":
+      return { type: t.type, agentId: t.agentId, region: t.region, at: t.at, reason: t.reason };
+    default:
+      return { type: t.type, checkId: t.checkId, at: t.at, outageId: t.outage.id, regions: t.outage.regions, startedAt: t.outage.startedAt, reason: t.outage.reason };
+  }
+}
