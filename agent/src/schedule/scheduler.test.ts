@@ -300,3 +300,25 @@ describe("scheduler", () => {
     expect(reports).toHaveLength(1);
   });
 });
+
+describe("scheduler result handler", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+  });
+  it("counts a throwing result handler and keeps scheduling", async () => {
+    const f = fakeProber(() => 5);
+    let calls = 0;
+    const { scheduler } = setup(f.prober, {
+      onResult: () => {
+        calls++;
+        throw new Error("disk full");
+      },
+    });
+    scheduler.upsert(check("web", { intervalMs: 1000 }));
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(calls).toBe(3);
+    expect(scheduler.stats().resultHandlerErrors).toBe(3);
+    await scheduler.stop();
+  });
+});

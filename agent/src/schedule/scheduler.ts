@@ -33,6 +33,8 @@ export interface SchedulerStats {
   hardTimeouts: number;
   /** Checks refused as invalid (e.g. an interval below the minimum). */
   invalidChecks: number;
+  /** Outcomes lost because the result handler threw (e.g. the sequence file could not be written). */
+  resultHandlerErrors: number;
   lag: LagSummary;
 }
 
@@ -100,6 +102,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let skippedSlots = 0;
   let hardTimeouts = 0;
   let invalidChecks = 0;
+  let resultHandlerErrors = 0;
 
   const arm = (entry: Entry) => {
     if (entry.timer !== undefined) clock.clearTimeout(entry.timer);
@@ -165,7 +168,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         try {
           options.onResult({ check, outcome, plannedAtMs, startedAtMs, lagMs });
         } catch (err) {
-          log.error({ err, checkId: check.id }, "result handler threw");
+          resultHandlerErrors++;
+          log.error({ err, checkId: check.id }, "result handler threw; result lost");
         }
       }
     } finally {
@@ -275,6 +279,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       skippedSlots,
       hardTimeouts,
       invalidChecks,
+      resultHandlerErrors,
       lag: lag.summary(),
     }),
     async stop({ waitMs = 5000 } = {}) {
