@@ -339,6 +339,33 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
     expect((await api(a, "GET", "/v1/checks/nope")).status).toBe(404);
   });
 
+  it("survives a NATS restart: agents stay assigned and later writes still reach them", async () => {
+    const onA = watch(a.client, "agent-restart", "us-east");
+    await onA.nth(1);
+    await nats.restart();
+    // Writes fail fast or succeed once the client has reconnected; retry until one lands.
+    const check = { id: "after-restart", type: "tcp", tcp: { host: "127.0.0.1", port: 2 } };
+    await waitFor(
+      "a write through replica b after the restart",
+      async () => {
+        const res = await api(b, "POST", "/v1/checks", check).catch(() => undefined);
+        return res?.status === 201 || res?.status === 409 ? res : undefined;
+      },
+      30_000,
+      250,
+    );
+    const delta = await waitFor(
+      "the delta on replica a's stream",
+      () => onA.got.map((g) => g.msg).find((m) => m.event.case === "delta" && m.event.value.upserted.some((c) => c.id === "after-restart")),
+      15_000,
+      20,
+    );
+    expect(delta.event.case).toBe("delta");
+    expect(onA.error()).toBeUndefined();
+    expect((await api(a, "GET", "/v1/checks/after-restart")).status).toBe(200);
+    onA.call.cancel();
+  });
+
   it("serves a check's results from the store", async () => {
     const now = Date.now();
     await store.insertResults([

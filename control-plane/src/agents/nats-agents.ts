@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { UnavailableError } from "../errors.js";
 import { casBackoff, isWrongLastSequence } from "../registry/kv-cas.js";
+import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import {
   agentView,
   byId,
@@ -50,8 +51,8 @@ export interface NatsAgentDirectory extends AgentDirectory {
 const WRITE_ATTEMPTS = 16;
 
 /**
- * Agent presence in the NATS KV bucket `probemesh_agents`, so that any replica can answer
- * GET /v1/agents. Writes are read-modify-write with revision compare-and-set; one agent's writes
+ * Agent presence in the NATS KV bucket `probemesh_agents`, mirrored in memory by every replica so
+ * that any of them answers GET /v1/agents. Writes are read-modify-write with revision compare-and-set; one agent's writes
  * are serialised inside a replica. While a replica holds an agent's stream it refreshes
  * `lastSeenAt`, so a crashed replica's agents turn "not connected" once that goes stale.
  */
@@ -71,6 +72,15 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
   // When this replica last wrote an agent's lastSeenAt (to skip redundant refreshes).
   const lastWritten = new Map<string, number>();
   const queues = new Map<string, Promise<void>>();
+  const records = new Map<string, AgentRecord>();
+  let follower: KvFollower | undefined;
+
+  // Every replica mirrors the bucket, so GET /v1/agents is answered from memory after catching up.
+  function onEntry(e: KvWatchEntry): void {
+    const record = e.operation === "PUT" ? parseAgentRecord(e.string()) : undefined;
+    if (record) records.set(e.key, record);
+    else records.delete(e.key);
+  }
 
   function store(): KV {
     if (!kv) throw new UnavailableError("agent directory is not started");
@@ -123,8 +133,18 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
 
   return {
     async start() {
-      if (kv) return;
-      kv = await new Kvm(opts.nc).create(bucket, { history: 1, storage: StorageType.File, ttl: forgetAfterMs });
+      if (follower) return;
+      const store = (kv ??= await new Kvm(opts.nc).create(bucket, {
+        history: 1,
+        storage: StorageType.File,
+        ttl: forgetAfterMs,
+      }));
+      const f = followKv({ kv: store, log, onEntry });
+      await f.catchUp(30_000).catch(async (err: unknown) => {
+        await f.stop();
+        throw err;
+      });
+      follower = f;
       timer = setInterval(refresh, Math.max(250, Math.floor(refreshIntervalMs / 2)));
       timer.unref();
       log.info({ bucket, replica }, "agent directory ready");
@@ -134,6 +154,7 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
       if (timer) clearInterval(timer);
       timer = undefined;
       await Promise.allSettled([...queues.values()]);
+      await follower?.stop();
     },
 
     stats: () => ({ writeErrors, openStreams: open.size }),
@@ -155,24 +176,13 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
     },
 
     async list() {
-      const k = store();
-      const records: AgentRecord[] = [];
-      try {
-        const iter = await k.history();
-        for await (const e of iter) {
-          if (e.operation !== "PUT") continue;
-          const r = parseAgentRecord(e.string());
-          if (r) records.push(r);
-        }
-      } catch (err) {
-        throw new UnavailableError(`agent directory unavailable: ${err instanceof Error ? err.message : String(err)}`, {
-          cause: err,
-        });
-      }
-      // With history 1 each key appears once; keep the newest in case a write raced the listing.
-      const latest = new Map(records.map((r) => [r.id, r]));
+      if (!follower) throw new UnavailableError("agent directory is not started");
+      await follower.catchUp(5000);
       const at = now();
-      return [...latest.values()].map((r) => agentView(r, at, staleAfterMs)).sort(byId);
+      return [...records.values()]
+        .filter((r) => at - r.lastSeenAt < forgetAfterMs)
+        .map((r) => agentView(r, at, staleAfterMs))
+        .sort(byId);
     },
   };
 }

@@ -1,12 +1,13 @@
 import { clone } from "@bufbuild/protobuf";
 import { StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
-import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UnavailableError } from "../errors.js";
 import { createCheckCache } from "./check-cache.js";
 import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
+import { followKv, type KvFollower } from "./kv-follower.js";
 import { CHECKS_BUCKET, checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckEntry } from "./check-entry.js";
 import type { CheckRegistry } from "./types.js";
 
@@ -53,12 +54,10 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
   const rewatchDelayMs = opts.rewatchDelayMs ?? 1000;
   const cache = createCheckCache({ log });
   let kv: KV | undefined;
-  let watcher: QueuedIterator<KvWatchEntry> | undefined;
-  let following: Promise<void> | undefined;
+  let follower: KvFollower | undefined;
   let started = false;
   let stopped = false;
   let corruptEntries = 0;
-  let watchRestarts = 0;
 
   function bucketKv(): KV {
     if (!kv || stopped) throw new UnavailableError("check registry is not started");
@@ -86,48 +85,16 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
     }
   }
 
-  async function follow(store: KV): Promise<void> {
-    while (!stopped) {
-      try {
-        const from = cache.revision;
-        const iter = await store.watch(from > 0 ? { resumeFromRevision: from + 1 } : {});
-        watcher = iter;
-        if (stopped) iter.stop();
-        for await (const e of iter) onEntry(e);
-        if (!stopped) log.warn({ revision: cache.revision }, "registry watcher ended; re-opening");
-      } catch (err) {
-        if (!stopped) log.warn({ err, revision: cache.revision }, "registry watcher failed; re-opening");
-      }
-      if (stopped) break;
-      watchRestarts++;
-      await new Promise((r) => setTimeout(r, rewatchDelayMs));
-    }
-  }
-
-  async function lastRevision(store: KV): Promise<number> {
-    const status = await store.status();
-    const state = status.streamInfo.state;
-    return state.messages === 0 ? 0 : state.last_seq;
-  }
-
   // Waits until this replica's cache reflects everything in the bucket at the time of the call.
   async function sync(): Promise<void> {
-    const store = bucketKv();
-    let target: number;
-    try {
-      target = await lastRevision(store);
-    } catch (err) {
-      throw new UnavailableError(`check registry unavailable: ${errorMessage(err)}`, { cause: err });
-    }
-    await settle(target);
+    bucketKv();
+    if (!follower) throw new UnavailableError("check registry is not started");
+    await follower.catchUp(syncTimeoutMs);
   }
 
   async function settle(revision: number): Promise<void> {
-    try {
-      await cache.waitForRevision(revision, syncTimeoutMs);
-    } catch (err) {
-      throw new UnavailableError(`check registry is behind: ${errorMessage(err)}`, { cause: err });
-    }
+    if (!follower) throw new UnavailableError("check registry is not started");
+    await follower.waitForRevision(revision, syncTimeoutMs);
   }
 
   async function write<T>(what: string, id: string, fn: (store: KV) => Promise<T>): Promise<T> {
@@ -146,24 +113,21 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
     // Safe to call again after a failure (main retries it while NATS or JetStream comes up).
     async start() {
       if (started) return;
-      kv ??= await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File });
-      const store = kv;
-      const target = await lastRevision(store);
-      following ??= follow(store);
-      await cache.waitForRevision(target, Math.max(syncTimeoutMs, 30_000));
+      const store = (kv ??= await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File }));
+      follower ??= followKv({ kv: store, log, onEntry, rewatchDelayMs });
+      await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       started = true;
       log.info({ bucket, revision: cache.revision, checks: cache.list().length }, "check registry loaded");
     },
 
     async stop() {
       stopped = true;
-      watcher?.stop();
-      await following;
+      await follower?.stop();
     },
 
     ready: () => started && !stopped && kv !== undefined && !nc.isClosed(),
 
-    stats: () => ({ revision: cache.revision, corruptEntries, watchRestarts }),
+    stats: () => ({ revision: cache.revision, corruptEntries, watchRestarts: follower?.restarts ?? 0 }),
 
     async create(check: Check) {
       const id = check.id;

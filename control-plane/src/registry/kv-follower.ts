@@ -1,0 +1,119 @@
+import type { KV, KvWatchEntry } from "@nats-io/kv";
+import type { QueuedIterator } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { UnavailableError } from "../errors.js";
+
+/** Options of {@link followKv}. */
+export interface KvFollowerOptions {
+  kv: KV;
+  log: Logger;
+  /** Called for every entry in revision order: first the last value of each key, then each change. */
+  onEntry: (entry: KvWatchEntry) => void;
+  /** Pause before re-opening a watcher that ended (e.g. NATS restarted). @default 1000 */
+  rewatchDelayMs?: number;
+}
+
+/** A running watcher that mirrors a KV bucket into the caller's memory. */
+export interface KvFollower {
+  /** Highest revision handed to `onEntry` (0 = none yet). */
+  readonly revision: number;
+  /** Times the watcher had to be re-opened. */
+  readonly restarts: number;
+  /** Resolves once every entry up to the bucket's current last revision has been handed over. */
+  catchUp(timeoutMs: number): Promise<void>;
+  /** Resolves once `revision` has been handed over; rejects after `timeoutMs`. */
+  waitForRevision(revision: number, timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Follows a KV bucket with one watcher, re-opened from the next revision whenever it ends, so the
+ * caller's in-memory copy stays complete across NATS restarts. The bucket's revision (its stream
+ * sequence) orders everything: reads that `catchUp()` first see every write made before them.
+ */
+export function followKv(opts: KvFollowerOptions): KvFollower {
+  const { kv, log, onEntry } = opts;
+  const rewatchDelayMs = opts.rewatchDelayMs ?? 1000;
+  const waiters = new Set<{ revision: number; resolve: () => void }>();
+  let revision = 0;
+  let restarts = 0;
+  let stopped = false;
+  let iter: QueuedIterator<KvWatchEntry> | undefined;
+
+  function handOver(e: KvWatchEntry): void {
+    if (e.revision <= revision) return;
+    try {
+      onEntry(e);
+    } catch (err) {
+      log.error({ err, key: e.key, revision: e.revision }, "KV entry handler threw; entry skipped");
+    }
+    revision = e.revision;
+    for (const w of waiters) {
+      if (w.revision <= revision) {
+        waiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const current = await kv.watch(revision > 0 ? { resumeFromRevision: revision + 1 } : {});
+        iter = current;
+        if (stopped) current.stop();
+        for await (const e of current) handOver(e);
+        if (!stopped) log.warn({ revision }, "KV watcher ended; re-opening");
+      } catch (err) {
+        if (!stopped) log.warn({ err, revision }, "KV watcher failed; re-opening");
+      }
+      if (stopped) break;
+      restarts++;
+      await new Promise((r) => setTimeout(r, rewatchDelayMs));
+    }
+  })();
+
+  function waitForRevision(target: number, timeoutMs: number): Promise<void> {
+    if (target <= revision) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        revision: target,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new UnavailableError(`KV bucket not caught up to revision ${target} within ${timeoutMs} ms (at ${revision})`));
+      }, timeoutMs);
+      waiters.add(waiter);
+    });
+  }
+
+  return {
+    get revision() {
+      return revision;
+    },
+    get restarts() {
+      return restarts;
+    },
+    async catchUp(timeoutMs) {
+      let target: number;
+      try {
+        const state = (await kv.status()).streamInfo.state;
+        // An emptied stream keeps its last sequence but has nothing left to deliver.
+        target = state.messages === 0 ? 0 : state.last_seq;
+      } catch (err) {
+        throw new UnavailableError(`KV bucket unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      await waitForRevision(target, timeoutMs);
+    },
+    waitForRevision,
+    async stop() {
+      stopped = true;
+      iter?.stop();
+      await loop;
+    },
+  };
+}
