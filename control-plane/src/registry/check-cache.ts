@@ -4,7 +4,7 @@ import type { RegistryChange, RegistryWatch } from "./types.js";
 
 /**
  * The registry's in-memory replica: every check at one revision, fed in revision order (by the
- * KV watcher or by the in-memory registry), fanning changes out to watchers. Because JavaScript
+ * KV follower or by the in-memory registry), fanning changes out to watchers. Because JavaScript
  * runs one thing at a time, a snapshot taken together with a subscription can never miss a change.
  */
 export interface CheckCache {
@@ -18,26 +18,13 @@ export interface CheckCache {
   /** Every check, sorted by id. */
   list(): CheckRecord[];
   watch(listener: (change: RegistryChange) => void): RegistryWatch;
-  /** Resolves once `revision` has been applied; rejects after `timeoutMs`. */
-  waitForRevision(revision: number, timeoutMs: number): Promise<void>;
 }
 
 /** Creates an empty {@link CheckCache}. */
 export function createCheckCache({ log }: { log: Logger }): CheckCache {
   const checks = new Map<string, CheckRecord>();
   const listeners = new Set<(change: RegistryChange) => void>();
-  const waiters = new Set<{ revision: number; resolve: () => void }>();
   let revision = 0;
-
-  function moveTo(next: number): void {
-    revision = next;
-    for (const w of waiters) {
-      if (w.revision <= revision) {
-        waiters.delete(w);
-        w.resolve();
-      }
-    }
-  }
 
   function emit(change: RegistryChange): void {
     for (const listener of [...listeners]) {
@@ -59,12 +46,12 @@ export function createCheckCache({ log }: { log: Logger }): CheckCache {
       const had = checks.has(id);
       if (record) checks.set(id, record);
       else checks.delete(id);
-      moveTo(rev);
+      revision = rev;
       if (record) emit({ type: "upsert", version: rev, record });
       else if (had) emit({ type: "delete", version: rev, id });
     },
     advance(rev) {
-      if (rev > revision) moveTo(rev);
+      if (rev > revision) revision = rev;
     },
     get: (id) => checks.get(id),
     list: () => [...checks.values()].sort((a, b) => (a.check.id < b.check.id ? -1 : a.check.id > b.check.id ? 1 : 0)),
@@ -78,23 +65,6 @@ export function createCheckCache({ log }: { log: Logger }): CheckCache {
           listeners.delete(listener);
         },
       };
-    },
-    waitForRevision(target, timeoutMs) {
-      if (target <= revision) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const waiter = {
-          revision: target,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`registry did not reach revision ${target} within ${timeoutMs} ms (at ${revision})`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
     },
   };
 }
