@@ -3,10 +3,10 @@
  * honoured, no unhandled rejection, a failure reason on every failure, monotone non-negative
  * phase timings, bounded results. Type-specific behaviours against the same targets follow.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   CheckSchema, DnsCheckSchema, GrpcCheckSchema, HttpCheckSchema, IcmpCheckSchema, TcpCheckSchema, TlsCheckSchema,
-  type Check, type DnsCheck, type GrpcCheck, type HttpCheck, type IcmpCheck, type TcpCheck, type TlsCheck,
+  type Check,
 } from "@probemesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRegions, netnsUnavailable, type Regions } from "../../../test/harness/netns.js";
@@ -71,12 +71,12 @@ afterAll(async () => {
 
 function check(type: string, opts: { timeoutMs?: number; retries?: number } & Partial<Record<"http" | "tcp" | "dns" | "tls" | "grpc" | "icmp", unknown>>): Check {
   const c = create(CheckSchema, { id: `c-${type}`, type, intervalMs: 10_000, timeoutMs: opts.timeoutMs ?? 3000, retries: opts.retries ?? 0 });
-  if (opts.http) c.http = create(HttpCheckSchema, opts.http as Partial<HttpCheck>);
-  if (opts.tcp) c.tcp = create(TcpCheckSchema, opts.tcp as Partial<TcpCheck>);
-  if (opts.dns) c.dns = create(DnsCheckSchema, opts.dns as Partial<DnsCheck>);
-  if (opts.tls) c.tls = create(TlsCheckSchema, opts.tls as Partial<TlsCheck>);
-  if (opts.grpc) c.grpc = create(GrpcCheckSchema, opts.grpc as Partial<GrpcCheck>);
-  if (opts.icmp) c.icmp = create(IcmpCheckSchema, opts.icmp as Partial<IcmpCheck>);
+  if (opts.http) c.http = create(HttpCheckSchema, opts.http as MessageInitShape<typeof HttpCheckSchema>);
+  if (opts.tcp) c.tcp = create(TcpCheckSchema, opts.tcp as MessageInitShape<typeof TcpCheckSchema>);
+  if (opts.dns) c.dns = create(DnsCheckSchema, opts.dns as MessageInitShape<typeof DnsCheckSchema>);
+  if (opts.tls) c.tls = create(TlsCheckSchema, opts.tls as MessageInitShape<typeof TlsCheckSchema>);
+  if (opts.grpc) c.grpc = create(GrpcCheckSchema, opts.grpc as MessageInitShape<typeof GrpcCheckSchema>);
+  if (opts.icmp) c.icmp = create(IcmpCheckSchema, opts.icmp as MessageInitShape<typeof IcmpCheckSchema>);
   return c;
 }
 
@@ -198,7 +198,7 @@ describe.each(subjects)("conformance: $type", (s) => {
 });
 
 describe("http against hostile targets", () => {
-  const http = (opts: Partial<HttpCheck>, timeoutMs = 3000) => check("http", { timeoutMs, http: opts });
+  const http = (opts: MessageInitShape<typeof HttpCheckSchema>, timeoutMs = 3000) => check("http", { timeoutMs, http: opts });
 
   it("reads at most the cap of a 50 MB body and does not hold it", async () => {
     const before = targets.bigBytesWritten();
@@ -302,7 +302,7 @@ describe("http against hostile targets", () => {
 });
 
 describe("tls against hostile targets", () => {
-  const tls = (url: string, opts: Partial<TlsCheck> = {}) => check("tls", { tls: { host: "127.0.0.1", port: Number(new URL(url).port), caPem: certs.caPem, ...opts } });
+  const tls = (url: string, opts: MessageInitShape<typeof TlsCheckSchema> = {}) => check("tls", { tls: { host: "127.0.0.1", port: Number(new URL(url).port), caPem: certs.caPem, ...opts } });
 
   it("reports leaf and chain facts of a trusted certificate", async () => {
     const o = await one(tls(targets.https.valid, { serverName: "localhost" }));
@@ -350,7 +350,7 @@ describe("tls against hostile targets", () => {
 });
 
 describe("dns against a local responder", () => {
-  const dns = (opts: Partial<DnsCheck>, timeoutMs = 2000) => check("dns", { timeoutMs, dns: { resolver: dnsTarget.address, ...opts } });
+  const dns = (opts: MessageInitShape<typeof DnsCheckSchema>, timeoutMs = 2000) => check("dns", { timeoutMs, dns: { resolver: dnsTarget.address, ...opts } });
 
   it("returns rcode and answers as text for every record type", async () => {
     const cases: [string, string, string[]][] = [
@@ -407,7 +407,7 @@ describe("dns against a local responder", () => {
 });
 
 describe("grpc health against a local server", () => {
-  const grpc = (opts: Partial<GrpcCheck>, timeoutMs = 3000) => check("grpc", { timeoutMs, grpc: { address: grpcTarget.address, ...opts } });
+  const grpc = (opts: MessageInitShape<typeof GrpcCheckSchema>, timeoutMs = 3000) => check("grpc", { timeoutMs, grpc: { address: grpcTarget.address, ...opts } });
 
   it("is up only when SERVING", async () => {
     const ok = await one(grpc({ service: "ok", metadata: { "x-probe": "yes" } }));

@@ -1,5 +1,5 @@
-import { create } from "@bufbuild/protobuf";
-import { CheckSchema, HttpCheckSchema, type HttpCheck } from "@probemesh/proto";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { CheckSchema, HttpCheckSchema } from "@probemesh/proto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,7 +43,7 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 const probers = createProbers();
 const http = probers.get("http")!;
 
-async function probe(opts: Partial<HttpCheck>, extra: { timeoutMs?: number; degradedAfterMs?: number; retries?: number } = {}) {
+async function probe(opts: MessageInitShape<typeof HttpCheckSchema>, extra: { timeoutMs?: number; degradedAfterMs?: number; retries?: number } = {}) {
   const check = create(CheckSchema, {
     id: "t", type: "http", timeoutMs: extra.timeoutMs ?? 2000, degradedAfterMs: extra.degradedAfterMs ?? 0, retries: extra.retries ?? 0,
     http: create(HttpCheckSchema, opts),
