@@ -36,7 +36,7 @@ export interface IngestOptions {
   retryMinMs?: number;
   /** Cap of the retry delay; stays well under ackWaitMs so buffered messages do not expire. @default 10000 */
   retryMaxMs?: number;
-  /** Clock for lastInsertAt and batch age. @default Date.now */
+  /** Clock for lastInsertAt (batch age uses the monotonic clock). @default Date.now */
   now?: () => number;
   /** Called with each stored batch after it is acked (the consensus engine hangs here); errors are logged. */
   onStored?: (rows: ResultRow[]) => void | Promise<void>;
@@ -145,7 +145,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       settle(log, "term", () => msg.term());
       return;
     }
-    buffer.push({ msg, row, at: now() });
+    buffer.push({ msg, row, at: performance.now() });
     if (buffer.length === 1 || buffer.length >= batchSize) flushTimer.wake();
   }
 
@@ -189,8 +189,8 @@ export function createIngest(opts: IngestOptions): Ingest {
         await flushTimer.nap(1_000);
         continue;
       }
-      const oldest = buffer[0]?.at ?? now();
-      const wait = flushMs - (now() - oldest);
+      const oldest = buffer[0]?.at ?? performance.now();
+      const wait = flushMs - (performance.now() - oldest);
       if (!stopping && buffer.length < batchSize && wait > 0) {
         await flushTimer.nap(wait);
         continue;
@@ -231,6 +231,11 @@ export function createIngest(opts: IngestOptions): Ingest {
       try {
         const consumer = await js.consumers.get(RESULTS_STREAM, durable);
         messages = await consumer.consume({ max_messages: batchSize, callback: receive });
+        if (stopping) {
+          // stop() ran while we were (re)connecting and found nothing to close.
+          await messages.close();
+          return;
+        }
         void (async () => {
           for await (const s of messages.status()) {
             if (s.type === "heartbeats_missed" || s.type === "consumer_not_found" || s.type === "stream_not_found" || s.type === "consumer_deleted") {
