@@ -87,7 +87,7 @@ const wallStart = performance.now();
 const cpuStart = process.cpuUsage();
 let roundsDone = 0;
 
-function count(ts: Transition[], completedAt: number, callMs: number): void {
+function count(ts: Transition[], completedAt: number, callMs: number, call: "tick" | "observe"): void {
   for (const t of ts) {
     counts.set(t.type, (counts.get(t.type) ?? 0) + 1);
     if (t.type === "outage.opened") {
@@ -98,7 +98,7 @@ function count(ts: Transition[], completedAt: number, callMs: number): void {
   }
   if (callMs > slowestCallMs) {
     slowestCallMs = callMs;
-    slowestCallWhat = ts.map((t) => t.type).filter((x, i, a) => a.indexOf(x) === i).join(",") || "no transition";
+    slowestCallWhat = `${call}: ${ts.map((t) => t.type).filter((x, i, a) => a.indexOf(x) === i).join(",") || "no transition"}`;
   }
 }
 
@@ -113,7 +113,7 @@ for (let round = 0; round < ROUNDS && performance.now() - wallStart < MAX_MS; ro
       clock = nextTick;
       const a = performance.now();
       const ts = engine.tick();
-      count(ts, clock, performance.now() - a);
+      count(ts, clock, performance.now() - a, "tick");
       nextTick += 1000;
     }
     clock = done;
@@ -121,7 +121,7 @@ for (let round = 0; round < ROUNDS && performance.now() - wallStart < MAX_MS; ro
     const ts = engine.observe(r);
     const ms = performance.now() - a;
     if (ts.some((t) => t.type === "outage.opened")) verdictCallMs.push(ms);
-    count(ts, done, ms);
+    count(ts, done, ms, "observe");
     fed++;
   }
   engineMs += performance.now() - t0;
