@@ -132,6 +132,7 @@ printf 'API: %s\n' "$api"
 while :; do
   for pid in "${pids[@]}"; do
     if ! kill -0 "$pid" 2>/dev/null; then
+      sleep 1 # a Ctrl-C that reached the children too is handled by the INT trap meanwhile
       say "a component (pid $pid) exited; see $mesh/logs/. Stopping the mesh."
       exit 1
     fi
