@@ -161,7 +161,9 @@ export function createIngest(opts: IngestOptions): Ingest {
       consecutiveFailures++;
       const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(consecutiveFailures - 1, 20));
       log.warn({ err, rows: rows.length, failures: stats.insertFailures, retryInMs: delay }, "insert failed; messages nak'ed for redelivery");
-      for (const p of batch) settle(log, "nak", () => p.msg.nak(delay));
+      // Everything buffered goes back too: held through several backoffs it would outlive ack_wait and be
+      // redelivered while still queued here.
+      for (const p of [...batch, ...buffer.splice(0)]) settle(log, "nak", () => p.msg.nak(delay));
       inFlight = 0;
       if (!stopping) await backoffTimer.nap(delay);
       return false;
