@@ -18,7 +18,7 @@ export interface Receiver {
   /** Status answered (after `delayMs`); 200 by default. */
   status: number;
   delayMs: number;
-  /** JSON answered with the status. */
+  /** JSON answered with the status, or a function of the request body computing it. */
   reply: unknown;
   /** Stops listening (connections are refused) until `up()`. */
   down(): Promise<void>;
@@ -43,7 +43,8 @@ export async function startReceiver(): Promise<Receiver> {
       req.on("end", () => {
         r.received.push({ at: Date.now(), path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
         const status = r.status;
-        const reply = JSON.stringify(r.reply);
+        const body = Buffer.concat(chunks).toString("utf8");
+        const reply = JSON.stringify(typeof r.reply === "function" ? (r.reply as (b: string) => unknown)(body) : r.reply);
         setTimeout(() => {
           res.writeHead(status, { "content-type": "application/json" });
           res.end(reply);
