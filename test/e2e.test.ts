@@ -153,6 +153,27 @@ describe("end to end: agents in three regions, real NATS and ClickHouse", () => 
     expect(httpHits).toBeGreaterThan(0);
   });
 
+  it("agrees across regions that both checks are up, and lists no outage", async () => {
+    for (const checkId of ["web", "db"]) {
+      const status = await waitFor(
+        `${checkId} up in every region`,
+        async () => {
+          const res = await cp.request(`/v1/checks/${checkId}/status`);
+          const body = (await res.json()) as { state: string; regions: Record<string, { state: string; impaired: boolean }> };
+          return body.state === "up" && REGIONS.every((r) => body.regions[r]?.state === "up") ? body : undefined;
+        },
+        20_000,
+        250,
+      );
+      expect(REGIONS.every((r) => status.regions[r]?.impaired === false)).toBe(true);
+    }
+    const outages = await cp.request("/v1/outages?checkId=web");
+    expect(outages.status).toBe(200);
+    expect(await outages.json()).toEqual([]);
+    const agents = (await (await cp.request("/v1/agents")).json()) as { id: string; impaired: boolean }[];
+    expect(agents.map((a) => a.impaired)).toEqual([false, false, false]);
+  });
+
   it("probes a check added through the API within two intervals, and stops a deleted one", async () => {
     const created = Date.now();
     const check = {

@@ -15,6 +15,11 @@ import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
 import { createIngest, ensureResultsStream } from "./ingest/index.js";
 import { createRegistry } from "./registry/nats-registry.js";
 import { createClickHouseStore } from "./store/clickhouse-store.js";
+import { createOutageStore } from "./store/outages.js";
+import { createConsensusRoutes } from "./api/consensus-routes.js";
+import { createConsensusEngine } from "./consensus/engine.js";
+import { policyFromCheck } from "./consensus/policy.js";
+import { createConsensusService } from "./consensus/service.js";
 
 const DAY_MS = 86_400_000;
 /** How often old result partitions are dropped. */
@@ -195,7 +200,25 @@ async function main(): Promise<void> {
     ]),
     migrations: store.migrated(),
   });
-  const app = createApi({ config, registry, store, agents, ready, log });
+  // Consensus: one engine per control plane, fed by the rows this replica's ingest stored.
+  const engine = createConsensusEngine({ now: Date.now });
+  const outageStore = createOutageStore({ client: store.client, log });
+  const consensus = createConsensusService({ engine, outageStore, registry, log });
+
+  const app = createApi({ config, registry, store, agents, ready, log, agentHealth: (id) => engine.agent(id) });
+  app.route(
+    "/",
+    createConsensusRoutes({
+      engine,
+      outageStore,
+      log,
+      apiToken: config.apiToken,
+      lookupCheck: async (id) => {
+        const record = await registry.get(id);
+        return record ? policyFromCheck(record.check) : undefined;
+      },
+    }),
+  );
   const apiServer: ApiServer = await startApiServer({ addr: config.httpAddr, app, log });
   cleanups.push(() => apiServer.close());
 
@@ -203,7 +226,12 @@ async function main(): Promise<void> {
   if (stopping.signal.aborted) return;
   log.info({ database: config.clickhouseDatabase }, "ClickHouse schema is up to date");
 
-  const ingest = createIngest({ nc, store, log });
+  // Open incidents and recent results are loaded before the first new result is judged.
+  await retry("starting consensus", log.child({ component: "consensus" }), stopping.signal, () => consensus.start());
+  if (stopping.signal.aborted) return;
+  cleanups.push(() => consensus.stop());
+
+  const ingest = createIngest({ nc, store, log, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
   cleanups.push(() => ingest.stop());
   await ingest.start();

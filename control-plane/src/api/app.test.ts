@@ -213,7 +213,7 @@ describe("HTTP API", () => {
 
   describe("auth", () => {
     it("writes need the token: 401 JSON error with WWW-Authenticate", async () => {
-      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: TOKEN }]) {
+      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: TOKEN }] as Record<string, string>[]) {
         const res = await post(web, headers);
         expect(res.status).toBe(401);
         expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);

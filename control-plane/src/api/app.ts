@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { AgentDirectory } from "../agents/types.js";
+import type { AgentHealth } from "../consensus/types.js";
 import { checkToJson, restoreMaskedSecrets } from "../checks/check-record.js";
 import { checkId as checkIdRule } from "../checks/rules.js";
 import { validateCheck } from "../checks/validate-check.js";
@@ -31,6 +32,11 @@ export interface ApiOptions {
   registry: CheckRegistry;
   store: ResultStore;
   agents: AgentDirectory;
+  /**
+   * The consensus engine's view of an agent (impaired or not, and why), merged into GET /v1/agents.
+   * @default no consensus information
+   */
+  agentHealth?: (agentId: string) => AgentHealth | undefined;
   /** Reports readiness for GET /readyz. */
   ready: () => Promise<Readiness>;
   log: Logger;
@@ -142,7 +148,18 @@ export function createApi(opts: ApiOptions): Api {
     }
   });
 
-  app.get("/v1/agents", async (c) => c.json(await agents.list()));
+  app.get("/v1/agents", async (c) => {
+    const list = await agents.list();
+    const health = opts.agentHealth;
+    if (!health) return c.json(list);
+    return c.json(
+      list.map((a) => {
+        const h = health(a.id);
+        // An agent the engine has not judged yet (no results) is not impaired.
+        return { ...a, impaired: h?.impaired ?? false, impairedReason: h?.reason ?? "", impairedSince: h?.since || null };
+      }),
+    );
+  });
 
   return Object.assign(app, { stats: () => ({ ...counters }) });
 }
