@@ -2,7 +2,7 @@
 // webhook-id per delivery across retries and replicas, crash of a replica mid-delivery, 410, holds.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createHooks, verifyWebhook, type Hooks, type HooksOptions } from "../../control-plane/src/hooks/index.js";
+import { createHooks, verifyWebhook, type HookAdapter, type Hooks, type HooksOptions } from "../../control-plane/src/hooks/index.js";
 import { validateHook } from "../../control-plane/src/hooks/validate-hook.js";
 import { startNats, type NatsServer } from "../harness/nats.js";
 import { waitFor } from "../harness/process.js";
@@ -208,6 +208,37 @@ describe("hook deliveries on JetStream", () => {
     expect(dry.map((r) => r.outcome)).toEqual(["dry_run", "dry_run"]);
     expect(dry[0]?.result?.action).toMatch(/^would POST/);
     expect(rcv.received.every((r) => String(r.headers["webhook-id"]).endsWith(":hold"))).toBe(true);
+  });
+
+  it("actions of one hook and check never overlap, even when a slow older one is still running", async () => {
+    // A stand-in "haproxy" adapter whose failover takes 1.5 s: without serialisation the quick
+    // failback published 200 ms later would finish first and the stale failover would win.
+    const calls: { type: string; start: number; end: number }[] = [];
+    let current = "normal";
+    const slow: HookAdapter = {
+      type: "haproxy",
+      readBack: true,
+      async apply(event) {
+        const start = Date.now();
+        await new Promise((r) => setTimeout(r, event.type === "outage.opened" ? 1500 : 50));
+        current = event.type === "outage.opened" ? "failed-over" : "normal";
+        calls.push({ type: event.type, start, end: Date.now() });
+        return { ok: true, action: `set ${current}`, verified: true };
+      },
+      verify: async () => ({ ok: true, action: "read", verified: true, observed: current }),
+    };
+    const [a, b] = [await replica({ ...FAST, adapters: { haproxy: slow } }), await replica({ ...FAST, adapters: { haproxy: slow } })];
+    await a.hooks.registry.create(validateHook({ id: "serial", type: "haproxy", haproxy: { socket: "/nonexistent.sock", backend: "b", server: "s" } }, { mode: "create" }).hook);
+    await Promise.all([a.hooks.start(), b.hooks.start()]);
+    const t = Date.now();
+    await a.hooks.publish(outageEvent("outage.opened", { outageId: "o-serial", at: t }));
+    await new Promise((r) => setTimeout(r, 200));
+    await b.hooks.publish(outageEvent("outage.resolved", { outageId: "o-serial", at: t + 200 }));
+    await waitFor("both applied", () => calls.length === 2, 15_000);
+    expect(calls.map((c) => c.type)).toEqual(["outage.opened", "outage.resolved"]);
+    expect(calls[1]?.start).toBeGreaterThanOrEqual(calls[0]?.end ?? Infinity);
+    expect(current).toBe("normal");
+    expect(a.hooks.stats.waitedForLease + b.hooks.stats.waitedForLease).toBeGreaterThan(0);
   });
 
   it("sends a test event on request, and refuses malformed events with a clear, counted error", async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { AdapterSet } from "./actions/index.js";
@@ -8,7 +9,8 @@ import type { DeliveryLog } from "./delivery-log.js";
 import { decide, eventTime } from "./guardrails.js";
 import type { HookStateStore } from "./hook-state.js";
 import type { HookRegistry } from "./registry.js";
-import type { ActionResult, DeliveryOutcome, DeliveryRecord, Hook } from "./types.js";
+import { wants } from "./subscription.js";
+import { ACTION_HOOK_TYPES, type ActionResult, type DeliveryOutcome, type DeliveryRecord, type Hook } from "./types.js";
 
 /** Options of {@link createDeliveryWorker}. */
 export interface DeliveryWorkerOptions {
@@ -37,7 +39,12 @@ export interface DeliveryStats {
   malformed: number;
   /** Outcomes that could not be written to the delivery log (the message is then retried). */
   logErrors: number;
+  /** Times a delivery waited because another action of the same hook and check was running. */
+  waitedForLease: number;
 }
+
+// A lease outlives the attempt it guards by this much (recording the outcome included).
+const LEASE_MARGIN_MS = 5000;
 
 /** The delivery loop of one replica. */
 export interface DeliveryWorker {
@@ -75,8 +82,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const policy = deps.options?.backoff ?? DEFAULT_BACKOFF;
   const heartbeatMs = deps.options?.heartbeatMs ?? 5000;
   const fetchExpiresMs = deps.options?.fetchExpiresMs ?? 5000;
-  const stats: DeliveryStats = { delivered: 0, failedAttempts: 0, gaveUp: 0, refused: 0, held: 0, superseded: 0, disabled: 0, skipped: 0, dryRun: 0, malformed: 0, logErrors: 0 };
+  const stats: DeliveryStats = { delivered: 0, failedAttempts: 0, gaveUp: 0, refused: 0, held: 0, superseded: 0, disabled: 0, skipped: 0, dryRun: 0, malformed: 0, logErrors: 0, waitedForLease: 0 };
   const inFlight = new Set<Promise<void>>();
+  const replicaId = randomBytes(6).toString("hex");
   let batch: ConsumerMessages | undefined;
   let loop: Promise<void> | undefined;
   let stopping = false;
@@ -131,59 +139,78 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       return finish(m, record("gave_up", { error: `deadline of ${hook.deadlineMs} ms passed` }), "ack");
     }
 
+    if (!wants(rec, event)) {
+      stats.skipped++;
+      log.info({ ...line }, "delivery skipped: hook no longer subscribed");
+      return finish(m, record("skipped", { error: "hook no longer subscribed to this event type or check" }), "ack");
+    }
     const checkId = event.data.checkId;
-    const last = await state.applied(hook.id, checkId).catch(() => undefined);
-    const verdict = decide(hook, event, last, now());
-    if (verdict.kind === "superseded") {
-      stats.superseded++;
-      log.info({ ...line, reason: verdict.reason }, "delivery superseded");
-      return finish(m, record("superseded", { error: verdict.reason }), "ack");
+    // Traffic-changing actions run one at a time per hook and check, across replicas, so that an
+    // older transition can never finish after (and undo) a newer one.
+    const serialize = ACTION_HOOK_TYPES.includes(hook.type) && event.type !== "test";
+    const owner = `${replicaId}:${m.seq}`;
+    if (serialize && !(await state.acquire(hook.id, checkId, owner, hook.timeoutMs + LEASE_MARGIN_MS).catch(() => false))) {
+      stats.waitedForLease++;
+      m.nak(200 + Math.round(random() * 300));
+      return;
     }
-    if (verdict.kind === "hold") {
-      stats.held++;
-      log.info({ ...line, untilMs: verdict.untilMs, reason: verdict.reason }, "delivery held");
-      return finish(m, record("held", { error: verdict.reason, retryAt: verdict.untilMs }), { nakMs: verdict.untilMs - now() });
-    }
-
-    const result = await attempt1(hook, d, id, m);
-    const latencyMs = result.latencyMs;
-    const outcome: Partial<DeliveryRecord> = { latencyMs, result: result.result, ...(result.result.status !== undefined ? { status: result.result.status } : {}) };
-    const r = result.result;
-    if (r.ok) {
-      const dir = directionOf(event.type);
-      if (dir !== "test" && !r.dryRun) {
-        await state
-          .recordApplied(hook.id, checkId, { eventId: event.id, eventType: event.type, eventAt: eventTime(event), direction: dir, appliedAt: now() })
-          .catch((err: unknown) => log.warn({ ...line, err: errorMessage(err) }, "could not record applied state"));
+    try {
+      const last = await state.applied(hook.id, checkId).catch(() => undefined);
+      const verdict = decide(hook, event, last, now());
+      if (verdict.kind === "superseded") {
+        stats.superseded++;
+        log.info({ ...line, reason: verdict.reason }, "delivery superseded");
+        return finish(m, record("superseded", { error: verdict.reason }), "ack");
       }
-      if (r.dryRun) stats.dryRun++;
-      else stats.delivered++;
-      log.info({ ...line, latencyMs, status: r.status, action: r.action, verified: r.verified, dryRun: r.dryRun }, r.dryRun ? "dry run: nothing changed" : "delivered");
-      return finish(m, record(r.dryRun ? "dry_run" : "delivered", outcome), "ack");
+      if (verdict.kind === "hold") {
+        stats.held++;
+        log.info({ ...line, untilMs: verdict.untilMs, reason: verdict.reason }, "delivery held");
+        return finish(m, record("held", { error: verdict.reason, retryAt: verdict.untilMs }), { nakMs: verdict.untilMs - now() });
+      }
+
+      const result = await runAttempt(hook, d, id, m);
+      const latencyMs = result.latencyMs;
+      const outcome: Partial<DeliveryRecord> = { latencyMs, result: result.result, ...(result.result.status !== undefined ? { status: result.result.status } : {}) };
+      const r = result.result;
+      if (r.ok) {
+        const dir = directionOf(event.type);
+        if (dir !== "test" && !r.dryRun) {
+          await state
+            .recordApplied(hook.id, checkId, { eventId: event.id, eventType: event.type, eventAt: eventTime(event), direction: dir, appliedAt: now() })
+            .catch((err: unknown) => log.warn({ ...line, err: errorMessage(err) }, "could not record applied state"));
+        }
+        if (r.dryRun) stats.dryRun++;
+        else stats.delivered++;
+        log.info({ ...line, latencyMs, status: r.status, action: r.action, verified: r.verified, dryRun: r.dryRun }, r.dryRun ? "dry run: nothing changed" : "delivered");
+        return finish(m, record(r.dryRun ? "dry_run" : "delivered", outcome), "ack");
+      }
+      if (r.refused) {
+        stats.refused++;
+        log.warn({ ...line, reason: r.refused, dryRun: r.dryRun }, "action refused (fail open)");
+        return finish(m, record("refused", { ...outcome, error: r.refused }), "ack");
+      }
+      if (r.disable) {
+        stats.disabled++;
+        await registry.disable(hook.id, r.error ?? "receiver asked to stop").catch((err: unknown) => log.error({ ...line, err: errorMessage(err) }, "could not disable hook"));
+        return finish(m, record("disabled", { ...outcome, error: r.error }), "ack");
+      }
+      stats.failedAttempts++;
+      const t = now();
+      if (t >= deadline) {
+        stats.gaveUp++;
+        log.error({ ...line, status: r.status, err: r.error }, "delivery failed and its deadline passed; giving up");
+        return finish(m, record("gave_up", { ...outcome, error: r.error }), "ack");
+      }
+      const delay = Math.min(backoffDelay(attempt, policy, random), deadline - t);
+      log.warn({ ...line, status: r.status, err: r.error, retryInMs: delay }, "delivery attempt failed");
+      return finish(m, record("failed", { ...outcome, error: r.error, retryAt: t + delay }), { nakMs: delay });
+  
+    } finally {
+      if (serialize) await state.release(hook.id, checkId, owner).catch(() => undefined);
     }
-    if (r.refused) {
-      stats.refused++;
-      log.warn({ ...line, reason: r.refused, dryRun: r.dryRun }, "action refused (fail open)");
-      return finish(m, record("refused", { ...outcome, error: r.refused }), "ack");
-    }
-    if (r.disable) {
-      stats.disabled++;
-      await registry.disable(hook.id, r.error ?? "receiver asked to stop").catch((err: unknown) => log.error({ ...line, err: errorMessage(err) }, "could not disable hook"));
-      return finish(m, record("disabled", { ...outcome, error: r.error }), "ack");
-    }
-    stats.failedAttempts++;
-    const t = now();
-    if (t >= deadline) {
-      stats.gaveUp++;
-      log.error({ ...line, status: r.status, err: r.error }, "delivery failed and its deadline passed; giving up");
-      return finish(m, record("gave_up", { ...outcome, error: r.error }), "ack");
-    }
-    const delay = Math.min(backoffDelay(attempt, policy, random), deadline - t);
-    log.warn({ ...line, status: r.status, err: r.error, retryInMs: delay }, "delivery attempt failed");
-    return finish(m, record("failed", { ...outcome, error: r.error, retryAt: t + delay }), { nakMs: delay });
   }
 
-  async function attempt1(hook: Hook, d: QueuedDelivery, id: string, m: JsMsg): Promise<{ result: ActionResult; latencyMs: number }> {
+  async function runAttempt(hook: Hook, d: QueuedDelivery, id: string, m: JsMsg): Promise<{ result: ActionResult; latencyMs: number }> {
     const adapter = adapters[hook.type];
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`attempt timed out after ${hook.timeoutMs} ms`)), hook.timeoutMs);

@@ -12,7 +12,8 @@ import { createDeliveryWorker, type DeliveryStats, type DeliveryWorker, type Del
 import { eventTime } from "./guardrails.js";
 import { createKvHookStateStore, HOOK_STATE_BUCKET, type HookStateStore } from "./hook-state.js";
 import { createKvHookRegistry, HOOKS_BUCKET, type HookRegistry } from "./registry.js";
-import type { HookEvent, HookRecord } from "./types.js";
+import { wants } from "./subscription.js";
+import type { HookEvent } from "./types.js";
 import { validateEvent } from "./validate-event.js";
 
 /** Options of {@link createHooks}; every field has a default. */
@@ -70,13 +71,6 @@ interface Parts {
   state: HookStateStore;
 }
 
-/** True when `hook` wants `event`. */
-export function wants(rec: HookRecord, event: HookEvent): boolean {
-  if (rec.disabled) return false;
-  if (!rec.hook.events.includes(event.type)) return false;
-  return rec.hook.checks.length === 0 || rec.hook.checks.includes(event.data.checkId);
-}
-
 /** Creates the hooks of one replica on NATS (`nc`): registry in KV, durable deliveries in JetStream. */
 export function createHooks({ nc, log, now = Date.now, options = {} }: { nc: NatsConnection; log: Logger; now?: () => number; options?: HooksOptions }): Hooks {
   const hlog = log.child({ component: "hooks" });
@@ -96,7 +90,7 @@ export function createHooks({ nc, log, now = Date.now, options = {} }: { nc: Nat
         js,
         registry: createKvHookRegistry({ kv: hooksKv, log: hlog, now }),
         deliveries: createJetStreamDeliveryLog({ js, jsm }),
-        state: createKvHookStateStore(stateKv),
+        state: createKvHookStateStore(stateKv, now),
       };
     })().catch((err: unknown) => {
       parts = undefined;
@@ -119,7 +113,7 @@ export function createHooks({ nc, log, now = Date.now, options = {} }: { nc: Nat
     list: async (id, o) => (await setup()).deliveries.list(id, o),
   };
 
-  const emptyStats: DeliveryStats = { delivered: 0, failedAttempts: 0, gaveUp: 0, refused: 0, held: 0, superseded: 0, disabled: 0, skipped: 0, dryRun: 0, malformed: 0, logErrors: 0 };
+  const emptyStats: DeliveryStats = { delivered: 0, failedAttempts: 0, gaveUp: 0, refused: 0, held: 0, superseded: 0, disabled: 0, skipped: 0, dryRun: 0, malformed: 0, logErrors: 0, waitedForLease: 0 };
 
   return {
     registry,

@@ -1,5 +1,6 @@
 // Public surface of the failover hooks.
-export { createHooks, wants } from "./hooks.js";
+export { createHooks } from "./hooks.js";
+export { wants } from "./subscription.js";
 export type { Hooks, HooksOptions, HooksStats, PublishResult } from "./hooks.js";
 export { generateSecret, signWebhook, verifyWebhook, WebhookVerificationError, SECRET_PREFIX, DEFAULT_TOLERANCE_SEC } from "./signing.js";
 export type { VerifyOptions, WebhookHeaders } from "./signing.js";
