@@ -140,7 +140,7 @@ describe("failover actions end to end on real servers", () => {
     await waitFor("superseded", async () => (await deliveries("lb")).some((r) => r.eventId === "o-older:outage.resolved" && r.outcome === "superseded"), 10_000);
     expect(await servedBy()).toBe("standby");
     expect(dig(bind.addr)).toBe(STANDBY);
-    await hooks.publish(outageEvent("outage.resolved", { outageId: "o-late", at: t + 1000 }));
+    await hooks.publish(outageEvent("outage.resolved", { outageId: "o-late", at: t + 1 }));
     await waitFor("failback", async () => (await servedBy()) === "primary", 15_000);
     await waitFor("BIND failback", () => dig(bind.addr) === PRIMARY, 15_000);
   });
@@ -152,5 +152,25 @@ describe("failover actions end to end on real servers", () => {
     const rec = await waitFor("test delivery", async () => (await deliveries("lb")).find((r) => r.eventId === eventId && r.outcome === "delivered"), 10_000);
     expect(rec.result?.observed).toMatch(/be_web\/primary ready/);
     expect(await servedBy()).toBe("primary");
+  });
+
+  it("refuses to switch DNS to a standby whose own check is down (fail open), recorded in the log", async () => {
+    // Round-trip the hook through GET and PUT: the masked TSIG secret keeps the stored one.
+    const shown = (await (await call("GET", "/v1/hooks/ddns")).json()) as { rfc2136: Record<string, unknown> };
+    expect(JSON.stringify(shown)).not.toContain(bind.tsig.secret);
+    const put = await call("PUT", "/v1/hooks/ddns", { ...shown, rfc2136: { ...shown.rfc2136, standbyCheckId: "web-standby" } });
+    expect(put.status).toBe(200);
+    // Later than every transition the previous tests applied.
+    const t = Date.now() + 1000;
+    await hooks.publish({ ...outageEvent("outage.opened", { outageId: "o-standby", checkId: "web-standby", at: t }) });
+    await hooks.publish(outageEvent("outage.opened", { outageId: "o-both", at: t + 100 }));
+    const rec = await waitFor("refusal", async () => (await deliveries("ddns")).find((r) => r.eventId === "o-both:outage.opened"), 10_000);
+    expect(rec.outcome).toBe("refused");
+    expect(rec.error).toMatch(/standby check web-standby is down.*fail open/);
+    await waitFor("HAProxy still fails over", async () => (await servedBy()) === "standby", 15_000);
+    expect(dig(bind.addr)).toBe(PRIMARY);
+    await hooks.publish(outageEvent("outage.resolved", { outageId: "o-both", at: t + 200 }));
+    await waitFor("failback", async () => (await servedBy()) === "primary", 15_000);
+    expect(dig(bind.addr)).toBe(PRIMARY);
   });
 });
