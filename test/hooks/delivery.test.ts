@@ -109,6 +109,9 @@ describe("hook deliveries on JetStream", () => {
     // Attempts count up and each failed one says when it is retried.
     expect(log.map((r) => r.attempt)).toEqual([...log.map((r) => r.attempt)].sort((a, b) => a - b));
     for (const f of failed) expect(f.retryAt).toBeGreaterThan(f.at);
+    // The log is queryable per hook, newest last, limited.
+    const last2 = await hooks.deliveries.list("retry", { limit: 2 });
+    expect(last2).toEqual(log.slice(-2));
     expect(hooks.stats.failedAttempts).toBeGreaterThanOrEqual(3);
   });
 
