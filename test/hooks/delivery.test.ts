@@ -203,7 +203,9 @@ describe("hook deliveries on JetStream", () => {
     const [first, second] = rcv.received;
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(1900);
     const log = await hooks.deliveries.list("hold");
-    expect(log.map((r) => r.outcome)).toEqual(["delivered", "held", "delivered"]);
+    // Delivered, held (once or, if redelivered a hair early, more), then delivered when the hold ends.
+    expect(log.map((r) => r.outcome).join(" ")).toMatch(/^delivered( held)+ delivered$/);
+    expect(log.find((r) => r.outcome === "held")?.error).toMatch(/minimum hold of 2000 ms/);
     const dry = await waitFor("dry-run records", async () => {
       const l = await hooks.deliveries.list("dry");
       return l.length === 2 ? l : undefined;

@@ -10,6 +10,7 @@ import { decide, eventTime } from "./guardrails.js";
 import type { HookStateStore } from "./hook-state.js";
 import type { HookRegistry } from "./registry.js";
 import { wants } from "./subscription.js";
+import { validateEvent } from "./validate-event.js";
 import { ACTION_HOOK_TYPES, type ActionResult, type DeliveryOutcome, type DeliveryRecord, type Hook } from "./types.js";
 
 /** Options of {@link createDeliveryWorker}. */
@@ -108,7 +109,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     let d: QueuedDelivery;
     try {
       d = m.json<QueuedDelivery>();
-      if (typeof d.hookId !== "string" || typeof d.event?.id !== "string" || typeof d.enqueuedAt !== "number") throw new Error("missing fields");
+      if (typeof d.hookId !== "string" || typeof d.enqueuedAt !== "number") throw new Error("missing hookId or enqueuedAt");
+      validateEvent(d.event);
     } catch (err) {
       stats.malformed++;
       log.error({ subject: m.subject, seq: m.seq, err: errorMessage(err) }, "dropping malformed delivery message");
@@ -117,7 +119,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
     const { event, hookId } = d;
     const id = deliveryId(event.id, hookId);
-    const base = { hookId, eventId: event.id, eventType: event.type, checkId: event.data?.checkId ?? "", deliveryId: id, attempt };
+    const base = { hookId, eventId: event.id, eventType: event.type, checkId: event.data.checkId, deliveryId: id, attempt };
     const record = (outcome: DeliveryOutcome, extra: Partial<DeliveryRecord> = {}): DeliveryRecord => ({ ...base, outcome, latencyMs: 0, at: now(), ...extra });
     const line = { hookId, eventId: event.id, type: event.type, attempt };
 
@@ -165,7 +167,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       if (verdict.kind === "hold") {
         stats.held++;
         log.info({ ...line, untilMs: verdict.untilMs, reason: verdict.reason }, "delivery held");
-        return finish(m, record("held", { error: verdict.reason, retryAt: verdict.untilMs }), { nakMs: verdict.untilMs - now() });
+        // A little past the end of the hold, so that timer granularity does not bring it back just early.
+        return finish(m, record("held", { error: verdict.reason, retryAt: verdict.untilMs }), { nakMs: verdict.untilMs - now() + 25 });
       }
 
       const result = await runAttempt(hook, d, id, m);
