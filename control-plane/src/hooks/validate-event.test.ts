@@ -21,7 +21,9 @@ function fields(value: unknown): string[] {
 
 describe("validateEvent", () => {
   it("accepts an event as the consensus engine builds it", () => {
-    expect(validateEvent(good)).toBe(good);
+    expect(validateEvent(good)).toEqual(good);
+    // An open outage's resolvedAt is null: treated as absent.
+    expect(validateEvent({ ...good, data: { ...good.data, resolvedAt: null, reason: null } }).data).toEqual(good.data);
     expect(fields({ ...good, type: "test" })).toEqual([]);
   });
   it("names every problem of a malformed event", () => {

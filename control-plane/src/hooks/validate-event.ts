@@ -8,7 +8,8 @@ const TIMES = ["startedAt", "confirmedAt", "resolvedAt"] as const;
 
 /**
  * Checks an event handed to `publish()` (from the consensus engine) before it is fanned out, so a
- * bad one is refused with every problem named instead of failing later in a delivery.
+ * bad one is refused with every problem named instead of failing later in a delivery. Returns it
+ * with null optional fields (`outageId`, `reason`, `startedAt`, `confirmedAt`, `resolvedAt`) removed.
  */
 export function validateEvent(value: unknown): HookEvent {
   const problems: { field: string; message: string }[] = [];
@@ -22,9 +23,10 @@ export function validateEvent(value: unknown): HookEvent {
   else {
     if (typeof data.checkId !== "string" || !CHECK_ID_PATTERN.test(data.checkId)) add("data.checkId", "must be a check id");
     if (typeof data.state !== "string" || data.state === "") add("data.state", "must be a non-empty string");
-    if (data.outageId !== undefined && typeof data.outageId !== "string") add("data.outageId", "must be a string");
-    if (data.reason !== undefined && typeof data.reason !== "string") add("data.reason", "must be a string");
-    for (const t of TIMES) if (data[t] !== undefined && (typeof data[t] !== "number" || !Number.isFinite(data[t]))) add(`data.${t}`, "must be epoch milliseconds");
+    const present = (k: string) => data[k] !== undefined && data[k] !== null;
+    if (present("outageId") && typeof data.outageId !== "string") add("data.outageId", "must be a string");
+    if (present("reason") && typeof data.reason !== "string") add("data.reason", "must be a string");
+    for (const t of TIMES) if (present(t) && (typeof data[t] !== "number" || !Number.isFinite(data[t]))) add(`data.${t}`, "must be epoch milliseconds");
     if (!isJsonObject(data.regions)) add("data.regions", "must be an object of region -> { state, since? }");
     else {
       for (const [r, s] of Object.entries(data.regions)) {
@@ -34,5 +36,8 @@ export function validateEvent(value: unknown): HookEvent {
   }
   const first = problems[0];
   if (first) throw new ValidationError(`invalid event: ${first.field}: ${first.message}`, { field: first.field, problems });
-  return value as unknown as HookEvent;
+  if (!isJsonObject(data)) throw new Error("unreachable: data checked above");
+  // null (e.g. an open outage's resolvedAt) means absent: drop it so consumers never see 1970.
+  const cleaned = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== null));
+  return { ...(value as unknown as HookEvent), data: cleaned as unknown as HookEvent["data"] };
 }
