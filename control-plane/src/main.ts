@@ -20,6 +20,9 @@ import { createConsensusRoutes } from "./api/consensus-routes.js";
 import { createConsensusEngine } from "./consensus/engine.js";
 import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusService } from "./consensus/service.js";
+import { createHooksRoutes } from "./api/hooks-routes.js";
+import { createHooks } from "./hooks/hooks.js";
+import { hookEventFromTransition } from "./hooks/from-transition.js";
 
 const DAY_MS = 86_400_000;
 /** How often old result partitions are dropped. */
@@ -203,9 +206,30 @@ async function main(): Promise<void> {
   // Consensus: one engine per control plane, fed by the rows this replica's ingest stored.
   const engine = createConsensusEngine({ now: Date.now });
   const outageStore = createOutageStore({ client: store.client, log });
-  const consensus = createConsensusService({ engine, outageStore, registry, log });
+  // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
+  // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
+  const hooks = createHooks({ nc, log });
+  const hooksLog = log.child({ component: "hooks" });
+  const consensus = createConsensusService({
+    engine,
+    outageStore,
+    registry,
+    log,
+    onTransition: async (t) => {
+      const event = "checkId" in t ? hookEventFromTransition(t, engine.status(t.checkId)) : undefined;
+      if (!event) return;
+      await retry(`publishing hook event ${event.id}`, hooksLog, stopping.signal, () =>
+        hooks.publish(event).catch((err: unknown) => {
+          // A refused event will not become valid by retrying; it is logged and counted by hooks.
+          if (err instanceof ValidationError) return undefined;
+          throw err;
+        }),
+      );
+    },
+  });
 
   const app = createApi({ config, registry, store, agents, ready, log, agentHealth: (id) => engine.agent(id) });
+  app.route("/", createHooksRoutes({ hooks, log, apiToken: config.apiToken }));
   app.route(
     "/",
     createConsensusRoutes({
@@ -225,6 +249,10 @@ async function main(): Promise<void> {
   await retry("migrating ClickHouse", log.child({ component: "clickhouse" }), stopping.signal, () => store.migrate());
   if (stopping.signal.aborted) return;
   log.info({ database: config.clickhouseDatabase }, "ClickHouse schema is up to date");
+
+  await retry("starting hook deliveries", hooksLog, stopping.signal, () => hooks.start());
+  if (stopping.signal.aborted) return;
+  cleanups.push(() => hooks.stop());
 
   // Open incidents and recent results are loaded before the first new result is judged.
   await retry("starting consensus", log.child({ component: "consensus" }), stopping.signal, () => consensus.start());

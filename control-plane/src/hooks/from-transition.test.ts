@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import type { CheckStatus, Outage } from "../consensus/types.js";
+import { hookEventFromTransition } from "./from-transition.js";
+import { validateEvent } from "./validate-event.js";
+
+const outage: Outage = {
+  id: "outage:web:1000",
+  checkId: "web",
+  kind: "outage",
+  state: "open",
+  startedAt: 500,
+  confirmedAt: 1000,
+  resolvedAt: null,
+  regions: ["eu-west", "us-east"],
+  reason: "connect",
+};
+
+const status: CheckStatus = {
+  checkId: "web",
+  state: "down",
+  since: 1000,
+  outage,
+  regions: {
+    "eu-west": { state: "down", since: 600, lastResultAt: 900, impaired: false, impairedReason: "", lastReason: "connect", agents: [] },
+    "us-east": { state: "down", since: 1000, lastResultAt: 950, impaired: false, impairedReason: "", lastReason: "connect", agents: [] },
+    "ap-south": { state: "unknown", since: 0, lastResultAt: 0, impaired: false, impairedReason: "", lastReason: "", agents: [] },
+  },
+};
+
+describe("hookEventFromTransition", () => {
+  it("turns an opened outage into a valid event with a deterministic id", () => {
+    const e = hookEventFromTransition({ type: "outage.opened", checkId: "web", at: 1000, outage }, status)!;
+    expect(e).toEqual({
+      id: "outage:web:1000:outage.opened",
+      type: "outage.opened",
+      timestamp: new Date(1000).toISOString(),
+      data: {
+        checkId: "web",
+        outageId: "outage:web:1000",
+        state: "down",
+        regions: { "eu-west": { state: "down", since: 600 }, "us-east": { state: "down", since: 1000 }, "ap-south": { state: "unknown" } },
+        startedAt: 500,
+        confirmedAt: 1000,
+        reason: "connect",
+      },
+    });
+    expect(validateEvent(e)).toEqual(e);
+    // The same transition seen again (replica, replay) is the same event.
+    expect(hookEventFromTransition({ type: "outage.opened", checkId: "web", at: 1000, outage }, status)?.id).toBe(e.id);
+  });
+
+  it("carries resolvedAt once resolved", () => {
+    const resolved = { ...outage, state: "resolved" as const, resolvedAt: 5000 };
+    const e = hookEventFromTransition({ type: "outage.resolved", checkId: "web", at: 5000, outage: resolved }, { ...status, state: "up" })!;
+    expect(e.id).toBe("outage:web:1000:outage.resolved");
+    expect(e.data).toMatchObject({ resolvedAt: 5000, state: "up" });
+  });
+
+  it("maps degraded and recovered, and ignores region and agent transitions", () => {
+    expect(hookEventFromTransition({ type: "check.degraded", checkId: "web", at: 7 }, undefined)).toMatchObject({
+      id: "web:check.degraded:7",
+      type: "check.degraded",
+      data: { checkId: "web", state: "degraded", regions: {} },
+    });
+    expect(hookEventFromTransition({ type: "region.opened", checkId: "web", at: 1, outage: { ...outage, kind: "region" } }, status)).toBeUndefined();
+    expect(hookEventFromTransition({ type: "agent.impaired", agentId: "a", region: "r", at: 1, reason: "x" }, status)).toBeUndefined();
+    expect(hookEventFromTransition({ type: "check.state", checkId: "web", from: "up", to: "down", at: 1 }, status)).toBeUndefined();
+  });
+});

@@ -1,0 +1,43 @@
+import type { CheckStatus, Transition } from "../consensus/types.js";
+import type { HookEvent, HookEventType } from "./types.js";
+
+const INCIDENT_EVENTS = new Set<string>(["outage.opened", "outage.resolved", "partial.opened", "partial.resolved"]);
+
+/**
+ * The hook event for a consensus transition, or undefined when hooks do not hear about it
+ * (per-region and per-agent changes). The id is derived from the transition alone, so replicas and
+ * replays of the same transition produce the same event (and consumers see the same webhook-id).
+ */
+export function hookEventFromTransition(t: Transition, status: CheckStatus | undefined): HookEvent | undefined {
+  const regions = Object.fromEntries(
+    Object.entries(status?.regions ?? {}).map(([name, r]) => [name, r.since > 0 ? { state: r.state, since: r.since } : { state: r.state }]),
+  );
+  const timestamp = new Date(t.at).toISOString();
+  if (INCIDENT_EVENTS.has(t.type) && "outage" in t) {
+    const o = t.outage;
+    return {
+      id: `${o.id}:${t.type}`,
+      type: t.type as HookEventType,
+      timestamp,
+      data: {
+        checkId: o.checkId,
+        outageId: o.id,
+        state: status?.state ?? (t.type === "outage.opened" ? "down" : t.type === "partial.opened" ? "partial" : "up"),
+        regions,
+        startedAt: o.startedAt,
+        confirmedAt: o.confirmedAt,
+        ...(o.resolvedAt !== null ? { resolvedAt: o.resolvedAt } : {}),
+        reason: o.reason,
+      },
+    };
+  }
+  if (t.type === "check.degraded" || t.type === "check.recovered") {
+    return {
+      id: `${t.checkId}:${t.type}:${t.at}`,
+      type: t.type,
+      timestamp,
+      data: { checkId: t.checkId, state: status?.state ?? (t.type === "check.degraded" ? "degraded" : "up"), regions },
+    };
+  }
+  return undefined;
+}
