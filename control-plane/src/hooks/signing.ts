@@ -11,12 +11,12 @@ export const DEFAULT_TOLERANCE_SEC = 300;
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** Headers a signed delivery carries. */
-export interface WebhookHeaders {
+/** Headers a signed delivery carries (a type alias, so it can be passed straight to verifyWebhook). */
+export type WebhookHeaders = {
   "webhook-id": string;
   "webhook-timestamp": string;
   "webhook-signature": string;
-}
+};
 
 /** Why a secret is not a valid Standard Webhooks secret, or undefined when it is. */
 export function secretProblem(secret: string): string | undefined {
