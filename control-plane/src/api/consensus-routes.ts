@@ -12,6 +12,7 @@ import { NotFoundError, ValidationError } from "../errors.js";
 import type { OutageStore, RegionCounts } from "../store/outages.js";
 import { errorResponse } from "./error-response.js";
 import { readJson } from "./read-json.js";
+import { epochParam, integerParam, MAX_EPOCH_MS, strictParams } from "./query-params.js";
 import { requireToken } from "./require-token.js";
 
 /** Options of {@link createConsensusRoutes}. */
@@ -34,7 +35,6 @@ export interface ConsensusRoutesOptions {
 }
 
 const WINDOWS: Record<string, number> = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 };
-const MAX_EPOCH_MS = 8_640_000_000_000_000;
 const DAY = 86_400_000;
 
 /**
@@ -70,8 +70,8 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
     strictParams(params, ["checkId", "from", "to", "state", "kind", "limit"], problems);
     const checkId = params.get("checkId") ?? undefined;
     if (checkId !== undefined && !CHECK_ID_PATTERN.test(checkId)) problems.add("checkId", "must be a check id");
-    const from = epoch(params, "from", problems);
-    const to = epoch(params, "to", problems);
+    const from = epochParam(params, "from", problems);
+    const to = epochParam(params, "to", problems);
     if (from !== undefined && to !== undefined && from >= to) problems.add("from", "must be before to");
     const state = params.get("state") ?? undefined;
     if (state !== undefined && state !== "open" && state !== "resolved") problems.add("state", "must be open or resolved");
@@ -82,7 +82,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
       if (list.some((k) => k !== "outage" && k !== "partial" && k !== "region")) problems.add("kind", "must be outage, partial, region or a comma-separated list of them");
       else kinds = [...new Set(list as IncidentKind[])];
     }
-    const limit = integer(params, "limit", 1, 10_000, problems) ?? 1000;
+    const limit = integerParam(params, "limit", 1, 10_000, problems) ?? 1000;
     problems.throwIfAny("query");
     const list = await outageStore.listOutages({
       kinds,
@@ -101,8 +101,8 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
     const problems = new Problems();
     strictParams(params, ["from", "to", "window", "slo"], problems);
     const t = now();
-    let from = epoch(params, "from", problems);
-    let to = epoch(params, "to", problems);
+    let from = epochParam(params, "from", problems);
+    let to = epochParam(params, "to", problems);
     const window = params.get("window");
     if (window !== null) {
       if (from !== undefined || to !== undefined) problems.add("window", "give either window or from/to, not both");
@@ -233,33 +233,6 @@ function policyJson(p: CheckPolicy): Record<string, unknown> {
     recoveryThreshold: p.recoveryThreshold,
     quorum: String(p.quorum),
   };
-}
-
-function strictParams(params: URLSearchParams, known: readonly string[], problems: Problems): void {
-  for (const key of new Set(params.keys())) {
-    if (!known.includes(key)) problems.add(key, `unknown query parameter (known: ${known.join(", ")})`);
-    else if (params.getAll(key).length > 1) problems.add(key, "must be given at most once");
-  }
-}
-
-function epoch(params: URLSearchParams, key: string, problems: Problems): number | undefined {
-  const raw = params.get(key);
-  if (raw === null) return undefined;
-  if (!/^\d{1,16}$/.test(raw) || Number(raw) > MAX_EPOCH_MS) {
-    problems.add(key, "must be a time in epoch milliseconds (digits only)");
-    return undefined;
-  }
-  return Number(raw);
-}
-
-function integer(params: URLSearchParams, key: string, min: number, max: number, problems: Problems): number | undefined {
-  const raw = params.get(key);
-  if (raw === null) return undefined;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    problems.add(key, `must be an integer between ${min} and ${max}`);
-    return undefined;
-  }
-  return Number(raw);
 }
 
 function decimal(params: URLSearchParams, key: string, problems: Problems): number | undefined {
