@@ -12,7 +12,7 @@ profile="${1:-test}"
 say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 mesh_pkgs=(nats-server clickhouse-server)
-test_pkgs=(haproxy pdns-server pdns-backend-sqlite3 sqlite3 bind9 bind9-dnsutils knot
+test_pkgs=(haproxy pdns-server pdns-backend-sqlite3 sqlite3 bind9 bind9-dnsutils
   prometheus-blackbox-exporter iproute2 iputils-ping openssl procps)
 pkgs=("${mesh_pkgs[@]}")
 [ "$profile" = test ] && pkgs+=("${test_pkgs[@]}")
