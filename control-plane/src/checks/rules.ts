@@ -43,7 +43,6 @@ export const headerName: StringRule = (v) =>
 
 /** Rule: an HTTP header value; the message never echoes the value, which may be a secret. */
 export const headerValue: StringRule = (v) =>
-  // eslint-disable-next-line no-control-regex
   /[\r\n\0]/.test(v) ? "must not contain CR, LF or NUL" : undefined;
 
 /** Rule: gRPC metadata key (lower case, not a reserved "grpc-" key). */

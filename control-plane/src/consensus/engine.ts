@@ -511,7 +511,11 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       // Regions that join an open incident are remembered for its resolved record.
       const regions = new Set(check.incident.regions);
       let grew = false;
-      for (const r of downRegions) if (!regions.has(r.name)) (regions.add(r.name), (grew = true));
+      for (const r of downRegions) {
+        if (regions.has(r.name)) continue;
+        regions.add(r.name);
+        grew = true;
+      }
       if (grew) check.incident = { ...check.incident, regions: [...regions].sort() };
     }
   }

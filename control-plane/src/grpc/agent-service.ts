@@ -110,7 +110,6 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     const streamId = randomUUID();
     const assigned = new Set<string>();
     let ended = false;
-    let watch: RegistryWatch | undefined;
 
     const send = (message: WatchAssignmentsResponse) => {
       // Back-pressure is ignored on purpose: a delta is small and an agent has few checks; the
@@ -129,13 +128,14 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     const cleanup = (reason: string) => {
       if (ended) return;
       ended = true;
-      watch?.stop();
+      watch.stop();
       streams.delete(streamId);
       void agents.streamClosed(agent.id, streamId);
       log.info({ agentId: agent.id, region: agent.region, streamId, reason }, "agent stream closed");
     };
 
-    watch = registry.watch((change) => {
+    // Declared after cleanup, which reads it: cleanup only runs from stream events registered below.
+    const watch: RegistryWatch = registry.watch((change) => {
       if (ended) return;
       const delta = assignmentDelta(change, agent.region, assigned);
       if (delta) sendDelta(delta);
