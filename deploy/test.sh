@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/bootstrap.sh test
 pnpm run -s typecheck
+pnpm run -s lint
 exec pnpm exec vitest run "$@"
