@@ -120,4 +120,18 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
     const delivered = log.filter((d) => d.status >= 200 && d.status < 300).map((d) => d.eventId);
     expect(delivered).toEqual(expect.arrayContaining([`${outageId}:outage.opened`, `${outageId}:outage.resolved`]));
   });
+
+  it("a restarted control plane re-announces recent incidents without delivering anything twice", async () => {
+    const before = receiver.received.length;
+    await cp.stop();
+    cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url });
+    await waitFor("re-announcement logged", () => cp.proc.output().includes("re-announced recent incidents"), 30_000, 200).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${cp.proc.output().slice(-3000)}`);
+    });
+    // Give the delivery worker time to (not) send them.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(receiver.received.length).toBe(before);
+    expect(events("outage.opened")).toHaveLength(1);
+    expect(events("outage.resolved")).toHaveLength(1);
+  });
 });

@@ -22,11 +22,14 @@ import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusService } from "./consensus/service.js";
 import { createHooksRoutes } from "./api/hooks-routes.js";
 import { createHooks } from "./hooks/hooks.js";
-import { hookEventFromTransition } from "./hooks/from-transition.js";
+import { hookEventFromTransition, reannouncements } from "./hooks/from-transition.js";
+import type { HookEvent } from "./hooks/types.js";
 
 const DAY_MS = 86_400_000;
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
+/** Incidents resolved this recently are re-announced to hooks at start (the hooks' dedupe window). */
+const HOOK_REANNOUNCE_MS = 3_600_000;
 /** A shutdown that takes longer than this is forced. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
@@ -217,16 +220,18 @@ async function main(): Promise<void> {
     log,
     onTransition: async (t) => {
       const event = "checkId" in t ? hookEventFromTransition(t, engine.status(t.checkId)) : undefined;
-      if (!event) return;
-      await retry(`publishing hook event ${event.id}`, hooksLog, stopping.signal, () =>
-        hooks.publish(event).catch((err: unknown) => {
-          // A refused event will not become valid by retrying; it is logged and counted by hooks.
-          if (err instanceof ValidationError) return undefined;
-          throw err;
-        }),
-      );
+      if (event) await publishHookEvent(event);
     },
   });
+  async function publishHookEvent(event: HookEvent): Promise<void> {
+    await retry(`publishing hook event ${event.id}`, hooksLog, stopping.signal, () =>
+      hooks.publish(event).catch((err: unknown) => {
+        // A refused event will not become valid by retrying; it is logged and counted by hooks.
+        if (err instanceof ValidationError) return undefined;
+        throw err;
+      }),
+    );
+  }
 
   const app = createApi({ config, registry, store, agents, ready, log, agentHealth: (id) => engine.agent(id) });
   app.route("/", createHooksRoutes({ hooks, log, apiToken: config.apiToken }));
@@ -258,6 +263,17 @@ async function main(): Promise<void> {
   await retry("starting consensus", log.child({ component: "consensus" }), stopping.signal, () => consensus.start());
   if (stopping.signal.aborted) return;
   cleanups.push(() => consensus.stop());
+
+  // A crash between a transition and its hook event must not lose the event: announce again what
+  // changed within the hooks' dedupe window (same ids, so what was delivered is not delivered twice).
+  void (async () => {
+    const recent = await retry("loading recent incidents", hooksLog, stopping.signal, () =>
+      outageStore.listOutages({ from: Date.now() - HOOK_REANNOUNCE_MS, state: "resolved" }),
+    );
+    const events = reannouncements([...engine.openIncidents(), ...(recent ?? [])], (id) => engine.status(id));
+    for (const event of events) await publishHookEvent(event);
+    if (events.length > 0) hooksLog.info({ events: events.length }, "re-announced recent incidents to hooks");
+  })();
 
   const ingest = createIngest({ nc, store, log, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CheckStatus, Outage } from "../consensus/types.js";
-import { hookEventFromTransition } from "./from-transition.js";
+import { hookEventFromTransition, reannouncements } from "./from-transition.js";
 import { validateEvent } from "./validate-event.js";
 
 const outage: Outage = {
@@ -65,5 +65,16 @@ describe("hookEventFromTransition", () => {
     expect(hookEventFromTransition({ type: "region.opened", checkId: "web", at: 1, outage: { ...outage, kind: "region" } }, status)).toBeUndefined();
     expect(hookEventFromTransition({ type: "agent.impaired", agentId: "a", region: "r", at: 1, reason: "x" }, status)).toBeUndefined();
     expect(hookEventFromTransition({ type: "check.state", checkId: "web", from: "up", to: "down", at: 1 }, status)).toBeUndefined();
+  });
+});
+
+describe("reannouncements", () => {
+  it("repeats opened for open incidents and opened+resolved for resolved ones, with the original ids, skipping region intervals", () => {
+    const partial: Outage = { ...outage, id: "partial:web:400", kind: "partial", confirmedAt: 400, state: "resolved", resolvedAt: 1000 };
+    const region: Outage = { ...outage, id: "region:web:eu-west:600", kind: "region" };
+    const events = reannouncements([outage, partial, region], () => status);
+    expect(events.map((e) => e.id)).toEqual(["outage:web:1000:outage.opened", "partial:web:400:partial.opened", "partial:web:400:partial.resolved"]);
+    expect(events[2]!.data.resolvedAt).toBe(1000);
+    expect(events[1]!.timestamp).toBe(new Date(400).toISOString());
   });
 });

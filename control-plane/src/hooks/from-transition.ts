@@ -1,4 +1,4 @@
-import type { CheckStatus, Transition } from "../consensus/types.js";
+import type { CheckStatus, Outage, Transition } from "../consensus/types.js";
 import type { HookEvent, HookEventType } from "./types.js";
 
 const INCIDENT_EVENTS = new Set<string>(["outage.opened", "outage.resolved", "partial.opened", "partial.resolved"]);
@@ -40,4 +40,24 @@ export function hookEventFromTransition(t: Transition, status: CheckStatus | und
     };
   }
   return undefined;
+}
+
+/**
+ * Events to publish again at start for incidents that may have changed just before a crash: the
+ * `opened` event of every open outage or partial incident, and `opened` then `resolved` of the ones
+ * resolved recently. Ids are the original ones, so deliveries already made are recognised as
+ * duplicates (JetStream dedupe on enqueue, then the consumers' webhook-id).
+ */
+export function reannouncements(incidents: Iterable<Outage>, status: (checkId: string) => CheckStatus | undefined): HookEvent[] {
+  const events: HookEvent[] = [];
+  for (const o of incidents) {
+    if (o.kind === "region") continue;
+    const opened = hookEventFromTransition({ type: `${o.kind}.opened`, checkId: o.checkId, at: o.confirmedAt, outage: o }, status(o.checkId));
+    if (opened) events.push(opened);
+    if (o.state === "resolved" && o.resolvedAt !== null) {
+      const resolved = hookEventFromTransition({ type: `${o.kind}.resolved`, checkId: o.checkId, at: o.resolvedAt, outage: o }, status(o.checkId));
+      if (resolved) events.push(resolved);
+    }
+  }
+  return events;
 }
