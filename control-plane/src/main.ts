@@ -270,7 +270,10 @@ async function main(): Promise<void> {
     const recent = await retry("loading recent incidents", hooksLog, stopping.signal, () =>
       outageStore.listOutages({ from: Date.now() - HOOK_REANNOUNCE_MS, state: "resolved" }),
     );
-    const events = reannouncements([...engine.openIncidents(), ...(recent ?? [])], (id) => engine.status(id));
+    const events = reannouncements([...engine.openIncidents(), ...(recent ?? [])], (id) => engine.status(id), {
+      now: Date.now(),
+      dedupeWindowMs: HOOK_REANNOUNCE_MS,
+    });
     for (const event of events) await publishHookEvent(event);
     if (events.length > 0) hooksLog.info({ events: events.length }, "re-announced recent incidents to hooks");
   })();

@@ -77,4 +77,22 @@ describe("reannouncements", () => {
     expect(events[2]!.data.resolvedAt).toBe(1000);
     expect(events[1]!.timestamp).toBe(new Date(400).toISOString());
   });
+
+  it("leaves out the opened event of a resolved incident confirmed before the dedupe window (no page after the resolve)", () => {
+    const hour = 3_600_000;
+    const now = 10 * hour;
+    // Opened 2 h ago, resolved 10 min ago: its opened event is past JetStream's dedupe window.
+    const long: Outage = { ...outage, id: "outage:web:long", state: "resolved", confirmedAt: now - 2 * hour, resolvedAt: now - 600_000 };
+    // Opened and resolved within the window: both may have been lost in a crash, and duplicates are dropped.
+    const short: Outage = { ...outage, id: "outage:web:short", state: "resolved", confirmedAt: now - 1_800_000, resolvedAt: now - 600_000 };
+    // Still open, however old: announced again (PagerDuty and consumers dedupe it while it is open).
+    const open: Outage = { ...outage, id: "outage:web:open", confirmedAt: now - 5 * hour };
+    const events = reannouncements([long, short, open], () => status, { now, dedupeWindowMs: hour });
+    expect(events.map((e) => e.id)).toEqual([
+      "outage:web:long:outage.resolved",
+      "outage:web:short:outage.opened",
+      "outage:web:short:outage.resolved",
+      "outage:web:open:outage.opened",
+    ]);
+  });
 });

@@ -42,17 +42,32 @@ export function hookEventFromTransition(t: Transition, status: CheckStatus | und
   return undefined;
 }
 
+/** Which already-resolved incidents may still have their `opened` event re-announced. */
+export interface ReannounceOptions {
+  /** Epoch ms of the start. */
+  now: number;
+  /** The delivery queue's dedupe window: an `opened` enqueued within it is dropped as a duplicate. */
+  dedupeWindowMs: number;
+}
+
 /**
  * Events to publish again at start for incidents that may have changed just before a crash: the
  * `opened` event of every open outage or partial incident, and `opened` then `resolved` of the ones
  * resolved recently. Ids are the original ones, so deliveries already made are recognised as
- * duplicates (JetStream dedupe on enqueue, then the consumers' webhook-id).
+ * duplicates (JetStream dedupe on enqueue, then the consumers' webhook-id). The `opened` of a
+ * resolved incident confirmed before the dedupe window is left out: JetStream would no longer drop
+ * it, and a trigger after the resolve pages (PagerDuty opens a new incident) for nothing.
  */
-export function reannouncements(incidents: Iterable<Outage>, status: (checkId: string) => CheckStatus | undefined): HookEvent[] {
+export function reannouncements(
+  incidents: Iterable<Outage>,
+  status: (checkId: string) => CheckStatus | undefined,
+  options?: ReannounceOptions,
+): HookEvent[] {
   const events: HookEvent[] = [];
   for (const o of incidents) {
     if (o.kind === "region") continue;
-    const opened = hookEventFromTransition({ type: `${o.kind}.opened`, checkId: o.checkId, at: o.confirmedAt, outage: o }, status(o.checkId));
+    const stale = o.state === "resolved" && options !== undefined && o.confirmedAt < options.now - options.dedupeWindowMs;
+    const opened = stale ? undefined : hookEventFromTransition({ type: `${o.kind}.opened`, checkId: o.checkId, at: o.confirmedAt, outage: o }, status(o.checkId));
     if (opened) events.push(opened);
     if (o.state === "resolved" && o.resolvedAt !== null) {
       const resolved = hookEventFromTransition({ type: `${o.kind}.resolved`, checkId: o.checkId, at: o.resolvedAt, outage: o }, status(o.checkId));
