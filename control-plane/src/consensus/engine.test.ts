@@ -289,6 +289,21 @@ describe("consensus engine", () => {
     expect(s.engine.status("web")?.regions["eu-west"]?.agents[0]?.state).toBe("unknown"); // one failure < threshold
   });
 
+  it("a result dated far in the future (agent clock wrong) is ignored: it cannot freeze its region's vote", () => {
+    const s = sim([{ checkId: "web", regions: [...R3] }]);
+    for (let k = 0; k < 3; k++) s.round("web", all(R3, "up"));
+    // One eu-west result a day ahead, then the target really fails in eu-west and us-east.
+    s.observe({ checkId: "web", region: "eu-west", state: "up", startedAt: s.clock() + 86_400_000 });
+    expect(s.engine.stats()).toMatchObject({ ignoredFuture: 1 });
+    for (let k = 0; k < 3; k++) s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up" });
+    expect(s.engine.status("web")?.regions["eu-west"]?.state).toBe("down");
+    expect(s.engine.status("web")?.state).toBe("down");
+    expect(s.of("outage.opened")).toHaveLength(1);
+    // A small skew is tolerated (default 60 s).
+    s.observe({ checkId: "web", region: "ap-south", state: "up", startedAt: s.clock() + 30_000 });
+    expect(s.engine.stats()).toMatchObject({ ignoredFuture: 1 });
+  });
+
   it("results of unknown checks and malformed results are counted, not thrown", () => {
     const s = sim([]);
     expect(() => s.observe({ checkId: "nope", region: "eu-west" })).not.toThrow();

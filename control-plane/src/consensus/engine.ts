@@ -26,6 +26,12 @@ export interface ConsensusEngineOptions {
   impairment?: ImpairmentOptions;
   /** Called with every transition, in order, besides returning them. */
   onTransition?: (t: Transition) => void;
+  /**
+   * Results starting further than this ahead of the engine's clock are ignored (agent clock wrong):
+   * accepted, one would keep its view fresh, and every later result "out of order", until then.
+   * @default 60000
+   */
+  maxFutureMs?: number;
 }
 
 /** Counters of what the engine did, for metrics and tests. */
@@ -40,6 +46,8 @@ export interface ConsensusStats {
   /** Duplicates and results older than the agent's newest for that check. */
   ignoredOutOfOrder: number;
   ignoredInvalid: number;
+  /** Results dated beyond `maxFutureMs` ahead of the clock. */
+  ignoredFuture: number;
   transitions: number;
 }
 
@@ -133,6 +141,7 @@ const STATES = new Set(["up", "degraded", "down"]);
 export function createConsensusEngine(options: ConsensusEngineOptions): ConsensusEngine {
   const { now, policyFor, onTransition } = options;
   const rules = impairmentRules(options.impairment);
+  const maxFutureMs = options.maxFutureMs ?? 60_000;
   const checks = new Map<string, CheckView>();
   const agents = new Map<string, AgentEntry>();
   const stats: ConsensusStats = {
@@ -144,6 +153,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     ignoredOtherRegion: 0,
     ignoredOutOfOrder: 0,
     ignoredInvalid: 0,
+    ignoredFuture: 0,
     transitions: 0,
   };
   /** While warming up, state moves but nothing is emitted and no incident opens or closes. */
@@ -570,6 +580,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       check.regions.set(o.region, region);
     }
     const t = now();
+    if (o.startedAt > t + maxFutureMs) {
+      stats.ignoredFuture++;
+      return;
+    }
     expire(check, t, out);
     const view = region.views.get(o.agentId) ?? newView(check, region, o.agentId);
     if (o.startedAt <= view.last) {
