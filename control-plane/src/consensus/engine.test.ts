@@ -386,6 +386,19 @@ describe("consensus engine", () => {
     expect(ts3.filter((t) => t.type.endsWith(".resolved"))).toHaveLength(open.length);
   });
 
+  it("warm-up of a check still degraded announces no second check.degraded; its recovery is announced", () => {
+    const t0 = 1_000_000;
+    const results = [0, 1, 2].flatMap((k) =>
+      R3.map((region, i) => ({ checkId: "web", agentId: `agent-${region}`, region, startedAt: t0 + k * INTERVAL + i, durationMs: 5, state: "degraded" as const, reason: "", canary: false })),
+    );
+    const s = sim([{ checkId: "web", regions: [...R3] }], {}, t0 + 3 * INTERVAL);
+    const ts = s.engine.warmUp({ results, openIncidents: [] });
+    expect(s.engine.status("web")?.state).toBe("degraded");
+    expect(ts.filter((t) => t.type === "check.degraded")).toEqual([]);
+    s.round("web", all(R3, "up"));
+    expect(s.of("check.recovered")).toHaveLength(1);
+  });
+
   it("staleness is decided at each deadline, independent of tick cadence", () => {
     const run = (tickEvery: number): string[] => {
       const s = sim([{ checkId: "web", regions: [...R3] }]);

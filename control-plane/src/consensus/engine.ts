@@ -748,6 +748,9 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         warming = false;
       }
       out.length = 0;
+      // A check degraded before the restart was announced then: no second check.degraded (with a new
+      // id no consumer could dedupe), but its recovery is announced.
+      for (const check of checks.values()) check.degradedOpen = check.state === "degraded";
       const t = now();
       for (const incident of openIncidents) {
         if (incident.state !== "open") continue;
