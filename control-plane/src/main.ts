@@ -8,10 +8,11 @@ import { pino, type Logger } from "pino";
 import { createAgentDirectory } from "./agents/nats-agents.js";
 import { createApi, type Readiness } from "./api/app.js";
 import { startApiServer, type ApiServer } from "./api/serve.js";
-import { loadConfig, type Config } from "./config.js";
+import { loadConfig, redactUrl, type Config } from "./config.js";
 import { ValidationError } from "./errors.js";
 import { createAgentService } from "./grpc/agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
+import { onShutdownSignals } from "./shutdown-signals.js";
 import { createIngest, ensureResultsStream } from "./ingest/index.js";
 import { createRegistry } from "./registry/nats-registry.js";
 import { createClickHouseStore } from "./store/clickhouse-store.js";
@@ -121,15 +122,7 @@ async function main(): Promise<void> {
     log.info("stopped");
     process.exit(code);
   };
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () => {
-      if (shuttingDown) {
-        log.warn({ signal }, "second signal; exiting immediately");
-        process.exit(1);
-      }
-      void shutdown(signal, 0);
-    });
-  }
+  onShutdownSignals({ log, shutdown: (signal) => void shutdown(signal, 0), force: () => process.exit(1) });
   process.on("unhandledRejection", (err) => {
     log.fatal({ err }, "unhandled promise rejection");
     void shutdown("unhandled rejection", 1);
@@ -137,8 +130,8 @@ async function main(): Promise<void> {
 
   log.info(
     {
-      nats: config.natsUrl,
-      clickhouse: config.clickhouseUrl,
+      nats: config.natsUrl.map(redactUrl),
+      clickhouse: redactUrl(config.clickhouseUrl),
       database: config.clickhouseDatabase,
       httpAddr: config.httpAddr,
       grpcAddr: config.grpcAddr,
@@ -218,11 +211,15 @@ async function main(): Promise<void> {
     outageStore,
     registry,
     log,
-    onTransition: async (t) => {
+    onTransition: (t) => {
       const event = "checkId" in t ? hookEventFromTransition(t, engine.status(t.checkId)) : undefined;
-      if (event) await publishHookEvent(event);
+      // Enqueued one at a time, in transition order: a partial that grows into an outage must reach
+      // hooks as partial.resolved then outage.opened, never the other way round.
+      if (event) published = published.then(() => publishHookEvent(event));
+      return published;
     },
   });
+  let published: Promise<void> = Promise.resolve();
   async function publishHookEvent(event: HookEvent): Promise<void> {
     await retry(`publishing hook event ${event.id}`, hooksLog, stopping.signal, () =>
       hooks.publish(event).catch((err: unknown) => {
@@ -266,17 +263,19 @@ async function main(): Promise<void> {
 
   // A crash between a transition and its hook event must not lose the event: announce again what
   // changed within the hooks' dedupe window (same ids, so what was delivered is not delivered twice).
-  void (async () => {
-    const recent = await retry("loading recent incidents", hooksLog, stopping.signal, () =>
-      outageStore.listOutages({ from: Date.now() - HOOK_REANNOUNCE_MS, state: "resolved" }),
-    );
-    const events = reannouncements([...engine.openIncidents(), ...(recent ?? [])], (id) => engine.status(id), {
+  // Queued ahead of every live transition, so hooks hear them first.
+  published = published.then(async () => {
+    const recent = await outageStore.listOutages({ from: Date.now() - HOOK_REANNOUNCE_MS, state: "resolved" }).catch((err: unknown) => {
+      hooksLog.warn({ err }, "could not load recently resolved incidents; re-announcing open ones only");
+      return [];
+    });
+    const events = reannouncements([...engine.openIncidents(), ...recent], (id) => engine.status(id), {
       now: Date.now(),
       dedupeWindowMs: HOOK_REANNOUNCE_MS,
     });
     for (const event of events) await publishHookEvent(event);
     if (events.length > 0) hooksLog.info({ events: events.length }, "re-announced recent incidents to hooks");
-  })();
+  });
 
   const ingest = createIngest({ nc, store, log, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
