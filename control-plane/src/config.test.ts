@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "./errors.js";
-import { loadConfig } from "./config.js";
+import { loadConfig, redactUrl } from "./config.js";
 
 const tokens = { PROBEMESH_API_TOKEN: "api-secret", PROBEMESH_AGENT_TOKEN: "agent-secret" };
 
@@ -80,7 +80,33 @@ describe("loadConfig", () => {
     expect(JSON.stringify({ m: e.message, d: e.details })).not.toContain("secret");
   });
 
+  it("accepts host:port NATS servers, as the agent does for the same variable", () => {
+    expect(loadConfig({ ...tokens, PROBEMESH_NATS_URL: "127.0.0.1:4222,nats://b:4222" }).natsUrl).toEqual([
+      "127.0.0.1:4222",
+      "nats://b:4222",
+    ]);
+    expect(problems({ ...tokens, PROBEMESH_NATS_URL: "127.0.0.1" }).details?.field).toBe("PROBEMESH_NATS_URL");
+  });
+
+  it("never echoes a password given in a URL", () => {
+    const e = problems({ ...tokens, PROBEMESH_NATS_URL: "http://u:natspw@x:1", PROBEMESH_CLICKHOUSE_URL: "ftp://u:chpw@x:1" });
+    expect(JSON.stringify({ m: e.message, d: e.details })).not.toMatch(/natspw|chpw/);
+  });
+
   it.each(["1.5", "-1", "abc", "36501"])("rejects retention %s", (days) => {
     expect(problems({ ...tokens, PROBEMESH_RETENTION_DAYS: days }).details?.field).toBe("PROBEMESH_RETENTION_DAYS");
+  });
+});
+
+describe("redactUrl", () => {
+  it.each([
+    ["http://default:s3cret@ch:8123", "http://default:***@ch:8123"],
+    ["nats://tok3n@n:4222", "nats://***@n:4222"],
+    ["http://u:p@ss@ch:8123/?database=x", "http://u:***@ch:8123/?database=x"],
+    ["nats://n:4222", "nats://n:4222"],
+    ["127.0.0.1:4222", "127.0.0.1:4222"],
+    ["http://ch:8123/?q=a@b", "http://ch:8123/?q=a@b"],
+  ])("%s -> %s", (input, output) => {
+    expect(redactUrl(input)).toBe(output);
   });
 });

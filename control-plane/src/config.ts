@@ -54,15 +54,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     .map((s) => s.trim())
     .filter((s) => s !== "");
   for (const u of natsUrl) {
-    if (!isUrl(u, ["nats:", "tls:", "ws:", "wss:"])) {
-      problems.add("PROBEMESH_NATS_URL", `${JSON.stringify(u)} is not a nats://host:port URL`);
-    }
+    // Plain host:port is what the agent (and nats.js) accept too, so one value works for both programs.
+    const ok = u.includes("://") ? isUrl(u, ["nats:", "tls:", "ws:", "wss:"]) : addrProblem(u) === undefined;
+    if (!ok) problems.add("PROBEMESH_NATS_URL", `${JSON.stringify(redactUrl(u))} is not a nats://host:port URL or host:port`);
   }
   if (natsUrl.length === 0) problems.add("PROBEMESH_NATS_URL", "must name at least one server");
 
   const clickhouseUrl = get("PROBEMESH_CLICKHOUSE_URL");
   if (!isUrl(clickhouseUrl, ["http:", "https:"])) {
-    problems.add("PROBEMESH_CLICKHOUSE_URL", `${JSON.stringify(clickhouseUrl)} is not an http(s):// URL`);
+    problems.add("PROBEMESH_CLICKHOUSE_URL", `${JSON.stringify(redactUrl(clickhouseUrl))} is not an http(s):// URL`);
   }
   const clickhouseDatabase = get("PROBEMESH_CLICKHOUSE_DATABASE");
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(clickhouseDatabase)) {
@@ -108,6 +108,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: logLevel as Config["logLevel"],
     retentionDays,
   };
+}
+
+/**
+ * `value` with the password (or token) of its user-info replaced by "***", for logs and messages:
+ * the URL is the only place the ClickHouse and NATS credentials can be given.
+ */
+export function redactUrl(value: string): string {
+  return value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/, (_m, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(":");
+    // nats://token@host puts the secret where a user name would be; user:password keeps the user.
+    return colon === -1 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
+  });
 }
 
 function isUrl(value: string, protocols: string[]): boolean {
