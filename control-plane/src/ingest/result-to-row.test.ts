@@ -3,7 +3,7 @@ import { ProbeResultSchema, ProbeState, type ProbeResult } from "@probemesh/prot
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
 import { toDbRow } from "../store/result-columns.js";
-import { MAX_MESSAGE_LENGTH, resultProblem, resultToRow } from "./result-to-row.js";
+import { MAX_MESSAGE_LENGTH, MAX_STARTED_AT_MS, resultProblem, resultToRow } from "./result-to-row.js";
 
 function result(over: MessageInitShape<typeof ProbeResultSchema> = {}): ProbeResult {
   return create(ProbeResultSchema, {
@@ -91,6 +91,9 @@ describe("resultToRow", () => {
       [{ state: 99 as ProbeState }, /state 99/],
       [{ startedAtMs: 0n }, /startedAtMs/],
       [{ startedAtMs: 2n ** 60n }, /startedAtMs/],
+      // Past the results partition key's DateTime (2106): it would wrap into a bogus day partition.
+      [{ startedAtMs: 8_000_000_000_000_000n }, /startedAtMs/],
+      [{ startedAtMs: MAX_STARTED_AT_MS + 1n }, /startedAtMs/],
       [{ durationMs: NaN }, /durationMs/],
       [{ durationMs: -1 }, /durationMs/],
       [{ lagMs: Infinity }, /lagMs/],
@@ -101,6 +104,7 @@ describe("resultToRow", () => {
       expect(() => resultToRow(result(over))).toThrow(ValidationError);
     }
     expect(resultProblem(result())).toBeUndefined();
+    expect(resultProblem(result({ startedAtMs: MAX_STARTED_AT_MS }))).toBeUndefined();
   });
 
   it("truncates oversized free text instead of rejecting it", () => {

@@ -10,6 +10,9 @@ export const MAX_MESSAGE_LENGTH = 4_096;
 /** `target` and `reason` are cut to this many characters. */
 export const MAX_TARGET_LENGTH = 2_048;
 
+/** Latest accepted start time: the last ms the `results` partition key (a 32-bit DateTime) holds, in 2106. */
+export const MAX_STARTED_AT_MS = 4_294_967_295_999n;
+
 const VALID_STATES = new Set([ProbeState.UP, ProbeState.DEGRADED, ProbeState.DOWN]);
 
 /** Why a decoded result must not be stored, or undefined when it is fine. */
@@ -24,7 +27,7 @@ export function resultProblem(r: ProbeResult): string | undefined {
     if (value.length > MAX_ID_LENGTH) return `${field} is longer than ${MAX_ID_LENGTH}`;
   }
   if (!VALID_STATES.has(r.state)) return `state ${r.state} is not up, degraded or down`;
-  if (r.startedAtMs <= 0n || r.startedAtMs > BigInt(Number.MAX_SAFE_INTEGER)) return "startedAtMs is not a valid epoch ms";
+  if (r.startedAtMs <= 0n || r.startedAtMs > MAX_STARTED_AT_MS) return "startedAtMs is not a valid epoch ms (1970..2106)";
   if (r.seq > BigInt(Number.MAX_SAFE_INTEGER) || r.bodyBytes > BigInt(Number.MAX_SAFE_INTEGER)) return "seq or bodyBytes out of range";
   const durations: [string, number][] = [
     ["durationMs", r.durationMs],
