@@ -1,0 +1,35 @@
+// The control plane's own logs, through the built program: credentials can only be given inside the
+// NATS and ClickHouse URLs, so those URLs must never be logged as they are.
+import { describe, expect, it } from "vitest";
+import { freePort, startProcess, waitFor } from "./harness/index.js";
+import { AGENT_TOKEN, API_TOKEN, CONTROL_PLANE_BIN } from "./harness/mesh.js";
+
+describe("control plane start-up logs", () => {
+  it("never log the passwords inside PROBEMESH_NATS_URL and PROBEMESH_CLICKHOUSE_URL", async () => {
+    // Nothing listens on these ports: the control plane logs its start line, then retries NATS.
+    const [natsPort, chPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const proc = startProcess("control-plane", process.execPath, [CONTROL_PLANE_BIN], {
+      env: {
+        ...process.env,
+        PROBEMESH_NATS_URL: `nats://probemesh:nats-pw-1234@127.0.0.1:${natsPort}`,
+        PROBEMESH_CLICKHOUSE_URL: `http://default:ch-pw-5678@127.0.0.1:${chPort}`,
+        PROBEMESH_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        PROBEMESH_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+        PROBEMESH_API_TOKEN: API_TOKEN,
+        PROBEMESH_AGENT_TOKEN: AGENT_TOKEN,
+        PROBEMESH_LOG_LEVEL: "debug",
+      },
+    });
+    try {
+      await waitFor("the NATS retry line", () => proc.output().includes("connecting to NATS failed"), 15_000);
+      const out = proc.output();
+      expect(out).toContain("starting probemesh control plane");
+      expect(out).toContain(`probemesh:***@127.0.0.1:${natsPort}`);
+      expect(out).not.toContain("nats-pw-1234");
+      expect(out).not.toContain("ch-pw-5678");
+    } finally {
+      await proc.stop();
+    }
+    expect(proc.output()).not.toMatch(/nats-pw-1234|ch-pw-5678/);
+  }, 30_000);
+});
