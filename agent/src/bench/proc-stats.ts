@@ -11,9 +11,26 @@ export function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
 }
 
+/** Resident set of a process in bytes, split into anonymous (heap, stacks) and file-backed (code) pages (Linux /proc). */
+export interface RssSample {
+  rss: number;
+  anon: number;
+  file: number;
+}
+
+/** Reads one process's resident set sizes; zeros when the process is gone. */
+export function rssSample(pid: number): RssSample {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return { rss: 0, anon: 0, file: 0 };
+  }
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") + kb("RssShmem") };
+}
+
 /** Resident set size of a process in bytes (Linux /proc). */
 export function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  return m ? Number(m[1]) * 1024 : 0;
+  return rssSample(pid).rss;
 }
