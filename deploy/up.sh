@@ -42,16 +42,22 @@ pids=()
 stop_all() {
   trap - INT TERM EXIT
   say "stopping"
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Programs first (they drain into NATS and ClickHouse), then ClickHouse, then NATS.
+  local apps=("${pids[@]:2}") infra=("${pids[@]:0:2}")
+  for pid in "${apps[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${apps[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for ((i = ${#infra[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${infra[i]}" 2>/dev/null || true
+    wait "${infra[i]}" 2>/dev/null || true
+  done
   say "stopped"
 }
 trap 'stop_all; exit 130' INT TERM
 trap stop_all EXIT
 
-start() { # name, command...
+start() { # name, command...  (own session: a Ctrl-C reaches this script only, which stops them in order)
   local name=$1; shift
-  "$@" >>"$mesh/logs/$name.log" 2>&1 &
+  setsid "$@" >>"$mesh/logs/$name.log" 2>&1 &
   pids+=($!)
 }
 
@@ -132,7 +138,6 @@ printf 'API: %s\n' "$api"
 while :; do
   for pid in "${pids[@]}"; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      sleep 1 # a Ctrl-C that reached the children too is handled by the INT trap meanwhile
       say "a component (pid $pid) exited; see $mesh/logs/. Stopping the mesh."
       exit 1
     fi
