@@ -128,7 +128,7 @@ describe("HTTP API", () => {
         failureThreshold: 2,
         recoveryThreshold: 2,
         quorum: "majority",
-        http: { url: "http://127.0.0.1:8081/", method: "GET", expectStatus: ["200"] },
+        http: { url: "http://127.0.0.1:8081/", method: "GET", expectStatus: [200] },
         createdAt: now,
         updatedAt: now,
       });

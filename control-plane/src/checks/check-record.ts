@@ -19,6 +19,11 @@ export const MASK = "***";
 /** The API JSON of a stored check: proto3 JSON with secrets masked, plus `createdAt`/`updatedAt`. */
 export function checkToJson(record: CheckRecord): JsonObject {
   const json = toJson(CheckSchema, maskSecrets(record.check)) as JsonObject;
+  const http = json.http as JsonObject | undefined;
+  // Stored as strings on the wire ("2xx" classes); shown as the user wrote them: codes as numbers.
+  if (http && Array.isArray(http.expectStatus)) {
+    http.expectStatus = http.expectStatus.map((s) => (typeof s === "string" && /^\d+$/.test(s) ? Number(s) : s));
+  }
   return { ...json, createdAt: record.createdAt, updatedAt: record.updatedAt };
 }
 
