@@ -202,7 +202,7 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
     };
     const created = await api(a, "POST", "/v1/checks", web);
     expect(created.status).toBe(201);
-    expect(created.json).toMatchObject({ id: "web", version: 1, http: { expectStatus: ["200"] } });
+    expect(created.json).toMatchObject({ id: "web", version: 1, http: { expectStatus: [200] } });
 
     const eu = watch(a.client, "agent-eu", "eu-west");
     const ap = watch(a.client, "agent-ap", "ap-south");
