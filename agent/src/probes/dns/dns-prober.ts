@@ -2,7 +2,7 @@ import type { Check, DnsCheck } from "@probemesh/proto";
 import { randomInt } from "node:crypto";
 import { getServers } from "node:dns";
 import { isIP } from "node:net";
-import { deadlineSignal } from "../shared/abort.js";
+import { withDeadline } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { resolveHost, type LookupFn } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
@@ -148,8 +148,7 @@ export function createDnsProber(deps: DnsProberDeps): Prober {
   return {
     type: "dns",
     async run(check: Check, ctx: ProbeContext) {
-      const signal = deadlineSignal(ctx.signal, ctx.timeoutMs);
-      const outcomes = await withRetries(check.retries, signal, now, () => attempt(check, signal));
+      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, signal)));
       return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
     },
   };

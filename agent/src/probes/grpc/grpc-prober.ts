@@ -1,7 +1,7 @@
 import type { Check } from "@probemesh/proto";
 import { Client, connectivityState, credentials, Metadata, status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { rootCertificates } from "node:tls";
-import { abortFailure, deadlineSignal } from "../shared/abort.js";
+import { abortFailure, withDeadline } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { bareHost, resolveHost, type LookupFn } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
@@ -130,10 +130,11 @@ export function createGrpcProber(deps: GrpcProberDeps): Prober {
   return {
     type: "grpc",
     async run(check: Check, ctx: ProbeContext) {
-      const signal = deadlineSignal(ctx.signal, ctx.timeoutMs);
       const started = now();
       const budget = ctx.timeoutMs > 0 ? ctx.timeoutMs : 30_000;
-      const outcomes = await withRetries(check.retries, signal, now, () => attempt(check, signal, Math.max(1, budget - (now() - started))));
+      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) =>
+        withRetries(check.retries, signal, now, () => attempt(check, signal, Math.max(1, budget - (now() - started)))),
+      );
       return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
     },
   };

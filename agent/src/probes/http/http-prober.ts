@@ -1,6 +1,6 @@
 import type { Check, HttpCheck } from "@probemesh/proto";
 import { rootCertificates } from "node:tls";
-import { deadlineSignal } from "../shared/abort.js";
+import { withDeadline } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { resolveHost, type LookupFn, type ResolvedAddress } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
@@ -50,8 +50,7 @@ export function createHttpProber(deps: HttpProberDeps): Prober {
     if (url.protocol !== "http:" && url.protocol !== "https:") return invalid(check, `http.url scheme ${url.protocol} is not http or https`);
     const rules = parseExpectStatus(http.expectStatus);
     if (!rules.ok) return invalid(check, rules.error);
-    const signal = deadlineSignal(ctx.signal, ctx.timeoutMs);
-    const outcomes = await withRetries(check.retries, signal, now, () => attempt(check, http, url, rules.ranges, signal));
+    const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, http, url, rules.ranges, signal)));
     return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
   }
 

@@ -1,6 +1,6 @@
 import type { Check } from "@probemesh/proto";
 import { spawn } from "node:child_process";
-import { abortFailure, deadlineSignal } from "../shared/abort.js";
+import { abortFailure, withDeadline } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { resolveHost, type LookupFn } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
@@ -126,10 +126,9 @@ export function createIcmpProber(deps: IcmpProberDeps): Prober {
     type: "icmp",
     capabilityError: () => capabilityError(),
     async run(check: Check, ctx: ProbeContext) {
-      const signal = deadlineSignal(ctx.signal, ctx.timeoutMs);
       const budget = ctx.timeoutMs > 0 ? ctx.timeoutMs : 10_000;
       const started = now();
-      const outcomes = await withRetries(check.retries, signal, now, () => attempt(check, signal, budget - (now() - started)));
+      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, signal, budget - (now() - started))));
       return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
     },
   };

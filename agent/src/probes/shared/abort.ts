@@ -12,12 +12,26 @@ export function abortFailure(signal: AbortSignal, during: string): Failure {
 }
 
 /**
- * A signal that fires at the caller's signal or after `timeoutMs`, whichever comes first, so a
- * prober honours its deadline even when called without a scheduler (benchmarks, tests).
+ * Runs `fn` with a signal that fires at the caller's signal or after `timeoutMs`, whichever comes
+ * first, so a prober honours its deadline even when called without a scheduler (benchmarks,
+ * tests). Its timer and listener are released as soon as `fn` settles: unlike
+ * `AbortSignal.any([s, AbortSignal.timeout(ms)])`, nothing outlives the run (a timer, a
+ * DOMException and an abort event per probe, `timeoutMs` later).
  */
-export function deadlineSignal(signal: AbortSignal, timeoutMs: number): AbortSignal {
-  if (!(timeoutMs > 0)) return signal;
-  return AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+export async function withDeadline<T>(signal: AbortSignal, timeoutMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (!(timeoutMs > 0) || signal.aborted) return await fn(signal);
+  const controller = new AbortController();
+  const forward = () => controller.abort(signal.reason);
+  signal.addEventListener("abort", forward, { once: true });
+  // Same reason AbortSignal.timeout() gives, so failures classify as "timeout" either way.
+  const timer = setTimeout(() => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), timeoutMs);
+  timer.unref();
+  try {
+    return await fn(controller.signal);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", forward);
+  }
 }
 
 /** Resolves with `value` when the signal aborts (immediately if it already has). */

@@ -1,6 +1,6 @@
 import type { Check } from "@probemesh/proto";
 import { connect } from "node:net";
-import { abortFailure, deadlineSignal } from "../shared/abort.js";
+import { abortFailure, withDeadline } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { resolveHost, type LookupFn, type ResolvedAddress } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
@@ -62,8 +62,7 @@ export function createTcpProber(deps: TcpProberDeps): Prober {
   return {
     type: "tcp",
     async run(check: Check, ctx: ProbeContext) {
-      const signal = deadlineSignal(ctx.signal, ctx.timeoutMs);
-      const outcomes = await withRetries(check.retries, signal, now, () => attempt(check, signal));
+      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, signal)));
       return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
     },
   };

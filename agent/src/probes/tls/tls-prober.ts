@@ -1,6 +1,6 @@
 import type { Check } from "@probemesh/proto";
 import { rootCertificates } from "node:tls";
-import { deadlineSignal } from "../shared/abort.js";
+import { withDeadline } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { resolveHost, type LookupFn } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
@@ -70,8 +70,7 @@ export function createTlsProber(deps: TlsProberDeps): Prober {
   return {
     type: "tls",
     async run(check: Check, ctx: ProbeContext) {
-      const signal = deadlineSignal(ctx.signal, ctx.timeoutMs);
-      const outcomes = await withRetries(check.retries, signal, now, () => attempt(check, signal));
+      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, signal)));
       return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
     },
   };
