@@ -80,6 +80,8 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
           reconnectTimeWait: options.reconnectWaitMs ?? 1000,
           pingInterval: options.pingIntervalMs ?? 5000,
           maxPingOut: 3,
+          // Otherwise every publish builds two Error objects (stack traces) in case its ack times out.
+          noAsyncTraces: true,
         });
       } catch (err) {
         const delay = backoff.next();
