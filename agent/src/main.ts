@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-import { AGENT_ENV_VARS, ConfigError, loadConfig, type AgentConfig } from "./config.js";
-import { createAgent } from "./agent.js";
-import { createLogger } from "./logger.js";
-import { createProbers } from "./probes/index.js";
-import { agentVersion } from "./version.js";
+import type { AgentConfig } from "./config.js";
+import { applyLeanHeap } from "./lean-heap.js";
+
+// Before any other module loads: loading them is enough to grow V8's young generation for good.
+const leanHeapFlags = applyLeanHeap({ execArgv: process.execArgv, nodeOptions: process.env.NODE_OPTIONS });
+const { AGENT_ENV_VARS, ConfigError, loadConfig } = await import("./config.js");
+const { createAgent } = await import("./agent.js");
+const { createLogger } = await import("./logger.js");
+const { createProbers } = await import("./probes/index.js");
+const { agentVersion } = await import("./version.js");
 
 /** Longest a graceful stop may take before the process exits anyway. */
 const STOP_DEADLINE_MS = 15_000;
@@ -41,6 +46,7 @@ async function main(): Promise<void> {
     log.fatal({ err }, "uncaught exception; exiting");
     process.exit(1);
   });
+  if (leanHeapFlags.length > 0) log.debug({ v8Flags: leanHeapFlags }, "lean V8 heap flags applied");
 
   const agent = createAgent({ config, log, probers: createProbers() });
   try {
