@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
+import { createConnection, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import type { KeyPair, TestCerts } from "./targets-certs.js";
 
 /** Size of the `/big` body: large enough that holding it in memory would show. */
@@ -141,9 +141,10 @@ export async function startTargets(certs: TestCerts): Promise<Targets> {
     }),
   );
   const closerPort = await listen(closer);
-  const refused = createTcpServer();
-  const refusedPort = await listen(refused);
-  await new Promise<void>((r) => refused.close(() => r()));
+  // A port nobody listens on and the kernel never hands out (a released ephemeral port can be
+  // taken by another test's server meanwhile, turning "refused" into "open").
+  const refusedPort = 1;
+  await assertRefused(refusedPort);
   return {
     http: `http://127.0.0.1:${httpPort}`,
     https,
@@ -157,4 +158,17 @@ export async function startTargets(certs: TestCerts): Promise<Targets> {
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
+}
+
+/** Fails clearly when something listens on 127.0.0.1:`port`, which the refused cases rely on. */
+async function assertRefused(port: number): Promise<void> {
+  const refused = await new Promise<boolean>((resolve) => {
+    const sock = createConnection({ host: "127.0.0.1", port });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(false);
+    });
+    sock.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED"));
+  });
+  if (!refused) throw new Error(`127.0.0.1:${port} must refuse connections for the "refused" targets, but it does not`);
 }
