@@ -13,6 +13,7 @@
  *    control plane and publishes to a real nats-server's JetStream. After one interval of warm-up
  *    its CPU and RSS are read from /proc for HOLD_S seconds while blackbox_exporter probes the
  *    same targets at the same rate.
+ * 3. For reference, the RSS of an idle `node` with nothing loaded (most of it the binary's own pages).
  */
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -139,6 +140,17 @@ async function startNats(dir: string, children: ChildProcess[]): Promise<NatsCon
     } catch {
       await sleep(100);
     }
+  }
+}
+
+/** RSS of an idle `node` with nothing loaded: the floor under any Node 20 program on this machine. */
+async function nodeFloor(): Promise<RssSample> {
+  const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 5000)"], { stdio: "ignore" });
+  try {
+    await sleep(1000);
+    return rssSample(child.pid!);
+  } finally {
+    child.kill("SIGTERM");
   }
 }
 
@@ -351,6 +363,7 @@ async function main(): Promise<void> {
 
     // 2. The real agent at CHECKS active checks, same probe rate for both.
     const r = await realAgent(dir, url, bb, bbBase, children);
+    const floor = await nodeFloor();
 
     const perK = (cpu: number, probes: number) => +((cpu / probes) * 1000).toFixed(3);
     const summary = {
@@ -383,6 +396,9 @@ async function main(): Promise<void> {
       rssRatioAgentOverBlackbox: +(r.agentMaxRss.rss / r.blackboxMaxRss).toFixed(2),
       streamMessages: r.streamMessages,
       agentExitCode: r.agentExitCode,
+      idleNodeRssMB: mb(floor.rss),
+      idleNodeAnonMB: mb(floor.anon),
+      idleNodeFileMB: mb(floor.file),
     };
     emit(summary);
     const rate = (CHECKS * 1000) / INTERVAL_MS;
@@ -393,6 +409,7 @@ async function main(): Promise<void> {
         `  CPU per 1,000 probes: agent ${summary.agentCpuSecondsPer1000} s (${r.agentResults} results, ${r.agentFailures} down), blackbox_exporter ${summary.blackboxCpuSecondsPer1000} s (${r.blackboxProbes} probes) (ratio ${summary.cpuRatioAgentOverBlackbox})`,
         `  RSS: agent max ${summary.agentMaxRssMB} MB, steady ${summary.agentSteadyRssMB} MB (anon ${summary.agentSteadyAnonMB}, file ${summary.agentSteadyFileMB}); blackbox_exporter max ${summary.blackboxMaxRssMB} MB, steady ${summary.blackboxSteadyRssMB} MB (max ratio ${summary.rssRatioAgentOverBlackbox})`,
         `  results in JetStream: ${r.streamMessages}; agent exit code after SIGTERM: ${r.agentExitCode}`,
+        `Idle \`node\` (nothing loaded) for reference: RSS ${summary.idleNodeRssMB} MB (anon ${summary.idleNodeAnonMB}, file ${summary.idleNodeFileMB})`,
         "",
       ].join("\n"),
     );
