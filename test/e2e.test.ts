@@ -3,9 +3,8 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
-import { startAgent, startControlPlane, waitFor, type Agent, type ControlPlane } from "./harness/mesh.js";
-import { startNats, type NatsServer } from "./harness/nats.js";
+import type { ClickHouseServer } from "./harness/clickhouse.js";
+import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
 
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 
@@ -44,10 +43,9 @@ async function chQuery<T>(ch: ClickHouseServer, sql: string): Promise<T[]> {
 }
 
 describe("end to end: agents in three regions, real NATS and ClickHouse", () => {
-  let nats: NatsServer;
+  let mesh: Mesh;
   let ch: ClickHouseServer;
   let cp: ControlPlane;
-  const agents: Agent[] = [];
   let httpTarget: Server;
   let tcpTarget: TcpServer;
   let httpPort = 0;
@@ -62,17 +60,12 @@ describe("end to end: agents in three regions, real NATS and ClickHouse", () => 
     tcpTarget = createTcpServer((sock) => sock.end());
     httpPort = await listen(httpTarget);
     tcpPort = await listen(tcpTarget);
-    [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
-    cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url });
-    for (const region of REGIONS) {
-      agents.push(startAgent({ id: `agent-${region}`, region, grpcAddr: cp.grpcAddr, natsUrl: nats.url }));
-    }
+    mesh = await startMesh({ regions: REGIONS });
+    ({ cp, ch } = mesh);
   });
 
   afterAll(async () => {
-    await Promise.all(agents.map((a) => a.dispose()));
-    await cp?.stop();
-    await Promise.all([nats?.dispose(), ch?.dispose()]);
+    await mesh?.dispose();
     httpTarget?.close();
     tcpTarget?.close();
   });
@@ -83,9 +76,7 @@ describe("end to end: agents in three regions, real NATS and ClickHouse", () => 
     return (await res.json()) as ApiResult[];
   }
 
-  function diagnostics(): string {
-    return [cp, ...agents].map((p) => `--- ${p.proc.name} ---\n${p.proc.output().slice(-4000)}`).join("\n");
-  }
+  const diagnostics = () => mesh.diagnostics(4000);
 
   it("registers all three agents", async () => {
     await waitFor(

@@ -4,9 +4,7 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyWebhook } from "../control-plane/src/hooks/signing.js";
-import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
-import { startAgent, startControlPlane, waitFor, type Agent, type ControlPlane } from "./harness/mesh.js";
-import { startNats, type NatsServer } from "./harness/nats.js";
+import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
 
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
@@ -18,10 +16,8 @@ interface EventBody {
 }
 
 describe("failover hooks end to end: outage in a quorum of regions -> one signed webhook", () => {
-  let nats: NatsServer;
-  let ch: ClickHouseServer;
+  let mesh: Mesh;
   let cp: ControlPlane;
-  const agents: Agent[] = [];
   let target: Server;
   let healthy = true;
   let receiver: Receiver;
@@ -31,23 +27,17 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
     target = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end(healthy ? "ok\n" : "down\n"));
     await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", () => resolve()));
     receiver = await startReceiver();
-    [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
-    cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url });
-    for (const region of REGIONS) {
-      agents.push(startAgent({ id: `agent-${region}`, region, grpcAddr: cp.grpcAddr, natsUrl: nats.url }));
-    }
+    mesh = await startMesh({ regions: REGIONS });
+    cp = mesh.cp;
   });
 
   afterAll(async () => {
-    await Promise.all(agents.map((a) => a.dispose()));
-    await cp?.stop();
-    await Promise.all([nats?.dispose(), ch?.dispose(), receiver?.close()]);
+    await mesh?.dispose();
+    await receiver?.close();
     target?.close();
   });
 
-  function diagnostics(): string {
-    return [cp, ...agents].map((p) => `--- ${p.proc.name} ---\n${p.proc.output().slice(-3000)}`).join("\n");
-  }
+  const diagnostics = () => mesh.diagnostics();
 
   function events(type: string): EventBody[] {
     return receiver.received.map((r) => JSON.parse(r.body) as EventBody).filter((e) => e.type === type);
@@ -123,8 +113,7 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
 
   it("a restarted control plane re-announces recent incidents without delivering anything twice", async () => {
     const before = receiver.received.length;
-    await cp.stop();
-    cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url });
+    cp = await mesh.restartControlPlane();
     await waitFor("re-announcement logged", () => cp.proc.output().includes("re-announced recent incidents"), 30_000, 200).catch((err: unknown) => {
       throw new Error(`${String(err)}\n${cp.proc.output().slice(-3000)}`);
     });

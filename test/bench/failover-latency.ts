@@ -5,9 +5,7 @@
 //
 //   pnpm bench:failover            # or: RUNS=20 pnpm exec tsx test/bench/failover-latency.ts
 import { createServer } from "node:http";
-import { startClickHouse } from "../harness/clickhouse.js";
-import { startAgent, startControlPlane, waitFor } from "../harness/mesh.js";
-import { startNats } from "../harness/nats.js";
+import { startMesh, waitFor } from "../harness/mesh.js";
 import { startReceiver } from "../hooks/receiver.js";
 
 const RUNS = Math.min(Math.max(Number(process.env.RUNS ?? 10), 1), 100);
@@ -25,11 +23,8 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", () => resolve()));
   const port = (target.address() as { port: number }).port;
   const receiver = await startReceiver();
-  const [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
-  const cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url, env: { PROBEMESH_LOG_LEVEL: "warn" } });
-  const agents = REGIONS.map((region) =>
-    startAgent({ id: `agent-${region}`, region, grpcAddr: cp.grpcAddr, natsUrl: nats.url, env: { PROBEMESH_LOG_LEVEL: "warn" } }),
-  );
+  const mesh = await startMesh({ regions: REGIONS, env: { PROBEMESH_LOG_LEVEL: "warn" } });
+  const { cp } = mesh;
   const opened: number[] = [];
   const resolved: number[] = [];
   try {
@@ -64,9 +59,8 @@ async function main(): Promise<void> {
       process.stdout.write(`run ${run}/${RUNS}: target down -> outage.opened ${opened.at(-1)} ms; back -> outage.resolved ${resolved.at(-1)} ms\n`);
     }
   } finally {
-    await Promise.all(agents.map((a) => a.dispose()));
-    await cp.stop();
-    await Promise.all([nats.dispose(), ch.dispose(), receiver.close()]);
+    await mesh.dispose();
+    await receiver.close();
     target.close();
   }
   for (const [name, xs] of [

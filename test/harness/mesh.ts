@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startClickHouse, type ClickHouseServer } from "./clickhouse.js";
+import { startNats, type NatsServer } from "./nats.js";
 import { freePort } from "./ports.js";
 import { startProcess, waitFor, waitForPort, type Managed } from "./process.js";
 
@@ -127,6 +129,50 @@ export function startAgent(opts: {
     async dispose() {
       await proc.stop();
       rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A whole local mesh: NATS, ClickHouse, a control plane and one agent per region (`agent-<region>`). */
+export interface Mesh {
+  readonly nats: NatsServer;
+  readonly ch: ClickHouseServer;
+  /** The current control plane (replaced by `restartControlPlane`). */
+  readonly cp: ControlPlane;
+  readonly agents: readonly Agent[];
+  /** Stops the control plane and starts a new one on the same NATS and ClickHouse (new ports). */
+  restartControlPlane(): Promise<ControlPlane>;
+  /** The tail of every program's output, for failure messages. */
+  diagnostics(tailChars?: number): string;
+  dispose(): Promise<void>;
+}
+
+/** Starts a mesh from the built programs, on free ports; `env` goes to the control plane and the agents. */
+export async function startMesh(opts: { regions: readonly string[]; env?: Record<string, string> }): Promise<Mesh> {
+  const [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
+  const launch = () => startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url, ...(opts.env ? { env: opts.env } : {}) });
+  let cp = await launch();
+  const agents = opts.regions.map((region) =>
+    startAgent({ id: `agent-${region}`, region, grpcAddr: cp.grpcAddr, natsUrl: nats.url, ...(opts.env ? { env: opts.env } : {}) }),
+  );
+  return {
+    nats,
+    ch,
+    get cp() {
+      return cp;
+    },
+    agents,
+    async restartControlPlane() {
+      await cp.stop();
+      cp = await launch();
+      return cp;
+    },
+    diagnostics: (tailChars = 3000) =>
+      [cp, ...agents].map((p) => `--- ${p.proc.name} ---\n${p.proc.output().slice(-tailChars)}`).join("\n"),
+    async dispose() {
+      await Promise.all(agents.map((a) => a.dispose()));
+      await cp.stop();
+      await Promise.all([nats.dispose(), ch.dispose()]);
     },
   };
 }
