@@ -100,6 +100,7 @@ function config(stateDir: string, grpcPort: number): AgentConfig {
     logLevel: "silent",
     maxConcurrency: 8,
     outboxMaxBytes: 1024 * 1024,
+    publishLingerMs: 0,
   };
 }
 

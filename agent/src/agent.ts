@@ -104,7 +104,7 @@ export function createAgent(deps: AgentDeps): Agent {
         const seq = openSeqCounter({ dir: config.stateDir });
         const outbox = openOutbox({ dir: join(config.stateDir, "outbox"), maxBytes: config.outboxMaxBytes, log: deps.log });
         const sink: ManagedSink = deps.sink ?? createNatsSink({ servers: config.natsServers, name: config.agentId, log: deps.log });
-        const publisher = createResultPublisher({ sink, outbox, subject: resultSubject(config.region, config.agentId), log: deps.log, ...(deps.clock ? { clock: deps.clock } : {}) });
+        const publisher = createResultPublisher({ sink, outbox, subject: resultSubject(config.region, config.agentId), lingerMs: config.publishLingerMs, log: deps.log, ...(deps.clock ? { clock: deps.clock } : {}) });
         const build = createResultBuilder({ identity: { agentId: config.agentId, region: config.region, provider: config.provider }, seq });
         const scheduler = createScheduler({
           agentId: config.agentId,

@@ -28,6 +28,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       maxConcurrency: 64,
       outboxMaxBytes: 256 * 1024 * 1024,
+      publishLingerMs: 40,
     });
   });
 
@@ -44,6 +45,7 @@ describe("loadConfig", () => {
         PROBEMESH_LOG_LEVEL: "DEBUG",
         PROBEMESH_MAX_CONCURRENCY: "8",
         PROBEMESH_OUTBOX_MAX_BYTES: "2MiB",
+        PROBEMESH_PUBLISH_LINGER_MS: "0",
       },
       { cwd: "/srv" },
     );
@@ -56,6 +58,7 @@ describe("loadConfig", () => {
     expect(c.logLevel).toBe("debug");
     expect(c.maxConcurrency).toBe(8);
     expect(c.outboxMaxBytes).toBe(2 * 1024 * 1024);
+    expect(c.publishLingerMs).toBe(0);
   });
 
   it("names every bad value in one error", () => {
@@ -68,6 +71,7 @@ describe("loadConfig", () => {
       PROBEMESH_LOG_LEVEL: "loud",
       PROBEMESH_MAX_CONCURRENCY: "0",
       PROBEMESH_OUTBOX_MAX_BYTES: "lots",
+      PROBEMESH_PUBLISH_LINGER_MS: "soon",
     });
     const vars = problems.map((p) => p.split(":")[0]);
     expect(vars).toEqual([
@@ -80,6 +84,7 @@ describe("loadConfig", () => {
       "PROBEMESH_LOG_LEVEL",
       "PROBEMESH_MAX_CONCURRENCY",
       "PROBEMESH_OUTBOX_MAX_BYTES",
+      "PROBEMESH_PUBLISH_LINGER_MS",
     ]);
   });
 
@@ -95,6 +100,9 @@ describe("loadConfig", () => {
     ["PROBEMESH_MAX_CONCURRENCY", "10001"],
     ["PROBEMESH_OUTBOX_MAX_BYTES", "1000"],
     ["PROBEMESH_OUTBOX_MAX_BYTES", "-5MiB"],
+    ["PROBEMESH_PUBLISH_LINGER_MS", "1001"],
+    ["PROBEMESH_PUBLISH_LINGER_MS", "-1"],
+    ["PROBEMESH_PUBLISH_LINGER_MS", "2.5"],
   ])("rejects %s=%s", (name, value) => {
     const problems = problemsOf({ ...base, [name]: value });
     expect(problems).toHaveLength(1);
@@ -115,9 +123,11 @@ describe("loadConfig", () => {
 
   it("documents every variable it reads", () => {
     const names = AGENT_ENV_VARS.map((v) => v.name);
-    expect(names).toContain("PROBEMESH_OUTBOX_MAX_BYTES");
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toHaveLength(10);
+    // Every variable the loader reads is in the table (and so in --help and the README).
+    const source = readFileSync(new URL("./config.ts", import.meta.url), "utf8");
+    const read = new Set(source.match(/PROBEMESH_[A-Z_]+/g));
+    expect(new Set(names)).toEqual(read);
   });
 });
 

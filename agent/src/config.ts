@@ -21,6 +21,8 @@ export interface AgentConfig {
   logLevel: LogLevel;
   maxConcurrency: number;
   outboxMaxBytes: number;
+  /** Longest a result waits for others to share a JetStream publish window. */
+  publishLingerMs: number;
 }
 
 /** One environment variable the agent reads, for docs and `--help`. */
@@ -42,6 +44,7 @@ export const AGENT_ENV_VARS: readonly EnvVarDoc[] = [
   { name: "PROBEMESH_LOG_LEVEL", default: "info", meaning: "fatal, error, warn, info, debug, trace or silent" },
   { name: "PROBEMESH_MAX_CONCURRENCY", default: "64", meaning: "most probe runs in flight at once (1-10000)" },
   { name: "PROBEMESH_OUTBOX_MAX_BYTES", default: "268435456 (256 MiB)", meaning: "disk outbox bound; bytes, or with a KiB/MiB/GiB suffix; oldest results are dropped beyond it" },
+  { name: "PROBEMESH_PUBLISH_LINGER_MS", default: "40", meaning: "longest a result waits (ms, 0-1000) so results published together share one round trip to JetStream; 0 sends at once" },
 ];
 
 /** Thrown by `loadConfig` with every problem found, one per line. */
@@ -127,6 +130,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     problems.push(`PROBEMESH_OUTBOX_MAX_BYTES: must be a size of at least 64KiB, e.g. 268435456 or 256MiB (got ${JSON.stringify(outboxRaw)})`);
   }
 
+  const lingerRaw = get("PROBEMESH_PUBLISH_LINGER_MS") ?? "40";
+  const publishLingerMs = /^\d{1,4}$/.test(lingerRaw) ? Number(lingerRaw) : NaN;
+  if (!(publishLingerMs >= 0 && publishLingerMs <= 1000)) {
+    problems.push(`PROBEMESH_PUBLISH_LINGER_MS: must be an integer from 0 to 1000 (got ${JSON.stringify(lingerRaw)})`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     grpcAddr,
@@ -139,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     logLevel: logLevel ?? "info",
     maxConcurrency,
     outboxMaxBytes: outboxMaxBytes ?? 0,
+    publishLingerMs,
   };
 }
 

@@ -17,7 +17,19 @@ export interface ResultPublisherOptions {
   clock?: Clock;
   /** Retry delays while replaying the outbox against a failing sink. @default { initialMs: 250, maxMs: 5000 } */
   retry?: BackoffOptions;
+  /**
+   * How long a result may wait for others to share its window: results published within it go
+   * out together and their acks are awaited together (one socket write, one wake-up), not one
+   * round trip each. 0 sends whatever queued while the previous window was in flight.
+   * @default DEFAULT_PUBLISH_LINGER_MS
+   */
+  lingerMs?: number;
+  /** Most results in flight in one window. @default 256 */
+  maxWindow?: number;
 }
+
+/** Default wait for a publish window to fill: 100 results/s then share one round trip by fours. */
+export const DEFAULT_PUBLISH_LINGER_MS = 40;
 
 /** Counters of the publisher. */
 export interface PublisherStats {
@@ -49,18 +61,25 @@ export interface ResultPublisher {
 interface Pending {
   id: string;
   bytes: Uint8Array;
+  /** Clock time it was queued, for the linger. */
+  at: number;
 }
 
 /**
  * Creates the publisher and starts its send loop. Order is kept by one rule: the outbox is
  * always older than what is in memory, so while the outbox is non-empty new results go behind it,
- * and only the loop ever moves results from memory to the outbox.
+ * and only the loop ever moves results from memory to the outbox. Direct sends go out in windows:
+ * within one window JetStream stores them in publish order (one connection); if one fails, it and
+ * everything after it go to the outbox in order (a later one the stream did store is dropped as a
+ * duplicate of its id when replayed), so no result is lost and none overtakes an older one.
  */
 export function createResultPublisher(options: ResultPublisherOptions): ResultPublisher {
   const { sink, outbox, subject } = options;
   const clock = options.clock ?? systemClock();
   const log = options.log.child({ component: "publisher" });
   const retry = createBackoff({ initialMs: 250, maxMs: 5000, ...options.retry });
+  const lingerMs = options.lingerMs ?? DEFAULT_PUBLISH_LINGER_MS;
+  const maxWindow = options.maxWindow ?? 256;
   const memory: Pending[] = [];
   let published = 0;
   let outboxed = 0;
@@ -70,9 +89,11 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
   let closed = false;
   let buffering = outbox.depth() > 0;
   let wakeWork: (() => void) | undefined;
+  /** Whether `wakeWork` waits for any result or for a full window. */
+  let wakeOn: "any" | "full" = "any";
   let wakeSink: (() => void) | undefined;
 
-  const pause = (opts: { onWork: boolean; ms?: number }) =>
+  const pause = (opts: { onWork: false | "any" | "full"; ms?: number }) =>
     new Promise<void>((resolve) => {
       let timer: TimerHandle | undefined;
       const done = () => {
@@ -81,7 +102,10 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
         resolve();
       };
       wakeSink = done;
-      if (opts.onWork) wakeWork = done;
+      if (opts.onWork) {
+        wakeWork = done;
+        wakeOn = opts.onWork;
+      }
       if (opts.ms !== undefined) timer = clock.setTimeout(done, opts.ms);
     });
 
@@ -130,7 +154,7 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
           outbox.ack(entry);
           continue;
         }
-        const ok = await send({ id, bytes: entry.bytes });
+        const ok = await send({ id, bytes: entry.bytes, at: 0 });
         if (closed) return;
         if (ok) {
           outbox.ack(entry);
@@ -147,13 +171,20 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
           spill();
           continue;
         }
-        const head = memory[0]!;
-        const ok = await send(head);
+        const wait = memory[0]!.at + lingerMs - clock.now();
+        if (wait > 0 && memory.length < maxWindow) {
+          await pause({ onWork: "full", ms: wait });
+          continue;
+        }
+        const window = memory.slice(0, maxWindow);
+        const oks = await Promise.all(window.map(send));
         if (closed) return;
-        if (ok) memory.shift();
-        else spill();
+        const firstFailed = oks.indexOf(false);
+        // Stored ones leave memory; from the first failure on, results wait in the outbox, in order.
+        memory.splice(0, firstFailed === -1 ? window.length : firstFailed);
+        if (firstFailed !== -1) spill();
       } else {
-        await pause({ onWork: true });
+        await pause({ onWork: "any" });
       }
     }
   };
@@ -165,8 +196,8 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
         log.error({ resultId: result.id }, "result after publisher close; dropped");
         return;
       }
-      memory.push({ id: result.id, bytes: toBinary(ProbeResultSchema, result) });
-      wakeWork?.();
+      memory.push({ id: result.id, bytes: toBinary(ProbeResultSchema, result), at: clock.now() });
+      if (wakeOn === "any" || memory.length >= maxWindow) wakeWork?.();
     },
     stats: () => ({ published, outboxed, failures, pending: memory.length, undecodable, outbox: outbox.stats() }),
     async close({ flushMs = 2000 } = {}) {
