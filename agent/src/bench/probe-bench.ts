@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createProbers } from "../probes/index.js";
 import { startFakeControlPlane } from "./fake-control-plane.js";
-import { cpuSeconds, rssSample, type RssSample } from "./proc-stats.js";
+import { cpuSeconds, rssSample, threadCpu, threadCpuDelta, type RssSample } from "./proc-stats.js";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
@@ -164,6 +164,7 @@ function steady(values: number[]): number {
 
 interface RealAgentRun {
   agentCpuSeconds: number;
+  agentThreads: Record<string, { user: number; system: number }>;
   agentResults: number;
   agentFailures: number;
   agentMaxRss: RssSample;
@@ -270,6 +271,7 @@ async function realAgent(dir: string, url: string, bb: ChildProcess, bbBase: str
       await drive(INTERVAL_MS);
       inWindow = true;
       const agentCpu0 = cpuSeconds(pid);
+      const agentThreads0 = threadCpu(pid);
       const bbCpu0 = cpuSeconds(bb.pid!);
       const results0 = results;
       const failures0 = failures;
@@ -278,6 +280,7 @@ async function realAgent(dir: string, url: string, bb: ChildProcess, bbBase: str
       const t0 = performance.now();
       await drive(HOLD_S * 1000);
       const agentCpu = cpuSeconds(pid) - agentCpu0;
+      const agentThreads = threadCpuDelta(agentThreads0, threadCpu(pid));
       const bbCpu = cpuSeconds(bb.pid!) - bbCpu0;
       const windowS = (performance.now() - t0) / 1000;
       const windowResults = results - results0;
@@ -293,6 +296,7 @@ async function realAgent(dir: string, url: string, bb: ChildProcess, bbBase: str
       const a = window.agent;
       return {
         agentCpuSeconds: agentCpu,
+        agentThreads,
         agentResults: windowResults,
         agentFailures: windowFailures,
         agentMaxRss: agentMax,
@@ -383,6 +387,7 @@ async function main(): Promise<void> {
       agentResults: r.agentResults,
       agentFailures: r.agentFailures,
       agentCpuSecondsPer1000: perK(r.agentCpuSeconds, r.agentResults),
+      agentThreadCpuSeconds: r.agentThreads,
       blackboxProbes: r.blackboxProbes,
       blackboxFailures: r.blackboxFailures,
       blackboxCpuSecondsPer1000: perK(r.blackboxCpuSeconds, r.blackboxProbes),
@@ -407,6 +412,7 @@ async function main(): Promise<void> {
         `Prober path, CPU per 1,000 HTTP probes at concurrency ${CONCURRENCY}: agent ${summary.proberCpuSecondsPer1000} s, blackbox_exporter ${summary.proberBlackboxCpuSecondsPer1000} s (ratio ${summary.proberCpuRatio})`,
         `Agent bin (node ${[...AGENT_NODE_FLAGS, "agent/dist/main.js"].join(" ")}), ${CHECKS} active HTTP checks (${rate}/s), ${summary.windowSeconds} s after ${INTERVAL_MS / 1000} s warm-up:`,
         `  CPU per 1,000 probes: agent ${summary.agentCpuSecondsPer1000} s (${r.agentResults} results, ${r.agentFailures} down), blackbox_exporter ${summary.blackboxCpuSecondsPer1000} s (${r.blackboxProbes} probes) (ratio ${summary.cpuRatioAgentOverBlackbox})`,
+        `  agent CPU by thread (user/system s): ${Object.entries(r.agentThreads).filter(([, t]) => t.user + t.system > 0).map(([n, t]) => `${n} ${t.user}/${t.system}`).join(", ")}`,
         `  RSS: agent max ${summary.agentMaxRssMB} MB, steady ${summary.agentSteadyRssMB} MB (anon ${summary.agentSteadyAnonMB}, file ${summary.agentSteadyFileMB}); blackbox_exporter max ${summary.blackboxMaxRssMB} MB, steady ${summary.blackboxSteadyRssMB} MB (max ratio ${summary.rssRatioAgentOverBlackbox})`,
         `  results in JetStream: ${r.streamMessages}; agent exit code after SIGTERM: ${r.agentExitCode}`,
         `Idle \`node\` (nothing loaded) for reference: RSS ${summary.idleNodeRssMB} MB (anon ${summary.idleNodeAnonMB}, file ${summary.idleNodeFileMB})`,

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const CLK_TCK = 100;
@@ -33,4 +33,41 @@ export function rssSample(pid: number): RssSample {
 /** Resident set size of a process in bytes (Linux /proc). */
 export function rssBytes(pid: number): number {
   return rssSample(pid).rss;
+}
+
+/** CPU seconds (user, system) of a process's main thread (`main`: for node, the JS thread) and of all its other threads (`others`: GC helpers, libuv pool). */
+export function threadCpu(pid: number): Map<string, { user: number; system: number }> {
+  const out = new Map<string, { user: number; system: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const name = tid === String(pid) ? "main" : "others";
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const t = out.get(name) ?? { user: 0, system: 0 };
+    t.user += Number(rest[11]) / CLK_TCK;
+    t.system += Number(rest[12]) / CLK_TCK;
+    out.set(name, t);
+  }
+  return out;
+}
+
+/** Per-thread CPU used between two `threadCpu` readings, seconds rounded to 0.01. */
+export function threadCpuDelta(before: ReturnType<typeof threadCpu>, after: ReturnType<typeof threadCpu>): Record<string, { user: number; system: number }> {
+  const r = (n: number) => Math.round(n * 100) / 100;
+  const out: Record<string, { user: number; system: number }> = {};
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { user: 0, system: 0 };
+    out[name] = { user: r(a.user - b.user), system: r(a.system - b.system) };
+  }
+  return out;
 }
