@@ -1,4 +1,4 @@
-import { request, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { abortFailure } from "../shared/abort.js";
@@ -6,6 +6,8 @@ import { hostPort } from "../shared/tls-handshake.js";
 import type { Failure } from "../shared/outcome.js";
 import type { ResolvedAddress } from "../shared/resolve.js";
 import { inspectTls, type TlsFacts } from "../shared/tls-facts.js";
+import { encodeRequest } from "./http1-request.js";
+import { createHttp1ResponseParser, type Http1ParseError, type Http1ParseStatus } from "./http1-response-parser.js";
 
 /** One HTTP request to one address (no redirects). */
 export interface HopRequest {
@@ -60,7 +62,9 @@ export { hostPort };
 /**
  * Runs one request on a fresh connection that this function opens itself: connect and TLS are
  * timed separately, and the certificate is verified before a single request byte (headers may
- * carry credentials) is written. Never rejects; every socket is destroyed on return.
+ * carry credentials) is written. The request is written and the response parsed by a small
+ * HTTP/1.1 client on that socket (node:http's machinery cost more CPU than the rest of a probe).
+ * Never rejects; every socket is destroyed on return.
  */
 export function requestHop(req: HopRequest): Promise<HopResult> {
   const { url, now, signal } = req;
@@ -68,6 +72,8 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
   const port = url.port ? Number(url.port) : https ? 443 : 80;
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const where = hostPort(req.address.address, port);
+  const wire = encodeRequest(req.method, `${url.pathname || "/"}${url.search}`, req.headers, req.body);
+  if (typeof wire === "string") return Promise.resolve({ phases: {}, bodyBytes: 0, truncated: false, failure: { reason: "internal", message: `invalid check: ${wire}` } });
 
   return new Promise<HopResult>((resolve) => {
     const t0 = now();
@@ -86,7 +92,6 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
     let truncated = false;
     const chunks: Buffer[] = [];
     const sockets: Socket[] = [];
-    let res: IncomingMessage | undefined;
 
     const phases = (): HopPhases => {
       const p: HopPhases = {};
@@ -102,7 +107,6 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
       done = true;
       signal.removeEventListener("abort", onAbort);
       if (tResponse !== undefined && tEnd === undefined) tEnd = now();
-      res?.destroy();
       // Outermost first: destroying the TCP socket under a live TLSSocket crashes Node 20 (SIGSEGV).
       for (const s of sockets.reverse()) s.destroy();
       const result: HopResult = { phases: phases(), bodyBytes, truncated };
@@ -139,7 +143,8 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
     }
     signal.addEventListener("abort", onAbort, { once: true });
 
-    const raw = netConnect({ host: req.address.address, port, family: req.address.family });
+    // No Nagle: a request larger than one segment must not wait for an ACK of its first part.
+    const raw = netConnect({ host: req.address.address, port, family: req.address.family, noDelay: true });
     sockets.push(raw);
     raw.on("error", onError);
     raw.once("connect", () => {
@@ -173,43 +178,78 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
       });
     });
 
+    const parseFailure = (e: Http1ParseError): Failure => {
+      switch (e.kind) {
+        case "head":
+          return { reason: "protocol", message: `no valid HTTP response from ${where}: ${e.message}` };
+        case "truncated":
+          return { reason: "protocol", message: `connection closed mid-body after ${bodyBytes} bytes: ${e.message}` };
+        case "body":
+          return { reason: "protocol", message: `invalid chunked body from ${where} after ${bodyBytes} bytes: ${e.message}` };
+      }
+    };
+
     const send = (socket: Socket) => {
       stage = "ttfb";
-      const path = `${url.pathname || "/"}${url.search}`;
-      const cr = request({ method: req.method, path, headers: req.headers, createConnection: () => socket });
-      cr.on("error", onError);
-      cr.once("response", (message) => {
-        if (done) return;
-        tResponse = now();
-        stage = "transfer";
-        res = message;
-        status = message.statusCode ?? 0;
-        headers = message.headers;
-        message.on("data", (chunk: Buffer) => {
-          if (done) return;
+      const parser = createHttp1ResponseParser({
+        headRequest: req.method === "HEAD",
+        onHead: (head) => {
+          tResponse = now();
+          stage = "transfer";
+          status = head.status;
+          headers = head.headers;
+        },
+        onBody: (chunk) => {
           bodyBytes += chunk.length;
           if (req.keepBody && kept < req.maxBodyBytes) {
             const part = chunk.subarray(0, req.maxBodyBytes - kept);
             chunks.push(part);
             kept += part.length;
           }
-          if (bodyBytes > req.maxBodyBytes) {
-            // Past the cap: stop reading (the rest is never buffered) and judge what we have.
-            truncated = true;
-            finish();
-          }
-        });
-        message.once("end", () => {
-          tEnd = now();
-          finish();
-        });
-        message.on("error", onError);
-        message.once("close", () => {
-          if (!done && !message.complete) onError(new Error("connection closed before the body was complete"));
-        });
+          // Past the cap: stop reading (the rest is never buffered) and judge what we have.
+          if (bodyBytes <= req.maxBodyBytes) return true;
+          truncated = true;
+          return false;
+        },
       });
-      if (req.body !== undefined && req.body !== "") cr.end(req.body);
-      else cr.end();
+      const settle = (state: Http1ParseStatus) => {
+        switch (state) {
+          case "more":
+            return;
+          case "complete":
+            tEnd = now();
+            finish();
+            return;
+          case "stopped":
+            finish();
+            return;
+          case "error":
+            finish(parser.error ? parseFailure(parser.error) : { reason: "protocol", message: `no valid HTTP response from ${where}` });
+            return;
+        }
+      };
+      // A hostile response must end this hop, never throw out of an event handler.
+      const crashed = (err: unknown) => finish({ reason: "internal", message: `HTTP client failed on the response from ${where}: ${errText(err)}` });
+      socket.on("data", (chunk: Buffer) => {
+        if (done) return;
+        try {
+          settle(parser.push(chunk));
+        } catch (err) {
+          crashed(err);
+        }
+      });
+      socket.once("end", () => {
+        if (done) return;
+        try {
+          settle(parser.end());
+        } catch (err) {
+          crashed(err);
+        }
+      });
+      socket.once("close", () => {
+        if (!done) onError(new Error("connection closed"));
+      });
+      socket.write(wire);
       tSent = now();
     };
   });
