@@ -1,6 +1,6 @@
 // JetStream -> ClickHouse ingest on real servers: rows land, duplicates collapse, malformed messages are
-// terminated without blocking the stream, nothing is lost while ClickHouse is down, and a restarted ingest
-// resumes from its durable consumer.
+// terminated without blocking the stream, a row the store refuses is cut out of its batch, nothing is
+// lost while ClickHouse is down, and a restarted ingest resumes from its durable consumer.
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -47,6 +47,12 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
   let store: ClickHouseStore;
   let ingest: Ingest;
   const stored: ResultRow[][] = [];
+  /**
+   * Result ids whose values are spoiled (a NaN duration) on their way to the real store, whose own
+   * row validation then refuses them: how a row the store cannot take is simulated.
+   */
+  const spoiled = new Set<string>();
+  const spoiling = { insertResults: (rows: ResultRow[]) => store.insertResults(rows.map((r) => (spoiled.has(r.id) ? { ...r, durationMs: Number.NaN } : r))) };
 
   async function publish(r: ProbeResult, msgID = r.id): Promise<boolean> {
     const ack = await js.publish(resultSubject(r.region, r.agentId), toBinary(ProbeResultSchema, r), { msgID });
@@ -72,7 +78,7 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
   }
 
   const newIngest = () =>
-    createIngest({ nc, store, log, batchSize: 50, flushMs: 100, retryMinMs: 200, retryMaxMs: 1_000, onStored: (rows) => void stored.push(rows) });
+    createIngest({ nc, store: spoiling, log, batchSize: 50, flushMs: 100, retryMinMs: 200, retryMaxMs: 1_000, onStored: (rows) => void stored.push(rows) });
 
   beforeAll(async () => {
     [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
@@ -149,6 +155,52 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
       const s = await consumerState();
       return s.unacked === 0 && s.undelivered === 0;
     });
+  });
+
+  it("terminates and counts a result the store refuses, and stores the rest of its batch in order", async () => {
+    spoiled.add("mixed-7");
+    spoiled.add("mixed-30");
+    // Published together: they share batches with the refused ones.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => publish(result("mixed", i))));
+    const rows = await waitForRows("mixed", 38);
+    const kept = Array.from({ length: 40 }, (_, i) => `mixed-${i}`).filter((id) => id !== "mixed-7" && id !== "mixed-30");
+    expect(rows.map((r) => r.id).sort()).toEqual(kept.sort());
+    await waitFor("refusals counted", () => ingest.stats().rejected === 2);
+    // Terminated, not left pending: the stream is not blocked behind them.
+    await waitFor("consumer drained", async () => {
+      const s = await consumerState();
+      return s.unacked === 0 && s.undelivered === 0;
+    });
+    // The consensus engine (onStored) gets every stored row once, each batch in publish order.
+    const seen = stored.flat().filter((r) => r.checkId === "mixed");
+    expect(seen).toHaveLength(38);
+    for (const batch of stored) {
+      const seqs = batch.filter((r) => r.checkId === "mixed").map((r) => r.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    }
+    expect(await query("mixed")).toHaveLength(38);
+  });
+
+  it("keeps results for redelivery when the store refuses every row of a batch, and stores them once it takes them", async () => {
+    const rejectedBefore = ingest.stats().rejected;
+    const failuresBefore = ingest.stats().insertFailures;
+    for (let i = 0; i < 3; i++) spoiled.add(`table-${i}`);
+    await Promise.all(Array.from({ length: 3 }, (_, i) => publish(result("table", i))));
+    await waitFor("inserts failing", () => ingest.stats().insertFailures >= failuresBefore + 2, 20_000);
+    // No row of the batch was taken, which looks like a table out of step rather than bad data:
+    // nothing is thrown away, the results stay owed by the stream.
+    expect(ingest.stats().rejected).toBe(rejectedBefore);
+    const during = await consumerState();
+    expect(during.unacked + during.undelivered).toBe(3);
+    expect(await query("table")).toHaveLength(0);
+    // The store takes them again (the table is fixed): they arrive, nothing lost.
+    spoiled.clear();
+    expect(await waitForRows("table", 3)).toHaveLength(3);
+    await waitFor("consumer drained", async () => {
+      const s = await consumerState();
+      return s.unacked === 0 && s.undelivered === 0;
+    });
+    expect(ingest.stats().rejected).toBe(rejectedBefore);
   });
 
   it("holds messages unacked while ClickHouse is down and stores all of them after it restarts", async () => {

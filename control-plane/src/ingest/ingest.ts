@@ -13,6 +13,7 @@ import {
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probemesh/proto";
 import type { Logger } from "pino";
+import { isDataRejection } from "../store/clickhouse-store.js";
 import type { ResultRow, ResultStore } from "../store/types.js";
 import { resultToRow } from "./result-to-row.js";
 
@@ -52,6 +53,11 @@ export interface IngestStats {
   malformed: number;
   /** Failed insert attempts (their messages were nak'ed and come back). */
   insertFailures: number;
+  /**
+   * Messages ClickHouse refused as data (a parse or type error on their values) while other rows
+   * of the same batch were stored: terminated, so one bad row never blocks the stream.
+   */
+  rejected: number;
   /** Epoch ms of the last successful insert. */
   lastInsertAt: number | undefined;
   /** Valid messages received and not yet acked. */
@@ -118,7 +124,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   if (!(flushMs >= 0)) throw new RangeError(`flushMs must be >= 0, got ${flushMs}`);
   if (!Number.isSafeInteger(maxAckPending) || maxAckPending < batchSize) throw new RangeError(`maxAckPending must be >= batchSize`);
 
-  const stats: Omit<IngestStats, "pending"> = { received: 0, inserted: 0, malformed: 0, insertFailures: 0, lastInsertAt: undefined };
+  const stats: Omit<IngestStats, "pending"> = { received: 0, inserted: 0, malformed: 0, insertFailures: 0, rejected: 0, lastInsertAt: undefined };
   const buffer: Pending[] = [];
   let inFlight = 0;
   let running = false;
@@ -151,23 +157,80 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   let consecutiveFailures = 0;
 
-  async function insertBatch(batch: Pending[]): Promise<boolean> {
-    const rows = batch.map((p) => p.row);
-    inFlight = batch.length;
-    try {
-      await store.insertResults(rows);
-    } catch (err) {
-      stats.insertFailures++;
-      consecutiveFailures++;
-      const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(consecutiveFailures - 1, 20));
-      log.warn({ err, rows: rows.length, failures: stats.insertFailures, retryInMs: delay }, "insert failed; messages nak'ed for redelivery");
-      // Everything buffered goes back too: held through several backoffs it would outlive ack_wait and be
-      // redelivered while still queued here.
-      for (const p of [...batch, ...buffer.splice(0)]) settle(log, "nak", () => p.msg.nak(delay));
-      inFlight = 0;
-      if (!stopping) await backoffTimer.nap(delay);
-      return false;
+  /**
+   * After ClickHouse refused a batch as data: inserts it again in halves, down to single rows, to
+   * find the rows it refuses. Stops at the first failure that is not about data (ClickHouse went
+   * away), leaving the rest as `unsent`. Halves are tried left first, so `stored` keeps batch order.
+   */
+  async function isolateRejected(batch: Pending[]): Promise<{ stored: Pending[]; refused: { p: Pending; err: unknown }[]; unsent: Pending[]; err?: unknown }> {
+    const stored: Pending[] = [];
+    const refused: { p: Pending; err: unknown }[] = [];
+    const parts = [batch.slice(0, batch.length >> 1), batch.slice(batch.length >> 1)];
+    while (parts.length > 0) {
+      const part = parts.shift()!;
+      try {
+        await store.insertResults(part.map((p) => p.row));
+        stored.push(...part);
+      } catch (err) {
+        if (!isDataRejection(err)) return { stored, refused, unsent: [...part, ...parts.flat()], err };
+        if (part.length === 1) refused.push({ p: part[0]!, err });
+        else parts.unshift(part.slice(0, part.length >> 1), part.slice(part.length >> 1));
+      }
     }
+    return { stored, refused, unsent: [] };
+  }
+
+  /** Backs off after a failed insert: `batch` and everything buffered go back to the server for redelivery. */
+  async function retryLater(batch: Pending[], err: unknown, why: string): Promise<void> {
+    stats.insertFailures++;
+    consecutiveFailures++;
+    const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(consecutiveFailures - 1, 20));
+    log.warn({ err, rows: batch.length, failures: stats.insertFailures, retryInMs: delay }, why);
+    // Everything buffered goes back too: held through several backoffs it would outlive ack_wait and be
+    // redelivered while still queued here.
+    for (const p of [...batch, ...buffer.splice(0)]) settle(log, "nak", () => p.msg.nak(delay));
+    inFlight = 0;
+    if (!stopping) await backoffTimer.nap(delay);
+  }
+
+  async function insertBatch(batch: Pending[]): Promise<boolean> {
+    inFlight = batch.length;
+    let stored = batch;
+    try {
+      await store.insertResults(batch.map((p) => p.row));
+    } catch (err) {
+      if (!isDataRejection(err) || batch.length === 1) {
+        await retryLater(batch, err, "insert failed; messages nak'ed for redelivery");
+        return false;
+      }
+      const found = await isolateRejected(batch);
+      if (found.stored.length === 0) {
+        // Every row refused on its own: more likely the table than the data (a schema out of step).
+        // Nothing is thrown away without a row of the same batch proving the table takes rows.
+        await retryLater([...found.refused.map((r) => r.p), ...found.unsent], found.err ?? err, "ClickHouse refuses every row of the batch; messages nak'ed for redelivery");
+        return false;
+      }
+      for (const { p, err: refusal } of found.refused) {
+        stats.rejected++;
+        log.error(
+          { subject: p.msg.subject, streamSeq: p.msg.info.streamSequence, checkId: p.row.checkId, resultId: p.row.id, problem: refusal instanceof Error ? refusal.message : String(refusal) },
+          "ClickHouse refused this result's values while storing the rest of its batch; terminated",
+        );
+        settle(log, "term", () => p.msg.term());
+      }
+      stored = found.stored;
+      if (found.unsent.length > 0) {
+        await ackStored(stored);
+        await retryLater(found.unsent, found.err, "insert failed; messages nak'ed for redelivery");
+        return false;
+      }
+    }
+    await ackStored(stored);
+    return true;
+  }
+
+  async function ackStored(batch: Pending[]): Promise<void> {
+    const rows = batch.map((p) => p.row);
     if (consecutiveFailures > 0) log.info({ afterFailures: consecutiveFailures }, "inserts recovered");
     consecutiveFailures = 0;
     for (const p of batch) settle(log, "ack", () => p.msg.ack());
@@ -181,7 +244,6 @@ export function createIngest(opts: IngestOptions): Ingest {
         log.error({ err, rows: rows.length }, "onStored hook failed");
       }
     }
-    return true;
   }
 
   async function flushLoop(): Promise<void> {

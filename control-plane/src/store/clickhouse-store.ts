@@ -72,6 +72,22 @@ function clientLoggerClass(log: Logger): new () => ClientLogger {
 }
 
 /** Maps client failures: a server-side error keeps ClickHouse's code; anything else means unreachable. */
+/**
+ * ClickHouse error codes that mean "this data cannot be stored" rather than "ClickHouse cannot
+ * store now": parse and conversion failures of the inserted values (CANNOT_PARSE_*, TYPE_MISMATCH,
+ * CANNOT_CONVERT_TYPE, INCORRECT_DATA, ARGUMENT_OUT_OF_BOUND, TOO_LARGE_STRING_SIZE, ...).
+ */
+const DATA_ERROR_CODES = new Set(["6", "26", "27", "32", "33", "38", "41", "53", "69", "70", "72", "117", "131", "349"]);
+
+/**
+ * True when a store call failed on the values themselves, so retrying them cannot help: the
+ * store's own row validation refused one, or ClickHouse answered with a data error code.
+ */
+export function isDataRejection(err: unknown): boolean {
+  if (err instanceof ValidationError) return true;
+  return err instanceof ProbemeshError && err.code === "clickhouse_error" && DATA_ERROR_CODES.has(String(err.details?.["clickhouseCode"]));
+}
+
 function storeError(what: string, err: unknown): ProbemeshError {
   if (err instanceof ProbemeshError) return err;
   if (err instanceof ClickHouseError) {
