@@ -21,9 +21,10 @@ import { createConsensusRoutes } from "./api/consensus-routes.js";
 import { createConsensusEngine } from "./consensus/engine.js";
 import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusService } from "./consensus/service.js";
+import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
 import { createHooksRoutes } from "./api/hooks-routes.js";
 import { createHooks } from "./hooks/hooks.js";
-import { hookEventFromTransition, reannouncements } from "./hooks/from-transition.js";
+import { belatedRecovery, hookEventFromTransition, reannouncements } from "./hooks/from-transition.js";
 import type { HookEvent } from "./hooks/types.js";
 
 const DAY_MS = 86_400_000;
@@ -213,21 +214,46 @@ async function main(): Promise<void> {
     log,
     onTransition: (t) => {
       const event = "checkId" in t ? hookEventFromTransition(t, engine.status(t.checkId)) : undefined;
+      if (t.type === "check.recovered") engineRecovering.add(t.checkId);
       // Enqueued one at a time, in transition order: a partial that grows into an outage must reach
       // hooks as partial.resolved then outage.opened, never the other way round.
       if (event) published = published.then(() => publishHookEvent(event));
+      // A check up again after its degraded announcement, without the engine's own check.recovered
+      // (it went down in between, or warmed up unknown after a restart): announce the recovery.
+      // Decided when its turn comes, once the check.degraded queued before it has been marked.
+      else if (t.type === "check.state" && t.to === "up") {
+        const checkId = t.checkId;
+        published = published.then(async () => {
+          if (degradedAnnouncements.has(checkId) && !engineRecovering.has(checkId)) await announceBelatedRecovery(checkId, Date.now());
+        });
+      }
       return published;
     },
   });
   let published: Promise<void> = Promise.resolve();
+  // Which checks have a check.degraded at hooks not yet followed by check.recovered, across restarts.
+  const degradedAnnouncements = createDegradedAnnouncements({ open: () => openDegradedBucket(nc), log });
+  // Checks whose engine-made check.recovered is queued: the belated one (queued before it) gives way.
+  const engineRecovering = new Set<string>();
   async function publishHookEvent(event: HookEvent): Promise<void> {
-    await retry(`publishing hook event ${event.id}`, hooksLog, stopping.signal, () =>
+    const done = await retry(`publishing hook event ${event.id}`, hooksLog, stopping.signal, () =>
       hooks.publish(event).catch((err: unknown) => {
         // A refused event will not become valid by retrying; it is logged and counted by hooks.
         if (err instanceof ValidationError) return undefined;
         throw err;
       }),
     );
+    if (event.type === "check.recovered") engineRecovering.delete(event.data.checkId);
+    if (!done) return;
+    if (event.type === "check.degraded") await degradedAnnouncements.mark(event.data.checkId, Date.parse(event.timestamp));
+    else if (event.type === "check.recovered") await degradedAnnouncements.clear(event.data.checkId);
+  }
+  /** Publishes `check.recovered` for a marked check that is up (or forgets a deleted one). */
+  async function announceBelatedRecovery(checkId: string, now: number): Promise<boolean> {
+    const decision = belatedRecovery(checkId, engine.status(checkId), now);
+    if (decision === "forget") await degradedAnnouncements.clear(checkId);
+    else if (decision) await publishHookEvent(decision);
+    return decision !== undefined && decision !== "forget";
   }
 
   const app = createApi({ config, registry, store, agents, ready, log, agentHealth: (id) => engine.agent(id) });
@@ -275,6 +301,13 @@ async function main(): Promise<void> {
     });
     for (const event of events) await publishHookEvent(event);
     if (events.length > 0) hooksLog.info({ events: events.length }, "re-announced recent incidents to hooks");
+  });
+  // A check degraded (and announced) before the stop that recovered meanwhile gets its check.recovered;
+  // one still degraded, down or partial keeps its mark, a deleted one is forgotten.
+  published = published.then(async () => {
+    let recovered = 0;
+    for (const mark of await degradedAnnouncements.list()) if (await announceBelatedRecovery(mark.checkId, Date.now())) recovered++;
+    if (recovered > 0) hooksLog.info({ events: recovered }, "announced recoveries of checks degraded before the start");
   });
 
   const ingest = createIngest({ nc, store, log, onStored: (rows) => consensus.onStored(rows) });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CheckStatus, Outage } from "../consensus/types.js";
-import { hookEventFromTransition, reannouncements } from "./from-transition.js";
+import { belatedRecovery, hookEventFromTransition, reannouncements } from "./from-transition.js";
 import { validateEvent } from "./validate-event.js";
 
 const outage: Outage = {
@@ -94,5 +94,29 @@ describe("reannouncements", () => {
       "outage:web:short:outage.resolved",
       "outage:web:open:outage.opened",
     ]);
+  });
+});
+
+describe("belatedRecovery", () => {
+  const up: CheckStatus = { ...status, state: "up", since: 9000, outage: null };
+
+  it("announces check.recovered for a marked check that is up, timed when it became up (same id on every replica and start)", () => {
+    const e = belatedRecovery("web", up, 20_000);
+    expect(e).toMatchObject({
+      id: "web:check.recovered:9000",
+      type: "check.recovered",
+      timestamp: new Date(9000).toISOString(),
+      data: { checkId: "web", state: "up" },
+    });
+    expect(validateEvent(e)).toEqual(e);
+    // The very event the engine would have made had it seen the recovery itself.
+    expect(e).toEqual(hookEventFromTransition({ type: "check.recovered", checkId: "web", at: 9000 }, up));
+    // An up state with no known change time falls back to now.
+    expect(belatedRecovery("web", { ...up, since: 0 }, 20_000)).toMatchObject({ id: "web:check.recovered:20000" });
+  });
+
+  it("forgets a check that no longer exists, and keeps waiting while it is degraded, down, partial or unknown", () => {
+    expect(belatedRecovery("gone", undefined, 1)).toBe("forget");
+    for (const state of ["degraded", "down", "partial", "unknown"] as const) expect(belatedRecovery("web", { ...up, state }, 1)).toBeUndefined();
   });
 });

@@ -76,3 +76,17 @@ export function reannouncements(
   }
   return events;
 }
+
+/**
+ * What to do about one check whose `check.degraded` went to hooks without a `check.recovered` (its
+ * recovery may have happened while no control plane ran, or behind an outage, where the engine
+ * announces none): a `check.recovered` event when the check is up now; `"forget"` when the check no
+ * longer exists; undefined (keep waiting) while it is degraded, down, partial or unknown, since its
+ * next recovery must still be announced. The event's time is when the check became up (`now` if
+ * unknown), so replicas and repeated starts produce the same id.
+ */
+export function belatedRecovery(checkId: string, status: CheckStatus | undefined, now: number): HookEvent | "forget" | undefined {
+  if (!status) return "forget";
+  if (status.state !== "up") return undefined;
+  return hookEventFromTransition({ type: "check.recovered", checkId, at: status.since > 0 ? status.since : now }, status);
+}
