@@ -134,6 +134,21 @@ describe("consensus service", () => {
     await second.service.stop();
   });
 
+  it("saves an open outage again when a region joins it, before it resolves", async () => {
+    const m = await setup();
+    for (let k = 0; k < 2; k++) m.feed({ "eu-west": "down", "us-east": "down", "ap-south": "up" });
+    await m.service.flush();
+    const opened = m.seen.find((t) => t.type === "outage.opened");
+    const outageId = opened && "outage" in opened ? opened.outage.id : "";
+    expect(m.store.saved.get(outageId)).toMatchObject({ state: "open", regions: ["eu-west", "us-east"] });
+    for (let k = 0; k < 2; k++) m.feed({ "eu-west": "down", "us-east": "down", "ap-south": "down" });
+    // No transition announces the joining region; the 10 ms tick saves the grown record.
+    const deadline = Date.now() + 5000;
+    while (m.store.saved.get(outageId)?.regions.length !== 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(m.store.saved.get(outageId)).toMatchObject({ state: "open", regions: ["ap-south", "eu-west", "us-east"] });
+    await m.service.stop();
+  });
+
   it("ticks: a region that goes silent becomes unknown without any new result", async () => {
     const m = await setup();
     m.feed({ "eu-west": "up", "us-east": "up", "ap-south": "up" });

@@ -79,9 +79,31 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
   let timer: NodeJS.Timeout | undefined;
   let watch: RegistryWatch | undefined;
 
+  // Regions saved per open incident. A region that joins an open incident changes no state, so the
+  // engine emits nothing for it; the tick compares and saves the grown record (its version grows
+  // with the region count), so GET /v1/outages lists every region while the incident is open.
+  const savedRegions = new Map<string, number>();
+
+  function track(o: Outage): void {
+    if (o.state === "open") savedRegions.set(o.id, o.regions.length);
+    else savedRegions.delete(o.id);
+  }
+
+  function saveGrownIncidents(): void {
+    for (const o of engine.openIncidents()) {
+      const saved = savedRegions.get(o.id);
+      if (saved === undefined || o.regions.length <= saved) continue;
+      pending.set(o.id, o);
+      track(o);
+    }
+  }
+
   function handle(ts: readonly Transition[]): void {
     for (const t of ts) {
-      if ("outage" in t) pending.set(t.outage.id, t.outage);
+      if ("outage" in t) {
+        pending.set(t.outage.id, t.outage);
+        track(t.outage);
+      }
       const line = describe(t);
       if (TYPES_LOGGED_AT_INFO.has(t.type)) log.info(line, "consensus transition");
       else log.debug(line, "consensus transition");
@@ -140,10 +162,12 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
         lookback > 0 ? outageStore.recentObservations({ since: Math.max(0, t - lookback), perAgent, limit: opts.maxWarmUpResults ?? 2_000_000 }) : [],
       ]);
       warmUpResults = results.length;
+      for (const o of openIncidents) track(o);
       handle(engine.warmUp({ results, openIncidents }));
       log.info({ checks: watch.checks.length, openIncidents: openIncidents.length, results: results.length, lookbackMs: lookback }, "consensus engine warmed up");
       timer = setInterval(() => {
         handle(engine.tick(now()));
+        saveGrownIncidents();
         if (pending.size > 0) void save().catch(() => undefined);
       }, tickMs);
       timer.unref();
@@ -154,6 +178,7 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       timer = undefined;
       watch?.stop();
       watch = undefined;
+      saveGrownIncidents();
       await this.flush().catch((err: unknown) => log.warn({ err, pending: pending.size }, "incidents not saved at shutdown"));
     },
 
