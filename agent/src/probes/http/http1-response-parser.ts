@@ -139,14 +139,9 @@ class ResponseParser implements Http1ResponseParser {
         case State.Head:
           pos = this.headLine(chunk, pos);
           break;
-        case State.Length: {
-          const n = Math.min(this.remaining, chunk.length - pos);
-          this.remaining -= n;
-          if (!this.deliver(chunk, pos, pos + n)) break;
-          pos += n;
-          if (this.remaining === 0) this.state = State.Complete;
+        case State.Length:
+          pos = this.counted(chunk, pos, State.Complete);
           break;
-        }
         case State.Close:
           this.deliver(chunk, pos, chunk.length);
           pos = chunk.length;
@@ -154,14 +149,9 @@ class ResponseParser implements Http1ResponseParser {
         case State.ChunkSize:
           pos = this.chunkSizeLine(chunk, pos);
           break;
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, chunk.length - pos);
-          this.remaining -= n;
-          if (!this.deliver(chunk, pos, pos + n)) break;
-          pos += n;
-          if (this.remaining === 0) this.state = State.ChunkDataCr;
+        case State.ChunkData:
+          pos = this.counted(chunk, pos, State.ChunkDataCr);
           break;
-        }
         case State.ChunkDataCr: {
           const b = chunk[pos++];
           if (b === 13) this.state = State.ChunkDataLf;
@@ -179,6 +169,16 @@ class ResponseParser implements Http1ResponseParser {
       }
     }
     return this.result();
+  }
+
+  /** Hands on up to `remaining` body bytes from `pos`; moves to `next` once they are all through. */
+  private counted(chunk: Buffer, pos: number, next: State): number {
+    const n = Math.min(this.remaining, chunk.length - pos);
+    this.remaining -= n;
+    // A refused piece leaves the parser stopped: the loop ends, pos no longer matters.
+    if (!this.deliver(chunk, pos, pos + n)) return pos;
+    if (this.remaining === 0) this.state = next;
+    return pos + n;
   }
 
   end(): Http1ParseStatus {
