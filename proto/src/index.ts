@@ -49,3 +49,25 @@ export {
 export { grpcServiceDefinition } from "./grpc.js";
 export { RESULTS_STREAM, RESULTS_SUBJECT_PREFIX, RESULTS_SUBJECT_ALL, isSubjectToken, resultSubject } from "./subjects.js";
 export { type ProbeStateName, probeStateName, probeStateFromName } from "./state.js";
+export {
+  CHECK_TYPES,
+  type CheckType,
+  HTTP_METHODS,
+  type HttpMethod,
+  DNS_RECORD_TYPES,
+  type DnsRecordType,
+  DNS_TRANSPORTS,
+  type DnsTransport,
+  DNS_RCODES,
+  type DnsRcode,
+  TLS_PROTOCOLS,
+  type TlsProtocol,
+  IP_PREFERENCES,
+  FAILURE_REASONS,
+  type FailureReasonName,
+  ASSERTION_NAMES,
+  type AssertionName,
+  type FailureReason,
+  CAPABILITIES,
+  type Capability,
+} from "./vocabulary.js";
