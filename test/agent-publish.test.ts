@@ -43,12 +43,19 @@ describe("agent publisher on a real nats-server", () => {
     jsm = await jetstreamManager(admin);
     cleanups.push(() => admin.close());
   };
-  const createStream = () => jsm.streams.add({ name: RESULTS_STREAM, subjects: [RESULTS_SUBJECT_ALL], duplicate_window: 120_000_000_000 });
+  const createStream = () =>
+    jsm.streams.add({ name: RESULTS_STREAM, subjects: [RESULTS_SUBJECT_ALL], duplicate_window: 120_000_000_000 });
   const deleteStream = () => jsm.streams.delete(RESULTS_STREAM).catch(() => false);
 
   function startPublisher(): { pub: ResultPublisher; sink: NatsSink; dir: string } {
     const dir = mkdtempSync(join(tmpdir(), "agent-publish-"));
-    const sink = createNatsSink({ servers: [nats.url], name: "agent-7", log, reconnectWaitMs: 200, pingIntervalMs: 1000 });
+    const sink = createNatsSink({
+      servers: [nats.url],
+      name: "agent-7",
+      log,
+      reconnectWaitMs: 200,
+      pingIntervalMs: 1000,
+    });
     const outbox = openOutbox({ dir: join(dir, "outbox"), maxBytes: 4 * 1024 * 1024, log });
     const pub = createResultPublisher({ sink, outbox, subject, log, retry: { initialMs: 50, maxMs: 500 } });
     sink.start();
@@ -61,7 +68,13 @@ describe("agent publisher on a real nats-server", () => {
   }
 
   const result = (seq: number) =>
-    create(ProbeResultSchema, { id: `res-${seq}-${Math.random().toString(36).slice(2)}`, checkId: "web", agentId: "agent-7", region: "eu-west", seq: BigInt(seq) });
+    create(ProbeResultSchema, {
+      id: `res-${seq}-${Math.random().toString(36).slice(2)}`,
+      checkId: "web",
+      agentId: "agent-7",
+      region: "eu-west",
+      seq: BigInt(seq),
+    });
 
   async function storedSeqs(): Promise<{ seqs: number[]; ids: string[]; subjects: string[] }> {
     const info = await jsm.streams.info(RESULTS_STREAM);
@@ -147,12 +160,22 @@ describe("agent publisher on a real nats-server", () => {
     const dir = mkdtempSync(join(tmpdir(), "agent-publish-crash-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const deadSink = createNatsSink({ servers: ["nats://127.0.0.1:1"], name: "agent-7", log });
-    const first = createResultPublisher({ sink: deadSink, outbox: openOutbox({ dir, maxBytes: 1024 * 1024, log }), subject, log });
+    const first = createResultPublisher({
+      sink: deadSink,
+      outbox: openOutbox({ dir, maxBytes: 1024 * 1024, log }),
+      subject,
+      log,
+    });
     for (let i = 1; i <= 30; i++) first.publish(result(i));
     await waitFor("outboxed", () => first.stats().outbox.depth === 30, 10_000);
     // No close(): the next process opens the same outbox.
     const sink = createNatsSink({ servers: [nats.url], name: "agent-7", log });
-    const second = createResultPublisher({ sink, outbox: openOutbox({ dir, maxBytes: 1024 * 1024, log }), subject, log });
+    const second = createResultPublisher({
+      sink,
+      outbox: openOutbox({ dir, maxBytes: 1024 * 1024, log }),
+      subject,
+      log,
+    });
     sink.start();
     cleanups.push(async () => {
       await second.close();
@@ -177,17 +200,34 @@ describe("agent publisher on a real nats-server", () => {
     cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
     createAssignmentCache({ dir: stateDir, log }).save({
       version: 1n,
-      checks: [create(CheckSchema, { id: "tcp1", type: "tcp", intervalMs: 100, timeoutMs: 90, version: 1, tcp: { host: "127.0.0.1", port } })],
+      checks: [
+        create(CheckSchema, {
+          id: "tcp1",
+          type: "tcp",
+          intervalMs: 100,
+          timeoutMs: 90,
+          version: 1,
+          tcp: { host: "127.0.0.1", port },
+        }),
+      ],
     });
     const launch = () =>
-      startAgent({ id: "bin-1", region: "eu-west", grpcAddr: "127.0.0.1:1", natsUrl: nats.url, env: { PROBEMESH_STATE_DIR: stateDir } });
+      startAgent({
+        id: "bin-1",
+        region: "eu-west",
+        grpcAddr: "127.0.0.1:1",
+        natsUrl: nats.url,
+        env: { PROBEMESH_STATE_DIR: stateDir },
+      });
     const seqs = async () => (await storedSeqs()).seqs;
 
     let agent = launch();
     cleanups.push(() => agent.stop());
-    await waitFor("results from the cached check", async () => (await count()) >= 10, 30_000, 100).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${agent.proc.output()}`);
-    });
+    await waitFor("results from the cached check", async () => (await count()) >= 10, 30_000, 100).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}\n${agent.proc.output()}`);
+      },
+    );
 
     // NATS goes away for a while: results pile up in the outbox and all arrive afterwards.
     await nats.stop();

@@ -59,18 +59,35 @@ describe("ClickHouse store on clickhouse-server 18.16", () => {
     await store.migrate();
     await Promise.all(others.map((s) => s.close()));
     expect(store.migrated()).toBe(true);
-    const versions = await ch.rows<{ version: number }>("SELECT DISTINCT version FROM pm_store.schema_migrations ORDER BY version");
+    const versions = await ch.rows<{ version: number }>(
+      "SELECT DISTINCT version FROM pm_store.schema_migrations ORDER BY version",
+    );
     expect(versions.map((v) => v.version)).toEqual(listMigrations().map((m) => m.version));
     expect(versions[0]?.version).toBe(1);
-    const cols = await ch.rows<{ name: string; type: string }>("SELECT name, type FROM system.columns WHERE database = 'pm_store' AND table = 'results'");
+    const cols = await ch.rows<{ name: string; type: string }>(
+      "SELECT name, type FROM system.columns WHERE database = 'pm_store' AND table = 'results'",
+    );
     expect(cols).toContainEqual({ name: "started_at", type: "UInt64" });
     expect(cols).toContainEqual({ name: "details", type: "String" });
   });
 
   it("stores rows and returns them newest first, filtered by time and region, duplicates once", async () => {
     const rows = [
-      row({ id: "a", startedAt: T0, region: "eu-west", details: { tls: { protocol: "TLSv1.3", notAfterMs: 1_800_000_000_000 } } }),
-      row({ id: "b", startedAt: T0 + 1000, region: "us-east", state: "down", reason: "timeout", httpStatus: 0, canary: true }),
+      row({
+        id: "a",
+        startedAt: T0,
+        region: "eu-west",
+        details: { tls: { protocol: "TLSv1.3", notAfterMs: 1_800_000_000_000 } },
+      }),
+      row({
+        id: "b",
+        startedAt: T0 + 1000,
+        region: "us-east",
+        state: "down",
+        reason: "timeout",
+        httpStatus: 0,
+        canary: true,
+      }),
       row({ id: "c", startedAt: T0 + 2000, region: "eu-west", seq: 2 ** 40 }),
       row({ id: "other", checkId: "db", startedAt: T0 + 1500 }),
     ];
@@ -85,14 +102,30 @@ describe("ClickHouse store on clickhouse-server 18.16", () => {
     expect(all[1]).toMatchObject({ state: "down", reason: "timeout", canary: true, httpStatus: 0 });
     expect(all[0]?.seq).toBe(2 ** 40);
 
-    expect((await store.queryResults({ checkId: "web", from: T0, to: T0 + 10_000, region: "eu-west", limit: 100 })).map((r) => r.id)).toEqual(["c", "a"]);
-    expect((await store.queryResults({ checkId: "web", from: T0 + 1, to: T0 + 2000, limit: 100 })).map((r) => r.id)).toEqual(["b"]);
-    expect((await store.queryResults({ checkId: "web", from: T0, to: T0 + 10_000, limit: 2 })).map((r) => r.id)).toEqual(["c", "b"]);
+    expect(
+      (await store.queryResults({ checkId: "web", from: T0, to: T0 + 10_000, region: "eu-west", limit: 100 })).map(
+        (r) => r.id,
+      ),
+    ).toEqual(["c", "a"]);
+    expect(
+      (await store.queryResults({ checkId: "web", from: T0 + 1, to: T0 + 2000, limit: 100 })).map((r) => r.id),
+    ).toEqual(["b"]);
+    expect(
+      (await store.queryResults({ checkId: "web", from: T0, to: T0 + 10_000, limit: 2 })).map((r) => r.id),
+    ).toEqual(["c", "b"]);
     expect(await store.queryResults({ checkId: "nope", from: 0, to: T0 * 2, limit: 10 })).toEqual([]);
   });
 
   it("round-trips hostile strings through inserts and the escaping helper", async () => {
-    const hostile = ["'; DROP TABLE results; --", "a\\' OR 1=1 --", "\\", "'", "x\u0000y\nz\t", "🚀 ünï `q` \"d\"", "/* c */"];
+    const hostile = [
+      "'; DROP TABLE results; --",
+      "a\\' OR 1=1 --",
+      "\\",
+      "'",
+      "x\u0000y\nz\t",
+      '🚀 ünï `q` "d"',
+      "/* c */",
+    ];
     for (const [i, s] of hostile.entries()) {
       await store.insertResults([row({ id: `h${i}`, checkId: s, region: s, message: s, startedAt: T0 + i })]);
       const back = await store.queryResults({ checkId: s, region: s, from: 0, to: T0 * 2, limit: 10 });
@@ -119,7 +152,9 @@ describe("ClickHouse store on clickhouse-server 18.16", () => {
     ]);
     const cutoff = T0 - DAY; // 2024-01-09 12:00 UTC: days 01-07 and 01-08 go, 01-09 stays.
     expect(await store.dropPartitionsBefore(cutoff)).toEqual(["20240107", "20240108"]);
-    expect((await store.queryResults({ checkId: "ret", from: 0, to: T0 * 2, limit: 10 })).map((r) => r.id)).toEqual(["keep"]);
+    expect((await store.queryResults({ checkId: "ret", from: 0, to: T0 * 2, limit: 10 })).map((r) => r.id)).toEqual([
+      "keep",
+    ]);
     expect(await store.dropPartitionsBefore(cutoff)).toEqual([]);
   });
 
@@ -134,6 +169,8 @@ describe("ClickHouse store on clickhouse-server 18.16", () => {
     await ch.restart();
     expect(await store.ping()).toBe(true);
     await store.insertResults([row({ id: "after", checkId: "recover" })]);
-    expect((await store.queryResults({ checkId: "recover", from: 0, to: T0 * 2, limit: 10 })).map((r) => r.id)).toEqual(["after"]);
+    expect((await store.queryResults({ checkId: "recover", from: 0, to: T0 * 2, limit: 10 })).map((r) => r.id)).toEqual(
+      ["after"],
+    );
   });
 });

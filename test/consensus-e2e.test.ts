@@ -44,11 +44,20 @@ function memoryLogger(lines: string[]): Logger {
   const write =
     (level: string) =>
     (...args: unknown[]): void => {
-      lines.push(`${level} ${args.map((a) => (typeof a === "string" ? a : JSON.stringify(a, (_k, v: unknown) => (v instanceof Error ? v.message : v)))).join(" ")}`);
+      lines.push(
+        `${level} ${args.map((a) => (typeof a === "string" ? a : JSON.stringify(a, (_k, v: unknown) => (v instanceof Error ? v.message : v)))).join(" ")}`,
+      );
       if (lines.length > 400) lines.splice(0, lines.length - 400);
     };
   const log: Logger = new Proxy({} as Logger, {
-    get: (_t, key) => (key === "child" ? () => log : key === "level" ? "info" : ["info", "warn", "error", "fatal"].includes(String(key)) ? write(String(key)) : () => undefined),
+    get: (_t, key) =>
+      key === "child"
+        ? () => log
+        : key === "level"
+          ? "info"
+          : ["info", "warn", "error", "fatal"].includes(String(key))
+            ? write(String(key))
+            : () => undefined,
   });
   return log;
 }
@@ -77,7 +86,11 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
   const region = (name: string) => regions.regions.find((r) => r.name === name)!;
   const rootSide = (nsAddress: string) => nsAddress.replace(/\.2$/, ".1");
 
-  async function status(): Promise<{ state: string; regions: Record<string, { state: string }>; outage: Outage | null }> {
+  async function status(): Promise<{
+    state: string;
+    regions: Record<string, { state: string }>;
+    outage: Outage | null;
+  }> {
     const res = await api.request("/v1/checks/web/status");
     expect(res.status).toBe(200);
     return (await res.json()) as never;
@@ -100,7 +113,9 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     regions = createRegions(REGION_NAMES);
     regions.addHostAddress(targetIp);
     target = createServer((_req, res) => res.writeHead(200).end("ok\n"));
-    targetPort = await new Promise<number>((resolve) => target.listen(0, targetIp, () => resolve((target.address() as { port: number }).port)));
+    targetPort = await new Promise<number>((resolve) =>
+      target.listen(0, targetIp, () => resolve((target.address() as { port: number }).port)),
+    );
 
     [nats, ch] = await Promise.all([startNats({ host: "0.0.0.0" }), startClickHouse()]);
     const natsPort = new URL(nats.url.replace("nats://", "http://")).port;
@@ -112,7 +127,11 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     await registry.start();
     agentDir = createAgentDirectory({ nc, log });
     await agentDir.start();
-    grpc = await startGrpcServer({ addr: "0.0.0.0:0", service: createAgentService({ registry, agents: agentDir, token: AGENT_TOKEN, log }), log });
+    grpc = await startGrpcServer({
+      addr: "0.0.0.0:0",
+      service: createAgentService({ registry, agents: agentDir, token: AGENT_TOKEN, log }),
+      log,
+    });
     const grpcPort = grpc.addr.slice(grpc.addr.lastIndexOf(":") + 1);
 
     outages = createOutageStore({ client: store.client, log });
@@ -172,10 +191,14 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
   });
 
   it("every region sees the target up: the check is up", async () => {
-    await until("check up in all three regions", async () => {
-      const s = await status();
-      return s.state === "up" && REGION_NAMES.every((r) => s.regions[r]?.state === "up") ? s : undefined;
-    }, 60_000);
+    await until(
+      "check up in all three regions",
+      async () => {
+        const s = await status();
+        return s.state === "up" && REGION_NAMES.every((r) => s.regions[r]?.state === "up") ? s : undefined;
+      },
+      60_000,
+    );
   });
 
   let euCutAt = 0;
@@ -213,7 +236,9 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     expect(outage.startedAt).toBeGreaterThanOrEqual(euCutAt - INTERVAL);
     expect(outage.confirmedAt).toBeGreaterThan(outage.startedAt);
     await consensus.flush();
-    expect((await outages.listOutages({ checkId: "web", kinds: ["outage"], state: "open" })).map((o) => o.id)).toEqual([outage.id]);
+    expect((await outages.listOutages({ checkId: "web", kinds: ["outage"], state: "open" })).map((o) => o.id)).toEqual([
+      outage.id,
+    ]);
   });
 
   it("restoring the paths resolves the outage, and availability reflects it", async () => {
@@ -231,7 +256,12 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
 
     const res = await api.request(`/v1/checks/web/availability?from=${testStart}&to=${Date.now()}`);
     expect(res.status).toBe(200);
-    const a = (await res.json()) as { outages: number; downtimeMs: number; availability: number; regions: Record<string, { downtimeMs: number; results: { down: number } }> };
+    const a = (await res.json()) as {
+      outages: number;
+      downtimeMs: number;
+      availability: number;
+      regions: Record<string, { downtimeMs: number; results: { down: number } }>;
+    };
     expect(a.outages).toBe(1);
     expect(a.downtimeMs).toBe(stored!.resolvedAt! - stored!.startedAt);
     expect(a.availability).toBeLessThan(100);

@@ -39,8 +39,24 @@ interface RawResult {
   canary: number;
 }
 
-function result(id: string, checkId: string, region: string, startedAt: number, state: "up" | "degraded" | "down"): RawResult {
-  return { id, check_id: checkId, agent_id: `agent-${region}`, region, started_at: startedAt, duration_ms: 10, state, reason: state === "down" ? "connect" : "", canary: 0 };
+function result(
+  id: string,
+  checkId: string,
+  region: string,
+  startedAt: number,
+  state: "up" | "degraded" | "down",
+): RawResult {
+  return {
+    id,
+    check_id: checkId,
+    agent_id: `agent-${region}`,
+    region,
+    started_at: startedAt,
+    duration_ms: 10,
+    state,
+    reason: state === "down" ? "connect" : "",
+    canary: 0,
+  };
 }
 
 describe("outage store and rollups on ClickHouse 18.16", () => {
@@ -57,7 +73,8 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
     ch = await startClickHouse();
     admin = createClient({ url: ch.url });
     client = createClient({ url: ch.url, database: DB });
-    const migrate = () => runMigrations({ admin: executor(admin), db: executor(client), database: DB, log, now: Date.now });
+    const migrate = () =>
+      runMigrations({ admin: executor(admin), db: executor(client), database: DB, log, now: Date.now });
     expect(await migrate()).toEqual([1, 2]);
     // Idempotent: a second control plane starting later applies nothing.
     expect(await migrate()).toEqual([]);
@@ -71,7 +88,17 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
   });
 
   it("keeps the newest version of an incident: open, then resolved", async () => {
-    const open: Outage = { id: "outage:web:1000", checkId: "web", kind: "outage", state: "open", startedAt: 900, confirmedAt: 1000, resolvedAt: null, regions: ["eu-west", "us-east"], reason: "connect" };
+    const open: Outage = {
+      id: "outage:web:1000",
+      checkId: "web",
+      kind: "outage",
+      state: "open",
+      startedAt: 900,
+      confirmedAt: 1000,
+      resolvedAt: null,
+      regions: ["eu-west", "us-east"],
+      reason: "connect",
+    };
     await store.saveOutages([open]);
     expect(await store.listOutages({ checkId: "web" })).toEqual([open]);
     expect(await store.listOutages({ state: "open" })).toEqual([open]);
@@ -111,7 +138,10 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
       const got = await store.resultCounts({ checkId: "roll", from, to });
       for (const region of ["eu-west", "us-east"]) {
         const mine = rows.filter((r) => r.region === region && r.started_at >= from && r.started_at < to);
-        expect(got.find((g) => g.region === region), `${region} ${from - T0}..${to - T0}`).toEqual({
+        expect(
+          got.find((g) => g.region === region),
+          `${region} ${from - T0}..${to - T0}`,
+        ).toEqual({
           region,
           total: mine.length,
           up: mine.filter((r) => r.state === "up").length,
@@ -142,15 +172,35 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
     ];
     await insertResults(rows);
     await insertResults([rows[1]!]); // a duplicate delivery
-    const { observations, truncated } = await store.loadObservations({ checkId: "obs", from: T0, to: T0 + 10_000, limit: 100 });
+    const { observations, truncated } = await store.loadObservations({
+      checkId: "obs",
+      from: T0,
+      to: T0 + 10_000,
+      limit: 100,
+    });
     expect(truncated).toBe(false);
     expect(observations.map((o) => o.startedAt - T0)).toEqual([1000, 1500, 2000, 3000]);
-    expect(observations[2]).toEqual({ checkId: "obs", agentId: "agent-eu-west", region: "eu-west", startedAt: T0 + 2000, durationMs: 10, state: "down", reason: "connect", canary: false });
+    expect(observations[2]).toEqual({
+      checkId: "obs",
+      agentId: "agent-eu-west",
+      region: "eu-west",
+      startedAt: T0 + 2000,
+      durationMs: 10,
+      state: "down",
+      reason: "connect",
+      canary: false,
+    });
     const capped = await store.loadObservations({ checkId: "obs", from: T0, to: T0 + 10_000, limit: 2 });
     expect(capped).toMatchObject({ truncated: true });
     expect(capped.observations).toHaveLength(2);
-    const recent = (await store.recentObservations({ since: T0, perAgent: 2, limit: 1000 })).filter((o) => o.checkId === "obs");
-    expect(recent.map((o) => `${o.region}@${o.startedAt - T0}`)).toEqual(["us-east@1500", "eu-west@2000", "eu-west@3000"]);
+    const recent = (await store.recentObservations({ since: T0, perAgent: 2, limit: 1000 })).filter(
+      (o) => o.checkId === "obs",
+    );
+    expect(recent.map((o) => `${o.region}@${o.startedAt - T0}`)).toEqual([
+      "us-east@1500",
+      "eu-west@2000",
+      "eu-west@3000",
+    ]);
   });
 
   it("an outage opened by the engine survives a ClickHouse and control-plane restart and is resolved once, with the same id", async () => {
@@ -170,7 +220,16 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
         const r = result(`restart-${n++}`, "restart", region, clock, state);
         raw.push(r);
         clock += 5;
-        const o: Observation = { checkId: r.check_id, agentId: r.agent_id, region, startedAt: r.started_at, durationMs: 10, state, reason: r.reason, canary: false };
+        const o: Observation = {
+          checkId: r.check_id,
+          agentId: r.agent_id,
+          region,
+          startedAt: r.started_at,
+          durationMs: 10,
+          state,
+          reason: r.reason,
+          canary: false,
+        };
         out.push(...e.observe(o));
       }
       clock += 10_000;
@@ -199,7 +258,9 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
     await round(again, "up");
     const closing = await round(again, "up");
     const resolved = closing.find((t) => t.type === "outage.resolved");
-    expect(resolved && "outage" in resolved ? resolved.outage.id : "").toBe(opened && "outage" in opened ? opened.outage.id : "x");
+    expect(resolved && "outage" in resolved ? resolved.outage.id : "").toBe(
+      opened && "outage" in opened ? opened.outage.id : "x",
+    );
     // The brief partial while the first region crossed its threshold before the others is listed too.
     const stored = await store.listOutages({ checkId: "restart", kinds: ["outage"] });
     expect((await store.listOutages({ checkId: "restart", state: "open" })).length).toBe(0);

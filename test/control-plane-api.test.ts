@@ -62,7 +62,13 @@ const store: ResultStore = {
   },
   async queryResults(q) {
     return results
-      .filter((r) => r.checkId === q.checkId && r.startedAt >= q.from && r.startedAt < q.to && (!q.region || r.region === q.region))
+      .filter(
+        (r) =>
+          r.checkId === q.checkId &&
+          r.startedAt >= q.from &&
+          r.startedAt < q.to &&
+          (!q.region || r.region === q.region),
+      )
       .sort((a, b) => b.startedAt - a.startedAt)
       .slice(0, q.limit);
   },
@@ -250,7 +256,9 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
     expect(err.code).toBe(status.UNAUTHENTICATED);
     expect(bad.got).toEqual([]);
     const hb = await new Promise<ServiceError | null>((resolve) =>
-      a.client.heartbeat(create(HeartbeatRequestSchema, { agent: { id: "x", region: "eu-west" } }), md("nope"), (e) => resolve(e)),
+      a.client.heartbeat(create(HeartbeatRequestSchema, { agent: { id: "x", region: "eu-west" } }), md("nope"), (e) =>
+        resolve(e),
+      ),
     );
     expect(hb?.code).toBe(status.UNAUTHENTICATED);
   });
@@ -278,7 +286,9 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
     const base = { id: "race", type: "tcp", tcp: { host: "127.0.0.1", port: 1 } };
     await a.registry.create(validateCheck(base, { mode: "create" }));
     const writes = Array.from({ length: 10 }, (_, i) =>
-      (i % 2 ? a : b).registry.replace(validateCheck({ ...base, tcp: { host: "127.0.0.1", port: i + 2 } }, { mode: "create" })),
+      (i % 2 ? a : b).registry.replace(
+        validateCheck({ ...base, tcp: { host: "127.0.0.1", port: i + 2 } }, { mode: "create" }),
+      ),
     );
     const records = await Promise.all(writes);
     expect(records.map((r) => r.check.version).sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
@@ -356,7 +366,10 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
     );
     const delta = await waitFor(
       "the delta on replica a's stream",
-      () => onA.got.map((g) => g.msg).find((m) => m.event.case === "delta" && m.event.value.upserted.some((c) => c.id === "after-restart")),
+      () =>
+        onA.got
+          .map((g) => g.msg)
+          .find((m) => m.event.case === "delta" && m.event.value.upserted.some((c) => c.id === "after-restart")),
       15_000,
       20,
     );

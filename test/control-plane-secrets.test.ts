@@ -7,7 +7,12 @@ import { AGENT_TOKEN, API_TOKEN, CONTROL_PLANE_BIN } from "./harness/mesh.js";
 describe("control plane start-up logs", () => {
   it("never log the passwords inside PROBEMESH_NATS_URL and PROBEMESH_CLICKHOUSE_URL", async () => {
     // Nothing listens on these ports: the control plane logs its start line, then retries NATS.
-    const [natsPort, chPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [natsPort, chPort, httpPort, grpcPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const proc = startProcess("control-plane", process.execPath, [CONTROL_PLANE_BIN], {
       env: {
         ...process.env,

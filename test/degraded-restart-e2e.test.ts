@@ -39,7 +39,9 @@ describe("check.recovered after a restart for a check that recovered while the c
   });
 
   const events = (type: string): EventBody[] =>
-    receiver.received.map((r) => JSON.parse(r.body) as EventBody).filter((e) => e.type === type && e.data.checkId === "web");
+    receiver.received
+      .map((r) => JSON.parse(r.body) as EventBody)
+      .filter((e) => e.type === type && e.data.checkId === "web");
   const fail = (err: unknown): never => {
     throw new Error(`${String(err)}\n${mesh.diagnostics()}`);
   };
@@ -48,12 +50,25 @@ describe("check.recovered after a restart for a check that recovered while the c
     const port = (target.address() as { port: number }).port;
     const hook = await cp.request("/v1/hooks", {
       method: "POST",
-      body: JSON.stringify({ id: "pager", type: "webhook", url: receiver.url, events: ["check.degraded", "check.recovered"], checks: ["web"] }),
+      body: JSON.stringify({
+        id: "pager",
+        type: "webhook",
+        url: receiver.url,
+        events: ["check.degraded", "check.recovered"],
+        checks: ["web"],
+      }),
     });
     expect(hook.status, await hook.clone().text()).toBe(201);
     const check = await cp.request("/v1/checks", {
       method: "POST",
-      body: JSON.stringify({ id: "web", type: "http", intervalMs: 1000, timeoutMs: 1000, degradedAfterMs: 150, http: { url: `http://127.0.0.1:${port}/` } }),
+      body: JSON.stringify({
+        id: "web",
+        type: "http",
+        intervalMs: 1000,
+        timeoutMs: 1000,
+        degradedAfterMs: 150,
+        http: { url: `http://127.0.0.1:${port}/` },
+      }),
     });
     expect(check.status, await check.clone().text()).toBe(201);
     await waitFor("check.degraded at the consumer", () => events("check.degraded").length > 0, 45_000, 100).catch(fail);
@@ -69,7 +84,12 @@ describe("check.recovered after a restart for a check that recovered while the c
     // never announce a recovery on its own.
     await new Promise((r) => setTimeout(r, 12_000));
     cp = await mesh.restartControlPlane();
-    const [recovered] = await waitFor("check.recovered at the consumer", () => (events("check.recovered").length > 0 ? events("check.recovered") : undefined), 45_000, 100).catch(fail);
+    const [recovered] = await waitFor(
+      "check.recovered at the consumer",
+      () => (events("check.recovered").length > 0 ? events("check.recovered") : undefined),
+      45_000,
+      100,
+    ).catch(fail);
     expect(recovered!.data.state).toBe("up");
     const status = (await (await cp.request("/v1/checks/web/status")).json()) as { state: string };
     expect(status.state).toBe("up");

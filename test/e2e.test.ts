@@ -150,7 +150,10 @@ describe("end to end: agents in three regions, real NATS and ClickHouse", () => 
         `${checkId} up in every region`,
         async () => {
           const res = await cp.request(`/v1/checks/${checkId}/status`);
-          const body = (await res.json()) as { state: string; regions: Record<string, { state: string; impaired: boolean }> };
+          const body = (await res.json()) as {
+            state: string;
+            regions: Record<string, { state: string; impaired: boolean }>;
+          };
           return body.state === "up" && REGIONS.every((r) => body.regions[r]?.state === "up") ? body : undefined;
         },
         20_000,
@@ -196,7 +199,10 @@ describe("end to end: agents in three regions, real NATS and ClickHouse", () => 
     const deletedAt = Date.now();
     // Give in-flight results time to land, then make sure nothing newer arrives for a few intervals.
     await new Promise((r) => setTimeout(r, 3 * check.intervalMs));
-    const rows = await chQuery<{ last: string }>(ch, `SELECT max(started_at) AS last FROM results WHERE check_id = 'late'`);
+    const rows = await chQuery<{ last: string }>(
+      ch,
+      `SELECT max(started_at) AS last FROM results WHERE check_id = 'late'`,
+    );
     const last = Number(rows[0]?.last ?? 0);
     // A run that had already started when the delete landed may still be stored; no later ones.
     expect(last).toBeLessThan(deletedAt + 1000);

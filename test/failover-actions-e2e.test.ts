@@ -59,7 +59,10 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     [nats, ch, haproxy, pdns] = await Promise.all([
       startNats(),
       startClickHouse(),
-      startHaproxy({ backend: BACKEND, servers: { primary: `127.0.0.1:${targetPort}`, standby: `127.0.0.1:${backupPort} backup` } }),
+      startHaproxy({
+        backend: BACKEND,
+        servers: { primary: `127.0.0.1:${targetPort}`, standby: `127.0.0.1:${backupPort} backup` },
+      }),
       startPowerdns({ zone: ZONE, records: { www: [PRIMARY] }, ttl: 5 }),
     ]);
     cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url });
@@ -74,12 +77,14 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     await Promise.all([nats?.dispose(), ch?.dispose(), haproxy?.dispose(), pdns?.dispose()]);
     target?.close();
     backup?.close();
-    if (Object.keys(timings).length > 0) process.stdout.write(`failover-actions-e2e timings (ms): ${JSON.stringify(timings)}\n`);
+    if (Object.keys(timings).length > 0)
+      process.stdout.write(`failover-actions-e2e timings (ms): ${JSON.stringify(timings)}\n`);
   });
 
   async function deliveries(hookId: string): Promise<DeliveryRecord[]> {
     const res = await cp.request(`/v1/hooks/${hookId}/deliveries`);
-    if (res.status !== 200) throw new Error(`GET /v1/hooks/${hookId}/deliveries: HTTP ${res.status} ${await res.text()}`);
+    if (res.status !== 200)
+      throw new Error(`GET /v1/hooks/${hookId}/deliveries: HTTP ${res.status} ${await res.text()}`);
     return (await res.json()) as DeliveryRecord[];
   }
 
@@ -89,7 +94,14 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
       .request("/v1/checks/web/status")
       .then((r) => r.text())
       .catch((err: unknown) => String(err));
-    const logs = await Promise.all(["lb", "dns"].map((id) => deliveries(id).then((l) => `${id}: ${JSON.stringify(l)}`, (err: unknown) => `${id}: ${String(err)}`)));
+    const logs = await Promise.all(
+      ["lb", "dns"].map((id) =>
+        deliveries(id).then(
+          (l) => `${id}: ${JSON.stringify(l)}`,
+          (err: unknown) => `${id}: ${String(err)}`,
+        ),
+      ),
+    );
     const procs = [cp.proc, ...agents.map((a) => a.proc), haproxy.proc, pdns.proc];
     return [
       `--- check status ---\n${status}`,
@@ -99,7 +111,11 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
   }
 
   /** waitFor with a long deadline whose failure carries the diagnostics. */
-  async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = ACTION_DEADLINE_MS): Promise<T> {
+  async function eventually<T>(
+    what: string,
+    fn: () => Promise<T | undefined | false>,
+    timeoutMs = ACTION_DEADLINE_MS,
+  ): Promise<T> {
     try {
       return await waitFor(what, fn, timeoutMs, 200);
     } catch (err) {
@@ -112,9 +128,16 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     const text = await haproxy.command(`show servers state ${BACKEND}`);
     const lines = text.split("\n").map((l) => l.trim());
     const cols = (lines.find((l) => l.startsWith("# be_id")) ?? "").slice(2).split(" ");
-    const row = lines.filter((l) => l !== "" && !l.startsWith("#") && l !== "1").map((l) => l.split(" ")).find((f) => f[cols.indexOf("srv_name")] === "primary");
+    const row = lines
+      .filter((l) => l !== "" && !l.startsWith("#") && l !== "1")
+      .map((l) => l.split(" "))
+      .find((f) => f[cols.indexOf("srv_name")] === "primary");
     if (!row) throw new Error(`no primary in 'show servers state':\n${text}`);
-    return { name: "primary", opState: Number(row[cols.indexOf("srv_op_state")]), adminState: Number(row[cols.indexOf("srv_admin_state")]) };
+    return {
+      name: "primary",
+      opState: Number(row[cols.indexOf("srv_op_state")]),
+      adminState: Number(row[cols.indexOf("srv_admin_state")]),
+    };
   }
 
   const inMaint = (s: ServerState) => (s.adminState & 0x01) !== 0;
@@ -122,21 +145,31 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
   /** Which servers answered `TRAFFIC_SAMPLES` real requests through HAProxy's frontend. */
   async function servedBy(): Promise<string[]> {
     const seen: string[] = [];
-    for (let i = 0; i < TRAFFIC_SAMPLES; i++) seen.push(await (await fetch(haproxy.url, { signal: AbortSignal.timeout(5000) })).text());
+    for (let i = 0; i < TRAFFIC_SAMPLES; i++)
+      seen.push(await (await fetch(haproxy.url, { signal: AbortSignal.timeout(5000) })).text());
     return seen;
   }
 
   /** A real DNS query to PowerDNS (async: the probed target lives in this process and must keep answering). */
   async function dig(): Promise<string> {
     const [host, port] = pdns.dnsAddr.split(":");
-    const { stdout } = await run("dig", [`@${host}`, "-p", String(port), NAME, "A", "+short", "+norecurse", "+time=2", "+tries=1"], { timeout: 5000 });
+    const { stdout } = await run(
+      "dig",
+      [`@${host}`, "-p", String(port), NAME, "A", "+short", "+norecurse", "+time=2", "+tries=1"],
+      { timeout: 5000 },
+    );
     return stdout.trim();
   }
 
   it("creates an haproxy and a powerdns hook (secret masked) and a check that is up everywhere", async () => {
     const lb = await cp.request("/v1/hooks", {
       method: "POST",
-      body: JSON.stringify({ id: "lb", type: "haproxy", checks: ["web"], haproxy: { socket: haproxy.socket, backend: BACKEND, server: "primary" } }),
+      body: JSON.stringify({
+        id: "lb",
+        type: "haproxy",
+        checks: ["web"],
+        haproxy: { socket: haproxy.socket, backend: BACKEND, server: "primary" },
+      }),
     });
     expect(lb.status, await lb.clone().text()).toBe(201);
     const dns = await cp.request("/v1/hooks", {
@@ -146,7 +179,15 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
         type: "powerdns",
         url: pdns.apiUrl,
         checks: ["web"],
-        powerdns: { apiKey: pdns.apiKey, zone: ZONE, name: NAME, ttl: 5, primary: [PRIMARY], standby: [STANDBY], verifyServer: pdns.dnsAddr },
+        powerdns: {
+          apiKey: pdns.apiKey,
+          zone: ZONE,
+          name: NAME,
+          ttl: 5,
+          primary: [PRIMARY],
+          standby: [STANDBY],
+          verifyServer: pdns.dnsAddr,
+        },
       }),
     });
     expect(dns.status, await dns.clone().text()).toBe(201);
@@ -155,11 +196,20 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     const port = (target.address() as { port: number }).port;
     const check = await cp.request("/v1/checks", {
       method: "POST",
-      body: JSON.stringify({ id: "web", type: "http", intervalMs: 1000, timeoutMs: 800, http: { url: `http://127.0.0.1:${port}/` } }),
+      body: JSON.stringify({
+        id: "web",
+        type: "http",
+        intervalMs: 1000,
+        timeoutMs: 800,
+        http: { url: `http://127.0.0.1:${port}/` },
+      }),
     });
     expect(check.status, await check.clone().text()).toBe(201);
     await eventually("web up in every region", async () => {
-      const s = (await (await cp.request("/v1/checks/web/status")).json()) as { state: string; regions?: Record<string, { state: string }> };
+      const s = (await (await cp.request("/v1/checks/web/status")).json()) as {
+        state: string;
+        regions?: Record<string, { state: string }>;
+      };
       return s.state === "up" && REGIONS.every((r) => s.regions?.[r]?.state === "up");
     });
 
@@ -173,7 +223,9 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
   it("target fails in every region -> consensus outage -> HAProxy primary in maint (traffic on backup), DNS on the standby", async () => {
     const failedAt = Date.now();
     healthy = false;
-    await eventually("HAProxy primary in maint (read over the runtime socket)", async () => inMaint(await primaryState()));
+    await eventually("HAProxy primary in maint (read over the runtime socket)", async () =>
+      inMaint(await primaryState()),
+    );
     timings.failToHaproxyMaint = Date.now() - failedAt;
     // Real traffic: every request through the frontend now reaches the backup.
     expect(await servedBy()).toEqual(Array<string>(TRAFFIC_SAMPLES).fill("backup"));
@@ -181,7 +233,11 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     timings.failToDnsStandby = Date.now() - failedAt;
 
     // The actions came from a consensus outage, which the API shows as open.
-    const outages = (await (await cp.request("/v1/outages?checkId=web&state=open")).json()) as { id: string; kind: string; startedAt: number }[];
+    const outages = (await (await cp.request("/v1/outages?checkId=web&state=open")).json()) as {
+      id: string;
+      kind: string;
+      startedAt: number;
+    }[];
     const outage = outages.find((o) => o.kind === "outage");
     expect(outage, JSON.stringify(outages)).toBeDefined();
     expect(outage!.startedAt).toBeGreaterThanOrEqual(failedAt - 1000);
@@ -216,14 +272,29 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     const opened = `${outageId}:outage.opened`;
     const resolved = `${outageId}:outage.resolved`;
     // The log record is written before the message is acked, so it is there once the action is visible.
-    const logs = await eventually("both deliveries logged for both hooks", async () => {
-      const [lb, dns] = await Promise.all([deliveries("lb"), deliveries("dns")]);
-      const done = (l: DeliveryRecord[]) => [opened, resolved].every((id) => l.some((r) => r.eventId === id && r.outcome === "delivered"));
-      return done(lb) && done(dns) ? { lb, dns } : undefined;
-    }, 15_000);
+    const logs = await eventually(
+      "both deliveries logged for both hooks",
+      async () => {
+        const [lb, dns] = await Promise.all([deliveries("lb"), deliveries("dns")]);
+        const done = (l: DeliveryRecord[]) =>
+          [opened, resolved].every((id) => l.some((r) => r.eventId === id && r.outcome === "delivered"));
+        return done(lb) && done(dns) ? { lb, dns } : undefined;
+      },
+      15_000,
+    );
     const expected = {
-      lb: { failoverAction: `set server ${BACKEND}/primary state maint`, failbackAction: `set server ${BACKEND}/primary state ready`, failoverObserved: `${BACKEND}/primary maint`, failbackObserved: `${BACKEND}/primary ready` },
-      dns: { failoverAction: `PATCH zone ${ZONE}: ${NAME} A = ${STANDBY}`, failbackAction: `PATCH zone ${ZONE}: ${NAME} A = ${PRIMARY}`, failoverObserved: `${NAME} A ${STANDBY}`, failbackObserved: `${NAME} A ${PRIMARY}` },
+      lb: {
+        failoverAction: `set server ${BACKEND}/primary state maint`,
+        failbackAction: `set server ${BACKEND}/primary state ready`,
+        failoverObserved: `${BACKEND}/primary maint`,
+        failbackObserved: `${BACKEND}/primary ready`,
+      },
+      dns: {
+        failoverAction: `PATCH zone ${ZONE}: ${NAME} A = ${STANDBY}`,
+        failbackAction: `PATCH zone ${ZONE}: ${NAME} A = ${PRIMARY}`,
+        failoverObserved: `${NAME} A ${STANDBY}`,
+        failbackObserved: `${NAME} A ${PRIMARY}`,
+      },
     };
     for (const hookId of ["lb", "dns"] as const) {
       const log = logs[hookId];
@@ -233,15 +304,30 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
       expect([...new Set(delivered.map((r) => r.eventId))], JSON.stringify(log)).toEqual([opened, resolved]);
       const failover = delivered.find((r) => r.eventId === opened)!;
       const failback = delivered.find((r) => r.eventId === resolved)!;
-      expect(failover).toMatchObject({ hookId, checkId: "web", eventType: "outage.opened", deliveryId: `${opened}:${hookId}`, result: { ok: true, verified: true } });
-      expect(failback).toMatchObject({ hookId, checkId: "web", eventType: "outage.resolved", deliveryId: `${resolved}:${hookId}`, result: { ok: true, verified: true } });
+      expect(failover).toMatchObject({
+        hookId,
+        checkId: "web",
+        eventType: "outage.opened",
+        deliveryId: `${opened}:${hookId}`,
+        result: { ok: true, verified: true },
+      });
+      expect(failback).toMatchObject({
+        hookId,
+        checkId: "web",
+        eventType: "outage.resolved",
+        deliveryId: `${resolved}:${hookId}`,
+        result: { ok: true, verified: true },
+      });
       expect(failover.result?.action).toEqual(expected[hookId].failoverAction);
       expect(failback.result?.action).toEqual(expected[hookId].failbackAction);
       expect(failover.result?.observed).toEqual(expected[hookId].failoverObserved);
       expect(failback.result?.observed).toEqual(expected[hookId].failbackObserved);
       expect(failback.at).toBeGreaterThan(failover.at);
       // Nothing was refused or given up along the way (a retried attempt would show as "failed" first).
-      expect(log.filter((r) => r.outcome === "refused" || r.outcome === "gave_up"), JSON.stringify(log)).toEqual([]);
+      expect(
+        log.filter((r) => r.outcome === "refused" || r.outcome === "gave_up"),
+        JSON.stringify(log),
+      ).toEqual([]);
     }
     // The API key never shows in the log.
     expect(JSON.stringify(logs)).not.toContain(pdns.apiKey);

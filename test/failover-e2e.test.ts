@@ -12,7 +12,14 @@ const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 interface EventBody {
   id: string;
   type: string;
-  data: { checkId: string; outageId?: string; state: string; regions: Record<string, { state: string }>; startedAt?: number; reason?: string };
+  data: {
+    checkId: string;
+    outageId?: string;
+    state: string;
+    regions: Record<string, { state: string }>;
+    startedAt?: number;
+    reason?: string;
+  };
 }
 
 describe("failover hooks end to end: outage in a quorum of regions -> one signed webhook", () => {
@@ -47,7 +54,13 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
     const port = (target.address() as { port: number }).port;
     const hook = await cp.request("/v1/hooks", {
       method: "POST",
-      body: JSON.stringify({ id: "lb", type: "webhook", url: receiver.url, events: ["outage.opened", "outage.resolved"], checks: ["web"] }),
+      body: JSON.stringify({
+        id: "lb",
+        type: "webhook",
+        url: receiver.url,
+        events: ["outage.opened", "outage.resolved"],
+        checks: ["web"],
+      }),
     });
     expect(hook.status, await hook.clone().text()).toBe(201);
     secret = ((await hook.json()) as { secret: string }).secret;
@@ -57,7 +70,13 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
 
     const check = await cp.request("/v1/checks", {
       method: "POST",
-      body: JSON.stringify({ id: "web", type: "http", intervalMs: 1000, timeoutMs: 500, http: { url: `http://127.0.0.1:${port}/` } }),
+      body: JSON.stringify({
+        id: "web",
+        type: "http",
+        intervalMs: 1000,
+        timeoutMs: 500,
+        http: { url: `http://127.0.0.1:${port}/` },
+      }),
     });
     expect(check.status).toBe(201);
     await waitFor(
@@ -77,11 +96,14 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
   it("target down everywhere -> exactly one signed outage.opened", async () => {
     const failedAt = Date.now();
     healthy = false;
-    const [opened] = await waitFor("outage.opened at the consumer", () => (events("outage.opened").length > 0 ? events("outage.opened") : undefined), 30_000, 100).catch(
-      (err: unknown) => {
-        throw new Error(`${String(err)}\n${diagnostics()}`);
-      },
-    );
+    const [opened] = await waitFor(
+      "outage.opened at the consumer",
+      () => (events("outage.opened").length > 0 ? events("outage.opened") : undefined),
+      30_000,
+      100,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${diagnostics()}`);
+    });
     const delivery = receiver.received.find((r) => (JSON.parse(r.body) as EventBody).type === "outage.opened")!;
     const verified = verifyWebhook<EventBody>(secret, delivery.headers as Record<string, string>, delivery.body);
     // webhook-id is the event id scoped to the hook, the same on every attempt.
@@ -94,17 +116,31 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
     outageId = opened!.data.outageId!;
     expect(outageId).toBeTruthy();
     // A wrong secret does not verify.
-    expect(() => verifyWebhook("whsec_" + Buffer.alloc(32, 1).toString("base64"), delivery.headers as Record<string, string>, delivery.body)).toThrow();
+    expect(() =>
+      verifyWebhook(
+        "whsec_" + Buffer.alloc(32, 1).toString("base64"),
+        delivery.headers as Record<string, string>,
+        delivery.body,
+      ),
+    ).toThrow();
     // Still exactly one, a few intervals later.
     await new Promise((r) => setTimeout(r, 3000));
     expect(events("outage.opened")).toHaveLength(1);
-    const outages = (await (await cp.request("/v1/outages?checkId=web&state=open")).json()) as { id: string; kind: string }[];
+    const outages = (await (await cp.request("/v1/outages?checkId=web&state=open")).json()) as {
+      id: string;
+      kind: string;
+    }[];
     expect(outages.map((o) => o.id)).toContain(outageId);
   });
 
   it("target back -> outage.resolved for the same outage, and the delivery log shows both", async () => {
     healthy = true;
-    const [resolved] = await waitFor("outage.resolved at the consumer", () => (events("outage.resolved").length > 0 ? events("outage.resolved") : undefined), 30_000, 100);
+    const [resolved] = await waitFor(
+      "outage.resolved at the consumer",
+      () => (events("outage.resolved").length > 0 ? events("outage.resolved") : undefined),
+      30_000,
+      100,
+    );
     expect(resolved!.data.outageId).toBe(outageId);
     const log = (await (await cp.request("/v1/hooks/lb/deliveries")).json()) as { eventId: string; status: number }[];
     const delivered = log.filter((d) => d.status >= 200 && d.status < 300).map((d) => d.eventId);
@@ -114,7 +150,12 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
   it("a restarted control plane re-announces recent incidents without delivering anything twice", async () => {
     const before = receiver.received.length;
     cp = await mesh.restartControlPlane();
-    await waitFor("re-announcement logged", () => cp.proc.output().includes("re-announced recent incidents"), 30_000, 200).catch((err: unknown) => {
+    await waitFor(
+      "re-announcement logged",
+      () => cp.proc.output().includes("re-announced recent incidents"),
+      30_000,
+      200,
+    ).catch((err: unknown) => {
       throw new Error(`${String(err)}\n${cp.proc.output().slice(-3000)}`);
     });
     // Give the delivery worker time to (not) send them.

@@ -52,7 +52,10 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
    * row validation then refuses them: how a row the store cannot take is simulated.
    */
   const spoiled = new Set<string>();
-  const spoiling = { insertResults: (rows: ResultRow[]) => store.insertResults(rows.map((r) => (spoiled.has(r.id) ? { ...r, durationMs: Number.NaN } : r))) };
+  const spoiling = {
+    insertResults: (rows: ResultRow[]) =>
+      store.insertResults(rows.map((r) => (spoiled.has(r.id) ? { ...r, durationMs: Number.NaN } : r))),
+  };
 
   async function publish(r: ProbeResult, msgID = r.id): Promise<boolean> {
     const ack = await js.publish(resultSubject(r.region, r.agentId), toBinary(ProbeResultSchema, r), { msgID });
@@ -66,10 +69,14 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
   const query = (checkId: string) => store.queryResults({ checkId, from: 0, to: T0 * 2, limit: 10_000 });
 
   async function waitForRows(checkId: string, n: number, timeoutMs = 20_000): Promise<ResultRow[]> {
-    return await waitFor(`${n} rows of ${checkId}`, async () => {
-      const rows = await query(checkId);
-      return rows.length >= n ? rows : undefined;
-    }, timeoutMs);
+    return await waitFor(
+      `${n} rows of ${checkId}`,
+      async () => {
+        const rows = await query(checkId);
+        return rows.length >= n ? rows : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   async function consumerState(): Promise<{ unacked: number; undelivered: number }> {
@@ -78,7 +85,16 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
   }
 
   const newIngest = () =>
-    createIngest({ nc, store: spoiling, log, batchSize: 50, flushMs: 100, retryMinMs: 200, retryMaxMs: 1_000, onStored: (rows) => void stored.push(rows) });
+    createIngest({
+      nc,
+      store: spoiling,
+      log,
+      batchSize: 50,
+      flushMs: 100,
+      retryMinMs: 200,
+      retryMaxMs: 1_000,
+      onStored: (rows) => void stored.push(rows),
+    });
 
   beforeAll(async () => {
     [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
@@ -120,7 +136,16 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
     const r7 = rows.find((r) => r.id === "land-7")!;
     expect(r7).toMatchObject({ checkId: "land", startedAt: T0 + 7000, state: "up", httpStatus: 200, durationMs: 12 });
     // onStored runs right after each insert is acked, so it may trail the rows by a moment.
-    await waitFor("onStored saw every row", () => new Set(stored.flat().filter((r) => r.checkId === "land").map((r) => r.id)).size === 120);
+    await waitFor(
+      "onStored saw every row",
+      () =>
+        new Set(
+          stored
+            .flat()
+            .filter((r) => r.checkId === "land")
+            .map((r) => r.id),
+        ).size === 120,
+    );
     expect(Math.max(...stored.map((b) => b.length))).toBeLessThanOrEqual(50);
     await waitFor("all acked", async () => (await consumerState()).unacked === 0);
     expect(ingest.stats()).toMatchObject({ pending: 0 });
@@ -135,7 +160,10 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
     // Same result id under another message id (outbox replay after the window): stored twice, returned once.
     await publish(r, `${r.id}-replayed`);
     await publish(result("dup", 2));
-    await waitFor("both deliveries inserted", async () => Number((await ch.query("SELECT count() FROM pm_ingest.results WHERE check_id = 'dup'")).trim()) === 3);
+    await waitFor(
+      "both deliveries inserted",
+      async () => Number((await ch.query("SELECT count() FROM pm_ingest.results WHERE check_id = 'dup'")).trim()) === 3,
+    );
     expect((await query("dup")).map((x) => x.id)).toEqual(["dup-2", "dup-1"]);
   });
 
@@ -163,7 +191,9 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
     // Published together: they share batches with the refused ones.
     await Promise.all(Array.from({ length: 40 }, (_, i) => publish(result("mixed", i))));
     const rows = await waitForRows("mixed", 38);
-    const kept = Array.from({ length: 40 }, (_, i) => `mixed-${i}`).filter((id) => id !== "mixed-7" && id !== "mixed-30");
+    const kept = Array.from({ length: 40 }, (_, i) => `mixed-${i}`).filter(
+      (id) => id !== "mixed-7" && id !== "mixed-30",
+    );
     expect(rows.map((r) => r.id).sort()).toEqual(kept.sort());
     await waitFor("refusals counted", () => ingest.stats().rejected === 2);
     // Terminated, not left pending: the stream is not blocked behind them.
@@ -249,7 +279,9 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
       const rows = await waitForRows("replicas", 200);
       expect(rows).toHaveLength(200);
       await waitFor("both drained", async () => (await consumerState()).unacked === 0);
-      expect(Number((await ch.query("SELECT count() FROM pm_ingest.results WHERE check_id = 'replicas'")).trim())).toBe(200);
+      expect(Number((await ch.query("SELECT count() FROM pm_ingest.results WHERE check_id = 'replicas'")).trim())).toBe(
+        200,
+      );
       expect(ingest.stats().inserted - 30 + second.stats().inserted).toBe(200);
     } finally {
       await second.stop();
@@ -260,15 +292,20 @@ describe("ingest: JetStream -> ClickHouse on real servers", () => {
     await publish(result("natsrestart", 0));
     await waitForRows("natsrestart", 1);
     await nats.restart();
-    await waitFor("client reconnected", async () => {
-      try {
-        await nc.flush();
-        await jsm.getAccountInfo();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 20_000, 250);
+    await waitFor(
+      "client reconnected",
+      async () => {
+        try {
+          await nc.flush();
+          await jsm.getAccountInfo();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      250,
+    );
     for (let i = 1; i < 10; i++) await publish(result("natsrestart", i));
     expect(await waitForRows("natsrestart", 10, 30_000)).toHaveLength(10);
   });

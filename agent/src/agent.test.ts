@@ -1,5 +1,11 @@
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import {
   AgentService,
   CheckSchema,
@@ -26,7 +32,8 @@ import { StateDirLockedError } from "./state-lock.js";
 
 const log = pino({ level: "silent" });
 const TOKEN = "tok";
-const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) => create(CheckSchema, { id, type: "fake", intervalMs: 100, timeoutMs: 80, version: 1, ...fields });
+const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) =>
+  create(CheckSchema, { id, type: "fake", intervalMs: 100, timeoutMs: 80, version: 1, ...fields });
 
 type Stream = ServerWritableStream<WatchAssignmentsRequest, WatchAssignmentsResponse>;
 
@@ -38,7 +45,11 @@ async function fakeControlPlane(port: number, checks: () => Check[]) {
     watchAssignments(call: Stream) {
       streams.add(call);
       call.on("cancelled", () => streams.delete(call));
-      call.write(create(WatchAssignmentsResponseSchema, { event: { case: "snapshot", value: { version: 1n, checks: checks() } } }));
+      call.write(
+        create(WatchAssignmentsResponseSchema, {
+          event: { case: "snapshot", value: { version: 1n, checks: checks() } },
+        }),
+      );
     },
     heartbeat(call: ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>, cb: sendUnaryData<HeartbeatResponse>) {
       heartbeats.push(call.request);
@@ -46,13 +57,18 @@ async function fakeControlPlane(port: number, checks: () => Check[]) {
     },
   });
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return {
     port: bound,
     heartbeats,
     delta(version: bigint, upserted: Check[], removed: string[]) {
-      for (const s of streams) s.write(create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: { version, upserted, removed } } }));
+      for (const s of streams)
+        s.write(
+          create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: { version, upserted, removed } } }),
+        );
     },
     stop: () => server.forceShutdown(),
   };
@@ -72,7 +88,9 @@ function memorySink(): ManagedSink & { results: ProbeResult[] } {
 
 const fakeProber: Prober = {
   type: "fake",
-  run: async () => [{ state: "up", reason: "", message: "", phases: { connectMs: 1 }, target: "t", durationMs: 1, attempts: 1 }],
+  run: async () => [
+    { state: "up", reason: "", message: "", phases: { connectMs: 1 }, target: "t", durationMs: 1, attempts: 1 },
+  ],
 };
 
 async function until(what: string, cond: () => boolean, ms = 10_000) {
@@ -104,7 +122,11 @@ function config(stateDir: string, grpcPort: number): AgentConfig {
   };
 }
 
-function makeAgent(stateDir: string, grpcPort: number, sink = memorySink()): { agent: Agent; sink: ReturnType<typeof memorySink> } {
+function makeAgent(
+  stateDir: string,
+  grpcPort: number,
+  sink = memorySink(),
+): { agent: Agent; sink: ReturnType<typeof memorySink> } {
   const agent = createAgent({
     config: config(stateDir, grpcPort),
     log,
@@ -126,7 +148,10 @@ describe("agent wiring", () => {
     cleanups.push(cp.stop);
     const { agent, sink } = makeAgent(dir, cp.port);
     await agent.start();
-    await until("results of both checks", () => new Set(sink.results.map((r) => r.checkId)).size === 2 && sink.results.length >= 6);
+    await until(
+      "results of both checks",
+      () => new Set(sink.results.map((r) => r.checkId)).size === 2 && sink.results.length >= 6,
+    );
     const seqs = sink.results.map((r) => Number(r.seq));
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
     expect(sink.results[0]).toMatchObject({ agentId: "agent-1", region: "eu-west", provider: "test" });

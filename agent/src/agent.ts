@@ -3,7 +3,12 @@ import { join } from "node:path";
 import { resultSubject } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { createAssignmentCache } from "./assignments/assignment-cache.js";
-import { createAssignmentClient, type AssignmentClient, type AssignmentClientStats, type ChangeSource } from "./assignments/assignment-client.js";
+import {
+  createAssignmentClient,
+  type AssignmentClient,
+  type AssignmentClientStats,
+  type ChangeSource,
+} from "./assignments/assignment-client.js";
 import { createAssignmentSet, type AssignmentChange } from "./assignments/assignment-set.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { AgentConfig } from "./config.js";
@@ -91,7 +96,10 @@ export function createAgent(deps: AgentDeps): Agent {
       return;
     }
     const { id, type, version: checkVersion, intervalMs, timeoutMs } = change.check;
-    log.info({ checkId: id, type, checkVersion, intervalMs, timeoutMs, assignmentVersion, source }, change.previous ? "check updated" : "check assigned");
+    log.info(
+      { checkId: id, type, checkVersion, intervalMs, timeoutMs, assignmentVersion, source },
+      change.previous ? "check updated" : "check assigned",
+    );
   };
 
   return {
@@ -102,10 +110,25 @@ export function createAgent(deps: AgentDeps): Agent {
       try {
         const version = deps.version ?? agentVersion();
         const seq = openSeqCounter({ dir: config.stateDir });
-        const outbox = openOutbox({ dir: join(config.stateDir, "outbox"), maxBytes: config.outboxMaxBytes, log: deps.log });
-        const sink: ManagedSink = deps.sink ?? createNatsSink({ servers: config.natsServers, name: config.agentId, log: deps.log });
-        const publisher = createResultPublisher({ sink, outbox, subject: resultSubject(config.region, config.agentId), lingerMs: config.publishLingerMs, log: deps.log, ...(deps.clock ? { clock: deps.clock } : {}) });
-        const build = createResultBuilder({ identity: { agentId: config.agentId, region: config.region, provider: config.provider }, seq });
+        const outbox = openOutbox({
+          dir: join(config.stateDir, "outbox"),
+          maxBytes: config.outboxMaxBytes,
+          log: deps.log,
+        });
+        const sink: ManagedSink =
+          deps.sink ?? createNatsSink({ servers: config.natsServers, name: config.agentId, log: deps.log });
+        const publisher = createResultPublisher({
+          sink,
+          outbox,
+          subject: resultSubject(config.region, config.agentId),
+          lingerMs: config.publishLingerMs,
+          log: deps.log,
+          ...(deps.clock ? { clock: deps.clock } : {}),
+        });
+        const build = createResultBuilder({
+          identity: { agentId: config.agentId, region: config.region, provider: config.provider },
+          seq,
+        });
         const scheduler = createScheduler({
           agentId: config.agentId,
           probers: deps.probers,
@@ -119,7 +142,13 @@ export function createAgent(deps: AgentDeps): Agent {
         const client = createAssignmentClient({
           grpcAddr: config.grpcAddr,
           token: config.agentToken,
-          agent: { id: config.agentId, region: config.region, provider: config.provider, version, capabilities: [...deps.probers.keys()].sort() },
+          agent: {
+            id: config.agentId,
+            region: config.region,
+            provider: config.provider,
+            version,
+            capabilities: [...deps.probers.keys()].sort(),
+          },
           set,
           cache: createAssignmentCache({ dir: config.stateDir, log: deps.log }),
           log: deps.log,
@@ -196,7 +225,10 @@ export function createAgent(deps: AgentDeps): Agent {
         await r.sink.close?.();
         r.seq.close();
         const p = r.publisher.stats();
-        log.info({ published: p.published, outboxDepth: p.outbox.depth, lastSeq: String(r.seq.last()) }, "agent stopped");
+        log.info(
+          { published: p.published, outboxDepth: p.outbox.depth, lastSeq: String(r.seq.last()) },
+          "agent stopped",
+        );
         r.lock.release();
         running = undefined;
         stopping = undefined;

@@ -34,17 +34,46 @@ export interface EnvVarDoc {
 
 /** Every environment variable the agent reads, in README table order. */
 export const AGENT_ENV_VARS: readonly EnvVarDoc[] = [
-  { name: "PROBEMESH_GRPC_ADDR", default: "127.0.0.1:7070", meaning: "host:port of the control plane's agent gRPC service" },
-  { name: "PROBEMESH_AGENT_TOKEN", default: "(required)", meaning: "bearer token sent to the control plane; never logged" },
-  { name: "PROBEMESH_AGENT_ID", default: "hostname, sanitized to [A-Za-z0-9_-]", meaning: "this agent's id; a NATS subject token (1-64 of A-Z a-z 0-9 _ -)" },
+  {
+    name: "PROBEMESH_GRPC_ADDR",
+    default: "127.0.0.1:7070",
+    meaning: "host:port of the control plane's agent gRPC service",
+  },
+  {
+    name: "PROBEMESH_AGENT_TOKEN",
+    default: "(required)",
+    meaning: "bearer token sent to the control plane; never logged",
+  },
+  {
+    name: "PROBEMESH_AGENT_ID",
+    default: "hostname, sanitized to [A-Za-z0-9_-]",
+    meaning: "this agent's id; a NATS subject token (1-64 of A-Z a-z 0-9 _ -)",
+  },
   { name: "PROBEMESH_REGION", default: "local", meaning: "region this agent probes from; a NATS subject token" },
-  { name: "PROBEMESH_PROVIDER", default: "local", meaning: "hosting provider of this vantage point (free text, 1-64 printable characters)" },
+  {
+    name: "PROBEMESH_PROVIDER",
+    default: "local",
+    meaning: "hosting provider of this vantage point (free text, 1-64 printable characters)",
+  },
   { name: "PROBEMESH_NATS_URL", default: "nats://127.0.0.1:4222", meaning: "NATS server URL(s), comma-separated" },
-  { name: "PROBEMESH_STATE_DIR", default: "./.probemesh-agent-<id>", meaning: "directory for the assignment cache, sequence high-water mark and outbox" },
+  {
+    name: "PROBEMESH_STATE_DIR",
+    default: "./.probemesh-agent-<id>",
+    meaning: "directory for the assignment cache, sequence high-water mark and outbox",
+  },
   { name: "PROBEMESH_LOG_LEVEL", default: "info", meaning: "fatal, error, warn, info, debug, trace or silent" },
   { name: "PROBEMESH_MAX_CONCURRENCY", default: "64", meaning: "most probe runs in flight at once (1-10000)" },
-  { name: "PROBEMESH_OUTBOX_MAX_BYTES", default: "268435456 (256 MiB)", meaning: "disk outbox bound; bytes, or with a KiB/MiB/GiB suffix; oldest results are dropped beyond it" },
-  { name: "PROBEMESH_PUBLISH_LINGER_MS", default: "40", meaning: "longest a result waits (ms, 0-1000) so results published together share one round trip to JetStream; 0 sends at once" },
+  {
+    name: "PROBEMESH_OUTBOX_MAX_BYTES",
+    default: "268435456 (256 MiB)",
+    meaning: "disk outbox bound; bytes, or with a KiB/MiB/GiB suffix; oldest results are dropped beyond it",
+  },
+  {
+    name: "PROBEMESH_PUBLISH_LINGER_MS",
+    default: "40",
+    meaning:
+      "longest a result waits (ms, 0-1000) so results published together share one round trip to JetStream; 0 sends at once",
+  },
 ];
 
 /** Thrown by `loadConfig` with every problem found, one per line. */
@@ -58,7 +87,15 @@ export class ConfigError extends Error {
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const MIN_OUTBOX_BYTES = 64 * 1024;
 const SIZE = /^(\d+)\s*(B|KiB|MiB|GiB|K|M|G)?$/i;
-const UNITS: Record<string, number> = { b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 
 /** Options for `loadConfig`, for tests. */
 export interface LoadConfigOptions {
@@ -89,7 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   const agentToken = env["PROBEMESH_AGENT_TOKEN"] ?? "";
   if (agentToken.trim() === "") problems.push("PROBEMESH_AGENT_TOKEN: required (the control plane's agent token)");
   // The value is never echoed: it is a secret.
-  else if (!/^[\x21-\x7e]+$/.test(agentToken)) problems.push("PROBEMESH_AGENT_TOKEN: must be printable ASCII without spaces");
+  else if (!/^[\x21-\x7e]+$/.test(agentToken))
+    problems.push("PROBEMESH_AGENT_TOKEN: must be printable ASCII without spaces");
 
   const agentId = get("PROBEMESH_AGENT_ID") ?? sanitizeAgentId(options.hostname ?? osHostname());
   if (!isSubjectToken(agentId)) {
@@ -97,7 +135,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   }
 
   const region = get("PROBEMESH_REGION") ?? "local";
-  if (!isSubjectToken(region)) problems.push(`PROBEMESH_REGION: must be 1-64 of A-Z a-z 0-9 _ - (got ${JSON.stringify(region)})`);
+  if (!isSubjectToken(region))
+    problems.push(`PROBEMESH_REGION: must be 1-64 of A-Z a-z 0-9 _ - (got ${JSON.stringify(region)})`);
 
   const provider = get("PROBEMESH_PROVIDER") ?? "local";
   if (!/^[\x20-\x7e]{1,64}$/.test(provider)) {
@@ -105,7 +144,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   }
 
   const natsRaw = get("PROBEMESH_NATS_URL") ?? "nats://127.0.0.1:4222";
-  const natsServers = natsRaw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const natsServers = natsRaw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (natsServers.length === 0) problems.push("PROBEMESH_NATS_URL: no server URL given");
   for (const url of natsServers) {
     const p = natsUrlProblem(url);
@@ -116,7 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
 
   const logLevelRaw = (get("PROBEMESH_LOG_LEVEL") ?? "info").toLowerCase();
   const logLevel = LOG_LEVELS.find((l) => l === logLevelRaw);
-  if (!logLevel) problems.push(`PROBEMESH_LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevelRaw)})`);
+  if (!logLevel)
+    problems.push(`PROBEMESH_LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevelRaw)})`);
 
   const concRaw = get("PROBEMESH_MAX_CONCURRENCY") ?? "64";
   const maxConcurrency = /^\d+$/.test(concRaw) ? Number(concRaw) : NaN;
@@ -127,7 +170,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   const outboxRaw = get("PROBEMESH_OUTBOX_MAX_BYTES") ?? "256MiB";
   const outboxMaxBytes = parseSize(outboxRaw);
   if (outboxMaxBytes === undefined || outboxMaxBytes < MIN_OUTBOX_BYTES || outboxMaxBytes > Number.MAX_SAFE_INTEGER) {
-    problems.push(`PROBEMESH_OUTBOX_MAX_BYTES: must be a size of at least 64KiB, e.g. 268435456 or 256MiB (got ${JSON.stringify(outboxRaw)})`);
+    problems.push(
+      `PROBEMESH_OUTBOX_MAX_BYTES: must be a size of at least 64KiB, e.g. 268435456 or 256MiB (got ${JSON.stringify(outboxRaw)})`,
+    );
   }
 
   const lingerRaw = get("PROBEMESH_PUBLISH_LINGER_MS") ?? "40";

@@ -1,11 +1,30 @@
 export { createAgent, type Agent, type AgentDeps, type AgentStats, type ManagedSink } from "./agent.js";
-export { loadConfig, sanitizeAgentId, ConfigError, AGENT_ENV_VARS, type AgentConfig, type EnvVarDoc, type LoadConfigOptions, type LogLevel } from "./config.js";
+export {
+  loadConfig,
+  sanitizeAgentId,
+  ConfigError,
+  AGENT_ENV_VARS,
+  type AgentConfig,
+  type EnvVarDoc,
+  type LoadConfigOptions,
+  type LogLevel,
+} from "./config.js";
 export { createLogger, REDACT_PATHS, type LoggerOptions } from "./logger.js";
 export { createBackoff, type Backoff, type BackoffOptions } from "./backoff.js";
 export { lockStateDir, StateDirLockedError, type StateLock } from "./state-lock.js";
 export { agentVersion } from "./version.js";
-export { createAssignmentSet, type AssignmentSet, type AssignmentSetOptions, type AssignmentChange, type AssignmentState } from "./assignments/assignment-set.js";
-export { createAssignmentCache, type AssignmentCache, type AssignmentCacheOptions } from "./assignments/assignment-cache.js";
+export {
+  createAssignmentSet,
+  type AssignmentSet,
+  type AssignmentSetOptions,
+  type AssignmentChange,
+  type AssignmentState,
+} from "./assignments/assignment-set.js";
+export {
+  createAssignmentCache,
+  type AssignmentCache,
+  type AssignmentCacheOptions,
+} from "./assignments/assignment-cache.js";
 export {
   createAssignmentClient,
   type AssignmentClient,
@@ -16,15 +35,31 @@ export {
   type HeartbeatStats,
   type KeepaliveOptions,
 } from "./assignments/assignment-client.js";
-export { createScheduler, type Scheduler, type SchedulerOptions, type SchedulerStats, type RunReport } from "./schedule/scheduler.js";
+export {
+  createScheduler,
+  type Scheduler,
+  type SchedulerOptions,
+  type SchedulerStats,
+  type RunReport,
+} from "./schedule/scheduler.js";
 export { systemClock, type Clock, type TimerHandle } from "./schedule/clock.js";
 export { phaseOffset, nextSlotAtOrAfter } from "./schedule/phase-offset.js";
 export { createSemaphore, type Semaphore, type Release } from "./schedule/semaphore.js";
 export { createLagTracker, type LagTracker, type LagSummary } from "./schedule/lag-tracker.js";
-export { createResultBuilder, type ResultBuilder, type ResultBuilderOptions, type ResultIdentity } from "./publish/result-builder.js";
+export {
+  createResultBuilder,
+  type ResultBuilder,
+  type ResultBuilderOptions,
+  type ResultIdentity,
+} from "./publish/result-builder.js";
 export { openSeqCounter, SeqStateError, type SeqCounter, type SeqCounterOptions } from "./publish/seq-counter.js";
 export { openOutbox, type Outbox, type OutboxEntry, type OutboxOptions, type OutboxStats } from "./publish/outbox.js";
-export { createResultPublisher, type ResultPublisher, type ResultPublisherOptions, type PublisherStats } from "./publish/result-publisher.js";
+export {
+  createResultPublisher,
+  type ResultPublisher,
+  type ResultPublisherOptions,
+  type PublisherStats,
+} from "./publish/result-publisher.js";
 export { createNatsSink, type NatsSink, type NatsSinkOptions } from "./publish/nats-sink.js";
 export type { ResultSink } from "./publish/result-sink.js";
 export { createProbers, type ProbersOptions } from "./probes/index.js";

@@ -12,7 +12,14 @@ describe("logger", () => {
       },
     });
     const log = createLogger({ level: "info", base: { agentId: "a1" }, destination });
-    log.info({ token: "t0ps3cret", config: { agentToken: "t0ps3cret", region: "r" }, metadata: { authorization: "Bearer t0ps3cret" } }, "hello");
+    log.info(
+      {
+        token: "t0ps3cret",
+        config: { agentToken: "t0ps3cret", region: "r" },
+        metadata: { authorization: "Bearer t0ps3cret" },
+      },
+      "hello",
+    );
     log.child({ component: "x" }).info({ req: { headers: { authorization: "Bearer t0ps3cret" } } }, "child");
     const out = lines.join("");
     expect(out).not.toContain("t0ps3cret");

@@ -14,7 +14,9 @@ const { agentVersion } = await import("./version.js");
 const STOP_DEADLINE_MS = 15_000;
 
 function usage(): string {
-  const rows = AGENT_ENV_VARS.map((v) => `  ${v.name.padEnd(28)} ${v.meaning}\n  ${"".padEnd(28)} default: ${v.default}`);
+  const rows = AGENT_ENV_VARS.map(
+    (v) => `  ${v.name.padEnd(28)} ${v.meaning}\n  ${"".padEnd(28)} default: ${v.default}`,
+  );
   return `probemesh-agent ${agentVersion()}: runs synthetic checks assigned by the control plane and publishes results to NATS JetStream.\n\nConfigured by environment variables:\n${rows.join("\n")}\n`;
 }
 

@@ -34,7 +34,9 @@ export function lockStateDir(dir: string, pid = process.pid): StateLock {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const holder = Number(readFileSync(path, "utf8").trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== pid && isAlive(holder)) {
-        throw new StateDirLockedError(`state dir ${dir} is in use by agent process ${holder}; give each agent its own PROBEMESH_STATE_DIR`);
+        throw new StateDirLockedError(
+          `state dir ${dir} is in use by agent process ${holder}; give each agent its own PROBEMESH_STATE_DIR`,
+        );
       }
       rmSync(path, { force: true }); // stale: its process is gone
     }

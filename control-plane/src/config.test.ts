@@ -89,7 +89,11 @@ describe("loadConfig", () => {
   });
 
   it("never echoes a password given in a URL", () => {
-    const e = problems({ ...tokens, PROBEMESH_NATS_URL: "http://u:natspw@x:1", PROBEMESH_CLICKHOUSE_URL: "ftp://u:chpw@x:1" });
+    const e = problems({
+      ...tokens,
+      PROBEMESH_NATS_URL: "http://u:natspw@x:1",
+      PROBEMESH_CLICKHOUSE_URL: "ftp://u:chpw@x:1",
+    });
     expect(JSON.stringify({ m: e.message, d: e.details })).not.toMatch(/natspw|chpw/);
   });
 

@@ -56,7 +56,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const u of natsUrl) {
     // Plain host:port is what the agent (and nats.js) accept too, so one value works for both programs.
     const ok = u.includes("://") ? isUrl(u, ["nats:", "tls:", "ws:", "wss:"]) : addrProblem(u) === undefined;
-    if (!ok) problems.add("PROBEMESH_NATS_URL", `${JSON.stringify(redactUrl(u))} is not a nats://host:port URL or host:port`);
+    if (!ok)
+      problems.add("PROBEMESH_NATS_URL", `${JSON.stringify(redactUrl(u))} is not a nats://host:port URL or host:port`);
   }
   if (natsUrl.length === 0) problems.add("PROBEMESH_NATS_URL", "must name at least one server");
 

@@ -1,5 +1,12 @@
 // Public surface of @probemesh/control-plane (for tests and embedding); the bin is main.ts.
-export { ProbemeshError, ValidationError, NotFoundError, UnauthorizedError, ConflictError, UnavailableError } from "./errors.js";
+export {
+  ProbemeshError,
+  ValidationError,
+  NotFoundError,
+  UnauthorizedError,
+  ConflictError,
+  UnavailableError,
+} from "./errors.js";
 export { loadConfig, CONFIG_DEFAULTS, LOG_LEVELS, type Config } from "./config.js";
 export { bearerMatches } from "./bearer-token.js";
 
@@ -14,7 +21,14 @@ export {
   type CheckType,
   type ValidateCheckOptions,
 } from "./checks/validate-check.js";
-export { checkToJson, maskSecrets, restoreMaskedSecrets, checkRunsIn, MASK, type CheckRecord } from "./checks/check-record.js";
+export {
+  checkToJson,
+  maskSecrets,
+  restoreMaskedSecrets,
+  checkRunsIn,
+  MASK,
+  type CheckRecord,
+} from "./checks/check-record.js";
 export type { Problem } from "./checks/problems.js";
 
 export type { CheckRegistry, RegistryChange, RegistryWatch } from "./registry/types.js";
@@ -23,7 +37,12 @@ export { createMemoryRegistry } from "./registry/memory-registry.js";
 export { CHECKS_BUCKET } from "./registry/check-entry.js";
 
 export type { AgentDirectory, AgentIdentity, AgentStats, AgentView } from "./agents/types.js";
-export { createAgentDirectory, AGENTS_BUCKET, type NatsAgentDirectory, type AgentDirectoryOptions } from "./agents/nats-agents.js";
+export {
+  createAgentDirectory,
+  AGENTS_BUCKET,
+  type NatsAgentDirectory,
+  type AgentDirectoryOptions,
+} from "./agents/nats-agents.js";
 export { createMemoryAgentDirectory } from "./agents/memory-agents.js";
 export { STALE_AFTER_MS } from "./agents/presence.js";
 
@@ -41,4 +60,10 @@ export { DEFAULT_RESULTS_LIMIT, MAX_RESULTS_LIMIT } from "./api/results-query.js
 
 export type { ResultRow, ResultQuery, ResultStore } from "./store/types.js";
 export { createClickHouseStore, type ClickHouseStore, type ClickHouseStoreOptions } from "./store/clickhouse-store.js";
-export { createIngest, ensureResultsStream, type Ingest, type IngestOptions, type IngestStats } from "./ingest/index.js";
+export {
+  createIngest,
+  ensureResultsStream,
+  type Ingest,
+  type IngestOptions,
+  type IngestStats,
+} from "./ingest/index.js";

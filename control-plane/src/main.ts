@@ -87,13 +87,21 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Retries `attempt` with capped exponential backoff until it succeeds or `signal` aborts. */
-async function retry<T>(what: string, log: Logger, signal: AbortSignal, attempt: () => Promise<T>): Promise<T | undefined> {
+async function retry<T>(
+  what: string,
+  log: Logger,
+  signal: AbortSignal,
+  attempt: () => Promise<T>,
+): Promise<T | undefined> {
   for (let n = 1; !signal.aborted; n++) {
     try {
       return await attempt();
     } catch (err) {
       const retryInMs = Math.min(5000, 250 * 2 ** Math.min(n, 5));
-      log.warn({ err: err instanceof Error ? err.message : String(err), attempt: n, retryInMs }, `${what} failed; retrying`);
+      log.warn(
+        { err: err instanceof Error ? err.message : String(err), attempt: n, retryInMs },
+        `${what} failed; retrying`,
+      );
       await pause(retryInMs, signal);
     }
   }
@@ -144,7 +152,12 @@ async function main(): Promise<void> {
   // NATS: wait for it at start (clear log lines), then reconnect forever.
   const natsLog = log.child({ component: "nats" });
   const nc: NatsConnection | undefined = await retry("connecting to NATS", natsLog, stopping.signal, () =>
-    connect({ servers: config.natsUrl, name: `probemesh-control-plane@${hostname()}`, maxReconnectAttempts: -1, reconnectTimeWait: 1000 }),
+    connect({
+      servers: config.natsUrl,
+      name: `probemesh-control-plane@${hostname()}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+    }),
   );
   if (!nc) return;
   let natsConnected = true;
@@ -224,7 +237,8 @@ async function main(): Promise<void> {
       else if (t.type === "check.state" && t.to === "up") {
         const checkId = t.checkId;
         published = published.then(async () => {
-          if (degradedAnnouncements.has(checkId) && !engineRecovering.has(checkId)) await announceBelatedRecovery(checkId, Date.now());
+          if (degradedAnnouncements.has(checkId) && !engineRecovering.has(checkId))
+            await announceBelatedRecovery(checkId, Date.now());
         });
       }
       return published;
@@ -245,7 +259,8 @@ async function main(): Promise<void> {
     );
     if (event.type === "check.recovered") engineRecovering.delete(event.data.checkId);
     if (!done) return;
-    if (event.type === "check.degraded") await degradedAnnouncements.mark(event.data.checkId, Date.parse(event.timestamp));
+    if (event.type === "check.degraded")
+      await degradedAnnouncements.mark(event.data.checkId, Date.parse(event.timestamp));
     else if (event.type === "check.recovered") await degradedAnnouncements.clear(event.data.checkId);
   }
   /** Publishes `check.recovered` for a marked check that is up (or forgets a deleted one). */
@@ -291,10 +306,12 @@ async function main(): Promise<void> {
   // changed within the hooks' dedupe window (same ids, so what was delivered is not delivered twice).
   // Queued ahead of every live transition, so hooks hear them first.
   published = published.then(async () => {
-    const recent = await outageStore.listOutages({ from: Date.now() - HOOK_REANNOUNCE_MS, state: "resolved" }).catch((err: unknown) => {
-      hooksLog.warn({ err }, "could not load recently resolved incidents; re-announcing open ones only");
-      return [];
-    });
+    const recent = await outageStore
+      .listOutages({ from: Date.now() - HOOK_REANNOUNCE_MS, state: "resolved" })
+      .catch((err: unknown) => {
+        hooksLog.warn({ err }, "could not load recently resolved incidents; re-announcing open ones only");
+        return [];
+      });
     const events = reannouncements([...engine.openIncidents(), ...recent], (id) => engine.status(id), {
       now: Date.now(),
       dedupeWindowMs: HOOK_REANNOUNCE_MS,
@@ -306,7 +323,8 @@ async function main(): Promise<void> {
   // one still degraded, down or partial keeps its mark, a deleted one is forgotten.
   published = published.then(async () => {
     let recovered = 0;
-    for (const mark of await degradedAnnouncements.list()) if (await announceBelatedRecovery(mark.checkId, Date.now())) recovered++;
+    for (const mark of await degradedAnnouncements.list())
+      if (await announceBelatedRecovery(mark.checkId, Date.now())) recovered++;
     if (recovered > 0) hooksLog.info({ events: recovered }, "announced recoveries of checks degraded before the start");
   });
 
@@ -320,7 +338,8 @@ async function main(): Promise<void> {
     const cutoff = Date.now() - config.retentionDays * DAY_MS;
     try {
       const dropped = await store.dropPartitionsBefore(cutoff);
-      if (dropped.length > 0) retention.info({ dropped, retentionDays: config.retentionDays }, "dropped old result partitions");
+      if (dropped.length > 0)
+        retention.info({ dropped, retentionDays: config.retentionDays }, "dropped old result partitions");
     } catch (err) {
       retention.warn({ err }, "dropping old result partitions failed; will retry");
     }
@@ -337,6 +356,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`probemesh-control-plane: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `probemesh-control-plane: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

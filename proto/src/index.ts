@@ -47,7 +47,13 @@ export {
   HeartbeatResponseSchema,
 } from "./gen/probemesh/v1/agent_service_pb.js";
 export { grpcServiceDefinition } from "./grpc.js";
-export { RESULTS_STREAM, RESULTS_SUBJECT_PREFIX, RESULTS_SUBJECT_ALL, isSubjectToken, resultSubject } from "./subjects.js";
+export {
+  RESULTS_STREAM,
+  RESULTS_SUBJECT_PREFIX,
+  RESULTS_SUBJECT_ALL,
+  isSubjectToken,
+  resultSubject,
+} from "./subjects.js";
 export { type ProbeStateName, probeStateName, probeStateFromName } from "./state.js";
 export {
   CHECK_TYPES,

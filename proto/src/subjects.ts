@@ -17,6 +17,7 @@ export function isSubjectToken(value: string): boolean {
 /** The subject an agent publishes its results on. */
 export function resultSubject(region: string, agentId: string): string {
   if (!isSubjectToken(region)) throw new RangeError(`region ${JSON.stringify(region)} is not a valid subject token`);
-  if (!isSubjectToken(agentId)) throw new RangeError(`agent id ${JSON.stringify(agentId)} is not a valid subject token`);
+  if (!isSubjectToken(agentId))
+    throw new RangeError(`agent id ${JSON.stringify(agentId)} is not a valid subject token`);
   return `${RESULTS_SUBJECT_PREFIX}.${region}.${agentId}`;
 }

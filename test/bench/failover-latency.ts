@@ -30,11 +30,22 @@ async function main(): Promise<void> {
   try {
     await cp.request("/v1/hooks", {
       method: "POST",
-      body: JSON.stringify({ id: "bench", type: "webhook", url: receiver.url, events: ["outage.opened", "outage.resolved"] }),
+      body: JSON.stringify({
+        id: "bench",
+        type: "webhook",
+        url: receiver.url,
+        events: ["outage.opened", "outage.resolved"],
+      }),
     });
     await cp.request("/v1/checks", {
       method: "POST",
-      body: JSON.stringify({ id: "web", type: "http", intervalMs: 1000, timeoutMs: 500, http: { url: `http://127.0.0.1:${port}/` } }),
+      body: JSON.stringify({
+        id: "web",
+        type: "http",
+        intervalMs: 1000,
+        timeoutMs: 500,
+        http: { url: `http://127.0.0.1:${port}/` },
+      }),
     });
     const arrived = (type: string, after: number) => () =>
       receiver.received.find((r) => r.at >= after && (JSON.parse(r.body) as { type: string }).type === type)?.at;
@@ -56,7 +67,9 @@ async function main(): Promise<void> {
       const resolvedAt = await waitFor("outage.resolved", arrived("outage.resolved", backAt), 30_000, 20);
       resolved.push(resolvedAt - backAt);
       await waitFor("check up", upEverywhere, 30_000, 200);
-      process.stdout.write(`run ${run}/${RUNS}: target down -> outage.opened ${opened.at(-1)} ms; back -> outage.resolved ${resolved.at(-1)} ms\n`);
+      process.stdout.write(
+        `run ${run}/${RUNS}: target down -> outage.opened ${opened.at(-1)} ms; back -> outage.resolved ${resolved.at(-1)} ms\n`,
+      );
     }
   } finally {
     await mesh.dispose();

@@ -17,11 +17,17 @@ export interface BindServer {
 }
 
 /** Starts Debian's `named -g` with a temp config: zone `zone` with `records` (name -> A addresses). */
-export async function startBind(opts: { zone?: string; records?: Record<string, string[]>; ttl?: number } = {}): Promise<BindServer> {
+export async function startBind(
+  opts: { zone?: string; records?: Record<string, string[]>; ttl?: number } = {},
+): Promise<BindServer> {
   const zone = opts.zone ?? "example.test.";
   const dir = mkdtempSync(join(tmpdir(), "probemesh-bind-"));
   const port = await freePort();
-  const tsig = { name: "probemesh-key", algorithm: "hmac-sha256" as const, secret: Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff)).toString("base64") };
+  const tsig = {
+    name: "probemesh-key",
+    algorithm: "hmac-sha256" as const,
+    secret: Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff)).toString("base64"),
+  };
   const ttl = opts.ttl ?? 30;
   const lines = [
     `$ORIGIN ${zone}`,
@@ -30,7 +36,8 @@ export async function startBind(opts: { zone?: string; records?: Record<string, 
     `@ IN NS ns1.${zone}`,
     `ns1 IN A 127.0.0.1`,
   ];
-  for (const [name, addrs] of Object.entries(opts.records ?? {})) for (const a of addrs) lines.push(`${name} IN A ${a}`);
+  for (const [name, addrs] of Object.entries(opts.records ?? {}))
+    for (const a of addrs) lines.push(`${name} IN A ${a}`);
   writeFileSync(join(dir, "zone.db"), `${lines.join("\n")}\n`);
   writeFileSync(
     join(dir, "named.conf"),
@@ -56,10 +63,14 @@ zone "${zone.slice(0, -1)}" {
   execFileSync("named-checkconf", [join(dir, "named.conf")], { stdio: "pipe" });
   const proc = startProcess("named", "named", ["-g", "-4", "-n", "1", "-c", join(dir, "named.conf")]);
   try {
-    await waitFor("named to load its zone", () => {
-      if (proc.exited()) throw new Error("named exited");
-      return /running/.test(proc.output());
-    }, 20_000);
+    await waitFor(
+      "named to load its zone",
+      () => {
+        if (proc.exited()) throw new Error("named exited");
+        return /running/.test(proc.output());
+      },
+      20_000,
+    );
   } catch (err) {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });

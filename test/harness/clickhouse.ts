@@ -58,12 +58,16 @@ const KEEP_ALIVE_SECONDS = 3;
 /** One HTTP request on its own connection (no keep-alive socket left open to delay shutdown). */
 function post(url: string, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: body === "" ? "GET" : "POST", agent: false, headers: { connection: "close" } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
+    const req = request(
+      url,
+      { method: body === "" ? "GET" : "POST", agent: false, headers: { connection: "close" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
     req.setTimeout(30_000, () => req.destroy(new Error(`request to ${url} timed out`)));
     req.on("error", reject);
     req.end(body);
@@ -79,7 +83,12 @@ export async function startClickHouse(opts: { startTimeoutMs?: number } = {}): P
   const dir = mkdtempSync(join(tmpdir(), "probemesh-clickhouse-"));
   for (const sub of ["log", "data", "tmp", "user_files", "format_schemas"]) mkdirSync(join(dir, sub));
   const [httpPort, tcpPort, interserverPort] = [await freePort(), await freePort(), await freePort()];
-  const values = { DIR: dir, HTTP_PORT: String(httpPort), TCP_PORT: String(tcpPort), INTERSERVER_PORT: String(interserverPort) };
+  const values = {
+    DIR: dir,
+    HTTP_PORT: String(httpPort),
+    TCP_PORT: String(tcpPort),
+    INTERSERVER_PORT: String(interserverPort),
+  };
   const config = fill(readFileSync(join(templates, "config.xml"), "utf8"), values).replace(
     /<keep_alive_timeout>\d+<\/keep_alive_timeout>/,
     `<keep_alive_timeout>${KEEP_ALIVE_SECONDS}</keep_alive_timeout>`,
@@ -90,7 +99,9 @@ export async function startClickHouse(opts: { startTimeoutMs?: number } = {}): P
   const [cmd, prefix] = serverCommand();
 
   const launch = async (): Promise<Managed> => {
-    const p = startProcess("clickhouse-server", cmd, [...prefix, `--config-file=${join(dir, "config.xml")}`], { cwd: dir });
+    const p = startProcess("clickhouse-server", cmd, [...prefix, `--config-file=${join(dir, "config.xml")}`], {
+      cwd: dir,
+    });
     try {
       await waitFor(
         "clickhouse-server /ping",

@@ -20,7 +20,10 @@ export interface HaproxyServer {
 }
 
 /** Starts Debian's `haproxy -db` with backend `backend` holding `servers` (name -> "host:port"). */
-export async function startHaproxy(opts: { backend?: string; servers: Record<string, string> }): Promise<HaproxyServer> {
+export async function startHaproxy(opts: {
+  backend?: string;
+  servers: Record<string, string>;
+}): Promise<HaproxyServer> {
   const backend = opts.backend ?? "be_app";
   const dir = mkdtempSync(join(tmpdir(), "probemesh-haproxy-"));
   const socket = join(dir, "admin.sock");
@@ -62,10 +65,14 @@ export async function startHaproxy(opts: { backend?: string; servers: Record<str
   };
   try {
     await waitForPort("127.0.0.1", port, 20_000);
-    await waitFor("haproxy runtime API", async () => {
-      if (proc.exited()) throw new Error("haproxy exited");
-      return (await command("show info").catch(() => "")).includes("Name: HAProxy");
-    }, 20_000);
+    await waitFor(
+      "haproxy runtime API",
+      async () => {
+        if (proc.exited()) throw new Error("haproxy exited");
+        return (await command("show info").catch(() => "")).includes("Name: HAProxy");
+      },
+      20_000,
+    );
   } catch (err) {
     await stopAll();
     throw new Error(`${String(err)}\n--- haproxy output ---\n${proc.output()}`);

@@ -150,10 +150,17 @@ export interface Mesh {
 /** Starts a mesh from the built programs, on free ports; `env` goes to the control plane and the agents. */
 export async function startMesh(opts: { regions: readonly string[]; env?: Record<string, string> }): Promise<Mesh> {
   const [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
-  const launch = () => startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url, ...(opts.env ? { env: opts.env } : {}) });
+  const launch = () =>
+    startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url, ...(opts.env ? { env: opts.env } : {}) });
   let cp = await launch();
   const agents = opts.regions.map((region) =>
-    startAgent({ id: `agent-${region}`, region, grpcAddr: cp.grpcAddr, natsUrl: nats.url, ...(opts.env ? { env: opts.env } : {}) }),
+    startAgent({
+      id: `agent-${region}`,
+      region,
+      grpcAddr: cp.grpcAddr,
+      natsUrl: nats.url,
+      ...(opts.env ? { env: opts.env } : {}),
+    }),
   );
   return {
     nats,

@@ -21,7 +21,9 @@ export interface PowerdnsServer {
 }
 
 /** Starts Debian's `pdns_server` on free ports with a fresh sqlite database and creates `zone` with `records`. */
-export async function startPowerdns(opts: { zone?: string; records?: Record<string, string[]>; ttl?: number } = {}): Promise<PowerdnsServer> {
+export async function startPowerdns(
+  opts: { zone?: string; records?: Record<string, string[]>; ttl?: number } = {},
+): Promise<PowerdnsServer> {
   const zone = opts.zone ?? "example.test.";
   const dir = mkdtempSync(join(tmpdir(), "probemesh-pdns-"));
   const [dnsPort, apiPort] = [await freePort(), await freePort()];
@@ -58,14 +60,25 @@ export async function startPowerdns(opts: { zone?: string; records?: Record<stri
   };
   try {
     await waitForPort("127.0.0.1", apiPort, 20_000);
-    await waitFor("PowerDNS API", async () => {
-      if (proc.exited()) throw new Error("pdns_server exited");
-      const res = await fetch(`${apiUrl}/api/v1/servers/localhost`, { headers: { "x-api-key": apiKey } }).catch(() => undefined);
-      return res?.ok;
-    }, 20_000);
+    await waitFor(
+      "PowerDNS API",
+      async () => {
+        if (proc.exited()) throw new Error("pdns_server exited");
+        const res = await fetch(`${apiUrl}/api/v1/servers/localhost`, { headers: { "x-api-key": apiKey } }).catch(
+          () => undefined,
+        );
+        return res?.ok;
+      },
+      20_000,
+    );
     const ttl = opts.ttl ?? 30;
     const rrsets = [
-      { name: zone, type: "SOA", ttl, records: [{ content: `ns1.${zone} hostmaster.${zone} 1 3600 600 86400 ${ttl}`, disabled: false }] },
+      {
+        name: zone,
+        type: "SOA",
+        ttl,
+        records: [{ content: `ns1.${zone} hostmaster.${zone} 1 3600 600 86400 ${ttl}`, disabled: false }],
+      },
       { name: zone, type: "NS", ttl, records: [{ content: `ns1.${zone}`, disabled: false }] },
       ...Object.entries(opts.records ?? {}).map(([name, addrs]) => ({
         name: `${name}.${zone}`,

@@ -46,17 +46,74 @@ export function generateTestCerts(): TestCerts {
   writeFileSync(
     join(dir, "ca.cnf"),
     [
-      "[ ca ]", "default_ca = d", "[ d ]", `dir = ${dir}`, "database = $dir/index.txt", "new_certs_dir = $dir/newcerts",
-      "serial = $dir/serial", "default_md = sha256", "policy = any", "copy_extensions = copy", "unique_subject = no",
-      "email_in_dn = no", "[ any ]", "commonName = supplied",
+      "[ ca ]",
+      "default_ca = d",
+      "[ d ]",
+      `dir = ${dir}`,
+      "database = $dir/index.txt",
+      "new_certs_dir = $dir/newcerts",
+      "serial = $dir/serial",
+      "default_md = sha256",
+      "policy = any",
+      "copy_extensions = copy",
+      "unique_subject = no",
+      "email_in_dn = no",
+      "[ any ]",
+      "commonName = supplied",
     ].join("\n"),
   );
-  openssl(dir, "req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650", "-subj", "/CN=probemesh test root", "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=probemesh test root",
+    "-addext",
+    "basicConstraints=critical,CA:true",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
 
   const csr = (name: string, cn: string, san: string) =>
-    openssl(dir, "req", "-new", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`, ...(san ? ["-addext", `subjectAltName=${san}`] : []));
+    openssl(
+      dir,
+      "req",
+      "-new",
+      ...ec,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=${cn}`,
+      ...(san ? ["-addext", `subjectAltName=${san}`] : []),
+    );
   const sign = (name: string, issuer: string, dates: string[], extfile?: string) =>
-    openssl(dir, "ca", "-batch", "-config", "ca.cnf", "-cert", `${issuer}.pem`, "-keyfile", `${issuer}.key`, "-in", `${name}.csr`, "-out", `${name}.pem`, "-notext", ...dates, ...(extfile ? ["-extfile", extfile] : []));
+    openssl(
+      dir,
+      "ca",
+      "-batch",
+      "-config",
+      "ca.cnf",
+      "-cert",
+      `${issuer}.pem`,
+      "-keyfile",
+      `${issuer}.key`,
+      "-in",
+      `${name}.csr`,
+      "-out",
+      `${name}.pem`,
+      "-notext",
+      ...dates,
+      ...(extfile ? ["-extfile", extfile] : []),
+    );
   const local = "DNS:localhost,IP:127.0.0.1,IP:::1";
 
   csr("valid", "localhost", local);
@@ -69,9 +126,29 @@ export function generateTestCerts(): TestCerts {
   sign("inter", "ca", ["-days", "3"], "ca.ext");
   csr("short", "localhost", local);
   sign("short", "inter", ["-days", "30"]);
-  openssl(dir, "req", "-x509", ...ec, "-keyout", "self.key", "-out", "self.pem", "-days", "30", "-subj", "/CN=localhost", "-addext", `subjectAltName=${local}`);
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "self.key",
+    "-out",
+    "self.pem",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=localhost",
+    "-addext",
+    `subjectAltName=${local}`,
+  );
 
-  const interEnd = execFileSync("openssl", ["x509", "-in", "inter.pem", "-noout", "-enddate"], { cwd: dir, encoding: "utf8" }).trim().replace(/^notAfter=/, "");
+  const interEnd = execFileSync("openssl", ["x509", "-in", "inter.pem", "-noout", "-enddate"], {
+    cwd: dir,
+    encoding: "utf8",
+  })
+    .trim()
+    .replace(/^notAfter=/, "");
   const certs: TestCerts = {
     caPem: read("ca.pem"),
     valid: { key: read("valid.key"), cert: read("valid.pem") },

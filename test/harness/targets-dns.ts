@@ -8,7 +8,11 @@ type Rec = { type: number; data: Buffer };
 const T = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, SRV: 33 } as const;
 
 function name(text: string): Buffer {
-  const parts = text.replace(/\.$/, "").split(".").filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  const parts = text
+    .replace(/\.$/, "")
+    .split(".")
+    .filter(Boolean)
+    .map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
   return Buffer.concat([...parts, Buffer.from([0])]);
 }
 const u16 = (n: number) => Buffer.from([n >> 8, n & 255]);
@@ -17,7 +21,8 @@ const u32 = (n: number) => {
   b.writeUInt32BE(n);
   return b;
 };
-const txt = (...s: string[]) => Buffer.concat(s.map((x) => Buffer.concat([Buffer.from([Buffer.byteLength(x)]), Buffer.from(x)])));
+const txt = (...s: string[]) =>
+  Buffer.concat(s.map((x) => Buffer.concat([Buffer.from([Buffer.byteLength(x)]), Buffer.from(x)])));
 
 /** The records: an independent encoder, so the probe's decoder is not tested against itself. */
 function zone(): Map<string, Rec[]> {
@@ -27,7 +32,19 @@ function zone(): Map<string, Rec[]> {
     z.set(key, [...(z.get(key) ?? []), { type, data }]);
   };
   add("example.test.", T.NS, name("ns1.example.test."));
-  add("example.test.", T.SOA, Buffer.concat([name("ns1.example.test."), name("hostmaster.example.test."), u32(2024010101), u32(3600), u32(600), u32(86400), u32(60)]));
+  add(
+    "example.test.",
+    T.SOA,
+    Buffer.concat([
+      name("ns1.example.test."),
+      name("hostmaster.example.test."),
+      u32(2024010101),
+      u32(3600),
+      u32(600),
+      u32(86400),
+      u32(60),
+    ]),
+  );
   add("example.test.", T.MX, Buffer.concat([u16(10), name("mail.example.test.")]));
   add("example.test.", T.TXT, txt("v=spf1 -all"));
   add("www.example.test.", T.A, Buffer.from([127, 0, 0, 10]));
@@ -36,7 +53,8 @@ function zone(): Map<string, Rec[]> {
   add("alias.example.test.", T.CNAME, name("www.example.test."));
   add("_svc._tcp.example.test.", T.SRV, Buffer.concat([u16(10), u16(5), u16(8080), name("www.example.test.")]));
   add("mail.example.test.", T.A, Buffer.from([127, 0, 0, 25]));
-  for (let i = 0; i < 40; i++) add("big.example.test.", T.TXT, txt(`record-${String(i).padStart(2, "0")}-${"x".repeat(40)}`));
+  for (let i = 0; i < 40; i++)
+    add("big.example.test.", T.TXT, txt(`record-${String(i).padStart(2, "0")}-${"x".repeat(40)}`));
   return z;
 }
 
@@ -59,7 +77,12 @@ function parseQuestion(msg: Buffer): Question | undefined {
   }
   pos++;
   if (pos + 4 > msg.length) return undefined;
-  return { id: msg.readUInt16BE(0), qname: `${labels.join(".")}.`.toLowerCase(), qtype: msg.readUInt16BE(pos), raw: msg.subarray(12, pos + 4) };
+  return {
+    id: msg.readUInt16BE(0),
+    qname: `${labels.join(".")}.`.toLowerCase(),
+    qtype: msg.readUInt16BE(pos),
+    raw: msg.subarray(12, pos + 4),
+  };
 }
 
 function reply(q: Question, rcode: number, answers: Rec[], truncated = false): Buffer {
@@ -68,7 +91,9 @@ function reply(q: Question, rcode: number, answers: Rec[], truncated = false): B
   header.writeUInt16BE(0x8000 | 0x0400 | 0x0100 | 0x0080 | (truncated ? 0x0200 : 0) | rcode, 2);
   header.writeUInt16BE(1, 4);
   header.writeUInt16BE(answers.length, 6);
-  const rrs = answers.map((a) => Buffer.concat([u16(0xc00c), u16(a.type), u16(1), u32(300), u16(a.data.length), a.data]));
+  const rrs = answers.map((a) =>
+    Buffer.concat([u16(0xc00c), u16(a.type), u16(1), u32(300), u16(a.data.length), a.data]),
+  );
   return Buffer.concat([header, q.raw, ...rrs]);
 }
 
@@ -76,7 +101,8 @@ function reply(q: Question, rcode: number, answers: Rec[], truncated = false): B
 function answer(q: Question, overTcp: boolean, z: Map<string, Rec[]>): Buffer | undefined {
   if (q.qname === "slow.example.test.") return undefined;
   if (q.qname === "servfail.example.test.") return reply(q, 2, []);
-  if (q.qname === "garbage.example.test.") return Buffer.concat([u16(q.id), Buffer.from([0x81, 0x80, 0, 1, 0, 5]), Buffer.from("garbage")]);
+  if (q.qname === "garbage.example.test.")
+    return Buffer.concat([u16(q.id), Buffer.from([0x81, 0x80, 0, 1, 0, 5]), Buffer.from("garbage")]);
   if (q.qname === "wrongid.example.test.") return reply({ ...q, id: (q.id + 1) & 0xffff }, 0, []);
   if (!q.qname.endsWith(TEST_ZONE) && q.qname !== TEST_ZONE) return reply(q, 5, []);
   const recs = z.get(q.qname);

@@ -1,4 +1,11 @@
-import { Server, ServerCredentials, status, type ServiceDefinition, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type ServiceDefinition,
+  type sendUnaryData,
+  type ServerUnaryCall,
+} from "@grpc/grpc-js";
 import type { KeyPair } from "./targets-certs.js";
 
 /** Serving status numbers of grpc.health.v1. */
@@ -53,11 +60,17 @@ export async function startGrpcTarget(tls?: KeyPair): Promise<GrpcTarget> {
   const bind = async (creds: ServerCredentials) => {
     const server = new Server();
     server.addService(healthService, impl);
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", creds, (err, p) => (err ? reject(err) : resolve(p))));
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", creds, (err, p) => (err ? reject(err) : resolve(p))),
+    );
     return { server, port };
   };
   const plain = await bind(ServerCredentials.createInsecure());
-  const secure = tls ? await bind(ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }])) : undefined;
+  const secure = tls
+    ? await bind(
+        ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }]),
+      )
+    : undefined;
   return {
     address: `127.0.0.1:${plain.port}`,
     ...(secure ? { tlsAddress: `127.0.0.1:${secure.port}` } : {}),

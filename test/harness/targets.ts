@@ -1,6 +1,12 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { createConnection, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
+import {
+  createConnection,
+  createServer as createTcpServer,
+  type AddressInfo,
+  type Server as TcpServer,
+  type Socket,
+} from "node:net";
 import type { KeyPair, TestCerts } from "./targets-certs.js";
 
 /** Size of the `/big` body: large enough that holding it in memory would show. */
@@ -11,7 +17,14 @@ export interface Targets {
   /** Plain HTTP base URL (`http://127.0.0.1:port`) serving the routes of `handle`. */
   http: string;
   /** HTTPS base URLs by certificate. */
-  https: { valid: string; selfSigned: string; expired: string; wrongHost: string; shortChain: string; tls12Only: string };
+  https: {
+    valid: string;
+    selfSigned: string;
+    expired: string;
+    wrongHost: string;
+    shortChain: string;
+    tls12Only: string;
+  };
   /** Accepts and then sends one byte of a response line every 200 ms, never finishing. */
   slowLoris: { host: string; port: number };
   /** Accepts, reads, and closes after 50 ms without a byte of response. */

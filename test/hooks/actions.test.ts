@@ -41,7 +41,11 @@ async function backend(name: string): Promise<number> {
 
 function dig(addr: string): string {
   const [host, port] = addr.split(":");
-  return execFileSync("dig", [`@${host}`, "-p", String(port), "www.example.test.", "A", "+short", "+norecurse", "+time=2", "+tries=1"], { encoding: "utf8" }).trim();
+  return execFileSync(
+    "dig",
+    [`@${host}`, "-p", String(port), "www.example.test.", "A", "+short", "+norecurse", "+time=2", "+tries=1"],
+    { encoding: "utf8" },
+  ).trim();
 }
 
 async function servedBy(): Promise<string> {
@@ -72,14 +76,40 @@ beforeAll(async () => {
   ]);
   nc = await connect({ servers: nats.url });
   const log = pino({ level: "silent" });
-  hooks = createHooks({ nc, log, options: { backoff: { baseMs: 200, maxMs: 1000 }, ackWaitMs: 5000, heartbeatMs: 1000, fetchExpiresMs: 1000 } });
+  hooks = createHooks({
+    nc,
+    log,
+    options: { backoff: { baseMs: 200, maxMs: 1000 }, ackWaitMs: 5000, heartbeatMs: 1000, fetchExpiresMs: 1000 },
+  });
   api = createHooksRoutes({ hooks, log, apiToken: TOKEN });
   const swap = { zone: "example.test.", name: "www.example.test.", ttl: 5, primary: [PRIMARY], standby: [STANDBY] };
   const created = await Promise.all([
-    call("POST", "/v1/hooks", { id: "lb", type: "haproxy", checks: ["web"], haproxy: { socket: haproxy.socket, backend: "be_web", server: "primary" } }),
-    call("POST", "/v1/hooks", { id: "pdns", type: "powerdns", url: pdns.apiUrl, checks: ["web"], powerdns: { ...swap, apiKey: pdns.apiKey, verifyServer: pdns.dnsAddr } }),
-    call("POST", "/v1/hooks", { id: "ddns", type: "rfc2136", checks: ["web"], rfc2136: { ...swap, server: bind.addr, tsig: bind.tsig } }),
-    call("POST", "/v1/hooks", { id: "notify", type: "webhook", url: rcv.url, checks: ["web"], events: ["outage.opened", "outage.resolved"] }),
+    call("POST", "/v1/hooks", {
+      id: "lb",
+      type: "haproxy",
+      checks: ["web"],
+      haproxy: { socket: haproxy.socket, backend: "be_web", server: "primary" },
+    }),
+    call("POST", "/v1/hooks", {
+      id: "pdns",
+      type: "powerdns",
+      url: pdns.apiUrl,
+      checks: ["web"],
+      powerdns: { ...swap, apiKey: pdns.apiKey, verifyServer: pdns.dnsAddr },
+    }),
+    call("POST", "/v1/hooks", {
+      id: "ddns",
+      type: "rfc2136",
+      checks: ["web"],
+      rfc2136: { ...swap, server: bind.addr, tsig: bind.tsig },
+    }),
+    call("POST", "/v1/hooks", {
+      id: "notify",
+      type: "webhook",
+      url: rcv.url,
+      checks: ["web"],
+      events: ["outage.opened", "outage.resolved"],
+    }),
   ]);
   for (const r of created) expect(r.status).toBe(201);
   webhookSecret = String(((await created[3]?.json()) as { secret: string }).secret);
@@ -105,18 +135,29 @@ describe("failover actions end to end on real servers", () => {
     await waitFor("PowerDNS to answer the standby", () => dig(pdns.dnsAddr) === STANDBY, 15_000);
     await waitFor("BIND to answer the standby", () => dig(bind.addr) === STANDBY, 15_000);
     const failoverMs = Date.now() - t0;
-    expect((await haproxy.command("show servers state be_web")).split("\n").find((l) => l.includes(" primary "))?.split(" ")[6]).toBe("1");
+    expect(
+      (await haproxy.command("show servers state be_web"))
+        .split("\n")
+        .find((l) => l.includes(" primary "))
+        ?.split(" ")[6],
+    ).toBe("1");
     for (const id of ["lb", "pdns", "ddns"]) {
       const log = await waitFor(`${id} delivered`, async () => {
         const l = await deliveries(id);
         return l.some((r) => r.outcome === "delivered") ? l : undefined;
       });
-      expect(log.at(-1)).toMatchObject({ eventId: "o-e2e:outage.opened", outcome: "delivered", result: { ok: true, verified: true } });
+      expect(log.at(-1)).toMatchObject({
+        eventId: "o-e2e:outage.opened",
+        outcome: "delivered",
+        result: { ok: true, verified: true },
+      });
     }
     // The notification hook got exactly one signed outage.opened.
     await waitFor("webhook", () => rcv.received.length === 1, 10_000);
     const got = rcv.received[0];
-    expect(verifyWebhook<{ type: string }>(webhookSecret, got?.headers ?? {}, got?.body ?? "").type).toBe("outage.opened");
+    expect(verifyWebhook<{ type: string }>(webhookSecret, got?.headers ?? {}, got?.body ?? "").type).toBe(
+      "outage.opened",
+    );
 
     const t1 = Date.now();
     await hooks.publish(outageEvent("outage.resolved", { outageId: "o-e2e", at: t1 }));
@@ -125,7 +166,9 @@ describe("failover actions end to end on real servers", () => {
     await waitFor("BIND to answer the primary", () => dig(bind.addr) === PRIMARY, 15_000);
     const failbackMs = Date.now() - t1;
     await waitFor("second webhook", () => rcv.received.length === 2, 10_000);
-    expect(new Set(rcv.received.map((r) => r.headers["webhook-id"]))).toEqual(new Set(["o-e2e:outage.opened:notify", "o-e2e:outage.resolved:notify"]));
+    expect(new Set(rcv.received.map((r) => r.headers["webhook-id"]))).toEqual(
+      new Set(["o-e2e:outage.opened:notify", "o-e2e:outage.resolved:notify"]),
+    );
     // Publish -> every action applied and verified, on this 2-core machine.
     expect(failoverMs).toBeLessThan(10_000);
     expect(failbackMs).toBeLessThan(10_000);
@@ -137,7 +180,12 @@ describe("failover actions end to end on real servers", () => {
     await waitFor("failover", async () => (await servedBy()) === "standby", 15_000);
     // A resolve stamped before the failover (e.g. retried from an older outage) arrives now.
     await hooks.publish(outageEvent("outage.resolved", { outageId: "o-older", at: t - 60_000 }));
-    await waitFor("superseded", async () => (await deliveries("lb")).some((r) => r.eventId === "o-older:outage.resolved" && r.outcome === "superseded"), 10_000);
+    await waitFor(
+      "superseded",
+      async () =>
+        (await deliveries("lb")).some((r) => r.eventId === "o-older:outage.resolved" && r.outcome === "superseded"),
+      10_000,
+    );
     expect(await servedBy()).toBe("standby");
     expect(dig(bind.addr)).toBe(STANDBY);
     await hooks.publish(outageEvent("outage.resolved", { outageId: "o-late", at: t + 1 }));
@@ -149,7 +197,11 @@ describe("failover actions end to end on real servers", () => {
     const res = await call("POST", "/v1/hooks/lb/test");
     expect(res.status).toBe(202);
     const { eventId } = (await res.json()) as { eventId: string };
-    const rec = await waitFor("test delivery", async () => (await deliveries("lb")).find((r) => r.eventId === eventId && r.outcome === "delivered"), 10_000);
+    const rec = await waitFor(
+      "test delivery",
+      async () => (await deliveries("lb")).find((r) => r.eventId === eventId && r.outcome === "delivered"),
+      10_000,
+    );
     expect(rec.result?.observed).toMatch(/be_web\/primary ready/);
     expect(await servedBy()).toBe("primary");
   });
@@ -158,13 +210,20 @@ describe("failover actions end to end on real servers", () => {
     // Round-trip the hook through GET and PUT: the masked TSIG secret keeps the stored one.
     const shown = (await (await call("GET", "/v1/hooks/ddns")).json()) as { rfc2136: Record<string, unknown> };
     expect(JSON.stringify(shown)).not.toContain(bind.tsig.secret);
-    const put = await call("PUT", "/v1/hooks/ddns", { ...shown, rfc2136: { ...shown.rfc2136, standbyCheckId: "web-standby" } });
+    const put = await call("PUT", "/v1/hooks/ddns", {
+      ...shown,
+      rfc2136: { ...shown.rfc2136, standbyCheckId: "web-standby" },
+    });
     expect(put.status).toBe(200);
     // Later than every transition the previous tests applied.
     const t = Date.now() + 1000;
     await hooks.publish({ ...outageEvent("outage.opened", { outageId: "o-standby", checkId: "web-standby", at: t }) });
     await hooks.publish(outageEvent("outage.opened", { outageId: "o-both", at: t + 100 }));
-    const rec = await waitFor("refusal", async () => (await deliveries("ddns")).find((r) => r.eventId === "o-both:outage.opened"), 10_000);
+    const rec = await waitFor(
+      "refusal",
+      async () => (await deliveries("ddns")).find((r) => r.eventId === "o-both:outage.opened"),
+      10_000,
+    );
     expect(rec.outcome).toBe("refused");
     expect(rec.error).toMatch(/standby check web-standby is down.*fail open/);
     await waitFor("HAProxy still fails over", async () => (await servedBy()) === "standby", 15_000);

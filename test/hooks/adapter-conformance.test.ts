@@ -41,7 +41,11 @@ const silentUdpPort = { value: 0 };
 
 function dig(addr: string, name: string): string[] {
   const [host, port] = addr.split(":");
-  const out = execFileSync("dig", [`@${host}`, "-p", String(port), name, "A", "+short", "+norecurse", "+time=2", "+tries=1"], { encoding: "utf8" });
+  const out = execFileSync(
+    "dig",
+    [`@${host}`, "-p", String(port), name, "A", "+short", "+norecurse", "+time=2", "+tries=1"],
+    { encoding: "utf8" },
+  );
   return out.trim().split("\n").filter(Boolean).sort();
 }
 
@@ -64,18 +68,35 @@ function dnsObserved(addrs: string[]): Observed {
   throw new Error(`DNS answers neither primary nor standby: ${addrs.join(" ")}`);
 }
 
-function httpFixture(type: "webhook" | "pagerduty" | "alertmanager", extra: Record<string, unknown>, meaning: (body: Record<string, unknown>) => Observed | "test"): Fixture & { rcv?: Receiver } {
+function httpFixture(
+  type: "webhook" | "pagerduty" | "alertmanager",
+  extra: Record<string, unknown>,
+  meaning: (body: Record<string, unknown>) => Observed | "test",
+): Fixture & { rcv?: Receiver } {
   const f: Fixture & { rcv?: Receiver } = {
     type,
     async setup() {
       f.rcv = await startReceiver();
-      if (type === "pagerduty") f.rcv.reply = (b: string) => ({ status: "success", message: "Event processed", dedup_key: (JSON.parse(b) as { dedup_key: string }).dedup_key });
+      if (type === "pagerduty")
+        f.rcv.reply = (b: string) => ({
+          status: "success",
+          message: "Event processed",
+          dedup_key: (JSON.parse(b) as { dedup_key: string }).dedup_key,
+        });
     },
     teardown: async () => f.rcv?.close(),
     hookJson: () => ({ id: `c-${type}`, type, url: f.rcv?.url, timeoutMs: 2000, ...extra }),
-    unreachableJson: () => ({ id: `c-${type}`, type, url: `http://127.0.0.1:${blackholePort}/hook`, timeoutMs: 500, ...extra }),
+    unreachableJson: () => ({
+      id: `c-${type}`,
+      type,
+      url: `http://127.0.0.1:${blackholePort}/hook`,
+      timeoutMs: 500,
+      ...extra,
+    }),
     async observe() {
-      const meanings = (f.rcv?.received ?? []).map((r) => meaning(JSON.parse(r.body) as Record<string, unknown>)).filter((m) => m !== "test");
+      const meanings = (f.rcv?.received ?? [])
+        .map((r) => meaning(JSON.parse(r.body) as Record<string, unknown>))
+        .filter((m) => m !== "test");
       return meanings.at(-1) ?? "normal";
     },
   };
@@ -87,12 +108,22 @@ let pdns: PowerdnsServer;
 let bind: BindServer;
 
 const fixtures: Fixture[] = [
-  httpFixture("webhook", {}, (b) => (b.type === "test" ? "test" : b.type === "outage.opened" ? "failed-over" : "normal")),
+  httpFixture("webhook", {}, (b) =>
+    b.type === "test" ? "test" : b.type === "outage.opened" ? "failed-over" : "normal",
+  ),
   httpFixture("pagerduty", { pagerduty: { routingKey: "R0UTING0KEY" } }, (b) =>
-    (b.payload as { class?: string } | undefined)?.class === "test" ? "test" : b.event_action === "trigger" ? "failed-over" : "normal",
+    (b.payload as { class?: string } | undefined)?.class === "test"
+      ? "test"
+      : b.event_action === "trigger"
+        ? "failed-over"
+        : "normal",
   ),
   httpFixture("alertmanager", { alertmanager: { labels: { team: "sre" } } }, (b) =>
-    (b.commonLabels as { alertname?: string }).alertname === "ProbemeshTest" ? "test" : b.status === "firing" ? "failed-over" : "normal",
+    (b.commonLabels as { alertname?: string }).alertname === "ProbemeshTest"
+      ? "test"
+      : b.status === "firing"
+        ? "failed-over"
+        : "normal",
   ),
   {
     type: "haproxy",
@@ -100,16 +131,31 @@ const fixtures: Fixture[] = [
       haproxy = await startHaproxy({ servers: { primary: "127.0.0.1:1", standby: "127.0.0.1:2" } });
     },
     teardown: async () => haproxy?.dispose(),
-    hookJson: () => ({ id: "c-haproxy", type: "haproxy", timeoutMs: 2000, haproxy: { socket: haproxy.socket, backend: haproxy.backend, server: "primary" } }),
-    unreachableJson: () => ({ id: "c-haproxy", type: "haproxy", timeoutMs: 500, haproxy: { socket: `127.0.0.1:${blackholePort}`, backend: "be_app", server: "primary" } }),
+    hookJson: () => ({
+      id: "c-haproxy",
+      type: "haproxy",
+      timeoutMs: 2000,
+      haproxy: { socket: haproxy.socket, backend: haproxy.backend, server: "primary" },
+    }),
+    unreachableJson: () => ({
+      id: "c-haproxy",
+      type: "haproxy",
+      timeoutMs: 500,
+      haproxy: { socket: `127.0.0.1:${blackholePort}`, backend: "be_app", server: "primary" },
+    }),
     async observe() {
-      const line = (await haproxy.command("show servers state be_app")).split("\n").find((l) => l.includes(" primary "));
+      const line = (await haproxy.command("show servers state be_app"))
+        .split("\n")
+        .find((l) => l.includes(" primary "));
       const admin = Number(line?.split(" ")[6]);
       return (admin & 1) === 1 ? "failed-over" : "normal";
     },
     async lastHealthy() {
       await haproxy.command("set server be_app/standby state maint");
-      return { checkStates: {}, undo: async () => void (await haproxy.command("set server be_app/standby state ready")) };
+      return {
+        checkStates: {},
+        undo: async () => void (await haproxy.command("set server be_app/standby state ready")),
+      };
     },
   },
   {
@@ -123,14 +169,30 @@ const fixtures: Fixture[] = [
       type: "powerdns",
       url: pdns.apiUrl,
       timeoutMs: 5000,
-      powerdns: { apiKey: pdns.apiKey, zone: "example.test.", name: "www.example.test.", ttl: 30, primary: PRIMARY, standby: STANDBY, standbyCheckId: "web-standby", verifyServer: pdns.dnsAddr },
+      powerdns: {
+        apiKey: pdns.apiKey,
+        zone: "example.test.",
+        name: "www.example.test.",
+        ttl: 30,
+        primary: PRIMARY,
+        standby: STANDBY,
+        standbyCheckId: "web-standby",
+        verifyServer: pdns.dnsAddr,
+      },
     }),
     unreachableJson: () => ({
       id: "c-powerdns",
       type: "powerdns",
       url: `http://127.0.0.1:${blackholePort}`,
       timeoutMs: 500,
-      powerdns: { apiKey: "k", zone: "example.test.", name: "www.example.test.", primary: PRIMARY, standby: STANDBY, verifyServer: pdns.dnsAddr },
+      powerdns: {
+        apiKey: "k",
+        zone: "example.test.",
+        name: "www.example.test.",
+        primary: PRIMARY,
+        standby: STANDBY,
+        verifyServer: pdns.dnsAddr,
+      },
     }),
     observe: async () => dnsObserved(dig(pdns.dnsAddr, "www.example.test.")),
     lastHealthy: async () => ({ checkStates: { "web-standby": "down" }, undo: async () => {} }),
@@ -145,13 +207,29 @@ const fixtures: Fixture[] = [
       id: "c-rfc2136",
       type: "rfc2136",
       timeoutMs: 5000,
-      rfc2136: { server: bind.addr, tsig: bind.tsig, zone: "example.test.", name: "www.example.test.", ttl: 30, primary: PRIMARY, standby: STANDBY, standbyCheckId: "web-standby" },
+      rfc2136: {
+        server: bind.addr,
+        tsig: bind.tsig,
+        zone: "example.test.",
+        name: "www.example.test.",
+        ttl: 30,
+        primary: PRIMARY,
+        standby: STANDBY,
+        standbyCheckId: "web-standby",
+      },
     }),
     unreachableJson: () => ({
       id: "c-rfc2136",
       type: "rfc2136",
       timeoutMs: 500,
-      rfc2136: { server: `127.0.0.1:${silentUdpPort.value}`, tsig: bind.tsig, zone: "example.test.", name: "www.example.test.", primary: PRIMARY, standby: STANDBY },
+      rfc2136: {
+        server: `127.0.0.1:${silentUdpPort.value}`,
+        tsig: bind.tsig,
+        zone: "example.test.",
+        name: "www.example.test.",
+        primary: PRIMARY,
+        standby: STANDBY,
+      },
     }),
     observe: async () => dnsObserved(dig(bind.addr, "www.example.test.")),
     lastHealthy: async () => ({ checkStates: { "web-standby": "down" }, undo: async () => {} }),
@@ -177,7 +255,12 @@ afterAll(async () => {
 
 const opened = (id = "o-conf"): HookEvent => outageEvent("outage.opened", { outageId: id }) as unknown as HookEvent;
 const resolved = (id = "o-conf"): HookEvent => outageEvent("outage.resolved", { outageId: id }) as unknown as HookEvent;
-const testEvent: HookEvent = { id: "test-1", type: "test", timestamp: new Date().toISOString(), data: { checkId: "web", state: "test", regions: {} } };
+const testEvent: HookEvent = {
+  id: "test-1",
+  type: "test",
+  timestamp: new Date().toISOString(),
+  data: { checkId: "web", state: "test", regions: {} },
+};
 
 describe.each(fixtures.map((f) => [f.type, f] as const))("hook adapter conformance: %s", (_name, f) => {
   let adapter: HookAdapter;

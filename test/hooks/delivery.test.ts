@@ -2,13 +2,24 @@
 // webhook-id per delivery across retries and replicas, crash of a replica mid-delivery, 410, holds.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createHooks, verifyWebhook, type HookAdapter, type Hooks, type HooksOptions } from "../../control-plane/src/hooks/index.js";
+import {
+  createHooks,
+  verifyWebhook,
+  type HookAdapter,
+  type Hooks,
+  type HooksOptions,
+} from "../../control-plane/src/hooks/index.js";
 import { validateHook } from "../../control-plane/src/hooks/validate-hook.js";
 import { startNats, type NatsServer } from "../harness/nats.js";
 import { waitFor } from "../harness/process.js";
 import { memoryLogger, outageEvent, startReceiver, type Receiver } from "./receiver.js";
 
-const FAST: HooksOptions = { backoff: { baseMs: 200, maxMs: 1000 }, ackWaitMs: 2000, heartbeatMs: 500, fetchExpiresMs: 1000 };
+const FAST: HooksOptions = {
+  backoff: { baseMs: 200, maxMs: 1000 },
+  ackWaitMs: 2000,
+  heartbeatMs: 500,
+  fetchExpiresMs: 1000,
+};
 
 let nats: NatsServer;
 const open: { nc: NatsConnection; hooks: Hooks }[] = [];
@@ -56,18 +67,27 @@ describe("hook deliveries on JetStream", () => {
   it("delivers a signed event once, and a replayed transition is not delivered again", async () => {
     const rcv = await receiver();
     const { hooks } = await replica();
-    const { hook, generatedSecret } = validateHook({ id: "once", type: "webhook", url: rcv.url, checks: ["web"] }, { mode: "create" });
+    const { hook, generatedSecret } = validateHook(
+      { id: "once", type: "webhook", url: rcv.url, checks: ["web"] },
+      { mode: "create" },
+    );
     await hooks.registry.create(hook);
     await hooks.start();
     const ev = outageEvent("outage.opened", { outageId: "o-once" });
     expect(await hooks.publish(ev)).toEqual({ eventId: ev.id, enqueued: ["once"], duplicates: [] });
     // Another check's event is not for this hook.
-    expect((await hooks.publish(outageEvent("outage.opened", { outageId: "o-other", checkId: "api" }))).enqueued).toEqual([]);
+    expect(
+      (await hooks.publish(outageEvent("outage.opened", { outageId: "o-other", checkId: "api" }))).enqueued,
+    ).toEqual([]);
     await waitFor("delivery", () => rcv.received.length === 1, 10_000);
     const got = rcv.received[0];
     expect(got?.headers["content-type"]).toBe("application/json");
     const body = verifyWebhook<typeof ev>(generatedSecret ?? "", got?.headers ?? {}, got?.body ?? "");
-    expect(body).toMatchObject({ id: ev.id, type: "outage.opened", data: { checkId: "web", outageId: "o-once", state: "down" } });
+    expect(body).toMatchObject({
+      id: ev.id,
+      type: "outage.opened",
+      data: { checkId: "web", outageId: "o-once", state: "down" },
+    });
     expect(got?.headers["webhook-id"]).toBe(`${ev.id}:once`);
     // Replayed by the same or another replica: JetStream drops the duplicate enqueue.
     expect(await hooks.publish(ev)).toEqual({ eventId: ev.id, enqueued: [], duplicates: ["once"] });
@@ -77,7 +97,13 @@ describe("hook deliveries on JetStream", () => {
       const l = await hooks.deliveries.list("once");
       return l.length === 1 ? l : undefined;
     });
-    expect(log[0]).toMatchObject({ eventId: ev.id, outcome: "delivered", status: 200, attempt: 1, deliveryId: `${ev.id}:once` });
+    expect(log[0]).toMatchObject({
+      eventId: ev.id,
+      outcome: "delivered",
+      status: 200,
+      attempt: 1,
+      deliveryId: `${ev.id}:once`,
+    });
     expect(log[0]?.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
@@ -90,14 +116,26 @@ describe("hook deliveries on JetStream", () => {
     await hooks.start();
     const ev = outageEvent("outage.opened", { outageId: "o-retry" });
     await hooks.publish(ev);
-    await waitFor("two failed attempts", async () => (await hooks.deliveries.list("retry")).filter((r) => r.outcome === "failed").length >= 2, 15_000);
+    await waitFor(
+      "two failed attempts",
+      async () => (await hooks.deliveries.list("retry")).filter((r) => r.outcome === "failed").length >= 2,
+      15_000,
+    );
     // Then it answers 503 for a while (an HTTP failure, not a network one)...
     rcv.status = 503;
     await rcv.up();
     await waitFor("a 503 attempt", () => rcv.received.length >= 1, 10_000);
     rcv.status = 200;
-    await waitFor("delivery", () => rcv.received.some((r) => r.headers["webhook-id"] && rcv.received.length >= 2), 15_000);
-    await waitFor("delivered in log", async () => (await hooks.deliveries.list("retry")).some((r) => r.outcome === "delivered"), 10_000);
+    await waitFor(
+      "delivery",
+      () => rcv.received.some((r) => r.headers["webhook-id"] && rcv.received.length >= 2),
+      15_000,
+    );
+    await waitFor(
+      "delivered in log",
+      async () => (await hooks.deliveries.list("retry")).some((r) => r.outcome === "delivered"),
+      10_000,
+    );
     expect(new Set(ids(rcv))).toEqual(new Set([`${ev.id}:retry`]));
     for (const r of rcv.received) expect(() => verifyWebhook(generatedSecret ?? "", r.headers, r.body)).not.toThrow();
     const log = await hooks.deliveries.list("retry");
@@ -118,7 +156,10 @@ describe("hook deliveries on JetStream", () => {
   it("a replica stopped between enqueue and delivery: another one delivers it exactly once", async () => {
     const rcv = await receiver();
     const a = await replica({ ...FAST, deliver: false });
-    const { hook, generatedSecret } = validateHook({ id: "handover", type: "webhook", url: rcv.url }, { mode: "create" });
+    const { hook, generatedSecret } = validateHook(
+      { id: "handover", type: "webhook", url: rcv.url },
+      { mode: "create" },
+    );
     await a.hooks.registry.create(hook);
     const ev = outageEvent("outage.opened", { outageId: "o-handover" });
     await a.hooks.publish(ev);
@@ -131,7 +172,9 @@ describe("hook deliveries on JetStream", () => {
     await waitFor("delivery by the other replica", () => rcv.received.length === 1, 10_000);
     await new Promise((r) => setTimeout(r, 2500));
     expect(ids(rcv)).toEqual([`${ev.id}:handover`]);
-    expect(() => verifyWebhook(generatedSecret ?? "", rcv.received[0]?.headers ?? {}, rcv.received[0]?.body ?? "")).not.toThrow();
+    expect(() =>
+      verifyWebhook(generatedSecret ?? "", rcv.received[0]?.headers ?? {}, rcv.received[0]?.body ?? ""),
+    ).not.toThrow();
   });
 
   it("a replica killed mid-attempt: the delivery is redone by another replica with the same webhook-id", async () => {
@@ -151,7 +194,11 @@ describe("hook deliveries on JetStream", () => {
     const b = await replica();
     await b.hooks.start();
     await waitFor("redelivery", () => rcv.received.length >= 2, 15_000);
-    await waitFor("delivered in log", async () => (await b.hooks.deliveries.list("crash")).some((r) => r.outcome === "delivered"), 10_000);
+    await waitFor(
+      "delivered in log",
+      async () => (await b.hooks.deliveries.list("crash")).some((r) => r.outcome === "delivered"),
+      10_000,
+    );
     await new Promise((r) => setTimeout(r, 2500));
     // From the consumer's view it is one delivery: every request carries the same webhook-id.
     expect(new Set(ids(rcv))).toEqual(new Set([`${ev.id}:crash`]));
@@ -169,7 +216,9 @@ describe("hook deliveries on JetStream", () => {
     await waitFor("disabled", async () => (await hooks.registry.get("gone"))?.disabled, 10_000);
     expect((await hooks.registry.get("gone"))?.disabled?.reason).toMatch(/410/);
     expect((await hooks.deliveries.list("gone")).map((r) => r.outcome)).toEqual(["disabled"]);
-    expect((await hooks.publish(outageEvent("outage.resolved", { outageId: "o-gone" }))).enqueued).not.toContain("gone");
+    expect((await hooks.publish(outageEvent("outage.resolved", { outageId: "o-gone" }))).enqueued).not.toContain(
+      "gone",
+    );
     expect(rcv.received).toHaveLength(1);
   });
 
@@ -177,11 +226,18 @@ describe("hook deliveries on JetStream", () => {
     const rcv = await receiver();
     rcv.status = 500;
     const { hooks } = await replica();
-    const { hook } = validateHook({ id: "deadline", type: "webhook", url: rcv.url, deadlineMs: 1500 }, { mode: "create" });
+    const { hook } = validateHook(
+      { id: "deadline", type: "webhook", url: rcv.url, deadlineMs: 1500 },
+      { mode: "create" },
+    );
     await hooks.registry.create(hook);
     await hooks.start();
     await hooks.publish(outageEvent("outage.opened", { outageId: "o-deadline" }));
-    await waitFor("gave up", async () => (await hooks.deliveries.list("deadline")).some((r) => r.outcome === "gave_up"), 15_000);
+    await waitFor(
+      "gave up",
+      async () => (await hooks.deliveries.list("deadline")).some((r) => r.outcome === "gave_up"),
+      15_000,
+    );
     expect(hooks.stats.gaveUp).toBe(1);
     const n = rcv.received.length;
     await new Promise((r) => setTimeout(r, 1500));
@@ -192,8 +248,15 @@ describe("hook deliveries on JetStream", () => {
   it("holds a failback for minHoldMs, and dry-run hooks send nothing", async () => {
     const rcv = await receiver();
     const { hooks } = await replica();
-    await hooks.registry.create(validateHook({ id: "hold", type: "webhook", url: rcv.url, minHoldMs: 2000, events: ["outage.opened", "outage.resolved"] }, { mode: "create" }).hook);
-    await hooks.registry.create(validateHook({ id: "dry", type: "webhook", url: rcv.url, dryRun: true }, { mode: "create" }).hook);
+    await hooks.registry.create(
+      validateHook(
+        { id: "hold", type: "webhook", url: rcv.url, minHoldMs: 2000, events: ["outage.opened", "outage.resolved"] },
+        { mode: "create" },
+      ).hook,
+    );
+    await hooks.registry.create(
+      validateHook({ id: "dry", type: "webhook", url: rcv.url, dryRun: true }, { mode: "create" }).hook,
+    );
     await hooks.start();
     const t0 = Date.now();
     await hooks.publish(outageEvent("outage.opened", { outageId: "o-hold", at: t0 }));
@@ -232,8 +295,16 @@ describe("hook deliveries on JetStream", () => {
       },
       verify: async () => ({ ok: true, action: "read", verified: true, observed: current }),
     };
-    const [a, b] = [await replica({ ...FAST, adapters: { haproxy: slow } }), await replica({ ...FAST, adapters: { haproxy: slow } })];
-    await a.hooks.registry.create(validateHook({ id: "serial", type: "haproxy", haproxy: { socket: "/nonexistent.sock", backend: "b", server: "s" } }, { mode: "create" }).hook);
+    const [a, b] = [
+      await replica({ ...FAST, adapters: { haproxy: slow } }),
+      await replica({ ...FAST, adapters: { haproxy: slow } }),
+    ];
+    await a.hooks.registry.create(
+      validateHook(
+        { id: "serial", type: "haproxy", haproxy: { socket: "/nonexistent.sock", backend: "b", server: "s" } },
+        { mode: "create" },
+      ).hook,
+    );
     await Promise.all([a.hooks.start(), b.hooks.start()]);
     const t = Date.now();
     await a.hooks.publish(outageEvent("outage.opened", { outageId: "o-serial", at: t }));
@@ -249,13 +320,17 @@ describe("hook deliveries on JetStream", () => {
   it("sends a test event on request, and refuses malformed events with a clear, counted error", async () => {
     const rcv = await receiver();
     const { hooks } = await replica();
-    await hooks.registry.create(validateHook({ id: "tested", type: "webhook", url: rcv.url, events: ["outage.opened"] }, { mode: "create" }).hook);
+    await hooks.registry.create(
+      validateHook({ id: "tested", type: "webhook", url: rcv.url, events: ["outage.opened"] }, { mode: "create" }).hook,
+    );
     await hooks.start();
     const { eventId, deliveryId } = await hooks.test("tested");
     await waitFor("test delivery", () => rcv.received.length === 1, 10_000);
     expect(rcv.received[0]?.headers["webhook-id"]).toBe(deliveryId);
     expect(JSON.parse(rcv.received[0]?.body ?? "{}")).toMatchObject({ id: eventId, type: "test" });
-    await expect(hooks.publish({ id: "x", type: "outage.exploded", timestamp: "soon", data: {} } as never)).rejects.toThrow(/invalid event/);
+    await expect(
+      hooks.publish({ id: "x", type: "outage.exploded", timestamp: "soon", data: {} } as never),
+    ).rejects.toThrow(/invalid event/);
     expect(hooks.stats.rejectedEvents).toBe(1);
     await expect(hooks.test("nope")).rejects.toThrow(/not found/);
   });

@@ -41,10 +41,17 @@ export async function startReceiver(): Promise<Receiver> {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        r.received.push({ at: Date.now(), path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        r.received.push({
+          at: Date.now(),
+          path: req.url ?? "",
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+        });
         const status = r.status;
         const body = Buffer.concat(chunks).toString("utf8");
-        const reply = JSON.stringify(typeof r.reply === "function" ? (r.reply as (b: string) => unknown)(body) : r.reply);
+        const reply = JSON.stringify(
+          typeof r.reply === "function" ? (r.reply as (b: string) => unknown)(body) : r.reply,
+        );
         setTimeout(() => {
           res.writeHead(status, { "content-type": "application/json" });
           res.end(reply);
@@ -89,7 +96,10 @@ export function memoryLogger(): { log: Logger; text: () => string } {
 }
 
 /** An event as the consensus engine would publish it. */
-export function outageEvent(type: "outage.opened" | "outage.resolved", opts: { outageId: string; checkId?: string; at?: number }) {
+export function outageEvent(
+  type: "outage.opened" | "outage.resolved",
+  opts: { outageId: string; checkId?: string; at?: number },
+) {
   const at = opts.at ?? Date.now();
   const opened = type === "outage.opened";
   return {
@@ -100,7 +110,10 @@ export function outageEvent(type: "outage.opened" | "outage.resolved", opts: { o
       checkId: opts.checkId ?? "web",
       outageId: opts.outageId,
       state: opened ? "down" : "up",
-      regions: { "eu-west": { state: opened ? "down" : "up", since: at - 2000 }, "us-east": { state: opened ? "down" : "up", since: at - 1500 } },
+      regions: {
+        "eu-west": { state: opened ? "down" : "up", since: at - 2000 },
+        "us-east": { state: opened ? "down" : "up", since: at - 1500 },
+      },
       startedAt: at - 2000,
       confirmedAt: at,
       ...(opened ? {} : { resolvedAt: at }),

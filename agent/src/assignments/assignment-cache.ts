@@ -37,7 +37,11 @@ export function createAssignmentCache(options: AssignmentCacheOptions): Assignme
       try {
         const doc = JSON.parse(readFileSync(path, "utf8")) as { savedAtMs?: unknown; snapshot?: JsonValue };
         const snapshot = fromJson(AssignmentSnapshotSchema, doc.snapshot ?? null);
-        return { version: snapshot.version, checks: snapshot.checks, savedAtMs: typeof doc.savedAtMs === "number" ? doc.savedAtMs : 0 };
+        return {
+          version: snapshot.version,
+          checks: snapshot.checks,
+          savedAtMs: typeof doc.savedAtMs === "number" ? doc.savedAtMs : 0,
+        };
       } catch (err) {
         log.warn({ err, path }, "assignment cache unreadable; starting without it");
         return undefined;
@@ -46,7 +50,10 @@ export function createAssignmentCache(options: AssignmentCacheOptions): Assignme
     save(state) {
       try {
         mkdirSync(options.dir, { recursive: true });
-        const snapshot = toJson(AssignmentSnapshotSchema, create(AssignmentSnapshotSchema, { version: state.version, checks: state.checks }));
+        const snapshot = toJson(
+          AssignmentSnapshotSchema,
+          create(AssignmentSnapshotSchema, { version: state.version, checks: state.checks }),
+        );
         writeFileAtomicSync(path, `${JSON.stringify({ savedAtMs: now(), snapshot }, null, 1)}\n`);
       } catch (err) {
         log.error({ err, path }, "could not save the assignment cache");

@@ -1,5 +1,12 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Server, ServerCredentials, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import {
   AgentService,
   CheckSchema,
@@ -19,13 +26,20 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAssignmentCache } from "./assignment-cache.js";
-import { createAssignmentClient, type AssignmentClient, type AssignmentClientOptions, type ChangeSource } from "./assignment-client.js";
+import {
+  createAssignmentClient,
+  type AssignmentClient,
+  type AssignmentClientOptions,
+  type ChangeSource,
+} from "./assignment-client.js";
 import { createAssignmentSet, type AssignmentChange } from "./assignment-set.js";
 
 const TOKEN = "agent-tok-123";
 const silent = pino({ level: "silent" });
-const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) => create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
-const snapshot = (version: bigint, checks: Check[]) => create(WatchAssignmentsResponseSchema, { event: { case: "snapshot", value: { version, checks } } });
+const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) =>
+  create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
+const snapshot = (version: bigint, checks: Check[]) =>
+  create(WatchAssignmentsResponseSchema, { event: { case: "snapshot", value: { version, checks } } });
 const delta = (version: bigint, upserted: Check[], removed: string[]) =>
   create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: { version, upserted, removed } } });
 
@@ -69,7 +83,9 @@ async function bindWithRetry(server: Server, port: number): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await new Promise<number>((resolve, reject) =>
-        server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+        server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) =>
+          err ? reject(err) : resolve(p),
+        ),
       );
     } catch (err) {
       if (attempt > 50) throw err;
@@ -91,7 +107,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function startClient(addr: string, overrides: Partial<AssignmentClientOptions> = {}, dir = mkdtempSync(join(tmpdir(), "assign-client-"))) {
+function startClient(
+  addr: string,
+  overrides: Partial<AssignmentClientOptions> = {},
+  dir = mkdtempSync(join(tmpdir(), "assign-client-")),
+) {
   const set = createAssignmentSet({ region: "eu-west" });
   const cache = createAssignmentCache({ dir, log: silent });
   const events: Array<{ changes: AssignmentChange[]; version: bigint; source: ChangeSource }> = [];
@@ -108,7 +128,10 @@ function startClient(addr: string, overrides: Partial<AssignmentClientOptions> =
     ...overrides,
   });
   client.start();
-  cleanups.push(() => client.stop(), () => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(
+    () => client.stop(),
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
   return { client, set, cache, events, dir };
 }
 
@@ -129,9 +152,20 @@ describe("assignment client against a real grpc-js server", () => {
     await until("version 4", () => set.version() === 4n);
     expect(cp.watches[0]?.authorization).toBe(`Bearer ${TOKEN}`);
     expect(cp.watches[0]?.request.knownVersion).toBe(0n);
-    expect(cp.watches[0]?.request.agent).toMatchObject({ id: "agent-1", region: "eu-west", provider: "test", version: "9.9.9", capabilities: ["http", "tcp"] });
+    expect(cp.watches[0]?.request.agent).toMatchObject({
+      id: "agent-1",
+      region: "eu-west",
+      provider: "test",
+      version: "9.9.9",
+      capabilities: ["http", "tcp"],
+    });
     expect(events.map((e) => e.source)).toEqual(["snapshot", "delta"]);
-    expect(set.checks().map((c) => c.id).sort()).toEqual(["b", "c"]);
+    expect(
+      set
+        .checks()
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(["b", "c"]);
     const cached = cache.load();
     expect(cached?.version).toBe(4n);
     expect(cached?.checks.map((c) => c.id).sort()).toEqual(["b", "c"]);
@@ -147,13 +181,19 @@ describe("assignment client against a real grpc-js server", () => {
     first.stop();
     await until("disconnected", () => !client.stats().connected);
     expect(set.checks()).toHaveLength(2); // still probing from what it had
-    const second = await startFakeControlPlane(port, (call) => call.write(snapshot(5n, [check("b", { version: 2 }), check("d")])));
+    const second = await startFakeControlPlane(port, (call) =>
+      call.write(snapshot(5n, [check("b", { version: 2 }), check("d")])),
+    );
     first = second;
     await until("version 5", () => set.version() === 5n, 15_000);
     expect(second.watches[0]?.request.knownVersion).toBe(3n);
     const last = events.at(-1)!;
     expect(last.source).toBe("snapshot");
-    expect(last.changes.map((c) => (c.kind === "upsert" ? `+${c.check.id}` : `-${c.checkId}`))).toEqual(["-a", "+b", "+d"]);
+    expect(last.changes.map((c) => (c.kind === "upsert" ? `+${c.check.id}` : `-${c.checkId}`))).toEqual([
+      "-a",
+      "+b",
+      "+d",
+    ]);
     expect(client.stats().connects).toBeGreaterThanOrEqual(2);
   });
 
@@ -163,7 +203,12 @@ describe("assignment client against a real grpc-js server", () => {
     createAssignmentCache({ dir, log: silent }).save({ version: 8n, checks: [check("x"), check("y")] });
     const { set, events, client } = startClient(`127.0.0.1:${port}`, {}, dir);
     expect(events[0]?.source).toBe("cache");
-    expect(set.checks().map((c) => c.id).sort()).toEqual(["x", "y"]);
+    expect(
+      set
+        .checks()
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(["x", "y"]);
     await until("several attempts", () => client.stats().connects >= 3);
     expect(set.checks()).toHaveLength(2);
     const cp = await startFakeControlPlane(port, (call) => call.write(snapshot(9n, [check("y")])));
@@ -178,7 +223,12 @@ describe("assignment client against a real grpc-js server", () => {
     cleanups.push(cp.stop);
     const { client } = startClient(cp.addr, { heartbeatIntervalMs: 100 });
     await until("3 heartbeats", () => cp.heartbeats.length >= 3);
-    expect(cp.heartbeats.at(-1)).toMatchObject({ assignmentVersion: 2n, outboxDepth: 7, lastSeq: 42n, schedulingLagP99Ms: 3.5 });
+    expect(cp.heartbeats.at(-1)).toMatchObject({
+      assignmentVersion: 2n,
+      outboxDepth: 7,
+      lastSeq: 42n,
+      schedulingLagP99Ms: 3.5,
+    });
     expect(cp.heartbeats.at(-1)?.agent?.id).toBe("agent-1");
     await until("ok counted", () => client.stats().heartbeatsOk >= 3);
   });

@@ -107,7 +107,11 @@ export interface AssignmentClient {
 }
 
 interface AgentServiceClient {
-  watchAssignments(request: WatchAssignmentsRequest, metadata: Metadata, options?: CallOptions): ClientReadableStream<WatchAssignmentsResponse>;
+  watchAssignments(
+    request: WatchAssignmentsRequest,
+    metadata: Metadata,
+    options?: CallOptions,
+  ): ClientReadableStream<WatchAssignmentsResponse>;
   heartbeat(
     request: HeartbeatRequest,
     metadata: Metadata,
@@ -134,7 +138,11 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
   };
   const Ctor = makeGenericClientConstructor(grpcServiceDefinition(AgentService), "AgentService");
-  const client = new Ctor(options.grpcAddr, credentials.createInsecure(), channelOptions) as unknown as AgentServiceClient;
+  const client = new Ctor(
+    options.grpcAddr,
+    credentials.createInsecure(),
+    channelOptions,
+  ) as unknown as AgentServiceClient;
   const agentInfo = create(AgentInfoSchema, options.agent);
 
   let started = false;
@@ -185,7 +193,10 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
     if (event.case === "snapshot") {
       changes = options.set.applySnapshot({ version: event.value.version, checks: event.value.checks });
       source = "snapshot";
-      log.info({ version: String(event.value.version), checks: event.value.checks.length, changes: changes.length }, "assignment snapshot received");
+      log.info(
+        { version: String(event.value.version), checks: event.value.checks.length, changes: changes.length },
+        "assignment snapshot received",
+      );
     } else if (event.case === "delta") {
       changes = options.set.applyDelta(event.value);
       source = "delta";
@@ -218,7 +229,10 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
         stats.authFailures++;
         log.error({ code: err.code }, "control plane refused this agent's token; check PROBEMESH_AGENT_TOKEN");
       } else if (wasConnected) {
-        log.warn({ why, code: err?.code, details: err?.details }, "assignment stream lost; probing continues from the last assignments");
+        log.warn(
+          { why, code: err?.code, details: err?.details },
+          "assignment stream lost; probing continues from the last assignments",
+        );
       } else {
         log.debug({ why, code: err?.code, details: err?.details }, "control plane unreachable");
       }
@@ -276,7 +290,10 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
       const cached = options.cache.load();
       if (cached) {
         const changes = options.set.applySnapshot(cached);
-        log.info({ version: String(cached.version), checks: cached.checks.length, savedAtMs: cached.savedAtMs }, "loaded cached assignments");
+        log.info(
+          { version: String(cached.version), checks: cached.checks.length, savedAtMs: cached.savedAtMs },
+          "loaded cached assignments",
+        );
         emit(changes, "cache");
       }
       watch();

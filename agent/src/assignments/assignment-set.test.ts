@@ -9,29 +9,39 @@ import { createAssignmentCache } from "./assignment-cache.js";
 import { createAssignmentSet, type AssignmentChange } from "./assignment-set.js";
 
 const log = pino({ level: "silent" });
-const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) => create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
-const summary = (changes: AssignmentChange[]) => changes.map((c) => (c.kind === "upsert" ? `+${c.check.id}@${c.check.version}` : `-${c.checkId}`));
+const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) =>
+  create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
+const summary = (changes: AssignmentChange[]) =>
+  changes.map((c) => (c.kind === "upsert" ? `+${c.check.id}@${c.check.version}` : `-${c.checkId}`));
 
 describe("assignment set", () => {
   it("applies a snapshot, then deltas, reporting only real changes", () => {
     const set = createAssignmentSet({ region: "eu-west" });
     expect(summary(set.applySnapshot({ version: 5n, checks: [check("a"), check("b")] }))).toEqual(["+a@1", "+b@1"]);
     expect(set.version()).toBe(5n);
-    expect(summary(set.applyDelta({ version: 6n, upserted: [check("b", { version: 2 }), check("c")], removed: ["a", "zzz"] }))).toEqual([
-      "+b@2",
-      "+c@1",
-      "-a",
-    ]);
+    expect(
+      summary(
+        set.applyDelta({ version: 6n, upserted: [check("b", { version: 2 }), check("c")], removed: ["a", "zzz"] }),
+      ),
+    ).toEqual(["+b@2", "+c@1", "-a"]);
     expect(set.version()).toBe(6n);
     // The same definition again is no change.
     expect(set.applyDelta({ version: 7n, upserted: [check("c")], removed: [] })).toEqual([]);
-    expect(set.checks().map((c) => c.id).sort()).toEqual(["b", "c"]);
+    expect(
+      set
+        .checks()
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(["b", "c"]);
   });
 
   it("diffs a new snapshot against the current set (after a reconnect)", () => {
     const set = createAssignmentSet({ region: "eu-west" });
     set.applySnapshot({ version: 1n, checks: [check("a"), check("b"), check("c")] });
-    const changes = set.applySnapshot({ version: 9n, checks: [check("a"), check("b", { intervalMs: 2000, version: 2 }), check("d")] });
+    const changes = set.applySnapshot({
+      version: 9n,
+      checks: [check("a"), check("b", { intervalMs: 2000, version: 2 }), check("d")],
+    });
     expect(summary(changes)).toEqual(["-c", "+b@2", "+d@1"]);
     const b = changes.find((c) => c.kind === "upsert" && c.check.id === "b");
     expect(b?.kind === "upsert" && b.previous?.intervalMs).toBe(1000);
@@ -39,10 +49,20 @@ describe("assignment set", () => {
 
   it("does not run checks restricted to other regions", () => {
     const set = createAssignmentSet({ region: "eu-west" });
-    set.applySnapshot({ version: 1n, checks: [check("a", { regions: ["us-east"] }), check("b", { regions: ["eu-west", "us-east"] }), check("c")] });
-    expect(set.checks().map((c) => c.id).sort()).toEqual(["b", "c"]);
+    set.applySnapshot({
+      version: 1n,
+      checks: [check("a", { regions: ["us-east"] }), check("b", { regions: ["eu-west", "us-east"] }), check("c")],
+    });
+    expect(
+      set
+        .checks()
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(["b", "c"]);
     // Moving a check away from this region removes it.
-    expect(summary(set.applyDelta({ version: 2n, upserted: [check("b", { regions: ["us-east"] })], removed: [] }))).toEqual(["-b"]);
+    expect(
+      summary(set.applyDelta({ version: 2n, upserted: [check("b", { regions: ["us-east"] })], removed: [] })),
+    ).toEqual(["-b"]);
   });
 });
 
@@ -53,7 +73,10 @@ describe("assignment cache", () => {
   it("saves and loads the full set with its version", () => {
     const cache = createAssignmentCache({ dir, log, now: () => 1234 });
     expect(cache.load()).toBeUndefined();
-    const checks = [check("a", { http: { url: "http://x/", headers: { a: "b" }, expectStatus: ["200"] } }), check("b", { type: "tcp" })];
+    const checks = [
+      check("a", { http: { url: "http://x/", headers: { a: "b" }, expectStatus: ["200"] } }),
+      check("b", { type: "tcp" }),
+    ];
     cache.save({ version: 18446744073709551615n, checks });
     const loaded = createAssignmentCache({ dir, log }).load();
     expect(loaded?.version).toBe(18446744073709551615n);

@@ -2,7 +2,8 @@ import { equals } from "@bufbuild/protobuf";
 import { CheckSchema, type Check } from "@probemesh/proto";
 
 /** One change to the set of checks this agent runs. */
-export type AssignmentChange = { kind: "upsert"; check: Check; previous?: Check } | { kind: "remove"; checkId: string; previous: Check };
+export type AssignmentChange =
+  { kind: "upsert"; check: Check; previous?: Check } | { kind: "remove"; checkId: string; previous: Check };
 
 /** A full set of checks at a registry version (the snapshot message as plain data). */
 export interface AssignmentState {

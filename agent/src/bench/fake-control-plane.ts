@@ -1,5 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import {
   AgentService,
   grpcServiceDefinition,
@@ -33,7 +39,11 @@ export async function startFakeControlPlane(opts: { checks: Check[]; token: stri
         return;
       }
       // The stream stays open, as the real control plane's does, until the agent goes away.
-      call.write(create(WatchAssignmentsResponseSchema, { event: { case: "snapshot", value: { version: 1n, checks: opts.checks } } }));
+      call.write(
+        create(WatchAssignmentsResponseSchema, {
+          event: { case: "snapshot", value: { version: 1n, checks: opts.checks } },
+        }),
+      );
     },
     heartbeat(_call: ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>, cb: sendUnaryData<HeartbeatResponse>) {
       heartbeats++;

@@ -14,12 +14,19 @@ import { LEAN_HEAP_FLAGS } from "../lean-heap.js";
 import { rssSample } from "./proc-stats.js";
 
 const SETS: Record<string, string[]> = {
-  "nothing": [],
+  nothing: [],
   "@grpc/grpc-js": ["@grpc/grpc-js"],
   "@nats-io/jetstream + transport-node": ["@nats-io/jetstream", "@nats-io/transport-node"],
   "@bufbuild/protobuf + @probemesh/proto": ["@bufbuild/protobuf", "@probemesh/proto"],
-  "pino": ["pino"],
-  "all of them": ["@grpc/grpc-js", "@nats-io/jetstream", "@nats-io/transport-node", "@bufbuild/protobuf", "@probemesh/proto", "pino"],
+  pino: ["pino"],
+  "all of them": [
+    "@grpc/grpc-js",
+    "@nats-io/jetstream",
+    "@nats-io/transport-node",
+    "@bufbuild/protobuf",
+    "@probemesh/proto",
+    "pino",
+  ],
 };
 
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
@@ -30,7 +37,9 @@ async function child(modules: string[]): Promise<void> {
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, 200));
   const s = rssSample(process.pid);
-  process.stdout.write(JSON.stringify({ rss: s.rss, anon: s.anon, file: s.file, heapUsed: process.memoryUsage().heapUsed }));
+  process.stdout.write(
+    JSON.stringify({ rss: s.rss, anon: s.anon, file: s.file, heapUsed: process.memoryUsage().heapUsed }),
+  );
 }
 
 if (process.argv[2] === "--child") {
@@ -38,13 +47,19 @@ if (process.argv[2] === "--child") {
 } else {
   const self = fileURLToPath(import.meta.url);
   for (const [name, modules] of Object.entries(SETS)) {
-    const r = spawnSync(process.execPath, ["--expose-gc", ...Object.values(LEAN_HEAP_FLAGS), self, "--child", ...modules], { encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(
+      process.execPath,
+      ["--expose-gc", ...Object.values(LEAN_HEAP_FLAGS), self, "--child", ...modules],
+      { encoding: "utf8", timeout: 30_000 },
+    );
     if (r.status !== 0) {
       process.stderr.write(`${name}: child failed: ${r.stderr}\n`);
       process.exitCode = 1;
       continue;
     }
     const v = JSON.parse(r.stdout) as { rss: number; anon: number; file: number; heapUsed: number };
-    process.stdout.write(`${name.padEnd(40)} RSS ${mb(v.rss).padStart(5)} MB (anon ${mb(v.anon)}, file ${mb(v.file)}), JS heap used ${mb(v.heapUsed)} MB\n`);
+    process.stdout.write(
+      `${name.padEnd(40)} RSS ${mb(v.rss).padStart(5)} MB (anon ${mb(v.anon)}, file ${mb(v.file)}), JS heap used ${mb(v.heapUsed)} MB\n`,
+    );
   }
 }

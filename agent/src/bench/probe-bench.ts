@@ -18,7 +18,14 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { CheckSchema, HttpCheckSchema, ProbeResultSchema, ProbeState, RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probemesh/proto";
+import {
+  CheckSchema,
+  HttpCheckSchema,
+  ProbeResultSchema,
+  ProbeState,
+  RESULTS_STREAM,
+  RESULTS_SUBJECT_ALL,
+} from "@probemesh/proto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -31,7 +38,8 @@ import { startFakeControlPlane } from "./fake-control-plane.js";
 import { cpuSeconds, rssSample, threadCpu, threadCpuDelta, type RssSample } from "./proc-stats.js";
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
+for (let i = 2; i < process.argv.length; i += 2)
+  args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
 const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
 const PROBES = num("probes", 1000);
 const CHECKS = num("checks", 1000);
@@ -60,7 +68,14 @@ async function freePort(): Promise<number> {
 }
 
 function httpCheck(id: string, url: string) {
-  return create(CheckSchema, { id, version: 1, type: "http", intervalMs: INTERVAL_MS, timeoutMs: 5000, http: create(HttpCheckSchema, { url }) });
+  return create(CheckSchema, {
+    id,
+    version: 1,
+    type: "http",
+    intervalMs: INTERVAL_MS,
+    timeoutMs: 5000,
+    http: create(HttpCheckSchema, { url }),
+  });
 }
 
 /** Role: the HTTP target, in its own process so its CPU is nobody's probe cost. */
@@ -97,9 +112,23 @@ async function roleAgentCpu(url: string): Promise<void> {
 }
 
 /** Starts this script in another role and returns its first JSON line. */
-function startRole(role: string, extra: string[] = []): { child: ChildProcess; first: Promise<Record<string, number>> } {
+function startRole(
+  role: string,
+  extra: string[] = [],
+): { child: ChildProcess; first: Promise<Record<string, number>> } {
   const nodeFlags = role.startsWith("agent") ? AGENT_NODE_FLAGS : [];
-  const child = spawn(process.execPath, [...nodeFlags, fileURLToPath(import.meta.url), "--role", role, ...extra, ...[...args].filter(([k]) => k !== "role" && k !== "url").flatMap(([k, v]) => [`--${k}`, v])], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeFlags,
+      fileURLToPath(import.meta.url),
+      "--role",
+      role,
+      ...extra,
+      ...[...args].filter(([k]) => k !== "role" && k !== "url").flatMap(([k, v]) => [`--${k}`, v]),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   const first = new Promise<Record<string, number>>((resolve, reject) => {
     let buf = "";
     child.stdout!.on("data", (c: Buffer) => {
@@ -121,7 +150,12 @@ async function blackboxProbe(base: string, target: string): Promise<boolean> {
 function tail(child: ChildProcess, keep = 20): () => string {
   const lines: string[] = [];
   const add = (c: Buffer) => {
-    lines.push(...c.toString().split("\n").filter((l) => l !== ""));
+    lines.push(
+      ...c
+        .toString()
+        .split("\n")
+        .filter((l) => l !== ""),
+    );
     lines.splice(0, Math.max(0, lines.length - keep));
   };
   child.stdout?.on("data", add);
@@ -131,7 +165,9 @@ function tail(child: ChildProcess, keep = 20): () => string {
 
 async function startNats(dir: string, children: ChildProcess[]): Promise<NatsConnection> {
   const port = await freePort();
-  const child = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(dir, "nats")], { stdio: "ignore" });
+  const child = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(dir, "nats")], {
+    stdio: "ignore",
+  });
   children.push(child);
   for (let i = 0; ; i++) {
     if (i > 100 || child.exitCode !== null) throw new Error("nats-server did not start");
@@ -180,7 +216,13 @@ interface RealAgentRun {
 }
 
 /** Phase 2: the agent bin at CHECKS checks beside blackbox_exporter at the same probe rate. */
-async function realAgent(dir: string, url: string, bb: ChildProcess, bbBase: string, children: ChildProcess[]): Promise<RealAgentRun> {
+async function realAgent(
+  dir: string,
+  url: string,
+  bb: ChildProcess,
+  bbBase: string,
+  children: ChildProcess[],
+): Promise<RealAgentRun> {
   const nc = await startNats(dir, children);
   try {
     const jsm = await jetstreamManager(nc);
@@ -199,7 +241,10 @@ async function realAgent(dir: string, url: string, bb: ChildProcess, bbBase: str
       }
     })();
 
-    const cp = await startFakeControlPlane({ checks: Array.from({ length: CHECKS }, (_, i) => httpCheck(`c${i}`, `${url}?i=${i}`)), token: TOKEN });
+    const cp = await startFakeControlPlane({
+      checks: Array.from({ length: CHECKS }, (_, i) => httpCheck(`c${i}`, `${url}?i=${i}`)),
+      token: TOKEN,
+    });
     try {
       const agent = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN], {
         env: {
@@ -235,8 +280,13 @@ async function realAgent(dir: string, url: string, bb: ChildProcess, bbBase: str
         }
       };
 
-      const startup = await Promise.race([first.then(() => "ok" as const), exited.then(() => "exited" as const), sleep(30_000).then(() => "timeout" as const)]);
-      if (startup !== "ok") throw new Error(`the agent produced no result (${startup}); its last lines:\n${agentLog()}`);
+      const startup = await Promise.race([
+        first.then(() => "ok" as const),
+        exited.then(() => "exited" as const),
+        sleep(30_000).then(() => "timeout" as const),
+      ]);
+      if (startup !== "ok")
+        throw new Error(`the agent produced no result (${startup}); its last lines:\n${agentLog()}`);
 
       // blackbox_exporter gets the same probe rate over the same CHECKS targets from now on.
       const rate = (CHECKS * 1000) / INTERVAL_MS;
@@ -288,7 +338,8 @@ async function realAgent(dir: string, url: string, bb: ChildProcess, bbBase: str
       const windowBbProbes = bbProbes - bbProbes0;
       const windowBbFailures = bbFailures - bbFailures0;
       await Promise.all(inflight);
-      if (agent.exitCode !== null) throw new Error(`the agent exited with ${agent.exitCode}; its last lines:\n${agentLog()}`);
+      if (agent.exitCode !== null)
+        throw new Error(`the agent exited with ${agent.exitCode}; its last lines:\n${agentLog()}`);
 
       agent.kill("SIGTERM");
       const exitCode = await Promise.race([exited, sleep(20_000).then(() => -1)]);
@@ -300,7 +351,11 @@ async function realAgent(dir: string, url: string, bb: ChildProcess, bbBase: str
         agentResults: windowResults,
         agentFailures: windowFailures,
         agentMaxRss: agentMax,
-        agentSteady: { rss: steady(a.map((s) => s.rss)), anon: steady(a.map((s) => s.anon)), file: steady(a.map((s) => s.file)) },
+        agentSteady: {
+          rss: steady(a.map((s) => s.rss)),
+          anon: steady(a.map((s) => s.anon)),
+          file: steady(a.map((s) => s.file)),
+        },
         agentExitCode: exitCode,
         streamMessages,
         blackboxCpuSeconds: bbCpu,
@@ -330,9 +385,18 @@ async function main(): Promise<void> {
     children.push(target.child);
     const url = `http://127.0.0.1:${(await target.first).port}/ok`;
 
-    writeFileSync(join(dir, "blackbox.yml"), JSON.stringify({ modules: { http_2xx: { prober: "http", timeout: "5s", http: { preferred_ip_protocol: "ip4" } } } }));
+    writeFileSync(
+      join(dir, "blackbox.yml"),
+      JSON.stringify({
+        modules: { http_2xx: { prober: "http", timeout: "5s", http: { preferred_ip_protocol: "ip4" } } },
+      }),
+    );
     const bbPort = await freePort();
-    const bb = spawn(BLACKBOX, [`--config.file=${join(dir, "blackbox.yml")}`, `--web.listen-address=127.0.0.1:${bbPort}`, "--log.level=warn"], { stdio: "ignore" });
+    const bb = spawn(
+      BLACKBOX,
+      [`--config.file=${join(dir, "blackbox.yml")}`, `--web.listen-address=127.0.0.1:${bbPort}`, "--log.level=warn"],
+      { stdio: "ignore" },
+    );
     children.push(bb);
     const bbBase = `http://127.0.0.1:${bbPort}`;
     for (let i = 0; ; i++) {
@@ -391,7 +455,11 @@ async function main(): Promise<void> {
       blackboxProbes: r.blackboxProbes,
       blackboxFailures: r.blackboxFailures,
       blackboxCpuSecondsPer1000: perK(r.blackboxCpuSeconds, r.blackboxProbes),
-      cpuRatioAgentOverBlackbox: +(r.agentCpuSeconds / r.agentResults / (r.blackboxCpuSeconds / r.blackboxProbes)).toFixed(2),
+      cpuRatioAgentOverBlackbox: +(
+        r.agentCpuSeconds /
+        r.agentResults /
+        (r.blackboxCpuSeconds / r.blackboxProbes)
+      ).toFixed(2),
       agentMaxRssMB: mb(r.agentMaxRss.rss),
       agentSteadyRssMB: mb(r.agentSteady.rss),
       agentSteadyAnonMB: mb(r.agentSteady.anon),
@@ -412,7 +480,10 @@ async function main(): Promise<void> {
         `Prober path, CPU per 1,000 HTTP probes at concurrency ${CONCURRENCY}: agent ${summary.proberCpuSecondsPer1000} s, blackbox_exporter ${summary.proberBlackboxCpuSecondsPer1000} s (ratio ${summary.proberCpuRatio})`,
         `Agent bin (node ${[...AGENT_NODE_FLAGS, "agent/dist/main.js"].join(" ")}), ${CHECKS} active HTTP checks (${rate}/s), ${summary.windowSeconds} s after ${INTERVAL_MS / 1000} s warm-up:`,
         `  CPU per 1,000 probes: agent ${summary.agentCpuSecondsPer1000} s (${r.agentResults} results, ${r.agentFailures} down), blackbox_exporter ${summary.blackboxCpuSecondsPer1000} s (${r.blackboxProbes} probes) (ratio ${summary.cpuRatioAgentOverBlackbox})`,
-        `  agent CPU by thread (user/system s): ${Object.entries(r.agentThreads).filter(([, t]) => t.user + t.system > 0).map(([n, t]) => `${n} ${t.user}/${t.system}`).join(", ")}`,
+        `  agent CPU by thread (user/system s): ${Object.entries(r.agentThreads)
+          .filter(([, t]) => t.user + t.system > 0)
+          .map(([n, t]) => `${n} ${t.user}/${t.system}`)
+          .join(", ")}`,
         `  RSS: agent max ${summary.agentMaxRssMB} MB, steady ${summary.agentSteadyRssMB} MB (anon ${summary.agentSteadyAnonMB}, file ${summary.agentSteadyFileMB}); blackbox_exporter max ${summary.blackboxMaxRssMB} MB, steady ${summary.blackboxSteadyRssMB} MB (max ratio ${summary.rssRatioAgentOverBlackbox})`,
         `  results in JetStream: ${r.streamMessages}; agent exit code after SIGTERM: ${r.agentExitCode}`,
         `Idle \`node\` (nothing loaded) for reference: RSS ${summary.idleNodeRssMB} MB (anon ${summary.idleNodeAnonMB}, file ${summary.idleNodeFileMB})`,

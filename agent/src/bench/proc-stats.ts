@@ -62,7 +62,10 @@ export function threadCpu(pid: number): Map<string, { user: number; system: numb
 }
 
 /** Per-thread CPU used between two `threadCpu` readings, seconds rounded to 0.01. */
-export function threadCpuDelta(before: ReturnType<typeof threadCpu>, after: ReturnType<typeof threadCpu>): Record<string, { user: number; system: number }> {
+export function threadCpuDelta(
+  before: ReturnType<typeof threadCpu>,
+  after: ReturnType<typeof threadCpu>,
+): Record<string, { user: number; system: number }> {
   const r = (n: number) => Math.round(n * 100) / 100;
   const out: Record<string, { user: number; system: number }> = {};
   for (const [name, a] of after) {

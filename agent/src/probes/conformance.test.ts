@@ -5,7 +5,13 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
-  CheckSchema, DnsCheckSchema, GrpcCheckSchema, HttpCheckSchema, IcmpCheckSchema, TcpCheckSchema, TlsCheckSchema,
+  CheckSchema,
+  DnsCheckSchema,
+  GrpcCheckSchema,
+  HttpCheckSchema,
+  IcmpCheckSchema,
+  TcpCheckSchema,
+  TlsCheckSchema,
   type Check,
 } from "@probemesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,8 +35,14 @@ const onUnhandled = (err: unknown) => unhandled.push(err);
 
 // A fixed lookup table besides the system's: multi-address and dual-stack names.
 const table: Record<string, { address: string; family: 4 | 6 }[]> = {
-  "multi.test": [{ address: "127.0.0.1", family: 4 }, { address: "127.0.0.2", family: 4 }],
-  "dual.test": [{ address: "::1", family: 6 }, { address: "127.0.0.1", family: 4 }],
+  "multi.test": [
+    { address: "127.0.0.1", family: 4 },
+    { address: "127.0.0.2", family: 4 },
+  ],
+  "dual.test": [
+    { address: "::1", family: 6 },
+    { address: "127.0.0.1", family: 4 },
+  ],
 };
 const probers = createProbers({
   lookup: async (host) => {
@@ -69,8 +81,19 @@ afterAll(async () => {
   expect(unhandled).toEqual([]);
 });
 
-function check(type: string, opts: { timeoutMs?: number; retries?: number } & Partial<Record<"http" | "tcp" | "dns" | "tls" | "grpc" | "icmp", unknown>>): Check {
-  const c = create(CheckSchema, { id: `c-${type}`, type, intervalMs: 10_000, timeoutMs: opts.timeoutMs ?? 3000, retries: opts.retries ?? 0 });
+function check(
+  type: string,
+  opts: { timeoutMs?: number; retries?: number } & Partial<
+    Record<"http" | "tcp" | "dns" | "tls" | "grpc" | "icmp", unknown>
+  >,
+): Check {
+  const c = create(CheckSchema, {
+    id: `c-${type}`,
+    type,
+    intervalMs: 10_000,
+    timeoutMs: opts.timeoutMs ?? 3000,
+    retries: opts.retries ?? 0,
+  });
   if (opts.http) c.http = create(HttpCheckSchema, opts.http as MessageInitShape<typeof HttpCheckSchema>);
   if (opts.tcp) c.tcp = create(TcpCheckSchema, opts.tcp as MessageInitShape<typeof TcpCheckSchema>);
   if (opts.dns) c.dns = create(DnsCheckSchema, opts.dns as MessageInitShape<typeof DnsCheckSchema>);
@@ -103,10 +126,14 @@ function assertContract(o: ProbeOutcome, c: Check): void {
   const size = JSON.stringify(o, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)).length;
   expect(size).toBeLessThan(16 * 1024);
   // Secrets configured on the check never come back.
-  for (const v of Object.values(c.http?.headers ?? {})) expect(JSON.stringify(o, (_k, x: unknown) => (typeof x === "bigint" ? 0 : x))).not.toContain(v);
+  for (const v of Object.values(c.http?.headers ?? {}))
+    expect(JSON.stringify(o, (_k, x: unknown) => (typeof x === "bigint" ? 0 : x))).not.toContain(v);
 }
 
-async function runProbe(c: Check, signal = new AbortController().signal): Promise<{ outcomes: ProbeOutcome[]; ms: number }> {
+async function runProbe(
+  c: Check,
+  signal = new AbortController().signal,
+): Promise<{ outcomes: ProbeOutcome[]; ms: number }> {
   const prober: Prober = probers.get(c.type)!;
   const t0 = performance.now();
   const outcomes = await prober.run(c, { signal, timeoutMs: c.timeoutMs });
@@ -130,12 +157,43 @@ interface Subject {
 }
 
 const subjects: Subject[] = [
-  { type: "http", up: () => check("http", { http: { url: `${targets.http}/ok` } }), hang: (t) => check("http", { timeoutMs: t, http: { url: `http://127.0.0.1:${targets.slowLoris.port}/` } }), hangReasons: ["timeout"] },
-  { type: "tcp", up: () => check("tcp", { tcp: { host: "127.0.0.1", port: Number(new URL(targets.http).port) } }), hang: (t) => check("tcp", { timeoutMs: t, tcp: { host: silentIp, port: 80 } }), hangReasons: ["timeout"] },
-  { type: "tls", up: () => check("tls", { tls: { host: "127.0.0.1", port: Number(new URL(targets.https.valid).port), caPem: certs.caPem } }), hang: (t) => check("tls", { timeoutMs: t, tls: { host: silentIp, port: 443 } }), hangReasons: ["timeout"] },
-  { type: "dns", up: () => check("dns", { dns: { name: "www.example.test", resolver: dnsTarget.address } }), hang: (t) => check("dns", { timeoutMs: t, dns: { name: "slow.example.test", resolver: dnsTarget.address } }), hangReasons: ["timeout"] },
-  { type: "grpc", up: () => check("grpc", { grpc: { address: grpcTarget.address } }), hang: (t) => check("grpc", { timeoutMs: t, grpc: { address: grpcTarget.address, service: "slow" } }), hangReasons: ["timeout"] },
-  { type: "icmp", up: () => check("icmp", { icmp: { host: "127.0.0.1", packets: 2 } }), hang: (t) => check("icmp", { timeoutMs: t, icmp: { host: silentIp, packets: 3 } }), hangReasons: ["timeout", "connect"] },
+  {
+    type: "http",
+    up: () => check("http", { http: { url: `${targets.http}/ok` } }),
+    hang: (t) => check("http", { timeoutMs: t, http: { url: `http://127.0.0.1:${targets.slowLoris.port}/` } }),
+    hangReasons: ["timeout"],
+  },
+  {
+    type: "tcp",
+    up: () => check("tcp", { tcp: { host: "127.0.0.1", port: Number(new URL(targets.http).port) } }),
+    hang: (t) => check("tcp", { timeoutMs: t, tcp: { host: silentIp, port: 80 } }),
+    hangReasons: ["timeout"],
+  },
+  {
+    type: "tls",
+    up: () =>
+      check("tls", { tls: { host: "127.0.0.1", port: Number(new URL(targets.https.valid).port), caPem: certs.caPem } }),
+    hang: (t) => check("tls", { timeoutMs: t, tls: { host: silentIp, port: 443 } }),
+    hangReasons: ["timeout"],
+  },
+  {
+    type: "dns",
+    up: () => check("dns", { dns: { name: "www.example.test", resolver: dnsTarget.address } }),
+    hang: (t) => check("dns", { timeoutMs: t, dns: { name: "slow.example.test", resolver: dnsTarget.address } }),
+    hangReasons: ["timeout"],
+  },
+  {
+    type: "grpc",
+    up: () => check("grpc", { grpc: { address: grpcTarget.address } }),
+    hang: (t) => check("grpc", { timeoutMs: t, grpc: { address: grpcTarget.address, service: "slow" } }),
+    hangReasons: ["timeout"],
+  },
+  {
+    type: "icmp",
+    up: () => check("icmp", { icmp: { host: "127.0.0.1", packets: 2 } }),
+    hang: (t) => check("icmp", { timeoutMs: t, icmp: { host: silentIp, packets: 3 } }),
+    hangReasons: ["timeout", "connect"],
+  },
 ];
 
 describe.each(subjects)("conformance: $type", (s) => {
@@ -198,7 +256,8 @@ describe.each(subjects)("conformance: $type", (s) => {
 });
 
 describe("http against hostile targets", () => {
-  const http = (opts: MessageInitShape<typeof HttpCheckSchema>, timeoutMs = 3000) => check("http", { timeoutMs, http: opts });
+  const http = (opts: MessageInitShape<typeof HttpCheckSchema>, timeoutMs = 3000) =>
+    check("http", { timeoutMs, http: opts });
 
   it("reads at most the cap of a 50 MB body and does not hold it", async () => {
     const before = targets.bigBytesWritten();
@@ -233,14 +292,20 @@ describe("http against hostile targets", () => {
   });
 
   it("detects a redirect loop and caps chains at 10 hops", async () => {
-    expect(await one(http({ url: `${targets.http}/loop`, followRedirects: true }))).toMatchObject({ state: "down", reason: "protocol" });
+    expect(await one(http({ url: `${targets.http}/loop`, followRedirects: true }))).toMatchObject({
+      state: "down",
+      reason: "protocol",
+    });
     const o = await one(http({ url: `${targets.http}/chain`, followRedirects: true }));
     expect(o).toMatchObject({ state: "down", reason: "protocol" });
     expect(o.message).toMatch(/more than 10 redirects/);
   });
 
   it("fails with protocol when the peer resets on accept", async () => {
-    expect(await one(http({ url: `http://127.0.0.1:${targets.closeOnAccept.port}/` }))).toMatchObject({ state: "down", reason: "protocol" });
+    expect(await one(http({ url: `http://127.0.0.1:${targets.closeOnAccept.port}/` }))).toMatchObject({
+      state: "down",
+      reason: "protocol",
+    });
   });
 
   it("refuses untrusted certificates but records their facts", async () => {
@@ -302,7 +367,8 @@ describe("http against hostile targets", () => {
 });
 
 describe("tls against hostile targets", () => {
-  const tls = (url: string, opts: MessageInitShape<typeof TlsCheckSchema> = {}) => check("tls", { tls: { host: "127.0.0.1", port: Number(new URL(url).port), caPem: certs.caPem, ...opts } });
+  const tls = (url: string, opts: MessageInitShape<typeof TlsCheckSchema> = {}) =>
+    check("tls", { tls: { host: "127.0.0.1", port: Number(new URL(url).port), caPem: certs.caPem, ...opts } });
 
   it("reports leaf and chain facts of a trusted certificate", async () => {
     const o = await one(tls(targets.https.valid, { serverName: "localhost" }));
@@ -350,7 +416,8 @@ describe("tls against hostile targets", () => {
 });
 
 describe("dns against a local responder", () => {
-  const dns = (opts: MessageInitShape<typeof DnsCheckSchema>, timeoutMs = 2000) => check("dns", { timeoutMs, dns: { resolver: dnsTarget.address, ...opts } });
+  const dns = (opts: MessageInitShape<typeof DnsCheckSchema>, timeoutMs = 2000) =>
+    check("dns", { timeoutMs, dns: { resolver: dnsTarget.address, ...opts } });
 
   it("returns rcode and answers as text for every record type", async () => {
     const cases: [string, string, string[]][] = [
@@ -372,18 +439,40 @@ describe("dns against a local responder", () => {
   });
 
   it("judges expected rcode and answers: exact set, contains, regex", async () => {
-    expect(await one(dns({ name: "nope.example.test" }))).toMatchObject({ state: "down", reason: "assertion:rcode", dns: { rcode: "NXDOMAIN" } });
+    expect(await one(dns({ name: "nope.example.test" }))).toMatchObject({
+      state: "down",
+      reason: "assertion:rcode",
+      dns: { rcode: "NXDOMAIN" },
+    });
     expect((await one(dns({ name: "nope.example.test", expectRcode: "NXDOMAIN" }))).state).toBe("up");
-    expect(await one(dns({ name: "servfail.example.test" }))).toMatchObject({ reason: "assertion:rcode", dns: { rcode: "SERVFAIL" } });
-    expect(await one(dns({ name: "other.zone" }))).toMatchObject({ reason: "assertion:rcode", dns: { rcode: "REFUSED" } });
-    expect((await one(dns({ name: "www.example.test", expectAnswers: ["127.0.0.11", "127.0.0.10"] }))).state).toBe("up");
-    expect((await one(dns({ name: "www.example.test", expectAnswers: ["127.0.0.10"] }))).reason).toBe("assertion:expect_answers");
+    expect(await one(dns({ name: "servfail.example.test" }))).toMatchObject({
+      reason: "assertion:rcode",
+      dns: { rcode: "SERVFAIL" },
+    });
+    expect(await one(dns({ name: "other.zone" }))).toMatchObject({
+      reason: "assertion:rcode",
+      dns: { rcode: "REFUSED" },
+    });
+    expect((await one(dns({ name: "www.example.test", expectAnswers: ["127.0.0.11", "127.0.0.10"] }))).state).toBe(
+      "up",
+    );
+    expect((await one(dns({ name: "www.example.test", expectAnswers: ["127.0.0.10"] }))).reason).toBe(
+      "assertion:expect_answers",
+    );
     expect((await one(dns({ name: "www.example.test", answersContain: ["127.0.0.11"] }))).state).toBe("up");
-    expect((await one(dns({ name: "www.example.test", answersContain: ["127.0.0.12"] }))).reason).toBe("assertion:answers_contain");
-    expect((await one(dns({ name: "example.test", recordType: "MX", answerRegex: "mail\\.example" }))).state).toBe("up");
-    expect((await one(dns({ name: "example.test", recordType: "TXT", answersContain: ["v=spf1 -all"] }))).state).toBe("up");
+    expect((await one(dns({ name: "www.example.test", answersContain: ["127.0.0.12"] }))).reason).toBe(
+      "assertion:answers_contain",
+    );
+    expect((await one(dns({ name: "example.test", recordType: "MX", answerRegex: "mail\\.example" }))).state).toBe(
+      "up",
+    );
+    expect((await one(dns({ name: "example.test", recordType: "TXT", answersContain: ["v=spf1 -all"] }))).state).toBe(
+      "up",
+    );
     expect((await one(dns({ name: "www.example.test", answerRegex: "^10\\." }))).reason).toBe("assertion:answer_regex");
-    expect((await one(dns({ name: "alias.example.test", recordType: "A", expectAnswers: ["127.0.0.10"] }))).reason).toBe("assertion:expect_answers");
+    expect(
+      (await one(dns({ name: "alias.example.test", recordType: "A", expectAnswers: ["127.0.0.10"] }))).reason,
+    ).toBe("assertion:expect_answers");
   });
 
   it("retries a truncated UDP answer over TCP, and speaks TCP when asked", async () => {
@@ -399,7 +488,9 @@ describe("dns against a local responder", () => {
   it("classifies malformed answers, wrong ids and dead resolvers", async () => {
     expect(await one(dns({ name: "garbage.example.test" }))).toMatchObject({ state: "down", reason: "protocol" });
     expect(await one(dns({ name: "wrongid.example.test" }, 500))).toMatchObject({ state: "down", reason: "timeout" });
-    expect(await one(dns({ name: "www.example.test", resolver: `127.0.0.1:${targets.refusedPort}`, transport: "tcp" }))).toMatchObject({ state: "down", reason: "connect" });
+    expect(
+      await one(dns({ name: "www.example.test", resolver: `127.0.0.1:${targets.refusedPort}`, transport: "tcp" })),
+    ).toMatchObject({ state: "down", reason: "connect" });
     const udp = await one(dns({ name: "www.example.test", resolver: `127.0.0.1:${targets.refusedPort}` }, 1000));
     expect(udp.state).toBe("down");
     expect(["connect", "timeout"]).toContain(udp.reason);
@@ -407,25 +498,45 @@ describe("dns against a local responder", () => {
 });
 
 describe("grpc health against a local server", () => {
-  const grpc = (opts: MessageInitShape<typeof GrpcCheckSchema>, timeoutMs = 3000) => check("grpc", { timeoutMs, grpc: { address: grpcTarget.address, ...opts } });
+  const grpc = (opts: MessageInitShape<typeof GrpcCheckSchema>, timeoutMs = 3000) =>
+    check("grpc", { timeoutMs, grpc: { address: grpcTarget.address, ...opts } });
 
   it("is up only when SERVING", async () => {
     const ok = await one(grpc({ service: "ok", metadata: { "x-probe": "yes" } }));
     expect(ok).toMatchObject({ state: "up", grpcStatus: "SERVING" });
     expect(grpcTarget.lastMetadata()["x-probe"]).toBe("yes");
     expect(ok.phases.connectMs).toBeGreaterThanOrEqual(0);
-    expect(await one(grpc({ service: "down" }))).toMatchObject({ state: "down", reason: "assertion:serving_status", grpcStatus: "NOT_SERVING" });
-    expect(await one(grpc({ service: "nope" }))).toMatchObject({ state: "down", reason: "assertion:serving_status", grpcStatus: "NOT_FOUND" });
+    expect(await one(grpc({ service: "down" }))).toMatchObject({
+      state: "down",
+      reason: "assertion:serving_status",
+      grpcStatus: "NOT_SERVING",
+    });
+    expect(await one(grpc({ service: "nope" }))).toMatchObject({
+      state: "down",
+      reason: "assertion:serving_status",
+      grpcStatus: "NOT_FOUND",
+    });
   });
 
   it("speaks TLS with a custom CA, refuses untrusted servers unless told", async () => {
-    expect(await one(grpc({ address: grpcTarget.tlsAddress!, tls: true, caPem: certs.caPem }))).toMatchObject({ state: "up", grpcStatus: "SERVING" });
-    expect(await one(grpc({ address: grpcTarget.tlsAddress!, tls: true }))).toMatchObject({ state: "down", reason: "tls" });
-    expect(await one(grpc({ address: grpcTarget.tlsAddress!, tls: true, insecureSkipVerify: true }))).toMatchObject({ state: "up" });
+    expect(await one(grpc({ address: grpcTarget.tlsAddress!, tls: true, caPem: certs.caPem }))).toMatchObject({
+      state: "up",
+      grpcStatus: "SERVING",
+    });
+    expect(await one(grpc({ address: grpcTarget.tlsAddress!, tls: true }))).toMatchObject({
+      state: "down",
+      reason: "tls",
+    });
+    expect(await one(grpc({ address: grpcTarget.tlsAddress!, tls: true, insecureSkipVerify: true }))).toMatchObject({
+      state: "up",
+    });
   });
 
   it("classifies refused connections and non-gRPC peers", async () => {
-    expect(await one(grpc({ address: `127.0.0.1:${targets.refusedPort}` }))).toMatchObject({ state: "down", reason: "connect" });
+    expect(await one(grpc({ address: `127.0.0.1:${targets.refusedPort}` }))).toMatchObject({
+      state: "down",
+      reason: "connect",
+    });
     const http1 = await one(grpc({ address: `127.0.0.1:${new URL(targets.http).port}` }, 1500));
     expect(http1.state).toBe("down");
     expect(http1.reason).not.toBe("");

@@ -43,7 +43,11 @@ export function createProbers(options: ProbersOptions = {}): ReadonlyMap<string,
     createHttpProber({ now, lookup, userAgent }),
     createTcpProber({ now, lookup }),
     createTlsProber({ now, wallNow, lookup }),
-    createDnsProber({ now, lookup, ...(options.defaultDnsResolver ? { defaultResolver: options.defaultDnsResolver } : {}) }),
+    createDnsProber({
+      now,
+      lookup,
+      ...(options.defaultDnsResolver ? { defaultResolver: options.defaultDnsResolver } : {}),
+    }),
     createGrpcProber({ now, lookup }),
     createIcmpProber({ now, lookup, ...(options.pingCommand ? { pingCommand: options.pingCommand } : {}) }),
   ];

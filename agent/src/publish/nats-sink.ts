@@ -105,7 +105,11 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
       setUp(false);
       nc = undefined;
       js = undefined;
-      if (!closing) log.warn({ err: closedWith instanceof Error ? closedWith.message : undefined }, "NATS connection closed; connecting again");
+      if (!closing)
+        log.warn(
+          { err: closedWith instanceof Error ? closedWith.message : undefined },
+          "NATS connection closed; connecting again",
+        );
     }
   };
 

@@ -107,7 +107,10 @@ describe("outbox", () => {
     const a = openOutbox({ dir, maxBytes: 1024 * 1024, segmentBytes: 4096, log });
     for (let i = 0; i < 20; i++) a.append(rec(i));
     a.close();
-    const last = readdirSync(dir).filter((f) => f.endsWith(".log")).sort().at(-1)!;
+    const last = readdirSync(dir)
+      .filter((f) => f.endsWith(".log"))
+      .sort()
+      .at(-1)!;
     // Half a record: a header promising 100 bytes, then 5.
     appendFileSync(join(dir, last), Buffer.from([0, 0, 0, 100, 1, 2, 3, 4, 9, 9, 9, 9, 9]));
     const b = outbox(dir);

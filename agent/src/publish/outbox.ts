@@ -1,4 +1,16 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeSync, existsSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  writeSync,
+  existsSync,
+} from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { Logger } from "pino";
@@ -77,7 +89,8 @@ export function openOutbox(options: OutboxOptions): Outbox {
   const log = options.log.child({ component: "outbox" });
   const maxBytes = options.maxBytes;
   const segmentBytes = options.segmentBytes ?? Math.min(8 * 1024 * 1024, Math.max(4096, Math.floor(maxBytes / 16)));
-  if (segmentBytes * 2 > maxBytes) throw new RangeError(`outbox segment size ${segmentBytes} must be at most half of maxBytes ${maxBytes}`);
+  if (segmentBytes * 2 > maxBytes)
+    throw new RangeError(`outbox segment size ${segmentBytes} must be at most half of maxBytes ${maxBytes}`);
   const cursorEvery = options.cursorEvery ?? 64;
   const dir = options.dir;
   mkdirSync(dir, { recursive: true });
@@ -121,7 +134,10 @@ export function openOutbox(options: OutboxOptions): Outbox {
     if (off < data.length) {
       // A torn write at a crash (or bit rot): keep the valid prefix, count what is cut.
       corrupt++;
-      log.warn({ segment: id, validBytes: off, fileBytes: data.length }, "outbox segment has a torn or corrupt tail; truncating");
+      log.warn(
+        { segment: id, validBytes: off, fileBytes: data.length },
+        "outbox segment has a torn or corrupt tail; truncating",
+      );
       const fd = openSync(path, "r+");
       ftruncateSync(fd, off);
       fsyncSync(fd);
@@ -130,7 +146,7 @@ export function openOutbox(options: OutboxOptions): Outbox {
     let skip = 0;
     if (i === 0 && cursor && cursor.segment === id && boundaries.has(cursor.offset)) {
       headOffset = cursor.offset;
-      for (let o = 0; o < cursor.offset; ) {
+      for (let o = 0; o < cursor.offset;) {
         o += HEADER + data.readUInt32BE(o);
         skip++;
       }

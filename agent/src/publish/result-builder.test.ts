@@ -12,7 +12,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("result builder", () => {
   it("fills every field from the run and stamps a unique id and increasing seq", () => {
-    const build = createResultBuilder({ identity: { agentId: "a1", region: "eu-west", provider: "aws" }, seq: openSeqCounter({ dir }) });
+    const build = createResultBuilder({
+      identity: { agentId: "a1", region: "eu-west", provider: "aws" },
+      seq: openSeqCounter({ dir }),
+    });
     const check = create(CheckSchema, { id: "web", type: "http", version: 7, canary: true, intervalMs: 1000 });
     const report = {
       check,

@@ -63,8 +63,10 @@ function fakeSink() {
   };
 }
 
-const result = (i: number) => create(ProbeResultSchema, { id: `r${String(i).padStart(5, "0")}`, checkId: "web", seq: BigInt(i) });
-const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `r${String(from + i).padStart(5, "0")}`);
+const result = (i: number) =>
+  create(ProbeResultSchema, { id: `r${String(i).padStart(5, "0")}`, checkId: "web", seq: BigInt(i) });
+const ids = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => `r${String(from + i).padStart(5, "0")}`);
 async function until(cond: () => boolean, ms = 10_000) {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -76,7 +78,15 @@ async function until(cond: () => boolean, ms = 10_000) {
 function setup(dir = tempDir(), window: { lingerMs?: number; maxWindow?: number } = {}) {
   const f = fakeSink();
   const outbox = openOutbox({ dir, maxBytes: 1024 * 1024, segmentBytes: 8192, log });
-  const pub = createResultPublisher({ sink: f.sink, outbox, subject: "probemesh.results.r1.a1", log, retry: { initialMs: 5, maxMs: 20 }, lingerMs: 0, ...window });
+  const pub = createResultPublisher({
+    sink: f.sink,
+    outbox,
+    subject: "probemesh.results.r1.a1",
+    log,
+    retry: { initialMs: 5, maxMs: 20 },
+    lingerMs: 0,
+    ...window,
+  });
   return { ...f, outbox, pub, dir };
 }
 

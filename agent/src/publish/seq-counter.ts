@@ -37,7 +37,9 @@ export function openSeqCounter(options: SeqCounterOptions): SeqCounter {
   if (existsSync(path)) {
     const text = readFileSync(path, "utf8").trim();
     if (!/^\d{1,20}$/.test(text)) {
-      throw new SeqStateError(`sequence file ${path} is corrupt (${JSON.stringify(text.slice(0, 40))}); set it to a number above the last published seq`);
+      throw new SeqStateError(
+        `sequence file ${path} is corrupt (${JSON.stringify(text.slice(0, 40))}); set it to a number above the last published seq`,
+      );
     }
     reserved = BigInt(text);
   }

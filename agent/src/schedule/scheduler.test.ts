@@ -48,7 +48,11 @@ function fakeProber(delayMs: (c: Check) => number, honourAbort = true) {
   return { prober, calls, maxActive: () => maxActive };
 }
 
-const clock: Clock = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as never) };
+const clock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as never),
+};
 
 function setup(prober: Prober, opts: Partial<SchedulerOptions> = {}) {
   const reports: RunReport[] = [];

@@ -196,7 +196,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const capKey = `${check.id}@${check.version}`;
     if (prober.capabilityError) {
       if (!capability.has(capKey)) {
-        const problem = await prober.capabilityError(check).catch((err: unknown) => `capability check failed: ${String(err)}`);
+        const problem = await prober
+          .capabilityError(check)
+          .catch((err: unknown) => `capability check failed: ${String(err)}`);
         capability.set(capKey, problem);
       }
       const problem = capability.get(capKey);
@@ -210,7 +212,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     });
     try {
       const result = await Promise.race([
-        prober.run(check, { signal: controller.signal, timeoutMs }).catch((err: unknown) => err instanceof Error ? err : new Error(String(err))),
+        prober
+          .run(check, { signal: controller.signal, timeoutMs })
+          .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
         overrun,
       ]);
       if (result === "overrun") {
@@ -246,7 +250,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (stopping) return;
       if (!(check.intervalMs >= minIntervalMs)) {
         invalidChecks++;
-        log.warn({ checkId: check.id, intervalMs: check.intervalMs, minIntervalMs }, "check refused: interval below minimum");
+        log.warn(
+          { checkId: check.id, intervalMs: check.intervalMs, minIntervalMs },
+          "check refused: interval below minimum",
+        );
         removeEntry(check.id);
         return;
       }
@@ -263,7 +270,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         arm(existing);
         return;
       }
-      const entry: Entry = { check, intervalMs: check.intervalMs, offsetMs, nextSlotMs, timer: undefined, running: false, removed: false };
+      const entry: Entry = {
+        check,
+        intervalMs: check.intervalMs,
+        offsetMs,
+        nextSlotMs,
+        timer: undefined,
+        running: false,
+        removed: false,
+      };
       entries.set(check.id, entry);
       arm(entry);
     },
@@ -300,4 +315,3 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
   };
 }
-

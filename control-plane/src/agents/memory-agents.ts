@@ -12,7 +12,9 @@ export function createMemoryAgentDirectory({
   };
   return {
     async streamOpened(agent, streamId, assignmentVersion) {
-      put(withStreamOpened(records.get(agent.id), agent, { id: streamId, replica: "memory" }, assignmentVersion, now()));
+      put(
+        withStreamOpened(records.get(agent.id), agent, { id: streamId, replica: "memory" }, assignmentVersion, now()),
+      );
     },
     async streamClosed(agentId, streamId) {
       put(withStreamClosed(records.get(agentId), streamId, now()));

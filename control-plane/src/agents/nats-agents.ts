@@ -109,7 +109,11 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
 
   // One agent's updates run one after another in this replica; others run in parallel. Presence is
   // best effort: a failed write is counted and logged, never thrown at the gRPC handlers.
-  function mutate(id: string, what: string, fn: (prev: AgentRecord | undefined) => AgentRecord | undefined): Promise<void> {
+  function mutate(
+    id: string,
+    what: string,
+    fn: (prev: AgentRecord | undefined) => AgentRecord | undefined,
+  ): Promise<void> {
     const prev = queues.get(id) ?? Promise.resolve();
     const run = prev.then(() => mutateOnce(id, fn));
     const settled = run.catch((err: unknown) => {

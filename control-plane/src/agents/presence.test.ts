@@ -8,7 +8,13 @@ const stats = { assignmentVersion: 7, outboxDepth: 3, lastSeq: 42, schedulingLag
 describe("agent presence", () => {
   it("is connected with an open stream seen within 15 s, and not after", () => {
     const r = withStreamOpened(undefined, agent, { id: "s1", replica: "r1" }, 5, 1000);
-    expect(agentView(r, 1000)).toMatchObject({ ...agent, connected: true, connectedAt: 1000, lastSeenAt: 1000, assignmentVersion: 5 });
+    expect(agentView(r, 1000)).toMatchObject({
+      ...agent,
+      connected: true,
+      connectedAt: 1000,
+      lastSeenAt: 1000,
+      assignmentVersion: 5,
+    });
     expect(agentView(r, 16_000).connected).toBe(true);
     expect(agentView(r, 16_001).connected).toBe(false);
   });

@@ -25,13 +25,22 @@ export function withStreamOpened(
 }
 
 /** The record after stream `streamId` closed; unchanged (undefined) when another stream replaced it. */
-export function withStreamClosed(prev: AgentRecord | undefined, streamId: string, now: number): AgentRecord | undefined {
+export function withStreamClosed(
+  prev: AgentRecord | undefined,
+  streamId: string,
+  now: number,
+): AgentRecord | undefined {
   if (!prev || prev.stream?.id !== streamId) return undefined;
   return { ...prev, stream: null, lastSeenAt: now };
 }
 
 /** The record after a heartbeat at `now`. */
-export function withHeartbeat(prev: AgentRecord | undefined, agent: AgentIdentity, stats: AgentStats, now: number): AgentRecord {
+export function withHeartbeat(
+  prev: AgentRecord | undefined,
+  agent: AgentIdentity,
+  stats: AgentStats,
+  now: number,
+): AgentRecord {
   return { stream: null, connectedAt: null, ...prev, ...agent, ...stats, lastSeenAt: now };
 }
 
@@ -63,7 +72,8 @@ export function agentView(r: AgentRecord, now: number, staleAfterMs = STALE_AFTE
 export function parseAgentRecord(text: string): AgentRecord | undefined {
   try {
     const r = JSON.parse(text) as Partial<AgentRecord> | null;
-    if (!r || typeof r.id !== "string" || typeof r.region !== "string" || typeof r.lastSeenAt !== "number") return undefined;
+    if (!r || typeof r.id !== "string" || typeof r.region !== "string" || typeof r.lastSeenAt !== "number")
+      return undefined;
     return {
       ...NO_STATS,
       provider: "",

@@ -54,7 +54,13 @@ function fakeStore(rows: ResultRow[] = []) {
       queries.push(q);
       if (failing) throw new Error("connect ECONNREFUSED 127.0.0.1:8123");
       return rows
-        .filter((r) => r.checkId === q.checkId && r.startedAt >= q.from && r.startedAt < q.to && (!q.region || r.region === q.region))
+        .filter(
+          (r) =>
+            r.checkId === q.checkId &&
+            r.startedAt >= q.from &&
+            r.startedAt < q.to &&
+            (!q.region || r.region === q.region),
+        )
         .sort((a, b) => b.startedAt - a.startedAt)
         .slice(0, q.limit);
     },
@@ -90,7 +96,11 @@ describe("HTTP API", () => {
     ]);
     readiness = { nats: true, clickhouse: true, migrations: true };
     const agents = createMemoryAgentDirectory({ now: () => now });
-    void agents.streamOpened({ id: "agent-eu", region: "eu-west", provider: "test", version: "1", capabilities: [] }, "s1", 3);
+    void agents.streamOpened(
+      { id: "agent-eu", region: "eu-west", provider: "test", version: "1", capabilities: [] },
+      "s1",
+      3,
+    );
     app = createApi({
       config: { apiToken: TOKEN },
       registry,
@@ -111,7 +121,8 @@ describe("HTTP API", () => {
     });
   const put = (id: string, body: unknown) =>
     app.request(`/v1/checks/${id}`, { method: "PUT", body: JSON.stringify(body), headers: auth });
-  const json = async (res: Response) => (await res.json()) as Record<string, unknown> & { error?: { code: string; details?: Record<string, unknown> } };
+  const json = async (res: Response) =>
+    (await res.json()) as Record<string, unknown> & { error?: { code: string; details?: Record<string, unknown> } };
 
   describe("checks", () => {
     it("creates a check: 201, Location, the check JSON with version and timestamps", async () => {
@@ -168,7 +179,10 @@ describe("HTTP API", () => {
       const body = await json(res);
       expect(body.error?.code).toBe("invalid_argument");
       expect(body.error?.details?.field).toBe("intervalMs");
-      expect((body.error?.details?.problems as { field: string }[]).map((p) => p.field)).toEqual(["intervalMs", "http.url"]);
+      expect((body.error?.details?.problems as { field: string }[]).map((p) => p.field)).toEqual([
+        "intervalMs",
+        "http.url",
+      ]);
       expect(await registry.list()).toEqual([]);
     });
 
@@ -196,7 +210,10 @@ describe("HTTP API", () => {
     });
 
     it("masks header values and body in responses, keeps them across a GET-edit-PUT round trip", async () => {
-      const secret = { ...web, http: { ...web.http, method: "POST", headers: { Authorization: "Bearer s3cret" }, body: "pw=hunter2" } };
+      const secret = {
+        ...web,
+        http: { ...web.http, method: "POST", headers: { Authorization: "Bearer s3cret" }, body: "pw=hunter2" },
+      };
       const created = await post(secret);
       const text = await created.text();
       expect(text).not.toMatch(/s3cret|hunter2/);
@@ -213,7 +230,10 @@ describe("HTTP API", () => {
 
   describe("auth", () => {
     it("writes need the token: 401 JSON error with WWW-Authenticate", async () => {
-      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: TOKEN }] as Record<string, string>[]) {
+      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: TOKEN }] as Record<
+        string,
+        string
+      >[]) {
         const res = await post(web, headers);
         expect(res.status).toBe(401);
         expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
@@ -314,7 +334,11 @@ describe("HTTP API", () => {
       readiness = { nats: true, clickhouse: false, migrations: false };
       const not = await app.request("/readyz");
       expect(not.status).toBe(503);
-      expect(await not.json()).toMatchObject({ status: "not_ready", clickhouse: false, notReady: ["clickhouse", "migrations"] });
+      expect(await not.json()).toMatchObject({
+        status: "not_ready",
+        clickhouse: false,
+        notReady: ["clickhouse", "migrations"],
+      });
     });
 
     it("unknown routes are JSON 404s", async () => {

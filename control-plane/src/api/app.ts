@@ -74,7 +74,9 @@ export function createApi(opts: ApiOptions): Api {
     if (err instanceof ValidationError) counters.invalid++;
     return errorResponse(c, err, log);
   });
-  app.notFound((c) => errorResponse(c, new ProbemeshError("not_found", `no route for ${c.req.method} ${c.req.path}`), log));
+  app.notFound((c) =>
+    errorResponse(c, new ProbemeshError("not_found", `no route for ${c.req.method} ${c.req.path}`), log),
+  );
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
@@ -95,7 +97,9 @@ export function createApi(opts: ApiOptions): Api {
       onError: (c) =>
         errorResponse(
           c,
-          new ProbemeshError("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`, { limit: maxBodyBytes }),
+          new ProbemeshError("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`, {
+            limit: maxBodyBytes,
+          }),
           log,
         ),
     }),
@@ -156,7 +160,12 @@ export function createApi(opts: ApiOptions): Api {
       list.map((a) => {
         const h = health(a.id);
         // An agent the engine has not judged yet (no results) is not impaired.
-        return { ...a, impaired: h?.impaired ?? false, impairedReason: h?.reason ?? "", impairedSince: h?.since || null };
+        return {
+          ...a,
+          impaired: h?.impaired ?? false,
+          impairedReason: h?.reason ?? "",
+          impairedSince: h?.since || null,
+        };
       }),
     );
   });
@@ -166,6 +175,10 @@ export function createApi(opts: ApiOptions): Api {
 
 function pathId(raw: string): string {
   const problem = checkIdRule(raw);
-  if (problem) throw new ValidationError(`invalid check id: ${problem}`, { field: "id", problems: [{ field: "id", message: problem }] });
+  if (problem)
+    throw new ValidationError(`invalid check id: ${problem}`, {
+      field: "id",
+      problems: [{ field: "id", message: problem }],
+    });
   return raw;
 }

@@ -30,7 +30,9 @@ function memoryStore(outages: Outage[], observations: Observation[] = [], counts
       return counts;
     },
     async loadObservations({ checkId, from, to, limit }) {
-      const list = observations.filter((o) => o.checkId === checkId && o.startedAt >= from && o.startedAt < to).sort((a, b) => a.startedAt - b.startedAt);
+      const list = observations
+        .filter((o) => o.checkId === checkId && o.startedAt >= from && o.startedAt < to)
+        .sort((a, b) => a.startedAt - b.startedAt);
       return { observations: list.slice(0, limit), truncated: list.length > limit };
     },
   };
@@ -70,7 +72,18 @@ interface ErrorJson {
 }
 
 function outage(over: Partial<Outage>): Outage {
-  return { id: "outage:web:1", checkId: "web", kind: "outage", state: "resolved", startedAt: 0, confirmedAt: 0, resolvedAt: 0, regions: ["eu-west", "us-east"], reason: "connect", ...over };
+  return {
+    id: "outage:web:1",
+    checkId: "web",
+    kind: "outage",
+    state: "resolved",
+    startedAt: 0,
+    confirmedAt: 0,
+    resolvedAt: 0,
+    regions: ["eu-west", "us-east"],
+    reason: "connect",
+    ...over,
+  };
 }
 
 describe("consensus API", () => {
@@ -99,7 +112,8 @@ describe("consensus API", () => {
   describe("GET /v1/checks/:id/status", () => {
     it("says down with each region's state, since, last result and the open outage", async () => {
       s.round("web", all(R3, "up"));
-      for (let k = 0; k < 2; k++) s.round("web", { "eu-west": "down", "us-east": { state: "down", reason: "timeout" }, "ap-south": "up" });
+      for (let k = 0; k < 2; k++)
+        s.round("web", { "eu-west": "down", "us-east": { state: "down", reason: "timeout" }, "ap-south": "up" });
       const res = await app().request("/v1/checks/web/status");
       expect(res.status).toBe(200);
       const body = (await res.json()) as StatusJson;
@@ -108,9 +122,27 @@ describe("consensus API", () => {
       expect(body.regions["eu-west"]?.since).toBeGreaterThan(0);
       expect(body.regions["eu-west"]?.lastResultAt).toBeGreaterThan(0);
       expect(body.regions["ap-south"]).toMatchObject({ state: "up", impaired: false });
-      expect(body.regions["us-east"]?.agents).toEqual([expect.objectContaining({ agentId: "agent-us-east", state: "down", fresh: true, impaired: false })]);
-      expect(body.outage).toMatchObject({ kind: "outage", state: "open", checkId: "web", regions: ["eu-west", "us-east"], resolvedAt: null });
-      expect(Object.keys(body.outage ?? {}).sort()).toEqual(["checkId", "confirmedAt", "id", "kind", "reason", "regions", "resolvedAt", "startedAt", "state"]);
+      expect(body.regions["us-east"]?.agents).toEqual([
+        expect.objectContaining({ agentId: "agent-us-east", state: "down", fresh: true, impaired: false }),
+      ]);
+      expect(body.outage).toMatchObject({
+        kind: "outage",
+        state: "open",
+        checkId: "web",
+        regions: ["eu-west", "us-east"],
+        resolvedAt: null,
+      });
+      expect(Object.keys(body.outage ?? {}).sort()).toEqual([
+        "checkId",
+        "confirmedAt",
+        "id",
+        "kind",
+        "reason",
+        "regions",
+        "resolvedAt",
+        "startedAt",
+        "state",
+      ]);
     });
 
     it("unknown with every configured region before any result; 404 for an unknown check, 400 for a bad id", async () => {
@@ -142,14 +174,24 @@ describe("consensus API", () => {
       const body = (await (await app().request("/v1/checks/c1/status")).json()) as StatusJson;
       expect(body.state).toBe("up");
       expect(body.regions["eu-west"]).toMatchObject({ state: "unknown", impaired: true });
-      expect(body.regions["eu-west"]?.impairedReason).toMatch(/agent-eu-west impaired: 5 of 5 checks failing while other regions see them up/);
+      expect(body.regions["eu-west"]?.impairedReason).toMatch(
+        /agent-eu-west impaired: 5 of 5 checks failing while other regions see them up/,
+      );
     });
   });
 
   describe("GET /v1/outages", () => {
     const list = [
       outage({ id: "a", startedAt: 1000, confirmedAt: 1100, resolvedAt: 5000 }),
-      outage({ id: "b", kind: "partial", state: "open", startedAt: 8000, confirmedAt: 8100, resolvedAt: null, regions: ["eu-west"] }),
+      outage({
+        id: "b",
+        kind: "partial",
+        state: "open",
+        startedAt: 8000,
+        confirmedAt: 8100,
+        resolvedAt: null,
+        regions: ["eu-west"],
+      }),
       outage({ id: "c", checkId: "db", startedAt: 2000, confirmedAt: 2100, resolvedAt: 3000 }),
       outage({ id: "r", kind: "region", startedAt: 900, confirmedAt: 950, resolvedAt: 5000, regions: ["eu-west"] }),
     ];
@@ -160,7 +202,17 @@ describe("consensus API", () => {
       expect(res.status).toBe(200);
       const body = (await res.json()) as Outage[];
       expect(body.map((o) => o.id)).toEqual(["b", "c", "a"]);
-      expect(body[0]).toEqual({ id: "b", checkId: "web", kind: "partial", state: "open", startedAt: 8000, confirmedAt: 8100, resolvedAt: null, regions: ["eu-west"], reason: "connect" });
+      expect(body[0]).toEqual({
+        id: "b",
+        checkId: "web",
+        kind: "partial",
+        state: "open",
+        startedAt: 8000,
+        confirmedAt: 8100,
+        resolvedAt: null,
+        regions: ["eu-west"],
+        reason: "connect",
+      });
       const web = (await (await app(store).request("/v1/outages?checkId=web&state=resolved")).json()) as Outage[];
       expect(web.map((o) => o.id)).toEqual(["a"]);
       const windowed = (await (await app(store).request("/v1/outages?from=4000&to=9000")).json()) as Outage[];
@@ -172,11 +224,20 @@ describe("consensus API", () => {
 
     it("400 listing every bad parameter; nothing reaches the store", async () => {
       const { store, queries } = memoryStore(list);
-      const res = await app(store).request("/v1/outages?checkId=x'%20OR%201&from=abc&state=closed&kind=all&limit=0&color=red");
+      const res = await app(store).request(
+        "/v1/outages?checkId=x'%20OR%201&from=abc&state=closed&kind=all&limit=0&color=red",
+      );
       expect(res.status).toBe(400);
       const body = (await res.json()) as { error: { code: string; details: { problems: { field: string }[] } } };
       expect(body.error.code).toBe("invalid_argument");
-      expect(body.error.details.problems.map((p) => p.field).sort()).toEqual(["checkId", "color", "from", "kind", "limit", "state"]);
+      expect(body.error.details.problems.map((p) => p.field).sort()).toEqual([
+        "checkId",
+        "color",
+        "from",
+        "kind",
+        "limit",
+        "state",
+      ]);
       expect(queries).toEqual([]);
     });
   });
@@ -186,9 +247,28 @@ describe("consensus API", () => {
       const store = memoryStore(
         [
           // 36 s of outage 2 h ago; eu-west was down for 6 min around it.
-          outage({ id: "o1", startedAt: NOW - 2 * H, confirmedAt: NOW - 2 * H + 1000, resolvedAt: NOW - 2 * H + 36_000 }),
-          outage({ id: "p1", kind: "partial", startedAt: NOW - 3 * H, confirmedAt: NOW - 3 * H, resolvedAt: NOW - 3 * H + 60_000, regions: ["eu-west"] }),
-          outage({ id: "re", kind: "region", startedAt: NOW - 2 * H - 60_000, confirmedAt: NOW - 2 * H, resolvedAt: NOW - 2 * H + 300_000, regions: ["eu-west"] }),
+          outage({
+            id: "o1",
+            startedAt: NOW - 2 * H,
+            confirmedAt: NOW - 2 * H + 1000,
+            resolvedAt: NOW - 2 * H + 36_000,
+          }),
+          outage({
+            id: "p1",
+            kind: "partial",
+            startedAt: NOW - 3 * H,
+            confirmedAt: NOW - 3 * H,
+            resolvedAt: NOW - 3 * H + 60_000,
+            regions: ["eu-west"],
+          }),
+          outage({
+            id: "re",
+            kind: "region",
+            startedAt: NOW - 2 * H - 60_000,
+            confirmedAt: NOW - 2 * H,
+            resolvedAt: NOW - 2 * H + 300_000,
+            regions: ["eu-west"],
+          }),
           outage({ id: "old", startedAt: NOW - 48 * H, confirmedAt: NOW - 48 * H, resolvedAt: NOW - 47 * H }),
         ],
         [],
@@ -200,13 +280,38 @@ describe("consensus API", () => {
       const res = await app(store.store).request("/v1/checks/web/availability?window=24h");
       expect(res.status).toBe(200);
       const body = (await res.json()) as AvailabilityJson;
-      expect(body).toMatchObject({ checkId: "web", from: NOW - 24 * H, to: NOW, windowMs: 24 * H, downtimeMs: 36_000, outages: 1, mttrMs: 36_000, mtbfMs: null });
+      expect(body).toMatchObject({
+        checkId: "web",
+        from: NOW - 24 * H,
+        to: NOW,
+        windowMs: 24 * H,
+        downtimeMs: 36_000,
+        outages: 1,
+        mttrMs: 36_000,
+        mtbfMs: null,
+      });
       expect(body.availability).toBeCloseTo(100 * (1 - 36_000 / (24 * H)), 6);
-      expect(body.slo).toMatchObject({ target: 99.9, met: true, errorBudgetMs: 86_400, errorBudgetRemainingMs: 50_400 });
+      expect(body.slo).toMatchObject({
+        target: 99.9,
+        met: true,
+        errorBudgetMs: 86_400,
+        errorBudgetRemainingMs: 50_400,
+      });
       expect(Object.keys(body.regions)).toEqual(["ap-south", "eu-west", "us-east"]);
       expect(body.regions["eu-west"]).toMatchObject({ downtimeMs: 360_000, outages: 1 });
-      expect(body.regions["eu-west"]?.results).toEqual({ total: 8640, up: 8600, degraded: 4, down: 36, successRatio: 8604 / 8640, avgDurationMs: 12.5 });
-      expect(body.regions["ap-south"]).toMatchObject({ downtimeMs: 0, availability: 100, results: { total: 0, successRatio: null } });
+      expect(body.regions["eu-west"]?.results).toEqual({
+        total: 8640,
+        up: 8600,
+        degraded: 4,
+        down: 36,
+        successRatio: 8604 / 8640,
+        avgDurationMs: 12.5,
+      });
+      expect(body.regions["ap-south"]).toMatchObject({
+        downtimeMs: 0,
+        availability: 100,
+        results: { total: 0, successRatio: null },
+      });
     });
 
     it("takes from/to and an SLO target; rejects window together with from/to", async () => {
@@ -228,33 +333,68 @@ describe("consensus API", () => {
       for (let k = 0; k < 40; k++) {
         R3.forEach((region, i) => {
           const down = k >= 10 && k <= 14 && region !== "ap-south";
-          out.push({ checkId: "web", agentId: `a-${region}`, region, startedAt: start + k * I + i * 100, durationMs: 20, state: down ? "down" : "up", reason: down ? "http_status" : "", canary: false });
+          out.push({
+            checkId: "web",
+            agentId: `a-${region}`,
+            region,
+            startedAt: start + k * I + i * 100,
+            durationMs: 20,
+            state: down ? "down" : "up",
+            reason: down ? "http_status" : "",
+            canary: false,
+          });
         });
       }
       return out;
     }
-    const post = (a: ReturnType<typeof app>, body: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
-      a.request("/v1/checks/web/replay", { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
+    const post = (
+      a: ReturnType<typeof app>,
+      body: unknown,
+      headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+    ) =>
+      a.request("/v1/checks/web/replay", {
+        method: "POST",
+        body: typeof body === "string" ? body : JSON.stringify(body),
+        headers: { "content-type": "application/json", ...headers },
+      });
 
     it("returns the outages the current and another policy would have declared", async () => {
-      const stored = [outage({ id: "stored", startedAt: NOW - 30 * I, confirmedAt: NOW - 29 * I, resolvedAt: NOW - 24 * I })];
+      const stored = [
+        outage({ id: "stored", startedAt: NOW - 30 * I, confirmedAt: NOW - 29 * I, resolvedAt: NOW - 24 * I }),
+      ];
       const { store } = memoryStore(stored, history());
       const res = await post(app(store), { from: NOW - 40 * I, to: NOW });
       expect(res.status).toBe(200);
       const body = (await res.json()) as ReplayJson;
       expect(body).toMatchObject({ checkId: "web", from: NOW - 40 * I, to: NOW, truncated: false, results: 120 });
-      expect(body.policy).toEqual({ intervalMs: 10_000, timeoutMs: 2_000, regions: ["ap-south", "eu-west", "us-east"], failureThreshold: 2, recoveryThreshold: 2, quorum: "majority" });
+      expect(body.policy).toEqual({
+        intervalMs: 10_000,
+        timeoutMs: 2_000,
+        regions: ["ap-south", "eu-west", "us-east"],
+        failureThreshold: 2,
+        recoveryThreshold: 2,
+        quorum: "majority",
+      });
       const outages = body.outages.filter((o) => o.kind === "outage");
       expect(outages).toHaveLength(1);
-      expect(outages[0]).toMatchObject({ startedAt: NOW - 30 * I, regions: ["eu-west", "us-east"], reason: "http_status", state: "resolved" });
+      expect(outages[0]).toMatchObject({
+        startedAt: NOW - 30 * I,
+        regions: ["eu-west", "us-east"],
+        reason: "http_status",
+        state: "resolved",
+      });
       expect(body.availability).toMatchObject({ outages: 1 });
       expect(body.stored.map((o: Outage) => o.id)).toEqual(["stored"]);
 
-      const strict = (await (await post(app(store), { from: NOW - 40 * I, to: NOW, policy: { failureThreshold: 6 } })).json()) as ReplayJson;
+      const strict = (await (
+        await post(app(store), { from: NOW - 40 * I, to: NOW, policy: { failureThreshold: 6 } })
+      ).json()) as ReplayJson;
       expect(strict.outages.filter((o: Outage) => o.kind === "outage")).toEqual([]);
       expect(strict.policy.failureThreshold).toBe(6);
       expect(strict.currentPolicy.failureThreshold).toBe(2);
-      const all3 = (await (await post(app(store), { from: NOW - 40 * I, to: NOW, policy: { quorum: "all" } })).json()) as ReplayJson;
+      const all3 = (await (
+        await post(app(store), { from: NOW - 40 * I, to: NOW, policy: { quorum: "all" } })
+      ).json()) as ReplayJson;
       expect(all3.outages.map((o: Outage) => o.kind)).toEqual(expect.not.arrayContaining(["outage"]));
       expect(all3.policy.quorum).toBe("all");
     });
@@ -272,12 +412,30 @@ describe("consensus API", () => {
       const a = app();
       expect((await post(a, { from: 1, to: 2 }, {})).status).toBe(401);
       expect(
-        (await a.request("/v1/checks/nope/replay", { method: "POST", body: "{}", headers: { authorization: `Bearer ${TOKEN}` } })).status,
+        (
+          await a.request("/v1/checks/nope/replay", {
+            method: "POST",
+            body: "{}",
+            headers: { authorization: `Bearer ${TOKEN}` },
+          })
+        ).status,
       ).toBe(404);
-      const bad = await post(a, { from: "yesterday", to: 5, policy: { failureThreshold: 0, quorum: "most", regions: ["eu west"], colour: 1 }, extra: true });
+      const bad = await post(a, {
+        from: "yesterday",
+        to: 5,
+        policy: { failureThreshold: 0, quorum: "most", regions: ["eu west"], colour: 1 },
+        extra: true,
+      });
       expect(bad.status).toBe(400);
       const fields = ((await bad.json()) as ErrorJson).error.details.problems.map((p) => p.field).sort();
-      expect(fields).toEqual(["extra", "from", "policy.colour", "policy.failureThreshold", "policy.quorum", "policy.regions"]);
+      expect(fields).toEqual([
+        "extra",
+        "from",
+        "policy.colour",
+        "policy.failureThreshold",
+        "policy.quorum",
+        "policy.regions",
+      ]);
       expect((await post(a, "{not json")).status).toBe(400);
       expect((await post(a, { from: 0, to: 40 * 86_400_000 })).status).toBe(400);
     });

@@ -34,7 +34,12 @@ export interface ConsensusRoutesOptions {
   maxReplayWindowMs?: number;
 }
 
-const WINDOWS: Record<string, number> = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 };
+const WINDOWS: Record<string, number> = {
+  "1h": 3_600_000,
+  "24h": 86_400_000,
+  "7d": 7 * 86_400_000,
+  "30d": 30 * 86_400_000,
+};
 const DAY = 86_400_000;
 
 /**
@@ -53,7 +58,8 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
   app.onError((err, c) => errorResponse(c, err, log));
 
   async function knownCheck(id: string): Promise<CheckPolicy> {
-    if (!CHECK_ID_PATTERN.test(id)) throw new ValidationError(`invalid check id ${JSON.stringify(id)}`, { field: "id" });
+    if (!CHECK_ID_PATTERN.test(id))
+      throw new ValidationError(`invalid check id ${JSON.stringify(id)}`, { field: "id" });
     const policy = await lookupCheck(id);
     if (!policy) throw new NotFoundError("check", id);
     return policy;
@@ -74,12 +80,14 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
     const to = epochParam(params, "to", problems);
     if (from !== undefined && to !== undefined && from >= to) problems.add("from", "must be before to");
     const state = params.get("state") ?? undefined;
-    if (state !== undefined && state !== "open" && state !== "resolved") problems.add("state", "must be open or resolved");
+    if (state !== undefined && state !== "open" && state !== "resolved")
+      problems.add("state", "must be open or resolved");
     let kinds: IncidentKind[] = ["outage", "partial"];
     const kindParam = params.get("kind");
     if (kindParam !== null) {
       const list = kindParam.split(",");
-      if (list.some((k) => k !== "outage" && k !== "partial" && k !== "region")) problems.add("kind", "must be outage, partial, region or a comma-separated list of them");
+      if (list.some((k) => k !== "outage" && k !== "partial" && k !== "region"))
+        problems.add("kind", "must be outage, partial, region or a comma-separated list of them");
       else kinds = [...new Set(list as IncidentKind[])];
     }
     const limit = integerParam(params, "limit", 1, 10_000, problems) ?? 1000;
@@ -120,7 +128,11 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
       outageStore.resultCounts({ checkId: policy.checkId, from, to }),
     ]);
     const opts = { from, to, now: t, sloTarget: slo };
-    const regionNames = new Set([...policy.regions, ...counts.map((r) => r.region), ...regionIncidents.flatMap((o) => o.regions)]);
+    const regionNames = new Set([
+      ...policy.regions,
+      ...counts.map((r) => r.region),
+      ...regionIncidents.flatMap((o) => o.regions),
+    ]);
     const regions: Record<string, AvailabilityReport & { results: ReturnType<typeof countsJson> }> = {};
     for (const name of [...regionNames].sort()) {
       const mine = regionIncidents.filter((o) => o.regions.includes(name)).map(interval);
@@ -130,19 +142,35 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
   });
 
   // Replay changes nothing, but it is a POST that can read a month of results: it needs the token like writes.
-  const guard: MiddlewareHandler = opts.apiToken !== undefined ? requireToken(opts.apiToken) : async (_c, next) => next();
+  const guard: MiddlewareHandler =
+    opts.apiToken !== undefined ? requireToken(opts.apiToken) : async (_c, next) => next();
   app.post("/v1/checks/:id/replay", guard, async (c) => {
     const current = await knownCheck(c.req.param("id"));
     const body = await readJson(c);
     const { from, to, policy } = parseReplayBody(body, current, now(), maxReplayWindowMs);
     // Enough history before `from` for the streaks and staleness that were in force at `from`.
-    const warmUpMs = staleAfterMs(policy) + Math.max(policy.failureThreshold, policy.recoveryThreshold) * policy.intervalMs;
-    const loaded = await outageStore.loadObservations({ checkId: policy.checkId, from: Math.max(0, from - warmUpMs), to, limit: maxReplayResults });
+    const warmUpMs =
+      staleAfterMs(policy) + Math.max(policy.failureThreshold, policy.recoveryThreshold) * policy.intervalMs;
+    const loaded = await outageStore.loadObservations({
+      checkId: policy.checkId,
+      from: Math.max(0, from - warmUpMs),
+      to,
+      limit: maxReplayResults,
+    });
     const effectiveTo = loaded.truncated ? (loaded.observations.at(-1)?.startedAt ?? from) + 1 : to;
     const result = replay(loaded.observations, policy, { from, to: Math.max(effectiveTo, from + 1) });
     const declared = result.outages.filter((o) => o.kind !== "region");
-    const stored = await outageStore.listOutages({ checkId: policy.checkId, from, to: effectiveTo, kinds: ["outage", "partial"], limit: 10_000 });
-    log.info({ checkId: policy.checkId, from, to: effectiveTo, results: result.results, outages: declared.length }, "policy replayed");
+    const stored = await outageStore.listOutages({
+      checkId: policy.checkId,
+      from,
+      to: effectiveTo,
+      kinds: ["outage", "partial"],
+      limit: 10_000,
+    });
+    log.info(
+      { checkId: policy.checkId, from, to: effectiveTo, results: result.results, outages: declared.length },
+      "policy replayed",
+    );
     return c.json({
       checkId: policy.checkId,
       from,
@@ -152,10 +180,12 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
       currentPolicy: policyJson(current),
       results: result.results,
       outages: declared.map(outageJson),
-      availability: availability(
-        declared.filter((o) => o.kind === "outage").map(interval),
-        { from, to: effectiveTo, now: effectiveTo, sloTarget: defaultSlo },
-      ),
+      availability: availability(declared.filter((o) => o.kind === "outage").map(interval), {
+        from,
+        to: effectiveTo,
+        now: effectiveTo,
+        sloTarget: defaultSlo,
+      }),
       stored: stored.map(outageJson),
     });
   });
@@ -182,7 +212,14 @@ export function outageJson(o: Outage): Outage {
   };
 }
 
-function countsJson(c: RegionCounts | undefined): { total: number; up: number; degraded: number; down: number; successRatio: number | null; avgDurationMs: number } {
+function countsJson(c: RegionCounts | undefined): {
+  total: number;
+  up: number;
+  degraded: number;
+  down: number;
+  successRatio: number | null;
+  avgDurationMs: number;
+} {
   const total = c?.total ?? 0;
   return {
     total,
@@ -201,7 +238,13 @@ function orNull(ms: number): number | null {
 function statusJson(s: CheckStatus): unknown {
   const regions: Record<string, unknown> = {};
   for (const [name, r] of Object.entries(s.regions)) regions[name] = regionJson(r);
-  return { checkId: s.checkId, state: s.state, since: orNull(s.since), regions, outage: s.outage ? outageJson(s.outage) : null };
+  return {
+    checkId: s.checkId,
+    state: s.state,
+    since: orNull(s.since),
+    regions,
+    outage: s.outage ? outageJson(s.outage) : null,
+  };
 }
 
 function regionJson(r: RegionStatus): unknown {
@@ -219,7 +262,15 @@ function regionJson(r: RegionStatus): unknown {
 function emptyStatus(policy: CheckPolicy): CheckStatus {
   const regions: Record<string, RegionStatus> = {};
   for (const name of policy.regions) {
-    regions[name] = { state: "unknown", since: 0, lastResultAt: 0, impaired: false, impairedReason: "", lastReason: "", agents: [] };
+    regions[name] = {
+      state: "unknown",
+      since: 0,
+      lastResultAt: 0,
+      impaired: false,
+      impairedReason: "",
+      lastReason: "",
+      agents: [],
+    };
   }
   return { checkId: policy.checkId, state: "unknown", since: 0, regions, outage: null };
 }
@@ -249,14 +300,21 @@ function decimal(params: URLSearchParams, key: string, problems: Problems): numb
 const POLICY_FIELDS = new Set(["failureThreshold", "recoveryThreshold", "quorum", "regions"]);
 
 /** Validates a replay request; every problem is listed at once. */
-function parseReplayBody(body: unknown, current: CheckPolicy, t: number, maxWindowMs: number): { from: number; to: number; policy: CheckPolicy } {
+function parseReplayBody(
+  body: unknown,
+  current: CheckPolicy,
+  t: number,
+  maxWindowMs: number,
+): { from: number; to: number; policy: CheckPolicy } {
   const problems = new Problems();
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     problems.add("body", "must be a JSON object");
     problems.throwIfAny("replay request");
   }
   const b = body as Record<string, unknown>;
-  for (const key of Object.keys(b)) if (key !== "from" && key !== "to" && key !== "policy") problems.add(key, "unknown field (known: from, to, policy)");
+  for (const key of Object.keys(b))
+    if (key !== "from" && key !== "to" && key !== "policy")
+      problems.add(key, "unknown field (known: from, to, policy)");
   const time = (key: string): number | undefined => {
     const v = b[key];
     if (v === undefined) return undefined;
@@ -276,21 +334,29 @@ function parseReplayBody(body: unknown, current: CheckPolicy, t: number, maxWind
     if (p === null || typeof p !== "object" || Array.isArray(p)) problems.add("policy", "must be an object");
     else {
       const po = p as Record<string, unknown>;
-      for (const key of Object.keys(po)) if (!POLICY_FIELDS.has(key)) problems.add(`policy.${key}`, `unknown field (known: ${[...POLICY_FIELDS].join(", ")})`);
+      for (const key of Object.keys(po))
+        if (!POLICY_FIELDS.has(key))
+          problems.add(`policy.${key}`, `unknown field (known: ${[...POLICY_FIELDS].join(", ")})`);
       for (const key of ["failureThreshold", "recoveryThreshold"] as const) {
         const v = po[key];
         if (v === undefined) continue;
-        if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 100) problems.add(`policy.${key}`, "must be an integer between 1 and 100");
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 100)
+          problems.add(`policy.${key}`, "must be an integer between 1 and 100");
         else overrides[key] = v;
       }
       if (po.quorum !== undefined) {
         const q = typeof po.quorum === "string" || typeof po.quorum === "number" ? parseQuorum(po.quorum) : undefined;
-        if (q === undefined || po.quorum === "") problems.add("policy.quorum", 'must be "majority", "all", "any" or a positive integer');
+        if (q === undefined || po.quorum === "")
+          problems.add("policy.quorum", 'must be "majority", "all", "any" or a positive integer');
         else overrides.quorum = q;
       }
       if (po.regions !== undefined) {
         const r = po.regions;
-        if (!Array.isArray(r) || r.some((x) => typeof x !== "string" || !isSubjectToken(x)) || new Set(r).size !== r.length) {
+        if (
+          !Array.isArray(r) ||
+          r.some((x) => typeof x !== "string" || !isSubjectToken(x)) ||
+          new Set(r).size !== r.length
+        ) {
           problems.add("policy.regions", "must be a list of distinct region names");
         } else overrides.regions = r as string[];
       }
@@ -299,4 +365,3 @@ function parseReplayBody(body: unknown, current: CheckPolicy, t: number, maxWind
   problems.throwIfAny("replay request");
   return { from, to, policy: normalizePolicy({ ...current, ...overrides }) };
 }
-

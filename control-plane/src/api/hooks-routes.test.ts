@@ -12,7 +12,10 @@ const TOKEN = "t0ken";
 
 function setup() {
   let logged = "";
-  const log = pino({ level: "debug" }, new Writable({ write: (c: Buffer, _e, cb) => ((logged += c.toString()), cb()) }));
+  const log = pino(
+    { level: "debug" },
+    new Writable({ write: (c: Buffer, _e, cb) => ((logged += c.toString()), cb()) }),
+  );
   const registry = createMemoryHookRegistry({ now: () => 1000 });
   const deliveries = createMemoryDeliveryLog();
   const tested: string[] = [];
@@ -35,7 +38,13 @@ function setup() {
   return { app, req, registry, deliveries, tested, logged: () => logged };
 }
 
-const webhook = { id: "dns-failover", type: "webhook", url: "http://127.0.0.1:9000/hook", events: ["outage.opened", "outage.resolved"], checks: ["web"] };
+const webhook = {
+  id: "dns-failover",
+  type: "webhook",
+  url: "http://127.0.0.1:9000/hook",
+  events: ["outage.opened", "outage.resolved"],
+  checks: ["web"],
+};
 
 describe("hooks API", () => {
   it("creates a hook, returning a generated secret once; reads never show it", async () => {
@@ -43,7 +52,15 @@ describe("hooks API", () => {
     const res = await req("POST", "/v1/hooks", webhook);
     expect(res.status).toBe(201);
     const created = (await res.json()) as Record<string, unknown>;
-    expect(created).toMatchObject({ ...webhook, hasSecret: true, cooldownMs: 0, minHoldMs: 0, dryRun: false, disabled: null, createdAt: 1000 });
+    expect(created).toMatchObject({
+      ...webhook,
+      hasSecret: true,
+      cooldownMs: 0,
+      minHoldMs: 0,
+      dryRun: false,
+      disabled: null,
+      createdAt: 1000,
+    });
     const secret = String(created.secret);
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{40,}/);
     const got = (await (await req("GET", "/v1/hooks/dns-failover")).json()) as Record<string, unknown>;
@@ -88,7 +105,10 @@ describe("hooks API", () => {
     const noAuth = await app.request("/v1/hooks");
     expect(noAuth.status).toBe(401);
     expect(await noAuth.json()).toMatchObject({ error: { code: "unauthenticated" } });
-    expect((await app.request("/v1/hooks", { method: "POST", headers: { authorization: "Bearer wrong" }, body: "{}" })).status).toBe(401);
+    expect(
+      (await app.request("/v1/hooks", { method: "POST", headers: { authorization: "Bearer wrong" }, body: "{}" }))
+        .status,
+    ).toBe(401);
   });
 
   it("replaces a hook with PUT (GET body round-trips, secret kept), deletes with 204", async () => {
@@ -111,7 +131,18 @@ describe("hooks API", () => {
     const { req, deliveries, tested } = setup();
     await req("POST", "/v1/hooks", webhook);
     for (let i = 1; i <= 3; i++) {
-      await deliveries.record({ hookId: "dns-failover", eventId: "o1:outage.opened", eventType: "outage.opened", checkId: "web", deliveryId: "o1:outage.opened:dns-failover", attempt: i, outcome: i < 3 ? "failed" : "delivered", status: i < 3 ? 503 : 200, latencyMs: 5, at: 1000 + i });
+      await deliveries.record({
+        hookId: "dns-failover",
+        eventId: "o1:outage.opened",
+        eventType: "outage.opened",
+        checkId: "web",
+        deliveryId: "o1:outage.opened:dns-failover",
+        attempt: i,
+        outcome: i < 3 ? "failed" : "delivered",
+        status: i < 3 ? 503 : 200,
+        latencyMs: 5,
+        at: 1000 + i,
+      });
     }
     const res = await req("GET", "/v1/hooks/dns-failover/deliveries?limit=2");
     expect(res.status).toBe(200);

@@ -23,7 +23,10 @@ export const MAX_DELIVERIES_LIMIT = 1000;
 
 function hookId(raw: string): string {
   if (!HOOK_ID_PATTERN.test(raw)) {
-    throw new ValidationError(`invalid hook id ${JSON.stringify(raw)}`, { field: "id", problems: [{ field: "id", message: "must match [a-z0-9][a-z0-9_-]{0,62}" }] });
+    throw new ValidationError(`invalid hook id ${JSON.stringify(raw)}`, {
+      field: "id",
+      problems: [{ field: "id", message: "must match [a-z0-9][a-z0-9_-]{0,62}" }],
+    });
   }
   return raw;
 }
@@ -48,12 +51,32 @@ export function createHooksRoutes(opts: HooksRoutesOptions): Hono {
   app.use(
     "/v1/hooks",
     auth,
-    bodyLimit({ maxSize: maxBodyBytes, onError: (c) => errorResponse(c, new ProbemeshError("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`, { limit: maxBodyBytes }), log) }),
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) =>
+        errorResponse(
+          c,
+          new ProbemeshError("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`, {
+            limit: maxBodyBytes,
+          }),
+          log,
+        ),
+    }),
   );
   app.use(
     "/v1/hooks/*",
     auth,
-    bodyLimit({ maxSize: maxBodyBytes, onError: (c) => errorResponse(c, new ProbemeshError("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`, { limit: maxBodyBytes }), log) }),
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) =>
+        errorResponse(
+          c,
+          new ProbemeshError("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`, {
+            limit: maxBodyBytes,
+          }),
+          log,
+        ),
+    }),
   );
 
   app.post("/v1/hooks", async (c) => {
@@ -98,11 +121,18 @@ export function createHooksRoutes(opts: HooksRoutesOptions): Hono {
     if (raw !== undefined) {
       limit = Number(raw);
       if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_DELIVERIES_LIMIT) {
-        throw new ValidationError(`limit must be an integer between 1 and ${MAX_DELIVERIES_LIMIT}`, { field: "limit", problems: [{ field: "limit", message: `must be an integer between 1 and ${MAX_DELIVERIES_LIMIT}` }] });
+        throw new ValidationError(`limit must be an integer between 1 and ${MAX_DELIVERIES_LIMIT}`, {
+          field: "limit",
+          problems: [{ field: "limit", message: `must be an integer between 1 and ${MAX_DELIVERIES_LIMIT}` }],
+        });
       }
     }
     for (const key of new URL(c.req.url).searchParams.keys()) {
-      if (key !== "limit") throw new ValidationError(`unknown query parameter ${JSON.stringify(key)}`, { field: key, problems: [{ field: key, message: "unknown query parameter" }] });
+      if (key !== "limit")
+        throw new ValidationError(`unknown query parameter ${JSON.stringify(key)}`, {
+          field: key,
+          problems: [{ field: key, message: "unknown query parameter" }],
+        });
     }
     if (!(await hooks.registry.get(id))) throw new NotFoundError("hook", id);
     return c.json(await hooks.deliveries.list(id, { limit }));

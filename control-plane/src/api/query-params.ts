@@ -26,7 +26,13 @@ export function epochParam(params: URLSearchParams, key: string, problems: Probl
 }
 
 /** An integer in [min, max], or undefined when absent or invalid (then a problem is added). */
-export function integerParam(params: URLSearchParams, key: string, min: number, max: number, problems: Problems): number | undefined {
+export function integerParam(
+  params: URLSearchParams,
+  key: string,
+  min: number,
+  max: number,
+  problems: Problems,
+): number | undefined {
   const raw = params.get(key);
   if (raw === null) return undefined;
   if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {

@@ -20,7 +20,9 @@ export async function startApiServer({ addr, app, log }: { addr: string; app: Ho
   const port = Number(addr.slice(sep + 1));
   const server = serve({ fetch: app.fetch, hostname, port });
   const bound = await new Promise<number>((resolve, reject) => {
-    server.once("error", (err) => reject(new Error(`HTTP API cannot listen on ${addr}: ${err.message}`, { cause: err })));
+    server.once("error", (err) =>
+      reject(new Error(`HTTP API cannot listen on ${addr}: ${err.message}`, { cause: err })),
+    );
     server.once("listening", () => resolve((server.address() as AddressInfo).port));
   });
   const actual = `${addr.slice(0, sep)}:${bound}`;

@@ -46,8 +46,13 @@ describe("checkToJson", () => {
     const json = checkToJson({ check: secretCheck(), createdAt: 1, updatedAt: 1, revision: 1 });
     expect(json.http).toMatchObject({ headers: { Authorization: MASK, "X-Trace": MASK }, body: MASK });
     expect(JSON.stringify(json)).not.toMatch(/s3cret|hunter2/);
-    const g = validateCheck({ id: "g", type: "grpc", grpc: { address: "h:1", metadata: { token: "abc" } } }, { mode: "create" });
-    expect(checkToJson({ check: g, createdAt: 1, updatedAt: 1, revision: 1 }).grpc).toMatchObject({ metadata: { token: MASK } });
+    const g = validateCheck(
+      { id: "g", type: "grpc", grpc: { address: "h:1", metadata: { token: "abc" } } },
+      { mode: "create" },
+    );
+    expect(checkToJson({ check: g, createdAt: 1, updatedAt: 1, revision: 1 }).grpc).toMatchObject({
+      metadata: { token: MASK },
+    });
   });
 
   it("does not change the stored check", () => {
@@ -64,7 +69,11 @@ describe("restoreMaskedSecrets", () => {
       {
         id: "api",
         type: "http",
-        http: { url: "https://127.0.0.1/", headers: { authorization: MASK, "X-Trace": "new", "X-New": MASK }, body: MASK },
+        http: {
+          url: "https://127.0.0.1/",
+          headers: { authorization: MASK, "X-Trace": "new", "X-New": MASK },
+          body: MASK,
+        },
       },
       { mode: "create" },
     );

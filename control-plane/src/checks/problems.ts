@@ -19,7 +19,8 @@ export class Problems {
   throwIfAny(what: string): void {
     const first = this.list[0];
     if (!first) return;
-    const more = this.list.length > 1 ? ` (and ${this.list.length - 1} more problem${this.list.length > 2 ? "s" : ""})` : "";
+    const more =
+      this.list.length > 1 ? ` (and ${this.list.length - 1} more problem${this.list.length > 2 ? "s" : ""})` : "";
     throw new ValidationError(`invalid ${what}: ${first.field}: ${first.message}${more}`, {
       field: first.field,
       problems: this.list,

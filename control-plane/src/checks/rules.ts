@@ -42,8 +42,7 @@ export const headerName: StringRule = (v) =>
   /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/.test(v) ? undefined : "must be a valid HTTP header name";
 
 /** Rule: an HTTP header value; the message never echoes the value, which may be a secret. */
-export const headerValue: StringRule = (v) =>
-  /[\r\n\0]/.test(v) ? "must not contain CR, LF or NUL" : undefined;
+export const headerValue: StringRule = (v) => (/[\r\n\0]/.test(v) ? "must not contain CR, LF or NUL" : undefined);
 
 /** Rule: gRPC metadata key (lower case, not a reserved "grpc-" key). */
 export const metadataKey: StringRule = (v) => {
@@ -74,7 +73,7 @@ export const json: StringRule = (v) => {
     JSON.parse(v);
     return undefined;
   } catch {
-    return "must be JSON-encoded (e.g. \"\\\"ok\\\"\" or \"42\")";
+    return 'must be JSON-encoded (e.g. "\\"ok\\"" or "42")';
   }
 };
 

@@ -181,7 +181,10 @@ describe("validateCheck: consensus policy", () => {
   it("checks retries and canary types", () => {
     expect(fields({ ...db, retries: 11 })).toEqual(["retries"]);
     expect(fields({ ...db, canary: "yes" })).toEqual(["canary"]);
-    expect(validateCheck({ ...db, retries: 2, canary: true }, { mode: "create" })).toMatchObject({ retries: 2, canary: true });
+    expect(validateCheck({ ...db, retries: 2, canary: true }, { mode: "create" })).toMatchObject({
+      retries: 2,
+      canary: true,
+    });
   });
 });
 
@@ -226,7 +229,9 @@ describe("validateCheck: http", () => {
       "http.headerMatch[1].name",
     ]);
     expect(fields(http({ jsonPath: [{ path: "status", equals: "ok" }] }))).toEqual(["http.jsonPath[0].equals"]);
-    const c = validateCheck(http({ jsonPath: [{ path: "status", equals: '"ok"' }, { path: "items.0" }] }), { mode: "create" });
+    const c = validateCheck(http({ jsonPath: [{ path: "status", equals: '"ok"' }, { path: "items.0" }] }), {
+      mode: "create",
+    });
     expect(c.http?.jsonPath.map((j) => [j.path, j.equals])).toEqual([
       ["status", '"ok"'],
       ["items.0", ""],
@@ -240,7 +245,9 @@ describe("validateCheck: http", () => {
   });
   it("rejects unknown fields, hinting at lowerCamelCase", () => {
     const { problems } = problemsOf(http({ expect_status: [200] }));
-    expect(problems).toEqual([{ field: "http.expect_status", message: 'unknown field (did you mean "expectStatus"?)' }]);
+    expect(problems).toEqual([
+      { field: "http.expect_status", message: 'unknown field (did you mean "expectStatus"?)' },
+    ]);
   });
 });
 
@@ -278,7 +285,10 @@ describe("validateCheck: dns, tls, grpc, icmp", () => {
     expect(fields({ id: "t", type: "tls", tls: { host: "h", minProtocol: "SSLv3" } })).toEqual(["tls.minProtocol"]);
   });
   it("grpc needs host:port; metadata keys are checked", () => {
-    const c = validateCheck({ id: "g", type: "grpc", grpc: { address: "[::1]:50051", metadata: { "x-key": "v" } } }, { mode: "create" });
+    const c = validateCheck(
+      { id: "g", type: "grpc", grpc: { address: "[::1]:50051", metadata: { "x-key": "v" } } },
+      { mode: "create" },
+    );
     expect(c.grpc).toMatchObject({ address: "[::1]:50051", metadata: { "x-key": "v" } });
     expect(fields({ id: "g", type: "grpc", grpc: {} })).toEqual(["grpc.address"]);
     expect(fields({ id: "g", type: "grpc", grpc: { address: "host" } })).toEqual(["grpc.address"]);
@@ -287,10 +297,12 @@ describe("validateCheck: dns, tls, grpc, icmp", () => {
     ]);
   });
   it("icmp needs a host; packets 1..100, loss 0..100", () => {
-    expect(validateCheck({ id: "i", type: "icmp", icmp: { host: "10.0.0.1" } }, { mode: "create" }).icmp).toMatchObject({
-      host: "10.0.0.1",
-      packets: 3,
-    });
+    expect(validateCheck({ id: "i", type: "icmp", icmp: { host: "10.0.0.1" } }, { mode: "create" }).icmp).toMatchObject(
+      {
+        host: "10.0.0.1",
+        packets: 3,
+      },
+    );
     expect(fields({ id: "i", type: "icmp", icmp: { packets: 0, maxLossPercent: 101 } })).toEqual([
       "icmp.host",
       "icmp.packets",

@@ -180,13 +180,15 @@ const HTTP_FIELDS = [
 function readHttp(r: JsonReader, timeoutMs: number): MessageInitShape<typeof HttpCheckSchema> {
   const url = r.string("url", { required: true, max: 2048, rule: httpUrl });
   const method = r.string("method", { max: 16 })?.toUpperCase() || "GET";
-  if (!(HTTP_METHODS as readonly string[]).includes(method)) r.problem("method", rule.oneOf(HTTP_METHODS)(method) ?? "");
+  if (!(HTTP_METHODS as readonly string[]).includes(method))
+    r.problem("method", rule.oneOf(HTTP_METHODS)(method) ?? "");
   const headers = r.stringMap("headers", { maxEntries: 64, keyRule: rule.headerName, valueRule: rule.headerValue });
   if (headers) {
     const seen = new Set<string>();
     for (const name of Object.keys(headers)) {
       const lower = name.toLowerCase();
-      if (seen.has(lower)) r.problem("headers", `names ${JSON.stringify(name)} twice (header names are case-insensitive)`);
+      if (seen.has(lower))
+        r.problem("headers", `names ${JSON.stringify(name)} twice (header names are case-insensitive)`);
       seen.add(lower);
     }
   }
@@ -311,7 +313,8 @@ function readTls(r: JsonReader): MessageInitShape<typeof TlsCheckSchema> {
   return {
     host: r.string("host", { required: true, max: 253, rule: rule.host }) ?? "",
     port: r.int("port", { min: 1, max: 65535 }) ?? 443,
-    serverName: r.string("serverName", { max: 253, rule: (v) => (rule.isHostname(v) ? undefined : "must be a DNS name") }) ?? "",
+    serverName:
+      r.string("serverName", { max: 253, rule: (v) => (rule.isHostname(v) ? undefined : "must be a DNS name") }) ?? "",
     minDaysRemaining: r.int("minDaysRemaining", { min: 0, max: 3650 }) ?? 0,
     caPem: r.string("caPem", { max: 65_536, rule: rule.pemCertificates }) ?? "",
     minProtocol: r.string("minProtocol", { max: 8, rule: rule.oneOf(TLS_PROTOCOLS) }) || "TLSv1.2",
@@ -324,10 +327,12 @@ const GRPC_FIELDS = ["address", "service", "tls", "metadata", "caPem", "insecure
 function readGrpc(r: JsonReader): MessageInitShape<typeof GrpcCheckSchema> {
   return {
     address: r.string("address", { required: true, max: 300, rule: rule.hostPort }) ?? "",
-    service: r.string("service", {
-      max: 256,
-      rule: (v) => (/^[A-Za-z0-9_.]+$/.test(v) ? undefined : "must be a fully-qualified service name (A-Z a-z 0-9 _ .)"),
-    }) ?? "",
+    service:
+      r.string("service", {
+        max: 256,
+        rule: (v) =>
+          /^[A-Za-z0-9_.]+$/.test(v) ? undefined : "must be a fully-qualified service name (A-Z a-z 0-9 _ .)",
+      }) ?? "",
     tls: r.bool("tls") ?? false,
     metadata: r.stringMap("metadata", { maxEntries: 32, keyRule: rule.metadataKey, valueRule: rule.headerValue }) ?? {},
     caPem: r.string("caPem", { max: 65_536, rule: rule.pemCertificates }) ?? "",

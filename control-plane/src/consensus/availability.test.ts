@@ -7,8 +7,21 @@ const DAY = 24 * H;
 describe("availability", () => {
   it("no outages: 100 %, whole budget left, no MTTR/MTBF", () => {
     const r = availability([], { from: 0, to: DAY });
-    expect(r).toMatchObject({ windowMs: DAY, downtimeMs: 0, outages: 0, mttrMs: null, mtbfMs: null, availability: 100 });
-    expect(r.slo).toEqual({ target: 99.9, met: true, errorBudgetMs: 86_400, errorBudgetRemainingMs: 86_400, errorBudgetRemainingPercent: 100 });
+    expect(r).toMatchObject({
+      windowMs: DAY,
+      downtimeMs: 0,
+      outages: 0,
+      mttrMs: null,
+      mtbfMs: null,
+      availability: 100,
+    });
+    expect(r.slo).toEqual({
+      target: 99.9,
+      met: true,
+      errorBudgetMs: 86_400,
+      errorBudgetRemainingMs: 86_400,
+      errorBudgetRemainingPercent: 100,
+    });
   });
 
   it("downtime, MTTR as mean start->end and MTBF as mean end->next start", () => {

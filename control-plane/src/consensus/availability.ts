@@ -90,7 +90,8 @@ export function availability(intervals: Iterable<DownInterval>, options: Availab
       met: availabilityPct >= target,
       errorBudgetMs: Math.round(errorBudgetMs),
       errorBudgetRemainingMs: Math.round(remaining),
-      errorBudgetRemainingPercent: errorBudgetMs > 0 ? round((remaining / errorBudgetMs) * 100) : downtimeMs === 0 ? 100 : 0,
+      errorBudgetRemainingPercent:
+        errorBudgetMs > 0 ? round((remaining / errorBudgetMs) * 100) : downtimeMs === 0 ? 100 : 0,
     },
   };
 }

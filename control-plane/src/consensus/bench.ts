@@ -48,7 +48,12 @@ const START = Date.UTC(2026, 0, 1);
 let clock = START;
 const engine = createConsensusEngine({
   now: () => clock,
-  checks: Array.from({ length: CHECKS }, (_, i) => ({ checkId: `check-${i}`, intervalMs: INTERVAL, timeoutMs: 5_000, regions })),
+  checks: Array.from({ length: CHECKS }, (_, i) => ({
+    checkId: `check-${i}`,
+    intervalMs: INTERVAL,
+    timeoutMs: 5_000,
+    regions,
+  })),
 });
 
 /** One round's results, spread evenly over the interval as phase offsets spread them in the mesh. */
@@ -98,7 +103,12 @@ function count(ts: Transition[], completedAt: number, callMs: number, call: "tic
   }
   if (callMs > slowestCallMs) {
     slowestCallMs = callMs;
-    slowestCallWhat = `${call}: ${ts.map((t) => t.type).filter((x, i, a) => a.indexOf(x) === i).join(",") || "no transition"}`;
+    slowestCallWhat = `${call}: ${
+      ts
+        .map((t) => t.type)
+        .filter((x, i, a) => a.indexOf(x) === i)
+        .join(",") || "no transition"
+    }`;
   }
 }
 
@@ -149,7 +159,10 @@ const lines = [
   `decision latency (processing of that result): p50 ${pct(verdictCallMs, 50).toFixed(3)} ms, p99 ${pct(verdictCallMs, 99).toFixed(3)} ms, max ${pct(verdictCallMs, 100).toFixed(3)} ms`,
   `detection time (first failing observation -> confirmed, set by failureThreshold x interval): p50 ${pct(detection, 50)} ms`,
   `slowest single call: ${slowestCallMs.toFixed(1)} ms (${slowestCallWhat})`,
-  `transitions: ${[...counts].sort().map(([k, v]) => `${k}=${v}`).join(" ")}`,
+  `transitions: ${[...counts]
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ")}`,
   `wall ${(wallMs / 1000).toFixed(1)} s`,
 ];
 process.stdout.write(`${lines.join("\n")}\n`);

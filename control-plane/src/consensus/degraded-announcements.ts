@@ -45,7 +45,13 @@ export function openDegradedBucket(nc: NatsConnection): Promise<KV> {
 }
 
 /** Creates the {@link DegradedAnnouncements} on the bucket `open()` resolves (opened once, retried after a failure). */
-export function createDegradedAnnouncements({ open, log }: { open: () => Promise<DegradedBucket>; log: Logger }): DegradedAnnouncements {
+export function createDegradedAnnouncements({
+  open,
+  log,
+}: {
+  open: () => Promise<DegradedBucket>;
+  log: Logger;
+}): DegradedAnnouncements {
   const dlog = log.child({ component: "degraded-announcements" });
   const stats: DegradedAnnouncementsStats = { failures: 0 };
   // Mirror of the bucket for this replica: the live path must decide without waiting for NATS.
@@ -61,7 +67,10 @@ export function createDegradedAnnouncements({ open, log }: { open: () => Promise
   }
   function failed(what: string, checkId: string | undefined, err: unknown): void {
     stats.failures++;
-    dlog.warn({ err: err instanceof Error ? err.message : String(err), ...(checkId ? { checkId } : {}) }, `${what} in NATS KV failed; going on without it`);
+    dlog.warn(
+      { err: err instanceof Error ? err.message : String(err), ...(checkId ? { checkId } : {}) },
+      `${what} in NATS KV failed; going on without it`,
+    );
   }
 
   return {

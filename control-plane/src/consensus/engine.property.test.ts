@@ -10,7 +10,10 @@ const REGION_NAMES = ["r0", "r1", "r2", "r3", "r4", "r5", "r6"];
 const anyReport: fc.Arbitrary<Report> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Report>("up") },
   { weight: 1, arbitrary: fc.constant<Report>("degraded") },
-  { weight: 3, arbitrary: fc.constantFrom<Report>({ state: "down", reason: "connect" }, { state: "down", reason: "timeout" }) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom<Report>({ state: "down", reason: "connect" }, { state: "down", reason: "timeout" }),
+  },
   { weight: 1, arbitrary: fc.constant<Report>(null) },
 );
 const healthyOrSilent: fc.Arbitrary<Report> = fc.oneof(
@@ -29,7 +32,10 @@ describe("consensus engine properties", () => {
         fc.integer({ min: 3, max: 7 }),
         fc.nat({ max: 6 }),
         thresholds,
-        fc.array(fc.tuple(anyReport, fc.array(healthyOrSilent, { minLength: 7, maxLength: 7 })), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.tuple(anyReport, fc.array(healthyOrSilent, { minLength: 7, maxLength: 7 })), {
+          minLength: 1,
+          maxLength: 60,
+        }),
         (n, badIndex, th, rounds) => {
           const regions = REGION_NAMES.slice(0, n);
           const bad = regions[badIndex % n]!;
@@ -48,7 +54,10 @@ describe("consensus engine properties", () => {
   });
 
   it("every opened outage or partial is resolved once all regions succeed", () => {
-    const quorum: fc.Arbitrary<Quorum> = fc.oneof(fc.constantFrom<Quorum>("majority", "all", "any"), fc.integer({ min: 1, max: 4 }));
+    const quorum: fc.Arbitrary<Quorum> = fc.oneof(
+      fc.constantFrom<Quorum>("majority", "all", "any"),
+      fc.integer({ min: 1, max: 4 }),
+    );
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 6 }),
@@ -58,10 +67,16 @@ describe("consensus engine properties", () => {
         (n, q, th, rounds) => {
           const regions = REGION_NAMES.slice(0, n);
           const s = sim([{ checkId: "web", regions, quorum: q, ...th }]);
-          for (const reports of rounds) s.round("web", Object.fromEntries(regions.map((r, i) => [r, reports[i] ?? null])));
-          for (let k = 0; k < th.recoveryThreshold; k++) s.round("web", Object.fromEntries(regions.map((r) => [r, "up"])));
-          const openedIds = s.transitions.flatMap((t) => (t.type.endsWith(".opened") && "outage" in t ? [t.outage.id] : []));
-          const resolvedIds = s.transitions.flatMap((t) => (t.type.endsWith(".resolved") && "outage" in t ? [t.outage.id] : []));
+          for (const reports of rounds)
+            s.round("web", Object.fromEntries(regions.map((r, i) => [r, reports[i] ?? null])));
+          for (let k = 0; k < th.recoveryThreshold; k++)
+            s.round("web", Object.fromEntries(regions.map((r) => [r, "up"])));
+          const openedIds = s.transitions.flatMap((t) =>
+            t.type.endsWith(".opened") && "outage" in t ? [t.outage.id] : [],
+          );
+          const resolvedIds = s.transitions.flatMap((t) =>
+            t.type.endsWith(".resolved") && "outage" in t ? [t.outage.id] : [],
+          );
           expect(new Set(resolvedIds)).toEqual(new Set(openedIds));
           expect(resolvedIds).toHaveLength(openedIds.length);
           expect(s.engine.openIncidents()).toEqual([]);
@@ -85,7 +100,10 @@ describe("consensus engine properties", () => {
           const regions = REGION_NAMES.slice(0, n);
           const run = (tickEvery: number | null): string[] => {
             let clock = 0;
-            const engine = createConsensusEngine({ now: () => clock, checks: [{ checkId: "web", regions, intervalMs: 10_000, timeoutMs: 2_000, ...th }] });
+            const engine = createConsensusEngine({
+              now: () => clock,
+              checks: [{ checkId: "web", regions, intervalMs: 10_000, timeoutMs: 2_000, ...th }],
+            });
             const out: string[] = [];
             const keep = (ts: Transition[]): void => void out.push(...ts.map((t) => JSON.stringify(t)));
             let nextTick = tickEvery ?? Infinity;
@@ -100,7 +118,18 @@ describe("consensus engine properties", () => {
                 }
                 clock = startedAt + 5;
                 const state = typeof r === "string" ? r : r.state;
-                keep(engine.observe({ checkId: "web", agentId: `a-${region}`, region, startedAt, durationMs: 5, state, reason: typeof r === "string" ? "" : (r.reason ?? ""), canary: false }));
+                keep(
+                  engine.observe({
+                    checkId: "web",
+                    agentId: `a-${region}`,
+                    region,
+                    startedAt,
+                    durationMs: 5,
+                    state,
+                    reason: typeof r === "string" ? "" : (r.reason ?? ""),
+                    canary: false,
+                  }),
+                );
               });
             });
             clock = rounds.length * 10_000 + 100_000;

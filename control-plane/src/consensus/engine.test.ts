@@ -18,7 +18,13 @@ describe("consensus engine", () => {
     expect(s.engine.status("web")?.state).toBe("partial");
     expect(opened(s, "outage")).toEqual([]);
     const [partial] = opened(s, "partial");
-    expect(partial).toMatchObject({ kind: "partial", state: "open", regions: ["eu-west"], startedAt: firstFailure, reason: "connect" });
+    expect(partial).toMatchObject({
+      kind: "partial",
+      state: "open",
+      regions: ["eu-west"],
+      startedAt: firstFailure,
+      reason: "connect",
+    });
     const status = s.engine.status("web")!;
     expect(status.regions["eu-west"]).toMatchObject({ state: "down", impaired: false });
     expect(status.regions["us-east"]?.state).toBe("up");
@@ -34,7 +40,11 @@ describe("consensus engine", () => {
     s.round("web", { "eu-west": "up", "us-east": { state: "down", reason: "timeout" }, "ap-south": "down" });
     expect(s.of("outage.opened")).toEqual([]);
     const before = s.clock();
-    s.round("web", { "eu-west": { state: "down", reason: "timeout" }, "us-east": { state: "down", reason: "timeout" }, "ap-south": "down" });
+    s.round("web", {
+      "eu-west": { state: "down", reason: "timeout" },
+      "us-east": { state: "down", reason: "timeout" },
+      "ap-south": "down",
+    });
     const [outage] = opened(s, "outage");
     expect(outage).toBeDefined();
     // us-east's first failure (2nd in the round, +20 ms) is the earliest among the quorum (us-east, ap-south).
@@ -51,7 +61,8 @@ describe("consensus engine", () => {
 
   it("a 2-of-4 tie under majority is partial, never down", () => {
     const s = sim([{ checkId: "web", regions: [...R4] }]);
-    for (let k = 0; k < 8; k++) s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up", "sa-east": "up" });
+    for (let k = 0; k < 8; k++)
+      s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up", "sa-east": "up" });
     expect(s.engine.status("web")?.state).toBe("partial");
     expect(s.of("outage.opened")).toEqual([]);
     // Opened when eu-west crossed its threshold (10 ms before us-east); us-east joined it.
@@ -92,7 +103,8 @@ describe("consensus engine", () => {
   it("an impaired agent failing everything abstains: no partial, no outage, and the API says why", () => {
     const ids = ["c1", "c2", "c3", "c4", "c5", "c6"];
     const s = sim(ids.map((checkId) => ({ checkId, regions: [...R3] })));
-    for (let k = 0; k < 5; k++) s.roundMany(ids, { "eu-west": { state: "down", reason: "connect" }, "us-east": "up", "ap-south": "up" });
+    for (let k = 0; k < 5; k++)
+      s.roundMany(ids, { "eu-west": { state: "down", reason: "connect" }, "us-east": "up", "ap-south": "up" });
     const impaired = s.of("agent.impaired");
     expect(impaired).toHaveLength(1);
     expect(impaired[0]).toMatchObject({ agentId: "agent-eu-west", region: "eu-west" });
@@ -145,14 +157,27 @@ describe("consensus engine", () => {
       { checkId: "canary", regions: [...R3], canary: true },
     ]);
     s.roundMany(["web", "canary"], all(R3, "up"));
-    for (let k = 0; k < 2; k++) s.roundMany(["canary", "web"], { "eu-west": { state: "down", reason: "dns" }, "us-east": "up", "ap-south": "up" });
+    for (let k = 0; k < 2; k++)
+      s.roundMany(["canary", "web"], {
+        "eu-west": { state: "down", reason: "dns" },
+        "us-east": "up",
+        "ap-south": "up",
+      });
     const [imp] = s.of("agent.impaired");
     expect(imp).toMatchObject({ agentId: "agent-eu-west", reason: 'canary check "canary" failing (dns)' });
-    for (let k = 0; k < 4; k++) s.roundMany(["canary", "web"], { "eu-west": { state: "down", reason: "dns" }, "us-east": "up", "ap-south": "up" });
+    for (let k = 0; k < 4; k++)
+      s.roundMany(["canary", "web"], {
+        "eu-west": { state: "down", reason: "dns" },
+        "us-east": "up",
+        "ap-south": "up",
+      });
     expect(s.engine.status("web")?.state).toBe("up");
     expect(s.engine.status("web")?.regions["eu-west"]).toMatchObject({ state: "unknown", impaired: true });
     expect(s.of("partial.opened").filter((t) => t.checkId === "web")).toEqual([]);
-    expect(s.engine.agents().find((a) => a.agentId === "agent-eu-west")).toMatchObject({ impaired: true, canariesDown: 1 });
+    expect(s.engine.agents().find((a) => a.agentId === "agent-eu-west")).toMatchObject({
+      impaired: true,
+      canariesDown: 1,
+    });
   });
 
   it("a flapping target under hysteresis makes one outage, not ten", () => {
@@ -210,10 +235,22 @@ describe("consensus engine", () => {
     const [outage] = opened(s, "outage");
     expect(outage).toBeDefined();
     // Same state after an edit that changes nothing decisive: same outage, no new events.
-    const same = s.engine.upsertCheck({ checkId: "web", regions: [...R3], intervalMs: INTERVAL, timeoutMs: 2_000, failureThreshold: 3 });
+    const same = s.engine.upsertCheck({
+      checkId: "web",
+      regions: [...R3],
+      intervalMs: INTERVAL,
+      timeoutMs: 2_000,
+      failureThreshold: 3,
+    });
     expect(same.filter((t) => t.type.startsWith("outage"))).toEqual([]);
     expect(s.engine.status("web")?.outage?.id).toBe(outage!.id);
-    const ts = s.engine.upsertCheck({ checkId: "web", regions: [...R3], intervalMs: INTERVAL, timeoutMs: 2_000, quorum: "all" });
+    const ts = s.engine.upsertCheck({
+      checkId: "web",
+      regions: [...R3],
+      intervalMs: INTERVAL,
+      timeoutMs: 2_000,
+      quorum: "all",
+    });
     expect(ts.map((t) => t.type)).toEqual(expect.arrayContaining(["outage.resolved", "partial.opened"]));
     expect(s.engine.status("web")?.state).toBe("partial");
   });
@@ -224,22 +261,41 @@ describe("consensus engine", () => {
     s.round("web", all(R3, "up"));
     s.round("web", all(R3, "up"));
     expect(s.engine.status("web")?.state).toBe("down");
-    const ts = s.engine.upsertCheck({ checkId: "web", regions: [...R3], intervalMs: INTERVAL, timeoutMs: 2_000, recoveryThreshold: 2 });
+    const ts = s.engine.upsertCheck({
+      checkId: "web",
+      regions: [...R3],
+      intervalMs: INTERVAL,
+      timeoutMs: 2_000,
+      recoveryThreshold: 2,
+    });
     expect(ts.map((t) => t.type)).toContain("outage.resolved");
     expect(s.engine.status("web")?.state).toBe("up");
   });
 
   it("regions added to and removed from a check", () => {
     const s = sim([{ checkId: "web", regions: ["eu-west", "us-east", "ap-south"] }]);
-    for (let k = 0; k < 3; k++) s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up", "sa-east": "down" });
+    for (let k = 0; k < 3; k++)
+      s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up", "sa-east": "down" });
     expect(s.engine.stats().ignoredOtherRegion).toBe(3); // sa-east is not one of the check's regions
     expect(s.engine.status("web")?.state).toBe("down");
     // Removing us-east leaves eu-west (down) and ap-south (up): a tie, so partial; the outage ends.
-    const removed = s.engine.upsertCheck({ checkId: "web", regions: ["eu-west", "ap-south"], intervalMs: INTERVAL, timeoutMs: 2_000 });
-    expect(removed.map((t) => t.type)).toEqual(expect.arrayContaining(["region.resolved", "outage.resolved", "partial.opened"]));
+    const removed = s.engine.upsertCheck({
+      checkId: "web",
+      regions: ["eu-west", "ap-south"],
+      intervalMs: INTERVAL,
+      timeoutMs: 2_000,
+    });
+    expect(removed.map((t) => t.type)).toEqual(
+      expect.arrayContaining(["region.resolved", "outage.resolved", "partial.opened"]),
+    );
     expect(Object.keys(s.engine.status("web")!.regions)).toEqual(["ap-south", "eu-west"]);
     // Adding sa-east: unknown until it reports, then it counts.
-    s.engine.upsertCheck({ checkId: "web", regions: ["eu-west", "ap-south", "sa-east"], intervalMs: INTERVAL, timeoutMs: 2_000 });
+    s.engine.upsertCheck({
+      checkId: "web",
+      regions: ["eu-west", "ap-south", "sa-east"],
+      intervalMs: INTERVAL,
+      timeoutMs: 2_000,
+    });
     expect(s.engine.status("web")?.regions["sa-east"]?.state).toBe("unknown");
     for (let k = 0; k < 2; k++) s.round("web", { "eu-west": "down", "ap-south": "up", "sa-east": "down" });
     expect(s.engine.status("web")?.state).toBe("down");
@@ -265,7 +321,13 @@ describe("consensus engine", () => {
         ["e2", b],
         ["e3", c],
       ] as const) {
-        s.observe({ checkId: "web", region: "eu-west", agentId: id, state: st, reason: st === "down" ? "connect" : "" });
+        s.observe({
+          checkId: "web",
+          region: "eu-west",
+          agentId: id,
+          state: st,
+          reason: st === "down" ? "connect" : "",
+        });
         s.setClock(s.clock() + 1);
       }
       s.setClock(s.clock() + INTERVAL);
@@ -312,7 +374,21 @@ describe("consensus engine", () => {
   });
 
   it("policyFor lets results of a check the engine has not seen yet in", () => {
-    const s = sim([], { policyFor: (id) => (id === "late" ? { checkId: "late", intervalMs: INTERVAL, timeoutMs: 1000, regions: [], failureThreshold: 1, recoveryThreshold: 1, quorum: "any", canary: false } : undefined) });
+    const s = sim([], {
+      policyFor: (id) =>
+        id === "late"
+          ? {
+              checkId: "late",
+              intervalMs: INTERVAL,
+              timeoutMs: 1000,
+              regions: [],
+              failureThreshold: 1,
+              recoveryThreshold: 1,
+              quorum: "any",
+              canary: false,
+            }
+          : undefined,
+    });
     s.observe({ checkId: "late", region: "eu-west", state: "down" });
     expect(s.engine.status("late")?.state).toBe("down");
   });
@@ -337,7 +413,8 @@ describe("consensus engine", () => {
     for (let k = 0; k < 2; k++) allQ.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up" });
     expect(allQ.engine.status("web")?.state).toBe("partial");
     const two = sim([{ checkId: "web", regions: [...R4], quorum: 2 }]);
-    for (let k = 0; k < 2; k++) two.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up", "sa-east": "up" });
+    for (let k = 0; k < 2; k++)
+      two.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up", "sa-east": "up" });
     expect(two.engine.status("web")?.state).toBe("down");
   });
 
@@ -352,7 +429,16 @@ describe("consensus engine", () => {
     const before = sim([{ checkId: "web", regions: [...R3] }]);
     const results: Parameters<typeof before.engine.observe>[0][] = [];
     const record = (region: string, state: "up" | "down"): void => {
-      results.push({ checkId: "web", agentId: `agent-${region}`, region, startedAt: before.clock(), durationMs: 5, state, reason: state === "down" ? "connect" : "", canary: false });
+      results.push({
+        checkId: "web",
+        agentId: `agent-${region}`,
+        region,
+        startedAt: before.clock(),
+        durationMs: 5,
+        state,
+        reason: state === "down" ? "connect" : "",
+        canary: false,
+      });
       before.engine.observe(results.at(-1)!);
       before.setClock(before.clock() + 10);
     };
@@ -368,7 +454,10 @@ describe("consensus engine", () => {
     const after = sim([{ checkId: "web", regions: [...R3] }], {}, before.clock());
     const ts = after.engine.warmUp({ results: [...results].reverse(), openIncidents: open });
     expect(ts.filter((t) => t.type.endsWith(".opened") || t.type.endsWith(".resolved"))).toEqual([]);
-    expect(after.engine.status("web")).toMatchObject({ state: "down", outage: { id: stored.id, startedAt: stored.startedAt } });
+    expect(after.engine.status("web")).toMatchObject({
+      state: "down",
+      outage: { id: stored.id, startedAt: stored.startedAt },
+    });
     // It then resolves the very same outage.
     for (let k = 0; k < 2; k++) after.round("web", all(R3, "up"));
     expect(after.of("outage.resolved")[0]?.outage.id).toBe(stored.id);
@@ -376,10 +465,21 @@ describe("consensus engine", () => {
     // If the target recovered while the control plane was away, warm-up resolves it at once.
     const healed = sim([{ checkId: "web", regions: [...R3] }], {}, before.clock() + 3 * INTERVAL);
     const ups = R3.flatMap((region, i) =>
-      [1, 2].map((k) => ({ checkId: "web", agentId: `agent-${region}`, region, startedAt: before.clock() + k * INTERVAL + i, durationMs: 5, state: "up" as const, reason: "", canary: false })),
+      [1, 2].map((k) => ({
+        checkId: "web",
+        agentId: `agent-${region}`,
+        region,
+        startedAt: before.clock() + k * INTERVAL + i,
+        durationMs: 5,
+        state: "up" as const,
+        reason: "",
+        canary: false,
+      })),
     );
     const ts2 = healed.engine.warmUp({ results: [...results, ...ups], openIncidents: open });
-    expect(ts2.filter((t) => t.type === "outage.resolved").map((t) => ("outage" in t ? t.outage.id : ""))).toEqual([stored.id]);
+    expect(ts2.filter((t) => t.type === "outage.resolved").map((t) => ("outage" in t ? t.outage.id : ""))).toEqual([
+      stored.id,
+    ]);
     // Incidents of a check that no longer exists are resolved rather than left open forever.
     const orphan = sim([]);
     const ts3 = orphan.engine.warmUp({ results: [], openIncidents: open });
@@ -389,7 +489,16 @@ describe("consensus engine", () => {
   it("warm-up of a check still degraded announces no second check.degraded; its recovery is announced", () => {
     const t0 = 1_000_000;
     const results = [0, 1, 2].flatMap((k) =>
-      R3.map((region, i) => ({ checkId: "web", agentId: `agent-${region}`, region, startedAt: t0 + k * INTERVAL + i, durationMs: 5, state: "degraded" as const, reason: "", canary: false })),
+      R3.map((region, i) => ({
+        checkId: "web",
+        agentId: `agent-${region}`,
+        region,
+        startedAt: t0 + k * INTERVAL + i,
+        durationMs: 5,
+        state: "degraded" as const,
+        reason: "",
+        canary: false,
+      })),
     );
     const s = sim([{ checkId: "web", regions: [...R3] }], {}, t0 + 3 * INTERVAL);
     const ts = s.engine.warmUp({ results, openIncidents: [] });

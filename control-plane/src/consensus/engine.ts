@@ -415,7 +415,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     region.impairedReason = region.impaired ? impairedReason : "";
     if (state === "down") {
       const reasons: string[] = [];
-      for (const v of region.views.values()) if (v.state === "down" && t < v.last + check.staleAfter) reasons.push(v.lastReason);
+      for (const v of region.views.values())
+        if (v.state === "down" && t < v.last + check.staleAfter) reasons.push(v.lastReason);
       region.reason = dominant(reasons);
     }
     if (state !== region.state) {
@@ -433,7 +434,15 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
               : voters > 0
                 ? "agents disagree"
                 : "no fresh results";
-      emit(out, { type: "region.state", checkId: check.policy.checkId, region: region.name, from, to: state, at: t, reason: why });
+      emit(out, {
+        type: "region.state",
+        checkId: check.policy.checkId,
+        region: region.name,
+        from,
+        to: state,
+        at: t,
+        reason: why,
+      });
     }
     if (!warming) syncRegionIncident(check, region, t, out);
     return nextStale;
@@ -501,7 +510,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     if (check.incident && check.incident.kind !== want) {
       const done = resolved(check.incident, t, []);
       check.incident = null;
-      emit(out, { type: done.kind === "outage" ? "outage.resolved" : "partial.resolved", checkId, at: t, outage: done });
+      emit(out, {
+        type: done.kind === "outage" ? "outage.resolved" : "partial.resolved",
+        checkId,
+        at: t,
+        outage: done,
+      });
     }
     if (want === null) return;
     if (!check.incident) {
@@ -516,7 +530,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         regions: downRegions.map((r) => r.name).sort(),
         reason: dominant(downRegions.map((r) => r.reason)),
       };
-      emit(out, { type: want === "outage" ? "outage.opened" : "partial.opened", checkId, at: t, outage: { ...check.incident } });
+      emit(out, {
+        type: want === "outage" ? "outage.opened" : "partial.opened",
+        checkId,
+        at: t,
+        outage: { ...check.incident },
+      });
     } else {
       // Regions that join an open incident are remembered for its resolved record.
       const regions = new Set(check.incident.regions);
@@ -703,12 +722,18 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const t = now();
       const touched = new Set<AgentEntry>();
       for (const region of check.regions.values()) {
-        if (region.incident) emit(out, { type: "region.resolved", checkId, at: t, outage: resolved(region.incident, t, []) });
+        if (region.incident)
+          emit(out, { type: "region.resolved", checkId, at: t, outage: resolved(region.incident, t, []) });
         for (const v of [...region.views.values()]) removeView(v, touched);
       }
       if (check.incident) {
         const done = resolved(check.incident, t, []);
-        emit(out, { type: done.kind === "outage" ? "outage.resolved" : "partial.resolved", checkId, at: t, outage: done });
+        emit(out, {
+          type: done.kind === "outage" ? "outage.resolved" : "partial.resolved",
+          checkId,
+          at: t,
+          outage: done,
+        });
       }
       checks.delete(checkId);
       stats.checks = checks.size;
@@ -789,7 +814,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       if (!check) return undefined;
       const t = now();
       const regions: Record<string, RegionStatus> = {};
-      for (const name of [...check.regions.keys()].sort()) regions[name] = regionStatus(check, check.regions.get(name)!, t);
+      for (const name of [...check.regions.keys()].sort())
+        regions[name] = regionStatus(check, check.regions.get(name)!, t);
       return {
         checkId,
         state: check.state,
@@ -800,7 +826,9 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     },
 
     agents() {
-      return [...agents.values()].map(health).sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
+      return [...agents.values()]
+        .map(health)
+        .sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
     },
 
     agent(agentId) {

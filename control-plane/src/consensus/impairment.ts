@@ -38,7 +38,16 @@ export function impairmentRules(options: ImpairmentOptions = {}): ImpairmentRule
 
 /** A fresh, unimpaired agent record. */
 export function newAgentRecord(agentId: string, region: string): AgentRecord {
-  return { agentId, region, impaired: false, reason: "", since: 0, checks: 0, contradicted: 0, canariesDown: new Map() };
+  return {
+    agentId,
+    region,
+    impaired: false,
+    reason: "",
+    since: 0,
+    checks: 0,
+    contradicted: 0,
+    canariesDown: new Map(),
+  };
 }
 
 /**
@@ -49,7 +58,10 @@ export function judgeAgent(agent: AgentRecord, rules: ImpairmentRules): { impair
   if (agent.canariesDown.size > 0) {
     const [checkId, reason] = [...agent.canariesDown].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))[0]!;
     const more = agent.canariesDown.size > 1 ? ` (and ${agent.canariesDown.size - 1} more)` : "";
-    return { impaired: true, reason: `canary check ${JSON.stringify(checkId)} failing${reason ? ` (${reason})` : ""}${more}` };
+    return {
+      impaired: true,
+      reason: `canary check ${JSON.stringify(checkId)} failing${reason ? ` (${reason})` : ""}${more}`,
+    };
   }
   if (agent.checks >= rules.minChecks && agent.checks > 0) {
     const ratio = agent.contradicted / agent.checks;

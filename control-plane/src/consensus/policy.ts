@@ -10,7 +10,8 @@ export const DEFAULT_RECOVERY_THRESHOLD = 2;
 export function parseQuorum(value: unknown): Quorum | undefined {
   if (value === undefined || value === null || value === "") return "majority";
   if (value === "majority" || value === "all" || value === "any") return value;
-  const n = typeof value === "number" ? value : typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  const n =
+    typeof value === "number" ? value : typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : NaN;
   return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : undefined;
 }
 

@@ -38,7 +38,25 @@ describe("policy", () => {
   });
 
   it("reads a registry check, proto3 zero values meaning defaults", () => {
-    const p = policyFromCheck(create(CheckSchema, { id: "web", type: "http", intervalMs: 5000, timeoutMs: 1000, regions: ["b", "a"], quorum: "2" }));
-    expect(p).toEqual({ checkId: "web", intervalMs: 5000, timeoutMs: 1000, regions: ["a", "b"], failureThreshold: 2, recoveryThreshold: 2, quorum: 2, canary: false });
+    const p = policyFromCheck(
+      create(CheckSchema, {
+        id: "web",
+        type: "http",
+        intervalMs: 5000,
+        timeoutMs: 1000,
+        regions: ["b", "a"],
+        quorum: "2",
+      }),
+    );
+    expect(p).toEqual({
+      checkId: "web",
+      intervalMs: 5000,
+      timeoutMs: 1000,
+      regions: ["a", "b"],
+      failureThreshold: 2,
+      recoveryThreshold: 2,
+      quorum: 2,
+      canary: false,
+    });
   });
 });

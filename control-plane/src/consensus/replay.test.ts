@@ -11,7 +11,16 @@ function history(): Observation[] {
   for (let k = 0; k < 30; k++) {
     REGIONS.forEach((region, i) => {
       const down = (k >= 10 && k <= 14 && region !== "ap-south") || (k >= 20 && k <= 22 && region === "eu-west");
-      out.push({ checkId: "web", agentId: `a-${region}`, region, startedAt: k * I + i * 100, durationMs: 20, state: down ? "down" : "up", reason: down ? "http_status" : "", canary: false });
+      out.push({
+        checkId: "web",
+        agentId: `a-${region}`,
+        region,
+        startedAt: k * I + i * 100,
+        durationMs: 20,
+        state: down ? "down" : "up",
+        reason: down ? "http_status" : "",
+        canary: false,
+      });
     });
   }
   return out;
@@ -24,7 +33,12 @@ describe("replay", () => {
     const r = replay(history(), base, { from: 0, to: 30 * I });
     const outages = r.outages.filter((o) => o.kind === "outage");
     expect(outages).toHaveLength(1);
-    expect(outages[0]).toMatchObject({ state: "resolved", startedAt: 10 * I, regions: ["eu-west", "us-east"], reason: "http_status" });
+    expect(outages[0]).toMatchObject({
+      state: "resolved",
+      startedAt: 10 * I,
+      regions: ["eu-west", "us-east"],
+      reason: "http_status",
+    });
     expect(outages[0]!.confirmedAt).toBe(11 * I + 100 + 20);
     // eu-west's second success ends the quorum (us-east's failing alone is a partial again).
     expect(outages[0]!.resolvedAt).toBe(16 * I + 20);
@@ -35,13 +49,21 @@ describe("replay", () => {
       [20 * I, ["eu-west"]],
     ]);
     // Per-region down intervals come with it (per-region availability).
-    expect(r.outages.filter((o) => o.kind === "region").map((o) => o.regions[0])).toEqual(["eu-west", "us-east", "eu-west"]);
+    expect(r.outages.filter((o) => o.kind === "region").map((o) => o.regions[0])).toEqual([
+      "eu-west",
+      "us-east",
+      "eu-west",
+    ]);
     expect(r.results).toBe(90);
     expect(r.finalState).toBe("up");
   });
 
   it("other thresholds or quorum change the verdicts", () => {
-    expect(replay(history(), { ...base, failureThreshold: 6 }, { from: 0, to: 30 * I }).outages.filter((o) => o.kind === "outage")).toEqual([]);
+    expect(
+      replay(history(), { ...base, failureThreshold: 6 }, { from: 0, to: 30 * I }).outages.filter(
+        (o) => o.kind === "outage",
+      ),
+    ).toEqual([]);
     const all = replay(history(), { ...base, quorum: "all" }, { from: 0, to: 30 * I });
     expect(all.outages.filter((o) => o.kind === "outage")).toEqual([]);
     const any = replay(history(), { ...base, quorum: "any" }, { from: 0, to: 30 * I });
@@ -55,6 +77,9 @@ describe("replay", () => {
     const mid = replay(history(), base, { from: 0, to: 13 * I });
     expect(mid.outages.find((o) => o.kind === "outage")).toMatchObject({ state: "open", resolvedAt: null });
     // A window after the outage does not list it.
-    expect(replay(history(), base, { from: 18 * I, to: 30 * I }).outages.map((o) => o.kind)).toEqual(["partial", "region"]);
+    expect(replay(history(), base, { from: 18 * I, to: 30 * I }).outages.map((o) => o.kind)).toEqual([
+      "partial",
+      "region",
+    ]);
   });
 });

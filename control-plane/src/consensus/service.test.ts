@@ -67,7 +67,15 @@ async function setup(opts: { open?: Outage[]; recent?: Observation[]; start?: nu
   const engine = createConsensusEngine({ now: () => clock });
   const store = fakeStore(opts.open, opts.recent);
   const seen: Transition[] = [];
-  const service = createConsensusService({ engine, outageStore: store.store, registry, log, now: () => clock, tickMs: 10, onTransition: (t) => void seen.push(t) });
+  const service = createConsensusService({
+    engine,
+    outageStore: store.store,
+    registry,
+    log,
+    now: () => clock,
+    tickMs: 10,
+    onTransition: (t) => void seen.push(t),
+  });
   await service.start();
   const feed = (state: Record<string, "up" | "down">) => {
     const rows = Object.entries(state).map(([region, s], i) => row(region, clock + i, s));
@@ -89,7 +97,9 @@ describe("consensus service", () => {
     const outages = [...m.store.saved.values()].filter((o) => o.kind === "outage");
     expect(outages).toEqual([expect.objectContaining({ state: "open", regions: ["eu-west", "us-east"] })]);
     // A registry edit reaches the engine: quorum "all" turns the outage into a partial.
-    await m.registry.replace(create(CheckSchema, { id: "web", type: "http", intervalMs: I, timeoutMs: 2000, regions: R3, quorum: "all" }));
+    await m.registry.replace(
+      create(CheckSchema, { id: "web", type: "http", intervalMs: I, timeoutMs: 2000, regions: R3, quorum: "all" }),
+    );
     await m.service.flush();
     expect(m.engine.status("web")?.state).toBe("partial");
     expect([...m.store.saved.values()].find((o) => o.kind === "outage")?.state).toBe("resolved");
@@ -122,7 +132,18 @@ describe("consensus service", () => {
     await first.service.stop();
     const open = [...first.store.saved.values()].filter((o) => o.state === "open");
     const stored = open.find((o) => o.kind === "outage")!;
-    const recent: Observation[] = R3.flatMap((region) => [first.clock() - 2 * I, first.clock() - I].map((t) => ({ checkId: "web", agentId: `agent-${region}`, region, startedAt: t, durationMs: 5, state: "down" as const, reason: "connect", canary: false })));
+    const recent: Observation[] = R3.flatMap((region) =>
+      [first.clock() - 2 * I, first.clock() - I].map((t) => ({
+        checkId: "web",
+        agentId: `agent-${region}`,
+        region,
+        startedAt: t,
+        durationMs: 5,
+        state: "down" as const,
+        reason: "connect",
+        canary: false,
+      })),
+    );
 
     const second = await setup({ open, recent, start: first.clock() + 1000 });
     expect(second.seen.filter((t) => t.type === "outage.opened")).toEqual([]);
@@ -144,7 +165,8 @@ describe("consensus service", () => {
     for (let k = 0; k < 2; k++) m.feed({ "eu-west": "down", "us-east": "down", "ap-south": "down" });
     // No transition announces the joining region; the 10 ms tick saves the grown record.
     const deadline = Date.now() + 5000;
-    while (m.store.saved.get(outageId)?.regions.length !== 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (m.store.saved.get(outageId)?.regions.length !== 3 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     expect(m.store.saved.get(outageId)).toMatchObject({ state: "open", regions: ["ap-south", "eu-west", "us-east"] });
     await m.service.stop();
   });
@@ -161,7 +183,9 @@ describe("consensus service", () => {
 
   it("a throwing transition handler is logged, not fatal", async () => {
     const registry = createMemoryRegistry({ log });
-    await registry.create(create(CheckSchema, { id: "web", type: "http", intervalMs: I, timeoutMs: 2000, regions: ["eu-west"] }));
+    await registry.create(
+      create(CheckSchema, { id: "web", type: "http", intervalMs: I, timeoutMs: 2000, regions: ["eu-west"] }),
+    );
     const engine = createConsensusEngine({ now: () => 5_000 });
     const service = createConsensusService({
       engine,

@@ -110,7 +110,8 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       if (opts.onTransition) {
         try {
           const r = opts.onTransition(t);
-          if (r instanceof Promise) r.catch((err: unknown) => log.error({ err, type: t.type }, "transition handler failed"));
+          if (r instanceof Promise)
+            r.catch((err: unknown) => log.error({ err, type: t.type }, "transition handler failed"));
         } catch (err) {
           log.error({ err, type: t.type }, "transition handler failed");
         }
@@ -152,19 +153,37 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       let lookback = 0;
       for (const record of watch.checks) {
         const p = policyFromCheck(record.check);
-        lookback = Math.max(lookback, staleAfterMs(p) + Math.max(p.failureThreshold, p.recoveryThreshold) * p.intervalMs);
+        lookback = Math.max(
+          lookback,
+          staleAfterMs(p) + Math.max(p.failureThreshold, p.recoveryThreshold) * p.intervalMs,
+        );
       }
       lookback = Math.min(lookback, opts.maxWarmUpMs ?? 86_400_000);
-      const perAgent = 2 + Math.max(2, ...watch.checks.map((r) => Math.max(r.check.failureThreshold, r.check.recoveryThreshold)));
+      const perAgent =
+        2 + Math.max(2, ...watch.checks.map((r) => Math.max(r.check.failureThreshold, r.check.recoveryThreshold)));
       const t = now();
       const [openIncidents, results] = await Promise.all([
         outageStore.openIncidents(),
-        lookback > 0 ? outageStore.recentObservations({ since: Math.max(0, t - lookback), perAgent, limit: opts.maxWarmUpResults ?? 2_000_000 }) : [],
+        lookback > 0
+          ? outageStore.recentObservations({
+              since: Math.max(0, t - lookback),
+              perAgent,
+              limit: opts.maxWarmUpResults ?? 2_000_000,
+            })
+          : [],
       ]);
       warmUpResults = results.length;
       for (const o of openIncidents) track(o);
       handle(engine.warmUp({ results, openIncidents }));
-      log.info({ checks: watch.checks.length, openIncidents: openIncidents.length, results: results.length, lookbackMs: lookback }, "consensus engine warmed up");
+      log.info(
+        {
+          checks: watch.checks.length,
+          openIncidents: openIncidents.length,
+          results: results.length,
+          lookbackMs: lookback,
+        },
+        "consensus engine warmed up",
+      );
       timer = setInterval(() => {
         handle(engine.tick(now()));
         saveGrownIncidents();
@@ -179,7 +198,9 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       watch?.stop();
       watch = undefined;
       saveGrownIncidents();
-      await this.flush().catch((err: unknown) => log.warn({ err, pending: pending.size }, "incidents not saved at shutdown"));
+      await this.flush().catch((err: unknown) =>
+        log.warn({ err, pending: pending.size }, "incidents not saved at shutdown"),
+      );
     },
 
     onStored(rows) {
@@ -218,6 +239,14 @@ function describe(t: Transition): Record<string, unknown> {
     case "agent.recovered":
       return { type: t.type, agentId: t.agentId, region: t.region, at: t.at, reason: t.reason };
     default:
-      return { type: t.type, checkId: t.checkId, at: t.at, outageId: t.outage.id, regions: t.outage.regions, startedAt: t.outage.startedAt, reason: t.outage.reason };
+      return {
+        type: t.type,
+        checkId: t.checkId,
+        at: t.at,
+        outageId: t.outage.id,
+        regions: t.outage.regions,
+        startedAt: t.outage.startedAt,
+        reason: t.outage.reason,
+      };
   }
 }

@@ -23,7 +23,11 @@ export interface Sim {
 }
 
 /** The member of Transition whose `type` can be T (distributes over the union). */
-export type TransitionOf<T extends Transition["type"], X = Transition> = X extends { type: infer U } ? (T extends U ? X : never) : never;
+export type TransitionOf<T extends Transition["type"], X = Transition> = X extends { type: infer U }
+  ? T extends U
+    ? X
+    : never
+  : never;
 
 export const INTERVAL = 10_000;
 
@@ -59,27 +63,28 @@ export function sim(
       const interval = engine.policy(checkIds[0] ?? "")?.intervalMs ?? INTERVAL;
       const roundStart = clock;
       let offset = 0;
-      for (const checkId of checkIds) for (const [region, report] of Object.entries(reports)) {
-        offset += 10;
-        if (report === null) continue;
-        const r = typeof report === "string" ? { state: report } : report;
-        const startedAt = roundStart + offset;
-        clock = startedAt + 5;
-        out.push(
-          ...keep(
-            engine.observe({
-              checkId,
-              agentId: r.agentId ?? `agent-${region}`,
-              region,
-              startedAt,
-              durationMs: 5,
-              state: r.state,
-              reason: r.state === "down" ? (r.reason ?? "connect") : "",
-              canary: engine.policy(checkId)?.canary ?? false,
-            }),
-          ),
-        );
-      }
+      for (const checkId of checkIds)
+        for (const [region, report] of Object.entries(reports)) {
+          offset += 10;
+          if (report === null) continue;
+          const r = typeof report === "string" ? { state: report } : report;
+          const startedAt = roundStart + offset;
+          clock = startedAt + 5;
+          out.push(
+            ...keep(
+              engine.observe({
+                checkId,
+                agentId: r.agentId ?? `agent-${region}`,
+                region,
+                startedAt,
+                durationMs: 5,
+                state: r.state,
+                reason: r.state === "down" ? (r.reason ?? "connect") : "",
+                canary: engine.policy(checkId)?.canary ?? false,
+              }),
+            ),
+          );
+        }
       clock = roundStart + interval;
       out.push(...keep(engine.tick(clock)));
       return out;

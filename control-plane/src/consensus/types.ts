@@ -111,11 +111,25 @@ export interface CheckStatus {
 
 /** Something that changed; every transition carries the engine time it was decided at. */
 export type Transition =
-  | { type: "region.state"; checkId: string; region: string; from: RegionState; to: RegionState; at: number; reason: string }
+  | {
+      type: "region.state";
+      checkId: string;
+      region: string;
+      from: RegionState;
+      to: RegionState;
+      at: number;
+      reason: string;
+    }
   | { type: "check.state"; checkId: string; from: GlobalState; to: GlobalState; at: number }
   | { type: "check.degraded" | "check.recovered"; checkId: string; at: number }
   | {
-      type: "outage.opened" | "outage.resolved" | "partial.opened" | "partial.resolved" | "region.opened" | "region.resolved";
+      type:
+        | "outage.opened"
+        | "outage.resolved"
+        | "partial.opened"
+        | "partial.resolved"
+        | "region.opened"
+        | "region.resolved";
       checkId: string;
       at: number;
       outage: Outage;

@@ -1,5 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import { credentials, Metadata, makeGenericClientConstructor, status, type Client, type ServiceError } from "@grpc/grpc-js";
+import {
+  credentials,
+  Metadata,
+  makeGenericClientConstructor,
+  status,
+  type Client,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import {
   AgentService,
   grpcServiceDefinition,
@@ -25,7 +32,10 @@ type AgentClient = Client & {
 };
 
 function tcp(id: string, regions: string[] = []) {
-  return validateCheck({ id, type: "tcp", intervalMs: 1000, regions, tcp: { host: "127.0.0.1", port: 9 } }, { mode: "create" });
+  return validateCheck(
+    { id, type: "tcp", intervalMs: 1000, regions, tcp: { host: "127.0.0.1", port: 9 } },
+    { mode: "create" },
+  );
 }
 
 function md(token = TOKEN): Metadata {
@@ -49,7 +59,8 @@ function collect(stream: import("@grpc/grpc-js").ClientReadableStream<WatchAssig
       const start = Date.now();
       while (messages.length < n) {
         if (error && error.code !== status.CANCELLED) throw error;
-        if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for message ${n}; got ${messages.length}`);
+        if (Date.now() - start > timeoutMs)
+          throw new Error(`timed out waiting for message ${n}; got ${messages.length}`);
         await new Promise((r) => setTimeout(r, 10));
       }
       return messages[n - 1]!;
@@ -77,7 +88,9 @@ describe("agent gRPC service", () => {
   }
 
   const watchReq = (region: string, id = `agent-${region}`) =>
-    create(WatchAssignmentsRequestSchema, { agent: { id, region, provider: "test", version: "0.0.1", capabilities: ["tcp"] } });
+    create(WatchAssignmentsRequestSchema, {
+      agent: { id, region, provider: "test", version: "0.0.1", capabilities: ["tcp"] },
+    });
 
   it("sends the region's snapshot, then deltas for upserts, moves and deletes", async () => {
     const { registry, agents, service, client } = await setup();
@@ -148,7 +161,9 @@ describe("agent gRPC service", () => {
     );
     expect(Number(res.serverTimeMs)).toBeGreaterThanOrEqual(before);
     await new Promise((r) => setTimeout(r, 20));
-    expect(await agents.list()).toMatchObject([{ id: "a1", connected: false, assignmentVersion: 4, outboxDepth: 2, lastSeq: 99 }]);
+    expect(await agents.list()).toMatchObject([
+      { id: "a1", connected: false, assignmentVersion: 4, outboxDepth: 2, lastSeq: 99 },
+    ]);
   });
 
   it("marks the agent disconnected when it cancels, and stops sending to it", async () => {

@@ -84,7 +84,10 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     if (bearerMatches(typeof value === "string" ? value : undefined, token)) return true;
     counters.unauthenticated++;
     // Never log what was presented: it may be a near-miss of the real token.
-    log.warn({ method, peer, unauthenticated: counters.unauthenticated }, "agent call rejected: missing or invalid bearer token");
+    log.warn(
+      { method, peer, unauthenticated: counters.unauthenticated },
+      "agent call rejected: missing or invalid bearer token",
+    );
     return false;
   }
 
@@ -120,7 +123,12 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       counters.deltasSent++;
       send(create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: delta } }));
       log.debug(
-        { agentId: agent.id, version: delta.version, upserted: delta.upserted.map((c) => c.id), removed: delta.removed },
+        {
+          agentId: agent.id,
+          version: delta.version,
+          upserted: delta.upserted.map((c) => c.id),
+          removed: delta.removed,
+        },
         "assignment delta sent",
       );
     };
@@ -145,7 +153,10 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     counters.snapshotsSent++;
     send(
       create(WatchAssignmentsResponseSchema, {
-        event: { case: "snapshot", value: create(AssignmentSnapshotSchema, { version: BigInt(watch.version), checks }) },
+        event: {
+          case: "snapshot",
+          value: create(AssignmentSnapshotSchema, { version: BigInt(watch.version), checks }),
+        },
       }),
     );
 
@@ -176,7 +187,10 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     );
   }
 
-  function heartbeat(call: ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>, callback: sendUnaryData<HeartbeatResponse>): void {
+  function heartbeat(
+    call: ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>,
+    callback: sendUnaryData<HeartbeatResponse>,
+  ): void {
     if (!authorized(call.metadata, "Heartbeat", call.getPeer())) {
       callback({ code: status.UNAUTHENTICATED, details: "missing or invalid bearer token" });
       return;

@@ -12,7 +12,12 @@ const record = (id: string, regions: string[] = []): CheckRecord => ({
 
 describe("assignments", () => {
   it("assigns checks without regions everywhere and regional ones only to their regions", () => {
-    const all = [record("any"), record("eu", ["eu-west"]), record("us", ["us-east"]), record("both", ["eu-west", "us-east"])];
+    const all = [
+      record("any"),
+      record("eu", ["eu-west"]),
+      record("us", ["us-east"]),
+      record("both", ["eu-west", "us-east"]),
+    ];
     expect(assignedChecks(all, "eu-west").map((c) => c.id)).toEqual(["any", "eu", "both"]);
     expect(assignedChecks(all, "ap-south").map((c) => c.id)).toEqual(["any"]);
   });
@@ -25,13 +30,19 @@ describe("assignments", () => {
     expect([...assigned]).toEqual(["a"]);
 
     // Moved out of the region: removed for this agent.
-    const moved = assignmentDelta({ type: "upsert", version: 6, record: record("a", ["us-east"]) }, "eu-west", assigned);
+    const moved = assignmentDelta(
+      { type: "upsert", version: 6, record: record("a", ["us-east"]) },
+      "eu-west",
+      assigned,
+    );
     expect(moved?.removed).toEqual(["a"]);
     expect(moved?.upserted).toEqual([]);
     expect(assigned.size).toBe(0);
 
     // Changes to checks the agent never had are not its business.
-    expect(assignmentDelta({ type: "upsert", version: 7, record: record("b", ["us-east"]) }, "eu-west", assigned)).toBeUndefined();
+    expect(
+      assignmentDelta({ type: "upsert", version: 7, record: record("b", ["us-east"]) }, "eu-west", assigned),
+    ).toBeUndefined();
     expect(assignmentDelta({ type: "delete", version: 8, id: "b" }, "eu-west", assigned)).toBeUndefined();
 
     assignmentDelta({ type: "upsert", version: 9, record: record("c") }, "eu-west", assigned);

@@ -13,7 +13,11 @@ export function assignedChecks(records: readonly CheckRecord[], region: string):
  * (updated in place), or undefined when the change does not concern it. A check whose regions no
  * longer include the agent's region is "removed" for that agent.
  */
-export function assignmentDelta(change: RegistryChange, region: string, assigned: Set<string>): AssignmentDelta | undefined {
+export function assignmentDelta(
+  change: RegistryChange,
+  region: string,
+  assigned: Set<string>,
+): AssignmentDelta | undefined {
   const version = BigInt(change.version);
   if (change.type === "delete") {
     if (!assigned.delete(change.id)) return undefined;

@@ -14,7 +14,11 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1000, maxMs: 300_000 };
  * capped at max) with "equal jitter" (a random point in the upper half), so that replicas and hooks
  * that failed together do not retry in lockstep. `random` returns [0, 1).
  */
-export function backoffDelay(attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: BackoffPolicy = DEFAULT_BACKOFF,
+  random: () => number = Math.random,
+): number {
   const exp = policy.baseMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 30);
   const capped = Math.min(policy.maxMs, exp);
   return Math.round(capped / 2 + random() * (capped / 2));

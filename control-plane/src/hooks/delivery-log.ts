@@ -54,7 +54,10 @@ export function createJetStreamDeliveryLog({ js, jsm }: { js: JetStreamClient; j
         const skip = Math.max(0, total - limit);
         const out: DeliveryRecord[] = [];
         // An ordered (ephemeral) consumer filtered on the hook's subject reads its records in order.
-        const consumer = await js.consumers.get(HOOK_LOG_STREAM, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
+        const consumer = await js.consumers.get(HOOK_LOG_STREAM, {
+          filter_subjects: subject,
+          deliver_policy: DeliverPolicy.All,
+        });
         let seen = 0;
         while (seen < total) {
           const batch = await consumer.fetch({ max_messages: Math.min(total - seen, 256), expires: 2000 });
@@ -69,7 +72,10 @@ export function createJetStreamDeliveryLog({ js, jsm }: { js: JetStreamClient; j
         await consumer.delete().catch(() => undefined);
         return out;
       } catch (err) {
-        throw new UnavailableError(`delivery log (JetStream) failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new UnavailableError(
+          `delivery log (JetStream) failed: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
       }
     },
   };

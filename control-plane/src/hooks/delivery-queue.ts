@@ -1,4 +1,10 @@
-import { AckPolicy, DeliverPolicy, RetentionPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
 import type { HookEvent } from "./types.js";
 
 /** JetStream work-queue stream of pending deliveries (one message per event and hook). */
@@ -58,12 +64,17 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
     await jsm.consumers.add(DELIVERIES_STREAM, consumer);
   } catch (err) {
     if (!/already (in use|exists)|exists/i.test(String(err))) throw err;
-    await jsm.consumers.update(DELIVERIES_STREAM, DELIVERIES_CONSUMER, { ack_wait: consumer.ack_wait, max_ack_pending: consumer.max_ack_pending });
+    await jsm.consumers.update(DELIVERIES_STREAM, DELIVERIES_CONSUMER, {
+      ack_wait: consumer.ack_wait,
+      max_ack_pending: consumer.max_ack_pending,
+    });
   }
 }
 
 /** Enqueues one delivery; false when JetStream dropped it as a duplicate of an earlier enqueue. */
 export async function enqueueDelivery(js: JetStreamClient, d: QueuedDelivery): Promise<boolean> {
-  const ack = await js.publish(`${DELIVERIES_SUBJECT_PREFIX}.${d.hookId}`, JSON.stringify(d), { msgID: deliveryId(d.event.id, d.hookId) });
+  const ack = await js.publish(`${DELIVERIES_SUBJECT_PREFIX}.${d.hookId}`, JSON.stringify(d), {
+    msgID: deliveryId(d.event.id, d.hookId),
+  });
   return !ack.duplicate;
 }

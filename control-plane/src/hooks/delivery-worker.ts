@@ -83,7 +83,20 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const policy = deps.options?.backoff ?? DEFAULT_BACKOFF;
   const heartbeatMs = deps.options?.heartbeatMs ?? 5000;
   const fetchExpiresMs = deps.options?.fetchExpiresMs ?? 5000;
-  const stats: DeliveryStats = { delivered: 0, failedAttempts: 0, gaveUp: 0, refused: 0, held: 0, superseded: 0, disabled: 0, skipped: 0, dryRun: 0, malformed: 0, logErrors: 0, waitedForLease: 0 };
+  const stats: DeliveryStats = {
+    delivered: 0,
+    failedAttempts: 0,
+    gaveUp: 0,
+    refused: 0,
+    held: 0,
+    superseded: 0,
+    disabled: 0,
+    skipped: 0,
+    dryRun: 0,
+    malformed: 0,
+    logErrors: 0,
+    waitedForLease: 0,
+  };
   const inFlight = new Set<Promise<void>>();
   const replicaId = randomBytes(6).toString("hex");
   let batch: ConsumerMessages | undefined;
@@ -96,7 +109,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     } catch (err) {
       // Without a record the outcome is not durable: let JetStream redeliver the message.
       stats.logErrors++;
-      log.error({ err: errorMessage(err), hookId: rec.hookId, eventId: rec.eventId }, "could not record delivery outcome; will retry");
+      log.error(
+        { err: errorMessage(err), hookId: rec.hookId, eventId: rec.eventId },
+        "could not record delivery outcome; will retry",
+      );
       m.nak(Math.min(30_000, policy.baseMs * 5));
       return;
     }
@@ -109,7 +125,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     let d: QueuedDelivery;
     try {
       d = m.json<QueuedDelivery>();
-      if (typeof d.hookId !== "string" || typeof d.enqueuedAt !== "number") throw new Error("missing hookId or enqueuedAt");
+      if (typeof d.hookId !== "string" || typeof d.enqueuedAt !== "number")
+        throw new Error("missing hookId or enqueuedAt");
       validateEvent(d.event);
     } catch (err) {
       stats.malformed++;
@@ -119,8 +136,21 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
     const { event, hookId } = d;
     const id = deliveryId(event.id, hookId);
-    const base = { hookId, eventId: event.id, eventType: event.type, checkId: event.data.checkId, deliveryId: id, attempt };
-    const record = (outcome: DeliveryOutcome, extra: Partial<DeliveryRecord> = {}): DeliveryRecord => ({ ...base, outcome, latencyMs: 0, at: now(), ...extra });
+    const base = {
+      hookId,
+      eventId: event.id,
+      eventType: event.type,
+      checkId: event.data.checkId,
+      deliveryId: id,
+      attempt,
+    };
+    const record = (outcome: DeliveryOutcome, extra: Partial<DeliveryRecord> = {}): DeliveryRecord => ({
+      ...base,
+      outcome,
+      latencyMs: 0,
+      at: now(),
+      ...extra,
+    });
     const line = { hookId, eventId: event.id, type: event.type, attempt };
 
     const rec = await registry.get(hookId).catch((err: unknown) => {
@@ -131,7 +161,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     if (!rec || rec.disabled) {
       stats.skipped++;
       log.info({ ...line, reason: rec ? "disabled" : "deleted" }, "delivery skipped");
-      return finish(m, record("skipped", { error: rec ? `hook disabled: ${rec.disabled?.reason}` : "hook deleted" }), "ack");
+      return finish(
+        m,
+        record("skipped", { error: rec ? `hook disabled: ${rec.disabled?.reason}` : "hook deleted" }),
+        "ack",
+      );
     }
     const hook = rec.hook;
     const deadline = d.enqueuedAt + hook.deadlineMs;
@@ -151,7 +185,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     // older transition can never finish after (and undo) a newer one.
     const serialize = ACTION_HOOK_TYPES.includes(hook.type) && event.type !== "test";
     const owner = `${replicaId}:${m.seq}`;
-    if (serialize && !(await state.acquire(hook.id, checkId, owner, hook.timeoutMs + LEASE_MARGIN_MS).catch(() => false))) {
+    if (
+      serialize &&
+      !(await state.acquire(hook.id, checkId, owner, hook.timeoutMs + LEASE_MARGIN_MS).catch(() => false))
+    ) {
       stats.waitedForLease++;
       m.nak(200 + Math.round(random() * 300));
       return;
@@ -168,23 +205,38 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         stats.held++;
         log.info({ ...line, untilMs: verdict.untilMs, reason: verdict.reason }, "delivery held");
         // A little past the end of the hold, so that timer granularity does not bring it back just early.
-        return finish(m, record("held", { error: verdict.reason, retryAt: verdict.untilMs }), { nakMs: verdict.untilMs - now() + 25 });
+        return finish(m, record("held", { error: verdict.reason, retryAt: verdict.untilMs }), {
+          nakMs: verdict.untilMs - now() + 25,
+        });
       }
 
       const result = await runAttempt(hook, d, id, m);
       const latencyMs = result.latencyMs;
-      const outcome: Partial<DeliveryRecord> = { latencyMs, result: result.result, ...(result.result.status !== undefined ? { status: result.result.status } : {}) };
+      const outcome: Partial<DeliveryRecord> = {
+        latencyMs,
+        result: result.result,
+        ...(result.result.status !== undefined ? { status: result.result.status } : {}),
+      };
       const r = result.result;
       if (r.ok) {
         const dir = directionOf(event.type);
         if (dir !== "test" && !r.dryRun) {
           await state
-            .recordApplied(hook.id, checkId, { eventId: event.id, eventType: event.type, eventAt: eventTime(event), direction: dir, appliedAt: now() })
+            .recordApplied(hook.id, checkId, {
+              eventId: event.id,
+              eventType: event.type,
+              eventAt: eventTime(event),
+              direction: dir,
+              appliedAt: now(),
+            })
             .catch((err: unknown) => log.warn({ ...line, err: errorMessage(err) }, "could not record applied state"));
         }
         if (r.dryRun) stats.dryRun++;
         else stats.delivered++;
-        log.info({ ...line, latencyMs, status: r.status, action: r.action, verified: r.verified, dryRun: r.dryRun }, r.dryRun ? "dry run: nothing changed" : "delivered");
+        log.info(
+          { ...line, latencyMs, status: r.status, action: r.action, verified: r.verified, dryRun: r.dryRun },
+          r.dryRun ? "dry run: nothing changed" : "delivered",
+        );
         return finish(m, record(r.dryRun ? "dry_run" : "delivered", outcome), "ack");
       }
       if (r.refused) {
@@ -194,7 +246,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       }
       if (r.disable) {
         stats.disabled++;
-        await registry.disable(hook.id, r.error ?? "receiver asked to stop").catch((err: unknown) => log.error({ ...line, err: errorMessage(err) }, "could not disable hook"));
+        await registry
+          .disable(hook.id, r.error ?? "receiver asked to stop")
+          .catch((err: unknown) => log.error({ ...line, err: errorMessage(err) }, "could not disable hook"));
         return finish(m, record("disabled", { ...outcome, error: r.error }), "ack");
       }
       stats.failedAttempts++;
@@ -207,16 +261,23 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       const delay = Math.min(backoffDelay(attempt, policy, random), deadline - t);
       log.warn({ ...line, status: r.status, err: r.error, retryInMs: delay }, "delivery attempt failed");
       return finish(m, record("failed", { ...outcome, error: r.error, retryAt: t + delay }), { nakMs: delay });
-  
     } finally {
       if (serialize) await state.release(hook.id, checkId, owner).catch(() => undefined);
     }
   }
 
-  async function runAttempt(hook: Hook, d: QueuedDelivery, id: string, m: JsMsg): Promise<{ result: ActionResult; latencyMs: number }> {
+  async function runAttempt(
+    hook: Hook,
+    d: QueuedDelivery,
+    id: string,
+    m: JsMsg,
+  ): Promise<{ result: ActionResult; latencyMs: number }> {
     const adapter = adapters[hook.type];
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error(`attempt timed out after ${hook.timeoutMs} ms`)), hook.timeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new Error(`attempt timed out after ${hook.timeoutMs} ms`)),
+      hook.timeoutMs,
+    );
     const beat = setInterval(() => m.working(), heartbeatMs);
     const start = now();
     try {

@@ -21,9 +21,33 @@ const status: CheckStatus = {
   since: 1000,
   outage,
   regions: {
-    "eu-west": { state: "down", since: 600, lastResultAt: 900, impaired: false, impairedReason: "", lastReason: "connect", agents: [] },
-    "us-east": { state: "down", since: 1000, lastResultAt: 950, impaired: false, impairedReason: "", lastReason: "connect", agents: [] },
-    "ap-south": { state: "unknown", since: 0, lastResultAt: 0, impaired: false, impairedReason: "", lastReason: "", agents: [] },
+    "eu-west": {
+      state: "down",
+      since: 600,
+      lastResultAt: 900,
+      impaired: false,
+      impairedReason: "",
+      lastReason: "connect",
+      agents: [],
+    },
+    "us-east": {
+      state: "down",
+      since: 1000,
+      lastResultAt: 950,
+      impaired: false,
+      impairedReason: "",
+      lastReason: "connect",
+      agents: [],
+    },
+    "ap-south": {
+      state: "unknown",
+      since: 0,
+      lastResultAt: 0,
+      impaired: false,
+      impairedReason: "",
+      lastReason: "",
+      agents: [],
+    },
   },
 };
 
@@ -38,7 +62,11 @@ describe("hookEventFromTransition", () => {
         checkId: "web",
         outageId: "outage:web:1000",
         state: "down",
-        regions: { "eu-west": { state: "down", since: 600 }, "us-east": { state: "down", since: 1000 }, "ap-south": { state: "unknown" } },
+        regions: {
+          "eu-west": { state: "down", since: 600 },
+          "us-east": { state: "down", since: 1000 },
+          "ap-south": { state: "unknown" },
+        },
         startedAt: 500,
         confirmedAt: 1000,
         reason: "connect",
@@ -51,7 +79,10 @@ describe("hookEventFromTransition", () => {
 
   it("carries resolvedAt once resolved", () => {
     const resolved = { ...outage, state: "resolved" as const, resolvedAt: 5000 };
-    const e = hookEventFromTransition({ type: "outage.resolved", checkId: "web", at: 5000, outage: resolved }, { ...status, state: "up" })!;
+    const e = hookEventFromTransition(
+      { type: "outage.resolved", checkId: "web", at: 5000, outage: resolved },
+      { ...status, state: "up" },
+    )!;
     expect(e.id).toBe("outage:web:1000:outage.resolved");
     expect(e.data).toMatchObject({ resolvedAt: 5000, state: "up" });
   });
@@ -62,18 +93,38 @@ describe("hookEventFromTransition", () => {
       type: "check.degraded",
       data: { checkId: "web", state: "degraded", regions: {} },
     });
-    expect(hookEventFromTransition({ type: "region.opened", checkId: "web", at: 1, outage: { ...outage, kind: "region" } }, status)).toBeUndefined();
-    expect(hookEventFromTransition({ type: "agent.impaired", agentId: "a", region: "r", at: 1, reason: "x" }, status)).toBeUndefined();
-    expect(hookEventFromTransition({ type: "check.state", checkId: "web", from: "up", to: "down", at: 1 }, status)).toBeUndefined();
+    expect(
+      hookEventFromTransition(
+        { type: "region.opened", checkId: "web", at: 1, outage: { ...outage, kind: "region" } },
+        status,
+      ),
+    ).toBeUndefined();
+    expect(
+      hookEventFromTransition({ type: "agent.impaired", agentId: "a", region: "r", at: 1, reason: "x" }, status),
+    ).toBeUndefined();
+    expect(
+      hookEventFromTransition({ type: "check.state", checkId: "web", from: "up", to: "down", at: 1 }, status),
+    ).toBeUndefined();
   });
 });
 
 describe("reannouncements", () => {
   it("repeats opened for open incidents and opened+resolved for resolved ones, with the original ids, skipping region intervals", () => {
-    const partial: Outage = { ...outage, id: "partial:web:400", kind: "partial", confirmedAt: 400, state: "resolved", resolvedAt: 1000 };
+    const partial: Outage = {
+      ...outage,
+      id: "partial:web:400",
+      kind: "partial",
+      confirmedAt: 400,
+      state: "resolved",
+      resolvedAt: 1000,
+    };
     const region: Outage = { ...outage, id: "region:web:eu-west:600", kind: "region" };
     const events = reannouncements([outage, partial, region], () => status);
-    expect(events.map((e) => e.id)).toEqual(["outage:web:1000:outage.opened", "partial:web:400:partial.opened", "partial:web:400:partial.resolved"]);
+    expect(events.map((e) => e.id)).toEqual([
+      "outage:web:1000:outage.opened",
+      "partial:web:400:partial.opened",
+      "partial:web:400:partial.resolved",
+    ]);
     expect(events[2]!.data.resolvedAt).toBe(1000);
     expect(events[1]!.timestamp).toBe(new Date(400).toISOString());
   });
@@ -82,9 +133,21 @@ describe("reannouncements", () => {
     const hour = 3_600_000;
     const now = 10 * hour;
     // Opened 2 h ago, resolved 10 min ago: its opened event is past JetStream's dedupe window.
-    const long: Outage = { ...outage, id: "outage:web:long", state: "resolved", confirmedAt: now - 2 * hour, resolvedAt: now - 600_000 };
+    const long: Outage = {
+      ...outage,
+      id: "outage:web:long",
+      state: "resolved",
+      confirmedAt: now - 2 * hour,
+      resolvedAt: now - 600_000,
+    };
     // Opened and resolved within the window: both may have been lost in a crash, and duplicates are dropped.
-    const short: Outage = { ...outage, id: "outage:web:short", state: "resolved", confirmedAt: now - 1_800_000, resolvedAt: now - 600_000 };
+    const short: Outage = {
+      ...outage,
+      id: "outage:web:short",
+      state: "resolved",
+      confirmedAt: now - 1_800_000,
+      resolvedAt: now - 600_000,
+    };
     // Still open, however old: announced again (PagerDuty and consumers dedupe it while it is open).
     const open: Outage = { ...outage, id: "outage:web:open", confirmedAt: now - 5 * hour };
     const events = reannouncements([long, short, open], () => status, { now, dedupeWindowMs: hour });
@@ -117,6 +180,7 @@ describe("belatedRecovery", () => {
 
   it("forgets a check that no longer exists, and keeps waiting while it is degraded, down, partial or unknown", () => {
     expect(belatedRecovery("gone", undefined, 1)).toBe("forget");
-    for (const state of ["degraded", "down", "partial", "unknown"] as const) expect(belatedRecovery("web", { ...up, state }, 1)).toBeUndefined();
+    for (const state of ["degraded", "down", "partial", "unknown"] as const)
+      expect(belatedRecovery("web", { ...up, state }, 1)).toBeUndefined();
   });
 });

@@ -10,7 +10,10 @@ const INCIDENT_EVENTS = new Set<string>(["outage.opened", "outage.resolved", "pa
  */
 export function hookEventFromTransition(t: Transition, status: CheckStatus | undefined): HookEvent | undefined {
   const regions = Object.fromEntries(
-    Object.entries(status?.regions ?? {}).map(([name, r]) => [name, r.since > 0 ? { state: r.state, since: r.since } : { state: r.state }]),
+    Object.entries(status?.regions ?? {}).map(([name, r]) => [
+      name,
+      r.since > 0 ? { state: r.state, since: r.since } : { state: r.state },
+    ]),
   );
   const timestamp = new Date(t.at).toISOString();
   if (INCIDENT_EVENTS.has(t.type) && "outage" in t) {
@@ -66,11 +69,20 @@ export function reannouncements(
   const events: HookEvent[] = [];
   for (const o of incidents) {
     if (o.kind === "region") continue;
-    const stale = o.state === "resolved" && options !== undefined && o.confirmedAt < options.now - options.dedupeWindowMs;
-    const opened = stale ? undefined : hookEventFromTransition({ type: `${o.kind}.opened`, checkId: o.checkId, at: o.confirmedAt, outage: o }, status(o.checkId));
+    const stale =
+      o.state === "resolved" && options !== undefined && o.confirmedAt < options.now - options.dedupeWindowMs;
+    const opened = stale
+      ? undefined
+      : hookEventFromTransition(
+          { type: `${o.kind}.opened`, checkId: o.checkId, at: o.confirmedAt, outage: o },
+          status(o.checkId),
+        );
     if (opened) events.push(opened);
     if (o.state === "resolved" && o.resolvedAt !== null) {
-      const resolved = hookEventFromTransition({ type: `${o.kind}.resolved`, checkId: o.checkId, at: o.resolvedAt, outage: o }, status(o.checkId));
+      const resolved = hookEventFromTransition(
+        { type: `${o.kind}.resolved`, checkId: o.checkId, at: o.resolvedAt, outage: o },
+        status(o.checkId),
+      );
       if (resolved) events.push(resolved);
     }
   }
@@ -85,8 +97,15 @@ export function reannouncements(
  * next recovery must still be announced. The event's time is when the check became up (`now` if
  * unknown), so replicas and repeated starts produce the same id.
  */
-export function belatedRecovery(checkId: string, status: CheckStatus | undefined, now: number): HookEvent | "forget" | undefined {
+export function belatedRecovery(
+  checkId: string,
+  status: CheckStatus | undefined,
+  now: number,
+): HookEvent | "forget" | undefined {
   if (!status) return "forget";
   if (status.state !== "up") return undefined;
-  return hookEventFromTransition({ type: "check.recovered", checkId, at: status.since > 0 ? status.since : now }, status);
+  return hookEventFromTransition(
+    { type: "check.recovered", checkId, at: status.since > 0 ? status.since : now },
+    status,
+  );
 }

@@ -14,9 +14,7 @@ export interface AppliedState {
 
 /** The guardrails' verdict for one delivery. */
 export type GuardDecision =
-  | { kind: "proceed" }
-  | { kind: "superseded"; reason: string }
-  | { kind: "hold"; untilMs: number; reason: string };
+  { kind: "proceed" } | { kind: "superseded"; reason: string } | { kind: "hold"; untilMs: number; reason: string };
 
 /** Epoch ms of an event's transition (its ISO timestamp). */
 export function eventTime(event: HookEvent): number {
@@ -37,9 +35,16 @@ export function decide(hook: Hook, event: HookEvent, last: AppliedState | undefi
   }
   if (dir === last.direction) return { kind: "proceed" };
   const holds: { untilMs: number; reason: string }[] = [];
-  if (hook.cooldownMs > 0) holds.push({ untilMs: last.appliedAt + hook.cooldownMs, reason: `cooldown of ${hook.cooldownMs} ms after the last action` });
+  if (hook.cooldownMs > 0)
+    holds.push({
+      untilMs: last.appliedAt + hook.cooldownMs,
+      reason: `cooldown of ${hook.cooldownMs} ms after the last action`,
+    });
   if (dir === "failback" && last.direction === "failover" && hook.minHoldMs > 0) {
-    holds.push({ untilMs: last.appliedAt + hook.minHoldMs, reason: `minimum hold of ${hook.minHoldMs} ms before failing back` });
+    holds.push({
+      untilMs: last.appliedAt + hook.minHoldMs,
+      reason: `minimum hold of ${hook.minHoldMs} ms before failing back`,
+    });
   }
   const longest = holds.filter((h) => h.untilMs > now).sort((a, b) => b.untilMs - a.untilMs)[0];
   return longest ? { kind: "hold", ...longest } : { kind: "proceed" };

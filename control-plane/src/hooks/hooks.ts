@@ -7,8 +7,18 @@ import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import { createAdapters, type AdapterSet } from "./actions/index.js";
 import { errorMessage } from "./actions/types.js";
 import { deliveryId, enqueueDelivery, ensureDeliveryStream, type DeliveryStreamOptions } from "./delivery-queue.js";
-import { createJetStreamDeliveryLog, ensureHookLogStream, type DeliveryLog, type HookLogStreamOptions } from "./delivery-log.js";
-import { createDeliveryWorker, type DeliveryStats, type DeliveryWorker, type DeliveryWorkerOptions } from "./delivery-worker.js";
+import {
+  createJetStreamDeliveryLog,
+  ensureHookLogStream,
+  type DeliveryLog,
+  type HookLogStreamOptions,
+} from "./delivery-log.js";
+import {
+  createDeliveryWorker,
+  type DeliveryStats,
+  type DeliveryWorker,
+  type DeliveryWorkerOptions,
+} from "./delivery-worker.js";
 import { eventTime } from "./guardrails.js";
 import { createKvHookStateStore, HOOK_STATE_BUCKET, type HookStateStore } from "./hook-state.js";
 import { createKvHookRegistry, HOOKS_BUCKET, type HookRegistry } from "./registry.js";
@@ -72,7 +82,17 @@ interface Parts {
 }
 
 /** Creates the hooks of one replica on NATS (`nc`): registry in KV, durable deliveries in JetStream. */
-export function createHooks({ nc, log, now = Date.now, options = {} }: { nc: NatsConnection; log: Logger; now?: () => number; options?: HooksOptions }): Hooks {
+export function createHooks({
+  nc,
+  log,
+  now = Date.now,
+  options = {},
+}: {
+  nc: NatsConnection;
+  log: Logger;
+  now?: () => number;
+  options?: HooksOptions;
+}): Hooks {
   const hlog = log.child({ component: "hooks" });
   let parts: Promise<Parts> | undefined;
   let worker: DeliveryWorker | undefined;
@@ -85,7 +105,10 @@ export function createHooks({ nc, log, now = Date.now, options = {} }: { nc: Nat
       await ensureDeliveryStream(jsm, options);
       await ensureHookLogStream(jsm, options.log);
       const kvm = new Kvm(js);
-      const [hooksKv, stateKv] = await Promise.all([kvm.create(HOOKS_BUCKET, { history: 1 }), kvm.create(HOOK_STATE_BUCKET, { history: 1 })]);
+      const [hooksKv, stateKv] = await Promise.all([
+        kvm.create(HOOKS_BUCKET, { history: 1 }),
+        kvm.create(HOOK_STATE_BUCKET, { history: 1 }),
+      ]);
       return {
         js,
         registry: createKvHookRegistry({ kv: hooksKv, log: hlog, now }),
@@ -113,7 +136,20 @@ export function createHooks({ nc, log, now = Date.now, options = {} }: { nc: Nat
     list: async (id, o) => (await setup()).deliveries.list(id, o),
   };
 
-  const emptyStats: DeliveryStats = { delivered: 0, failedAttempts: 0, gaveUp: 0, refused: 0, held: 0, superseded: 0, disabled: 0, skipped: 0, dryRun: 0, malformed: 0, logErrors: 0, waitedForLease: 0 };
+  const emptyStats: DeliveryStats = {
+    delivered: 0,
+    failedAttempts: 0,
+    gaveUp: 0,
+    refused: 0,
+    held: 0,
+    superseded: 0,
+    disabled: 0,
+    skipped: 0,
+    dryRun: 0,
+    malformed: 0,
+    logErrors: 0,
+    waitedForLease: 0,
+  };
 
   return {
     registry,
@@ -135,7 +171,9 @@ export function createHooks({ nc, log, now = Date.now, options = {} }: { nc: Nat
       if (event.type !== "test") {
         await p.state
           .recordCheckState(event.data.checkId, { state: event.data.state, at: eventTime(event) })
-          .catch((err: unknown) => hlog.warn({ err: errorMessage(err), checkId: event.data.checkId }, "could not record check state"));
+          .catch((err: unknown) =>
+            hlog.warn({ err: errorMessage(err), checkId: event.data.checkId }, "could not record check state"),
+          );
       }
       const targets = (await p.registry.list()).filter((r) => wants(r, event));
       const result: PublishResult = { eventId: event.id, enqueued: [], duplicates: [] };
@@ -153,21 +191,42 @@ export function createHooks({ nc, log, now = Date.now, options = {} }: { nc: Nat
       );
       counters.enqueued += result.enqueued.length;
       counters.duplicates += result.duplicates.length;
-      hlog.info({ eventId: event.id, type: event.type, checkId: event.data.checkId, enqueued: result.enqueued, duplicates: result.duplicates.length }, "hook event published");
-      if (failed.length > 0) throw new UnavailableError(`could not enqueue event ${event.id} for hooks ${failed.join(", ")}; publish again (deliveries are deduplicated)`);
+      hlog.info(
+        {
+          eventId: event.id,
+          type: event.type,
+          checkId: event.data.checkId,
+          enqueued: result.enqueued,
+          duplicates: result.duplicates.length,
+        },
+        "hook event published",
+      );
+      if (failed.length > 0)
+        throw new UnavailableError(
+          `could not enqueue event ${event.id} for hooks ${failed.join(", ")}; publish again (deliveries are deduplicated)`,
+        );
       return result;
     },
     async test(hookId) {
       const p = await setup();
       const rec = await p.registry.get(hookId);
       if (!rec) throw new NotFoundError("hook", hookId);
-      if (rec.disabled) throw new ValidationError(`hook ${JSON.stringify(hookId)} is disabled (${rec.disabled.reason}); PUT it to enable it again`, { field: "id" });
+      if (rec.disabled)
+        throw new ValidationError(
+          `hook ${JSON.stringify(hookId)} is disabled (${rec.disabled.reason}); PUT it to enable it again`,
+          { field: "id" },
+        );
       const t = now();
       const event: HookEvent = {
         id: `test-${t}-${randomBytes(4).toString("hex")}`,
         type: "test",
         timestamp: new Date(t).toISOString(),
-        data: { checkId: rec.hook.checks[0] ?? "test", state: "test", regions: {}, reason: "test event sent from the API" },
+        data: {
+          checkId: rec.hook.checks[0] ?? "test",
+          state: "test",
+          regions: {},
+          reason: "test event sent from the API",
+        },
       };
       await enqueueDelivery(p.js, { hookId, event, enqueuedAt: t });
       hlog.info({ hookId, eventId: event.id }, "test event enqueued");

@@ -30,22 +30,44 @@ interface Stored {
 
 function decode(text: string, revision: number): HookRecord {
   const s = JSON.parse(text) as Stored;
-  if (typeof s !== "object" || s === null || typeof s.hook !== "object" || typeof s.hook.id !== "string") throw new Error("stored hook entry is malformed");
-  return { hook: s.hook, createdAt: s.createdAt, updatedAt: s.updatedAt, ...(s.disabled ? { disabled: s.disabled } : {}), revision };
+  if (typeof s !== "object" || s === null || typeof s.hook !== "object" || typeof s.hook.id !== "string")
+    throw new Error("stored hook entry is malformed");
+  return {
+    hook: s.hook,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    ...(s.disabled ? { disabled: s.disabled } : {}),
+    revision,
+  };
 }
 
 function encode(r: Omit<HookRecord, "revision">): string {
-  const s: Stored = { hook: r.hook, createdAt: r.createdAt, updatedAt: r.updatedAt, ...(r.disabled ? { disabled: r.disabled } : {}) };
+  const s: Stored = {
+    hook: r.hook,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    ...(r.disabled ? { disabled: r.disabled } : {}),
+  };
   return JSON.stringify(s);
 }
 
 function unavailable(err: unknown): never {
   if (err instanceof ConflictError || err instanceof NotFoundError) throw err;
-  throw new UnavailableError(`hook registry (NATS KV) failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  throw new UnavailableError(`hook registry (NATS KV) failed: ${err instanceof Error ? err.message : String(err)}`, {
+    cause: err,
+  });
 }
 
 /** A {@link HookRegistry} on the NATS KV bucket {@link HOOKS_BUCKET} (hook ids are valid keys as they are). */
-export function createKvHookRegistry({ kv, log, now = Date.now }: { kv: KV; log: Logger; now?: () => number }): HookRegistry {
+export function createKvHookRegistry({
+  kv,
+  log,
+  now = Date.now,
+}: {
+  kv: KV;
+  log: Logger;
+  now?: () => number;
+}): HookRegistry {
   const rlog = log.child({ component: "hook-registry" });
   async function get(id: string): Promise<HookRecord | undefined> {
     const e = await kv.get(id).catch(unavailable);
@@ -65,7 +87,8 @@ export function createKvHookRegistry({ kv, log, now = Date.now }: { kv: KV; log:
       const revision = await kv.update(id, encode(next), current.revision);
       return { ...next, revision };
     } catch (err) {
-      if (/wrong last sequence/i.test(String(err))) throw new ConflictError(`hook ${JSON.stringify(id)} changed concurrently; retry`);
+      if (/wrong last sequence/i.test(String(err)))
+        throw new ConflictError(`hook ${JSON.stringify(id)} changed concurrently; retry`);
       return unavailable(err);
     }
   }
@@ -78,7 +101,8 @@ export function createKvHookRegistry({ kv, log, now = Date.now }: { kv: KV; log:
         rlog.info({ hookId: hook.id, type: hook.type }, "hook created");
         return { ...rec, revision };
       } catch (err) {
-        if (/wrong last sequence|key exists/i.test(String(err))) throw new ConflictError(`hook ${JSON.stringify(hook.id)} already exists`, { id: hook.id });
+        if (/wrong last sequence|key exists/i.test(String(err)))
+          throw new ConflictError(`hook ${JSON.stringify(hook.id)} already exists`, { id: hook.id });
         return unavailable(err);
       }
     },
@@ -101,7 +125,12 @@ export function createKvHookRegistry({ kv, log, now = Date.now }: { kv: KV; log:
       return true;
     },
     async disable(id, reason) {
-      await update(id, (r) => ({ hook: r.hook, createdAt: r.createdAt, updatedAt: r.updatedAt, disabled: { at: now(), reason } }));
+      await update(id, (r) => ({
+        hook: r.hook,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+        disabled: { at: now(), reason },
+      }));
       rlog.warn({ hookId: id, reason }, "hook disabled");
     },
   };
@@ -113,7 +142,8 @@ export function createMemoryHookRegistry({ now = Date.now }: { now?: () => numbe
   let revision = 0;
   return {
     async create(hook) {
-      if (hooks.has(hook.id)) throw new ConflictError(`hook ${JSON.stringify(hook.id)} already exists`, { id: hook.id });
+      if (hooks.has(hook.id))
+        throw new ConflictError(`hook ${JSON.stringify(hook.id)} already exists`, { id: hook.id });
       const t = now();
       const rec = { hook, createdAt: t, updatedAt: t, revision: ++revision };
       hooks.set(hook.id, rec);

@@ -21,8 +21,14 @@ describe("Standard Webhooks signing", () => {
     const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const h = signWebhook(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, '{"test": 2432232314}');
     const key = Buffer.from("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "base64");
-    const expected = createHmac("sha256", key).update('msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{"test": 2432232314}').digest("base64");
-    expect(h).toEqual({ "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330", "webhook-signature": `v1,${expected}` });
+    const expected = createHmac("sha256", key)
+      .update('msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{"test": 2432232314}')
+      .digest("base64");
+    expect(h).toEqual({
+      "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      "webhook-timestamp": "1614265330",
+      "webhook-signature": `v1,${expected}`,
+    });
   });
 
   it("round-trips: what signWebhook signs, verifyWebhook accepts and parses", () => {
@@ -30,7 +36,9 @@ describe("Standard Webhooks signing", () => {
     const h = signWebhook(secret, "evt-1:hook-a", NOW / 1000, body);
     expect(verifyWebhook(secret, h, body, { now })).toEqual(JSON.parse(body));
     // A fetch Headers object works too, header names are case-insensitive.
-    expect(verifyWebhook(secret, new Headers(h as unknown as Record<string, string>), Buffer.from(body), { now })).toEqual(JSON.parse(body));
+    expect(
+      verifyWebhook(secret, new Headers(h as unknown as Record<string, string>), Buffer.from(body), { now }),
+    ).toEqual(JSON.parse(body));
   });
 
   it("rejects a wrong secret, a tampered body, a changed id and missing headers", () => {
@@ -40,9 +48,13 @@ describe("Standard Webhooks signing", () => {
     expect(reason(() => verifyWebhook(secret, h, body.replace("web", "wex"), { now }))).toBe("no_match");
     expect(reason(() => verifyWebhook(secret, { ...h, "webhook-id": "evt-2" }, body, { now }))).toBe("no_match");
     expect(reason(() => verifyWebhook(secret, { "webhook-id": "evt-1" }, body, { now }))).toBe("missing_header");
-    expect(reason(() => verifyWebhook(secret, { ...h, "webhook-timestamp": "12a" }, body, { now }))).toBe("bad_timestamp");
+    expect(reason(() => verifyWebhook(secret, { ...h, "webhook-timestamp": "12a" }, body, { now }))).toBe(
+      "bad_timestamp",
+    );
     // Re-signing with a forged timestamp breaks the signature.
-    expect(reason(() => verifyWebhook(secret, { ...h, "webhook-timestamp": String(NOW / 1000 + 1) }, body, { now }))).toBe("no_match");
+    expect(
+      reason(() => verifyWebhook(secret, { ...h, "webhook-timestamp": String(NOW / 1000 + 1) }, body, { now })),
+    ).toBe("no_match");
   });
 
   it("rejects stale and future timestamps beyond the tolerance, accepts inside it", () => {

@@ -47,7 +47,12 @@ function sign(key: Buffer, id: string, timestamp: string, body: string): string 
  * Signs one delivery: the headers for `body` with id `id` sent at `timestampSec` (Unix seconds),
  * with one "v1," signature per secret (current first, then the ones being rotated out).
  */
-export function signWebhook(secrets: string | readonly string[], id: string, timestampSec: number, body: string): WebhookHeaders {
+export function signWebhook(
+  secrets: string | readonly string[],
+  id: string,
+  timestampSec: number,
+  body: string,
+): WebhookHeaders {
   const list = typeof secrets === "string" ? [secrets] : secrets;
   if (list.length === 0) throw new TypeError("signWebhook needs at least one secret");
   const timestamp = String(Math.floor(timestampSec));
@@ -66,7 +71,10 @@ export interface VerifyOptions {
 /** Thrown by {@link verifyWebhook} when a delivery must be rejected; `reason` says why. */
 export class WebhookVerificationError extends Error {
   override name = "WebhookVerificationError";
-  constructor(readonly reason: "missing_header" | "bad_timestamp" | "stale" | "future" | "no_match", message: string) {
+  constructor(
+    readonly reason: "missing_header" | "bad_timestamp" | "stale" | "future" | "no_match",
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -97,14 +105,19 @@ export function verifyWebhook<T = unknown>(
   const timestamp = header(headers, "webhook-timestamp");
   const signatures = header(headers, "webhook-signature");
   if (!id || !timestamp || !signatures) {
-    throw new WebhookVerificationError("missing_header", "missing webhook-id, webhook-timestamp or webhook-signature header");
+    throw new WebhookVerificationError(
+      "missing_header",
+      "missing webhook-id, webhook-timestamp or webhook-signature header",
+    );
   }
-  if (!/^\d{1,12}$/.test(timestamp)) throw new WebhookVerificationError("bad_timestamp", "webhook-timestamp is not Unix seconds");
+  if (!/^\d{1,12}$/.test(timestamp))
+    throw new WebhookVerificationError("bad_timestamp", "webhook-timestamp is not Unix seconds");
   const nowSec = Math.floor((opts.now ?? Date.now)() / 1000);
   const tolerance = opts.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
   const ts = Number(timestamp);
   if (nowSec - ts > tolerance) throw new WebhookVerificationError("stale", "webhook-timestamp is too old");
-  if (ts - nowSec > tolerance) throw new WebhookVerificationError("future", "webhook-timestamp is too far in the future");
+  if (ts - nowSec > tolerance)
+    throw new WebhookVerificationError("future", "webhook-timestamp is too far in the future");
   const text = typeof body === "string" ? body : body.toString("utf8");
   const list = typeof secrets === "string" ? [secrets] : secrets;
   const offered = signatures

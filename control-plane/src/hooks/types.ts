@@ -163,15 +163,7 @@ export interface HookRecord {
 
 /** What a delivery attempt did, as recorded in the delivery log. */
 export type DeliveryOutcome =
-  | "delivered"
-  | "dry_run"
-  | "failed"
-  | "held"
-  | "refused"
-  | "superseded"
-  | "disabled"
-  | "gave_up"
-  | "skipped";
+  "delivered" | "dry_run" | "failed" | "held" | "refused" | "superseded" | "disabled" | "gave_up" | "skipped";
 
 /** Result of applying (or verifying) a hook's action. */
 export interface ActionResult {

@@ -24,7 +24,10 @@ const DNS = {
 
 describe("validateHook", () => {
   it("fills defaults for a webhook and generates a secret once when none is given", () => {
-    const { hook, generatedSecret } = validateHook({ id: "dns-failover", type: "webhook", url: "http://127.0.0.1:9000/hook" }, { mode: "create" });
+    const { hook, generatedSecret } = validateHook(
+      { id: "dns-failover", type: "webhook", url: "http://127.0.0.1:9000/hook" },
+      { mode: "create" },
+    );
     expect(generatedSecret).toMatch(/^whsec_/);
     expect(hook).toMatchObject({
       id: "dns-failover",
@@ -42,7 +45,10 @@ describe("validateHook", () => {
 
   it("keeps a given secret and does not report it generated", () => {
     const secret = generateSecret();
-    const v = validateHook({ id: "a", type: "webhook", url: "https://x.test/h", secret, events: ["outage.opened"], checks: ["web"] }, { mode: "create" });
+    const v = validateHook(
+      { id: "a", type: "webhook", url: "https://x.test/h", secret, events: ["outage.opened"], checks: ["web"] },
+      { mode: "create" },
+    );
     expect(v.generatedSecret).toBeUndefined();
     expect(v.hook.secret).toBe(secret);
     expect(v.hook.events).toEqual(["outage.opened"]);
@@ -60,7 +66,16 @@ describe("validateHook", () => {
       dryRun: "yes",
       extra: 1,
     });
-    expect(Object.keys(p).sort()).toEqual(["checks[0]", "cooldownMs", "dryRun", "events[1]", "extra", "id", "secret", "url"]);
+    expect(Object.keys(p).sort()).toEqual([
+      "checks[0]",
+      "cooldownMs",
+      "dryRun",
+      "events[1]",
+      "extra",
+      "id",
+      "secret",
+      "url",
+    ]);
     expect(JSON.stringify(p)).not.toContain("hunter2");
   });
 
@@ -71,33 +86,66 @@ describe("validateHook", () => {
   });
 
   it("validates haproxy options and defaults action hooks to outage events", () => {
-    const { hook } = validateHook({ id: "lb", type: "haproxy", haproxy: { socket: "/run/haproxy/admin.sock", backend: "be_web", server: "web1" } }, { mode: "create" });
+    const { hook } = validateHook(
+      { id: "lb", type: "haproxy", haproxy: { socket: "/run/haproxy/admin.sock", backend: "be_web", server: "web1" } },
+      { mode: "create" },
+    );
     expect(hook.events).toEqual(["outage.opened", "outage.resolved"]);
     expect(hook.secret).toBe("");
-    expect(problems({ id: "lb", type: "haproxy", haproxy: { socket: "relative.sock", backend: "be web", server: "" } })).toEqual({
+    expect(
+      problems({ id: "lb", type: "haproxy", haproxy: { socket: "relative.sock", backend: "be web", server: "" } }),
+    ).toEqual({
       "haproxy.socket": expect.any(String),
       "haproxy.backend": expect.any(String),
       "haproxy.server": "is required",
     });
-    expect(problems({ id: "lb", type: "haproxy", secret: generateSecret(), haproxy: { socket: "127.0.0.1:9999", backend: "b", server: "s" } })).toHaveProperty("secret");
+    expect(
+      problems({
+        id: "lb",
+        type: "haproxy",
+        secret: generateSecret(),
+        haproxy: { socket: "127.0.0.1:9999", backend: "b", server: "s" },
+      }),
+    ).toHaveProperty("secret");
   });
 
   it("validates DNS swap options (addresses of the record type, name inside the zone)", () => {
     const base = { id: "dns", type: "powerdns", url: "http://127.0.0.1:8081" };
     const ok = validateHook({ ...base, powerdns: { ...DNS, apiKey: "k" } }, { mode: "create" }).hook.powerdns;
     expect(ok).toMatchObject({ recordType: "A", ttl: 60, serverId: "localhost" });
-    const p = problems({ ...base, powerdns: { ...DNS, apiKey: "k", name: "www.other.test.", recordType: "AAAA", standby: [] } });
+    const p = problems({
+      ...base,
+      powerdns: { ...DNS, apiKey: "k", name: "www.other.test.", recordType: "AAAA", standby: [] },
+    });
     expect(Object.keys(p).sort()).toEqual(["powerdns.name", "powerdns.primary[0]", "powerdns.standby"]);
     const r = validateHook(
-      { id: "ddns", type: "rfc2136", rfc2136: { ...DNS, verifyServer: undefined, server: "127.0.0.1:5353", tsig: { name: "k1", secret: Buffer.alloc(32, 1).toString("base64") } } },
+      {
+        id: "ddns",
+        type: "rfc2136",
+        rfc2136: {
+          ...DNS,
+          verifyServer: undefined,
+          server: "127.0.0.1:5353",
+          tsig: { name: "k1", secret: Buffer.alloc(32, 1).toString("base64") },
+        },
+      },
       { mode: "create" },
     ).hook.rfc2136;
     expect(r?.verifyServer).toBe("127.0.0.1:5353");
-    expect(problems({ id: "ddns", type: "rfc2136", rfc2136: { ...DNS, server: "127.0.0.1:5353", tsig: { name: "k1", secret: "short" } } })).toHaveProperty("rfc2136.tsig.secret");
+    expect(
+      problems({
+        id: "ddns",
+        type: "rfc2136",
+        rfc2136: { ...DNS, server: "127.0.0.1:5353", tsig: { name: "k1", secret: "short" } },
+      }),
+    ).toHaveProperty("rfc2136.tsig.secret");
   });
 
   it("defaults the pagerduty URL and requires a routing key", () => {
-    const { hook } = validateHook({ id: "pd", type: "pagerduty", pagerduty: { routingKey: "R0UTINGKEY" } }, { mode: "create" });
+    const { hook } = validateHook(
+      { id: "pd", type: "pagerduty", pagerduty: { routingKey: "R0UTINGKEY" } },
+      { mode: "create" },
+    );
     expect(hook.url).toBe(PAGERDUTY_EVENTS_URL);
     expect(hook.pagerduty).toEqual({ routingKey: "R0UTINGKEY", severity: "critical", source: "probemesh" });
     expect(problems({ id: "pd", type: "pagerduty", pagerduty: {} })).toHaveProperty("pagerduty.routingKey");
@@ -106,21 +154,43 @@ describe("validateHook", () => {
   it("masks every secret in the API form, and a PUT of that form keeps the stored secrets", () => {
     const secret = generateSecret();
     const old = generateSecret();
-    const created = validateHook({ id: "pd", type: "pagerduty", url: "http://127.0.0.1:1/pd", secret, previousSecrets: [old], pagerduty: { routingKey: "ABC" } }, { mode: "create" }).hook;
+    const created = validateHook(
+      {
+        id: "pd",
+        type: "pagerduty",
+        url: "http://127.0.0.1:1/pd",
+        secret,
+        previousSecrets: [old],
+        pagerduty: { routingKey: "ABC" },
+      },
+      { mode: "create" },
+    ).hook;
     const shown = publicHook({ hook: created, createdAt: 1, updatedAt: 2 });
     expect(JSON.stringify(shown)).not.toContain(secret.slice(6));
     expect(JSON.stringify(shown)).not.toContain("ABC");
-    expect(shown).toMatchObject({ secret: SECRET_MASK, hasSecret: true, previousSecrets: [SECRET_MASK], pagerduty: { routingKey: MASK } });
+    expect(shown).toMatchObject({
+      secret: SECRET_MASK,
+      hasSecret: true,
+      previousSecrets: [SECRET_MASK],
+      pagerduty: { routingKey: MASK },
+    });
     const replaced = validateHook(shown, { mode: "replace", id: "pd", existing: created }).hook;
     expect(replaced).toEqual(created);
     // A new secret replaces it; an id mismatch or type change is refused.
     const next = generateSecret();
-    expect(validateHook({ ...shown, secret: next }, { mode: "replace", id: "pd", existing: created }).hook.secret).toBe(next);
+    expect(validateHook({ ...shown, secret: next }, { mode: "replace", id: "pd", existing: created }).hook.secret).toBe(
+      next,
+    );
     expect(problems({ ...shown }, "replace", "other")).toHaveProperty("id");
-    const dns = validateHook({ id: "dns", type: "powerdns", url: "http://127.0.0.1:8081", powerdns: { ...DNS, apiKey: "pdns-key" } }, { mode: "create" }).hook;
+    const dns = validateHook(
+      { id: "dns", type: "powerdns", url: "http://127.0.0.1:8081", powerdns: { ...DNS, apiKey: "pdns-key" } },
+      { mode: "create" },
+    ).hook;
     const dnsShown = publicHook({ hook: dns, createdAt: 1, updatedAt: 1 });
     expect(JSON.stringify(dnsShown)).not.toContain("pdns-key");
-    expect(validateHook(dnsShown, { mode: "replace", id: "dns", existing: dns }).hook.powerdns?.apiKey).toBe("pdns-key");
+    expect(validateHook(dnsShown, { mode: "replace", id: "dns", existing: dns }).hook.powerdns?.apiKey).toBe(
+      "pdns-key",
+    );
     expect(() => validateHook(dnsShown, { mode: "create" })).toThrow(/apiKey/);
   });
 });

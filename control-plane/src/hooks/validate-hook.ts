@@ -87,7 +87,9 @@ function httpUrl(v: string): string | undefined {
 }
 
 function fqdn(v: string): string | undefined {
-  return v.endsWith(".") && rule.isHostname(v) ? undefined : 'must be a fully qualified DNS name ending with "." (e.g. "example.test.")';
+  return v.endsWith(".") && rule.isHostname(v)
+    ? undefined
+    : 'must be a fully qualified DNS name ending with "." (e.g. "example.test.")';
 }
 
 function socketAddress(v: string): string | undefined {
@@ -112,18 +114,32 @@ function readDnsSwap(r: JsonReader, fieldsFromServer?: string): DnsSwapOptions |
   const recordType = (r.string("recordType", { max: 4, rule: rule.oneOf(["A", "AAAA"]) }) || "A") as "A" | "AAAA";
   const ttl = r.int("ttl", { min: 0, max: 86_400 }) ?? 60;
   const family = recordType === "A" ? 4 : 6;
-  const addr: StringRule = (v) => (isIP(v) === family ? undefined : `must be an IPv${family} address for ${recordType} records`);
+  const addr: StringRule = (v) =>
+    isIP(v) === family ? undefined : `must be an IPv${family} address for ${recordType} records`;
   const primary = r.stringList("primary", { maxItems: 32, maxLength: 45, rule: addr, unique: true });
   const standby = r.stringList("standby", { maxItems: 32, maxLength: 45, rule: addr, unique: true });
   if (primary && primary.length === 0) r.problem("primary", "must list at least one address");
   if (standby && standby.length === 0) r.problem("standby", "must list at least one address");
   const standbyCheckId = r.string("standbyCheckId", { max: 63, rule: rule.checkId });
-  const verifyServer = r.string("verifyServer", { required: fieldsFromServer === undefined, max: 300, rule: rule.hostPort });
+  const verifyServer = r.string("verifyServer", {
+    required: fieldsFromServer === undefined,
+    max: 300,
+    rule: rule.hostPort,
+  });
   if (zone && name && name !== zone && !name.toLowerCase().endsWith(`.${zone.toLowerCase()}`)) {
     r.problem("name", `must be inside the zone ${zone}`);
   }
-  if (!zone || !name || !primary || !standby || standbyCheckId === undefined || verifyServer === undefined) return undefined;
-  const out: DnsSwapOptions = { zone, name, recordType, ttl, primary, standby, verifyServer: verifyServer || (fieldsFromServer ?? "") };
+  if (!zone || !name || !primary || !standby || standbyCheckId === undefined || verifyServer === undefined)
+    return undefined;
+  const out: DnsSwapOptions = {
+    zone,
+    name,
+    recordType,
+    ttl,
+    primary,
+    standby,
+    verifyServer: verifyServer || (fieldsFromServer ?? ""),
+  };
   if (standbyCheckId) out.standbyCheckId = standbyCheckId;
   return out;
 }
@@ -157,7 +173,8 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
   }
 
   const type = r.string("type", { required: true, max: 16, rule: rule.oneOf(HOOK_TYPES) }) as HookType | undefined;
-  if (type && existing && existing.type !== type) r.problem("type", `cannot change from ${existing.type}: delete and create the hook instead`);
+  if (type && existing && existing.type !== type)
+    r.problem("type", `cannot change from ${existing.type}: delete and create the hook instead`);
   for (const other of OPTION_TYPES) {
     if (other !== type && r.has(other)) r.problem(other, `must be absent for a ${type ?? "hook of another type"} hook`);
   }
@@ -168,7 +185,8 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
   const isHttp = type !== undefined && HTTP_TYPES.includes(type);
   let url = r.string("url", { max: 2048, rule: httpUrl });
   if (type === "pagerduty" && url === "") url = PAGERDUTY_EVENTS_URL;
-  if ((type === "webhook" || type === "alertmanager" || type === "powerdns") && url === "") r.problem("url", "is required");
+  if ((type === "webhook" || type === "alertmanager" || type === "powerdns") && url === "")
+    r.problem("url", "is required");
   if ((type === "haproxy" || type === "rfc2136") && url) r.problem("url", `must be absent for a ${type} hook`);
 
   let secret = r.string("secret", { max: 200 });
@@ -193,12 +211,18 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
     }
   } else if (type) {
     if (secret) r.problem("secret", `must be absent: ${type} hooks are not signed`);
-    if (previousSecrets && previousSecrets.length > 0) r.problem("previousSecrets", `must be absent: ${type} hooks are not signed`);
+    if (previousSecrets && previousSecrets.length > 0)
+      r.problem("previousSecrets", `must be absent: ${type} hooks are not signed`);
     secret = "";
     previousSecrets = [];
   }
 
-  const events = r.stringList("events", { maxItems: HOOK_EVENT_TYPES.length, maxLength: 32, rule: rule.oneOf(HOOK_EVENT_TYPES), unique: true });
+  const events = r.stringList("events", {
+    maxItems: HOOK_EVENT_TYPES.length,
+    maxLength: 32,
+    rule: rule.oneOf(HOOK_EVENT_TYPES),
+    unique: true,
+  });
   const checks = r.stringList("checks", { maxItems: 256, maxLength: 63, rule: rule.checkId, unique: true });
   const cooldownMs = r.int("cooldownMs", { min: 0, max: 86_400_000 }) ?? 0;
   const minHoldMs = r.int("minHoldMs", { min: 0, max: 86_400_000 }) ?? 0;
@@ -210,7 +234,8 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
   if (type === "haproxy") {
     hook.haproxy = r.object<HaproxyOptions | undefined>("haproxy", ["socket", "backend", "server"], (o) => {
       const socket = o.string("socket", { required: true, max: 300, rule: socketAddress });
-      const name: StringRule = (v) => (/^[A-Za-z0-9_.:-]{1,64}$/.test(v) ? undefined : "must be an HAProxy proxy/server name");
+      const name: StringRule = (v) =>
+        /^[A-Za-z0-9_.:-]{1,64}$/.test(v) ? undefined : "must be an HAProxy proxy/server name";
       const backend = o.string("backend", { required: true, max: 64, rule: name });
       const server = o.string("server", { required: true, max: 64, rule: name });
       return socket && backend && server ? { socket, backend, server } : undefined;
@@ -220,7 +245,11 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
     hook.powerdns = r.object<PowerdnsOptions | undefined>("powerdns", [...DNS_FIELDS, "apiKey", "serverId"], (o) => {
       const swap = readDnsSwap(o);
       const apiKey = keep(o.string("apiKey", { required: true, max: 256, rule: rule.headerValue }), stored?.apiKey);
-      const serverId = o.string("serverId", { max: 64, rule: (v) => (/^[A-Za-z0-9_.-]+$/.test(v) ? undefined : "must be a PowerDNS server id") }) || "localhost";
+      const serverId =
+        o.string("serverId", {
+          max: 64,
+          rule: (v) => (/^[A-Za-z0-9_.-]+$/.test(v) ? undefined : "must be a PowerDNS server id"),
+        }) || "localhost";
       return swap && apiKey ? { ...swap, apiKey, serverId } : undefined;
     });
   } else if (type === "rfc2136") {
@@ -230,13 +259,15 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
       const swap = readDnsSwap(o, server || "");
       const tsig = o.object("tsig", ["name", "algorithm", "secret"], (t) => {
         const name = t.string("name", { required: true, max: 253, rule: rule.host });
-        const algorithm = (t.string("algorithm", { max: 32, rule: rule.oneOf(["hmac-sha256"]) }) || "hmac-sha256") as "hmac-sha256";
+        const algorithm = (t.string("algorithm", { max: 32, rule: rule.oneOf(["hmac-sha256"]) }) ||
+          "hmac-sha256") as "hmac-sha256";
         const secret = keep(t.string("secret", { required: true, max: 256 }), stored?.tsig.secret);
         if (secret && secret !== MASK) {
           const bad = base64Key(secret);
           if (bad) t.problem("secret", bad);
           else return name ? { name, algorithm, secret } : undefined;
-        } else if (secret === MASK) t.problem("secret", "is required (the masked value can only be sent back for an existing hook)");
+        } else if (secret === MASK)
+          t.problem("secret", "is required (the masked value can only be sent back for an existing hook)");
         return undefined;
       });
       if (!o.has("tsig")) o.problem("tsig", "is required");
@@ -245,10 +276,22 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
   } else if (type === "pagerduty") {
     const stored = existing?.pagerduty;
     hook.pagerduty = r.object<PagerdutyOptions | undefined>("pagerduty", ["routingKey", "severity", "source"], (o) => {
-      const routingKey = keep(o.string("routingKey", { required: true, max: 64, rule: (v) => (v === MASK || /^[A-Za-z0-9]{1,64}$/.test(v) ? undefined : "must be a PagerDuty integration key (letters and digits)") }), stored?.routingKey);
-      const severity = (o.string("severity", { max: 16, rule: rule.oneOf(["critical", "error", "warning", "info"]) }) || "critical") as PagerdutyOptions["severity"];
+      const routingKey = keep(
+        o.string("routingKey", {
+          required: true,
+          max: 64,
+          rule: (v) =>
+            v === MASK || /^[A-Za-z0-9]{1,64}$/.test(v)
+              ? undefined
+              : "must be a PagerDuty integration key (letters and digits)",
+        }),
+        stored?.routingKey,
+      );
+      const severity = (o.string("severity", { max: 16, rule: rule.oneOf(["critical", "error", "warning", "info"]) }) ||
+        "critical") as PagerdutyOptions["severity"];
       const source = o.string("source", { max: 255 }) || "probemesh";
-      if (routingKey === MASK) o.problem("routingKey", "is required (the masked value can only be sent back for an existing hook)");
+      if (routingKey === MASK)
+        o.problem("routingKey", "is required (the masked value can only be sent back for an existing hook)");
       return routingKey && routingKey !== MASK ? { routingKey, severity, source } : undefined;
     });
   } else if (type === "alertmanager") {
@@ -269,7 +312,8 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
   }
   problems.throwIfAny("hook");
   // throwIfAny returned: every field read above is valid.
-  const defaultEvents: HookEventType[] = type && ACTION_HOOK_TYPES.includes(type) ? ["outage.opened", "outage.resolved"] : [...HOOK_EVENT_TYPES];
+  const defaultEvents: HookEventType[] =
+    type && ACTION_HOOK_TYPES.includes(type) ? ["outage.opened", "outage.resolved"] : [...HOOK_EVENT_TYPES];
   const result: Hook = {
     id: id as string,
     type: type as HookType,
@@ -289,13 +333,20 @@ export function validateHook(json: unknown, opts: ValidateHookOptions): Validate
 }
 
 /** The API form of a stored hook: secrets replaced by placeholders, plus bookkeeping. */
-export function publicHook(record: { hook: Hook; createdAt: number; updatedAt: number; disabled?: { at: number; reason: string } }): Record<string, unknown> {
+export function publicHook(record: {
+  hook: Hook;
+  createdAt: number;
+  updatedAt: number;
+  disabled?: { at: number; reason: string };
+}): Record<string, unknown> {
   const h = record.hook;
   const out: Record<string, unknown> = {
     id: h.id,
     type: h.type,
     ...(h.url ? { url: h.url } : {}),
-    ...(h.secret ? { secret: SECRET_MASK, hasSecret: true, previousSecrets: h.previousSecrets.map(() => SECRET_MASK) } : {}),
+    ...(h.secret
+      ? { secret: SECRET_MASK, hasSecret: true, previousSecrets: h.previousSecrets.map(() => SECRET_MASK) }
+      : {}),
     events: h.events,
     checks: h.checks,
     cooldownMs: h.cooldownMs,

@@ -120,11 +120,20 @@ export function createIngest(opts: IngestOptions): Ingest {
   const retryMinMs = opts.retryMinMs ?? 500;
   const retryMaxMs = opts.retryMaxMs ?? 10_000;
   const now = opts.now ?? Date.now;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   if (!(flushMs >= 0)) throw new RangeError(`flushMs must be >= 0, got ${flushMs}`);
-  if (!Number.isSafeInteger(maxAckPending) || maxAckPending < batchSize) throw new RangeError(`maxAckPending must be >= batchSize`);
+  if (!Number.isSafeInteger(maxAckPending) || maxAckPending < batchSize)
+    throw new RangeError(`maxAckPending must be >= batchSize`);
 
-  const stats: Omit<IngestStats, "pending"> = { received: 0, inserted: 0, malformed: 0, insertFailures: 0, rejected: 0, lastInsertAt: undefined };
+  const stats: Omit<IngestStats, "pending"> = {
+    received: 0,
+    inserted: 0,
+    malformed: 0,
+    insertFailures: 0,
+    rejected: 0,
+    lastInsertAt: undefined,
+  };
   const buffer: Pending[] = [];
   let inFlight = 0;
   let running = false;
@@ -145,7 +154,12 @@ export function createIngest(opts: IngestOptions): Ingest {
       // Terminated, not nak'ed: a message that cannot be stored must never block the stream.
       stats.malformed++;
       log.warn(
-        { subject: msg.subject, streamSeq: msg.info.streamSequence, bytes: msg.data.length, problem: err instanceof Error ? err.message : String(err) },
+        {
+          subject: msg.subject,
+          streamSeq: msg.info.streamSequence,
+          bytes: msg.data.length,
+          problem: err instanceof Error ? err.message : String(err),
+        },
         "malformed probe result terminated",
       );
       settle(log, "term", () => msg.term());
@@ -162,7 +176,9 @@ export function createIngest(opts: IngestOptions): Ingest {
    * find the rows it refuses. Stops at the first failure that is not about data (ClickHouse went
    * away), leaving the rest as `unsent`. Halves are tried left first, so `stored` keeps batch order.
    */
-  async function isolateRejected(batch: Pending[]): Promise<{ stored: Pending[]; refused: { p: Pending; err: unknown }[]; unsent: Pending[]; err?: unknown }> {
+  async function isolateRejected(
+    batch: Pending[],
+  ): Promise<{ stored: Pending[]; refused: { p: Pending; err: unknown }[]; unsent: Pending[]; err?: unknown }> {
     const stored: Pending[] = [];
     const refused: { p: Pending; err: unknown }[] = [];
     const parts = [batch.slice(0, batch.length >> 1), batch.slice(batch.length >> 1)];
@@ -207,13 +223,23 @@ export function createIngest(opts: IngestOptions): Ingest {
       if (found.stored.length === 0) {
         // Every row refused on its own: more likely the table than the data (a schema out of step).
         // Nothing is thrown away without a row of the same batch proving the table takes rows.
-        await retryLater([...found.refused.map((r) => r.p), ...found.unsent], found.err ?? err, "ClickHouse refuses every row of the batch; messages nak'ed for redelivery");
+        await retryLater(
+          [...found.refused.map((r) => r.p), ...found.unsent],
+          found.err ?? err,
+          "ClickHouse refuses every row of the batch; messages nak'ed for redelivery",
+        );
         return false;
       }
       for (const { p, err: refusal } of found.refused) {
         stats.rejected++;
         log.error(
-          { subject: p.msg.subject, streamSeq: p.msg.info.streamSequence, checkId: p.row.checkId, resultId: p.row.id, problem: refusal instanceof Error ? refusal.message : String(refusal) },
+          {
+            subject: p.msg.subject,
+            streamSeq: p.msg.info.streamSequence,
+            checkId: p.row.checkId,
+            resultId: p.row.id,
+            problem: refusal instanceof Error ? refusal.message : String(refusal),
+          },
           "ClickHouse refused this result's values while storing the rest of its batch; terminated",
         );
         settle(log, "term", () => p.msg.term());
@@ -281,7 +307,11 @@ export function createIngest(opts: IngestOptions): Ingest {
     };
     try {
       await jsm.consumers.info(RESULTS_STREAM, durable);
-      await jsm.consumers.update(RESULTS_STREAM, durable, { ack_wait: config.ack_wait, max_ack_pending: maxAckPending, max_deliver: -1 });
+      await jsm.consumers.update(RESULTS_STREAM, durable, {
+        ack_wait: config.ack_wait,
+        max_ack_pending: maxAckPending,
+        max_deliver: -1,
+      });
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
       await jsm.consumers.add(RESULTS_STREAM, config);
@@ -302,7 +332,12 @@ export function createIngest(opts: IngestOptions): Ingest {
         }
         void (async () => {
           for await (const s of messages.status()) {
-            if (s.type === "heartbeats_missed" || s.type === "consumer_not_found" || s.type === "stream_not_found" || s.type === "consumer_deleted") {
+            if (
+              s.type === "heartbeats_missed" ||
+              s.type === "consumer_not_found" ||
+              s.type === "stream_not_found" ||
+              s.type === "consumer_deleted"
+            ) {
               log.warn({ status: s.type }, "results consumer status");
             }
           }
@@ -315,7 +350,8 @@ export function createIngest(opts: IngestOptions): Ingest {
         log.warn({ err }, "results consumer failed; retrying");
       }
       await retryTimer.nap(1_000);
-      if (!stopping) await ensureConsumer().catch((err: unknown) => log.warn({ err }, "could not re-create results consumer"));
+      if (!stopping)
+        await ensureConsumer().catch((err: unknown) => log.warn({ err }, "could not re-create results consumer"));
     }
   }
 

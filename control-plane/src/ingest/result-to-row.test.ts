@@ -67,13 +67,25 @@ describe("resultToRow", () => {
   it("puts type-specific facts into details with numbers, not bigints", () => {
     const row = resultToRow(
       result({
-        tls: { protocol: "TLSv1.3", notAfterMs: 1_800_000_000_000n, chainNotAfterMs: 1_790_000_000_000n, sans: ["a.test"], verified: true } as never,
+        tls: {
+          protocol: "TLSv1.3",
+          notAfterMs: 1_800_000_000_000n,
+          chainNotAfterMs: 1_790_000_000_000n,
+          sans: ["a.test"],
+          verified: true,
+        } as never,
         dns: { rcode: "NOERROR", answers: ["127.0.0.1"] } as never,
         grpcStatus: "SERVING",
       }),
     );
     expect(row.details).toMatchObject({
-      tls: { protocol: "TLSv1.3", notAfterMs: 1_800_000_000_000, chainNotAfterMs: 1_790_000_000_000, sans: ["a.test"], verified: true },
+      tls: {
+        protocol: "TLSv1.3",
+        notAfterMs: 1_800_000_000_000,
+        chainNotAfterMs: 1_790_000_000_000,
+        sans: ["a.test"],
+        verified: true,
+      },
       dns: { rcode: "NOERROR", answers: ["127.0.0.1"] },
       grpcStatus: "SERVING",
     });

@@ -27,8 +27,10 @@ export function resultProblem(r: ProbeResult): string | undefined {
     if (value.length > MAX_ID_LENGTH) return `${field} is longer than ${MAX_ID_LENGTH}`;
   }
   if (!VALID_STATES.has(r.state)) return `state ${r.state} is not up, degraded or down`;
-  if (r.startedAtMs <= 0n || r.startedAtMs > MAX_STARTED_AT_MS) return "startedAtMs is not a valid epoch ms (1970..2106)";
-  if (r.seq > BigInt(Number.MAX_SAFE_INTEGER) || r.bodyBytes > BigInt(Number.MAX_SAFE_INTEGER)) return "seq or bodyBytes out of range";
+  if (r.startedAtMs <= 0n || r.startedAtMs > MAX_STARTED_AT_MS)
+    return "startedAtMs is not a valid epoch ms (1970..2106)";
+  if (r.seq > BigInt(Number.MAX_SAFE_INTEGER) || r.bodyBytes > BigInt(Number.MAX_SAFE_INTEGER))
+    return "seq or bodyBytes out of range";
   const durations: [string, number][] = [
     ["durationMs", r.durationMs],
     ["lagMs", r.lagMs],
@@ -82,7 +84,8 @@ function details(r: ProbeResult): Record<string, unknown> {
  */
 export function resultToRow(r: ProbeResult): ResultRow {
   const problem = resultProblem(r);
-  if (problem !== undefined) throw new ValidationError(`invalid probe result: ${problem}`, { field: problem.split(" ")[0] });
+  if (problem !== undefined)
+    throw new ValidationError(`invalid probe result: ${problem}`, { field: problem.split(" ")[0] });
   return {
     id: r.id,
     checkId: r.checkId,

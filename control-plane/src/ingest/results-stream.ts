@@ -1,4 +1,12 @@
-import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamInfo,
+} from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probemesh/proto";
 
@@ -24,7 +32,8 @@ function isNotFound(err: unknown): boolean {
  */
 export async function ensureResultsStream(jsm: JetStreamManager, opts: ResultsStreamOptions = {}): Promise<StreamInfo> {
   const maxAgeMs = opts.maxAgeMs ?? 7 * 24 * 3_600_000;
-  if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs < 60_000) throw new RangeError(`results stream maxAgeMs must be at least 60000, got ${maxAgeMs}`);
+  if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs < 60_000)
+    throw new RangeError(`results stream maxAgeMs must be at least 60000, got ${maxAgeMs}`);
   const wanted = {
     subjects: [RESULTS_SUBJECT_ALL],
     max_age: nanos(maxAgeMs),
@@ -35,7 +44,10 @@ export async function ensureResultsStream(jsm: JetStreamManager, opts: ResultsSt
       const info = await jsm.streams.info(RESULTS_STREAM);
       const c = info.config;
       const same =
-        c.subjects.length === 1 && c.subjects[0] === RESULTS_SUBJECT_ALL && c.max_age === wanted.max_age && c.duplicate_window === wanted.duplicate_window;
+        c.subjects.length === 1 &&
+        c.subjects[0] === RESULTS_SUBJECT_ALL &&
+        c.max_age === wanted.max_age &&
+        c.duplicate_window === wanted.duplicate_window;
       return same ? info : await jsm.streams.update(RESULTS_STREAM, wanted);
     } catch (err) {
       if (!isNotFound(err)) throw err;

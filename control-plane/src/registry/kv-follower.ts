@@ -85,7 +85,9 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
       };
       const timer = setTimeout(() => {
         waiters.delete(waiter);
-        reject(new UnavailableError(`KV bucket not caught up to revision ${target} within ${timeoutMs} ms (at ${revision})`));
+        reject(
+          new UnavailableError(`KV bucket not caught up to revision ${target} within ${timeoutMs} ms (at ${revision})`),
+        );
       }, timeoutMs);
       waiters.add(waiter);
     });
@@ -105,7 +107,9 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
         // An emptied stream keeps its last sequence but has nothing left to deliver.
         target = state.messages === 0 ? 0 : state.last_seq;
       } catch (err) {
-        throw new UnavailableError(`KV bucket unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new UnavailableError(`KV bucket unavailable: ${err instanceof Error ? err.message : String(err)}`, {
+          cause: err,
+        });
       }
       await waitForRevision(target, timeoutMs);
     },

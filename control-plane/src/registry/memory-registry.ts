@@ -24,7 +24,8 @@ export function createMemoryRegistry({ log, now = Date.now }: { log: Logger; now
 
   return {
     async create(check) {
-      if (cache.get(check.id)) throw new ConflictError(`check ${JSON.stringify(check.id)} already exists`, { id: check.id });
+      if (cache.get(check.id))
+        throw new ConflictError(`check ${JSON.stringify(check.id)} already exists`, { id: check.id });
       return store(check, 1, now());
     },
     async replace(check) {

@@ -139,7 +139,8 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
           revision = await store.create(checkKey(id), encodeCheckEntry(stored));
         } catch (err) {
           const existing = await store.get(checkKey(id)).catch(() => null);
-          if (existing?.operation === "PUT") throw new ConflictError(`check ${JSON.stringify(id)} already exists`, { id });
+          if (existing?.operation === "PUT")
+            throw new ConflictError(`check ${JSON.stringify(id)} already exists`, { id });
           throw err;
         }
         return { ...stored, revision };
@@ -215,7 +216,6 @@ function withVersion(check: Check, version: number): Check {
   copy.version = version;
   return copy;
 }
-
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

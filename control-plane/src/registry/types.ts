@@ -3,8 +3,7 @@ import type { CheckRecord } from "../checks/check-record.js";
 
 /** One change of the registry, in registry order. `version` is the registry revision after it. */
 export type RegistryChange =
-  | { type: "upsert"; version: number; record: CheckRecord }
-  | { type: "delete"; version: number; id: string };
+  { type: "upsert"; version: number; record: CheckRecord } | { type: "delete"; version: number; id: string };
 
 /** A consistent view of the registry plus a subscription to every later change. */
 export interface RegistryWatch {

@@ -33,7 +33,10 @@ export function zodProblems(error: z.ZodError, knownKeys?: (parentPath: string) 
     if (issue.code === "unrecognized_keys") {
       const known = knownKeys?.(parent) ?? [];
       for (const key of issue.keys) {
-        out.push({ field: parent === "" ? key : `${parent}.${key}`, message: `unknown field${didYouMean(key, known)}` });
+        out.push({
+          field: parent === "" ? key : `${parent}.${key}`,
+          message: `unknown field${didYouMean(key, known)}`,
+        });
       }
       continue;
     }

@@ -1,4 +1,10 @@
-import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClientLogger } from "@clickhouse/client";
+import {
+  ClickHouseError,
+  ClickHouseLogLevel,
+  createClient,
+  type ClickHouseClient,
+  type Logger as ClientLogger,
+} from "@clickhouse/client";
 import type { Logger } from "pino";
 import { ProbemeshError, UnavailableError, ValidationError } from "../errors.js";
 import { runMigrations, type SqlExecutor } from "./migrate.js";
@@ -77,7 +83,22 @@ function clientLoggerClass(log: Logger): new () => ClientLogger {
  * store now": parse and conversion failures of the inserted values (CANNOT_PARSE_*, TYPE_MISMATCH,
  * CANNOT_CONVERT_TYPE, INCORRECT_DATA, ARGUMENT_OUT_OF_BOUND, TOO_LARGE_STRING_SIZE, ...).
  */
-const DATA_ERROR_CODES = new Set(["6", "26", "27", "32", "33", "38", "41", "53", "69", "70", "72", "117", "131", "349"]);
+const DATA_ERROR_CODES = new Set([
+  "6",
+  "26",
+  "27",
+  "32",
+  "33",
+  "38",
+  "41",
+  "53",
+  "69",
+  "70",
+  "72",
+  "117",
+  "131",
+  "349",
+]);
 
 /**
  * True when a store call failed on the values themselves, so retrying them cannot help: the
@@ -85,21 +106,34 @@ const DATA_ERROR_CODES = new Set(["6", "26", "27", "32", "33", "38", "41", "53",
  */
 export function isDataRejection(err: unknown): boolean {
   if (err instanceof ValidationError) return true;
-  return err instanceof ProbemeshError && err.code === "clickhouse_error" && DATA_ERROR_CODES.has(String(err.details?.["clickhouseCode"]));
+  return (
+    err instanceof ProbemeshError &&
+    err.code === "clickhouse_error" &&
+    DATA_ERROR_CODES.has(String(err.details?.["clickhouseCode"]))
+  );
 }
 
 function storeError(what: string, err: unknown): ProbemeshError {
   if (err instanceof ProbemeshError) return err;
   if (err instanceof ClickHouseError) {
-    return new ProbemeshError("clickhouse_error", `${what}: ${err.message}`, { clickhouseCode: err.code }, { cause: err });
+    return new ProbemeshError(
+      "clickhouse_error",
+      `${what}: ${err.message}`,
+      { clickhouseCode: err.code },
+      { cause: err },
+    );
   }
-  return new UnavailableError(`${what}: ClickHouse unreachable (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+  return new UnavailableError(`${what}: ClickHouse unreachable (${err instanceof Error ? err.message : String(err)})`, {
+    cause: err,
+  });
 }
 
 function validateQuery(q: ResultQuery): void {
-  if (typeof q.checkId !== "string" || q.checkId === "") throw new ValidationError("checkId must not be empty", { field: "checkId" });
+  if (typeof q.checkId !== "string" || q.checkId === "")
+    throw new ValidationError("checkId must not be empty", { field: "checkId" });
   for (const field of ["from", "to"] as const) {
-    if (!Number.isSafeInteger(q[field]) || q[field] < 0) throw new ValidationError(`${field} must be epoch ms (a non-negative integer)`, { field });
+    if (!Number.isSafeInteger(q[field]) || q[field] < 0)
+      throw new ValidationError(`${field} must be epoch ms (a non-negative integer)`, { field });
   }
   if (q.to < q.from) throw new ValidationError("to must not be before from", { field: "to" });
   if (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > MAX_RESULT_LIMIT) {
@@ -115,7 +149,8 @@ export function createClickHouseStore(opts: ClickHouseStoreOptions): ClickHouseS
   const { url, database } = opts;
   const now = opts.now ?? Date.now;
   const log = opts.log.child({ component: "clickhouse-store" });
-  if (!isIdentifier(database)) throw new ValidationError(`invalid ClickHouse database name ${JSON.stringify(database)}`, { field: "database" });
+  if (!isIdentifier(database))
+    throw new ValidationError(`invalid ClickHouse database name ${JSON.stringify(database)}`, { field: "database" });
   // No clickhouse_settings: ClickHouse 18.16 rejects settings it does not know.
   const clientOptions = {
     url,
@@ -212,14 +247,18 @@ export function createClickHouseStore(opts: ClickHouseStoreOptions): ClickHouseS
     },
 
     async dropPartitionsBefore(dayMs, tables = ["results"]) {
-      if (!Number.isSafeInteger(dayMs) || dayMs < 0) throw new ValidationError("dayMs must be epoch ms", { field: "dayMs" });
+      if (!Number.isSafeInteger(dayMs) || dayMs < 0)
+        throw new ValidationError("dayMs must be epoch ms", { field: "dayMs" });
       const dropped: string[] = [];
       for (const table of tables) {
         const name = ident(table);
         const parts = await select<{ partition_id: string }>(
           sql`SELECT DISTINCT partition_id FROM system.parts WHERE database = ${database} AND table = ${table} AND active`,
         );
-        for (const id of partitionsBefore(parts.map((p) => p.partition_id), dayMs)) {
+        for (const id of partitionsBefore(
+          parts.map((p) => p.partition_id),
+          dayMs,
+        )) {
           await exec(sql`ALTER TABLE ${name} DROP PARTITION ID ${id}`);
           dropped.push(table === "results" ? id : `${table}:${id}`);
         }

@@ -42,8 +42,17 @@ describe("listMigrations", () => {
   });
 
   it("uses only SQL that ClickHouse 18.16 accepts", () => {
-    const text = listMigrations().flatMap((x) => x.statements).join("\n");
-    for (const forbidden of [/DateTime64/i, /\bTTL\b/, /toStartOfInterval/i, /LowCardinality/i, /\{\w+:\w+\}/, /\bOVER\s*\(/i]) {
+    const text = listMigrations()
+      .flatMap((x) => x.statements)
+      .join("\n");
+    for (const forbidden of [
+      /DateTime64/i,
+      /\bTTL\b/,
+      /toStartOfInterval/i,
+      /LowCardinality/i,
+      /\{\w+:\w+\}/,
+      /\bOVER\s*\(/i,
+    ]) {
       expect(text).not.toMatch(forbidden);
     }
   });
@@ -65,7 +74,9 @@ describe("runMigrations", () => {
     expect(admin.statements).toEqual(["CREATE DATABASE IF NOT EXISTS probemesh_x"]);
     const plain = db.statements.filter((s) => !s.includes("schema_migrations"));
     expect(plain).toEqual(["S1", "S2a", "S2b"]);
-    expect(db.statements).toContain("INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'first', 1700000000000)");
+    expect(db.statements).toContain(
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'first', 1700000000000)",
+    );
     // Version recorded only after its statements ran.
     expect(db.statements.indexOf("S1")).toBeLessThan(db.statements.findIndex((s) => s.includes("VALUES (1,")));
   });
@@ -82,7 +93,9 @@ describe("runMigrations", () => {
 
   it("rejects an invalid database name before sending anything", async () => {
     const admin = fakeDb();
-    await expect(runMigrations({ admin, db: fakeDb(), database: "x; DROP", log, now: () => 1 })).rejects.toThrow(/invalid identifier/);
+    await expect(runMigrations({ admin, db: fakeDb(), database: "x; DROP", log, now: () => 1 })).rejects.toThrow(
+      /invalid identifier/,
+    );
     expect(admin.statements).toEqual([]);
   });
 
@@ -96,7 +109,14 @@ describe("runMigrations", () => {
       query: (s) => db.query(s),
     };
     await expect(
-      runMigrations({ admin: fakeDb(), db: failing, database: "d", log, now: () => 1, migrations: [m(1, "first", "S1"), m(2, "broken", "BAD")] }),
+      runMigrations({
+        admin: fakeDb(),
+        db: failing,
+        database: "d",
+        log,
+        now: () => 1,
+        migrations: [m(1, "first", "S1"), m(2, "broken", "BAD")],
+      }),
     ).rejects.toThrow(/migration 2-broken failed: Syntax error/);
     expect(await db.query("SELECT")).toEqual([{ version: "1" }]);
   });

@@ -21,8 +21,10 @@ export function listMigrations(migrations: readonly Migration[] = Object.values(
     }
     if (seen.has(m.version)) throw new ProbemeshError("bad_migration", `two migrations have version ${m.version}`);
     seen.add(m.version);
-    if (!NAME.test(m.name)) throw new ProbemeshError("bad_migration", `migration ${m.version} has invalid name ${JSON.stringify(m.name)}`);
-    if (m.statements.length === 0) throw new ProbemeshError("bad_migration", `migration ${m.version} has no statements`);
+    if (!NAME.test(m.name))
+      throw new ProbemeshError("bad_migration", `migration ${m.version} has invalid name ${JSON.stringify(m.name)}`);
+    if (m.statements.length === 0)
+      throw new ProbemeshError("bad_migration", `migration ${m.version} has no statements`);
   }
   return [...migrations].sort((a, b) => a.version - b.version);
 }
@@ -64,11 +66,17 @@ export async function runMigrations(opts: {
       try {
         await db.command(statement);
       } catch (err) {
-        throw new ProbemeshError("migration_failed", `migration ${m.version}-${m.name} failed: ${(err as Error).message}`, { version: m.version }, { cause: err });
+        throw new ProbemeshError(
+          "migration_failed",
+          `migration ${m.version}-${m.name} failed: ${(err as Error).message}`,
+          { version: m.version },
+          { cause: err },
+        );
       }
     }
     await db.command(
-      sql`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${int(m.version, "UInt32")}, ${m.name}, ${int(now(), "UInt64")})`.text,
+      sql`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${int(m.version, "UInt32")}, ${m.name}, ${int(now(), "UInt64")})`
+        .text,
     );
     applied.push(m.version);
   }

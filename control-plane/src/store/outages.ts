@@ -42,7 +42,12 @@ export interface OutageStore {
   /** Per-region result counts of a check over [from, to), from the hourly and per-minute rollups (minute precision). */
   resultCounts(query: { checkId: string; from: number; to: number }): Promise<RegionCounts[]>;
   /** Results of one check in [from, to), oldest first, each id once; `truncated` when more than `limit` exist. */
-  loadObservations(query: { checkId: string; from: number; to: number; limit: number }): Promise<{ observations: Observation[]; truncated: boolean }>;
+  loadObservations(query: {
+    checkId: string;
+    from: number;
+    to: number;
+    limit: number;
+  }): Promise<{ observations: Observation[]; truncated: boolean }>;
   /** The newest `perAgent` results of every (check, agent) since `since`, oldest first (engine warm-up). */
   recentObservations(query: { since: number; perAgent: number; limit: number }): Promise<Observation[]>;
 }
@@ -140,7 +145,10 @@ const LATEST = sql`
 const OBSERVATION_COLUMNS = sql`check_id, agent_id, region, started_at, duration_ms, state, reason, canary`;
 
 /** Creates the outage store over the store's @clickhouse/client instance (bound to the probemesh database). */
-export function createOutageStore(deps: { client: Pick<ClickHouseClient, "query" | "insert">; log: Logger }): OutageStore {
+export function createOutageStore(deps: {
+  client: Pick<ClickHouseClient, "query" | "insert">;
+  log: Logger;
+}): OutageStore {
   const log = deps.log.child({ component: "outage-store" });
   const { client } = deps;
 
@@ -159,7 +167,9 @@ export function createOutageStore(deps: { client: Pick<ClickHouseClient, "query"
       try {
         await client.insert({ table: "outages", values: outages.map(toDb), format: "JSONEachRow" });
       } catch (err) {
-        throw new UnavailableError(`saving ${outages.length} incident(s) failed: ${(err as Error).message}`, { cause: err });
+        throw new UnavailableError(`saving ${outages.length} incident(s) failed: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       log.debug({ ids: outages.map((o) => o.id) }, "incidents saved");
     },
@@ -170,7 +180,8 @@ export function createOutageStore(deps: { client: Pick<ClickHouseClient, "query"
       const having: Sql[] = [sql`o_kind IN ${inList([...(q.kinds ?? ["outage", "partial"])], "kinds")}`];
       if (q.state !== undefined) having.push(sql`o_state = ${q.state}`);
       if (q.to !== undefined) having.push(sql`o_started_at < ${int(q.to, "UInt64", "to")}`);
-      if (q.from !== undefined) having.push(sql`(o_state = 'open' OR o_resolved_at >= ${int(q.from, "UInt64", "from")})`);
+      if (q.from !== undefined)
+        having.push(sql`(o_state = 'open' OR o_resolved_at >= ${int(q.from, "UInt64", "from")})`);
       const limit = int(Math.min(q.limit ?? 1000, 10_000), "UInt32", "limit");
       const statement = sql`${LATEST} WHERE ${joinSql(where, " AND ")} GROUP BY id HAVING ${joinSql(having, " AND ")}
         ORDER BY o_started_at DESC, id LIMIT ${limit}`;

@@ -34,8 +34,19 @@ describe("result row mapping", () => {
     const row = sampleRow({ canary: true, details: { tls: { protocol: "TLSv1.3", notAfterMs: 1_800_000_000_000 } } });
     const db = toDbRow(row);
     expect(Object.keys(db).sort()).toEqual([...RESULT_COLUMNS].sort());
-    expect(db).toMatchObject({ check_id: "web", started_at: 1_700_000_000_123, canary: 1, dns_ms: 1, details: JSON.stringify(row.details) });
-    const fromClickHouse = { ...db, started_at: String(db.started_at), seq: String(db.seq), body_bytes: String(db.body_bytes) };
+    expect(db).toMatchObject({
+      check_id: "web",
+      started_at: 1_700_000_000_123,
+      canary: 1,
+      dns_ms: 1,
+      details: JSON.stringify(row.details),
+    });
+    const fromClickHouse = {
+      ...db,
+      started_at: String(db.started_at),
+      seq: String(db.seq),
+      body_bytes: String(db.body_bytes),
+    };
     expect(fromDbRow(fromClickHouse)).toEqual(row);
   });
 

@@ -61,7 +61,8 @@ export const RESULT_COLUMNS = [
 const STATES = new Set(["up", "degraded", "down"]);
 
 function finite(value: number, field: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) throw new ValidationError(`${field} must be a finite number`, { field });
+  if (typeof value !== "number" || !Number.isFinite(value))
+    throw new ValidationError(`${field} must be a finite number`, { field });
   return value;
 }
 
@@ -127,7 +128,9 @@ function parseDetails(value: unknown): Record<string, unknown> {
   if (typeof value !== "string" || value === "") return {};
   try {
     const parsed: unknown = JSON.parse(value);
-    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
   } catch {
     return {};
   }

@@ -22,7 +22,7 @@ describe("literal", () => {
       "\u0000'--",
       "line\nbreak\r\ttab",
       "emoji 🚀 and ümlaut",
-      "`backtick` \"double\"",
+      '`backtick` "double"',
       "/* comment */ -- comment",
     ];
     for (const s of hostile) {
@@ -68,7 +68,19 @@ describe("literal", () => {
   });
 
   it("rejects values that cannot be inlined safely", () => {
-    for (const bad of [NaN, Infinity, -Infinity, 2 ** 53, 2n ** 64n, -(2n ** 63n) - 1n, null, undefined, {}, [], Symbol("x")]) {
+    for (const bad of [
+      NaN,
+      Infinity,
+      -Infinity,
+      2 ** 53,
+      2n ** 64n,
+      -(2n ** 63n) - 1n,
+      null,
+      undefined,
+      {},
+      [],
+      Symbol("x"),
+    ]) {
       expect(() => literal(bad as never)).toThrow(SqlValueError);
     }
     expect(() => literal("x".repeat(MAX_STRING_LITERAL + 1))).toThrow(/longer than/);
@@ -122,7 +134,9 @@ describe("sql template", () => {
 
   it("renders arrays as ClickHouse array literals and nests fragments", () => {
     const cond = sql`region = ${"eu"}`;
-    expect(sql`SELECT has(${["a", "b'"]}, x) WHERE ${cond}`.text).toBe("SELECT has(['a', 'b\\''], x) WHERE region = 'eu'");
+    expect(sql`SELECT has(${["a", "b'"]}, x) WHERE ${cond}`.text).toBe(
+      "SELECT has(['a', 'b\\''], x) WHERE region = 'eu'",
+    );
   });
 
   it("throws on a bad value instead of building a query", () => {

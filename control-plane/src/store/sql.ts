@@ -76,7 +76,8 @@ function renderNumber(value: number, field?: string): string {
 }
 
 function renderBigint(value: bigint, field?: string): string {
-  if (value < INT_RANGES.Int64[0] || value > INT_RANGES.UInt64[1]) fail(`integer ${value} is outside Int64/UInt64`, field);
+  if (value < INT_RANGES.Int64[0] || value > INT_RANGES.UInt64[1])
+    fail(`integer ${value} is outside Int64/UInt64`, field);
   return value.toString();
 }
 

@@ -100,12 +100,22 @@ function overTcp(req: ExchangeRequest): Promise<ExchangeResult> {
       socket.destroy();
       resolve({ ...(tConnect !== undefined ? { connectMs: tConnect - t0 } : {}), ...r });
     };
-    const onAbort = () => finish({ failure: abortFailure(signal, tConnect === undefined ? `connect to ${where}` : `waiting for ${where}`) });
+    const onAbort = () =>
+      finish({
+        failure: abortFailure(signal, tConnect === undefined ? `connect to ${where}` : `waiting for ${where}`),
+      });
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     socket.on("error", (err: NodeJS.ErrnoException) => {
-      if (tConnect === undefined) finish({ failure: { reason: "connect", message: `connect to ${where} failed: ${err.code ?? err.message}` } });
-      else finish({ failure: { reason: "protocol", message: `connection to ${where} failed mid-answer: ${err.code ?? err.message}` } });
+      if (tConnect === undefined)
+        finish({ failure: { reason: "connect", message: `connect to ${where} failed: ${err.code ?? err.message}` } });
+      else
+        finish({
+          failure: {
+            reason: "protocol",
+            message: `connection to ${where} failed mid-answer: ${err.code ?? err.message}`,
+          },
+        });
     });
     socket.once("connect", () => {
       tConnect = now();
@@ -115,13 +125,18 @@ function overTcp(req: ExchangeRequest): Promise<ExchangeResult> {
     });
     socket.on("data", (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length > MAX_TCP_MESSAGE + 2) return finish({ failure: { reason: "protocol", message: `answer from ${where} is larger than a DNS message` } });
+      if (buffered.length > MAX_TCP_MESSAGE + 2)
+        return finish({
+          failure: { reason: "protocol", message: `answer from ${where} is larger than a DNS message` },
+        });
       if (buffered.length < 2) return;
       const need = buffered.readUInt16BE(0);
       if (buffered.length < 2 + need) return;
       const rttMs = now() - (tConnect ?? t0);
       finish({ rttMs, ...decoded(buffered.subarray(2, 2 + need), where) });
     });
-    socket.once("end", () => finish({ failure: { reason: "protocol", message: `${where} closed the connection before a complete answer` } }));
+    socket.once("end", () =>
+      finish({ failure: { reason: "protocol", message: `${where} closed the connection before a complete answer` } }),
+    );
   });
 }

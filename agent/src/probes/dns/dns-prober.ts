@@ -64,12 +64,22 @@ function judgeAnswers(dns: DnsCheck, answers: DnsAnswer[], qtype: string): Failu
     const everyGotWanted = gotAll.every((f) => f.some((x) => want.includes(x)));
     // An exact set: every expected answer present and no answer left over.
     if (!everyWantFound || !everyGotWanted) {
-      return { reason: "assertion:expect_answers", message: `answers [${relevant.map((a) => a.data).join(", ").slice(0, 200)}] are not exactly [${dns.expectAnswers.join(", ").slice(0, 200)}]` };
+      return {
+        reason: "assertion:expect_answers",
+        message: `answers [${relevant
+          .map((a) => a.data)
+          .join(", ")
+          .slice(0, 200)}] are not exactly [${dns.expectAnswers.join(", ").slice(0, 200)}]`,
+      };
     }
   }
   for (const want of dns.answersContain) {
     const w = norm(want);
-    if (!relevant.some((a) => forms(a).includes(w))) return { reason: "assertion:answers_contain", message: `no ${qtype} answer is ${JSON.stringify(want.slice(0, 80))}` };
+    if (!relevant.some((a) => forms(a).includes(w)))
+      return {
+        reason: "assertion:answers_contain",
+        message: `no ${qtype} answer is ${JSON.stringify(want.slice(0, 80))}`,
+      };
   }
   if (dns.answerRegex !== "") {
     let re: RegExp;
@@ -78,7 +88,11 @@ function judgeAnswers(dns: DnsCheck, answers: DnsAnswer[], qtype: string): Failu
     } catch {
       return { reason: "internal", message: `invalid check: dns.answerRegex is not a valid regular expression` };
     }
-    if (!relevant.some((a) => re.test(a.data))) return { reason: "assertion:answer_regex", message: `no ${qtype} answer matches /${dns.answerRegex.slice(0, 80)}/` };
+    if (!relevant.some((a) => re.test(a.data)))
+      return {
+        reason: "assertion:answer_regex",
+        message: `no ${qtype} answer matches /${dns.answerRegex.slice(0, 80)}/`,
+      };
   }
   return undefined;
 }
@@ -95,15 +109,31 @@ export function createDnsProber(deps: DnsProberDeps): Prober {
     const started = now();
     const dns = check.dns;
     const target = dns ? `${dns.name}@${dns.resolver || "system"}` : "";
-    const invalid = (message: string) => [outcome({ failure: { reason: "internal", message: `invalid check: ${message}` }, phases: {}, target, durationMs: 0 })];
+    const invalid = (message: string) => [
+      outcome({
+        failure: { reason: "internal", message: `invalid check: ${message}` },
+        phases: {},
+        target,
+        durationMs: 0,
+      }),
+    ];
     if (!dns || dns.name === "") return invalid("dns.name is required");
     const qtypeName = (dns.recordType || "A").toUpperCase();
     const qtype = RECORD_TYPES[qtypeName];
-    if (qtype === undefined) return invalid(`dns.recordType ${JSON.stringify(dns.recordType.slice(0, 20))} is not one of ${Object.keys(RECORD_TYPES).join(", ")}`);
-    const transport = dns.transport === "" || dns.transport.toLowerCase() === "udp" ? "udp" : dns.transport.toLowerCase() === "tcp" ? "tcp" : undefined;
+    if (qtype === undefined)
+      return invalid(
+        `dns.recordType ${JSON.stringify(dns.recordType.slice(0, 20))} is not one of ${Object.keys(RECORD_TYPES).join(", ")}`,
+      );
+    const transport =
+      dns.transport === "" || dns.transport.toLowerCase() === "udp"
+        ? "udp"
+        : dns.transport.toLowerCase() === "tcp"
+          ? "tcp"
+          : undefined;
     if (!transport) return invalid(`dns.transport must be udp or tcp`);
     const expectRcode = (dns.expectRcode || "NOERROR").toUpperCase();
-    if (!RCODES.includes(expectRcode)) return invalid(`dns.expectRcode ${JSON.stringify(dns.expectRcode.slice(0, 20))} is not a known rcode`);
+    if (!RCODES.includes(expectRcode))
+      return invalid(`dns.expectRcode ${JSON.stringify(dns.expectRcode.slice(0, 20))} is not a known rcode`);
     const resolver = parseResolver(dns.resolver || defaultResolver());
     if (!resolver) return invalid("dns.resolver is not host:port");
     const id = randomInt(0, 65_536);
@@ -115,7 +145,15 @@ export function createDnsProber(deps: DnsProberDeps): Prober {
     }
     const res = await resolveHost(resolver.host, { ipPreference: "", all: false, signal, lookup: deps.lookup, now });
     const phases: ProbeOutcome["phases"] = {};
-    if (!res.ok) return [outcome({ failure: res.failure, phases: res.dnsMs !== undefined ? { dnsMs: res.dnsMs } : {}, target, durationMs: now() - started })];
+    if (!res.ok)
+      return [
+        outcome({
+          failure: res.failure,
+          phases: res.dnsMs !== undefined ? { dnsMs: res.dnsMs } : {},
+          target,
+          durationMs: now() - started,
+        }),
+      ];
     const address = res.addresses[0]!;
     const where = hostPort(address.address, resolver.port);
     let ex = await dnsExchange({ address, port: resolver.port, transport, query, signal, now });
@@ -130,25 +168,48 @@ export function createDnsProber(deps: DnsProberDeps): Prober {
     if (ex.rttMs !== undefined || res.dnsMs !== undefined) phases.dnsMs = queryMs;
     const base = { phases, target: `${dns.name}@${where}` };
     if (ex.failure || !ex.response) {
-      return [outcome({ ...base, failure: ex.failure ?? { reason: "protocol", message: "no answer" }, durationMs: now() - started })];
+      return [
+        outcome({
+          ...base,
+          failure: ex.failure ?? { reason: "protocol", message: "no answer" },
+          durationMs: now() - started,
+        }),
+      ];
     }
     const response = ex.response;
     const rcode = rcodeName(response.rcode);
-    const info = { rcode, answers: response.answers.slice(0, MAX_ANSWERS).map((a) => (a.type === qtypeName ? a.data : `${a.type} ${a.data}`).slice(0, 256)) };
+    const info = {
+      rcode,
+      answers: response.answers
+        .slice(0, MAX_ANSWERS)
+        .map((a) => (a.type === qtypeName ? a.data : `${a.type} ${a.data}`).slice(0, 256)),
+    };
     let failure: Failure | undefined;
-    if (response.id !== id) failure = { reason: "protocol", message: `answer id ${response.id} does not match query id ${id}` };
-    else if (rcode !== expectRcode) failure = { reason: "assertion:rcode", message: `rcode ${rcode}, expected ${expectRcode}` };
+    if (response.id !== id)
+      failure = { reason: "protocol", message: `answer id ${response.id} does not match query id ${id}` };
+    else if (rcode !== expectRcode)
+      failure = { reason: "assertion:rcode", message: `rcode ${rcode}, expected ${expectRcode}` };
     else failure = judgeAnswers(dns, response.answers, qtypeName);
     const notes: string[] = [];
     if (usedTcp && transport === "udp") notes.push("UDP answer was truncated; retried over TCP");
-    if (response.answers.length > MAX_ANSWERS) notes.push(`${response.answers.length - MAX_ANSWERS} more answers not kept`);
-    return [outcome({ ...base, ...(failure ? { failure } : { note: notes.join("; ") }), durationMs: now() - started, dns: info })];
+    if (response.answers.length > MAX_ANSWERS)
+      notes.push(`${response.answers.length - MAX_ANSWERS} more answers not kept`);
+    return [
+      outcome({
+        ...base,
+        ...(failure ? { failure } : { note: notes.join("; ") }),
+        durationMs: now() - started,
+        dns: info,
+      }),
+    ];
   }
 
   return {
     type: "dns",
     async run(check: Check, ctx: ProbeContext) {
-      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, signal)));
+      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) =>
+        withRetries(check.retries, signal, now, () => attempt(check, signal)),
+      );
       return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
     },
   };

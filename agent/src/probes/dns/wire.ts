@@ -1,11 +1,32 @@
 import { isIPv4 } from "node:net";
 
 /** Record types a DNS check may ask for, by their wire codes. */
-export const RECORD_TYPES: Readonly<Record<string, number>> = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, SRV: 33 };
+export const RECORD_TYPES: Readonly<Record<string, number>> = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+};
 const TYPE_NAMES = new Map(Object.entries(RECORD_TYPES).map(([k, v]) => [v, k]));
 
 /** Response codes by value (RFC 1035, 2136). */
-export const RCODES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"];
+export const RCODES = [
+  "NOERROR",
+  "FORMERR",
+  "SERVFAIL",
+  "NXDOMAIN",
+  "NOTIMP",
+  "REFUSED",
+  "YXDOMAIN",
+  "YXRRSET",
+  "NXRRSET",
+  "NOTAUTH",
+  "NOTZONE",
+];
 
 /** Name of a response code ("RCODE15" for unassigned ones). */
 export function rcodeName(code: number): string {
@@ -63,7 +84,7 @@ function readName(buf: Buffer, offset: number): [string, number] {
   const labels: string[] = [];
   let pos = offset;
   let end = -1;
-  for (let jumps = 0; ; ) {
+  for (let jumps = 0; ;) {
     if (pos >= buf.length) throw new DnsWireError("name runs past the end of the message");
     const len = buf[pos]!;
     if (len === 0) {
@@ -91,7 +112,7 @@ function ipv6Text(b: Buffer): string {
   // Compress the longest run of zero groups (RFC 5952).
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

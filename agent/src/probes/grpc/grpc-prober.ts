@@ -1,5 +1,12 @@
 import type { Check } from "@probemesh/proto";
-import { Client, connectivityState, credentials, Metadata, status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
+import {
+  Client,
+  connectivityState,
+  credentials,
+  Metadata,
+  status as grpcStatus,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { rootCertificates } from "node:tls";
 import { abortFailure, withDeadline } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
@@ -33,12 +40,17 @@ function statusName(code: number): string {
 /** Classifies a failed call: where it broke matters more to the user than the gRPC code. */
 function callFailure(err: ServiceError, where: string): Failure {
   const details = (err.details || err.message || "").slice(0, 200);
-  if (err.code === grpcStatus.UNIMPLEMENTED) return { reason: "protocol", message: `${where} does not implement grpc.health.v1.Health/Check` };
-  if (err.code === grpcStatus.NOT_FOUND) return { reason: "assertion:serving_status", message: `service unknown to ${where} (NOT_FOUND)` };
-  if (err.code === grpcStatus.DEADLINE_EXCEEDED) return { reason: "timeout", message: `deadline exceeded calling ${where}` };
+  if (err.code === grpcStatus.UNIMPLEMENTED)
+    return { reason: "protocol", message: `${where} does not implement grpc.health.v1.Health/Check` };
+  if (err.code === grpcStatus.NOT_FOUND)
+    return { reason: "assertion:serving_status", message: `service unknown to ${where} (NOT_FOUND)` };
+  if (err.code === grpcStatus.DEADLINE_EXCEEDED)
+    return { reason: "timeout", message: `deadline exceeded calling ${where}` };
   if (err.code === grpcStatus.UNAVAILABLE) {
-    if (/certificate|ssl|tls|handshake|self[- ]signed|altname|verify/i.test(details)) return { reason: "tls", message: `TLS with ${where} failed: ${details}` };
-    if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ECONNRESET|connect/i.test(details)) return { reason: "connect", message: `connect to ${where} failed: ${details}` };
+    if (/certificate|ssl|tls|handshake|self[- ]signed|altname|verify/i.test(details))
+      return { reason: "tls", message: `TLS with ${where} failed: ${details}` };
+    if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ECONNRESET|connect/i.test(details))
+      return { reason: "connect", message: `connect to ${where} failed: ${details}` };
   }
   return { reason: "protocol", message: `Health/Check on ${where} failed with ${statusName(err.code)}: ${details}` };
 }
@@ -50,7 +62,14 @@ export function createGrpcProber(deps: GrpcProberDeps): Prober {
   async function attempt(check: Check, signal: AbortSignal, timeoutMs: number): Promise<ProbeOutcome[]> {
     const started = now();
     const g = check.grpc;
-    const invalid = (message: string) => [outcome({ failure: { reason: "internal", message: `invalid check: ${message}` }, phases: {}, target: g?.address ?? "", durationMs: 0 })];
+    const invalid = (message: string) => [
+      outcome({
+        failure: { reason: "internal", message: `invalid check: ${message}` },
+        phases: {},
+        target: g?.address ?? "",
+        durationMs: 0,
+      }),
+    ];
     const addr = g ? splitAddress(g.address) : undefined;
     if (!g || !addr) return invalid("grpc.address must be host:port");
     const metadata = new Metadata();
@@ -115,12 +134,26 @@ export function createGrpcProber(deps: GrpcProberDeps): Prober {
         phases.ttfbMs = tEnd - tReady;
       }
       const base = { phases, target: where };
-      if (result.aborted) return [outcome({ ...base, failure: abortFailure(signal, "Health/Check"), durationMs: now() - started })];
+      if (result.aborted)
+        return [outcome({ ...base, failure: abortFailure(signal, "Health/Check"), durationMs: now() - started })];
       if (result.err) {
-        return [outcome({ ...base, failure: callFailure(result.err, where), durationMs: now() - started, grpcStatus: statusName(result.err.code) })];
+        return [
+          outcome({
+            ...base,
+            failure: callFailure(result.err, where),
+            durationMs: now() - started,
+            grpcStatus: statusName(result.err.code),
+          }),
+        ];
       }
       const serving = result.status ?? "UNKNOWN";
-      const failure: Failure | undefined = serving === "SERVING" ? undefined : { reason: "assertion:serving_status", message: `service ${JSON.stringify(g.service.slice(0, 80))} is ${serving}` };
+      const failure: Failure | undefined =
+        serving === "SERVING"
+          ? undefined
+          : {
+              reason: "assertion:serving_status",
+              message: `service ${JSON.stringify(g.service.slice(0, 80))} is ${serving}`,
+            };
       return [outcome({ ...base, ...(failure ? { failure } : {}), durationMs: now() - started, grpcStatus: serving })];
     } finally {
       client.close();

@@ -15,7 +15,9 @@ export interface ResponseView {
 
 /** True when some assertion needs the body's bytes (otherwise they are counted, not kept). */
 export function needsBody(http: HttpCheck): boolean {
-  return http.bodyContains !== "" || http.bodyRegex.length > 0 || http.bodyNotRegex.length > 0 || http.jsonPath.length > 0;
+  return (
+    http.bodyContains !== "" || http.bodyRegex.length > 0 || http.bodyNotRegex.length > 0 || http.jsonPath.length > 0
+  );
 }
 
 /** Compiles the check's regexes once per run; a bad pattern is a check error, named. */
@@ -23,7 +25,10 @@ function compile(pattern: string, what: string): RegExp | Failure {
   try {
     return new RegExp(pattern);
   } catch {
-    return { reason: "internal", message: `invalid check: ${what} ${JSON.stringify(pattern.slice(0, 60))} is not a valid regular expression` };
+    return {
+      reason: "internal",
+      message: `invalid check: ${what} ${JSON.stringify(pattern.slice(0, 60))} is not a valid regular expression`,
+    };
   }
 }
 
@@ -48,25 +53,40 @@ export function checkAssertions(http: HttpCheck, res: ResponseView): Failure | u
     const value = headerText(res.headers, hm.name);
     const matched = value !== undefined && re.test(value);
     if (!hm.negate && !matched) {
-      return { reason: "assertion:header_match", message: value === undefined ? `header ${cut(hm.name)} is missing` : `header ${cut(hm.name)} does not match /${cut(hm.regex)}/` };
+      return {
+        reason: "assertion:header_match",
+        message:
+          value === undefined
+            ? `header ${cut(hm.name)} is missing`
+            : `header ${cut(hm.name)} does not match /${cut(hm.regex)}/`,
+      };
     }
-    if (hm.negate && matched) return { reason: "assertion:header_match", message: `header ${cut(hm.name)} matches /${cut(hm.regex)}/ but must not` };
+    if (hm.negate && matched)
+      return {
+        reason: "assertion:header_match",
+        message: `header ${cut(hm.name)} matches /${cut(hm.regex)}/ but must not`,
+      };
   }
   if (!needsBody(http)) return undefined;
   const text = (res.body ?? Buffer.alloc(0)).toString("utf8");
   const prefix = res.truncated ? ` (judged on the first ${res.bodyBytes} bytes)` : "";
   if (http.bodyContains !== "" && !text.includes(http.bodyContains)) {
-    return { reason: "assertion:body_contains", message: `body does not contain ${JSON.stringify(cut(http.bodyContains))}${prefix}` };
+    return {
+      reason: "assertion:body_contains",
+      message: `body does not contain ${JSON.stringify(cut(http.bodyContains))}${prefix}`,
+    };
   }
   for (const pattern of http.bodyRegex) {
     const re = compile(pattern, "bodyRegex");
     if (isFailure(re)) return re;
-    if (!re.test(text)) return { reason: "assertion:body_regex", message: `body does not match /${cut(pattern)}/${prefix}` };
+    if (!re.test(text))
+      return { reason: "assertion:body_regex", message: `body does not match /${cut(pattern)}/${prefix}` };
   }
   for (const pattern of http.bodyNotRegex) {
     const re = compile(pattern, "bodyNotRegex");
     if (isFailure(re)) return re;
-    if (re.test(text)) return { reason: "assertion:body_not_regex", message: `body matches /${cut(pattern)}/ but must not${prefix}` };
+    if (re.test(text))
+      return { reason: "assertion:body_not_regex", message: `body matches /${cut(pattern)}/ but must not${prefix}` };
   }
   if (http.jsonPath.length > 0) {
     let doc: unknown;
@@ -88,7 +108,10 @@ export function checkAssertions(http: HttpCheck, res: ResponseView): Failure | u
       }
       if (!jsonEqual(hit.value, expected)) {
         const got = JSON.stringify(hit.value) ?? "undefined";
-        return { reason: "assertion:json_path", message: `JSON path ${cut(jp.path)} is ${cut(got, 40)}, expected ${cut(jp.equals, 40)}` };
+        return {
+          reason: "assertion:json_path",
+          message: `JSON path ${cut(jp.path)} is ${cut(got, 40)}, expected ${cut(jp.equals, 40)}`,
+        };
       }
     }
   }

@@ -43,9 +43,16 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 const probers = createProbers();
 const http = probers.get("http")!;
 
-async function probe(opts: MessageInitShape<typeof HttpCheckSchema>, extra: { timeoutMs?: number; degradedAfterMs?: number; retries?: number } = {}) {
+async function probe(
+  opts: MessageInitShape<typeof HttpCheckSchema>,
+  extra: { timeoutMs?: number; degradedAfterMs?: number; retries?: number } = {},
+) {
   const check = create(CheckSchema, {
-    id: "t", type: "http", timeoutMs: extra.timeoutMs ?? 2000, degradedAfterMs: extra.degradedAfterMs ?? 0, retries: extra.retries ?? 0,
+    id: "t",
+    type: "http",
+    timeoutMs: extra.timeoutMs ?? 2000,
+    degradedAfterMs: extra.degradedAfterMs ?? 0,
+    retries: extra.retries ?? 0,
     http: create(HttpCheckSchema, opts),
   });
   const outcomes = await http.run(check, { signal: new AbortController().signal, timeoutMs: check.timeoutMs });
@@ -72,24 +79,50 @@ describe("http prober", () => {
   });
 
   it("judges status against numbers, classes and ranges", async () => {
-    expect((await probe({ url: `${base}/missing` }))[0]).toMatchObject({ state: "down", reason: "http_status", httpStatus: 404 });
+    expect((await probe({ url: `${base}/missing` }))[0]).toMatchObject({
+      state: "down",
+      reason: "http_status",
+      httpStatus: 404,
+    });
     expect((await probe({ url: `${base}/missing`, expectStatus: ["4xx"] }))[0]!.state).toBe("up");
     expect((await probe({ url: `${base}/missing`, expectStatus: ["400-404"] }))[0]!.state).toBe("up");
     expect((await probe({ url: `${base}/missing`, expectStatus: ["200", "405"] }))[0]!.reason).toBe("http_status");
-    expect((await probe({ url: `${base}/ok`, expectStatus: ["2xz"] }))[0]).toMatchObject({ state: "down", reason: "internal" });
+    expect((await probe({ url: `${base}/ok`, expectStatus: ["2xz"] }))[0]).toMatchObject({
+      state: "down",
+      reason: "internal",
+    });
   });
 
   it("sends method, headers and body but never echoes them", async () => {
-    const [o] = await probe({ url: `${base}/echo`, method: "post", headers: { "X-Token": "s3cret" }, body: "hello", bodyContains: "POST s3cret hello" });
+    const [o] = await probe({
+      url: `${base}/echo`,
+      method: "post",
+      headers: { "X-Token": "s3cret" },
+      body: "hello",
+      bodyContains: "POST s3cret hello",
+    });
     expect(o!.state).toBe("up");
-    const [bad] = await probe({ url: `${base}/echo`, method: "post", headers: { "X-Token": "s3cret" }, body: "hello", bodyContains: "nope" });
+    const [bad] = await probe({
+      url: `${base}/echo`,
+      method: "post",
+      headers: { "X-Token": "s3cret" },
+      body: "hello",
+      bodyContains: "nope",
+    });
     expect(bad!.reason).toBe("assertion:body_contains");
     expect(JSON.stringify(bad)).not.toContain("s3cret");
   });
 
   it("does not follow redirects unless asked, then follows and detects loops and long chains", async () => {
-    expect((await probe({ url: `${base}/redirect` }))[0]).toMatchObject({ state: "down", reason: "http_status", httpStatus: 302 });
-    expect((await probe({ url: `${base}/redirect`, followRedirects: true }))[0]).toMatchObject({ state: "up", httpStatus: 200 });
+    expect((await probe({ url: `${base}/redirect` }))[0]).toMatchObject({
+      state: "down",
+      reason: "http_status",
+      httpStatus: 302,
+    });
+    expect((await probe({ url: `${base}/redirect`, followRedirects: true }))[0]).toMatchObject({
+      state: "up",
+      httpStatus: 200,
+    });
     const [loop] = await probe({ url: `${base}/loop`, followRedirects: true });
     expect(loop).toMatchObject({ state: "down", reason: "protocol" });
     expect(loop!.message).toMatch(/loop/);
@@ -108,21 +141,44 @@ describe("http prober", () => {
 
   it("runs header, body and JSON assertions", async () => {
     const url = `${base}/ok`;
-    expect((await probe({ url, headerMatch: [{ name: "X-Build", regex: "^v1\\.", negate: false }] }))[0]!.state).toBe("up");
-    expect((await probe({ url, headerMatch: [{ name: "X-Build", regex: "^v1\\.", negate: true }] }))[0]!.reason).toBe("assertion:header_match");
-    expect((await probe({ url, headerMatch: [{ name: "X-Missing", regex: ".", negate: false }] }))[0]!.reason).toBe("assertion:header_match");
+    expect((await probe({ url, headerMatch: [{ name: "X-Build", regex: "^v1\\.", negate: false }] }))[0]!.state).toBe(
+      "up",
+    );
+    expect((await probe({ url, headerMatch: [{ name: "X-Build", regex: "^v1\\.", negate: true }] }))[0]!.reason).toBe(
+      "assertion:header_match",
+    );
+    expect((await probe({ url, headerMatch: [{ name: "X-Missing", regex: ".", negate: false }] }))[0]!.reason).toBe(
+      "assertion:header_match",
+    );
     expect((await probe({ url, bodyNotRegex: ["error"] }))[0]!.state).toBe("up");
     expect((await probe({ url, bodyNotRegex: ["ok"] }))[0]!.reason).toBe("assertion:body_not_regex");
     expect((await probe({ url, bodyRegex: ["nope"] }))[0]!.reason).toBe("assertion:body_regex");
-    expect((await probe({ url, jsonPath: [{ path: "status", equals: '"ok"' }, { path: "items.0.name", equals: "" }] }))[0]!.state).toBe("up");
-    expect((await probe({ url, jsonPath: [{ path: "status", equals: '"fail"' }] }))[0]!.reason).toBe("assertion:json_path");
+    expect(
+      (
+        await probe({
+          url,
+          jsonPath: [
+            { path: "status", equals: '"ok"' },
+            { path: "items.0.name", equals: "" },
+          ],
+        })
+      )[0]!.state,
+    ).toBe("up");
+    expect((await probe({ url, jsonPath: [{ path: "status", equals: '"fail"' }] }))[0]!.reason).toBe(
+      "assertion:json_path",
+    );
     expect((await probe({ url, jsonPath: [{ path: "items.3", equals: "" }] }))[0]!.reason).toBe("assertion:json_path");
-    expect((await probe({ url: `${base}/missing`, expectStatus: ["404"], jsonPath: [{ path: "a", equals: "" }] }))[0]!.reason).toBe("assertion:json_path");
+    expect(
+      (await probe({ url: `${base}/missing`, expectStatus: ["404"], jsonPath: [{ path: "a", equals: "" }] }))[0]!
+        .reason,
+    ).toBe("assertion:json_path");
   });
 
   it("marks slow successes degraded, and fails maxResponseTimeMs", async () => {
     expect((await probe({ url: `${base}/slow` }, { degradedAfterMs: 100 }))[0]!.state).toBe("degraded");
-    expect((await probe({ url: `${base}/slow`, maxResponseTimeMs: 100 }))[0]!.reason).toBe("assertion:max_response_time");
+    expect((await probe({ url: `${base}/slow`, maxResponseTimeMs: 100 }))[0]!.reason).toBe(
+      "assertion:max_response_time",
+    );
   });
 
   it("times out with reason timeout", async () => {

@@ -35,7 +35,12 @@ export function createHttpProber(deps: HttpProberDeps): Prober {
   const { now } = deps;
 
   const invalid = (check: Check, message: string): ProbeOutcome[] => [
-    outcome({ failure: { reason: "internal", message: `invalid check: ${message}` }, phases: {}, target: check.http?.url ?? "", durationMs: 0 }),
+    outcome({
+      failure: { reason: "internal", message: `invalid check: ${message}` },
+      phases: {},
+      target: check.http?.url ?? "",
+      durationMs: 0,
+    }),
   ];
 
   async function run(check: Check, ctx: ProbeContext): Promise<ProbeOutcome[]> {
@@ -47,23 +52,42 @@ export function createHttpProber(deps: HttpProberDeps): Prober {
     } catch {
       return invalid(check, "http.url is not a valid URL");
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") return invalid(check, `http.url scheme ${url.protocol} is not http or https`);
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      return invalid(check, `http.url scheme ${url.protocol} is not http or https`);
     const rules = parseExpectStatus(http.expectStatus);
     if (!rules.ok) return invalid(check, rules.error);
-    const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, http, url, rules.ranges, signal)));
+    const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) =>
+      withRetries(check.retries, signal, now, () => attempt(check, http, url, rules.ranges, signal)),
+    );
     return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
   }
 
-  async function attempt(check: Check, http: HttpCheck, url: URL, ranges: Parameters<typeof statusAccepted>[1], signal: AbortSignal): Promise<ProbeOutcome[]> {
+  async function attempt(
+    check: Check,
+    http: HttpCheck,
+    url: URL,
+    ranges: Parameters<typeof statusAccepted>[1],
+    signal: AbortSignal,
+  ): Promise<ProbeOutcome[]> {
     const started = now();
     const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-    const resolution = await resolveHost(url.hostname, { ipPreference: http.ipPreference, all: http.allIps, signal, lookup: deps.lookup, now });
+    const resolution = await resolveHost(url.hostname, {
+      ipPreference: http.ipPreference,
+      all: http.allIps,
+      signal,
+      lookup: deps.lookup,
+      now,
+    });
     if (!resolution.ok) {
       const phases = resolution.dnsMs !== undefined ? { dnsMs: resolution.dnsMs } : {};
       return [outcome({ failure: resolution.failure, phases, target: safeUrl(url), durationMs: now() - started })];
     }
     const addresses = resolution.addresses.slice(0, MAX_ALL_IPS);
-    return await Promise.all(addresses.map((address) => probeAddress(check, http, url, address, port, ranges, resolution.dnsMs, started, signal)));
+    return await Promise.all(
+      addresses.map((address) =>
+        probeAddress(check, http, url, address, port, ranges, resolution.dnsMs, started, signal),
+      ),
+    );
   }
 
   async function probeAddress(
@@ -79,7 +103,11 @@ export function createHttpProber(deps: HttpProberDeps): Prober {
   ): Promise<ProbeOutcome> {
     const target = hostPort(firstAddress.address, port);
     const phases: Record<"dnsMs" | "connectMs" | "tlsMs" | "ttfbMs" | "transferMs", number | undefined> = {
-      dnsMs, connectMs: undefined, tlsMs: undefined, ttfbMs: undefined, transferMs: undefined,
+      dnsMs,
+      connectMs: undefined,
+      tlsMs: undefined,
+      ttfbMs: undefined,
+      transferMs: undefined,
     };
     const add = (k: keyof typeof phases, v: number | undefined) => {
       if (v !== undefined) phases[k] = (phases[k] ?? 0) + v;
@@ -112,7 +140,11 @@ export function createHttpProber(deps: HttpProberDeps): Prober {
         url,
         address,
         method,
-        headers: { ...headers, ...hostHeader(headers, url), ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}) },
+        headers: {
+          ...headers,
+          ...hostHeader(headers, url),
+          ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}),
+        },
         body,
         keepBody: needsBody(http),
         maxBodyBytes,
@@ -135,17 +167,26 @@ export function createHttpProber(deps: HttpProberDeps): Prober {
         } catch {
           return done(hop, { reason: "protocol", message: `redirect ${status} has an invalid Location` });
         }
-        if (next.protocol !== "http:" && next.protocol !== "https:") return done(hop, { reason: "protocol", message: `redirect to unsupported scheme ${next.protocol}` });
+        if (next.protocol !== "http:" && next.protocol !== "https:")
+          return done(hop, { reason: "protocol", message: `redirect to unsupported scheme ${next.protocol}` });
         if (status === 303 || ((status === 301 || status === 302) && method === "POST")) {
           method = method === "HEAD" ? "HEAD" : "GET";
           body = undefined;
           delete headers["content-length"];
           delete headers["content-type"];
         }
-        if (visited.has(`${method} ${next.href}`)) return done(hop, { reason: "protocol", message: `redirect loop: ${safeUrl(next)} was already visited` });
-        if (hops + 1 >= MAX_REDIRECTS) return done(hop, { reason: "protocol", message: `more than ${MAX_REDIRECTS} redirects` });
+        if (visited.has(`${method} ${next.href}`))
+          return done(hop, { reason: "protocol", message: `redirect loop: ${safeUrl(next)} was already visited` });
+        if (hops + 1 >= MAX_REDIRECTS)
+          return done(hop, { reason: "protocol", message: `more than ${MAX_REDIRECTS} redirects` });
         if (next.origin !== url.origin) for (const h of ORIGIN_BOUND_HEADERS) delete headers[h];
-        const resolved = await resolveHost(next.hostname, { ipPreference: http.ipPreference, all: false, signal, lookup: deps.lookup, now });
+        const resolved = await resolveHost(next.hostname, {
+          ipPreference: http.ipPreference,
+          all: false,
+          signal,
+          lookup: deps.lookup,
+          now,
+        });
         add("dnsMs", resolved.dnsMs);
         if (!resolved.ok) return done(hop, resolved.failure);
         address = resolved.addresses[0] ?? address;
@@ -154,13 +195,24 @@ export function createHttpProber(deps: HttpProberDeps): Prober {
       }
       if (!statusAccepted(status, ranges)) {
         const expected = http.expectStatus.length ? http.expectStatus.join(",") : "2xx";
-        return done(hop, { reason: "http_status", message: `status ${status}, expected ${expected.slice(0, 80)}${hops ? ` (after ${hops} redirects)` : ""}` });
+        return done(hop, {
+          reason: "http_status",
+          message: `status ${status}, expected ${expected.slice(0, 80)}${hops ? ` (after ${hops} redirects)` : ""}`,
+        });
       }
-      const assertion = checkAssertions(http, { headers: hop.headers ?? {}, body: hop.body, bodyBytes: hop.bodyBytes, truncated: hop.truncated });
+      const assertion = checkAssertions(http, {
+        headers: hop.headers ?? {},
+        body: hop.body,
+        bodyBytes: hop.bodyBytes,
+        truncated: hop.truncated,
+      });
       if (assertion) return done(hop, assertion);
       const elapsed = now() - started;
       if (http.maxResponseTimeMs > 0 && elapsed > http.maxResponseTimeMs) {
-        return done(hop, { reason: "assertion:max_response_time", message: `response took ${elapsed.toFixed(0)} ms, more than maxResponseTimeMs ${http.maxResponseTimeMs}` });
+        return done(hop, {
+          reason: "assertion:max_response_time",
+          message: `response took ${elapsed.toFixed(0)} ms, more than maxResponseTimeMs ${http.maxResponseTimeMs}`,
+        });
       }
       const notes: string[] = [];
       if (hops) notes.push(`followed ${hops} redirect${hops > 1 ? "s" : ""}`);

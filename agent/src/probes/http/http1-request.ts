@@ -12,7 +12,12 @@ const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "
  * Returns a message instead when the check's method, path or headers cannot be sent as they are
  * (they would split the request); the message never quotes a header value.
  */
-export function encodeRequest(method: string, path: string, headers: Record<string, string>, body: string | undefined): Buffer | string {
+export function encodeRequest(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Buffer | string {
   if (!TOKEN.test(method)) return "method is not a valid HTTP token";
   if (INVALID_PATH.test(path)) return "request path has characters that cannot be sent";
   let head = `${method} ${path} HTTP/1.1\r\n`;

@@ -2,7 +2,13 @@ import fc from "fast-check";
 import { request } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { createHttp1ResponseParser, MAX_HEAD_BYTES, type Http1ParseError, type Http1ParseStatus, type Http1ResponseHead } from "./http1-response-parser.js";
+import {
+  createHttp1ResponseParser,
+  MAX_HEAD_BYTES,
+  type Http1ParseError,
+  type Http1ParseStatus,
+  type Http1ResponseHead,
+} from "./http1-response-parser.js";
 
 interface Outcome {
   status: Http1ParseStatus;
@@ -59,7 +65,13 @@ function feed(pieces: Buffer[], opts: Options = {}): Outcome {
 function parse(input: string | Buffer, opts: Options = {}): Outcome {
   const bytes = typeof input === "string" ? Buffer.from(input, "latin1") : input;
   const whole = feed([bytes], opts);
-  expect(feed([...bytes].map((b) => Buffer.from([b])), opts), "byte by byte").toEqual(whole);
+  expect(
+    feed(
+      [...bytes].map((b) => Buffer.from([b])),
+      opts,
+    ),
+    "byte by byte",
+  ).toEqual(whole);
   for (let i = 1; i < bytes.length; i++) {
     expect(feed([bytes.subarray(0, i), bytes.subarray(i)], opts), `split at ${i}`).toEqual(whole);
   }
@@ -72,11 +84,22 @@ describe("http1 response parser: framing", () => {
   it("reads a Content-Length body and ignores bytes after it", () => {
     const o = parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 5", "X-A: b", "", "helloEXTRA"]));
     expect(o).toMatchObject({ status: "complete", body: "hello", bodyBytes: 5, heads: 1 });
-    expect(o.head).toMatchObject({ status: 200, reason: "OK", minorVersion: 1, framing: "length", contentLength: 5, headers: { "content-length": "5", "x-a": "b" } });
+    expect(o.head).toMatchObject({
+      status: 200,
+      reason: "OK",
+      minorVersion: 1,
+      framing: "length",
+      contentLength: 5,
+      headers: { "content-length": "5", "x-a": "b" },
+    });
   });
 
   it("completes at the head for Content-Length 0", () => {
-    expect(parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 0", "", ""]))).toMatchObject({ status: "complete", body: "", bodyBytes: 0 });
+    expect(parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 0", "", ""]))).toMatchObject({
+      status: "complete",
+      body: "",
+      bodyBytes: 0,
+    });
   });
 
   it("reads a body without length until the peer closes", () => {
@@ -88,12 +111,22 @@ describe("http1 response parser: framing", () => {
   });
 
   it("decodes chunked bodies with extensions and trailers", () => {
-    const o = parse(crlf([
-      "HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "",
-      '5;foo=bar;baz="q\\"x; y"', "hello",
-      "6 ; a = b ;flag", " world",
-      "0", "X-Trailer: t", "Another: u", "", "",
-    ]));
+    const o = parse(
+      crlf([
+        "HTTP/1.1 200 OK",
+        "Transfer-Encoding: chunked",
+        "",
+        '5;foo=bar;baz="q\\"x; y"',
+        "hello",
+        "6 ; a = b ;flag",
+        " world",
+        "0",
+        "X-Trailer: t",
+        "Another: u",
+        "",
+        "",
+      ]),
+    );
     expect(o).toMatchObject({ status: "complete", body: "hello world", bodyBytes: 11 });
     expect(o.head).toMatchObject({ framing: "chunked", headers: { "transfer-encoding": "chunked" } });
     expect(o.head!.headers["x-trailer"]).toBeUndefined();
@@ -111,45 +144,68 @@ describe("http1 response parser: framing", () => {
   });
 
   it("lets chunked win over Content-Length (RFC 9112 §6.3)", () => {
-    const o = parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 100", "Transfer-Encoding: chunked", "", "2", "ok", "0", "", ""]));
+    const o = parse(
+      crlf(["HTTP/1.1 200 OK", "Content-Length: 100", "Transfer-Encoding: chunked", "", "2", "ok", "0", "", ""]),
+    );
     expect(o).toMatchObject({ status: "complete", body: "ok" });
     expect(o.head!.framing).toBe("chunked");
   });
 
   it("reads until close when chunked is not the final transfer coding", () => {
-    const o = parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: gzip", "Content-Length: 2", "", "zzzz"]), { eof: true });
+    const o = parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: gzip", "Content-Length: 2", "", "zzzz"]), {
+      eof: true,
+    });
     expect(o).toMatchObject({ status: "complete", body: "zzzz" });
     expect(o.head!.framing).toBe("close");
-    expect(parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: gzip, chunked", "", "1", "z", "0", "", ""]))).toMatchObject({ status: "complete", body: "z" });
+    expect(
+      parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: gzip, chunked", "", "1", "z", "0", "", ""])),
+    ).toMatchObject({ status: "complete", body: "z" });
   });
 
   it("rejects chunked applied twice", () => {
     for (const te of ["chunked, chunked", "chunked, gzip, chunked"]) {
-      expect(parse(crlf(["HTTP/1.1 200 OK", `Transfer-Encoding: ${te}`, "", ""])).error).toEqual({ kind: "head", message: "chunked applied more than once" });
+      expect(parse(crlf(["HTTP/1.1 200 OK", `Transfer-Encoding: ${te}`, "", ""])).error).toEqual({
+        kind: "head",
+        message: "chunked applied more than once",
+      });
     }
     const split = parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "Transfer-Encoding: chunked", "", ""]));
     expect(split.error?.kind).toBe("head");
   });
 
   it("skips 1xx interim responses and reports the final one", () => {
-    const o = parse(crlf([
-      "HTTP/1.1 100 Continue", "", "HTTP/1.1 103 Early Hints", "Link: </a.css>; rel=preload", "",
-      "HTTP/1.1 200 OK", "Content-Length: 2", "", "ok",
-    ]));
+    const o = parse(
+      crlf([
+        "HTTP/1.1 100 Continue",
+        "",
+        "HTTP/1.1 103 Early Hints",
+        "Link: </a.css>; rel=preload",
+        "",
+        "HTTP/1.1 200 OK",
+        "Content-Length: 2",
+        "",
+        "ok",
+      ]),
+    );
     expect(o).toMatchObject({ status: "complete", body: "ok", heads: 1 });
     expect(o.head!.status).toBe(200);
     expect(o.head!.headers).toEqual({ "content-length": "2" });
   });
 
   it("fails on 101 Switching Protocols", () => {
-    expect(parse(crlf(["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "", ""])).error).toEqual({ kind: "head", message: "unexpected 101 Switching Protocols" });
+    expect(parse(crlf(["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "", ""])).error).toEqual({
+      kind: "head",
+      message: "unexpected 101 Switching Protocols",
+    });
   });
 
   it("reads no body for HEAD, 204 and 304 whatever the headers say", () => {
     const head = parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 1000", "", ""]), { headRequest: true });
     expect(head).toMatchObject({ status: "complete", bodyBytes: 0 });
     expect(head.head).toMatchObject({ framing: "none", headers: { "content-length": "1000" } });
-    expect(parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", ""]), { headRequest: true }).status).toBe("complete");
+    expect(parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", ""]), { headRequest: true }).status).toBe(
+      "complete",
+    );
     expect(parse(crlf(["HTTP/1.1 204 No Content", "Content-Length: 10", "", "junk"])).status).toBe("complete");
     expect(parse(crlf(["HTTP/1.1 304 Not Modified", "Transfer-Encoding: chunked", "", ""])).status).toBe("complete");
   });
@@ -162,15 +218,28 @@ describe("http1 response parser: framing", () => {
   });
 
   it("stops at once when onBody says so", () => {
-    const o = feed([Buffer.from(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", "3", "abc", "3", "def", "3", "ghi", "0", "", ""]))], { stopAfter: 4 });
+    const o = feed(
+      [
+        Buffer.from(
+          crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", "3", "abc", "3", "def", "3", "ghi", "0", "", ""]),
+        ),
+      ],
+      { stopAfter: 4 },
+    );
     expect(o).toMatchObject({ status: "stopped", body: "abcdef", bodyBytes: 6 });
-    const length = feed([Buffer.from("HTTP/1.1 200 OK\r\n\r\n"), Buffer.from("abc"), Buffer.from("def")], { stopAfter: 2 });
+    const length = feed([Buffer.from("HTTP/1.1 200 OK\r\n\r\n"), Buffer.from("abc"), Buffer.from("def")], {
+      stopAfter: 2,
+    });
     expect(length).toMatchObject({ status: "stopped", body: "abc" });
   });
 
   it("reads a large body split at random places", () => {
     const data = Buffer.alloc(20_000, 0x61);
-    const chunked = Buffer.concat([Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), ...[7000, 13000].flatMap((n) => [Buffer.from(`${n.toString(16)}\r\n`), data.subarray(0, n), Buffer.from("\r\n")]), Buffer.from("0\r\n\r\n")]);
+    const chunked = Buffer.concat([
+      Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+      ...[7000, 13000].flatMap((n) => [Buffer.from(`${n.toString(16)}\r\n`), data.subarray(0, n), Buffer.from("\r\n")]),
+      Buffer.from("0\r\n\r\n"),
+    ]);
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: chunked.length - 1 }), { maxLength: 20 }), (cuts) => {
         const points = [0, ...[...new Set(cuts)].sort((a, b) => a - b), chunked.length];
@@ -186,17 +255,26 @@ describe("http1 response parser: framing", () => {
 
 describe("http1 response parser: headers", () => {
   it("merges duplicates as node:http does", () => {
-    const o = parse(crlf([
-      "HTTP/1.1 200 OK",
-      "X-A: 1", "x-a: 2",
-      "Set-Cookie: a=1", "SET-COOKIE: b=2",
-      "Location: /first", "Location: /second",
-      "Content-Type: text/plain", "Content-Type: text/html",
-      "Vary: accept", "Vary: origin",
-      "Cookie: c=1", "Cookie: d=2",
-      "Content-Length: 0", "",
-      "",
-    ]));
+    const o = parse(
+      crlf([
+        "HTTP/1.1 200 OK",
+        "X-A: 1",
+        "x-a: 2",
+        "Set-Cookie: a=1",
+        "SET-COOKIE: b=2",
+        "Location: /first",
+        "Location: /second",
+        "Content-Type: text/plain",
+        "Content-Type: text/html",
+        "Vary: accept",
+        "Vary: origin",
+        "Cookie: c=1",
+        "Cookie: d=2",
+        "Content-Length: 0",
+        "",
+        "",
+      ]),
+    );
     expect(o.head!.headers).toEqual({
       "x-a": "1, 2",
       "set-cookie": ["a=1", "b=2"],
@@ -209,20 +287,44 @@ describe("http1 response parser: headers", () => {
   });
 
   it("keeps a single Set-Cookie as an array and trims optional whitespace", () => {
-    const o = parse(crlf(["HTTP/1.1 200 OK", "Set-Cookie: a=1", "X-Pad: \t  v  w \t", "X-Empty:", "Content-Length: 0", "", ""]));
+    const o = parse(
+      crlf(["HTTP/1.1 200 OK", "Set-Cookie: a=1", "X-Pad: \t  v  w \t", "X-Empty:", "Content-Length: 0", "", ""]),
+    );
     expect(o.head!.headers).toEqual({ "set-cookie": ["a=1"], "x-pad": "v  w", "x-empty": "", "content-length": "0" });
   });
 
   it("treats __proto__ and constructor as plain fields", () => {
-    const o = parse(crlf(["HTTP/1.1 200 OK", "__proto__: x", "Constructor: y", "toString: z", "Content-Length: 0", "", ""]));
+    const o = parse(
+      crlf(["HTTP/1.1 200 OK", "__proto__: x", "Constructor: y", "toString: z", "Content-Length: 0", "", ""]),
+    );
     expect(o.status).toBe("complete");
-    expect(Object.entries(o.head!.headers)).toEqual([["__proto__", "x"], ["constructor", "y"], ["tostring", "z"], ["content-length", "0"]]);
+    expect(Object.entries(o.head!.headers)).toEqual([
+      ["__proto__", "x"],
+      ["constructor", "y"],
+      ["tostring", "z"],
+      ["content-length", "0"],
+    ]);
   });
 
   it("gives the same headers as node:http for the same response", async () => {
     const head = crlf([
-      "HTTP/1.1 200 OK", "X-A: 1", "X-A: 2", "Set-Cookie: a=1", "Set-Cookie: b=2", "Location: /one", "Location: /two",
-      "Server: s1", "Server: s2", "Age: 1", "Age: 2", "Link: <a>", "Link: <b>", "X-Trim:   t  ", "Content-Length: 2", "", "ok",
+      "HTTP/1.1 200 OK",
+      "X-A: 1",
+      "X-A: 2",
+      "Set-Cookie: a=1",
+      "Set-Cookie: b=2",
+      "Location: /one",
+      "Location: /two",
+      "Server: s1",
+      "Server: s2",
+      "Age: 1",
+      "Age: 2",
+      "Link: <a>",
+      "Link: <b>",
+      "X-Trim:   t  ",
+      "Content-Length: 2",
+      "",
+      "ok",
     ]);
     const server = createServer((sock) => {
       sock.on("error", () => {});
@@ -235,7 +337,9 @@ describe("http1 response parser: headers", () => {
         request({ host: "127.0.0.1", port, path: "/" }, (res) => {
           res.resume();
           resolve({ ...res.headers });
-        }).on("error", reject).end();
+        })
+          .on("error", reject)
+          .end();
       });
       expect(parse(head).head!.headers).toEqual(nodeHeaders);
     } finally {
@@ -254,11 +358,26 @@ describe("http1 response parser: rejects", () => {
   };
 
   it("rejects invalid status lines", () => {
-    for (const line of ["HTTP/2 200 OK", "HTTP/2.0 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK", "HTTP/1.1 099 Low", "http/1.1 200 OK", "HTTP/1.1  200 OK", "ICY 200 OK", "HTTP/1.1 200 O\rK", "HTTP/1.1 abc OK", ""]) {
+    for (const line of [
+      "HTTP/2 200 OK",
+      "HTTP/2.0 200 OK",
+      "HTTP/1.1 20 OK",
+      "HTTP/1.1 2000 OK",
+      "HTTP/1.1 099 Low",
+      "http/1.1 200 OK",
+      "HTTP/1.1  200 OK",
+      "ICY 200 OK",
+      "HTTP/1.1 200 O\rK",
+      "HTTP/1.1 abc OK",
+      "",
+    ]) {
       expect(headError(crlf([line, "Content-Length: 0", "", ""])), line).toBe("invalid status line");
     }
     expect(parse(crlf(["HTTP/1.1 200", "Content-Length: 0", "", ""])).head).toMatchObject({ status: 200, reason: "" });
-    expect(parse(crlf(["HTTP/1.1 599 Whatever it is", "Content-Length: 0", "", ""])).head).toMatchObject({ status: 599, reason: "Whatever it is" });
+    expect(parse(crlf(["HTTP/1.1 599 Whatever it is", "Content-Length: 0", "", ""])).head).toMatchObject({
+      status: 599,
+      reason: "Whatever it is",
+    });
   });
 
   it("fails a peer not speaking HTTP at its first bytes, not at the cap or the deadline", () => {
@@ -270,17 +389,30 @@ describe("http1 response parser: rejects", () => {
 
   it("caps the response head at 64 KiB, interim heads included", () => {
     const big = `X-Big: ${"a".repeat(MAX_HEAD_BYTES)}`;
-    expect(feed([Buffer.from(crlf(["HTTP/1.1 200 OK", big, "", ""]))]).error).toEqual({ kind: "head", message: "response head larger than 65536 bytes" });
+    expect(feed([Buffer.from(crlf(["HTTP/1.1 200 OK", big, "", ""]))]).error).toEqual({
+      kind: "head",
+      message: "response head larger than 65536 bytes",
+    });
     // Every split of a smaller head under a smaller cap gives the same verdict.
-    expect(headError(crlf(["HTTP/1.1 200 OK", `X-A: ${"b".repeat(200)}`, "", ""]), { maxHeadBytes: 100 })).toBe("response head larger than 100 bytes");
+    expect(headError(crlf(["HTTP/1.1 200 OK", `X-A: ${"b".repeat(200)}`, "", ""]), { maxHeadBytes: 100 })).toBe(
+      "response head larger than 100 bytes",
+    );
     const lines = ["X-A", "X-B", "X-C"].map((n) => `${n}: ${"v".repeat(30)}`);
-    expect(headError(crlf(["HTTP/1.1 200 OK", ...lines, "", ""]), { maxHeadBytes: 100 })).toBe("response head larger than 100 bytes");
+    expect(headError(crlf(["HTTP/1.1 200 OK", ...lines, "", ""]), { maxHeadBytes: 100 })).toBe(
+      "response head larger than 100 bytes",
+    );
     // Fails as soon as the cap is passed, without waiting for the end of the line.
-    expect(feed([Buffer.from(`HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(MAX_HEAD_BYTES)}`)]).error?.message).toBe("response head larger than 65536 bytes");
+    expect(feed([Buffer.from(`HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(MAX_HEAD_BYTES)}`)]).error?.message).toBe(
+      "response head larger than 65536 bytes",
+    );
     const many = Array.from({ length: 2000 }, (_, i) => `X-${i}: ${"v".repeat(30)}`);
-    expect(feed([Buffer.from(crlf(["HTTP/1.1 200 OK", ...many, "", ""]))]).error?.message).toBe("response head larger than 65536 bytes");
+    expect(feed([Buffer.from(crlf(["HTTP/1.1 200 OK", ...many, "", ""]))]).error?.message).toBe(
+      "response head larger than 65536 bytes",
+    );
     const interim = crlf(["HTTP/1.1 100 Continue", `X-Pad: ${"p".repeat(40_000)}`, "", ""]);
-    expect(feed([Buffer.from(interim + interim + "HTTP/1.1 200 OK\r\n\r\n")]).error?.message).toBe("response head larger than 65536 bytes");
+    expect(feed([Buffer.from(interim + interim + "HTTP/1.1 200 OK\r\n\r\n")]).error?.message).toBe(
+      "response head larger than 65536 bytes",
+    );
     // Just under the cap is fine.
     const fits = crlf(["HTTP/1.1 200 OK", `X-Big: ${"a".repeat(MAX_HEAD_BYTES - 50)}`, "Content-Length: 0", "", ""]);
     expect(feed([Buffer.from(fits)]).status).toBe("complete");
@@ -299,36 +431,64 @@ describe("http1 response parser: rejects", () => {
 
   it("rejects invalid or conflicting Content-Length", () => {
     for (const v of ["-1", "abc", "1.5", "+5", "0x10", "", "5 5", "1234567890123456", "5,", "5;q"]) {
-      expect(headError(crlf(["HTTP/1.1 200 OK", `Content-Length: ${v}`, "", "hello"])), v).toBe("invalid Content-Length");
+      expect(headError(crlf(["HTTP/1.1 200 OK", `Content-Length: ${v}`, "", "hello"])), v).toBe(
+        "invalid Content-Length",
+      );
     }
-    expect(headError(crlf(["HTTP/1.1 200 OK", "Content-Length: 5, 6", "", "hello"]))).toBe("conflicting Content-Length values");
-    expect(headError(crlf(["HTTP/1.1 200 OK", "Content-Length: 5", "Content-Length: 6", "", "hello"]))).toBe("conflicting Content-Length values");
+    expect(headError(crlf(["HTTP/1.1 200 OK", "Content-Length: 5, 6", "", "hello"]))).toBe(
+      "conflicting Content-Length values",
+    );
+    expect(headError(crlf(["HTTP/1.1 200 OK", "Content-Length: 5", "Content-Length: 6", "", "hello"]))).toBe(
+      "conflicting Content-Length values",
+    );
     // The same value repeated is one length (RFC 9110 §8.6).
-    expect(parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 5, 5", "", "hello"]))).toMatchObject({ status: "complete", body: "hello" });
-    expect(parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 5", "Content-Length: 05", "", "hello"]))).toMatchObject({ status: "complete", body: "hello" });
+    expect(parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 5, 5", "", "hello"]))).toMatchObject({
+      status: "complete",
+      body: "hello",
+    });
+    expect(parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 5", "Content-Length: 05", "", "hello"]))).toMatchObject({
+      status: "complete",
+      body: "hello",
+    });
   });
 
   it("reports a connection closed before or inside the head", () => {
-    expect(feed([], { eof: true }).error).toEqual({ kind: "head", message: "connection closed before any response byte" });
-    expect(parse("HTTP/1.1 200", { eof: true }).error).toEqual({ kind: "head", message: "connection closed inside the status line" });
-    expect(parse("HTTP/1.1 200 OK\r\nX-A: b\r\n", { eof: true }).error).toEqual({ kind: "head", message: "connection closed inside the response head" });
+    expect(feed([], { eof: true }).error).toEqual({
+      kind: "head",
+      message: "connection closed before any response byte",
+    });
+    expect(parse("HTTP/1.1 200", { eof: true }).error).toEqual({
+      kind: "head",
+      message: "connection closed inside the status line",
+    });
+    expect(parse("HTTP/1.1 200 OK\r\nX-A: b\r\n", { eof: true }).error).toEqual({
+      kind: "head",
+      message: "connection closed inside the response head",
+    });
     expect(parse("HTTP/1.1 100 Continue\r\n\r\n", { eof: true }).error?.kind).toBe("head");
   });
 
   it("reports truncated bodies", () => {
     const length = parse(crlf(["HTTP/1.1 200 OK", "Content-Length: 10000", "", "a".repeat(100)]), { eof: true });
-    expect(length).toMatchObject({ status: "error", bodyBytes: 100, error: { kind: "truncated", message: "9900 of the 10000 announced bytes missing" } });
+    expect(length).toMatchObject({
+      status: "error",
+      bodyBytes: 100,
+      error: { kind: "truncated", message: "9900 of the 10000 announced bytes missing" },
+    });
     expect(length.head?.status).toBe(200);
     for (const cut of ["5\r\nhel", "5\r\nhello", "5\r\nhello\r", "5\r\nhello\r\n", "5\r\nhello\r\n0"]) {
       const o = parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", cut]), { eof: true });
       expect(o.error, cut).toEqual({ kind: "truncated", message: "chunked body ended without its last chunk" });
     }
-    const trailers = parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", "0", "X-T: 1", ""]), { eof: true });
+    const trailers = parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", "0", "X-T: 1", ""]), {
+      eof: true,
+    });
     expect(trailers.error).toEqual({ kind: "truncated", message: "chunked body ended inside its trailer section" });
   });
 
   it("rejects malformed chunked framing", () => {
-    const chunked = (...lines: string[]) => parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", ...lines]));
+    const chunked = (...lines: string[]) =>
+      parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", ...lines]));
     const bodyError = (o: Outcome) => {
       expect(o.status).toBe("error");
       expect(o.error!.kind).toBe("body");
@@ -351,14 +511,22 @@ describe("http1 response parser: rejects", () => {
     expect(bodyError(chunked("0", "bad trailer", "", ""))).toBe("invalid trailer line");
     // Slow drip of tiny chunks with long extensions: capped over the whole body.
     const drip = Array.from({ length: 40 }, () => `1;e=${"x".repeat(2000)}\r\nz`).join("\r\n");
-    expect(feed([Buffer.from(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", drip]))]).error?.message).toBe("chunk extensions larger than 65536 bytes");
+    expect(feed([Buffer.from(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", drip]))]).error?.message).toBe(
+      "chunk extensions larger than 65536 bytes",
+    );
   });
 
   it("caps the trailer section", () => {
-    const o = feed([Buffer.from(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", "0", `X-T: ${"t".repeat(MAX_HEAD_BYTES)}`, "", ""]))]);
+    const o = feed([
+      Buffer.from(
+        crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", "0", `X-T: ${"t".repeat(MAX_HEAD_BYTES)}`, "", ""]),
+      ),
+    ]);
     expect(o.error).toEqual({ kind: "body", message: "trailer section larger than 65536 bytes" });
     const lines = ["X-A", "X-B", "X-C"].map((n) => `${n}: ${"v".repeat(30)}`);
-    const small = parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", "0", ...lines, "", ""]), { maxHeadBytes: 100 });
+    const small = parse(crlf(["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "", "0", ...lines, "", ""]), {
+      maxHeadBytes: 100,
+    });
     expect(small.error).toEqual({ kind: "body", message: "trailer section larger than 100 bytes" });
   });
 

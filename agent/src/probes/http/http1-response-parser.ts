@@ -84,14 +84,30 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const STATUS_LINE = /^HTTP\/1\.([0-9]) ([0-9]{3})(?: ([\t -~\x80-\xff]*))?$/;
 // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ); linear: each
 // repetition starts with a mandatory ";", and the line is capped before it gets here.
-const CHUNK_EXT = /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)*[ \t]*$/;
+const CHUNK_EXT =
+  /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)*[ \t]*$/;
 const DIGITS = /^[0-9]+$/;
 const HTTP_PREFIX = "HTTP/1.";
 // Node's IncomingMessage keeps the first of these and drops later duplicates.
 const FIRST_WINS = new Set([
-  "age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host", "if-modified-since",
-  "if-unmodified-since", "last-modified", "location", "max-forwards", "proxy-authorization", "referer", "retry-after",
-  "server", "user-agent",
+  "age",
+  "authorization",
+  "content-length",
+  "content-type",
+  "etag",
+  "expires",
+  "from",
+  "host",
+  "if-modified-since",
+  "if-unmodified-since",
+  "last-modified",
+  "location",
+  "max-forwards",
+  "proxy-authorization",
+  "referer",
+  "retry-after",
+  "server",
+  "user-agent",
 ]);
 // Sentinel results of `readLine`.
 const NEED_MORE = -1;
@@ -185,7 +201,13 @@ class ResponseParser implements Http1ResponseParser {
     switch (this.state) {
       case State.Head:
         if (!this.seenBytes) this.fail("head", "connection closed before any response byte");
-        else this.fail("head", this.statusLineSeen || this.headBytes > 0 ? "connection closed inside the response head" : "connection closed inside the status line");
+        else
+          this.fail(
+            "head",
+            this.statusLineSeen || this.headBytes > 0
+              ? "connection closed inside the response head"
+              : "connection closed inside the status line",
+          );
         break;
       case State.Length:
         this.fail("truncated", `${this.remaining} of the ${this.contentLength} announced bytes missing`);
@@ -268,7 +290,8 @@ class ResponseParser implements Http1ResponseParser {
     }
     if (next === NEED_MORE) {
       // Fail a peer that is not speaking HTTP/1.x now rather than at the size cap or the deadline.
-      if (!this.statusLineSeen && !HTTP_PREFIX.startsWith(this.partial.slice(0, HTTP_PREFIX.length))) this.badStatusLine();
+      if (!this.statusLineSeen && !HTTP_PREFIX.startsWith(this.partial.slice(0, HTTP_PREFIX.length)))
+        this.badStatusLine();
       return chunk.length;
     }
     this.headBytes += next - pos + before;
@@ -364,7 +387,13 @@ class ResponseParser implements Http1ResponseParser {
       framing = chunked ? "chunked" : "close";
     } else if (contentLength !== undefined) framing = "length";
     else framing = "close";
-    const head: Http1ResponseHead = { minorVersion: this.minorVersion, status, reason: this.reason, headers: this.headers, framing };
+    const head: Http1ResponseHead = {
+      minorVersion: this.minorVersion,
+      status,
+      reason: this.reason,
+      headers: this.headers,
+      framing,
+    };
     if (framing === "length") head.contentLength = contentLength;
     this.onHead(head);
     switch (framing) {
@@ -414,7 +443,10 @@ class ResponseParser implements Http1ResponseParser {
    * §6.3); chunked applied twice is invalid (§7.1).
    */
   private chunkedFinal(te: string | string[]): boolean | undefined {
-    const codings = String(te).split(",").map((c) => c.split(";")[0]!.trim().toLowerCase()).filter((c) => c !== "");
+    const codings = String(te)
+      .split(",")
+      .map((c) => c.split(";")[0]!.trim().toLowerCase())
+      .filter((c) => c !== "");
     if (codings.filter((c) => c === "chunked").length > 1) {
       this.fail("head", "chunked applied more than once");
       return undefined;

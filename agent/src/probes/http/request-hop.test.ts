@@ -5,7 +5,10 @@ import { requestHop, type HopRequest } from "./request-hop.js";
 
 /** Raw TCP target: each path answers with hand-written bytes, so the client meets what node:http would never send. */
 const routes: Record<string, (sock: Socket) => void> = {
-  "/chunked": (s) => s.end("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a=1\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"),
+  "/chunked": (s) =>
+    s.end(
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a=1\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+    ),
   // The connection stays open: the framing alone must end the hop.
   "/length-open": (s) => s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
   "/head-open": (s) => s.write("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n"),
@@ -14,8 +17,10 @@ const routes: Record<string, (sock: Socket) => void> = {
   "/bad-chunk": (s) => s.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX"),
   "/cut-chunked": (s) => s.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
   "/bad-length": (s) => s.end("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"),
-  "/reset-mid-body": (s) => s.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", () => setTimeout(() => s.resetAndDestroy(), 20)),
-  "/reset-after": (s) => s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", () => setTimeout(() => s.resetAndDestroy(), 20)),
+  "/reset-mid-body": (s) =>
+    s.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", () => setTimeout(() => s.resetAndDestroy(), 20)),
+  "/reset-after": (s) =>
+    s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", () => setTimeout(() => s.resetAndDestroy(), 20)),
   "/endless": (s) => {
     s.write("HTTP/1.1 200 OK\r\n\r\n");
     const pump = () => {
@@ -80,7 +85,9 @@ describe("requestHop over its own HTTP/1.1 client", () => {
     const before = requests.length;
     const r = await hop("/length-open", { method: "POST", body: "hi", headers: { host: "h", "content-length": "2" } });
     expect(r).toMatchObject({ status: 200, bodyBytes: 2 });
-    expect(requests[before]).toBe("POST /length-open HTTP/1.1\r\nhost: h\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi");
+    expect(requests[before]).toBe(
+      "POST /length-open HTTP/1.1\r\nhost: h\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi",
+    );
   });
 
   it("skips 1xx, decodes chunked, and times every phase", async () => {
@@ -107,15 +114,34 @@ describe("requestHop over its own HTTP/1.1 client", () => {
   });
 
   it("fails invalid responses as protocol errors, naming the target", async () => {
-    expect((await hop("/not-http")).failure).toEqual({ reason: "protocol", message: `no valid HTTP response from ${where()}: invalid status line` });
-    expect((await hop("/switch")).failure).toEqual({ reason: "protocol", message: `no valid HTTP response from ${where()}: unexpected 101 Switching Protocols` });
-    expect((await hop("/bad-length")).failure).toEqual({ reason: "protocol", message: `no valid HTTP response from ${where()}: invalid Content-Length` });
+    expect((await hop("/not-http")).failure).toEqual({
+      reason: "protocol",
+      message: `no valid HTTP response from ${where()}: invalid status line`,
+    });
+    expect((await hop("/switch")).failure).toEqual({
+      reason: "protocol",
+      message: `no valid HTTP response from ${where()}: unexpected 101 Switching Protocols`,
+    });
+    expect((await hop("/bad-length")).failure).toEqual({
+      reason: "protocol",
+      message: `no valid HTTP response from ${where()}: invalid Content-Length`,
+    });
     const bad = await hop("/bad-chunk");
-    expect(bad).toMatchObject({ status: 200, bodyBytes: 5, failure: { reason: "protocol", message: `invalid chunked body from ${where()} after 5 bytes: chunk data is not followed by CRLF` } });
+    expect(bad).toMatchObject({
+      status: 200,
+      bodyBytes: 5,
+      failure: {
+        reason: "protocol",
+        message: `invalid chunked body from ${where()} after 5 bytes: chunk data is not followed by CRLF`,
+      },
+    });
   });
 
   it("fails bodies cut short with the mid-body message", async () => {
-    expect((await hop("/cut-chunked")).failure).toEqual({ reason: "protocol", message: "connection closed mid-body after 5 bytes: chunked body ended without its last chunk" });
+    expect((await hop("/cut-chunked")).failure).toEqual({
+      reason: "protocol",
+      message: "connection closed mid-body after 5 bytes: chunked body ended without its last chunk",
+    });
     const reset = await hop("/reset-mid-body");
     expect(reset).toMatchObject({ status: 200, bodyBytes: 3, failure: { reason: "protocol" } });
     expect(reset.failure!.message).toMatch(/^connection closed mid-body after 3 bytes: /);
@@ -147,7 +173,10 @@ describe("requestHop over its own HTTP/1.1 client", () => {
   it("refuses a request that would be split, before connecting", async () => {
     const before = connections;
     const r = await hop("/length-open", { headers: { host: "h", "x-token": "s3cret\r\nx-evil: 1" } });
-    expect(r.failure).toEqual({ reason: "internal", message: "invalid check: header x-token has characters that cannot be sent" });
+    expect(r.failure).toEqual({
+      reason: "internal",
+      message: "invalid check: header x-token has characters that cannot be sent",
+    });
     expect(connections).toBe(before);
   });
 });

@@ -73,7 +73,13 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const where = hostPort(req.address.address, port);
   const wire = encodeRequest(req.method, `${url.pathname || "/"}${url.search}`, req.headers, req.body);
-  if (typeof wire === "string") return Promise.resolve({ phases: {}, bodyBytes: 0, truncated: false, failure: { reason: "internal", message: `invalid check: ${wire}` } });
+  if (typeof wire === "string")
+    return Promise.resolve({
+      phases: {},
+      bodyBytes: 0,
+      truncated: false,
+      failure: { reason: "internal", message: `invalid check: ${wire}` },
+    });
 
   return new Promise<HopResult>((resolve) => {
     const t0 = now();
@@ -131,12 +137,21 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
           finish({ reason: "protocol", message: `no valid HTTP response from ${where}: ${errText(err)}` });
           return;
         case "transfer":
-          finish({ reason: "protocol", message: `connection closed mid-body after ${bodyBytes} bytes: ${errText(err)}` });
+          finish({
+            reason: "protocol",
+            message: `connection closed mid-body after ${bodyBytes} bytes: ${errText(err)}`,
+          });
           return;
       }
     };
 
-    const onAbort = () => finish(abortFailure(signal, stage === "ttfb" ? "waiting for the response" : stage === "transfer" ? "body transfer" : stage));
+    const onAbort = () =>
+      finish(
+        abortFailure(
+          signal,
+          stage === "ttfb" ? "waiting for the response" : stage === "transfer" ? "body transfer" : stage,
+        ),
+      );
     if (signal.aborted) {
       onAbort();
       return;
@@ -185,7 +200,10 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
         case "truncated":
           return { reason: "protocol", message: `connection closed mid-body after ${bodyBytes} bytes: ${e.message}` };
         case "body":
-          return { reason: "protocol", message: `invalid chunked body from ${where} after ${bodyBytes} bytes: ${e.message}` };
+          return {
+            reason: "protocol",
+            message: `invalid chunked body from ${where} after ${bodyBytes} bytes: ${e.message}`,
+          };
       }
     };
 
@@ -224,12 +242,17 @@ export function requestHop(req: HopRequest): Promise<HopResult> {
             finish();
             return;
           case "error":
-            finish(parser.error ? parseFailure(parser.error) : { reason: "protocol", message: `no valid HTTP response from ${where}` });
+            finish(
+              parser.error
+                ? parseFailure(parser.error)
+                : { reason: "protocol", message: `no valid HTTP response from ${where}` },
+            );
             return;
         }
       };
       // A hostile response must end this hop, never throw out of an event handler.
-      const crashed = (err: unknown) => finish({ reason: "internal", message: `HTTP client failed on the response from ${where}: ${errText(err)}` });
+      const crashed = (err: unknown) =>
+        finish({ reason: "internal", message: `HTTP client failed on the response from ${where}: ${errText(err)}` });
       socket.on("data", (chunk: Buffer) => {
         if (done) return;
         try {

@@ -25,7 +25,10 @@ export function parseExpectStatus(entries: readonly string[]): StatusRules {
     } else if ((m = /^(\d{3})\s*-\s*(\d{3})$/.exec(e)) && Number(m[1]) <= Number(m[2])) {
       ranges.push({ lo: Number(m[1]), hi: Number(m[2]) });
     } else {
-      return { ok: false, error: `expectStatus entry ${JSON.stringify(raw.slice(0, 20))} is not a status, class (2xx) or range (200-299)` };
+      return {
+        ok: false,
+        error: `expectStatus entry ${JSON.stringify(raw.slice(0, 20))} is not a status, class (2xx) or range (200-299)`,
+      };
     }
   }
   return { ok: true, ranges };

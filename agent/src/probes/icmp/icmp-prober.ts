@@ -36,7 +36,10 @@ function runPing(argv: readonly string[], signal: AbortSignal, softMs: number): 
     let output = "";
     let killed = false;
     let settled = false;
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LC_ALL: "C" },
+    });
     const keep = (chunk: Buffer) => {
       if (output.length < OUTPUT_LIMIT) output += chunk.toString("utf8");
     };
@@ -56,7 +59,9 @@ function runPing(argv: readonly string[], signal: AbortSignal, softMs: number): 
       signal.removeEventListener("abort", onAbort);
       resolve(r);
     };
-    child.once("error", (err: NodeJS.ErrnoException) => done({ code: null, output, spawnError: err.code ?? err.message, killed }));
+    child.once("error", (err: NodeJS.ErrnoException) =>
+      done({ code: null, output, spawnError: err.code ?? err.message, killed }),
+    );
     child.once("close", (code) => done({ code, output, killed }));
   });
 }
@@ -68,13 +73,16 @@ export function createIcmpProber(deps: IcmpProberDeps): Prober {
   let capability: { at: number; problem: string | undefined } | undefined;
 
   async function capabilityError(): Promise<string | undefined> {
-    if (capability && (capability.problem === undefined || now() - capability.at < CAPABILITY_TTL_MS)) return capability.problem;
+    if (capability && (capability.problem === undefined || now() - capability.at < CAPABILITY_TTL_MS))
+      return capability.problem;
     const r = await runPing([...ping, "-n", "-c", "1", "-W", "1", "127.0.0.1"], AbortSignal.timeout(3000), 2500);
     let problem: string | undefined;
-    if (r.spawnError === "ENOENT") problem = `icmp needs the ping binary (Debian/Ubuntu package iputils-ping); "${ping[0]}" was not found`;
+    if (r.spawnError === "ENOENT")
+      problem = `icmp needs the ping binary (Debian/Ubuntu package iputils-ping); "${ping[0]}" was not found`;
     else if (r.spawnError) problem = `icmp: cannot run ${ping[0]}: ${r.spawnError}`;
     else if (/not permitted|permission denied/i.test(r.output)) {
-      problem = "icmp: ping may not open an ICMP socket here (needs CAP_NET_RAW, or net.ipv4.ping_group_range covering the agent's group)";
+      problem =
+        "icmp: ping may not open an ICMP socket here (needs CAP_NET_RAW, or net.ipv4.ping_group_range covering the agent's group)";
     } else if (!parsePingOutput(r.output)) problem = `icmp: ping produced no summary: ${r.output.slice(0, 200)}`;
     capability = { at: now(), problem };
     return problem;
@@ -83,7 +91,15 @@ export function createIcmpProber(deps: IcmpProberDeps): Prober {
   async function attempt(check: Check, signal: AbortSignal, budgetMs: number): Promise<ProbeOutcome[]> {
     const started = now();
     const icmp = check.icmp;
-    if (!icmp || icmp.host === "") return [outcome({ failure: { reason: "internal", message: "invalid check: icmp.host is required" }, phases: {}, target: "", durationMs: 0 })];
+    if (!icmp || icmp.host === "")
+      return [
+        outcome({
+          failure: { reason: "internal", message: "invalid check: icmp.host is required" },
+          phases: {},
+          target: "",
+          durationMs: 0,
+        }),
+      ];
     const packets = Math.min(MAX_PACKETS, icmp.packets > 0 ? icmp.packets : DEFAULT_PACKETS);
     const res = await resolveHost(icmp.host, { ipPreference: "", all: false, signal, lookup: deps.lookup, now });
     const phases: ProbeOutcome["phases"] = res.dnsMs !== undefined ? { dnsMs: res.dnsMs } : {};
@@ -92,24 +108,54 @@ export function createIcmpProber(deps: IcmpProberDeps): Prober {
     const remaining = budgetMs - (now() - started);
     // Spread packets over at most half the budget so the last reply has time to come back.
     const intervalS = Math.min(0.2, Math.max(0.01, remaining / 2000 / packets));
-    const argv = [...ping, address.family === 6 ? "-6" : "-4", "-n", "-c", String(packets), "-i", intervalS.toFixed(3), "-W", "1", "-w", String(Math.max(1, Math.ceil(remaining / 1000))), address.address];
+    const argv = [
+      ...ping,
+      address.family === 6 ? "-6" : "-4",
+      "-n",
+      "-c",
+      String(packets),
+      "-i",
+      intervalS.toFixed(3),
+      "-W",
+      "1",
+      "-w",
+      String(Math.max(1, Math.ceil(remaining / 1000))),
+      address.address,
+    ];
     const r = await runPing(argv, signal, remaining - 100);
     const base = { phases, target: address.address };
     if (r.killed) return [outcome({ ...base, failure: abortFailure(signal, "ping"), durationMs: now() - started })];
-    if (r.spawnError) return [outcome({ ...base, failure: { reason: "capability", message: `cannot run ping: ${r.spawnError}` }, durationMs: now() - started })];
+    if (r.spawnError)
+      return [
+        outcome({
+          ...base,
+          failure: { reason: "capability", message: `cannot run ping: ${r.spawnError}` },
+          durationMs: now() - started,
+        }),
+      ];
     const stats = parsePingOutput(r.output);
     if (!stats) {
       const line = r.output.trim().split("\n")[0] ?? "";
       const reason = /not permitted|permission denied/i.test(line) ? "capability" : "internal";
-      return [outcome({ ...base, failure: { reason, message: `ping failed: ${line.slice(0, 200)}` }, durationMs: now() - started })];
+      return [
+        outcome({
+          ...base,
+          failure: { reason, message: `ping failed: ${line.slice(0, 200)}` },
+          durationMs: now() - started,
+        }),
+      ];
     }
     const sent = Math.max(stats.sent, 1);
     const lossPct = ((sent - stats.received) / sent) * 100;
     let failure: Failure | undefined;
-    if (stats.received === 0) failure = { reason: "connect", message: `no echo reply from ${address.address} (${stats.sent} sent)` };
+    if (stats.received === 0)
+      failure = { reason: "connect", message: `no echo reply from ${address.address} (${stats.sent} sent)` };
     // 0 means unset in proto3: like blackbox_exporter, any reply is then enough.
     else if (icmp.maxLossPercent > 0 && lossPct >= icmp.maxLossPercent) {
-      failure = { reason: "assertion:packet_loss", message: `${lossPct.toFixed(0)}% packet loss, limit ${icmp.maxLossPercent}%` };
+      failure = {
+        reason: "assertion:packet_loss",
+        message: `${lossPct.toFixed(0)}% packet loss, limit ${icmp.maxLossPercent}%`,
+      };
     }
     return [
       outcome({
@@ -117,7 +163,14 @@ export function createIcmpProber(deps: IcmpProberDeps): Prober {
         ...(failure ? { failure } : {}),
         ...(!failure && stats.received < stats.sent ? { note: `${lossPct.toFixed(0)}% packet loss` } : {}),
         durationMs: now() - started,
-        icmp: { sent: stats.sent, received: stats.received, rttMinMs: stats.rttMinMs, rttAvgMs: stats.rttAvgMs, rttMaxMs: stats.rttMaxMs, rttStddevMs: stats.rttStddevMs },
+        icmp: {
+          sent: stats.sent,
+          received: stats.received,
+          rttMinMs: stats.rttMinMs,
+          rttAvgMs: stats.rttAvgMs,
+          rttMaxMs: stats.rttMaxMs,
+          rttStddevMs: stats.rttStddevMs,
+        },
       }),
     ];
   }
@@ -128,7 +181,9 @@ export function createIcmpProber(deps: IcmpProberDeps): Prober {
     async run(check: Check, ctx: ProbeContext) {
       const budget = ctx.timeoutMs > 0 ? ctx.timeoutMs : 10_000;
       const started = now();
-      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, signal, budget - (now() - started))));
+      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) =>
+        withRetries(check.retries, signal, now, () => attempt(check, signal, budget - (now() - started))),
+      );
       return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
     },
   };

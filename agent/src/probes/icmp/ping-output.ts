@@ -15,7 +15,14 @@ export interface PingStats {
 export function parsePingOutput(text: string): PingStats | undefined {
   const counts = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(text);
   if (!counts) return undefined;
-  const stats: PingStats = { sent: Number(counts[1]), received: Number(counts[2]), rttMinMs: 0, rttAvgMs: 0, rttMaxMs: 0, rttStddevMs: 0 };
+  const stats: PingStats = {
+    sent: Number(counts[1]),
+    received: Number(counts[2]),
+    rttMinMs: 0,
+    rttAvgMs: 0,
+    rttMaxMs: 0,
+    rttStddevMs: 0,
+  };
   const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)(?:\/([\d.]+))? ms/.exec(text);
   if (rtt) {
     stats.rttMinMs = Number(rtt[1]);

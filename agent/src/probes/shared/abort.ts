@@ -8,7 +8,10 @@ export function abortFailure(signal: AbortSignal, during: string): Failure {
   const reason: unknown = signal.reason;
   const name = reason instanceof Error || reason instanceof DOMException ? reason.name : "";
   if (name === "TimeoutError") return { reason: "timeout", message: `timed out during ${during}` };
-  return { reason: "internal", message: `run aborted during ${during}${reason instanceof Error ? `: ${reason.message}` : ""}` };
+  return {
+    reason: "internal",
+    message: `run aborted during ${during}${reason instanceof Error ? `: ${reason.message}` : ""}`,
+  };
 }
 
 /**
@@ -18,13 +21,20 @@ export function abortFailure(signal: AbortSignal, during: string): Failure {
  * `AbortSignal.any([s, AbortSignal.timeout(ms)])`, nothing outlives the run (a timer, a
  * DOMException and an abort event per probe, `timeoutMs` later).
  */
-export async function withDeadline<T>(signal: AbortSignal, timeoutMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withDeadline<T>(
+  signal: AbortSignal,
+  timeoutMs: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   if (!(timeoutMs > 0) || signal.aborted) return await fn(signal);
   const controller = new AbortController();
   const forward = () => controller.abort(signal.reason);
   signal.addEventListener("abort", forward, { once: true });
   // Same reason AbortSignal.timeout() gives, so failures classify as "timeout" either way.
-  const timer = setTimeout(() => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), timeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
+    timeoutMs,
+  );
   timer.unref();
   try {
     return await fn(controller.signal);

@@ -59,7 +59,11 @@ export async function resolveHost(hostInput: string, opts: ResolveOptions): Prom
     if ("aborted" in found) return { ok: false, failure: abortFailure(opts.signal, "dns lookup"), dnsMs };
     if ("err" in found) {
       const code = (found.err as { code?: string }).code ?? "";
-      return { ok: false, failure: { reason: "dns", message: `lookup ${host} failed${code ? `: ${code}` : ""}` }, dnsMs };
+      return {
+        ok: false,
+        failure: { reason: "dns", message: `lookup ${host} failed${code ? `: ${code}` : ""}` },
+        dnsMs,
+      };
     }
     let addresses = found.addresses;
     const preferred = opts.ipPreference === "ip4" ? 4 : opts.ipPreference === "ip6" ? 6 : 0;
@@ -68,7 +72,8 @@ export async function resolveHost(hostInput: string, opts: ResolveOptions): Prom
       // Like blackbox_exporter's ip_protocol_fallback: a preference, not a requirement.
       if (same.length > 0) addresses = same;
     }
-    if (addresses.length === 0) return { ok: false, failure: { reason: "dns", message: `lookup ${host} returned no address` }, dnsMs };
+    if (addresses.length === 0)
+      return { ok: false, failure: { reason: "dns", message: `lookup ${host} returned no address` }, dnsMs };
     return { ok: true, addresses: opts.all ? dedupe(addresses) : addresses.slice(0, 1), dnsMs };
   } finally {
     aborted.dispose();

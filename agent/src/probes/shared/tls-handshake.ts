@@ -60,8 +60,12 @@ export function tlsHandshake(req: HandshakeRequest): Promise<HandshakeResult> {
     const raw = netConnect({ host: req.address.address, port: req.port, family: req.address.family });
     sockets.push(raw);
     raw.on("error", (err: NodeJS.ErrnoException) => {
-      if (stage === "connect") finish({ failure: { reason: "connect", message: `connect to ${where} failed: ${err.code ?? err.message}` } });
-      else finish({ failure: { reason: "tls", message: `TLS handshake with ${where} failed: ${err.code ?? err.message}` } });
+      if (stage === "connect")
+        finish({ failure: { reason: "connect", message: `connect to ${where} failed: ${err.code ?? err.message}` } });
+      else
+        finish({
+          failure: { reason: "tls", message: `TLS handshake with ${where} failed: ${err.code ?? err.message}` },
+        });
     });
     raw.once("connect", () => {
       if (done) return;

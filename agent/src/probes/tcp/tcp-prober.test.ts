@@ -13,7 +13,16 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 const tcp = createProbers().get("tcp")!;
 const run = (host: string, port: number, retries = 0) =>
-  tcp.run(create(CheckSchema, { id: "t", type: "tcp", timeoutMs: 1000, retries, tcp: create(TcpCheckSchema, { host, port }) }), { signal: new AbortController().signal, timeoutMs: 1000 });
+  tcp.run(
+    create(CheckSchema, {
+      id: "t",
+      type: "tcp",
+      timeoutMs: 1000,
+      retries,
+      tcp: create(TcpCheckSchema, { host, port }),
+    }),
+    { signal: new AbortController().signal, timeoutMs: 1000 },
+  );
 
 it("is up when the port accepts, with dns and connect phases", async () => {
   const port = (server.address() as AddressInfo).port;

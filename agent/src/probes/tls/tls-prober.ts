@@ -29,13 +29,27 @@ export function createTlsProber(deps: TlsProberDeps): Prober {
   async function attempt(check: Check, signal: AbortSignal): Promise<ProbeOutcome[]> {
     const started = now();
     const tls = check.tls;
-    const invalid = (message: string) => [outcome({ failure: { reason: "internal", message: `invalid check: ${message}` }, phases: {}, target: tls ? `${tls.host}:${tls.port}` : "", durationMs: 0 })];
-    if (!tls || !tls.host || !(tls.port > 0 && tls.port < 65536)) return invalid("tls.host and tls.port (1-65535) are required");
+    const invalid = (message: string) => [
+      outcome({
+        failure: { reason: "internal", message: `invalid check: ${message}` },
+        phases: {},
+        target: tls ? `${tls.host}:${tls.port}` : "",
+        durationMs: 0,
+      }),
+    ];
+    if (!tls || !tls.host || !(tls.port > 0 && tls.port < 65536))
+      return invalid("tls.host and tls.port (1-65535) are required");
     const minProtocol = tls.minProtocol === "" ? "TLSv1.2" : tlsVersion(tls.minProtocol);
-    if (!minProtocol) return invalid(`tls.minProtocol ${JSON.stringify(tls.minProtocol.slice(0, 20))} is not TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3`);
+    if (!minProtocol)
+      return invalid(
+        `tls.minProtocol ${JSON.stringify(tls.minProtocol.slice(0, 20))} is not TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3`,
+      );
     const res = await resolveHost(tls.host, { ipPreference: "", all: false, signal, lookup: deps.lookup, now });
     const phases: ProbeOutcome["phases"] = res.dnsMs !== undefined ? { dnsMs: res.dnsMs } : {};
-    if (!res.ok) return [outcome({ failure: res.failure, phases, target: `${tls.host}:${tls.port}`, durationMs: now() - started })];
+    if (!res.ok)
+      return [
+        outcome({ failure: res.failure, phases, target: `${tls.host}:${tls.port}`, durationMs: now() - started }),
+      ];
     const address = res.addresses[0]!;
     const hs = await tlsHandshake({
       address,
@@ -51,10 +65,18 @@ export function createTlsProber(deps: TlsProberDeps): Prober {
     const facts = hs.facts;
     if (!failure && facts) {
       const daysLeft = (Number(facts.chainNotAfterMs || facts.notAfterMs) - deps.wallNow()) / DAY_MS;
-      if (hs.verifyError && !tls.insecureSkipVerify) failure = { reason: "tls", message: `certificate not trusted: ${hs.verifyError}` };
-      else if (olderThan(facts.protocol, minProtocol)) failure = { reason: "tls", message: `negotiated ${facts.protocol || "unknown protocol"}, older than ${minProtocol}` };
+      if (hs.verifyError && !tls.insecureSkipVerify)
+        failure = { reason: "tls", message: `certificate not trusted: ${hs.verifyError}` };
+      else if (olderThan(facts.protocol, minProtocol))
+        failure = {
+          reason: "tls",
+          message: `negotiated ${facts.protocol || "unknown protocol"}, older than ${minProtocol}`,
+        };
       else if (tls.minDaysRemaining > 0 && daysLeft < tls.minDaysRemaining) {
-        failure = { reason: "tls", message: `certificate chain expires in ${daysLeft.toFixed(1)} days, fewer than ${tls.minDaysRemaining}` };
+        failure = {
+          reason: "tls",
+          message: `certificate chain expires in ${daysLeft.toFixed(1)} days, fewer than ${tls.minDaysRemaining}`,
+        };
       }
     }
     return [
@@ -70,7 +92,9 @@ export function createTlsProber(deps: TlsProberDeps): Prober {
   return {
     type: "tls",
     async run(check: Check, ctx: ProbeContext) {
-      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => withRetries(check.retries, signal, now, () => attempt(check, signal)));
+      const outcomes = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) =>
+        withRetries(check.retries, signal, now, () => attempt(check, signal)),
+      );
       return outcomes.map((o) => applyDegraded(o, check.degradedAfterMs));
     },
   };

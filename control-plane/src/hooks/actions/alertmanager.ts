@@ -10,7 +10,13 @@ export function alertmanagerPayload(event: HookEvent, opts: AlertmanagerOptions)
   const resolved = directionOf(event.type) === "failback";
   const status = resolved ? "resolved" : "firing";
   const family = event.type === "test" ? "test" : (event.type.split(".")[0] ?? event.type);
-  const alertname = { outage: "ProbemeshOutage", partial: "ProbemeshPartialOutage", check: "ProbemeshCheckDegraded", test: "ProbemeshTest" }[family] ?? "Probemesh";
+  const alertname =
+    {
+      outage: "ProbemeshOutage",
+      partial: "ProbemeshPartialOutage",
+      check: "ProbemeshCheckDegraded",
+      test: "ProbemeshTest",
+    }[family] ?? "Probemesh";
   const labels: Record<string, string> = {
     ...opts.labels,
     alertname,
@@ -30,9 +36,15 @@ export function alertmanagerPayload(event: HookEvent, opts: AlertmanagerOptions)
       ...(event.data.reason ? { reason: event.data.reason } : {}),
     },
     startsAt: startedAt !== undefined ? new Date(startedAt).toISOString() : event.timestamp,
-    endsAt: resolved ? (event.data.resolvedAt !== undefined ? new Date(event.data.resolvedAt).toISOString() : event.timestamp) : ZERO_TIME,
+    endsAt: resolved
+      ? event.data.resolvedAt !== undefined
+        ? new Date(event.data.resolvedAt).toISOString()
+        : event.timestamp
+      : ZERO_TIME,
     generatorURL: "",
-    fingerprint: Buffer.from(`${alertname}:${event.data.checkId}:${event.data.outageId ?? ""}`).toString("hex").slice(0, 16),
+    fingerprint: Buffer.from(`${alertname}:${event.data.checkId}:${event.data.outageId ?? ""}`)
+      .toString("hex")
+      .slice(0, 16),
   };
   const groupLabels = { alertname, check: event.data.checkId };
   return {
@@ -57,7 +69,12 @@ export function createAlertmanagerAdapter(): HookAdapter {
     async apply(event, hook, ctx) {
       const opts = hook.alertmanager ?? { labels: {}, receiver: "probemesh" };
       const payload = alertmanagerPayload(event, opts);
-      const { body: _body, ...result } = await postSigned(hook, payload, ctx, `POST ${String(payload.status)} alert for ${event.data.checkId}`);
+      const { body: _body, ...result } = await postSigned(
+        hook,
+        payload,
+        ctx,
+        `POST ${String(payload.status)} alert for ${event.data.checkId}`,
+      );
       return result;
     },
     verify: (event) => pushOnlyVerify(`POST alert for ${event.data.checkId}`),

@@ -17,10 +17,14 @@ function same(a: readonly string[], b: readonly string[]): boolean {
 async function sleep(ms: number, signal: AbortSignal): Promise<void> {
   await new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -45,7 +49,8 @@ export function createDnsSwapAdapter(
     try {
       for (;;) {
         observed = await queryAddresses(o.verifyServer, o.name, o.recordType, ctx.signal);
-        if (directionOf(event.type) === "test" || same(observed, wanted) || ctx.now() >= deadline || ctx.signal.aborted) break;
+        if (directionOf(event.type) === "test" || same(observed, wanted) || ctx.now() >= deadline || ctx.signal.aborted)
+          break;
         await sleep(100, ctx.signal);
       }
     } catch (err) {

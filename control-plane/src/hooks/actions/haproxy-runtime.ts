@@ -54,7 +54,13 @@ export function parseServersState(text: string): HaproxyServerState[] {
   if (lines[0] !== "1" || !header) throw new Error(`unexpected 'show servers state' answer: ${text.slice(0, 200)}`);
   const cols = header.slice(2).split(" ");
   const at = (name: string) => cols.indexOf(name);
-  const [be, srv, op, admin, w] = [at("be_name"), at("srv_name"), at("srv_op_state"), at("srv_admin_state"), at("srv_uweight")];
+  const [be, srv, op, admin, w] = [
+    at("be_name"),
+    at("srv_name"),
+    at("srv_op_state"),
+    at("srv_admin_state"),
+    at("srv_uweight"),
+  ];
   return lines
     .filter((l) => l !== "" && l !== "1" && !l.startsWith("#"))
     .map((l) => l.split(" "))

@@ -1,5 +1,11 @@
 import type { ActionResult, Hook, HookEvent } from "../types.js";
-import { ADMIN_FORCED_MAINT, haproxyCommand, isServing, parseServersState, type HaproxyServerState } from "./haproxy-runtime.js";
+import {
+  ADMIN_FORCED_MAINT,
+  haproxyCommand,
+  isServing,
+  parseServersState,
+  type HaproxyServerState,
+} from "./haproxy-runtime.js";
 import { directionOf, errorMessage, type ActionContext, type HookAdapter } from "./types.js";
 
 function describeState(s: HaproxyServerState): string {
@@ -12,7 +18,10 @@ function describeState(s: HaproxyServerState): string {
  * Refuses to put the last serving server of the backend in maintenance (fail open).
  */
 export function createHaproxyAdapter(): HookAdapter {
-  async function read(hook: Hook, ctx: ActionContext): Promise<{ servers: HaproxyServerState[]; target?: HaproxyServerState }> {
+  async function read(
+    hook: Hook,
+    ctx: ActionContext,
+  ): Promise<{ servers: HaproxyServerState[]; target?: HaproxyServerState }> {
     const o = hook.haproxy;
     if (!o) throw new Error("hook has no haproxy options");
     const servers = parseServersState(await haproxyCommand(o.socket, `show servers state ${o.backend}`, ctx.signal));
@@ -28,7 +37,13 @@ export function createHaproxyAdapter(): HookAdapter {
       if (!target) return { ok: false, action, verified: false, error: `server ${o?.backend}/${o?.server} not found` };
       const inMaint = (target.adminState & ADMIN_FORCED_MAINT) !== 0;
       const verified = dir === "test" ? true : dir === "failover" ? inMaint : !inMaint;
-      return { ok: verified, action, verified, observed: describeState(target), ...(verified ? {} : { error: "server is not in the wanted state" }) };
+      return {
+        ok: verified,
+        action,
+        verified,
+        observed: describeState(target),
+        ...(verified ? {} : { error: "server is not in the wanted state" }),
+      };
     } catch (err) {
       return { ok: false, action, verified: false, error: errorMessage(err) };
     }
@@ -47,7 +62,8 @@ export function createHaproxyAdapter(): HookAdapter {
       const action = `set server ${o.backend}/${o.server} state ${state}`;
       try {
         const { servers, target } = await read(hook, ctx);
-        if (!target) return { ok: false, action, error: `server ${o.backend}/${o.server} not found in 'show servers state'` };
+        if (!target)
+          return { ok: false, action, error: `server ${o.backend}/${o.server} not found in 'show servers state'` };
         if (dir === "failover" && (target.adminState & ADMIN_FORCED_MAINT) === 0) {
           const others = servers.filter((s) => s.name !== o.server && isServing(s));
           if (others.length === 0) {

@@ -10,7 +10,12 @@ export const USER_AGENT = "probemesh-hooks/1";
  * (the `webhook-id` is the delivery id, the same on every retry). 2xx = delivered; 410 = disable
  * the hook; anything else, or a network error, is a failure to retry.
  */
-export async function postSigned(hook: Hook, payload: unknown, ctx: ActionContext, action: string): Promise<ActionResult & { body?: string }> {
+export async function postSigned(
+  hook: Hook,
+  payload: unknown,
+  ctx: ActionContext,
+  action: string,
+): Promise<ActionResult & { body?: string }> {
   const body = JSON.stringify(payload);
   if (hook.dryRun) return { ok: true, dryRun: true, action: `would ${action}` };
   const headers: Record<string, string> = { "content-type": "application/json", "user-agent": USER_AGENT };
@@ -32,5 +37,10 @@ export async function postSigned(hook: Hook, payload: unknown, ctx: ActionContex
 
 /** verify() of push-only receivers: their 2xx on delivery is the only confirmation there is. */
 export async function pushOnlyVerify(action: string): Promise<ActionResult> {
-  return { ok: true, action, verified: false, observed: "push-only receiver: its 2xx answer on delivery is the confirmation" };
+  return {
+    ok: true,
+    action,
+    verified: false,
+    observed: "push-only receiver: its 2xx answer on delivery is the confirmation",
+  };
 }

@@ -17,7 +17,11 @@ export function pagerdutyPayload(event: HookEvent, opts: PagerdutyOptions): Reco
     event_action: "trigger",
     dedup_key: dedupKey,
     payload: {
-      summary: `${event.type === "test" ? "probemesh test event" : `${event.type}: check ${event.data.checkId} is ${event.data.state}`}${regions ? ` (${regions})` : ""}`.slice(0, 1024),
+      summary:
+        `${event.type === "test" ? "probemesh test event" : `${event.type}: check ${event.data.checkId} is ${event.data.state}`}${regions ? ` (${regions})` : ""}`.slice(
+          0,
+          1024,
+        ),
       source: opts.source,
       severity,
       timestamp: event.timestamp,

@@ -2,7 +2,15 @@ import { randomInt } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
 import { signMessage, verifyResponse, type TsigSecret } from "./tsig.js";
-import { decodeMessage, encodeQuery, encodeReplaceUpdate, RCODE_NAMES, rdataAddress, TYPE, type DnsMessage } from "./wire.js";
+import {
+  decodeMessage,
+  encodeQuery,
+  encodeReplaceUpdate,
+  RCODE_NAMES,
+  rdataAddress,
+  TYPE,
+  type DnsMessage,
+} from "./wire.js";
 
 /** "host:port" or "[v6]:port" split into its parts. */
 export function parseHostPort(addr: string): { host: string; port: number } {
@@ -36,10 +44,16 @@ export async function exchange(server: string, message: Buffer, signal: AbortSig
 }
 
 /** Asks `server` (an authoritative server) for the A or AAAA records of `name`, sorted. */
-export async function queryAddresses(server: string, name: string, recordType: "A" | "AAAA", signal: AbortSignal): Promise<string[]> {
+export async function queryAddresses(
+  server: string,
+  name: string,
+  recordType: "A" | "AAAA",
+  signal: AbortSignal,
+): Promise<string[]> {
   const type = TYPE[recordType];
   const reply = decodeMessage(await exchange(server, encodeQuery(randomInt(0, 65536), name, type), signal));
-  if (reply.rcode !== 0 && reply.rcode !== 3) throw new Error(`DNS query for ${name} ${recordType} answered ${RCODE_NAMES[reply.rcode] ?? reply.rcode}`);
+  if (reply.rcode !== 0 && reply.rcode !== 3)
+    throw new Error(`DNS query for ${name} ${recordType} answered ${RCODE_NAMES[reply.rcode] ?? reply.rcode}`);
   return answerAddresses(reply, name, type);
 }
 
@@ -67,13 +81,22 @@ export interface ReplaceRecordsOptions {
 
 /** Sends a TSIG-signed DNS UPDATE replacing one RRset; throws with the server's rcode or TSIG problem. */
 export async function replaceRecords(opts: ReplaceRecordsOptions): Promise<void> {
-  const update = encodeReplaceUpdate(randomInt(0, 65536), opts.zone, opts.name, TYPE[opts.recordType], opts.ttl, opts.addresses);
+  const update = encodeReplaceUpdate(
+    randomInt(0, 65536),
+    opts.zone,
+    opts.name,
+    TYPE[opts.recordType],
+    opts.ttl,
+    opts.addresses,
+  );
   const { signed, mac } = signMessage(update, opts.tsig, opts.now() / 1000);
   const raw = await exchange(opts.server, signed, opts.signal);
   const reply = decodeMessage(raw);
   if (reply.rcode !== 0) {
     const tsigProblem = verifyResponse(raw, opts.tsig, mac, opts.now() / 1000);
-    throw new Error(`DNS UPDATE refused: ${RCODE_NAMES[reply.rcode] ?? reply.rcode}${tsigProblem ? ` (${tsigProblem})` : ""}`);
+    throw new Error(
+      `DNS UPDATE refused: ${RCODE_NAMES[reply.rcode] ?? reply.rcode}${tsigProblem ? ` (${tsigProblem})` : ""}`,
+    );
   }
   const problem = verifyResponse(raw, opts.tsig, mac, opts.now() / 1000);
   if (problem) throw new Error(`DNS UPDATE answer not trusted: ${problem}`);

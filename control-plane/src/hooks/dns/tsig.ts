@@ -55,11 +55,17 @@ export function signMessage(message: Buffer, key: TsigSecret, nowSec: number): {
  * Checks the TSIG record of a response to a request whose MAC was `requestMac`. Returns undefined
  * when it verifies, else why not (a missing or bad signature, or the TSIG error the server sent).
  */
-export function verifyResponse(response: Buffer, key: TsigSecret, requestMac: Buffer, nowSec: number): string | undefined {
+export function verifyResponse(
+  response: Buffer,
+  key: TsigSecret,
+  requestMac: Buffer,
+  nowSec: number,
+): string | undefined {
   const msg = decodeMessage(response);
   const tsig = msg.additional.at(-1);
   if (!tsig || tsig.type !== TYPE.TSIG) return "response is not TSIG-signed";
-  if (tsig.name.toLowerCase() !== (key.name.endsWith(".") ? key.name : `${key.name}.`).toLowerCase()) return "response signed with another key";
+  if (tsig.name.toLowerCase() !== (key.name.endsWith(".") ? key.name : `${key.name}.`).toLowerCase())
+    return "response signed with another key";
   const rdataStart = tsig.rdata.byteOffset - response.byteOffset;
   const alg = readName(response, rdataStart);
   let pos = alg.next;
@@ -86,7 +92,8 @@ export function verifyResponse(response: Buffer, key: TsigSecret, requestMac: Bu
     .update(unsigned)
     .update(variables(key.name, timeSigned, fudge, error, other))
     .digest();
-  if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return "response TSIG signature does not verify";
+  if (mac.length !== expected.length || !timingSafeEqual(mac, expected))
+    return "response TSIG signature does not verify";
   if (Math.abs(nowSec - timeSigned) > fudge) return "response TSIG time is outside the fudge window";
   return undefined;
 }

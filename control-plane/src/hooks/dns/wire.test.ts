@@ -1,7 +1,18 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { signMessage, verifyResponse } from "./tsig.js";
-import { addressRdata, CLASS, decodeMessage, encodeHeader, encodeName, encodeQuery, encodeRecord, encodeReplaceUpdate, rdataAddress, TYPE } from "./wire.js";
+import {
+  addressRdata,
+  CLASS,
+  decodeMessage,
+  encodeHeader,
+  encodeName,
+  encodeQuery,
+  encodeRecord,
+  encodeReplaceUpdate,
+  rdataAddress,
+  TYPE,
+} from "./wire.js";
 
 const key = { name: "probemesh-key", secret: Buffer.alloc(32, 7).toString("base64") };
 
@@ -14,11 +25,18 @@ describe("DNS wire format", () => {
 
   it("encodes a query and decodes it back", () => {
     const m = decodeMessage(encodeQuery(0x1234, "www.Example.test.", TYPE.A));
-    expect(m).toMatchObject({ id: 0x1234, opcode: 0, rcode: 0, questions: [{ name: "www.Example.test.", type: 1, class: 1 }] });
+    expect(m).toMatchObject({
+      id: 0x1234,
+      opcode: 0,
+      rcode: 0,
+      questions: [{ name: "www.Example.test.", type: 1, class: 1 }],
+    });
   });
 
   it("encodes an UPDATE replacing an RRset: zone SOA, delete-RRset, then one add per address", () => {
-    const m = decodeMessage(encodeReplaceUpdate(7, "example.test.", "www.example.test.", TYPE.A, 30, ["10.0.0.2", "10.0.0.3"]));
+    const m = decodeMessage(
+      encodeReplaceUpdate(7, "example.test.", "www.example.test.", TYPE.A, 30, ["10.0.0.2", "10.0.0.3"]),
+    );
     expect(m.opcode).toBe(5);
     expect(m.questions).toEqual([{ name: "example.test.", type: TYPE.SOA, class: CLASS.IN }]);
     expect(m.authority.map((r) => [r.class, r.ttl, r.rdata.length])).toEqual([
@@ -30,19 +48,46 @@ describe("DNS wire format", () => {
 
   it("signs with TSIG and verifies a response signed the way RFC 8945 says a server signs it", () => {
     const now = 1_700_000_000;
-    const { signed, mac } = signMessage(encodeReplaceUpdate(99, "example.test.", "www.example.test.", TYPE.A, 30, ["10.0.0.2"]), key, now);
+    const { signed, mac } = signMessage(
+      encodeReplaceUpdate(99, "example.test.", "www.example.test.", TYPE.A, 30, ["10.0.0.2"]),
+      key,
+      now,
+    );
     const req = decodeMessage(signed);
     expect(req.additional.at(-1)?.type).toBe(TYPE.TSIG);
     // Build a server response: header (QR, opcode UPDATE, NOERROR) + zone section, then TSIG over
     // request MAC + response + variables.
-    const body = Buffer.concat([encodeHeader(99, 0x8000 | (5 << 11), [1, 0, 0, 0]), encodeName("example.test."), Buffer.from([0, 6, 0, 1])]);
-    const vars = Buffer.concat([encodeName(key.name), Buffer.from([0, 255, 0, 0, 0, 0]), encodeName("hmac-sha256."), timeFudge(now), Buffer.from([0, 0, 0, 0])]);
-    const respMac = createHmac("sha256", Buffer.from(key.secret, "base64")).update(Buffer.from([0, 32])).update(mac).update(body).update(vars).digest();
-    const rdata = Buffer.concat([encodeName("hmac-sha256."), timeFudge(now), Buffer.from([0, 32]), respMac, Buffer.from([0, 99, 0, 0, 0, 0])]);
+    const body = Buffer.concat([
+      encodeHeader(99, 0x8000 | (5 << 11), [1, 0, 0, 0]),
+      encodeName("example.test."),
+      Buffer.from([0, 6, 0, 1]),
+    ]);
+    const vars = Buffer.concat([
+      encodeName(key.name),
+      Buffer.from([0, 255, 0, 0, 0, 0]),
+      encodeName("hmac-sha256."),
+      timeFudge(now),
+      Buffer.from([0, 0, 0, 0]),
+    ]);
+    const respMac = createHmac("sha256", Buffer.from(key.secret, "base64"))
+      .update(Buffer.from([0, 32]))
+      .update(mac)
+      .update(body)
+      .update(vars)
+      .digest();
+    const rdata = Buffer.concat([
+      encodeName("hmac-sha256."),
+      timeFudge(now),
+      Buffer.from([0, 32]),
+      respMac,
+      Buffer.from([0, 99, 0, 0, 0, 0]),
+    ]);
     const response = Buffer.concat([body, encodeRecord(key.name, TYPE.TSIG, CLASS.ANY, 0, rdata)]);
     response.writeUInt16BE(1, 10);
     expect(verifyResponse(response, key, mac, now)).toBeUndefined();
-    expect(verifyResponse(response, { ...key, secret: Buffer.alloc(32, 8).toString("base64") }, mac, now)).toMatch(/does not verify/);
+    expect(verifyResponse(response, { ...key, secret: Buffer.alloc(32, 8).toString("base64") }, mac, now)).toMatch(
+      /does not verify/,
+    );
     expect(verifyResponse(response, key, mac, now + 1000)).toMatch(/fudge/);
     const tampered = Buffer.from(response);
     tampered.writeUInt16BE(0x8000 | (5 << 11) | 5, 2);

@@ -71,7 +71,7 @@ export function readName(msg: Buffer, offset: number): { name: string; next: num
   const labels: string[] = [];
   let pos = offset;
   let next = -1;
-  for (let jumps = 0; jumps < 64; ) {
+  for (let jumps = 0; jumps < 64;) {
     const len = msg.readUInt8(pos);
     if (len === 0) {
       if (next < 0) next = pos + 1;
@@ -124,7 +124,7 @@ export function rdataAddress(rdata: Buffer): string {
     for (let i = 0; i < 16; i += 2) groups.push(rdata.readUInt16BE(i).toString(16));
     // Compress the longest run of zero groups, as inet_ntop does.
     let best = { start: -1, len: 0 };
-    for (let i = 0; i < 8; ) {
+    for (let i = 0; i < 8;) {
       if (groups[i] !== "0") {
         i++;
         continue;
@@ -161,7 +161,14 @@ export function encodeQuery(id: number, name: string, type: number): Buffer {
  * An UPDATE (RFC 2136) replacing the `type` RRset of `name` in `zone` by `addresses`: one
  * "delete RRset" and one "add" per address, applied atomically by the server.
  */
-export function encodeReplaceUpdate(id: number, zone: string, name: string, type: number, ttl: number, addresses: readonly string[]): Buffer {
+export function encodeReplaceUpdate(
+  id: number,
+  zone: string,
+  name: string,
+  type: number,
+  ttl: number,
+  addresses: readonly string[],
+): Buffer {
   const zoneSection = Buffer.alloc(4);
   zoneSection.writeUInt16BE(TYPE.SOA, 0);
   zoneSection.writeUInt16BE(CLASS.IN, 2);
