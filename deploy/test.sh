@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash deploy/bootstrap.sh test
 pnpm run -s typecheck
 pnpm run -s lint
+pnpm run -s format:check
 exec pnpm exec vitest run "$@"
