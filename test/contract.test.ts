@@ -85,7 +85,6 @@ function cases(): Case[] {
   const add = (name: string, type: CheckType, options: Record<string, unknown>) =>
     out.push({ name, json: apiCheck(type, options) });
   const refused = `127.0.0.1:${targets.refusedPort}`;
-  const [dnsHost = "", dnsPort = ""] = dnsTarget.address.split(":");
   const httpsPort = Number(new URL(targets.https.valid).port);
 
   // http: every method, every IP preference (and the system's order), every optional field.
@@ -140,7 +139,7 @@ function cases(): Case[] {
     add(`dns expectRcode ${expectRcode}`, "dns", {
       name: "www.example.test",
       expectRcode,
-      resolver: `[${dnsHost}]:${dnsPort}`.replace(/^\[(\d[\d.]*)\]/, "$1"),
+      resolver: dnsTarget.address,
     });
   add("dns expectAnswers", "dns", {
     name: "example.test.",
