@@ -12,6 +12,7 @@ import {
 import { createAssignmentSet, type AssignmentChange } from "./assignments/assignment-set.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { AgentConfig } from "./config.js";
+import { NotRunningError } from "./errors.js";
 import { capabilitiesOf } from "./probes/index.js";
 import type { Prober } from "./probes/types.js";
 import { createNatsSink } from "./publish/nats-sink.js";
@@ -239,7 +240,7 @@ export function createAgent(deps: AgentDeps): Agent {
 
     stats() {
       const r = running;
-      if (!r) throw new Error("agent is not running");
+      if (!r) throw new NotRunningError();
       return {
         assignmentVersion: r.version(),
         lastSeq: r.seq.last(),
