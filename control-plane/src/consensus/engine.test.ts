@@ -54,9 +54,10 @@ describe("consensus engine", () => {
     expect(outage!.regions).toEqual(["ap-south", "us-east"]);
     expect(outage!.reason).toBe("connect"); // ap-south: connect, us-east: timeout -> tie, alphabetical
     expect(s.engine.status("web")?.state).toBe("down");
-    // The partial that preceded it (us-east first) was resolved when the outage opened.
-    const partials = s.of("partial.resolved");
-    expect(partials.every((p) => p.at === outage!.confirmedAt)).toBe(true);
+    // us-east went down first, but the check became an outage within the partial's hold: one incident,
+    // one announcement (no partial.opened / partial.resolved pair before it).
+    expect(s.of("partial.opened")).toEqual([]);
+    expect(s.of("partial.resolved")).toEqual([]);
   });
 
   it("a 2-of-4 tie under majority is partial, never down", () => {
@@ -65,13 +66,20 @@ describe("consensus engine", () => {
       s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up", "sa-east": "up" });
     expect(s.engine.status("web")?.state).toBe("partial");
     expect(s.of("outage.opened")).toEqual([]);
-    // Opened when eu-west crossed its threshold (10 ms before us-east); us-east joined it.
-    expect(opened(s, "partial")[0]?.regions).toEqual(["eu-west"]);
+    // Announced once it held for an interval plus the timeout: both regions were down by then.
+    const [partial] = opened(s, "partial");
+    expect(partial?.regions).toEqual(["eu-west", "us-east"]);
     expect(s.engine.status("web")?.outage?.regions).toEqual(["eu-west", "us-east"]);
-    // A third region tips it.
+    // A third region tips it: the outage absorbs the announced partial, which is not "resolved".
     s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "down", "sa-east": "up" });
     s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "down", "sa-east": "up" });
     expect(s.engine.status("web")?.state).toBe("down");
+    const [outage] = opened(s, "outage");
+    expect(s.of("partial.resolved")).toEqual([]);
+    expect(s.of("partial.absorbed")).toMatchObject([
+      { outage: { id: partial!.id, state: "resolved" }, by: outage!.id },
+    ]);
+    expect(outage!.startedAt).toBe(partial!.startedAt);
   });
 
   it("a silent region becomes unknown at 2 intervals + timeout and is excluded from the quorum", () => {
@@ -139,7 +147,10 @@ describe("consensus engine", () => {
     expect(s.of("partial.opened")).toEqual([]);
     // ...but fresh failures do, as a regional incident.
     for (let k = 0; k < 2; k++) s.roundMany(ids, { "eu-west": "up", "us-east": "up", "ap-south": "up" });
+    // Two failures make eu-west down; the partial is announced once it has held a further interval.
     for (let k = 0; k < 2; k++) s.roundMany(["c6"], { "eu-west": "down", "us-east": "up", "ap-south": "up" });
+    expect(s.of("partial.opened")).toEqual([]);
+    s.roundMany(["c6"], { "eu-west": "down", "us-east": "up", "ap-south": "up" });
     expect(s.of("partial.opened").map((t) => t.checkId)).toEqual(["c6"]);
   });
 
@@ -251,8 +262,13 @@ describe("consensus engine", () => {
       timeoutMs: 2_000,
       quorum: "all",
     });
-    expect(ts.map((t) => t.type)).toEqual(expect.arrayContaining(["outage.resolved", "partial.opened"]));
+    expect(ts.map((t) => t.type)).toContain("outage.resolved");
     expect(s.engine.status("web")?.state).toBe("partial");
+    // The regional incident left behind is announced after its hold, like any other partial.
+    expect(ts.map((t) => t.type)).not.toContain("partial.opened");
+    s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up" });
+    s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up" });
+    expect(opened(s, "partial")).toMatchObject([{ regions: ["eu-west", "us-east"] }]);
   });
 
   it("a check edited mid-outage: a lower recovery threshold applies to the streak already counted", () => {
@@ -285,9 +301,7 @@ describe("consensus engine", () => {
       intervalMs: INTERVAL,
       timeoutMs: 2_000,
     });
-    expect(removed.map((t) => t.type)).toEqual(
-      expect.arrayContaining(["region.resolved", "outage.resolved", "partial.opened"]),
-    );
+    expect(removed.map((t) => t.type)).toEqual(expect.arrayContaining(["region.resolved", "outage.resolved"]));
     expect(Object.keys(s.engine.status("web")!.regions)).toEqual(["ap-south", "eu-west"]);
     // Adding sa-east: unknown until it reports, then it counts.
     s.engine.upsertCheck({

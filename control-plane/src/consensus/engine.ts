@@ -1,5 +1,5 @@
 import { impairmentRules, judgeAgent, newAgentRecord, type AgentRecord, type ImpairmentOptions } from "./impairment.js";
-import { normalizePolicy, staleAfterMs } from "./policy.js";
+import { normalizePolicy, partialHoldMs, staleAfterMs } from "./policy.js";
 import { decideGlobal } from "./quorum.js";
 import type {
   AgentHealth,
@@ -133,6 +133,8 @@ interface CheckView {
   incident: Outage | null;
   nextStaleAt: number;
   okViews: number;
+  /** When the check last became `partial` with no partial announced yet (NaN when not pending). */
+  partialPendingSince: number;
 }
 
 const STATES = new Set(["up", "degraded", "down"]);
@@ -183,6 +185,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       incident: null,
       nextStaleAt: Infinity,
       okViews: 0,
+      partialPendingSince: NaN,
     };
     for (const r of policy.regions) check.regions.set(r, newRegion(r));
     checks.set(policy.checkId, check);
@@ -499,37 +502,57 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       check.degradedOpen = false;
     }
     syncIncident(check, t, out);
+    // A held partial is announced at the end of its hold even if no result arrives then.
+    const holdEnds = check.partialPendingSince + partialHoldMs(check.policy);
+    if (!check.incident && holdEnds > t && holdEnds < check.nextStaleAt) check.nextStaleAt = holdEnds;
   }
 
-  /** Opens/resolves the check's outage or partial from its current state; `unknown` keeps whatever is open. */
+  /**
+   * Opens/resolves the check's outage or partial from its current state; `unknown` keeps whatever is
+   * open. One incident, one announcement: a partial is announced only once it has held for
+   * {@link partialHoldMs} without becoming an outage (a check going down region by region is one
+   * outage, not a partial and an outage); an outage that opens over an announced partial absorbs
+   * it (`partial.absorbed`, which no hook announces as a recovery); nothing opens without a region down.
+   */
   function syncIncident(check: CheckView, t: number, out: Transition[]): void {
     if (check.state === "unknown") return;
     const want: IncidentKind | null = check.state === "down" ? "outage" : check.state === "partial" ? "partial" : null;
     const checkId = check.policy.checkId;
     const downRegions = [...check.regions.values()].filter((r) => r.state === "down");
+    if (want !== "partial") check.partialPendingSince = NaN;
+    let absorbed: Outage | null = null;
     if (check.incident && check.incident.kind !== want) {
       const done = resolved(check.incident, t, []);
       check.incident = null;
-      emit(out, {
-        type: done.kind === "outage" ? "outage.resolved" : "partial.resolved",
-        checkId,
-        at: t,
-        outage: done,
-      });
+      if (done.kind === "partial" && want === "outage") absorbed = done;
+      else
+        emit(out, {
+          type: done.kind === "outage" ? "outage.resolved" : "partial.resolved",
+          checkId,
+          at: t,
+          outage: done,
+        });
     }
     if (want === null) return;
     if (!check.incident) {
+      if (want === "partial") {
+        if (Number.isNaN(check.partialPendingSince)) check.partialPendingSince = t;
+        if (t < check.partialPendingSince + partialHoldMs(check.policy)) return;
+      }
+      if (downRegions.length === 0) return;
+      check.partialPendingSince = NaN;
       check.incident = {
         id: incidentId(want, checkId, t),
         checkId,
         kind: want,
         state: "open",
-        startedAt: Math.min(t, ...downRegions.map((r) => r.downStartedAt)),
+        startedAt: Math.min(t, absorbed?.startedAt ?? t, ...downRegions.map((r) => r.downStartedAt)),
         confirmedAt: t,
         resolvedAt: null,
         regions: downRegions.map((r) => r.name).sort(),
         reason: dominant(downRegions.map((r) => r.reason)),
       };
+      if (absorbed) emit(out, { type: "partial.absorbed", checkId, at: t, outage: absorbed, by: check.incident.id });
       emit(out, {
         type: want === "outage" ? "outage.opened" : "partial.opened",
         checkId,

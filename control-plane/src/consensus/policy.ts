@@ -53,3 +53,12 @@ export function staleAfterMs(policy: CheckPolicy): number {
 function positive(value: number | undefined, fallback: number): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? Math.floor(value) : fallback;
 }
+
+/**
+ * How long a check must stay `partial` before the partial is announced: one interval plus the
+ * timeout, so every region has reported once more. A check going down region by region reaches
+ * `down` within it and is announced as one outage.
+ */
+export function partialHoldMs(policy: CheckPolicy): number {
+  return policy.intervalMs + policy.timeoutMs;
+}

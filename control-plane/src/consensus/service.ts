@@ -58,6 +58,7 @@ const TYPES_LOGGED_AT_INFO = new Set<Transition["type"]>([
   "outage.resolved",
   "partial.opened",
   "partial.resolved",
+  "partial.absorbed",
   "check.degraded",
   "check.recovered",
   "agent.impaired",

@@ -134,4 +134,12 @@ export type Transition =
       at: number;
       outage: Outage;
     }
+  | {
+      /** An announced partial closed because an outage (`by`) opened over it: not a recovery. */
+      type: "partial.absorbed";
+      checkId: string;
+      at: number;
+      outage: Outage;
+      by: string;
+    }
   | { type: "agent.impaired" | "agent.recovered"; agentId: string; region: string; at: number; reason: string };
