@@ -121,6 +121,30 @@ describe("consensus engine properties", () => {
     );
   });
 
+  it("results that are prober errors (internal, capability) never open anything", () => {
+    const errorOrSilence = fc.constantFrom<Report>(
+      { state: "down", reason: "internal" },
+      { state: "down", reason: "capability" },
+      null,
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        thresholds,
+        fc.array(fc.array(errorOrSilence, { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 30 }),
+        (n, th, rounds) => {
+          const regions = REGION_NAMES.slice(0, n);
+          const s = sim([{ checkId: "web", regions, ...th }]);
+          for (const reports of rounds)
+            s.round("web", Object.fromEntries(regions.map((r, i) => [r, reports[i] ?? null])));
+          expect(s.transitions.filter((t) => t.type.endsWith(".opened"))).toEqual([]);
+          expect(["unknown"]).toContain(s.engine.status("web")?.state);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it("is deterministic: the same results give the same transitions, whatever the tick cadence", () => {
     fc.assert(
       fc.property(

@@ -60,6 +60,41 @@ describe("consensus engine", () => {
     expect(s.of("partial.resolved")).toEqual([]);
   });
 
+  it("a probe that cannot run abstains: every region errors -> unknown with reason error, one check.error, no outage", () => {
+    const s = sim([{ checkId: "dns", regions: [...R3] }]);
+    s.round("dns", all(R3, "up"));
+    const internal = { state: "down", reason: "internal" } as const;
+    for (let k = 0; k < 5; k++) s.round("dns", { "eu-west": internal, "us-east": internal, "ap-south": internal });
+    expect(s.of("outage.opened")).toEqual([]);
+    expect(s.of("partial.opened")).toEqual([]);
+    expect(s.of("region.opened")).toEqual([]);
+    const status = s.engine.status("dns")!;
+    expect(status).toMatchObject({ state: "unknown", reason: "error" });
+    expect(status.regions["eu-west"]).toMatchObject({ state: "error", error: "agent agent-eu-west: internal" });
+    expect(status.regions["eu-west"]?.agents[0]).toMatchObject({ error: "internal" });
+    expect(s.of("check.error")).toMatchObject([{ checkId: "dns" }]);
+    // Once the probes run again, the check is judged again; a later error episode is announced again.
+    for (let k = 0; k < 2; k++) s.round("dns", all(R3, "up"));
+    expect(s.engine.status("dns")).toMatchObject({ state: "up", reason: "" });
+    s.round("dns", { "eu-west": internal, "us-east": internal, "ap-south": internal });
+    expect(s.of("check.error")).toHaveLength(2);
+  });
+
+  it("prober errors in one region leave the decision to the others, and never break or extend a streak", () => {
+    const s = sim([{ checkId: "web", regions: [...R3] }]);
+    s.round("web", all(R3, "up"));
+    const capability = { state: "down", reason: "capability" } as const;
+    s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": capability });
+    expect(s.engine.status("web")?.regions["ap-south"]?.state).toBe("error");
+    // eu-west's streak survives an error in between: error, then its 2nd failure makes it down.
+    s.round("web", { "eu-west": capability, "us-east": "down", "ap-south": capability });
+    expect(s.engine.status("web")?.regions["eu-west"]?.state).toBe("error");
+    s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": capability });
+    const [outage] = opened(s, "outage");
+    expect(outage?.regions).toEqual(["eu-west", "us-east"]);
+    expect(s.of("check.error")).toEqual([]);
+  });
+
   it("a 2-of-4 tie under majority is partial, never down", () => {
     const s = sim([{ checkId: "web", regions: [...R4] }]);
     for (let k = 0; k < 8; k++)

@@ -1,3 +1,4 @@
+import { isProberError } from "@probemesh/proto";
 import { impairmentRules, judgeAgent, newAgentRecord, type AgentRecord, type ImpairmentOptions } from "./impairment.js";
 import { normalizePolicy, partialHoldMs, staleAfterMs } from "./policy.js";
 import { decideGlobal } from "./quorum.js";
@@ -108,6 +109,8 @@ interface View {
   lastOkState: "up" | "degraded";
   lastOk: boolean | undefined;
   contradicted: boolean;
+  /** The newest result was a prober error (the probe could not run): its message; "" otherwise. */
+  error: string;
 }
 
 interface RegionView {
@@ -118,6 +121,8 @@ interface RegionView {
   impairedReason: string;
   downStartedAt: number;
   reason: string;
+  /** A prober error message while the region is in `error`. */
+  error: string;
   views: Map<string, View>;
   okViews: number;
   incident: Outage | null;
@@ -130,6 +135,8 @@ interface CheckView {
   state: GlobalState;
   since: number;
   degradedOpen: boolean;
+  /** `check.error` was announced and every vantage point still errors. */
+  errorOpen: boolean;
   incident: Outage | null;
   nextStaleAt: number;
   okViews: number;
@@ -138,6 +145,11 @@ interface CheckView {
 }
 
 const STATES = new Set(["up", "degraded", "down"]);
+
+/** A result whose failure is the prober's own (it could not run the check): it abstains. */
+function proberError(o: Observation): boolean {
+  return o.state === "down" && isProberError(o.reason);
+}
 
 /** Creates a consensus engine; see ConsensusEngine. */
 export function createConsensusEngine(options: ConsensusEngineOptions): ConsensusEngine {
@@ -182,6 +194,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       state: "unknown",
       since: 0,
       degradedOpen: false,
+      errorOpen: false,
       incident: null,
       nextStaleAt: Infinity,
       okViews: 0,
@@ -202,6 +215,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       impairedReason: "",
       downStartedAt: 0,
       reason: "",
+      error: "",
       views: new Map(),
       okViews: 0,
       incident: null,
@@ -236,6 +250,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       lastOkState: "up",
       lastOk: undefined,
       contradicted: false,
+      error: "",
     };
     region.views.set(agentId, view);
     agent.views.add(view);
@@ -287,6 +302,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
 
   function applyResult(view: View, o: Observation): void {
     view.last = o.startedAt;
+    if (proberError(o)) {
+      // Says nothing about the target: the view abstains, and its streaks neither grow nor break.
+      view.error = `${o.reason}${o.message ? `: ${o.message}` : ""}`.slice(0, 512);
+      return;
+    }
+    view.error = "";
     if (o.state === "down") {
       if (view.failures === 0) view.streakStart = o.startedAt;
       view.failures++;
@@ -391,6 +412,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     let degraded = 0;
     let impairedFresh = 0;
     let impairedReason = "";
+    let errorFresh = 0;
+    let error = "";
     let minDown = Infinity;
     for (const v of region.views.values()) {
       const deadline = v.last + check.staleAfter;
@@ -399,6 +422,11 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       if (v.agent.impaired) {
         impairedFresh++;
         if (impairedReason === "") impairedReason = `agent ${v.agentId} impaired: ${v.agent.reason}`;
+        continue;
+      }
+      if (v.error !== "") {
+        errorFresh++;
+        if (error === "") error = `agent ${v.agentId}: ${v.error}`;
         continue;
       }
       if (v.state === "unknown") continue;
@@ -410,12 +438,13 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       else up++;
     }
     let state: RegionState;
-    if (voters === 0) state = "unknown";
+    if (voters === 0) state = errorFresh > 0 && impairedFresh === 0 ? "error" : "unknown";
     else if (down * 2 > voters) state = "down";
     else if ((up + degraded) * 2 > voters) state = degraded > up ? "degraded" : "up";
     else state = "unknown"; // agents of one region disagree evenly: the region abstains
     region.impaired = voters === 0 && impairedFresh > 0;
     region.impairedReason = region.impaired ? impairedReason : "";
+    region.error = state === "error" ? error : "";
     if (state === "down") {
       const reasons: string[] = [];
       for (const v of region.views.values())
@@ -430,13 +459,15 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const why =
         state === "down"
           ? region.reason
-          : state !== "unknown"
-            ? ""
-            : region.impaired
-              ? region.impairedReason
-              : voters > 0
-                ? "agents disagree"
-                : "no fresh results";
+          : state === "error"
+            ? region.error
+            : state !== "unknown"
+              ? ""
+              : region.impaired
+                ? region.impairedReason
+                : voters > 0
+                  ? "agents disagree"
+                  : "no fresh results";
       emit(out, {
         type: "region.state",
         checkId: check.policy.checkId,
@@ -491,6 +522,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       check.since = t;
     }
     if (warming) return;
+    const allError = state === "unknown" && states.length > 0 && everyVantagePointErrors(check);
+    if (allError && !check.errorOpen) {
+      check.errorOpen = true;
+      const first = [...check.regions.values()].find((r) => r.state === "error");
+      emit(out, { type: "check.error", checkId, at: t, message: first?.error ?? "" });
+    } else if (!allError) check.errorOpen = false;
     if (state === "degraded" && !check.degradedOpen) {
       check.degradedOpen = true;
       emit(out, { type: "check.degraded", checkId, at: t });
@@ -585,6 +622,16 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     }
   }
 
+  /** Every region that has fresh results is in `error`, and at least one is: nobody can judge the check. */
+  function everyVantagePointErrors(check: CheckView): boolean {
+    let errors = 0;
+    for (const r of check.regions.values()) {
+      if (r.state === "error") errors++;
+      else if (r.state !== "unknown" || r.impaired) return false;
+    }
+    return errors > 0;
+  }
+
   function valid(o: Observation): boolean {
     return (
       typeof o.checkId === "string" &&
@@ -638,7 +685,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     applyResult(view, o);
     setCanary(view, touched);
     const ok = o.state !== "down";
-    if (view.lastOk !== ok) {
+    if (!proberError(o) && view.lastOk !== ok) {
       if (view.lastOk === true) {
         region.okViews--;
         check.okViews--;
@@ -666,6 +713,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         fresh: t < v.last + check.staleAfter,
         impaired: v.agent.impaired,
         lastResultAt: Number.isFinite(v.last) ? v.last : 0,
+        ...(v.error !== "" ? { error: v.error } : {}),
       });
     }
     list.sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
@@ -676,6 +724,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       impaired: region.impaired,
       impairedReason: region.impairedReason,
       lastReason: region.state === "down" ? region.reason : "",
+      error: region.error,
       agents: list,
     };
   }
@@ -842,6 +891,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       return {
         checkId,
         state: check.state,
+        reason: check.state === "unknown" && everyVantagePointErrors(check) ? "error" : "",
         since: check.since,
         regions,
         outage: check.incident ? { ...check.incident, regions: [...check.incident.regions] } : null,

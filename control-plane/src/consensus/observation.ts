@@ -11,6 +11,7 @@ export function observationFromRow(row: Pick<ResultRow, keyof Observation>): Obs
     durationMs: row.durationMs,
     state: row.state,
     reason: row.reason,
+    ...(row.message ? { message: row.message } : {}),
     canary: row.canary,
   };
 }

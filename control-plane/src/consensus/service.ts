@@ -59,6 +59,7 @@ const TYPES_LOGGED_AT_INFO = new Set<Transition["type"]>([
   "partial.opened",
   "partial.resolved",
   "partial.absorbed",
+  "check.error",
   "check.degraded",
   "check.recovered",
   "agent.impaired",
@@ -236,6 +237,8 @@ function describe(t: Transition): Record<string, unknown> {
     case "check.degraded":
     case "check.recovered":
       return { type: t.type, checkId: t.checkId, at: t.at };
+    case "check.error":
+      return { type: t.type, checkId: t.checkId, at: t.at, message: t.message };
     case "agent.impaired":
     case "agent.recovered":
       return { type: t.type, agentId: t.agentId, region: t.region, at: t.at, reason: t.reason };

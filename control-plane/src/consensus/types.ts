@@ -1,8 +1,11 @@
 /** A probe verdict of one result. */
 export type ProbeStateName = "up" | "degraded" | "down";
 
-/** State of one check as seen from one region (or one agent). */
-export type RegionState = "up" | "degraded" | "down" | "unknown";
+/**
+ * State of one check as seen from one region (or one agent). `error`: the probes there could not
+ * run (prober failure, not the target's); like `unknown` it never votes.
+ */
+export type RegionState = "up" | "degraded" | "down" | "unknown" | "error";
 
 /** The one global verdict of a check. */
 export type GlobalState = "up" | "degraded" | "partial" | "down" | "unknown";
@@ -21,6 +24,8 @@ export interface Observation {
   state: ProbeStateName;
   /** Classified failure reason ("" on success). */
   reason: string;
+  /** Human detail of a failure (shown for prober errors). @default "" */
+  message?: string;
   /** True for results of canary checks (the vantage point testing itself). */
   canary: boolean;
 }
@@ -94,14 +99,26 @@ export interface RegionStatus {
   impairedReason: string;
   /** Reason of the newest failing result, "" if none. */
   lastReason: string;
+  /** While the region is in `error`: what its probers report ("internal: invalid check: ..."), else "". */
+  error: string;
   /** Per-agent views. */
-  agents: { agentId: string; state: RegionState; fresh: boolean; impaired: boolean; lastResultAt: number }[];
+  agents: {
+    agentId: string;
+    state: RegionState;
+    fresh: boolean;
+    impaired: boolean;
+    lastResultAt: number;
+    /** The agent's newest result was a prober error: this message. Omitted otherwise. */
+    error?: string;
+  }[];
 }
 
 /** What the engine currently thinks about one check. */
 export interface CheckStatus {
   checkId: string;
   state: GlobalState;
+  /** Why the state is `unknown`: "error" when every vantage point's probes fail to run, else "". */
+  reason: string;
   /** When the global state last changed (epoch ms), 0 if never. */
   since: number;
   regions: Record<string, RegionStatus>;
@@ -122,6 +139,14 @@ export type Transition =
     }
   | { type: "check.state"; checkId: string; from: GlobalState; to: GlobalState; at: number }
   | { type: "check.degraded" | "check.recovered"; checkId: string; at: number }
+  | {
+      /** Every vantage point of the check fails to run it (prober errors): nobody can judge it. */
+      type: "check.error";
+      checkId: string;
+      at: number;
+      /** One of the probers' messages. */
+      message: string;
+    }
   | {
       type:
         | "outage.opened"
