@@ -351,15 +351,42 @@ describe("consensus engine", () => {
     expect(opened(s, "outage").at(-1)?.regions).toEqual(["eu-west", "sa-east"]);
   });
 
-  it("a removed check resolves its open incidents", () => {
+  it("a removed check abandons its open incidents: never a recovery", () => {
     const s = sim([{ checkId: "web", regions: [...R3] }]);
     for (let k = 0; k < 3; k++) s.round("web", all(R3, "down"));
     const ts = s.engine.removeCheck("web");
-    expect(ts.filter((t) => t.type === "outage.resolved")).toHaveLength(1);
-    expect(ts.filter((t) => t.type === "region.resolved")).toHaveLength(3);
+    expect(ts.filter((t) => t.type.endsWith(".resolved"))).toEqual([]);
+    const abandoned = ts.filter((t) => t.type === "incident.abandoned");
+    expect(abandoned.map((t) => [t.outage.kind, t.outage.state, t.cause])).toEqual([
+      ["region", "abandoned", "check.deleted"],
+      ["region", "abandoned", "check.deleted"],
+      ["region", "abandoned", "check.deleted"],
+      ["outage", "abandoned", "check.deleted"],
+    ]);
     expect(s.engine.status("web")).toBeUndefined();
     expect(s.engine.openIncidents()).toEqual([]);
     expect(s.engine.stats().views).toBe(0);
+  });
+
+  it("a check whose target is replaced abandons its outage, and only results of the new version vote", () => {
+    const s = sim([{ checkId: "web", regions: [...R3] }]);
+    for (let k = 0; k < 3; k++) s.round("web", all(R3, "down"));
+    const [outage] = opened(s, "outage");
+    const ts = s.engine.upsertCheck(
+      { checkId: "web", regions: [...R3], intervalMs: INTERVAL, timeoutMs: 2_000, sinceVersion: 2 },
+      { replaced: true },
+    );
+    expect(ts.filter((t) => t.type.endsWith(".resolved"))).toEqual([]);
+    expect(ts.filter((t) => t.type === "incident.abandoned").map((t) => "outage" in t && t.outage.id)).toContain(
+      outage!.id,
+    );
+    expect(s.engine.status("web")).toMatchObject({ state: "unknown", outage: null });
+    // A late result about the old target (version 1) is ignored; the new target's results decide.
+    s.observe({ checkId: "web", region: "eu-west", state: "down", reason: "connect", checkVersion: 1 });
+    expect(s.engine.stats().ignoredOldVersion).toBe(1);
+    for (let k = 0; k < 2; k++) s.round("web", all(R3, "up"));
+    expect(s.engine.status("web")?.state).toBe("up");
+    expect(s.of("outage.resolved")).toEqual([]);
   });
 
   it("several agents in one region: the region follows the majority of its fresh agents", () => {
@@ -529,10 +556,12 @@ describe("consensus engine", () => {
     expect(ts2.filter((t) => t.type === "outage.resolved").map((t) => ("outage" in t ? t.outage.id : ""))).toEqual([
       stored.id,
     ]);
-    // Incidents of a check that no longer exists are resolved rather than left open forever.
+    // Incidents of a check deleted meanwhile are abandoned rather than left open forever, and never
+    // announced as a recovery nobody saw.
     const orphan = sim([]);
     const ts3 = orphan.engine.warmUp({ results: [], openIncidents: open });
-    expect(ts3.filter((t) => t.type.endsWith(".resolved"))).toHaveLength(open.length);
+    expect(ts3.filter((t) => t.type.endsWith(".resolved"))).toEqual([]);
+    expect(ts3.filter((t) => t.type === "incident.abandoned")).toHaveLength(open.length);
   });
 
   it("warm-up of a check still degraded announces no second check.degraded; its recovery is announced", () => {

@@ -22,7 +22,7 @@ export interface ConsensusEngineOptions {
   /** Checks known at start. */
   checks?: Iterable<Partial<CheckPolicy> & { checkId: string }>;
   /** Asked for the policy of a check the engine has not seen yet; results of unknown checks are ignored without it. */
-  policyFor?: (checkId: string) => CheckPolicy | undefined;
+  policyFor?: (checkId: string) => (Partial<CheckPolicy> & { checkId: string }) | undefined;
   /** Thresholds of correlated-failure impairment. */
   impairment?: ImpairmentOptions;
   /** Called with every transition, in order, besides returning them. */
@@ -49,6 +49,8 @@ export interface ConsensusStats {
   ignoredInvalid: number;
   /** Results dated beyond `maxFutureMs` ahead of the clock. */
   ignoredFuture: number;
+  /** Results of a config version older than the check's `sinceVersion`. */
+  ignoredOldVersion: number;
   transitions: number;
 }
 
@@ -62,9 +64,13 @@ export interface WarmUpInput {
 
 /** The cross-region consensus engine: pure logic, no I/O; every mutating call returns the transitions it caused. */
 export interface ConsensusEngine {
-  /** Adds or edits a check; an edit re-applies thresholds, quorum and regions at once (even mid-outage). */
-  upsertCheck(policy: Partial<CheckPolicy> & { checkId: string }): Transition[];
-  /** Forgets a check, resolving its open incidents. */
+  /**
+   * Adds or edits a check; an edit re-applies thresholds, quorum and regions at once (even mid-outage).
+   * With `replaced` (what the check probes changed: its target or type), its open incidents are
+   * abandoned and every view starts afresh: evidence about the old target never votes on the new one.
+   */
+  upsertCheck(policy: Partial<CheckPolicy> & { checkId: string }, opts?: { replaced?: boolean }): Transition[];
+  /** Forgets a check, abandoning its open incidents (a deletion is never a recovery). */
   removeCheck(checkId: string): Transition[];
   /** Feeds one result. */
   observe(result: Observation): Transition[];
@@ -168,6 +174,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     ignoredOutOfOrder: 0,
     ignoredInvalid: 0,
     ignoredFuture: 0,
+    ignoredOldVersion: 0,
     transitions: 0,
   };
   /** While warming up, state moves but nothing is emitted and no incident opens or closes. */
@@ -393,6 +400,20 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     let bestN = 0;
     for (const [r, n] of counts) if (n > bestN || (n === bestN && r < best)) [best, bestN] = [r, n];
     return best;
+  }
+
+  /** Closes every open incident of a check (and its regions) as abandoned. */
+  function abandonAll(check: CheckView, t: number, cause: "check.deleted" | "check.replaced", out: Transition[]): void {
+    const checkId = check.policy.checkId;
+    const open = [...[...check.regions.values()].map((r) => r.incident), check.incident];
+    for (const incident of open) {
+      if (!incident) continue;
+      const done: Outage = { ...resolved(incident, t, []), state: "abandoned" };
+      emit(out, { type: "incident.abandoned", checkId, at: t, outage: done, cause });
+    }
+    for (const r of check.regions.values()) r.incident = null;
+    check.incident = null;
+    check.partialPendingSince = NaN;
   }
 
   function resolved(incident: Outage, t: number, regions: Iterable<string>): Outage {
@@ -668,6 +689,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       region = newRegion(o.region);
       check.regions.set(o.region, region);
     }
+    if (o.checkVersion !== undefined && o.checkVersion > 0 && o.checkVersion < check.policy.sinceVersion) {
+      stats.ignoredOldVersion++;
+      return;
+    }
     const t = now();
     if (o.startedAt > t + maxFutureMs) {
       stats.ignoredFuture++;
@@ -743,7 +768,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
   }
 
   return {
-    upsertCheck(input) {
+    upsertCheck(input, opts = {}) {
       const policy = normalizePolicy(input);
       const out: Transition[] = [];
       const check = checks.get(policy.checkId);
@@ -752,8 +777,20 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         return publish(out);
       }
       const t = now();
-      expire(check, t, out);
       const touched = new Set<AgentEntry>();
+      if (opts.replaced) {
+        abandonAll(check, t, "check.replaced", out);
+        for (const region of check.regions.values()) {
+          for (const v of [...region.views.values()]) removeView(v, touched);
+          region.state = "unknown";
+          region.since = t;
+        }
+        check.state = "unknown";
+        check.since = t;
+        check.degradedOpen = false;
+        check.errorOpen = false;
+      }
+      expire(check, t, out);
       const views = [...check.regions.values()].flatMap((r) => [...r.views.values()]);
       for (const v of views) detach(v);
       check.policy = policy;
@@ -793,20 +830,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const out: Transition[] = [];
       const t = now();
       const touched = new Set<AgentEntry>();
-      for (const region of check.regions.values()) {
-        if (region.incident)
-          emit(out, { type: "region.resolved", checkId, at: t, outage: resolved(region.incident, t, []) });
-        for (const v of [...region.views.values()]) removeView(v, touched);
-      }
-      if (check.incident) {
-        const done = resolved(check.incident, t, []);
-        emit(out, {
-          type: done.kind === "outage" ? "outage.resolved" : "partial.resolved",
-          checkId,
-          at: t,
-          outage: done,
-        });
-      }
+      abandonAll(check, t, "check.deleted", out);
+      for (const region of check.regions.values()) for (const v of [...region.views.values()]) removeView(v, touched);
       checks.delete(checkId);
       stats.checks = checks.size;
       const dirty = new Set<CheckView>();
@@ -855,10 +880,16 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         const region = incident.kind === "region" ? check?.regions.get(incident.regions[0] ?? "") : undefined;
         const slotOwner = incident.kind === "region" ? region : check;
         if (!check || !slotOwner) {
-          // Its check or region is gone: nothing will ever resolve it otherwise.
-          const done = resolved(incident, t, []);
-          const type = `${incident.kind}.resolved` as "outage.resolved" | "partial.resolved" | "region.resolved";
-          emit(out, { type, checkId: incident.checkId, at: t, outage: done });
+          // Its check or region is gone (deleted while no control plane ran): closed, but never as a
+          // recovery nobody saw.
+          const done: Outage = { ...resolved(incident, t, []), state: "abandoned" };
+          emit(out, {
+            type: "incident.abandoned",
+            checkId: incident.checkId,
+            at: t,
+            outage: done,
+            cause: "check.deleted",
+          });
           continue;
         }
         const current = slotOwner.incident;

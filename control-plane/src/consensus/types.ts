@@ -28,6 +28,8 @@ export interface Observation {
   message?: string;
   /** True for results of canary checks (the vantage point testing itself). */
   canary: boolean;
+  /** Config version of the check the agent ran. @default 0 (unknown: accepted) */
+  checkVersion?: number;
 }
 
 /** The part of a check the engine decides with. */
@@ -45,6 +47,11 @@ export interface CheckPolicy {
   quorum: Quorum;
   /** A canary check tests the agent itself: its failure impairs the agent. @default false */
   canary: boolean;
+  /**
+   * Results of older config versions are ignored: set to the version that changed what is probed,
+   * so results about the old target never vote on the new one. @default 0
+   */
+  sinceVersion: number;
 }
 
 /** Kind of incident: a confirmed global outage, a regional (below quorum) incident, or one region's down interval. */
@@ -56,12 +63,16 @@ export interface Outage {
   id: string;
   checkId: string;
   kind: IncidentKind;
-  state: "open" | "resolved";
+  /**
+   * `abandoned`: closed because the check was deleted or what it probes changed, not because the
+   * target recovered (failover actions keep their failed-over state).
+   */
+  state: "open" | "resolved" | "abandoned";
   /** First failing observation among the regions that formed the decision. */
   startedAt: number;
   /** When the engine decided. */
   confirmedAt: number;
-  /** When recovery was confirmed; null while open. */
+  /** When recovery was confirmed (or the incident abandoned); null while open. */
   resolvedAt: number | null;
   /** Regions that agreed (union over the incident's life once resolved). */
   regions: string[];
@@ -158,6 +169,15 @@ export type Transition =
       checkId: string;
       at: number;
       outage: Outage;
+    }
+  | {
+      /** An open incident closed because its check was deleted or what it probes changed: never a recovery. */
+      type: "incident.abandoned";
+      checkId: string;
+      at: number;
+      outage: Outage;
+      /** "check.deleted" or "check.replaced". */
+      cause: "check.deleted" | "check.replaced";
     }
   | {
       /** An announced partial closed because an outage (`by`) opened over it: not a recovery. */
