@@ -242,6 +242,7 @@ function statusJson(s: CheckStatus): unknown {
     checkId: s.checkId,
     state: s.state,
     ...(s.reason ? { reason: s.reason } : {}),
+    ...(s.missingRegions ? { missingRegions: s.missingRegions } : {}),
     since: orNull(s.since),
     regions,
     outage: s.outage ? outageJson(s.outage) : null,
