@@ -10,6 +10,7 @@ import { createApi, type Readiness } from "./api/app.js";
 import { startApiServer, type ApiServer } from "./api/serve.js";
 import { loadConfig, redactUrl, type Config } from "./config.js";
 import { ValidationError } from "./errors.js";
+import { retryUntilAborted } from "./backoff.js";
 import { createAgentService } from "./grpc/agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
 import { onShutdownSignals } from "./shutdown-signals.js";
@@ -73,41 +74,6 @@ function rootLogger(config: Config): Logger {
   });
 }
 
-/** Sleeps `ms` unless `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** Retries `attempt` with capped exponential backoff until it succeeds or `signal` aborts. */
-async function retry<T>(
-  what: string,
-  log: Logger,
-  signal: AbortSignal,
-  attempt: () => Promise<T>,
-): Promise<T | undefined> {
-  for (let n = 1; !signal.aborted; n++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      const retryInMs = Math.min(5000, 250 * 2 ** Math.min(n, 5));
-      log.warn(
-        { err: err instanceof Error ? err.message : String(err), attempt: n, retryInMs },
-        `${what} failed; retrying`,
-      );
-      await pause(retryInMs, signal);
-    }
-  }
-  return undefined;
-}
-
 async function main(): Promise<void> {
   const config = readConfig();
   const log = rootLogger(config);
@@ -151,13 +117,15 @@ async function main(): Promise<void> {
 
   // NATS: wait for it at start (clear log lines), then reconnect forever.
   const natsLog = log.child({ component: "nats" });
-  const nc: NatsConnection | undefined = await retry("connecting to NATS", natsLog, stopping.signal, () =>
-    connect({
-      servers: config.natsUrl,
-      name: `probemesh-control-plane@${hostname()}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 1000,
-    }),
+  const nc: NatsConnection | undefined = await retryUntilAborted(
+    { what: "connecting to NATS", log: natsLog, signal: stopping.signal },
+    () =>
+      connect({
+        servers: config.natsUrl,
+        name: `probemesh-control-plane@${hostname()}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1000,
+      }),
   );
   if (!nc) return;
   let natsConnected = true;
@@ -179,21 +147,24 @@ async function main(): Promise<void> {
     }
   })();
 
-  const jsm = await retry("creating the results stream", natsLog, stopping.signal, async () => {
-    const m = await jetstreamManager(nc);
-    await ensureResultsStream(m);
-    return m;
-  });
+  const jsm = await retryUntilAborted(
+    { what: "creating the results stream", log: natsLog, signal: stopping.signal },
+    async () => {
+      const m = await jetstreamManager(nc);
+      await ensureResultsStream(m);
+      return m;
+    },
+  );
   if (!jsm) return;
 
   const registry = createRegistry({ nc, log });
   cleanups.push(() => registry.stop());
-  await retry("loading the check registry", log, stopping.signal, () => registry.start());
+  await retryUntilAborted({ what: "loading the check registry", log, signal: stopping.signal }, () => registry.start());
   if (stopping.signal.aborted) return;
 
   const agents = createAgentDirectory({ nc, log, replicaId: `${hostname()}-${process.pid}` });
   cleanups.push(() => agents.stop());
-  await retry("opening the agent directory", log, stopping.signal, () => agents.start());
+  await retryUntilAborted({ what: "opening the agent directory", log, signal: stopping.signal }, () => agents.start());
   if (stopping.signal.aborted) return;
 
   const store = createClickHouseStore({ url: config.clickhouseUrl, database: config.clickhouseDatabase, log });
@@ -250,12 +221,14 @@ async function main(): Promise<void> {
   // Checks whose engine-made check.recovered is queued: the belated one (queued before it) gives way.
   const engineRecovering = new Set<string>();
   async function publishHookEvent(event: HookEvent): Promise<void> {
-    const done = await retry(`publishing hook event ${event.id}`, hooksLog, stopping.signal, () =>
-      hooks.publish(event).catch((err: unknown) => {
-        // A refused event will not become valid by retrying; it is logged and counted by hooks.
-        if (err instanceof ValidationError) return undefined;
-        throw err;
-      }),
+    const done = await retryUntilAborted(
+      { what: `publishing hook event ${event.id}`, log: hooksLog, signal: stopping.signal },
+      () =>
+        hooks.publish(event).catch((err: unknown) => {
+          // A refused event will not become valid by retrying; it is logged and counted by hooks.
+          if (err instanceof ValidationError) return undefined;
+          throw err;
+        }),
     );
     if (event.type === "check.recovered") engineRecovering.delete(event.data.checkId);
     if (!done) return;
@@ -289,16 +262,24 @@ async function main(): Promise<void> {
   const apiServer: ApiServer = await startApiServer({ addr: config.httpAddr, app, log });
   cleanups.push(() => apiServer.close());
 
-  await retry("migrating ClickHouse", log.child({ component: "clickhouse" }), stopping.signal, () => store.migrate());
+  await retryUntilAborted(
+    { what: "migrating ClickHouse", log: log.child({ component: "clickhouse" }), signal: stopping.signal },
+    () => store.migrate(),
+  );
   if (stopping.signal.aborted) return;
   log.info({ database: config.clickhouseDatabase }, "ClickHouse schema is up to date");
 
-  await retry("starting hook deliveries", hooksLog, stopping.signal, () => hooks.start());
+  await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: stopping.signal }, () =>
+    hooks.start(),
+  );
   if (stopping.signal.aborted) return;
   cleanups.push(() => hooks.stop());
 
   // Open incidents and recent results are loaded before the first new result is judged.
-  await retry("starting consensus", log.child({ component: "consensus" }), stopping.signal, () => consensus.start());
+  await retryUntilAborted(
+    { what: "starting consensus", log: log.child({ component: "consensus" }), signal: stopping.signal },
+    () => consensus.start(),
+  );
   if (stopping.signal.aborted) return;
   cleanups.push(() => consensus.stop());
 
