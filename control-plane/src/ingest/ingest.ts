@@ -4,9 +4,6 @@ import {
   DeliverPolicy,
   jetstream,
   jetstreamManager,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type ConsumerConfig,
   type ConsumerMessages,
   type JsMsg,
 } from "@nats-io/jetstream";
@@ -14,6 +11,7 @@ import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { backoffPolicy } from "../backoff.js";
+import { ensureConsumer } from "../jetstream/ensure.js";
 import { sleep } from "../sleep.js";
 import { isDataRejection } from "../store/clickhouse-store.js";
 import type { ResultRow, ResultStore } from "../store/types.js";
@@ -289,9 +287,9 @@ export function createIngest(opts: IngestOptions): Ingest {
     }
   }
 
-  async function ensureConsumer(): Promise<void> {
+  async function ensureResultsConsumer(): Promise<void> {
     const jsm = await jetstreamManager(nc);
-    const config: Partial<ConsumerConfig> = {
+    const config = {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
@@ -300,17 +298,11 @@ export function createIngest(opts: IngestOptions): Ingest {
       max_ack_pending: maxAckPending,
       max_deliver: -1,
     };
-    try {
-      await jsm.consumers.info(RESULTS_STREAM, durable);
-      await jsm.consumers.update(RESULTS_STREAM, durable, {
-        ack_wait: config.ack_wait,
-        max_ack_pending: maxAckPending,
-        max_deliver: -1,
-      });
-    } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
-      await jsm.consumers.add(RESULTS_STREAM, config);
-    }
+    await ensureConsumer(jsm, {
+      stream: RESULTS_STREAM,
+      config,
+      updatable: ["ack_wait", "max_ack_pending", "max_deliver"],
+    });
   }
 
   /** Keeps a consume() running until stop(); re-creates it if the server side went away. */
@@ -346,14 +338,16 @@ export function createIngest(opts: IngestOptions): Ingest {
       }
       await retryTimer.nap(1_000);
       if (!stopping)
-        await ensureConsumer().catch((err: unknown) => log.warn({ err }, "could not re-create results consumer"));
+        await ensureResultsConsumer().catch((err: unknown) =>
+          log.warn({ err }, "could not re-create results consumer"),
+        );
     }
   }
 
   return {
     async start() {
       if (running) return;
-      await ensureConsumer();
+      await ensureResultsConsumer();
       running = true;
       stopping = false;
       log.info({ durable, batchSize, flushMs, maxAckPending }, "ingest started");
