@@ -35,7 +35,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sleep } from "../sleep.js";
 import { createProbers } from "../probes/index.js";
-import { startFakeControlPlane } from "./fake-control-plane.js";
+import { startFakeControlPlane } from "../testing/fake-control-plane.js";
 import { cpuSeconds, rssSample, threadCpu, threadCpuDelta, type RssSample } from "./proc-stats.js";
 
 const args = new Map<string, string>();
