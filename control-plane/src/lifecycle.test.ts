@@ -32,6 +32,19 @@ describe("createLifecycle", () => {
     expect(exits).toEqual([0]);
   });
 
+  it("also stops a part registered while the shutdown runs", async () => {
+    const { life, exits } = setup();
+    const order: string[] = [];
+    life.onStop(() => void order.push("nats"));
+    life.onStop(async () => {
+      order.push("api");
+      life.onStop(() => void order.push("late"));
+    });
+    await life.shutdown("test", 0);
+    expect(order).toEqual(["api", "late", "nats"]);
+    expect(exits).toEqual([0]);
+  });
+
   it("shuts down once, however often asked", async () => {
     const { life, exits } = setup();
     let stops = 0;

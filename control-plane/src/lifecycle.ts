@@ -46,7 +46,8 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
       exit(1);
     }, graceMs);
     force.unref();
-    for (const cleanup of cleanups.splice(0).reverse()) {
+    // Popped one by one: a part whose start finishes during the shutdown registers late and is stopped next.
+    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
       try {
         await cleanup();
       } catch (err) {
