@@ -18,8 +18,16 @@ export {
   type LogLevel,
 } from "./config.js";
 export { createLogger, REDACT_PATHS, type LoggerOptions } from "./logger.js";
-export { createBackoff, type Backoff, type BackoffOptions } from "./backoff.js";
-export { lockStateDir, type StateLock } from "./state-lock.js";
+export {
+  backoffPolicy,
+  createBackoff,
+  type Backoff,
+  type BackoffOptions,
+  type BackoffPolicy,
+  type Jitter,
+} from "./backoff.js";
+export { sleep } from "./sleep.js";
+export { lockStateDir, StateDirLockedError, type StateLock } from "./state-lock.js";
 export { agentVersion } from "./version.js";
 export {
   createAssignmentSet,
