@@ -13,6 +13,7 @@ import {
   bool,
   boundedLater,
   choice,
+  evenWithFieldProblems,
   int,
   object,
   objectList,
@@ -260,9 +261,10 @@ function crossFieldRules(c: Record<string, unknown>, ctx: z.RefinementCtx): void
 
 function checkBody<S extends Shape>(shape: S) {
   // The rules between fields run even when a field failed, so one response lists every problem.
-  return object(shape).superRefine((c, ctx) => crossFieldRules(c as Record<string, unknown>, ctx), {
-    when: () => true,
-  });
+  return object(shape).superRefine(
+    (c, ctx) => crossFieldRules(c as Record<string, unknown>, ctx),
+    evenWithFieldProblems,
+  );
 }
 
 /**

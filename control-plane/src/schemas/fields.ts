@@ -14,6 +14,14 @@ export function describeValue(value: unknown): string {
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
+/**
+ * Refinement option: run even when a field inside failed (so one response lists every problem),
+ * but only on an object or array (never on the `null` a documentation generator probes with).
+ */
+export const evenWithFieldProblems = {
+  when: (payload: { value: unknown }): boolean => typeof payload.value === "object" && payload.value !== null,
+};
+
 const absent = (input: unknown): boolean => input === undefined || input === null;
 
 /** Options of {@link text}. */
@@ -146,19 +154,16 @@ export function textList(opts: TextListOptions = {}) {
     .array(item, { error: (iss) => `must be an array of strings, got ${describeValue(iss.input)}` })
     .max(maxItems, `must have at most ${maxItems} items`);
   const checked = opts.unique
-    ? list.superRefine(
-        (items, ctx) => {
-          // Runs even when another item failed, so one response lists every problem.
-          if (!Array.isArray(items)) return;
-          const seen = new Set<string>();
-          items.forEach((v, i) => {
-            if (typeof v !== "string" || v.length > maxLength || opts.rule?.(v) !== undefined) return;
-            if (seen.has(v)) ctx.addIssue({ code: "custom", message: `repeats ${JSON.stringify(v)}`, path: [i] });
-            seen.add(v);
-          });
-        },
-        { when: () => true },
-      )
+    ? list.superRefine((items, ctx) => {
+        // Runs even when another item failed, so one response lists every problem.
+        if (!Array.isArray(items)) return;
+        const seen = new Set<string>();
+        items.forEach((v, i) => {
+          if (typeof v !== "string" || v.length > maxLength || opts.rule?.(v) !== undefined) return;
+          if (seen.has(v)) ctx.addIssue({ code: "custom", message: `repeats ${JSON.stringify(v)}`, path: [i] });
+          seen.add(v);
+        });
+      }, evenWithFieldProblems)
     : list;
   return checked
     .nullish()

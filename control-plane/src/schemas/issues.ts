@@ -157,12 +157,13 @@ export function zodProblems(error: z.ZodError, known?: KnownKeys, opts: ProblemO
 }
 
 /**
- * The ValidationError of a failed parse of `schema`: its message names the first field and
+ * The ValidationError of a failed parse (of `schema`, when known: it orders the problems and hints
+ * unknown keys): its message names the first field and
  * `details.problems` lists every problem (`what` names the input: "check", "query").
  */
 export function validationErrorOf(
   error: z.ZodError,
-  schema: KnownKeys,
+  schema: KnownKeys | undefined,
   what: string,
   opts: ProblemOptions = {},
 ): ValidationError {
