@@ -54,6 +54,7 @@ export const AgentSchema = z
   });
 
 const listAgents = createRoute({
+  operationId: "listAgents",
   method: "get",
   path: "/",
   tags: ["agents"],

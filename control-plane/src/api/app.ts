@@ -63,10 +63,12 @@ export interface ApiStats {
 export type Api = OpenAPIHono & { stats(): ApiStats };
 
 const openApiRoute = createRoute({
+  operationId: "getOpenApiDocument",
   method: "get",
   path: "/openapi.json",
   tags: ["health"],
   summary: "This OpenAPI 3.1 document",
+  security: [],
   responses: {
     200: {
       description: "The document",

@@ -29,6 +29,7 @@ const tags = ["checks"];
 const CheckJson = documenting<JsonObject>(CheckBody);
 
 const createCheck = createRoute({
+  operationId: "createCheck",
   method: "post",
   path: "/",
   tags,
@@ -42,6 +43,7 @@ const createCheck = createRoute({
 });
 
 const listChecks = createRoute({
+  operationId: "listChecks",
   method: "get",
   path: "/",
   tags,
@@ -51,6 +53,7 @@ const listChecks = createRoute({
 });
 
 const getCheck = createRoute({
+  operationId: "getCheck",
   method: "get",
   path: "/{id}",
   tags,
@@ -61,6 +64,7 @@ const getCheck = createRoute({
 });
 
 const replaceCheck = createRoute({
+  operationId: "replaceCheck",
   method: "put",
   path: "/{id}",
   tags,
@@ -75,6 +79,7 @@ const replaceCheck = createRoute({
 });
 
 const deleteCheck = createRoute({
+  operationId: "deleteCheck",
   method: "delete",
   path: "/{id}",
   tags,
@@ -125,6 +130,7 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
   });
 
   const listResults = createRoute({
+    operationId: "listResults",
     method: "get",
     path: "/{id}/results",
     tags,

@@ -49,6 +49,7 @@ const json = <S extends z.ZodType>(schema: S, description: string) => ({
 });
 
 const getStatus = createRoute({
+  operationId: "getCheckStatus",
   method: "get",
   path: "/{id}/status",
   tags,
@@ -59,6 +60,7 @@ const getStatus = createRoute({
 });
 
 const listOutages = createRoute({
+  operationId: "listOutages",
   method: "get",
   path: "/",
   tags,
@@ -69,6 +71,7 @@ const listOutages = createRoute({
 });
 
 const replayCheck = createRoute({
+  operationId: "replayCheck",
   method: "post",
   path: "/{id}/replay",
   tags,
@@ -108,6 +111,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
   });
 
   const getAvailability = createRoute({
+    operationId: "getCheckAvailability",
     method: "get",
     path: "/{id}/availability",
     tags,

@@ -32,10 +32,12 @@ const ReadinessSchema = z
 const tags = ["health"];
 
 const healthz = createRoute({
+  operationId: "healthz",
   method: "get",
   path: "/healthz",
   tags,
   summary: "Liveness",
+  security: [],
   responses: {
     200: {
       description: "The process serves requests",
@@ -45,10 +47,12 @@ const healthz = createRoute({
 });
 
 const readyz = createRoute({
+  operationId: "readyz",
   method: "get",
   path: "/readyz",
   tags,
   summary: "Readiness",
+  security: [],
   responses: {
     200: { description: "Every dependency is ready", content: { "application/json": { schema: ReadinessSchema } } },
     503: { description: "Some dependency is not ready", content: { "application/json": { schema: ReadinessSchema } } },

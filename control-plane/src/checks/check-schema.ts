@@ -69,7 +69,7 @@ const expectStatus = z
       [
         z.int({ error: STATUS_MESSAGE }).min(100, { error: STATUS_MESSAGE }).max(599, { error: STATUS_MESSAGE }),
         z.string({ error: STATUS_MESSAGE }).regex(/^[1-5][0-9][0-9]$/, { error: STATUS_MESSAGE }),
-        z.string({ error: STATUS_MESSAGE }).regex(/^[1-5]xx$/i, { error: STATUS_MESSAGE }),
+        z.string({ error: STATUS_MESSAGE }).regex(/^[1-5][xX][xX]$/, { error: STATUS_MESSAGE }),
       ],
       { error: STATUS_MESSAGE },
     ),
