@@ -4,8 +4,6 @@ import type { Logger } from "pino";
 import type { AgentDirectory } from "../agents/types.js";
 import type { AgentHealth } from "../consensus/types.js";
 import { ProbemeshError, ValidationError } from "../errors.js";
-import type { HooksRoutesOptions } from "./hooks-routes.js";
-import { createHooksRoutes } from "./hooks-routes.js";
 import type { CheckRegistry } from "../registry/types.js";
 import type { ResultStore } from "../store/types.js";
 import { createAgentsRoutes } from "./agents-routes.js";
@@ -13,6 +11,7 @@ import { bearerAuth } from "./bearer-auth.js";
 import { createChecksRoutes } from "./checks-routes.js";
 import { createConsensusRoutes, type ConsensusRoutesOptions } from "./consensus-routes.js";
 import { errorResponse } from "./error-response.js";
+import { createHooksRoutes, type HooksRoutesOptions } from "./hooks-routes.js";
 import { createHealthRoutes, type Readiness } from "./health-routes.js";
 import { documenting, openApiDocument } from "./openapi.js";
 import { requestLog } from "./request-log.js";
@@ -125,21 +124,25 @@ export function createApi(opts: ApiOptions): Api {
   v1.use("/hooks", hooksAuth);
   v1.use("/hooks/*", hooksAuth);
 
-  // The URL tree.
+  // The URL tree; /openapi.json documents every operation.
   const consensus = opts.consensus && createConsensusRoutes({ ...opts.consensus, log: opts.log, now });
-  v1.route("/checks", createChecksRoutes({ registry: opts.registry, store: opts.store, now })); // POST, GET /v1/checks; GET, PUT, DELETE /v1/checks/{id}; GET /v1/checks/{id}/results
+  // /v1/checks, /v1/checks/{id}, /v1/checks/{id}/results
+  v1.route("/checks", createChecksRoutes({ registry: opts.registry, store: opts.store, now }));
   if (consensus) {
-    v1.route("/checks", consensus.checks); // GET /v1/checks/{id}/status, GET /v1/checks/{id}/availability, POST /v1/checks/{id}/replay
-    v1.route("/outages", consensus.outages); // GET /v1/outages
+    // /v1/checks/{id}/status, /v1/checks/{id}/availability, /v1/checks/{id}/replay
+    v1.route("/checks", consensus.checks);
+    v1.route("/outages", consensus.outages);
   }
-  v1.route("/agents", createAgentsRoutes({ agents: opts.agents, agentHealth: opts.agentHealth })); // GET /v1/agents
-  app.route("/", createHealthRoutes({ ready: opts.ready, log })); // GET /healthz, GET /readyz
+  v1.route("/agents", createAgentsRoutes({ agents: opts.agents, agentHealth: opts.agentHealth }));
+  // /healthz, /readyz
+  app.route("/", createHealthRoutes({ ready: opts.ready, log }));
   app.route("/v1", v1);
-  // The hooks module still carries /v1/hooks in its own paths, so it is mounted at the root.
-  if (opts.hooks) app.route("/", createHooksRoutes({ hooks: opts.hooks, log: opts.log, apiToken: token })); // /v1/hooks...
+  // /v1/hooks, /v1/hooks/{id}, /v1/hooks/{id}/deliveries, /v1/hooks/{id}/test: the hooks module
+  // still carries /v1/hooks in its own paths, so it is mounted at the root (the /v1 guards apply).
+  if (opts.hooks) app.route("/", createHooksRoutes({ hooks: opts.hooks, log: opts.log, apiToken: token }));
 
   let document: ReturnType<typeof openApiDocument> | undefined;
-  app.openapi(openApiRoute, (c) => c.json((document ??= openApiDocument(app)), 200)); // GET /openapi.json
+  app.openapi(openApiRoute, (c) => c.json((document ??= openApiDocument(app)), 200));
 
   return Object.assign(app, { stats: () => ({ ...counters }) });
 }
