@@ -1,6 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { CHECK_TYPES, CheckSchema, type Check } from "@probemesh/proto";
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { ValidationError } from "../errors.js";
 import { zodProblems } from "../schemas/issues.js";
 import {
