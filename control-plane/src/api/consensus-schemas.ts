@@ -4,7 +4,7 @@ import { z } from "@hono/zod-openapi";
 
 const epochMs = z.int().openapi({ description: "epoch ms" });
 const epochMsOrNull = z.int().nullable().openapi({ description: "epoch ms; null when never" });
-const regionState = z.enum(["up", "degraded", "down", "unknown"]);
+const regionState = z.enum(["up", "degraded", "down", "unknown", "error"]);
 
 /** An incident: a global outage, a partial (some regions) or one region's. */
 export const OutageSchema = z
@@ -12,7 +12,9 @@ export const OutageSchema = z
     id: z.string().openapi({ description: "deterministic, so a replay produces the same ids" }),
     checkId: z.string(),
     kind: z.enum(["outage", "partial", "region"]),
-    state: z.enum(["open", "resolved"]),
+    state: z.enum(["open", "resolved", "abandoned"]).openapi({
+      description: "abandoned: the check was deleted or what it probes replaced while the incident was open",
+    }),
     startedAt: epochMs.openapi({ description: "first failing observation among the agreeing regions" }),
     confirmedAt: epochMs.openapi({ description: "when the engine decided" }),
     resolvedAt: epochMsOrNull.openapi({ description: "when recovery was confirmed; null while open" }),
@@ -41,6 +43,7 @@ const RegionStatusSchema = z
     impaired: z.boolean().openapi({ description: "the region abstains because its agents are impaired" }),
     impairedReason: z.string().optional(),
     reason: z.string().optional().openapi({ description: "reason of the newest failing result" }),
+    error: z.string().optional().openapi({ description: "while the region is in `error`: what its probers report" }),
     agents: z.array(
       z.object({
         agentId: z.string(),
@@ -48,6 +51,7 @@ const RegionStatusSchema = z
         fresh: z.boolean(),
         impaired: z.boolean(),
         lastResultAt: epochMsOrNull,
+        error: z.string().optional().openapi({ description: "the agent's newest result was a prober error" }),
       }),
     ),
   })
@@ -58,6 +62,13 @@ export const StatusSchema = z
   .object({
     checkId: z.string(),
     state: z.enum(["up", "degraded", "partial", "down", "unknown"]),
+    reason: z.string().optional().openapi({
+      description: 'why the state is unknown: "error" (no probe can run) or "quorum unreachable"',
+    }),
+    missingRegions: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: 'with reason "quorum unreachable": the regions without a verdict' }),
     since: epochMsOrNull,
     regions: z.record(z.string(), RegionStatusSchema),
     outage: OutageSchema.nullable().openapi({ description: "the open outage or partial incident" }),
