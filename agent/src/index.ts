@@ -27,7 +27,7 @@ export {
   type Jitter,
 } from "./backoff.js";
 export { sleep } from "./sleep.js";
-export { lockStateDir, StateDirLockedError, type StateLock } from "./state-lock.js";
+export { lockStateDir, type StateLock } from "./state-lock.js";
 export { agentVersion } from "./version.js";
 export {
   createAssignmentSet,

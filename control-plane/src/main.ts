@@ -19,12 +19,10 @@ import { createRegistry } from "./registry/nats-registry.js";
 import { createClickHouseStore } from "./store/clickhouse-store.js";
 import { createOutageStore } from "./store/outages.js";
 import { startRetention } from "./store/retention.js";
-import { createConsensusRoutes } from "./api/consensus-routes.js";
 import { createConsensusEngine } from "./consensus/engine.js";
 import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusService } from "./consensus/service.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
-import { createHooksRoutes } from "./api/hooks-routes.js";
 import { createHooks } from "./hooks/hooks.js";
 import { belatedRecovery, hookEventFromTransition, reannouncements } from "./hooks/from-transition.js";
 import type { HookEvent } from "./hooks/types.js";
@@ -221,21 +219,24 @@ async function main(): Promise<void> {
     return decision !== undefined && decision !== "forget";
   }
 
-  const app = createApi({ config, registry, store, agents, ready, log, agentHealth: (id) => engine.agent(id) });
-  app.route("/", createHooksRoutes({ hooks, log, apiToken: config.apiToken }));
-  app.route(
-    "/",
-    createConsensusRoutes({
+  const app = createApi({
+    config,
+    registry,
+    store,
+    agents,
+    ready,
+    log,
+    agentHealth: (id) => engine.agent(id),
+    hooks,
+    consensus: {
       engine,
       outageStore,
-      log,
-      apiToken: config.apiToken,
       lookupCheck: async (id) => {
         const record = await registry.get(id);
         return record ? policyFromCheck(record.check) : undefined;
       },
-    }),
-  );
+    },
+  });
   const apiServer: ApiServer = await startApiServer({ addr: config.httpAddr, app, log });
   life.onStop(() => apiServer.close());
 

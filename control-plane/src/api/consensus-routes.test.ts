@@ -4,7 +4,9 @@ import { normalizePolicy } from "../consensus/policy.js";
 import { all, sim, type Sim } from "../consensus/simulation.js";
 import type { CheckPolicy, Observation, Outage } from "../consensus/types.js";
 import type { OutageQuery, OutageStore, RegionCounts } from "../store/outages.js";
-import { createConsensusRoutes } from "./consensus-routes.js";
+import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
+import { createMemoryRegistry } from "../registry/memory-registry.js";
+import { createApi } from "./app.js";
 
 const TOKEN = "consensus-api-token";
 const R3 = ["eu-west", "us-east", "ap-south"];
@@ -92,14 +94,15 @@ describe("consensus API", () => {
   const NOW = 100 * H;
 
   function app(store = memoryStore([]).store, extra: { maxReplayResults?: number } = {}) {
-    return createConsensusRoutes({
-      engine: s.engine,
-      outageStore: store,
-      lookupCheck: async (id) => policies.get(id),
+    return createApi({
+      config: { apiToken: TOKEN },
+      registry: createMemoryRegistry({ log }),
+      store: { insertResults: async () => {}, queryResults: async () => [], ping: async () => true },
+      agents: createMemoryAgentDirectory({}),
+      ready: async () => ({ nats: true, clickhouse: true, migrations: true }),
       log,
       now: () => NOW,
-      apiToken: TOKEN,
-      ...extra,
+      consensus: { engine: s.engine, outageStore: store, lookupCheck: async (id) => policies.get(id), ...extra },
     });
   }
 
