@@ -233,7 +233,7 @@ async function main(): Promise<void> {
       outageStore,
       lookupCheck: async (id) => {
         const record = await registry.get(id);
-        return record ? policyFromCheck(record.check) : undefined;
+        return record ? { ...policyFromCheck(record.check), createdAt: record.createdAt } : undefined;
       },
     },
   });

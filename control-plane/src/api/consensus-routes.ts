@@ -1,8 +1,14 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Logger } from "pino";
-import { availability, DEFAULT_SLO_TARGET, type AvailabilityReport } from "../consensus/availability.js";
+import {
+  availability,
+  DEFAULT_SLO_TARGET,
+  observedFromBuckets,
+  type AvailabilityReport,
+} from "../consensus/availability.js";
 import type { ConsensusEngine } from "../consensus/engine.js";
 import { staleAfterMs } from "../consensus/policy.js";
+import { minEligible } from "../consensus/quorum.js";
 import { replay } from "../consensus/replay.js";
 import type { CheckPolicy, CheckStatus, Outage, RegionStatus } from "../consensus/types.js";
 import { NotFoundError } from "../errors.js";
@@ -19,9 +25,12 @@ import { parseReplayRequest, ReplayRequest } from "./replay-request.js";
 /** Options of {@link createConsensusRoutes}. */
 export interface ConsensusRoutesOptions {
   engine: Pick<ConsensusEngine, "status">;
-  outageStore: Pick<OutageStore, "listOutages" | "resultCounts" | "loadObservations">;
-  /** The current policy of a check from the registry, or undefined when there is no such check. */
-  lookupCheck: (checkId: string) => Promise<CheckPolicy | undefined>;
+  outageStore: Pick<OutageStore, "listOutages" | "resultCounts" | "loadObservations" | "observedBuckets">;
+  /**
+   * The current policy of a check from the registry (and when it was created: availability windows
+   * start there), or undefined when there is no such check.
+   */
+  lookupCheck: (checkId: string) => Promise<(CheckPolicy & { createdAt?: number }) | undefined>;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -96,7 +105,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
   const maxReplayResults = opts.maxReplayResults ?? 500_000;
   const maxReplayWindowMs = opts.maxReplayWindowMs ?? 31 * DAY;
 
-  async function knownCheck(id: string): Promise<CheckPolicy> {
+  async function knownCheck(id: string): Promise<CheckPolicy & { createdAt?: number }> {
     const policy = await lookupCheck(id);
     if (!policy) throw new NotFoundError("check", id);
     return policy;
@@ -123,12 +132,18 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
 
   checks.openapi(getAvailability, async (c) => {
     const policy = await knownCheck(c.req.valid("param").id);
-    const { from, to, slo } = c.req.valid("query");
+    const query = c.req.valid("query");
+    const { to, slo } = query;
     const t = now();
-    const [outages, regionIncidents, counts] = await Promise.all([
+    // Time before the check existed is not uptime: the window starts at its creation.
+    const from = Math.min(Math.max(query.from, policy.createdAt ?? 0), to);
+    // Observed time at a resolution of at least a minute and the check's interval, ~2000 buckets at most.
+    const bucketMs = Math.ceil(Math.max(60_000, policy.intervalMs, (to - from) / 2000) / 60_000) * 60_000;
+    const [outages, regionIncidents, counts, buckets] = await Promise.all([
       outageStore.listOutages({ checkId: policy.checkId, from, to, kinds: ["outage"], limit: 10_000 }),
       outageStore.listOutages({ checkId: policy.checkId, from, to, kinds: ["region"], limit: 10_000 }),
       outageStore.resultCounts({ checkId: policy.checkId, from, to }),
+      outageStore.observedBuckets({ checkId: policy.checkId, from, to, bucketMs }),
     ]);
     const opts = { from, to, now: t, sloTarget: slo ?? defaultSlo };
     const regionNames = new Set([
@@ -136,12 +151,19 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
       ...counts.map((r) => r.region),
       ...regionIncidents.flatMap((o) => o.regions),
     ]);
+    // Globally, time is observed where enough regions reported to decide under the check's quorum.
+    const total = policy.regions.length > 0 ? policy.regions.length : regionNames.size;
+    const observed = observedFromBuckets(buckets, bucketMs, minEligible(policy.quorum, total));
     const regions: Record<string, AvailabilityReport & { results: ReturnType<typeof countsJson> }> = {};
     for (const name of [...regionNames].sort()) {
       const mine = regionIncidents.filter((o) => o.regions.includes(name)).map(interval);
-      regions[name] = { ...availability(mine, opts), results: countsJson(counts.find((r) => r.region === name)) };
+      regions[name] = {
+        ...availability(mine, { ...opts, observed: observed.regions.get(name) ?? [] }),
+        results: countsJson(counts.find((r) => r.region === name)),
+      };
     }
-    return c.json({ checkId: policy.checkId, ...availability(outages.map(interval), opts), regions }, 200);
+    const global = availability(outages.map(interval), { ...opts, observed: observed.global });
+    return c.json({ checkId: policy.checkId, ...global, regions }, 200);
   });
 
   checks.openapi(replayCheck, async (c) => {

@@ -96,11 +96,17 @@ const AvailabilityReportShape = {
   from: epochMs,
   to: epochMs,
   windowMs: z.int(),
-  downtimeMs: z.int(),
+  noDataMs: z.int().openapi({
+    description: "time of the window without a verdict (no results, too few regions): excluded from availability",
+  }),
+  downtimeMs: z.int().openapi({ description: "down time within observed time" }),
   outages: z.int().openapi({ description: "down intervals overlapping the window (overlaps merged)" }),
   mttrMs: z.number().nullable(),
   mtbfMs: z.number().nullable(),
-  availability: z.number().openapi({ description: "percent of the window not down" }),
+  availability: z
+    .number()
+    .nullable()
+    .openapi({ description: "percent of the observed time not down; null when nothing was observed" }),
   slo: z.object({
     target: z.number(),
     met: z.boolean(),
@@ -139,6 +145,7 @@ export const AvailabilitySchema = z
       from: 1767139200000,
       to: 1767225600000,
       windowMs: 86400000,
+      noDataMs: 0,
       downtimeMs: 300000,
       outages: 1,
       mttrMs: 300000,

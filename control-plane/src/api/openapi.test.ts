@@ -34,6 +34,7 @@ function fullApi(): Api {
         listOutages: async () => [],
         resultCounts: async () => [],
         loadObservations: async () => ({ observations: [], truncated: false }),
+        observedBuckets: async () => new Map(),
       },
       lookupCheck: async () => undefined,
     },
