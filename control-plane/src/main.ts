@@ -22,7 +22,7 @@ import { createConsensusEngine } from "./consensus/engine.js";
 import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusService } from "./consensus/service.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
-import { createHooksRoutes } from "./api/hooks-routes.js";
+import { createHooksApi, requireHooksToken } from "./api/hooks-routes.js";
 import { createHooks } from "./hooks/hooks.js";
 import { belatedRecovery, hookEventFromTransition, reannouncements } from "./hooks/from-transition.js";
 import type { HookEvent } from "./hooks/types.js";
@@ -272,7 +272,7 @@ async function main(): Promise<void> {
   }
 
   const app = createApi({ config, registry, store, agents, ready, log, agentHealth: (id) => engine.agent(id) });
-  app.route("/", createHooksRoutes({ hooks, log, apiToken: config.apiToken }));
+  app.route("/v1/hooks", createHooksApi({ hooks, log, auth: requireHooksToken(config.apiToken) }));
   app.route(
     "/",
     createConsensusRoutes({
