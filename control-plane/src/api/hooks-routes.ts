@@ -105,6 +105,7 @@ const hookBody = {
 const hookJson = (description: string) => ({ description, content: { "application/json": { schema: HookSchema } } });
 
 const createHook = createRoute({
+  operationId: "createHook",
   method: "post",
   path: "/",
   tags,
@@ -124,6 +125,7 @@ const createHook = createRoute({
 });
 
 const listHooks = createRoute({
+  operationId: "listHooks",
   method: "get",
   path: "/",
   tags,
@@ -136,6 +138,7 @@ const listHooks = createRoute({
 });
 
 const getHook = createRoute({
+  operationId: "getHook",
   method: "get",
   path: "/{id}",
   tags,
@@ -149,6 +152,7 @@ const getHook = createRoute({
 });
 
 const replaceHook = createRoute({
+  operationId: "replaceHook",
   method: "put",
   path: "/{id}",
   tags,
@@ -163,6 +167,7 @@ const replaceHook = createRoute({
 });
 
 const deleteHook = createRoute({
+  operationId: "deleteHook",
   method: "delete",
   path: "/{id}",
   tags,
@@ -176,6 +181,7 @@ const deleteHook = createRoute({
 });
 
 const listDeliveries = createRoute({
+  operationId: "listDeliveries",
   method: "get",
   path: "/{id}/deliveries",
   tags,
@@ -192,6 +198,7 @@ const listDeliveries = createRoute({
 });
 
 const sendTestEvent = createRoute({
+  operationId: "sendTestEvent",
   method: "post",
   path: "/{id}/test",
   tags,
