@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHooksRoutes } from "../../control-plane/src/api/hooks-routes.js";
+import { createHooksApi, requireHooksToken } from "../../control-plane/src/api/hooks-routes.js";
 import { createHooks, verifyWebhook, type DeliveryRecord, type Hooks } from "../../control-plane/src/hooks/index.js";
 import { startBind, type BindServer } from "../harness/bind.js";
 import { startHaproxy, type HaproxyServer } from "../harness/haproxy.js";
@@ -28,7 +28,7 @@ let pdns: PowerdnsServer;
 let bind: BindServer;
 let rcv: Receiver;
 const backends: Server[] = [];
-let api: ReturnType<typeof createHooksRoutes>;
+let api: ReturnType<typeof createHooksApi>;
 let webhookSecret = "";
 
 async function backend(name: string): Promise<number> {
@@ -53,8 +53,9 @@ async function servedBy(): Promise<string> {
   return await res.text();
 }
 
+/** Calls the hooks API as mounted under /v1/hooks. */
 async function call(method: string, path: string, body?: unknown): Promise<Response> {
-  return await api.request(path, {
+  return await api.request(path.replace(/^\/v1\/hooks/, "") || "/", {
     method,
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -81,7 +82,7 @@ beforeAll(async () => {
     log,
     options: { backoff: { initialMs: 200, maxMs: 1000 }, ackWaitMs: 5000, heartbeatMs: 1000, fetchExpiresMs: 1000 },
   });
-  api = createHooksRoutes({ hooks, log, apiToken: TOKEN });
+  api = createHooksApi({ hooks, log, auth: requireHooksToken(TOKEN) });
   const swap = { zone: "example.test.", name: "www.example.test.", ttl: 5, primary: [PRIMARY], standby: [STANDBY] };
   const created = await Promise.all([
     call("POST", "/v1/hooks", {

@@ -11,7 +11,7 @@ import { bearerAuth } from "./bearer-auth.js";
 import { createChecksRoutes } from "./checks-routes.js";
 import { createConsensusRoutes, type ConsensusRoutesOptions } from "./consensus-routes.js";
 import { errorResponse } from "./error-response.js";
-import { createHooksRoutes, type HooksRoutesOptions } from "./hooks-routes.js";
+import { createHooksApi, type HooksApiOptions } from "./hooks-routes.js";
 import { createHealthRoutes, type Readiness } from "./health-routes.js";
 import { documenting, openApiDocument } from "./openapi.js";
 import { requestLog } from "./request-log.js";
@@ -47,7 +47,7 @@ export interface ApiOptions {
    * The hooks routes (/v1/hooks...).
    * @default not served
    */
-  hooks?: HooksRoutesOptions["hooks"];
+  hooks?: HooksApiOptions["hooks"];
 }
 
 /** Counters of the API. */
@@ -134,12 +134,11 @@ export function createApi(opts: ApiOptions): Api {
     v1.route("/outages", consensus.outages);
   }
   v1.route("/agents", createAgentsRoutes({ agents: opts.agents, agentHealth: opts.agentHealth }));
+  // /v1/hooks, /v1/hooks/{id}, /v1/hooks/{id}/deliveries, /v1/hooks/{id}/test (admin, reads included)
+  if (opts.hooks) v1.route("/hooks", createHooksApi({ hooks: opts.hooks, log: opts.log, maxBodyBytes }));
   // /healthz, /readyz
   app.route("/", createHealthRoutes({ ready: opts.ready, log }));
   app.route("/v1", v1);
-  // /v1/hooks, /v1/hooks/{id}, /v1/hooks/{id}/deliveries, /v1/hooks/{id}/test: the hooks module
-  // still carries /v1/hooks in its own paths, so it is mounted at the root (the /v1 guards apply).
-  if (opts.hooks) app.route("/", createHooksRoutes({ hooks: opts.hooks, log: opts.log, apiToken: token }));
 
   let document: ReturnType<typeof openApiDocument> | undefined;
   app.openapi(openApiRoute, (c) => c.json((document ??= openApiDocument(app)), 200));

@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -53,3 +54,25 @@ export function errorResponse(c: Context, err: unknown, log: Logger): Response {
   if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="probemesh"');
   return c.json(body, status);
 }
+
+/** The body of every API error, for the OpenAPI document. */
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "invalid_argument" }),
+      message: z.string(),
+      details: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .openapi({ description: "For invalid_argument: `field` (the first bad one) and `problems` (every one)." }),
+    }),
+  })
+  .openapi("Error", {
+    example: {
+      error: {
+        code: "invalid_argument",
+        message: "invalid hook: url: is required",
+        details: { field: "url", problems: [{ field: "url", message: "is required" }] },
+      },
+    },
+  });

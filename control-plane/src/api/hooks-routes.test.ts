@@ -1,4 +1,6 @@
 import { Writable } from "node:stream";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Hono } from "hono";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { NotFoundError } from "../errors.js";
@@ -6,7 +8,7 @@ import { createMemoryDeliveryLog } from "../hooks/delivery-log.js";
 import type { Hooks } from "../hooks/hooks.js";
 import { createMemoryHookRegistry } from "../hooks/registry.js";
 import { generateSecret } from "../hooks/signing.js";
-import { createHooksRoutes } from "./hooks-routes.js";
+import { createHooksApi, requireHooksToken } from "./hooks-routes.js";
 
 const TOKEN = "t0ken";
 
@@ -28,14 +30,14 @@ function setup() {
       return { eventId: "test-1", deliveryId: `test-1:${id}` };
     },
   };
-  const app = createHooksRoutes({ hooks, log, apiToken: TOKEN });
+  const app = new Hono().route("/v1/hooks", createHooksApi({ hooks, log, auth: requireHooksToken(TOKEN) }));
   const req = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     app.request(path, {
       method,
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...headers },
       ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
     });
-  return { app, req, registry, deliveries, tested, logged: () => logged };
+  return { app, hooks, req, registry, deliveries, tested, logged: () => logged };
 }
 
 const webhook = {
@@ -158,5 +160,40 @@ describe("hooks API", () => {
     expect(await t.json()).toEqual({ eventId: "test-1", deliveryId: "test-1:dns-failover", status: "enqueued" });
     expect(tested).toEqual(["dns-failover"]);
     expect((await req("POST", "/v1/hooks/nope/test")).status).toBe(404);
+  });
+});
+
+describe("hooks API document", () => {
+  it("documents every route with its request, responses and bearer security", () => {
+    const api = createHooksApi({ hooks: setup().hooks, log: pino({ level: "silent" }) });
+    const doc = api.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "hooks", version: "1" } });
+    const documented = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
+      Object.keys(item as object).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`),
+    );
+    const served = api.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`);
+    expect(new Set(documented)).toEqual(new Set(served));
+    expect(documented.sort()).toEqual([
+      "DELETE /:id",
+      "GET /",
+      "GET /:id",
+      "GET /:id/deliveries",
+      "POST /",
+      "POST /:id/test",
+      "PUT /:id",
+    ]);
+    for (const item of Object.values(doc.paths ?? {}))
+      for (const op of Object.values(item as Record<string, { security: unknown; responses: object }>)) {
+        expect(op.security).toEqual([{ bearerAuth: [] }]);
+        expect(op.responses).toHaveProperty("401");
+      }
+    expect(Object.keys(doc.components?.schemas ?? {})).toEqual(
+      expect.arrayContaining(["Hook", "HookInput", "WebhookHookInput", "Delivery", "TestEventResult", "Error"]),
+    );
+    expect(doc.components?.securitySchemes).toHaveProperty("bearerAuth");
+    // Mounted under /v1/hooks, the paths follow the mount point.
+    const v1 = new OpenAPIHono().route("/v1/hooks", api);
+    expect(
+      Object.keys(v1.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "v1", version: "1" } }).paths ?? {}),
+    ).toContain("/v1/hooks/{id}/deliveries");
   });
 });

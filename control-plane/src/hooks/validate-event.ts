@@ -1,7 +1,10 @@
 import { ValidationError } from "../errors.js";
-import { isJsonObject } from "../checks/json-reader.js";
 import { CHECK_ID_PATTERN } from "../checks/rules.js";
 import { HOOK_EVENT_TYPES, type HookEvent } from "./types.js";
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 const EVENT_ID = /^[A-Za-z0-9_.:=-]{1,200}$/;
 const TIMES = ["startedAt", "confirmedAt", "resolvedAt"] as const;

@@ -193,4 +193,29 @@ describe("validateHook", () => {
     );
     expect(() => validateHook(dnsShown, { mode: "create" })).toThrow(/apiKey/);
   });
+
+  it("lists an object's unknown fields first, with did-you-mean hints, and cross-field problems beside bad fields", () => {
+    try {
+      validateHook(
+        {
+          id: "dns",
+          type: "powerdns",
+          url: "http://127.0.0.1:8081",
+          powerdns: { ...DNS, apiKey: "k", record_type: "A", recordType: "AAAA", ttl: 1.5, standby: [] },
+        },
+        { mode: "create" },
+      );
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ValidationError);
+      const e = err as ValidationError;
+      expect(e.message).toMatch(/^invalid hook: powerdns\.record_type: unknown field \(did you mean "recordType"\?\)/);
+      expect(e.details?.problems).toEqual([
+        { field: "powerdns.record_type", message: 'unknown field (did you mean "recordType"?)' },
+        { field: "powerdns.ttl", message: "must be an integer, got 1.5" },
+        { field: "powerdns.primary[0]", message: "must be an IPv6 address for AAAA records" },
+        { field: "powerdns.standby", message: "must list at least one address" },
+      ]);
+    }
+  });
 });
