@@ -5,10 +5,15 @@
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  createHooks,
+  createHooksRoutes,
+  type DeliveryRecord,
+  type Hooks,
+  verifyWebhook,
+} from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHooksRoutes } from "../../control-plane/src/api/hooks-routes.js";
-import { createHooks, verifyWebhook, type DeliveryRecord, type Hooks } from "../../control-plane/src/hooks/index.js";
 import { startBind, type BindServer } from "../harness/bind.js";
 import { startHaproxy, type HaproxyServer } from "../harness/haproxy.js";
 import { startNats, type NatsServer } from "../harness/nats.js";
