@@ -118,6 +118,9 @@ export default defineConfig(
     files: ["**/*.ts"],
     plugins: { "import-x": importX },
     settings: {
+      // Without these, import-x reads only .js files and no-cycle never follows a .ts import.
+      "import-x/extensions": [".ts", ".js", ".mjs", ".cjs"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
       "import-x/resolver-next": [
         createTypeScriptImportResolver({ project: "./tsconfig.typecheck.json", alwaysTryTypes: false }),
       ],
