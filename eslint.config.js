@@ -150,6 +150,11 @@ export default defineConfig(
               message: "The control plane never imports agent code; share through @probemesh/proto.",
             },
             {
+              target: ["./agent/src", "./control-plane/src"],
+              from: "./proto/src",
+              message: "Import proto through its entry point, `@probemesh/proto`.",
+            },
+            {
               target: "./proto/src",
               from: ["./agent", "./control-plane"],
               message: "proto depends on nothing else in this workspace.",
@@ -176,6 +181,9 @@ export default defineConfig(
                 "./control-plane/src/api",
                 "./control-plane/src/grpc",
                 "./control-plane/src/main.ts",
+                "./control-plane/src/index.ts",
+                "./control-plane/src/config.ts",
+                "./control-plane/src/shutdown-signals.ts",
                 "./control-plane/src/consensus/service.ts",
                 "./control-plane/src/consensus/degraded-announcements.ts",
                 "./control-plane/src/consensus/bench.ts",
@@ -234,6 +242,11 @@ export default defineConfig(
           message: "The consensus core does no I/O; service.ts does.",
         })),
         { name: "process", message: "The consensus core reads no environment; options are passed in." },
+      ],
+      "no-restricted-properties": [
+        "error",
+        { object: "globalThis", property: "fetch", message: "The consensus core does no I/O; service.ts does." },
+        { object: "globalThis", property: "process", message: "The consensus core reads no environment." },
       ],
     },
   },
