@@ -12,6 +12,8 @@ import {
 import { createAssignmentSet, type AssignmentChange } from "./assignments/assignment-set.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { AgentConfig } from "./config.js";
+import { NotRunningError } from "./errors.js";
+import { capabilitiesOf } from "./probes/index.js";
 import type { Prober } from "./probes/types.js";
 import { createNatsSink } from "./publish/nats-sink.js";
 import { openOutbox } from "./publish/outbox.js";
@@ -147,7 +149,7 @@ export function createAgent(deps: AgentDeps): Agent {
             region: config.region,
             provider: config.provider,
             version,
-            capabilities: [...deps.probers.keys()].sort(),
+            capabilities: capabilitiesOf(deps.probers),
           },
           set,
           cache: createAssignmentCache({ dir: config.stateDir, log: deps.log }),
@@ -200,7 +202,7 @@ export function createAgent(deps: AgentDeps): Agent {
             natsServers: config.natsServers,
             stateDir: config.stateDir,
             maxConcurrency: config.maxConcurrency,
-            capabilities: [...deps.probers.keys()].sort(),
+            capabilities: capabilitiesOf(deps.probers),
             lastSeq: String(seq.last()),
             outboxDepth: outbox.depth(),
           },
@@ -238,7 +240,7 @@ export function createAgent(deps: AgentDeps): Agent {
 
     stats() {
       const r = running;
-      if (!r) throw new Error("agent is not running");
+      if (!r) throw new NotRunningError();
       return {
         assignmentVersion: r.version(),
         lastSeq: r.seq.last(),

@@ -1,6 +1,7 @@
 import { hostname as osHostname } from "node:os";
 import { resolve } from "node:path";
 import { isSubjectToken } from "@probemesh/proto";
+import { ConfigError } from "./errors.js";
 
 /** Log levels pino understands. */
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -76,13 +77,7 @@ export const AGENT_ENV_VARS: readonly EnvVarDoc[] = [
   },
 ];
 
-/** Thrown by `loadConfig` with every problem found, one per line. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-  }
-}
+export { ConfigError };
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const MIN_OUTBOX_BYTES = 64 * 1024;

@@ -1,8 +1,16 @@
+export {
+  AgentError,
+  ConfigError,
+  StateDirLockedError,
+  SeqStateError,
+  OutboxClosedError,
+  UnavailableError,
+  NotRunningError,
+} from "./errors.js";
 export { createAgent, type Agent, type AgentDeps, type AgentStats, type ManagedSink } from "./agent.js";
 export {
   loadConfig,
   sanitizeAgentId,
-  ConfigError,
   AGENT_ENV_VARS,
   type AgentConfig,
   type EnvVarDoc,
@@ -11,7 +19,7 @@ export {
 } from "./config.js";
 export { createLogger, REDACT_PATHS, type LoggerOptions } from "./logger.js";
 export { createBackoff, type Backoff, type BackoffOptions } from "./backoff.js";
-export { lockStateDir, StateDirLockedError, type StateLock } from "./state-lock.js";
+export { lockStateDir, type StateLock } from "./state-lock.js";
 export { agentVersion } from "./version.js";
 export {
   createAssignmentSet,
@@ -52,7 +60,7 @@ export {
   type ResultBuilderOptions,
   type ResultIdentity,
 } from "./publish/result-builder.js";
-export { openSeqCounter, SeqStateError, type SeqCounter, type SeqCounterOptions } from "./publish/seq-counter.js";
+export { openSeqCounter, type SeqCounter, type SeqCounterOptions } from "./publish/seq-counter.js";
 export { openOutbox, type Outbox, type OutboxEntry, type OutboxOptions, type OutboxStats } from "./publish/outbox.js";
 export {
   createResultPublisher,
@@ -62,6 +70,12 @@ export {
 } from "./publish/result-publisher.js";
 export { createNatsSink, type NatsSink, type NatsSinkOptions } from "./publish/nats-sink.js";
 export type { ResultSink } from "./publish/result-sink.js";
-export { createProbers, type ProbersOptions, type LookupFn, type ResolvedAddress } from "./probes/index.js";
+export {
+  createProbers,
+  capabilitiesOf,
+  type ProbersOptions,
+  type LookupFn,
+  type ResolvedAddress,
+} from "./probes/index.js";
 export { systemLookup } from "./probes/shared/resolve.js";
 export type { Prober, ProbeOutcome, ProbeContext, ProbeVerdict, FailureReason } from "./probes/types.js";

@@ -1,10 +1,8 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { StateDirLockedError } from "./errors.js";
 
-/** Thrown when another live agent process holds the state dir. */
-export class StateDirLockedError extends Error {
-  override readonly name = "StateDirLockedError";
-}
+export { StateDirLockedError };
 
 /** Held lock on a state dir; `release` removes it. */
 export interface StateLock {

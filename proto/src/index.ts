@@ -70,6 +70,8 @@ export {
   type TlsProtocol,
   IP_PREFERENCES,
   FAILURE_REASONS,
+  PROBER_ERROR_REASONS,
+  isProberError,
   type FailureReasonName,
   ASSERTION_NAMES,
   type AssertionName,

@@ -65,6 +65,17 @@ export const FAILURE_REASONS = [
 /** One of {@link FAILURE_REASONS}. */
 export type FailureReasonName = (typeof FAILURE_REASONS)[number];
 
+/**
+ * Failure reasons that are the prober's own failure, not the target's: the check could not be run
+ * (invalid or unsupported option, missing capability, a bug). Such a result abstains from consensus.
+ */
+export const PROBER_ERROR_REASONS = ["internal", "capability"] as const;
+
+/** True when a result's reason says the probe could not run (it never votes `down`). */
+export function isProberError(reason: string): boolean {
+  return (PROBER_ERROR_REASONS as readonly string[]).includes(reason);
+}
+
 /** Names of assertions, as they appear after `assertion:` in a failure reason. */
 export const ASSERTION_NAMES = [
   "answer_regex",

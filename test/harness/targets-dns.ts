@@ -3,9 +3,11 @@ import { createServer, type AddressInfo, type Server, type Socket } from "node:n
 
 /** Zone served by the test DNS responder. */
 export const TEST_ZONE = "example.test.";
+/** Reverse zone served too (PTR records of 127.0.0.0/24). */
+export const REVERSE_ZONE = "0.0.127.in-addr.arpa.";
 
 type Rec = { type: number; data: Buffer };
-const T = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, SRV: 33 } as const;
+const T = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, CAA: 257 } as const;
 
 function name(text: string): Buffer {
   const parts = text
@@ -23,6 +25,9 @@ const u32 = (n: number) => {
 };
 const txt = (...s: string[]) =>
   Buffer.concat(s.map((x) => Buffer.concat([Buffer.from([Buffer.byteLength(x)]), Buffer.from(x)])));
+/** CAA RDATA (RFC 8659): flags, tag length, tag, value. */
+const caa = (flags: number, tag: string, value: string) =>
+  Buffer.concat([Buffer.from([flags, tag.length]), Buffer.from(tag), Buffer.from(value)]);
 
 /** The records: an independent encoder, so the probe's decoder is not tested against itself. */
 function zone(): Map<string, Rec[]> {
@@ -53,6 +58,11 @@ function zone(): Map<string, Rec[]> {
   add("alias.example.test.", T.CNAME, name("www.example.test."));
   add("_svc._tcp.example.test.", T.SRV, Buffer.concat([u16(10), u16(5), u16(8080), name("www.example.test.")]));
   add("mail.example.test.", T.A, Buffer.from([127, 0, 0, 25]));
+  add("example.test.", T.CAA, caa(0, "issue", "letsencrypt.org"));
+  add("example.test.", T.CAA, caa(0, "issuewild", ";"));
+  add("example.test.", T.CAA, caa(128, "iodef", "mailto:security@example.test"));
+  add("10.0.0.127.in-addr.arpa.", T.PTR, name("www.example.test."));
+  add("25.0.0.127.in-addr.arpa.", T.PTR, name("mail.example.test."));
   for (let i = 0; i < 40; i++)
     add("big.example.test.", T.TXT, txt(`record-${String(i).padStart(2, "0")}-${"x".repeat(40)}`));
   return z;
@@ -104,7 +114,8 @@ function answer(q: Question, overTcp: boolean, z: Map<string, Rec[]>): Buffer | 
   if (q.qname === "garbage.example.test.")
     return Buffer.concat([u16(q.id), Buffer.from([0x81, 0x80, 0, 1, 0, 5]), Buffer.from("garbage")]);
   if (q.qname === "wrongid.example.test.") return reply({ ...q, id: (q.id + 1) & 0xffff }, 0, []);
-  if (!q.qname.endsWith(TEST_ZONE) && q.qname !== TEST_ZONE) return reply(q, 5, []);
+  const inZone = (zone: string) => q.qname === zone || q.qname.endsWith(`.${zone}`);
+  if (!inZone(TEST_ZONE) && !inZone(REVERSE_ZONE)) return reply(q, 5, []);
   const recs = z.get(q.qname);
   if (!recs) return reply(q, 3, []);
   const matching = recs.filter((r) => r.type === q.qtype || (r.type === T.CNAME && q.qtype !== T.CNAME));
@@ -113,7 +124,10 @@ function answer(q: Question, overTcp: boolean, z: Map<string, Rec[]>): Buffer | 
   return msg;
 }
 
-/** A small authoritative responder for `example.test.` on UDP and TCP of one port. */
+/**
+ * A small authoritative responder for `example.test.` (every record type a check may ask for, CAA at
+ * the apex) and `0.0.127.in-addr.arpa.` (PTR of 127.0.0.10 and 127.0.0.25) on UDP and TCP of one port.
+ */
 export interface DnsTarget {
   /** "127.0.0.1:port" */
   address: string;

@@ -290,6 +290,58 @@ const cases: ParityCase[] = [
     success: false,
   },
   {
+    name: "dns PTR answer regex matches",
+    module: dnsMod({
+      query_name: "10.0.0.127.in-addr.arpa",
+      query_type: "PTR",
+      validate_answer_rrs: { fail_if_none_matches_regexp: ["www\\.example\\.test\\.$"] },
+    }),
+    target: () => dnsTarget.address,
+    check: () =>
+      check("dns", {
+        dns: {
+          name: "10.0.0.127.in-addr.arpa",
+          recordType: "PTR",
+          resolver: dnsTarget.address,
+          answerRegex: "www\\.example\\.test\\.$",
+        },
+      }),
+    success: true,
+  },
+  {
+    name: "dns CAA answer regex matches",
+    module: dnsMod({
+      query_name: "example.test",
+      query_type: "CAA",
+      validate_answer_rrs: { fail_if_none_matches_regexp: ['0 issue "letsencrypt\\.org"$'] },
+    }),
+    target: () => dnsTarget.address,
+    check: () =>
+      check("dns", {
+        dns: {
+          name: "example.test",
+          recordType: "CAA",
+          resolver: dnsTarget.address,
+          answerRegex: '0 issue "letsencrypt\\.org"$',
+        },
+      }),
+    success: true,
+  },
+  {
+    name: "dns CAA answer regex does not match",
+    module: dnsMod({
+      query_name: "example.test",
+      query_type: "CAA",
+      validate_answer_rrs: { fail_if_none_matches_regexp: ["pki\\.goog"] },
+    }),
+    target: () => dnsTarget.address,
+    check: () =>
+      check("dns", {
+        dns: { name: "example.test", recordType: "CAA", resolver: dnsTarget.address, answerRegex: "pki\\.goog" },
+      }),
+    success: false,
+  },
+  {
     name: "dns over tcp",
     module: dnsMod({ query_name: "example.test", query_type: "MX", transport_protocol: "tcp" }),
     target: () => dnsTarget.address,

@@ -1,3 +1,4 @@
+import type { CheckType } from "@probemesh/proto";
 import { performance } from "node:perf_hooks";
 import { createDnsProber } from "./dns/dns-prober.js";
 import { createGrpcProber } from "./grpc/grpc-prober.js";
@@ -33,23 +34,31 @@ export interface ProbersOptions {
   defaultDnsResolver?: () => string;
 }
 
-/** Builds every prober this agent has, keyed by check type: http, tcp, tls, dns, grpc, icmp. */
+/**
+ * Builds every prober this agent has, keyed by check type: one for each of proto's CHECK_TYPES (a
+ * type added there does not compile until it has a prober here).
+ */
 export function createProbers(options: ProbersOptions = {}): ReadonlyMap<string, Prober> {
   const now = options.now ?? (() => performance.now());
   const wallNow = options.wallNow ?? Date.now;
   const lookup = options.lookup ?? systemLookup;
   const userAgent = options.userAgent ?? "probemesh-agent";
-  const probers: Prober[] = [
-    createHttpProber({ now, lookup, userAgent }),
-    createTcpProber({ now, lookup }),
-    createTlsProber({ now, wallNow, lookup }),
-    createDnsProber({
+  const probers: { readonly [T in CheckType]: Prober } = {
+    http: createHttpProber({ now, lookup, userAgent }),
+    tcp: createTcpProber({ now, lookup }),
+    tls: createTlsProber({ now, wallNow, lookup }),
+    dns: createDnsProber({
       now,
       lookup,
       ...(options.defaultDnsResolver ? { defaultResolver: options.defaultDnsResolver } : {}),
     }),
-    createGrpcProber({ now, lookup }),
-    createIcmpProber({ now, lookup, ...(options.pingCommand ? { pingCommand: options.pingCommand } : {}) }),
-  ];
-  return new Map(probers.map((p) => [p.type, p]));
+    grpc: createGrpcProber({ now, lookup }),
+    icmp: createIcmpProber({ now, lookup, ...(options.pingCommand ? { pingCommand: options.pingCommand } : {}) }),
+  };
+  return new Map(Object.entries(probers));
+}
+
+/** The capabilities an agent announces: the check types it has a prober for, sorted. */
+export function capabilitiesOf(probers: ReadonlyMap<string, Prober>): string[] {
+  return [...probers.keys()].sort();
 }

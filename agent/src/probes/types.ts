@@ -1,23 +1,10 @@
-import type { Check, DnsInfo, IcmpInfo, PhaseTimings, TlsInfo } from "@probemesh/proto";
+import type { Check, DnsInfo, FailureReason, IcmpInfo, PhaseTimings, TlsInfo } from "@probemesh/proto";
 
 /** Verdict of one probe run, as the API spells it. */
 export type ProbeVerdict = "up" | "degraded" | "down";
 
-/**
- * Classified failure reasons. `assertion:<which>` names the failed assertion
- * (e.g. `assertion:body_contains`, `assertion:json_path`).
- */
-export type FailureReason =
-  | ""
-  | "dns"
-  | "connect"
-  | "timeout"
-  | "tls"
-  | "http_status"
-  | "protocol"
-  | "capability"
-  | "internal"
-  | `assertion:${string}`;
+/** Classified failure reasons: the vocabulary agent and control plane share (see proto's vocabulary). */
+export type { FailureReason };
 
 /** What a prober reports for one run (or one address, with `allIps`). */
 export interface ProbeOutcome {

@@ -2,6 +2,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { createBackoff } from "../backoff.js";
+import { UnavailableError } from "../errors.js";
 import type { ResultSink } from "./result-sink.js";
 
 /** Options of `createNatsSink`. */
@@ -119,7 +120,7 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
     },
     async publish(subject, data, msgId) {
       const client = js;
-      if (!client || !up) throw new Error("not connected to NATS");
+      if (!client || !up) throw new UnavailableError("not connected to NATS");
       await client.publish(subject, data, { msgID: msgId, timeout: publishTimeoutMs });
     },
     isUp: () => up,

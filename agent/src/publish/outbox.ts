@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { Logger } from "pino";
 import { fsyncDir, writeFileAtomicSync } from "../atomic-file.js";
+import { OutboxClosedError } from "../errors.js";
 
 /** Options of `openOutbox`. */
 export interface OutboxOptions {
@@ -250,7 +251,7 @@ export function openOutbox(options: OutboxOptions): Outbox {
   // --- API --------------------------------------------------------------------------------
   return {
     append(record) {
-      if (closed) throw new Error("outbox is closed");
+      if (closed) throw new OutboxClosedError();
       const frameLen = HEADER + record.length;
       if (frameLen > segmentBytes) {
         dropped++;

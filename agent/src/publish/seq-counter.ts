@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../atomic-file.js";
+import { SeqStateError } from "../errors.js";
 
 /** Per-agent monotonic result sequence; never goes back, even across crashes. */
 export interface SeqCounter {
@@ -20,10 +21,7 @@ export interface SeqCounterOptions {
   blockSize?: number;
 }
 
-/** Thrown when the stored high-water mark cannot be read; continuing could reuse numbers. */
-export class SeqStateError extends Error {
-  override readonly name = "SeqStateError";
-}
+export { SeqStateError };
 
 /**
  * Opens the counter. Before handing out a number beyond the reserved block it persists a new

@@ -241,6 +241,8 @@ function statusJson(s: CheckStatus): unknown {
   return {
     checkId: s.checkId,
     state: s.state,
+    ...(s.reason ? { reason: s.reason } : {}),
+    ...(s.missingRegions ? { missingRegions: s.missingRegions } : {}),
     since: orNull(s.since),
     regions,
     outage: s.outage ? outageJson(s.outage) : null,
@@ -255,6 +257,7 @@ function regionJson(r: RegionStatus): unknown {
     impaired: r.impaired,
     ...(r.impaired ? { impairedReason: r.impairedReason } : {}),
     ...(r.lastReason ? { reason: r.lastReason } : {}),
+    ...(r.error ? { error: r.error } : {}),
     agents: r.agents.map((a) => ({ ...a, lastResultAt: orNull(a.lastResultAt) })),
   };
 }
@@ -269,10 +272,11 @@ function emptyStatus(policy: CheckPolicy): CheckStatus {
       impaired: false,
       impairedReason: "",
       lastReason: "",
+      error: "",
       agents: [],
     };
   }
-  return { checkId: policy.checkId, state: "unknown", since: 0, regions, outage: null };
+  return { checkId: policy.checkId, state: "unknown", reason: "", since: 0, regions, outage: null };
 }
 
 function policyJson(p: CheckPolicy): Record<string, unknown> {

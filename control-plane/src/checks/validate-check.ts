@@ -7,26 +7,24 @@ import {
   IcmpCheckSchema,
   TcpCheckSchema,
   TlsCheckSchema,
+  CHECK_TYPES,
+  DNS_RCODES,
+  DNS_RECORD_TYPES,
+  DNS_TRANSPORTS,
+  HTTP_METHODS,
+  IP_PREFERENCES,
+  TLS_PROTOCOLS,
   type Check,
+  type CheckType,
 } from "@probemesh/proto";
 import { ValidationError } from "../errors.js";
 import { isJsonObject, JsonReader } from "./json-reader.js";
 import { Problems } from "./problems.js";
 import * as rule from "./rules.js";
 
-/** Probe types a check can have; each has an options object of the same name. */
-export const CHECK_TYPES = ["http", "tcp", "dns", "tls", "grpc", "icmp"] as const;
-/** One of {@link CHECK_TYPES}. */
-export type CheckType = (typeof CHECK_TYPES)[number];
-
-/** HTTP methods a check may use. */
-export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
-/** DNS record types a check may ask for. */
-export const DNS_RECORD_TYPES = ["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "PTR", "CAA"] as const;
-/** DNS response codes a check may expect. */
-export const DNS_RCODES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"] as const;
-/** Minimum TLS protocol versions a check may require. */
-export const TLS_PROTOCOLS = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] as const;
+// The vocabulary lives once in proto (the agent implements exactly it); re-exported for this
+// package's public surface.
+export { CHECK_TYPES, HTTP_METHODS, type CheckType } from "@probemesh/proto";
 
 /** Shortest interval between two runs of a check. */
 export const MIN_INTERVAL_MS = 1000;
@@ -217,7 +215,7 @@ function readHttp(r: JsonReader, timeoutMs: number): MessageInitShape<typeof Htt
         return path && equals !== undefined ? { path, equals } : undefined;
       }) ?? [],
     maxResponseTimeMs: r.int("maxResponseTimeMs", { min: 0, max: timeoutMs }) ?? 0,
-    ipPreference: r.string("ipPreference", { max: 8, rule: rule.oneOf(["ip4", "ip6"]) }) ?? "",
+    ipPreference: r.string("ipPreference", { max: 8, rule: rule.oneOf(IP_PREFERENCES) }) ?? "",
     allIps: r.bool("allIps") ?? false,
     insecureSkipVerify: r.bool("insecureSkipVerify") ?? false,
     caPem: r.string("caPem", { max: 65_536, rule: rule.pemCertificates }) ?? "",
@@ -295,7 +293,7 @@ function readDns(r: JsonReader): MessageInitShape<typeof DnsCheckSchema> {
     name: name ?? "",
     recordType: r.string("recordType", { max: 8, rule: rule.oneOf(DNS_RECORD_TYPES) }) || "A",
     resolver: r.string("resolver", { max: 300, rule: rule.hostPort }) ?? "",
-    transport: r.string("transport", { max: 8, rule: rule.oneOf(["udp", "tcp"]) }) || "udp",
+    transport: r.string("transport", { max: 8, rule: rule.oneOf(DNS_TRANSPORTS) }) || "udp",
     expectRcode: r.string("expectRcode", { max: 16, rule: rule.oneOf(DNS_RCODES) }) || "NOERROR",
     expectAnswers: r.stringList("expectAnswers", { maxItems: 64, maxLength: 512 }) ?? [],
     answersContain: r.stringList("answersContain", { maxItems: 64, maxLength: 512 }) ?? [],

@@ -74,8 +74,9 @@ describe("consensus engine properties", () => {
           const openedIds = s.transitions.flatMap((t) =>
             t.type.endsWith(".opened") && "outage" in t ? [t.outage.id] : [],
           );
+          // An announced partial ends either resolved or absorbed by the outage that grew from it.
           const resolvedIds = s.transitions.flatMap((t) =>
-            t.type.endsWith(".resolved") && "outage" in t ? [t.outage.id] : [],
+            (t.type.endsWith(".resolved") || t.type === "partial.absorbed") && "outage" in t ? [t.outage.id] : [],
           );
           expect(new Set(resolvedIds)).toEqual(new Set(openedIds));
           expect(resolvedIds).toHaveLength(openedIds.length);
@@ -86,6 +87,61 @@ describe("consensus engine properties", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it("one incident, one announcement: every opened incident names regions that are down; no partial.resolved + outage.opened pair", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        thresholds,
+        fc.array(fc.array(anyReport, { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 60 }),
+        (n, th, rounds) => {
+          const regions = REGION_NAMES.slice(0, n);
+          const s = sim([{ checkId: "web", regions, ...th }]);
+          for (const reports of rounds)
+            s.round("web", Object.fromEntries(regions.map((r, i) => [r, reports[i] ?? null])));
+          const regionState = new Map<string, string>();
+          let lastPartialResolvedAt = NaN;
+          for (const t of s.transitions) {
+            if (t.type === "region.state") regionState.set(t.region, t.to);
+            if (t.type === "partial.resolved") lastPartialResolvedAt = t.at;
+            if (t.type === "outage.opened" || t.type === "partial.opened") {
+              expect(t.outage.regions.length).toBeGreaterThan(0);
+              for (const r of t.outage.regions) expect(regionState.get(r)).toBe("down");
+              expect(t.outage.confirmedAt).toBeGreaterThanOrEqual(t.outage.startedAt);
+            }
+            if (t.type === "outage.opened") expect(lastPartialResolvedAt).not.toBe(t.at);
+            if (t.type === "partial.resolved" || t.type === "outage.resolved")
+              expect(t.outage.resolvedAt).toBeGreaterThan(t.outage.confirmedAt);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("results that are prober errors (internal, capability) never open anything", () => {
+    const errorOrSilence = fc.constantFrom<Report>(
+      { state: "down", reason: "internal" },
+      { state: "down", reason: "capability" },
+      null,
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        thresholds,
+        fc.array(fc.array(errorOrSilence, { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 30 }),
+        (n, th, rounds) => {
+          const regions = REGION_NAMES.slice(0, n);
+          const s = sim([{ checkId: "web", regions, ...th }]);
+          for (const reports of rounds)
+            s.round("web", Object.fromEntries(regions.map((r, i) => [r, reports[i] ?? null])));
+          expect(s.transitions.filter((t) => t.type.endsWith(".opened"))).toEqual([]);
+          expect(["unknown"]).toContain(s.engine.status("web")?.state);
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 

@@ -54,9 +54,65 @@ describe("consensus engine", () => {
     expect(outage!.regions).toEqual(["ap-south", "us-east"]);
     expect(outage!.reason).toBe("connect"); // ap-south: connect, us-east: timeout -> tie, alphabetical
     expect(s.engine.status("web")?.state).toBe("down");
-    // The partial that preceded it (us-east first) was resolved when the outage opened.
-    const partials = s.of("partial.resolved");
-    expect(partials.every((p) => p.at === outage!.confirmedAt)).toBe(true);
+    // us-east went down first, but the check became an outage within the partial's hold: one incident,
+    // one announcement (no partial.opened / partial.resolved pair before it).
+    expect(s.of("partial.opened")).toEqual([]);
+    expect(s.of("partial.resolved")).toEqual([]);
+  });
+
+  it("a probe that cannot run abstains: every region errors -> unknown with reason error, one check.error, no outage", () => {
+    const s = sim([{ checkId: "dns", regions: [...R3] }]);
+    s.round("dns", all(R3, "up"));
+    const internal = { state: "down", reason: "internal" } as const;
+    for (let k = 0; k < 5; k++) s.round("dns", { "eu-west": internal, "us-east": internal, "ap-south": internal });
+    expect(s.of("outage.opened")).toEqual([]);
+    expect(s.of("partial.opened")).toEqual([]);
+    expect(s.of("region.opened")).toEqual([]);
+    const status = s.engine.status("dns")!;
+    expect(status).toMatchObject({ state: "unknown", reason: "error" });
+    expect(status.regions["eu-west"]).toMatchObject({ state: "error", error: "agent agent-eu-west: internal" });
+    expect(status.regions["eu-west"]?.agents[0]).toMatchObject({ error: "internal" });
+    expect(s.of("check.error")).toMatchObject([{ checkId: "dns" }]);
+    // Once the probes run again, the check is judged again; a later error episode is announced again.
+    for (let k = 0; k < 2; k++) s.round("dns", all(R3, "up"));
+    expect(s.engine.status("dns")).toMatchObject({ state: "up", reason: "" });
+    s.round("dns", { "eu-west": internal, "us-east": internal, "ap-south": internal });
+    expect(s.of("check.error")).toHaveLength(2);
+  });
+
+  it("a check that cannot reach quorum says so and names the regions missing", () => {
+    const s = sim([{ checkId: "web", regions: [...R3] }]);
+    expect(s.engine.status("web")).toMatchObject({
+      state: "unknown",
+      reason: "quorum unreachable",
+      missingRegions: ["ap-south", "eu-west", "us-east"],
+    });
+    // One region of three reporting cannot decide under majority.
+    for (let k = 0; k < 3; k++) s.round("web", { "eu-west": "down", "us-east": null, "ap-south": null });
+    expect(s.engine.status("web")).toMatchObject({
+      state: "unknown",
+      reason: "quorum unreachable",
+      missingRegions: ["ap-south", "us-east"],
+    });
+    for (let k = 0; k < 2; k++) s.round("web", all(R3, "up"));
+    const up = s.engine.status("web")!;
+    expect(up).toMatchObject({ state: "up", reason: "" });
+    expect(up.missingRegions).toBeUndefined();
+  });
+
+  it("prober errors in one region leave the decision to the others, and never break or extend a streak", () => {
+    const s = sim([{ checkId: "web", regions: [...R3] }]);
+    s.round("web", all(R3, "up"));
+    const capability = { state: "down", reason: "capability" } as const;
+    s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": capability });
+    expect(s.engine.status("web")?.regions["ap-south"]?.state).toBe("error");
+    // eu-west's streak survives an error in between: error, then its 2nd failure makes it down.
+    s.round("web", { "eu-west": capability, "us-east": "down", "ap-south": capability });
+    expect(s.engine.status("web")?.regions["eu-west"]?.state).toBe("error");
+    s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": capability });
+    const [outage] = opened(s, "outage");
+    expect(outage?.regions).toEqual(["eu-west", "us-east"]);
+    expect(s.of("check.error")).toEqual([]);
   });
 
   it("a 2-of-4 tie under majority is partial, never down", () => {
@@ -65,13 +121,20 @@ describe("consensus engine", () => {
       s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up", "sa-east": "up" });
     expect(s.engine.status("web")?.state).toBe("partial");
     expect(s.of("outage.opened")).toEqual([]);
-    // Opened when eu-west crossed its threshold (10 ms before us-east); us-east joined it.
-    expect(opened(s, "partial")[0]?.regions).toEqual(["eu-west"]);
+    // Announced once it held for an interval plus the timeout: both regions were down by then.
+    const [partial] = opened(s, "partial");
+    expect(partial?.regions).toEqual(["eu-west", "us-east"]);
     expect(s.engine.status("web")?.outage?.regions).toEqual(["eu-west", "us-east"]);
-    // A third region tips it.
+    // A third region tips it: the outage absorbs the announced partial, which is not "resolved".
     s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "down", "sa-east": "up" });
     s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "down", "sa-east": "up" });
     expect(s.engine.status("web")?.state).toBe("down");
+    const [outage] = opened(s, "outage");
+    expect(s.of("partial.resolved")).toEqual([]);
+    expect(s.of("partial.absorbed")).toMatchObject([
+      { outage: { id: partial!.id, state: "resolved" }, by: outage!.id },
+    ]);
+    expect(outage!.startedAt).toBe(partial!.startedAt);
   });
 
   it("a silent region becomes unknown at 2 intervals + timeout and is excluded from the quorum", () => {
@@ -139,7 +202,10 @@ describe("consensus engine", () => {
     expect(s.of("partial.opened")).toEqual([]);
     // ...but fresh failures do, as a regional incident.
     for (let k = 0; k < 2; k++) s.roundMany(ids, { "eu-west": "up", "us-east": "up", "ap-south": "up" });
+    // Two failures make eu-west down; the partial is announced once it has held a further interval.
     for (let k = 0; k < 2; k++) s.roundMany(["c6"], { "eu-west": "down", "us-east": "up", "ap-south": "up" });
+    expect(s.of("partial.opened")).toEqual([]);
+    s.roundMany(["c6"], { "eu-west": "down", "us-east": "up", "ap-south": "up" });
     expect(s.of("partial.opened").map((t) => t.checkId)).toEqual(["c6"]);
   });
 
@@ -251,8 +317,13 @@ describe("consensus engine", () => {
       timeoutMs: 2_000,
       quorum: "all",
     });
-    expect(ts.map((t) => t.type)).toEqual(expect.arrayContaining(["outage.resolved", "partial.opened"]));
+    expect(ts.map((t) => t.type)).toContain("outage.resolved");
     expect(s.engine.status("web")?.state).toBe("partial");
+    // The regional incident left behind is announced after its hold, like any other partial.
+    expect(ts.map((t) => t.type)).not.toContain("partial.opened");
+    s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up" });
+    s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up" });
+    expect(opened(s, "partial")).toMatchObject([{ regions: ["eu-west", "us-east"] }]);
   });
 
   it("a check edited mid-outage: a lower recovery threshold applies to the streak already counted", () => {
@@ -285,9 +356,7 @@ describe("consensus engine", () => {
       intervalMs: INTERVAL,
       timeoutMs: 2_000,
     });
-    expect(removed.map((t) => t.type)).toEqual(
-      expect.arrayContaining(["region.resolved", "outage.resolved", "partial.opened"]),
-    );
+    expect(removed.map((t) => t.type)).toEqual(expect.arrayContaining(["region.resolved", "outage.resolved"]));
     expect(Object.keys(s.engine.status("web")!.regions)).toEqual(["ap-south", "eu-west"]);
     // Adding sa-east: unknown until it reports, then it counts.
     s.engine.upsertCheck({
@@ -302,15 +371,42 @@ describe("consensus engine", () => {
     expect(opened(s, "outage").at(-1)?.regions).toEqual(["eu-west", "sa-east"]);
   });
 
-  it("a removed check resolves its open incidents", () => {
+  it("a removed check abandons its open incidents: never a recovery", () => {
     const s = sim([{ checkId: "web", regions: [...R3] }]);
     for (let k = 0; k < 3; k++) s.round("web", all(R3, "down"));
     const ts = s.engine.removeCheck("web");
-    expect(ts.filter((t) => t.type === "outage.resolved")).toHaveLength(1);
-    expect(ts.filter((t) => t.type === "region.resolved")).toHaveLength(3);
+    expect(ts.filter((t) => t.type.endsWith(".resolved"))).toEqual([]);
+    const abandoned = ts.filter((t) => t.type === "incident.abandoned");
+    expect(abandoned.map((t) => [t.outage.kind, t.outage.state, t.cause])).toEqual([
+      ["region", "abandoned", "check.deleted"],
+      ["region", "abandoned", "check.deleted"],
+      ["region", "abandoned", "check.deleted"],
+      ["outage", "abandoned", "check.deleted"],
+    ]);
     expect(s.engine.status("web")).toBeUndefined();
     expect(s.engine.openIncidents()).toEqual([]);
     expect(s.engine.stats().views).toBe(0);
+  });
+
+  it("a check whose target is replaced abandons its outage, and only results of the new version vote", () => {
+    const s = sim([{ checkId: "web", regions: [...R3] }]);
+    for (let k = 0; k < 3; k++) s.round("web", all(R3, "down"));
+    const [outage] = opened(s, "outage");
+    const ts = s.engine.upsertCheck(
+      { checkId: "web", regions: [...R3], intervalMs: INTERVAL, timeoutMs: 2_000, sinceVersion: 2 },
+      { replaced: true },
+    );
+    expect(ts.filter((t) => t.type.endsWith(".resolved"))).toEqual([]);
+    expect(ts.filter((t) => t.type === "incident.abandoned").map((t) => "outage" in t && t.outage.id)).toContain(
+      outage!.id,
+    );
+    expect(s.engine.status("web")).toMatchObject({ state: "unknown", outage: null });
+    // A late result about the old target (version 1) is ignored; the new target's results decide.
+    s.observe({ checkId: "web", region: "eu-west", state: "down", reason: "connect", checkVersion: 1 });
+    expect(s.engine.stats().ignoredOldVersion).toBe(1);
+    for (let k = 0; k < 2; k++) s.round("web", all(R3, "up"));
+    expect(s.engine.status("web")?.state).toBe("up");
+    expect(s.of("outage.resolved")).toEqual([]);
   });
 
   it("several agents in one region: the region follows the majority of its fresh agents", () => {
@@ -480,10 +576,12 @@ describe("consensus engine", () => {
     expect(ts2.filter((t) => t.type === "outage.resolved").map((t) => ("outage" in t ? t.outage.id : ""))).toEqual([
       stored.id,
     ]);
-    // Incidents of a check that no longer exists are resolved rather than left open forever.
+    // Incidents of a check deleted meanwhile are abandoned rather than left open forever, and never
+    // announced as a recovery nobody saw.
     const orphan = sim([]);
     const ts3 = orphan.engine.warmUp({ results: [], openIncidents: open });
-    expect(ts3.filter((t) => t.type.endsWith(".resolved"))).toHaveLength(open.length);
+    expect(ts3.filter((t) => t.type.endsWith(".resolved"))).toEqual([]);
+    expect(ts3.filter((t) => t.type === "incident.abandoned")).toHaveLength(open.length);
   });
 
   it("warm-up of a check still degraded announces no second check.degraded; its recovery is announced", () => {

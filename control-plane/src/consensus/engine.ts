@@ -1,6 +1,7 @@
+import { isProberError } from "@probemesh/proto";
 import { impairmentRules, judgeAgent, newAgentRecord, type AgentRecord, type ImpairmentOptions } from "./impairment.js";
-import { normalizePolicy, staleAfterMs } from "./policy.js";
-import { decideGlobal } from "./quorum.js";
+import { normalizePolicy, partialHoldMs, staleAfterMs } from "./policy.js";
+import { decideGlobal, minEligible } from "./quorum.js";
 import type {
   AgentHealth,
   CheckPolicy,
@@ -21,7 +22,7 @@ export interface ConsensusEngineOptions {
   /** Checks known at start. */
   checks?: Iterable<Partial<CheckPolicy> & { checkId: string }>;
   /** Asked for the policy of a check the engine has not seen yet; results of unknown checks are ignored without it. */
-  policyFor?: (checkId: string) => CheckPolicy | undefined;
+  policyFor?: (checkId: string) => (Partial<CheckPolicy> & { checkId: string }) | undefined;
   /** Thresholds of correlated-failure impairment. */
   impairment?: ImpairmentOptions;
   /** Called with every transition, in order, besides returning them. */
@@ -48,6 +49,8 @@ export interface ConsensusStats {
   ignoredInvalid: number;
   /** Results dated beyond `maxFutureMs` ahead of the clock. */
   ignoredFuture: number;
+  /** Results of a config version older than the check's `sinceVersion`. */
+  ignoredOldVersion: number;
   transitions: number;
 }
 
@@ -61,9 +64,13 @@ export interface WarmUpInput {
 
 /** The cross-region consensus engine: pure logic, no I/O; every mutating call returns the transitions it caused. */
 export interface ConsensusEngine {
-  /** Adds or edits a check; an edit re-applies thresholds, quorum and regions at once (even mid-outage). */
-  upsertCheck(policy: Partial<CheckPolicy> & { checkId: string }): Transition[];
-  /** Forgets a check, resolving its open incidents. */
+  /**
+   * Adds or edits a check; an edit re-applies thresholds, quorum and regions at once (even mid-outage).
+   * With `replaced` (what the check probes changed: its target or type), its open incidents are
+   * abandoned and every view starts afresh: evidence about the old target never votes on the new one.
+   */
+  upsertCheck(policy: Partial<CheckPolicy> & { checkId: string }, opts?: { replaced?: boolean }): Transition[];
+  /** Forgets a check, abandoning its open incidents (a deletion is never a recovery). */
   removeCheck(checkId: string): Transition[];
   /** Feeds one result. */
   observe(result: Observation): Transition[];
@@ -108,6 +115,8 @@ interface View {
   lastOkState: "up" | "degraded";
   lastOk: boolean | undefined;
   contradicted: boolean;
+  /** The newest result was a prober error (the probe could not run): its message; "" otherwise. */
+  error: string;
 }
 
 interface RegionView {
@@ -118,6 +127,8 @@ interface RegionView {
   impairedReason: string;
   downStartedAt: number;
   reason: string;
+  /** A prober error message while the region is in `error`. */
+  error: string;
   views: Map<string, View>;
   okViews: number;
   incident: Outage | null;
@@ -130,12 +141,21 @@ interface CheckView {
   state: GlobalState;
   since: number;
   degradedOpen: boolean;
+  /** `check.error` was announced and every vantage point still errors. */
+  errorOpen: boolean;
   incident: Outage | null;
   nextStaleAt: number;
   okViews: number;
+  /** When the check last became `partial` with no partial announced yet (NaN when not pending). */
+  partialPendingSince: number;
 }
 
 const STATES = new Set(["up", "degraded", "down"]);
+
+/** A result whose failure is the prober's own (it could not run the check): it abstains. */
+function proberError(o: Observation): boolean {
+  return o.state === "down" && isProberError(o.reason);
+}
 
 /** Creates a consensus engine; see ConsensusEngine. */
 export function createConsensusEngine(options: ConsensusEngineOptions): ConsensusEngine {
@@ -154,6 +174,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     ignoredOutOfOrder: 0,
     ignoredInvalid: 0,
     ignoredFuture: 0,
+    ignoredOldVersion: 0,
     transitions: 0,
   };
   /** While warming up, state moves but nothing is emitted and no incident opens or closes. */
@@ -180,9 +201,11 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       state: "unknown",
       since: 0,
       degradedOpen: false,
+      errorOpen: false,
       incident: null,
       nextStaleAt: Infinity,
       okViews: 0,
+      partialPendingSince: NaN,
     };
     for (const r of policy.regions) check.regions.set(r, newRegion(r));
     checks.set(policy.checkId, check);
@@ -199,6 +222,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       impairedReason: "",
       downStartedAt: 0,
       reason: "",
+      error: "",
       views: new Map(),
       okViews: 0,
       incident: null,
@@ -233,6 +257,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       lastOkState: "up",
       lastOk: undefined,
       contradicted: false,
+      error: "",
     };
     region.views.set(agentId, view);
     agent.views.add(view);
@@ -284,6 +309,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
 
   function applyResult(view: View, o: Observation): void {
     view.last = o.startedAt;
+    if (proberError(o)) {
+      // Says nothing about the target: the view abstains, and its streaks neither grow nor break.
+      view.error = `${o.reason}${o.message ? `: ${o.message}` : ""}`.slice(0, 512);
+      return;
+    }
+    view.error = "";
     if (o.state === "down") {
       if (view.failures === 0) view.streakStart = o.startedAt;
       view.failures++;
@@ -371,6 +402,20 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     return best;
   }
 
+  /** Closes every open incident of a check (and its regions) as abandoned. */
+  function abandonAll(check: CheckView, t: number, cause: "check.deleted" | "check.replaced", out: Transition[]): void {
+    const checkId = check.policy.checkId;
+    const open = [...[...check.regions.values()].map((r) => r.incident), check.incident];
+    for (const incident of open) {
+      if (!incident) continue;
+      const done: Outage = { ...resolved(incident, t, []), state: "abandoned" };
+      emit(out, { type: "incident.abandoned", checkId, at: t, outage: done, cause });
+    }
+    for (const r of check.regions.values()) r.incident = null;
+    check.incident = null;
+    check.partialPendingSince = NaN;
+  }
+
   function resolved(incident: Outage, t: number, regions: Iterable<string>): Outage {
     return {
       ...incident,
@@ -388,6 +433,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     let degraded = 0;
     let impairedFresh = 0;
     let impairedReason = "";
+    let errorFresh = 0;
+    let error = "";
     let minDown = Infinity;
     for (const v of region.views.values()) {
       const deadline = v.last + check.staleAfter;
@@ -396,6 +443,11 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       if (v.agent.impaired) {
         impairedFresh++;
         if (impairedReason === "") impairedReason = `agent ${v.agentId} impaired: ${v.agent.reason}`;
+        continue;
+      }
+      if (v.error !== "") {
+        errorFresh++;
+        if (error === "") error = `agent ${v.agentId}: ${v.error}`;
         continue;
       }
       if (v.state === "unknown") continue;
@@ -407,12 +459,13 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       else up++;
     }
     let state: RegionState;
-    if (voters === 0) state = "unknown";
+    if (voters === 0) state = errorFresh > 0 && impairedFresh === 0 ? "error" : "unknown";
     else if (down * 2 > voters) state = "down";
     else if ((up + degraded) * 2 > voters) state = degraded > up ? "degraded" : "up";
     else state = "unknown"; // agents of one region disagree evenly: the region abstains
     region.impaired = voters === 0 && impairedFresh > 0;
     region.impairedReason = region.impaired ? impairedReason : "";
+    region.error = state === "error" ? error : "";
     if (state === "down") {
       const reasons: string[] = [];
       for (const v of region.views.values())
@@ -427,13 +480,15 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const why =
         state === "down"
           ? region.reason
-          : state !== "unknown"
-            ? ""
-            : region.impaired
-              ? region.impairedReason
-              : voters > 0
-                ? "agents disagree"
-                : "no fresh results";
+          : state === "error"
+            ? region.error
+            : state !== "unknown"
+              ? ""
+              : region.impaired
+                ? region.impairedReason
+                : voters > 0
+                  ? "agents disagree"
+                  : "no fresh results";
       emit(out, {
         type: "region.state",
         checkId: check.policy.checkId,
@@ -488,6 +543,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       check.since = t;
     }
     if (warming) return;
+    const allError = state === "unknown" && states.length > 0 && everyVantagePointErrors(check);
+    if (allError && !check.errorOpen) {
+      check.errorOpen = true;
+      const first = [...check.regions.values()].find((r) => r.state === "error");
+      emit(out, { type: "check.error", checkId, at: t, message: first?.error ?? "" });
+    } else if (!allError) check.errorOpen = false;
     if (state === "degraded" && !check.degradedOpen) {
       check.degradedOpen = true;
       emit(out, { type: "check.degraded", checkId, at: t });
@@ -499,37 +560,57 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       check.degradedOpen = false;
     }
     syncIncident(check, t, out);
+    // A held partial is announced at the end of its hold even if no result arrives then.
+    const holdEnds = check.partialPendingSince + partialHoldMs(check.policy);
+    if (!check.incident && holdEnds > t && holdEnds < check.nextStaleAt) check.nextStaleAt = holdEnds;
   }
 
-  /** Opens/resolves the check's outage or partial from its current state; `unknown` keeps whatever is open. */
+  /**
+   * Opens/resolves the check's outage or partial from its current state; `unknown` keeps whatever is
+   * open. One incident, one announcement: a partial is announced only once it has held for
+   * {@link partialHoldMs} without becoming an outage (a check going down region by region is one
+   * outage, not a partial and an outage); an outage that opens over an announced partial absorbs
+   * it (`partial.absorbed`, which no hook announces as a recovery); nothing opens without a region down.
+   */
   function syncIncident(check: CheckView, t: number, out: Transition[]): void {
     if (check.state === "unknown") return;
     const want: IncidentKind | null = check.state === "down" ? "outage" : check.state === "partial" ? "partial" : null;
     const checkId = check.policy.checkId;
     const downRegions = [...check.regions.values()].filter((r) => r.state === "down");
+    if (want !== "partial") check.partialPendingSince = NaN;
+    let absorbed: Outage | null = null;
     if (check.incident && check.incident.kind !== want) {
       const done = resolved(check.incident, t, []);
       check.incident = null;
-      emit(out, {
-        type: done.kind === "outage" ? "outage.resolved" : "partial.resolved",
-        checkId,
-        at: t,
-        outage: done,
-      });
+      if (done.kind === "partial" && want === "outage") absorbed = done;
+      else
+        emit(out, {
+          type: done.kind === "outage" ? "outage.resolved" : "partial.resolved",
+          checkId,
+          at: t,
+          outage: done,
+        });
     }
     if (want === null) return;
     if (!check.incident) {
+      if (want === "partial") {
+        if (Number.isNaN(check.partialPendingSince)) check.partialPendingSince = t;
+        if (t < check.partialPendingSince + partialHoldMs(check.policy)) return;
+      }
+      if (downRegions.length === 0) return;
+      check.partialPendingSince = NaN;
       check.incident = {
         id: incidentId(want, checkId, t),
         checkId,
         kind: want,
         state: "open",
-        startedAt: Math.min(t, ...downRegions.map((r) => r.downStartedAt)),
+        startedAt: Math.min(t, absorbed?.startedAt ?? t, ...downRegions.map((r) => r.downStartedAt)),
         confirmedAt: t,
         resolvedAt: null,
         regions: downRegions.map((r) => r.name).sort(),
         reason: dominant(downRegions.map((r) => r.reason)),
       };
+      if (absorbed) emit(out, { type: "partial.absorbed", checkId, at: t, outage: absorbed, by: check.incident.id });
       emit(out, {
         type: want === "outage" ? "outage.opened" : "partial.opened",
         checkId,
@@ -560,6 +641,27 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       expire(c, t, out);
       evaluate(c, t, out);
     }
+  }
+
+  /** Every region that has fresh results is in `error`, and at least one is: nobody can judge the check. */
+  function everyVantagePointErrors(check: CheckView): boolean {
+    let errors = 0;
+    for (const r of check.regions.values()) {
+      if (r.state === "error") errors++;
+      else if (r.state !== "unknown" || r.impaired) return false;
+    }
+    return errors > 0;
+  }
+
+  /** Why a check is `unknown`, for its status. */
+  function unknownReason(check: CheckView): { reason: string; missingRegions?: string[] } {
+    if (check.state !== "unknown") return { reason: "" };
+    if (everyVantagePointErrors(check)) return { reason: "error" };
+    const total = check.policy.regions.length > 0 ? check.policy.regions.length : check.regions.size;
+    const missing = [...check.regions.values()].filter((r) => r.state === "unknown" || r.state === "error");
+    const eligible = check.regions.size - missing.length;
+    if (eligible >= minEligible(check.policy.quorum, Math.max(total, eligible)) && total > 0) return { reason: "" };
+    return { reason: "quorum unreachable", missingRegions: missing.map((r) => r.name).sort() };
   }
 
   function valid(o: Observation): boolean {
@@ -598,6 +700,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       region = newRegion(o.region);
       check.regions.set(o.region, region);
     }
+    if (o.checkVersion !== undefined && o.checkVersion > 0 && o.checkVersion < check.policy.sinceVersion) {
+      stats.ignoredOldVersion++;
+      return;
+    }
     const t = now();
     if (o.startedAt > t + maxFutureMs) {
       stats.ignoredFuture++;
@@ -615,7 +721,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     applyResult(view, o);
     setCanary(view, touched);
     const ok = o.state !== "down";
-    if (view.lastOk !== ok) {
+    if (!proberError(o) && view.lastOk !== ok) {
       if (view.lastOk === true) {
         region.okViews--;
         check.okViews--;
@@ -643,6 +749,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         fresh: t < v.last + check.staleAfter,
         impaired: v.agent.impaired,
         lastResultAt: Number.isFinite(v.last) ? v.last : 0,
+        ...(v.error !== "" ? { error: v.error } : {}),
       });
     }
     list.sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
@@ -653,6 +760,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       impaired: region.impaired,
       impairedReason: region.impairedReason,
       lastReason: region.state === "down" ? region.reason : "",
+      error: region.error,
       agents: list,
     };
   }
@@ -671,7 +779,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
   }
 
   return {
-    upsertCheck(input) {
+    upsertCheck(input, opts = {}) {
       const policy = normalizePolicy(input);
       const out: Transition[] = [];
       const check = checks.get(policy.checkId);
@@ -680,8 +788,20 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         return publish(out);
       }
       const t = now();
-      expire(check, t, out);
       const touched = new Set<AgentEntry>();
+      if (opts.replaced) {
+        abandonAll(check, t, "check.replaced", out);
+        for (const region of check.regions.values()) {
+          for (const v of [...region.views.values()]) removeView(v, touched);
+          region.state = "unknown";
+          region.since = t;
+        }
+        check.state = "unknown";
+        check.since = t;
+        check.degradedOpen = false;
+        check.errorOpen = false;
+      }
+      expire(check, t, out);
       const views = [...check.regions.values()].flatMap((r) => [...r.views.values()]);
       for (const v of views) detach(v);
       check.policy = policy;
@@ -721,20 +841,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const out: Transition[] = [];
       const t = now();
       const touched = new Set<AgentEntry>();
-      for (const region of check.regions.values()) {
-        if (region.incident)
-          emit(out, { type: "region.resolved", checkId, at: t, outage: resolved(region.incident, t, []) });
-        for (const v of [...region.views.values()]) removeView(v, touched);
-      }
-      if (check.incident) {
-        const done = resolved(check.incident, t, []);
-        emit(out, {
-          type: done.kind === "outage" ? "outage.resolved" : "partial.resolved",
-          checkId,
-          at: t,
-          outage: done,
-        });
-      }
+      abandonAll(check, t, "check.deleted", out);
+      for (const region of check.regions.values()) for (const v of [...region.views.values()]) removeView(v, touched);
       checks.delete(checkId);
       stats.checks = checks.size;
       const dirty = new Set<CheckView>();
@@ -783,10 +891,16 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         const region = incident.kind === "region" ? check?.regions.get(incident.regions[0] ?? "") : undefined;
         const slotOwner = incident.kind === "region" ? region : check;
         if (!check || !slotOwner) {
-          // Its check or region is gone: nothing will ever resolve it otherwise.
-          const done = resolved(incident, t, []);
-          const type = `${incident.kind}.resolved` as "outage.resolved" | "partial.resolved" | "region.resolved";
-          emit(out, { type, checkId: incident.checkId, at: t, outage: done });
+          // Its check or region is gone (deleted while no control plane ran): closed, but never as a
+          // recovery nobody saw.
+          const done: Outage = { ...resolved(incident, t, []), state: "abandoned" };
+          emit(out, {
+            type: "incident.abandoned",
+            checkId: incident.checkId,
+            at: t,
+            outage: done,
+            cause: "check.deleted",
+          });
           continue;
         }
         const current = slotOwner.incident;
@@ -819,6 +933,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       return {
         checkId,
         state: check.state,
+        ...unknownReason(check),
         since: check.since,
         regions,
         outage: check.incident ? { ...check.incident, regions: [...check.incident.regions] } : null,

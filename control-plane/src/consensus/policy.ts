@@ -27,6 +27,7 @@ export function normalizePolicy(partial: Partial<CheckPolicy> & { checkId: strin
     recoveryThreshold: positive(partial.recoveryThreshold, DEFAULT_RECOVERY_THRESHOLD),
     quorum: partial.quorum ?? "majority",
     canary: partial.canary ?? false,
+    sinceVersion: partial.sinceVersion ?? 0,
   };
 }
 
@@ -45,6 +46,22 @@ export function policyFromCheck(check: Check): CheckPolicy {
   });
 }
 
+/**
+ * What a check probes: its type and target (URL, host and port, DNS name, type and resolver,
+ * gRPC address and service). A change of it is a new target: open incidents are abandoned, not
+ * resolved, and earlier results no longer vote.
+ */
+export function probedTarget(check: Check): string {
+  const parts: unknown[] = [check.type];
+  if (check.http) parts.push(check.http.url);
+  if (check.tcp) parts.push(check.tcp.host, check.tcp.port);
+  if (check.dns) parts.push(check.dns.name, check.dns.recordType, check.dns.resolver, check.dns.transport);
+  if (check.tls) parts.push(check.tls.host, check.tls.port, check.tls.serverName);
+  if (check.grpc) parts.push(check.grpc.address, check.grpc.service, check.grpc.tls);
+  if (check.icmp) parts.push(check.icmp.host);
+  return JSON.stringify(parts);
+}
+
 /** How long after its last result an agent still counts as fresh: two intervals plus the timeout. */
 export function staleAfterMs(policy: CheckPolicy): number {
   return 2 * policy.intervalMs + policy.timeoutMs;
@@ -52,4 +69,13 @@ export function staleAfterMs(policy: CheckPolicy): number {
 
 function positive(value: number | undefined, fallback: number): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? Math.floor(value) : fallback;
+}
+
+/**
+ * How long a check must stay `partial` before the partial is announced: one interval plus the
+ * timeout, so every region has reported once more. A check going down region by region reaches
+ * `down` within it and is announced as one outage.
+ */
+export function partialHoldMs(policy: CheckPolicy): number {
+  return policy.intervalMs + policy.timeoutMs;
 }

@@ -57,6 +57,7 @@ describe("policy", () => {
       recoveryThreshold: 2,
       quorum: 2,
       canary: false,
+      sinceVersion: 0,
     });
   });
 });

@@ -21,15 +21,15 @@ export function meetsQuorum(count: number, eligible: number, quorum: Quorum): bo
 }
 
 /**
- * The global verdict from per-region states. `unknown` regions are not eligible (stale, impaired
- * or split) and never count as down. `totalRegions` is how many regions the check runs in.
+ * The global verdict from per-region states. `unknown` and `error` regions are not eligible
+ * (stale, impaired, split, or unable to run the probe) and never count as down. `totalRegions` is how many regions the check runs in.
  */
 export function decideGlobal(states: Iterable<RegionState>, quorum: Quorum, totalRegions: number): GlobalState {
   let eligible = 0;
   let down = 0;
   let degraded = 0;
   for (const s of states) {
-    if (s === "unknown") continue;
+    if (s === "unknown" || s === "error") continue;
     eligible++;
     if (s === "down") down++;
     else if (s === "degraded") degraded++;

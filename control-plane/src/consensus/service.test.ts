@@ -103,10 +103,13 @@ describe("consensus service", () => {
     await m.service.flush();
     expect(m.engine.status("web")?.state).toBe("partial");
     expect([...m.store.saved.values()].find((o) => o.kind === "outage")?.state).toBe("resolved");
-    // Deleting the check resolves what is open.
+    // Deleting the check abandons what is open (the regions still down): a deletion is not a recovery.
     await m.registry.delete("web");
     await m.service.flush();
-    expect([...m.store.saved.values()].every((o) => o.state === "resolved")).toBe(true);
+    const regions = [...m.store.saved.values()].filter((o) => o.kind === "region");
+    expect(regions.length).toBeGreaterThan(0);
+    expect(regions.every((o) => o.state === "abandoned")).toBe(true);
+    expect(m.seen.filter((t) => t.type === "incident.abandoned")).toHaveLength(regions.length);
     expect(m.service.stats()).toMatchObject({ rowsReceived: 6, pendingSaves: 0, saveFailures: 0 });
     await m.service.stop();
   });

@@ -1,13 +1,14 @@
 // The engine's I/O shell in the control plane: keeps its checks in step with the registry, feeds it the
 // rows ingest stored, ticks it, persists incidents (surviving ClickHouse outages), warms it up after a
 // restart, and hands every transition on (hooks). The engine itself stays pure.
+import type { Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import type { CheckRegistry, RegistryWatch } from "../registry/types.js";
 import type { OutageStore } from "../store/outages.js";
 import type { ResultRow } from "../store/types.js";
 import type { ConsensusEngine, ConsensusStats } from "./engine.js";
 import { observationFromRow } from "./observation.js";
-import { policyFromCheck, staleAfterMs } from "./policy.js";
+import { policyFromCheck, probedTarget, staleAfterMs } from "./policy.js";
 import type { Outage, Transition } from "./types.js";
 
 /** Options of {@link createConsensusService}. */
@@ -58,6 +59,8 @@ const TYPES_LOGGED_AT_INFO = new Set<Transition["type"]>([
   "outage.resolved",
   "partial.opened",
   "partial.resolved",
+  "partial.absorbed",
+  "check.error",
   "check.degraded",
   "check.recovered",
   "agent.impaired",
@@ -142,13 +145,29 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
     return saving;
   }
 
+  // What each check probes, and since which config version: an edit that changes the target is a
+  // new target, whose open incidents are abandoned (never resolved) and whose old results stop voting.
+  const targets = new Map<string, { target: string; sinceVersion: number }>();
+
+  function upsert(check: Check): Transition[] {
+    const target = probedTarget(check);
+    const known = targets.get(check.id);
+    const replaced = known !== undefined && known.target !== target;
+    const sinceVersion = replaced ? check.version : (known?.sinceVersion ?? 0);
+    targets.set(check.id, { target, sinceVersion });
+    return engine.upsertCheck({ ...policyFromCheck(check), sinceVersion }, { replaced });
+  }
+
   return {
     async start() {
       watch = registry.watch((change) => {
-        if (change.type === "upsert") handle(engine.upsertCheck(policyFromCheck(change.record.check)));
-        else handle(engine.removeCheck(change.id));
+        if (change.type === "upsert") handle(upsert(change.record.check));
+        else {
+          targets.delete(change.id);
+          handle(engine.removeCheck(change.id));
+        }
       });
-      for (const record of watch.checks) handle(engine.upsertCheck(policyFromCheck(record.check)));
+      for (const record of watch.checks) handle(upsert(record.check));
       // History long enough to refill every check's streaks and freshness window.
       let lookback = 0;
       for (const record of watch.checks) {
@@ -235,6 +254,8 @@ function describe(t: Transition): Record<string, unknown> {
     case "check.degraded":
     case "check.recovered":
       return { type: t.type, checkId: t.checkId, at: t.at };
+    case "check.error":
+      return { type: t.type, checkId: t.checkId, at: t.at, message: t.message };
     case "agent.impaired":
     case "agent.recovered":
       return { type: t.type, agentId: t.agentId, region: t.region, at: t.at, reason: t.reason };

@@ -1,8 +1,11 @@
 /** A probe verdict of one result. */
 export type ProbeStateName = "up" | "degraded" | "down";
 
-/** State of one check as seen from one region (or one agent). */
-export type RegionState = "up" | "degraded" | "down" | "unknown";
+/**
+ * State of one check as seen from one region (or one agent). `error`: the probes there could not
+ * run (prober failure, not the target's); like `unknown` it never votes.
+ */
+export type RegionState = "up" | "degraded" | "down" | "unknown" | "error";
 
 /** The one global verdict of a check. */
 export type GlobalState = "up" | "degraded" | "partial" | "down" | "unknown";
@@ -21,8 +24,12 @@ export interface Observation {
   state: ProbeStateName;
   /** Classified failure reason ("" on success). */
   reason: string;
+  /** Human detail of a failure (shown for prober errors). @default "" */
+  message?: string;
   /** True for results of canary checks (the vantage point testing itself). */
   canary: boolean;
+  /** Config version of the check the agent ran. @default 0 (unknown: accepted) */
+  checkVersion?: number;
 }
 
 /** The part of a check the engine decides with. */
@@ -40,6 +47,11 @@ export interface CheckPolicy {
   quorum: Quorum;
   /** A canary check tests the agent itself: its failure impairs the agent. @default false */
   canary: boolean;
+  /**
+   * Results of older config versions are ignored: set to the version that changed what is probed,
+   * so results about the old target never vote on the new one. @default 0
+   */
+  sinceVersion: number;
 }
 
 /** Kind of incident: a confirmed global outage, a regional (below quorum) incident, or one region's down interval. */
@@ -51,12 +63,16 @@ export interface Outage {
   id: string;
   checkId: string;
   kind: IncidentKind;
-  state: "open" | "resolved";
+  /**
+   * `abandoned`: closed because the check was deleted or what it probes changed, not because the
+   * target recovered (failover actions keep their failed-over state).
+   */
+  state: "open" | "resolved" | "abandoned";
   /** First failing observation among the regions that formed the decision. */
   startedAt: number;
   /** When the engine decided. */
   confirmedAt: number;
-  /** When recovery was confirmed; null while open. */
+  /** When recovery was confirmed (or the incident abandoned); null while open. */
   resolvedAt: number | null;
   /** Regions that agreed (union over the incident's life once resolved). */
   regions: string[];
@@ -94,14 +110,31 @@ export interface RegionStatus {
   impairedReason: string;
   /** Reason of the newest failing result, "" if none. */
   lastReason: string;
+  /** While the region is in `error`: what its probers report ("internal: invalid check: ..."), else "". */
+  error: string;
   /** Per-agent views. */
-  agents: { agentId: string; state: RegionState; fresh: boolean; impaired: boolean; lastResultAt: number }[];
+  agents: {
+    agentId: string;
+    state: RegionState;
+    fresh: boolean;
+    impaired: boolean;
+    lastResultAt: number;
+    /** The agent's newest result was a prober error: this message. Omitted otherwise. */
+    error?: string;
+  }[];
 }
 
 /** What the engine currently thinks about one check. */
 export interface CheckStatus {
   checkId: string;
   state: GlobalState;
+  /**
+   * Why the state is `unknown`: "error" when every vantage point's probes fail to run; "quorum
+   * unreachable" when too few regions have a verdict to decide (see `missingRegions`); else "".
+   */
+  reason: string;
+  /** With reason "quorum unreachable": the regions without a verdict (no fresh results, impaired, error). */
+  missingRegions?: string[];
   /** When the global state last changed (epoch ms), 0 if never. */
   since: number;
   regions: Record<string, RegionStatus>;
@@ -123,6 +156,14 @@ export type Transition =
   | { type: "check.state"; checkId: string; from: GlobalState; to: GlobalState; at: number }
   | { type: "check.degraded" | "check.recovered"; checkId: string; at: number }
   | {
+      /** Every vantage point of the check fails to run it (prober errors): nobody can judge it. */
+      type: "check.error";
+      checkId: string;
+      at: number;
+      /** One of the probers' messages. */
+      message: string;
+    }
+  | {
       type:
         | "outage.opened"
         | "outage.resolved"
@@ -133,5 +174,22 @@ export type Transition =
       checkId: string;
       at: number;
       outage: Outage;
+    }
+  | {
+      /** An open incident closed because its check was deleted or what it probes changed: never a recovery. */
+      type: "incident.abandoned";
+      checkId: string;
+      at: number;
+      outage: Outage;
+      /** "check.deleted" or "check.replaced". */
+      cause: "check.deleted" | "check.replaced";
+    }
+  | {
+      /** An announced partial closed because an outage (`by`) opened over it: not a recovery. */
+      type: "partial.absorbed";
+      checkId: string;
+      at: number;
+      outage: Outage;
+      by: string;
     }
   | { type: "agent.impaired" | "agent.recovered"; agentId: string; region: string; at: number; reason: string };

@@ -18,6 +18,7 @@ const outage: Outage = {
 const status: CheckStatus = {
   checkId: "web",
   state: "down",
+  reason: "",
   since: 1000,
   outage,
   regions: {
@@ -28,6 +29,7 @@ const status: CheckStatus = {
       impaired: false,
       impairedReason: "",
       lastReason: "connect",
+      error: "",
       agents: [],
     },
     "us-east": {
@@ -37,6 +39,7 @@ const status: CheckStatus = {
       impaired: false,
       impairedReason: "",
       lastReason: "connect",
+      error: "",
       agents: [],
     },
     "ap-south": {
@@ -46,6 +49,7 @@ const status: CheckStatus = {
       impaired: false,
       impairedReason: "",
       lastReason: "",
+      error: "",
       agents: [],
     },
   },

@@ -13,7 +13,7 @@ export interface OutageQuery {
   from?: number;
   /** Incidents that started before this instant. */
   to?: number;
-  state?: "open" | "resolved";
+  state?: Outage["state"];
   /** @default ["outage", "partial"] */
   kinds?: readonly IncidentKind[];
   /** Newest first, at most this many. @default 1000 */
@@ -59,7 +59,7 @@ const HOUR = 3_600_000;
 /** Version of an incident record: grows open -> more regions -> resolved, derived from its own fields. */
 export function outageVersion(o: Outage): number {
   const at = o.resolvedAt ?? o.confirmedAt;
-  return at * 1024 + (o.state === "resolved" ? 512 : 0) + Math.min(o.regions.length, 511);
+  return at * 1024 + (o.state !== "open" ? 512 : 0) + Math.min(o.regions.length, 511);
 }
 
 interface OutageDbRow {
@@ -98,7 +98,8 @@ const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined
 
 function fromDb(r: Record<string, unknown>): Outage {
   const kind = str(r.o_kind);
-  const state = str(r.o_state) === "resolved" ? "resolved" : "open";
+  const stored = str(r.o_state);
+  const state = stored === "resolved" || stored === "abandoned" ? stored : "open";
   const resolvedAt = num(r.o_resolved_at);
   return {
     id: str(r.id),
@@ -107,7 +108,7 @@ function fromDb(r: Record<string, unknown>): Outage {
     state,
     startedAt: num(r.o_started_at),
     confirmedAt: num(r.o_confirmed_at),
-    resolvedAt: state === "resolved" ? resolvedAt : null,
+    resolvedAt: state !== "open" ? resolvedAt : null,
     regions: Array.isArray(r.o_regions) ? r.o_regions.map(str) : [],
     reason: str(r.o_reason),
   };

@@ -1,16 +1,17 @@
+import type { DnsTransport } from "@probemesh/proto";
+import { decodeResponse, DnsWireError, type DnsResponse } from "@probemesh/proto/dns";
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { abortFailure } from "../shared/abort.js";
 import type { Failure } from "../shared/outcome.js";
 import type { ResolvedAddress } from "../shared/resolve.js";
 import { hostPort } from "../shared/tls-handshake.js";
-import { decodeResponse, DnsWireError, type DnsResponse } from "./wire.js";
 
 /** One query sent to one resolver address. */
 export interface ExchangeRequest {
   address: ResolvedAddress;
   port: number;
-  transport: "udp" | "tcp";
+  transport: DnsTransport;
   /** Encoded query; its first two bytes are the id the answer must echo. */
   query: Buffer;
   signal: AbortSignal;

@@ -1,4 +1,13 @@
-import type { Check, DnsCheck } from "@probemesh/proto";
+import {
+  DNS_RCODES,
+  DNS_RECORD_TYPES,
+  DNS_TRANSPORTS,
+  type Check,
+  type DnsCheck,
+  type DnsRecordType,
+  type DnsTransport,
+} from "@probemesh/proto";
+import { DnsWireError, encodeQuery, RECORD_TYPE_CODES, rcodeName, type DnsAnswer } from "@probemesh/proto/dns";
 import { randomInt } from "node:crypto";
 import { getServers } from "node:dns";
 import { isIP } from "node:net";
@@ -9,7 +18,6 @@ import { withRetries } from "../shared/retry.js";
 import { hostPort } from "../shared/tls-handshake.js";
 import type { ProbeContext, ProbeOutcome, Prober } from "../types.js";
 import { dnsExchange } from "./dns-exchange.js";
-import { DnsWireError, encodeQuery, RCODES, rcodeName, RECORD_TYPES, type DnsAnswer } from "./wire.js";
 
 /** Dependencies of the DNS prober. */
 export interface DnsProberDeps {
@@ -46,13 +54,28 @@ function norm(s: string): string {
   return s.trim().toLowerCase().replace(/\s+/g, " ").replace(/\.$/, "");
 }
 
-/** Forms an answer may be matched in: its text, and a TXT answer's bare (unquoted) string. */
+/**
+ * Forms an answer may be matched in: its text, a TXT answer's bare (unquoted) string, and a CAA
+ * answer with its value unquoted (`0 issue letsencrypt.org`).
+ */
 function forms(a: DnsAnswer): string[] {
   const out = [norm(a.data)];
-  const m = /^"((?:[^"\\]|\\.)*)"$/.exec(a.data);
-  if (a.type === "TXT" && m) out.push(norm(m[1]!.replace(/\\(.)/g, "$1")));
+  if (a.type === "TXT") {
+    const m = /^"((?:[^"\\]|\\.)*)"$/.exec(a.data);
+    if (m) out.push(norm(unquote(m[1]!)));
+  } else if (a.type === "CAA") {
+    const m = /^(\d+ \S+) "((?:[^"\\]|\\.)*)"$/.exec(a.data);
+    if (m) out.push(norm(`${m[1]!} ${unquote(m[2]!)}`));
+  }
   return out;
 }
+
+function unquote(s: string): string {
+  return s.replace(/\\(.)/g, "$1");
+}
+
+const isRecordType = (s: string): s is DnsRecordType => (DNS_RECORD_TYPES as readonly string[]).includes(s);
+const isTransport = (s: string): s is DnsTransport => (DNS_TRANSPORTS as readonly string[]).includes(s);
 
 /** Judges answers against the check's expectations (only answers of the asked type count). */
 function judgeAnswers(dns: DnsCheck, answers: DnsAnswer[], qtype: string): Failure | undefined {
@@ -119,20 +142,15 @@ export function createDnsProber(deps: DnsProberDeps): Prober {
     ];
     if (!dns || dns.name === "") return invalid("dns.name is required");
     const qtypeName = (dns.recordType || "A").toUpperCase();
-    const qtype = RECORD_TYPES[qtypeName];
-    if (qtype === undefined)
+    if (!isRecordType(qtypeName))
       return invalid(
-        `dns.recordType ${JSON.stringify(dns.recordType.slice(0, 20))} is not one of ${Object.keys(RECORD_TYPES).join(", ")}`,
+        `dns.recordType ${JSON.stringify(dns.recordType.slice(0, 20))} is not one of ${DNS_RECORD_TYPES.join(", ")}`,
       );
-    const transport =
-      dns.transport === "" || dns.transport.toLowerCase() === "udp"
-        ? "udp"
-        : dns.transport.toLowerCase() === "tcp"
-          ? "tcp"
-          : undefined;
-    if (!transport) return invalid(`dns.transport must be udp or tcp`);
+    const qtype = RECORD_TYPE_CODES[qtypeName];
+    const transport = (dns.transport || "udp").toLowerCase();
+    if (!isTransport(transport)) return invalid(`dns.transport must be one of ${DNS_TRANSPORTS.join(", ")}`);
     const expectRcode = (dns.expectRcode || "NOERROR").toUpperCase();
-    if (!RCODES.includes(expectRcode))
+    if (!(DNS_RCODES as readonly string[]).includes(expectRcode))
       return invalid(`dns.expectRcode ${JSON.stringify(dns.expectRcode.slice(0, 20))} is not a known rcode`);
     const resolver = parseResolver(dns.resolver || defaultResolver());
     if (!resolver) return invalid("dns.resolver is not host:port");

@@ -1,3 +1,4 @@
+import { IP_PREFERENCES } from "@probemesh/proto";
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { abortFailure, onAbort } from "./abort.js";
@@ -25,7 +26,7 @@ export type Resolution =
 
 /** Options of `resolveHost`. */
 export interface ResolveOptions {
-  /** "ip4", "ip6" or "" (system order). Falls back to the other family when the preferred one has no address. */
+  /** One of proto's IP_PREFERENCES ("ip4", "ip6") or "" (system order). Falls back to the other family when the preferred one has no address. */
   ipPreference: string;
   /** Return every address (of the preferred family when one is set) instead of the first. */
   all: boolean;
@@ -33,6 +34,11 @@ export interface ResolveOptions {
   lookup: LookupFn;
   now: () => number;
 }
+
+type IpPreference = (typeof IP_PREFERENCES)[number];
+/** Address family of each preference of the vocabulary. */
+const FAMILY: { readonly [P in IpPreference]: 4 | 6 } = { ip4: 4, ip6: 6 };
+const isIpPreference = (s: string): s is IpPreference => (IP_PREFERENCES as readonly string[]).includes(s);
 
 /** Strips the brackets URL hosts put around IPv6 literals. */
 export function bareHost(host: string): string {
@@ -66,7 +72,7 @@ export async function resolveHost(hostInput: string, opts: ResolveOptions): Prom
       };
     }
     let addresses = found.addresses;
-    const preferred = opts.ipPreference === "ip4" ? 4 : opts.ipPreference === "ip6" ? 6 : 0;
+    const preferred = isIpPreference(opts.ipPreference) ? FAMILY[opts.ipPreference] : 0;
     if (preferred) {
       const same = addresses.filter((a) => a.family === preferred);
       // Like blackbox_exporter's ip_protocol_fallback: a preference, not a requirement.

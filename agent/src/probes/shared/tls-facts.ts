@@ -1,3 +1,4 @@
+import { TLS_PROTOCOLS, type TlsProtocol } from "@probemesh/proto";
 import { checkServerIdentity, type DetailedPeerCertificate, type PeerCertificate, type TLSSocket } from "node:tls";
 import type { ProbeOutcome } from "../types.js";
 
@@ -87,13 +88,14 @@ export function inspectTls(socket: TLSSocket, hostname: string): TlsVerdict {
   return { facts, verifyError };
 }
 
-/** Node's name for a minimum protocol, or undefined when the text is not one. */
-export function tlsVersion(text: string): "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3" | undefined {
+/** The protocol named by `text` (one of the vocabulary's, which are Node's names), else undefined. */
+export function tlsVersion(text: string): TlsProtocol | undefined {
   const v = text.trim();
-  return v === "TLSv1" || v === "TLSv1.1" || v === "TLSv1.2" || v === "TLSv1.3" ? v : undefined;
+  return TLS_PROTOCOLS.find((p) => p === v);
 }
 
-const ORDER = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+// TLS_PROTOCOLS is ordered oldest first.
+const ORDER: readonly string[] = TLS_PROTOCOLS;
 
 /** True when `negotiated` is older than `minimum` (unknown protocols count as old). */
 export function olderThan(negotiated: string, minimum: string): boolean {

@@ -1,4 +1,4 @@
-import type { Check } from "@probemesh/proto";
+import { TLS_PROTOCOLS, type Check } from "@probemesh/proto";
 import { rootCertificates } from "node:tls";
 import { withDeadline } from "../shared/abort.js";
 import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
@@ -42,7 +42,7 @@ export function createTlsProber(deps: TlsProberDeps): Prober {
     const minProtocol = tls.minProtocol === "" ? "TLSv1.2" : tlsVersion(tls.minProtocol);
     if (!minProtocol)
       return invalid(
-        `tls.minProtocol ${JSON.stringify(tls.minProtocol.slice(0, 20))} is not TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3`,
+        `tls.minProtocol ${JSON.stringify(tls.minProtocol.slice(0, 20))} is not one of ${TLS_PROTOCOLS.join(", ")}`,
       );
     const res = await resolveHost(tls.host, { ipPreference: "", all: false, signal, lookup: deps.lookup, now });
     const phases: ProbeOutcome["phases"] = res.dnsMs !== undefined ? { dnsMs: res.dnsMs } : {};

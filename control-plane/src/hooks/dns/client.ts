@@ -1,16 +1,16 @@
-import { randomInt } from "node:crypto";
-import { createSocket } from "node:dgram";
-import { isIP } from "node:net";
-import { signMessage, verifyResponse, type TsigSecret } from "./tsig.js";
 import {
   decodeMessage,
   encodeQuery,
   encodeReplaceUpdate,
-  RCODE_NAMES,
+  rcodeName,
   rdataAddress,
   TYPE,
   type DnsMessage,
-} from "./wire.js";
+} from "@probemesh/proto/dns";
+import { randomInt } from "node:crypto";
+import { createSocket } from "node:dgram";
+import { isIP } from "node:net";
+import { signMessage, verifyResponse, type TsigSecret } from "./tsig.js";
 
 /** "host:port" or "[v6]:port" split into its parts. */
 export function parseHostPort(addr: string): { host: string; port: number } {
@@ -51,9 +51,11 @@ export async function queryAddresses(
   signal: AbortSignal,
 ): Promise<string[]> {
   const type = TYPE[recordType];
-  const reply = decodeMessage(await exchange(server, encodeQuery(randomInt(0, 65536), name, type), signal));
+  const reply = decodeMessage(
+    await exchange(server, encodeQuery(randomInt(0, 65536), name, type, { recursionDesired: false }), signal),
+  );
   if (reply.rcode !== 0 && reply.rcode !== 3)
-    throw new Error(`DNS query for ${name} ${recordType} answered ${RCODE_NAMES[reply.rcode] ?? reply.rcode}`);
+    throw new Error(`DNS query for ${name} ${recordType} answered ${rcodeName(reply.rcode)}`);
   return answerAddresses(reply, name, type);
 }
 
@@ -94,9 +96,7 @@ export async function replaceRecords(opts: ReplaceRecordsOptions): Promise<void>
   const reply = decodeMessage(raw);
   if (reply.rcode !== 0) {
     const tsigProblem = verifyResponse(raw, opts.tsig, mac, opts.now() / 1000);
-    throw new Error(
-      `DNS UPDATE refused: ${RCODE_NAMES[reply.rcode] ?? reply.rcode}${tsigProblem ? ` (${tsigProblem})` : ""}`,
-    );
+    throw new Error(`DNS UPDATE refused: ${rcodeName(reply.rcode)}${tsigProblem ? ` (${tsigProblem})` : ""}`);
   }
   const problem = verifyResponse(raw, opts.tsig, mac, opts.now() / 1000);
   if (problem) throw new Error(`DNS UPDATE answer not trusted: ${problem}`);

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { CLASS, decodeMessage, encodeName, encodeRecord, readName, RCODE_NAMES, TYPE } from "./wire.js";
+import { CLASS, decodeMessage, encodeName, encodeRecord, rcodeName, readName, TYPE } from "@probemesh/proto/dns";
 
 // TSIG (RFC 8945) with hmac-sha256: the signer MACs the message (before the TSIG record is
 // appended) followed by the "TSIG variables"; a response's MAC also covers the request's MAC.
@@ -25,7 +25,14 @@ function variables(keyName: string, timeSigned: number, fudge: number, error: nu
   time.writeUInt16BE(error, 8);
   const otherLen = Buffer.alloc(2);
   otherLen.writeUInt16BE(other.length, 0);
-  return Buffer.concat([encodeName(keyName, true), cls, encodeName(ALGORITHM, true), time, otherLen, other]);
+  return Buffer.concat([
+    encodeName(keyName, { canonical: true }),
+    cls,
+    encodeName(ALGORITHM, { canonical: true }),
+    time,
+    otherLen,
+    other,
+  ]);
 }
 
 /** Appends a TSIG record to `message`; returns the signed message and its MAC (to verify the response). */
@@ -78,7 +85,7 @@ export function verifyResponse(
   const error = response.readUInt16BE(pos + 2);
   const otherLen = response.readUInt16BE(pos + 4);
   const other = response.subarray(pos + 6, pos + 6 + otherLen);
-  if (error !== 0) return `server answered TSIG error ${RCODE_NAMES[error] ?? error}`;
+  if (error !== 0) return `server answered TSIG error ${rcodeName(error)}`;
   if (alg.name.toLowerCase() !== ALGORITHM) return `response signed with ${alg.name}`;
   // The MAC covers the message as it was before the TSIG record: original id, one fewer additional record.
   const unsigned = Buffer.from(response.subarray(0, tsig.offset));

@@ -1,0 +1,4 @@
+/** Thrown for names, records or messages that break the DNS wire format (and nothing else). */
+export class DnsWireError extends Error {
+  override name = "DnsWireError";
+}
