@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     projects: [
       {
+        // Unit tests run as any developer: no root, no external servers (in-process ones on port 0
+        // are fine). Whatever needs more (network namespaces, nats-server, clickhouse-server) is
+        // an integration test in test/.
         test: {
           name: "unit",
           include: ["proto/src/**/*.test.ts", "agent/src/**/*.test.ts", "control-plane/src/**/*.test.ts"],

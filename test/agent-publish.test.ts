@@ -5,16 +5,20 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL, resultSubject } from "@probemesh/proto";
+import {
+  createAssignmentCache,
+  createLogger,
+  createNatsSink,
+  createResultPublisher,
+  type NatsSink,
+  openOutbox,
+  type ResultPublisher,
+} from "@probemesh/agent";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createAssignmentCache } from "../agent/src/assignments/assignment-cache.js";
-import { createLogger } from "../agent/src/logger.js";
-import { createNatsSink, type NatsSink } from "../agent/src/publish/nats-sink.js";
-import { openOutbox } from "../agent/src/publish/outbox.js";
-import { createResultPublisher, type ResultPublisher } from "../agent/src/publish/result-publisher.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { checkFixture, probeResultFixture } from "@probemesh/proto/testing";
 import { startAgent } from "./harness/mesh.js";

@@ -1,11 +1,14 @@
 // The ClickHouse store against a real clickhouse-server 18.16: migrations, insert/query, dedupe by id,
 // hostile strings through the escaping helper, retention by partition, and unavailability.
+import {
+  type ClickHouseStore,
+  createClickHouseStore,
+  listMigrations,
+  type ResultRow,
+  sql,
+} from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClickHouseStore, type ClickHouseStore } from "../control-plane/src/store/clickhouse-store.js";
-import { listMigrations } from "../control-plane/src/store/migrate.js";
-import { sql } from "../control-plane/src/store/sql.js";
-import type { ResultRow } from "../control-plane/src/store/types.js";
 import { startClickHouse, type ClickHouseServer } from "./harness/index.js";
 
 const log = pino({ level: "silent" });

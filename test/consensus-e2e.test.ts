@@ -7,28 +7,31 @@ import { create } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { CheckSchema } from "@probemesh/proto";
-import type { Logger } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApi, type Api } from "../control-plane/src/api/app.js";
-import { createConsensusEngine } from "../control-plane/src/consensus/engine.js";
-import { policyFromCheck } from "../control-plane/src/consensus/policy.js";
-import { createConsensusService, type ConsensusService } from "../control-plane/src/consensus/service.js";
-import type { Outage } from "../control-plane/src/consensus/types.js";
 import {
+  type Api,
+  type ClickHouseStore,
+  createApi,
+  type ConsensusService,
   createAgentDirectory,
   createAgentService,
   createClickHouseStore,
+  createConsensusEngine,
+  createConsensusService,
   createIngest,
+  createOutageStore,
   createRegistry,
   ensureResultsStream,
-  startGrpcServer,
-  type ClickHouseStore,
   type GrpcServer,
   type Ingest,
   type NatsAgentDirectory,
   type NatsRegistry,
-} from "../control-plane/src/index.js";
-import { createOutageStore, type OutageStore } from "../control-plane/src/store/outages.js";
+  type Outage,
+  type OutageStore,
+  policyFromCheck,
+  startGrpcServer,
+} from "@probemesh/control-plane";
+import type { Logger } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
 import { AGENT_TOKEN, startAgent, waitFor, type Agent } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";

@@ -1,12 +1,18 @@
 // Outages, rollups and engine warm-up against a real clickhouse-server 18.16 (migrations 001 + 002).
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import {
+  availability,
+  createConsensusEngine,
+  createOutageStore,
+  type Observation,
+  type Outage,
+  type OutageStore,
+  runMigrations,
+  type SqlExecutor,
+  type Transition,
+} from "@probemesh/control-plane";
 import type { Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availability } from "../control-plane/src/consensus/availability.js";
-import { createConsensusEngine } from "../control-plane/src/consensus/engine.js";
-import type { Observation, Outage, Transition } from "../control-plane/src/consensus/types.js";
-import { runMigrations, type SqlExecutor } from "../control-plane/src/store/migrate.js";
-import { createOutageStore, type OutageStore } from "../control-plane/src/store/outages.js";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
 
 // A silent logger without depending on pino from the test package.

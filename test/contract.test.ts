@@ -7,6 +7,8 @@
  * but unknown to the agent once opened. The reverse direction holds too: every check type has a
  * prober, and the agent announces exactly the vocabulary's capabilities.
  */
+import { capabilitiesOf, createProbers, type ProbeOutcome } from "@probemesh/agent";
+import { validateCheck } from "@probemesh/control-plane";
 import {
   CAPABILITIES,
   CHECK_TYPES,
@@ -21,8 +23,6 @@ import {
   type DnsRecordType,
 } from "@probemesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capabilitiesOf, createProbers, type ProbeOutcome } from "../agent/src/index.js";
-import { validateCheck } from "../control-plane/src/index.js";
 import { generateTestCerts, type TestCerts } from "./harness/targets-certs.js";
 import { startDnsTarget, type DnsTarget } from "./harness/targets-dns.js";
 import { startGrpcTarget, type GrpcTarget } from "./harness/targets-grpc.js";

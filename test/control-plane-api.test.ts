@@ -12,17 +12,24 @@ import {
   WatchAssignmentsRequestSchema,
   type WatchAssignmentsResponse,
 } from "@probemesh/proto";
+import {
+  type ApiServer,
+  ConflictError,
+  createAgentDirectory,
+  createAgentService,
+  createApi,
+  createRegistry,
+  type GrpcServer,
+  type NatsAgentDirectory,
+  type NatsRegistry,
+  type ResultRow,
+  type ResultStore,
+  startApiServer,
+  startGrpcServer,
+  validateCheck,
+} from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAgentDirectory, type NatsAgentDirectory } from "../control-plane/src/agents/nats-agents.js";
-import { createApi } from "../control-plane/src/api/app.js";
-import { startApiServer, type ApiServer } from "../control-plane/src/api/serve.js";
-import { validateCheck } from "../control-plane/src/checks/validate-check.js";
-import { ConflictError } from "../control-plane/src/errors.js";
-import { createAgentService } from "../control-plane/src/grpc/agent-service.js";
-import { startGrpcServer, type GrpcServer } from "../control-plane/src/grpc/grpc-server.js";
-import { createRegistry, type NatsRegistry } from "../control-plane/src/registry/nats-registry.js";
-import type { ResultRow, ResultStore } from "../control-plane/src/store/types.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { waitFor } from "./harness/process.js";
 

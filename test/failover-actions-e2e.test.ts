@@ -7,8 +7,8 @@
 import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { promisify } from "node:util";
+import type { DeliveryRecord } from "@probemesh/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DeliveryRecord } from "../control-plane/src/hooks/types.js";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
 import { startHaproxy, type HaproxyServer } from "./harness/haproxy.js";
 import { startAgent, startControlPlane, waitFor, type Agent, type ControlPlane } from "./harness/mesh.js";

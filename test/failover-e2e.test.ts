@@ -2,8 +2,8 @@
 // one HTTP target; when it fails everywhere the control plane agrees on an outage and one signed
 // `outage.opened` reaches a local webhook consumer; recovery sends `outage.resolved` for the same outage.
 import { createServer, type Server } from "node:http";
+import { verifyWebhook } from "@probemesh/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyWebhook } from "../control-plane/src/hooks/signing.js";
 import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
 

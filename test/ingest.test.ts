@@ -6,11 +6,16 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ProbeResultSchema, ProbeState, RESULTS_STREAM, resultSubject, type ProbeResult } from "@probemesh/proto";
 import { probeResultFixture, type ProbeResultInit } from "@probemesh/proto/testing";
+import {
+  type ClickHouseStore,
+  createClickHouseStore,
+  createIngest,
+  ensureResultsStream,
+  type Ingest,
+  type ResultRow,
+} from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createIngest, ensureResultsStream, type Ingest } from "../control-plane/src/ingest/index.js";
-import { createClickHouseStore, type ClickHouseStore } from "../control-plane/src/store/clickhouse-store.js";
-import type { ResultRow } from "../control-plane/src/store/types.js";
 import { startClickHouse, startNats, waitFor, type ClickHouseServer, type NatsServer } from "./harness/index.js";
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });

@@ -78,5 +78,12 @@ export {
 } from "./publish/result-publisher.js";
 export { createNatsSink, type NatsSink, type NatsSinkOptions } from "./publish/nats-sink.js";
 export type { ResultSink } from "./publish/result-sink.js";
-export { createProbers, capabilitiesOf, type ProbersOptions } from "./probes/index.js";
+export {
+  createProbers,
+  capabilitiesOf,
+  type ProbersOptions,
+  type LookupFn,
+  type ResolvedAddress,
+} from "./probes/index.js";
+export { systemLookup } from "./probes/shared/resolve.js";
 export type { Prober, ProbeOutcome, ProbeContext, ProbeVerdict, FailureReason } from "./probes/types.js";

@@ -57,9 +57,14 @@ export { startGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc
 export { createApi, type Api, type ApiOptions, type ApiStats, type Readiness } from "./api/app.js";
 export { startApiServer, type ApiServer } from "./api/serve.js";
 export { DEFAULT_RESULTS_LIMIT, MAX_RESULTS_LIMIT } from "./api/results-query.js";
+export { createConsensusRoutes, type ConsensusRoutesOptions } from "./api/consensus-routes.js";
+export { createHooksApi, requireHooksToken, type HooksApiOptions } from "./api/hooks-routes.js";
 
 export type { ResultRow, ResultQuery, ResultStore } from "./store/types.js";
 export { createClickHouseStore, type ClickHouseStore, type ClickHouseStoreOptions } from "./store/clickhouse-store.js";
+export { createOutageStore, type OutageStore, type OutageQuery, type RegionCounts } from "./store/outages.js";
+export { listMigrations, runMigrations, type SqlExecutor } from "./store/migrate.js";
+export { sql, type Sql, type SqlParam } from "./store/sql.js";
 export {
   createIngest,
   ensureResultsStream,
@@ -67,3 +72,40 @@ export {
   type IngestOptions,
   type IngestStats,
 } from "./ingest/index.js";
+
+export {
+  createConsensusEngine,
+  createConsensusService,
+  replay,
+  availability,
+  policyFromCheck,
+  type ConsensusEngine,
+  type ConsensusEngineOptions,
+  type ConsensusService,
+  type ConsensusServiceOptions,
+  type CheckPolicy,
+  type GlobalState,
+  type Observation,
+  type Outage,
+  type Quorum,
+  type RegionState,
+  type Transition,
+} from "./consensus/index.js";
+
+export {
+  createHooks,
+  validateHook,
+  verifyWebhook,
+  signWebhook,
+  WebhookVerificationError,
+  createAdapters,
+  type Hooks,
+  type HooksOptions,
+  type ValidatedHook,
+  type ActionContext,
+  type HookAdapter,
+  type DeliveryRecord,
+  type Hook,
+  type HookEvent,
+  type HookType,
+} from "./hooks/index.js";

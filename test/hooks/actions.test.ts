@@ -5,10 +5,16 @@
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  createHooks,
+  createHooksApi,
+  type DeliveryRecord,
+  type Hooks,
+  requireHooksToken,
+  verifyWebhook,
+} from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHooksApi, requireHooksToken } from "../../control-plane/src/api/hooks-routes.js";
-import { createHooks, verifyWebhook, type DeliveryRecord, type Hooks } from "../../control-plane/src/hooks/index.js";
 import { startBind, type BindServer } from "../harness/bind.js";
 import { startHaproxy, type HaproxyServer } from "../harness/haproxy.js";
 import { startNats, type NatsServer } from "../harness/nats.js";

@@ -4,12 +4,17 @@
 // independently of the adapter (dig, HAProxy's socket, what the receiver got).
 import { execFileSync } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
+import {
+  type ActionContext,
+  createAdapters,
+  type Hook,
+  type HookAdapter,
+  type HookEvent,
+  type HookType,
+  validateHook,
+} from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAdapters } from "../../control-plane/src/hooks/actions/index.js";
-import type { ActionContext, HookAdapter } from "../../control-plane/src/hooks/actions/types.js";
-import type { Hook, HookEvent, HookType } from "../../control-plane/src/hooks/types.js";
-import { validateHook } from "../../control-plane/src/hooks/validate-hook.js";
 import { startBind, type BindServer } from "../harness/bind.js";
 import { startHaproxy, type HaproxyServer } from "../harness/haproxy.js";
 import { freePort } from "../harness/ports.js";

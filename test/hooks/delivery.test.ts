@@ -1,15 +1,15 @@
 // Durable, signed hook deliveries on a real nats-server: retries while the consumer is down, one
 // webhook-id per delivery across retries and replicas, crash of a replica mid-delivery, 410, holds.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   createHooks,
-  verifyWebhook,
   type HookAdapter,
   type Hooks,
   type HooksOptions,
-} from "../../control-plane/src/hooks/index.js";
-import { validateHook } from "../../control-plane/src/hooks/validate-hook.js";
+  validateHook,
+  verifyWebhook,
+} from "@probemesh/control-plane";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsServer } from "../harness/nats.js";
 import { waitFor } from "../harness/process.js";
 import { memoryLogger, outageEvent, startReceiver, type Receiver } from "./receiver.js";

@@ -13,11 +13,11 @@ import {
   TlsCheckSchema,
   type Check,
 } from "@probemesh/proto";
+import { createProbers } from "@probemesh/agent";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProbers } from "../../agent/src/probes/index.js";
 import { freePort } from "../harness/ports.js";
 import { startProcess, waitForPort, type Managed } from "../harness/process.js";
 import { generateTestCerts, type TestCerts } from "../harness/targets-certs.js";

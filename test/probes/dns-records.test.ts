@@ -4,12 +4,11 @@
  * expectAnswers, answersContain and answerRegex like the other types.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { createProbers, type ProbeOutcome } from "@probemesh/agent";
 import { CheckSchema, DNS_RECORD_TYPES, DnsCheckSchema, type DnsRecordType } from "@probemesh/proto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProbers } from "../../agent/src/probes/index.js";
-import type { ProbeOutcome } from "../../agent/src/probes/types.js";
 import { startDnsTarget, type DnsTarget } from "../harness/targets-dns.js";
 
 let dnsTarget: DnsTarget;

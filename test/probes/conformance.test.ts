@@ -4,6 +4,7 @@
  * phase timings, bounded results. Type-specific behaviours against the same targets follow.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { createProbers, systemLookup, type ProbeOutcome, type Prober } from "@probemesh/agent";
 import {
   CheckSchema,
   DnsCheckSchema,
@@ -15,13 +16,11 @@ import {
   type Check,
 } from "@probemesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRegions, netnsUnavailable, type Regions } from "../../../test/harness/netns.js";
-import { generateTestCerts, type TestCerts } from "../../../test/harness/targets-certs.js";
-import { startDnsTarget, type DnsTarget } from "../../../test/harness/targets-dns.js";
-import { startGrpcTarget, type GrpcTarget } from "../../../test/harness/targets-grpc.js";
-import { BIG_BODY_BYTES, startTargets, type Targets } from "../../../test/harness/targets.js";
-import { createProbers } from "./index.js";
-import type { ProbeOutcome, Prober } from "./types.js";
+import { createRegions, netnsUnavailable, type Regions } from "../harness/netns.js";
+import { generateTestCerts, type TestCerts } from "../harness/targets-certs.js";
+import { startDnsTarget, type DnsTarget } from "../harness/targets-dns.js";
+import { startGrpcTarget, type GrpcTarget } from "../harness/targets-grpc.js";
+import { BIG_BODY_BYTES, startTargets, type Targets } from "../harness/targets.js";
 
 let certs: TestCerts;
 let targets: Targets;
@@ -48,7 +47,6 @@ const probers = createProbers({
   lookup: async (host) => {
     const hit = table[host];
     if (hit) return hit;
-    const { systemLookup } = await import("./shared/resolve.js");
     return systemLookup(host);
   },
 });
