@@ -160,16 +160,57 @@ function cases(): Case[] {
 
 /** Mean microseconds per call of `fn`, run until at least `minMs` have passed (after a warm-up). */
 function timeIt(fn: () => unknown, minMs: number): number {
-  for (let i = 0; i < 20; i++) fn();
+  const t0 = performance.now();
+  fn();
+  // Slow calls (the worst cases) get one warm-up call and are timed one by one.
+  const batch = performance.now() - t0 > minMs / 20 ? 1 : 10;
+  if (batch > 1) for (let i = 0; i < 20; i++) fn();
   let n = 0;
   const start = performance.now();
   let elapsed = 0;
   while (elapsed < minMs) {
-    for (let i = 0; i < 10; i++) fn();
-    n += 10;
+    for (let i = 0; i < batch; i++) fn();
+    n += batch;
     elapsed = performance.now() - start;
   }
   return (elapsed * 1000) / n;
+}
+
+/** Random a/b text: the input that makes `a[ab]{n}[cd]` need 2^n DFA states. */
+function abText(chars: number): string {
+  let x = 12345;
+  let out = "";
+  for (let i = 0; i < chars; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out += x & 1 ? "a" : "b";
+  }
+  return out;
+}
+
+/**
+ * The slowest patterns found that still fit MAX_USER_REGEX_PROGRAM_SIZE (500 instructions): no
+ * literal lets the engine skip the text, and the state sets are large.
+ */
+function worstCases(): Case[] {
+  const out: Case[] = [];
+  for (const [label, chars] of [
+    ["64 KiB", 64 * 1024],
+    ["1 MiB", 1024 * 1024],
+  ] as const) {
+    out.push({
+      name: `a[ab]{496}[cd]  on random a/b ${label}`,
+      re2: "a[ab]{496}[cd]",
+      js: /a[ab]{496}[cd]/,
+      body: abText(chars),
+    });
+    out.push({
+      name: String.raw`\w{497}[!?]  on "a"×${label}`,
+      re2: String.raw`\w{497}[!?]`,
+      js: /\w{497}[!?]/,
+      body: "a".repeat(chars),
+    });
+  }
+  return out;
 }
 
 function dirBytes(dir: string): number {
@@ -186,6 +227,14 @@ function packageRoot(name: string): string {
   const entry = require.resolve(name);
   const marker = `node_modules/${name}`;
   return entry.slice(0, entry.lastIndexOf(marker) + marker.length);
+}
+
+const ratio = (r: number) => `${r >= 0.1 ? r.toFixed(1) : r.toPrecision(1)}×`;
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows)
+    console.log(r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  "));
 }
 
 const fmt = (us: number) => (us < 10 ? us.toFixed(2) : us < 1000 ? us.toFixed(1) : us.toFixed(0));
@@ -233,13 +282,29 @@ async function main(): Promise<void> {
       else if (got !== expected) row[0] += `  [!] ${e.name} answers ${got}`;
       const us = timeIt(() => m.test(c.body), c.re2 === BACKTRACKING && e.name === "RegExp" ? minMs * 5 : minMs);
       base ??= e.name === "RegExp" ? us : undefined;
-      row.push(base !== undefined && e.name !== "RegExp" ? `${fmt(us)} (${(us / base).toFixed(1)}×)` : fmt(us));
+      row.push(base !== undefined && e.name !== "RegExp" ? `${fmt(us)} (${ratio(us / base)})` : fmt(us));
     }
     rows.push(row);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows)
-    console.log(r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  "));
+  printTable(rows);
+
+  console.log("\nworst cases found at the 500-instruction cap: µs of the first call after compiling / warm mean");
+  const worst: string[][] = [["case", ...ENGINE_NAMES]];
+  for (const c of worstCases()) {
+    const row = [c.name];
+    let base: number | undefined;
+    for (const e of engines) {
+      const m = e.compile(c.re2, c.js);
+      const t0 = performance.now();
+      m.test(c.body);
+      const firstUs = (performance.now() - t0) * 1000;
+      const us = timeIt(() => m.test(c.body), minMs);
+      base ??= us;
+      row.push(`${fmt(firstUs)} / ${fmt(us)}${e.name === "RegExp" ? "" : ` (${ratio(us / base)})`}`);
+    }
+    worst.push(row);
+  }
+  printTable(worst);
 
   console.log("\ncompile, µs per pattern (mean over the distinct patterns above)");
   const distinct = [...new Map(cases().map((c) => [c.re2, c])).values()];
