@@ -1,10 +1,10 @@
 // The agent's publisher against a real nats-server: results land in JetStream in order with the
 // result id as message id; an outage or a missing stream sends them to the disk outbox, replayed
 // in order once NATS is back.
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { CheckSchema, ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL, resultSubject } from "@probemesh/proto";
+import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL, resultSubject } from "@probemesh/proto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { createNatsSink, type NatsSink } from "../agent/src/publish/nats-sink.js
 import { openOutbox } from "../agent/src/publish/outbox.js";
 import { createResultPublisher, type ResultPublisher } from "../agent/src/publish/result-publisher.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
+import { checkFixture, probeResultFixture } from "@probemesh/proto/testing";
 import { startAgent } from "./harness/mesh.js";
 import { waitFor } from "./harness/process.js";
 
@@ -68,9 +69,8 @@ describe("agent publisher on a real nats-server", () => {
   }
 
   const result = (seq: number) =>
-    create(ProbeResultSchema, {
+    probeResultFixture({
       id: `res-${seq}-${Math.random().toString(36).slice(2)}`,
-      checkId: "web",
       agentId: "agent-7",
       region: "eu-west",
       seq: BigInt(seq),
@@ -107,7 +107,7 @@ describe("agent publisher on a real nats-server", () => {
     expect(stored.seqs).toEqual(range(1, 51));
     expect(new Set(stored.subjects)).toEqual(new Set([subject]));
     // Server-side dedupe: the same result published again is not stored twice.
-    const again = create(ProbeResultSchema, { id: stored.ids[0]!, seq: 999n });
+    const again = probeResultFixture({ id: stored.ids[0]!, seq: 999n });
     pub.publish(again);
     await waitFor("published", () => pub.stats().published === 51, 10_000);
     expect(await count()).toBe(50);
@@ -200,16 +200,7 @@ describe("agent publisher on a real nats-server", () => {
     cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
     createAssignmentCache({ dir: stateDir, log }).save({
       version: 1n,
-      checks: [
-        create(CheckSchema, {
-          id: "tcp1",
-          type: "tcp",
-          intervalMs: 100,
-          timeoutMs: 90,
-          version: 1,
-          tcp: { host: "127.0.0.1", port },
-        }),
-      ],
+      checks: [checkFixture("tcp1", { type: "tcp", intervalMs: 100, timeoutMs: 90, tcp: { host: "127.0.0.1", port } })],
     });
     const launch = () =>
       startAgent({

@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { CheckSchema } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createConsensusRoutes } from "../control-plane/src/api/consensus-routes.js";
+import { createApi, type Api } from "../control-plane/src/api/app.js";
 import { createConsensusEngine } from "../control-plane/src/consensus/engine.js";
 import { policyFromCheck } from "../control-plane/src/consensus/policy.js";
 import { createConsensusService, type ConsensusService } from "../control-plane/src/consensus/service.js";
@@ -79,7 +79,7 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
   let ingest: Ingest;
   let outages: OutageStore;
   let consensus: ConsensusService;
-  let api: ReturnType<typeof createConsensusRoutes>;
+  let api: Api;
   const agents: Agent[] = [];
   const testStart = Date.now();
 
@@ -140,14 +140,21 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     await consensus.start();
     ingest = createIngest({ nc, store, log, flushMs: 50, onStored: (rows) => consensus.onStored(rows) });
     await ingest.start();
-    api = createConsensusRoutes({
-      engine,
-      outageStore: outages,
-      lookupCheck: async (id) => {
-        const record = await registry.get(id);
-        return record ? policyFromCheck(record.check) : undefined;
-      },
+    api = createApi({
+      config: { apiToken: "consensus-e2e-token" },
+      registry,
+      store,
+      agents: agentDir,
+      ready: async () => ({ nats: true, clickhouse: true, migrations: true }),
       log,
+      consensus: {
+        engine,
+        outageStore: outages,
+        lookupCheck: async (id) => {
+          const record = await registry.get(id);
+          return record ? policyFromCheck(record.check) : undefined;
+        },
+      },
     });
 
     for (const name of REGION_NAMES) {

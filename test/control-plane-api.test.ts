@@ -2,22 +2,14 @@
 // nats-server: checks written through the API reach agents over gRPC as a snapshot, then deltas;
 // two replicas share one registry; presence is visible from any replica.
 import { create } from "@bufbuild/protobuf";
-import {
-  credentials,
-  makeGenericClientConstructor,
-  Metadata,
-  status,
-  type Client,
-  type ClientReadableStream,
-  type ServiceError,
-} from "@grpc/grpc-js";
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   AgentService,
-  grpcServiceDefinition,
+  type GrpcClient,
+  createGrpcClient,
   HeartbeatRequestSchema,
   WatchAssignmentsRequestSchema,
-  type HeartbeatResponse,
   type WatchAssignmentsResponse,
 } from "@probemesh/proto";
 import { pino } from "pino";
@@ -38,10 +30,7 @@ const API_TOKEN = "cp-api-test-token";
 const AGENT_TOKEN = "cp-agent-test-token";
 const log = pino({ level: process.env.PROBEMESH_TEST_LOG_LEVEL ?? "silent" });
 
-type AgentClient = Client & {
-  watchAssignments(req: unknown, md: Metadata): ClientReadableStream<WatchAssignmentsResponse>;
-  heartbeat(req: unknown, md: Metadata, cb: (err: ServiceError | null, res?: HeartbeatResponse) => void): void;
-};
+type AgentClient = GrpcClient<typeof AgentService>;
 
 /** One in-process control-plane replica: registry, presence, gRPC and HTTP on free ports. */
 interface Replica {
@@ -94,8 +83,7 @@ async function startReplica(natsUrl: string, name: string): Promise<Replica> {
     log,
   });
   const http = await startApiServer({ addr: "127.0.0.1:0", app, log });
-  const Ctor = makeGenericClientConstructor(grpcServiceDefinition(AgentService), "AgentService");
-  const client = new Ctor(`127.0.0.1:${grpc.port}`, credentials.createInsecure()) as unknown as AgentClient;
+  const client = createGrpcClient(AgentService, `127.0.0.1:${grpc.port}`, credentials.createInsecure());
   return {
     nc,
     registry,

@@ -1,10 +1,11 @@
 // JetStream -> ClickHouse ingest on real servers: rows land, duplicates collapse, malformed messages are
 // terminated without blocking the stream, a row the store refuses is cut out of its batch, nothing is
 // lost while ClickHouse is down, and a restarted ingest resumes from its durable consumer.
-import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ProbeResultSchema, ProbeState, RESULTS_STREAM, resultSubject, type ProbeResult } from "@probemesh/proto";
+import { probeResultFixture, type ProbeResultInit } from "@probemesh/proto/testing";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIngest, ensureResultsStream, type Ingest } from "../control-plane/src/ingest/index.js";
@@ -17,8 +18,8 @@ const T0 = Date.UTC(2024, 4, 1, 12);
 const DURABLE = "probemesh-ingest";
 
 let seq = 0;
-function result(checkId: string, i: number, over: MessageInitShape<typeof ProbeResultSchema> = {}): ProbeResult {
-  return create(ProbeResultSchema, {
+function result(checkId: string, i: number, over: ProbeResultInit = {}): ProbeResult {
+  return probeResultFixture({
     id: `${checkId}-${i}`,
     checkId,
     checkVersion: 1,
@@ -35,7 +36,7 @@ function result(checkId: string, i: number, over: MessageInitShape<typeof ProbeR
     target: "127.0.0.1:1",
     httpStatus: i % 3 === 0 ? 0 : 200,
     ...over,
-  } as MessageInitShape<typeof ProbeResultSchema>);
+  } as ProbeResultInit);
 }
 
 describe("ingest: JetStream -> ClickHouse on real servers", () => {

@@ -1,25 +1,6 @@
-import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import {
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type sendUnaryData,
-} from "@grpc/grpc-js";
-import {
-  AgentService,
-  CheckSchema,
-  grpcServiceDefinition,
-  HeartbeatResponseSchema,
-  ProbeResultSchema,
-  WatchAssignmentsResponseSchema,
-  type Check,
-  type HeartbeatRequest,
-  type HeartbeatResponse,
-  type ProbeResult,
-  type WatchAssignmentsRequest,
-  type WatchAssignmentsResponse,
-} from "@probemesh/proto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ProbeResultSchema, type ProbeResult } from "@probemesh/proto";
+import { checkFixture, type CheckInit } from "@probemesh/proto/testing";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,50 +10,12 @@ import { createAgent, type Agent, type ManagedSink } from "./agent.js";
 import type { AgentConfig } from "./config.js";
 import type { Prober } from "./probes/types.js";
 import { StateDirLockedError } from "./state-lock.js";
+import { startFakeControlPlane } from "./testing/fake-control-plane.js";
 
 const log = pino({ level: "silent" });
 const TOKEN = "tok";
-const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) =>
-  create(CheckSchema, { id, type: "fake", intervalMs: 100, timeoutMs: 80, version: 1, ...fields });
-
-type Stream = ServerWritableStream<WatchAssignmentsRequest, WatchAssignmentsResponse>;
-
-async function fakeControlPlane(port: number, checks: () => Check[]) {
-  const streams = new Set<Stream>();
-  const heartbeats: HeartbeatRequest[] = [];
-  const server = new Server();
-  server.addService(grpcServiceDefinition(AgentService), {
-    watchAssignments(call: Stream) {
-      streams.add(call);
-      call.on("cancelled", () => streams.delete(call));
-      call.write(
-        create(WatchAssignmentsResponseSchema, {
-          event: { case: "snapshot", value: { version: 1n, checks: checks() } },
-        }),
-      );
-    },
-    heartbeat(call: ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>, cb: sendUnaryData<HeartbeatResponse>) {
-      heartbeats.push(call.request);
-      cb(null, create(HeartbeatResponseSchema, {}));
-    },
-  });
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  return {
-    port: bound,
-    heartbeats,
-    delta(version: bigint, upserted: Check[], removed: string[]) {
-      for (const s of streams)
-        s.write(
-          create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: { version, upserted, removed } } }),
-        );
-    },
-    stop: () => server.forceShutdown(),
-  };
-}
+const check = (id: string, fields: CheckInit = {}) =>
+  checkFixture(id, { type: "fake", intervalMs: 100, timeoutMs: 80, ...fields });
 
 function memorySink(): ManagedSink & { results: ProbeResult[] } {
   const results: ProbeResult[] = [];
@@ -144,7 +87,7 @@ describe("agent wiring", () => {
   it("probes what the control plane assigns and publishes results with increasing seq", async () => {
     const dir = mkdtempSync(join(tmpdir(), "agent-wiring-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const cp = await fakeControlPlane(0, () => [check("a"), check("b")]);
+    const cp = await startFakeControlPlane({ checks: () => [check("a"), check("b")] });
     cleanups.push(cp.stop);
     const { agent, sink } = makeAgent(dir, cp.port);
     await agent.start();
@@ -170,7 +113,7 @@ describe("agent wiring", () => {
   it("keeps probing from its cache after a restart while the control plane is down", async () => {
     const dir = mkdtempSync(join(tmpdir(), "agent-wiring-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const cp = await fakeControlPlane(0, () => [check("cached")]);
+    const cp = await startFakeControlPlane({ checks: [check("cached")] });
     const first = makeAgent(dir, cp.port);
     await first.agent.start();
     await until("first results", () => first.sink.results.length >= 2);

@@ -18,7 +18,15 @@ export {
   type LogLevel,
 } from "./config.js";
 export { createLogger, REDACT_PATHS, type LoggerOptions } from "./logger.js";
-export { createBackoff, type Backoff, type BackoffOptions } from "./backoff.js";
+export {
+  backoffPolicy,
+  createBackoff,
+  type Backoff,
+  type BackoffOptions,
+  type BackoffPolicy,
+  type Jitter,
+} from "./backoff.js";
+export { sleep } from "./sleep.js";
 export { lockStateDir, type StateLock } from "./state-lock.js";
 export { agentVersion } from "./version.js";
 export {

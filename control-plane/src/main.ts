@@ -10,24 +10,23 @@ import { createApi, type Readiness } from "./api/app.js";
 import { startApiServer, type ApiServer } from "./api/serve.js";
 import { loadConfig, redactUrl, type Config } from "./config.js";
 import { ValidationError } from "./errors.js";
+import { retryUntilAborted } from "./backoff.js";
+import { createLifecycle } from "./lifecycle.js";
 import { createAgentService } from "./grpc/agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
-import { onShutdownSignals } from "./shutdown-signals.js";
 import { createIngest, ensureResultsStream } from "./ingest/index.js";
 import { createRegistry } from "./registry/nats-registry.js";
 import { createClickHouseStore } from "./store/clickhouse-store.js";
 import { createOutageStore } from "./store/outages.js";
-import { createConsensusRoutes } from "./api/consensus-routes.js";
+import { startRetention } from "./store/retention.js";
 import { createConsensusEngine } from "./consensus/engine.js";
 import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusService } from "./consensus/service.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
-import { createHooksRoutes } from "./api/hooks-routes.js";
 import { createHooks } from "./hooks/hooks.js";
 import { belatedRecovery, hookEventFromTransition, reannouncements } from "./hooks/from-transition.js";
 import type { HookEvent } from "./hooks/types.js";
 
-const DAY_MS = 86_400_000;
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
 /** Incidents resolved this recently are re-announced to hooks at start (the hooks' dedupe window). */
@@ -73,69 +72,11 @@ function rootLogger(config: Config): Logger {
   });
 }
 
-/** Sleeps `ms` unless `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** Retries `attempt` with capped exponential backoff until it succeeds or `signal` aborts. */
-async function retry<T>(
-  what: string,
-  log: Logger,
-  signal: AbortSignal,
-  attempt: () => Promise<T>,
-): Promise<T | undefined> {
-  for (let n = 1; !signal.aborted; n++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      const retryInMs = Math.min(5000, 250 * 2 ** Math.min(n, 5));
-      log.warn(
-        { err: err instanceof Error ? err.message : String(err), attempt: n, retryInMs },
-        `${what} failed; retrying`,
-      );
-      await pause(retryInMs, signal);
-    }
-  }
-  return undefined;
-}
-
 async function main(): Promise<void> {
   const config = readConfig();
   const log = rootLogger(config);
-  const stopping = new AbortController();
-  const cleanups: (() => Promise<void>)[] = [];
-  let shuttingDown = false;
-
-  const shutdown = async (reason: string, code: number) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    stopping.abort();
-    log.info({ reason }, "shutting down");
-    setTimeout(() => {
-      log.error({ graceMs: SHUTDOWN_GRACE_MS }, "shutdown took too long; exiting now");
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS).unref();
-    // Stop in reverse order of start: API and gRPC first, NATS last.
-    for (const cleanup of cleanups.reverse()) {
-      await cleanup().catch((err: unknown) => log.warn({ err }, "error during shutdown"));
-    }
-    log.info("stopped");
-    process.exit(code);
-  };
-  onShutdownSignals({ log, shutdown: (signal) => void shutdown(signal, 0), force: () => process.exit(1) });
-  process.on("unhandledRejection", (err) => {
-    log.fatal({ err }, "unhandled promise rejection");
-    void shutdown("unhandled rejection", 1);
-  });
+  const life = createLifecycle({ log, graceMs: SHUTDOWN_GRACE_MS });
+  life.handleProcessEvents();
 
   log.info(
     {
@@ -151,18 +92,20 @@ async function main(): Promise<void> {
 
   // NATS: wait for it at start (clear log lines), then reconnect forever.
   const natsLog = log.child({ component: "nats" });
-  const nc: NatsConnection | undefined = await retry("connecting to NATS", natsLog, stopping.signal, () =>
-    connect({
-      servers: config.natsUrl,
-      name: `probemesh-control-plane@${hostname()}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 1000,
-    }),
+  const nc: NatsConnection | undefined = await retryUntilAborted(
+    { what: "connecting to NATS", log: natsLog, signal: life.signal },
+    () =>
+      connect({
+        servers: config.natsUrl,
+        name: `probemesh-control-plane@${hostname()}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1000,
+      }),
   );
   if (!nc) return;
   let natsConnected = true;
   natsLog.info({ server: nc.getServer() }, "connected to NATS");
-  cleanups.push(async () => {
+  life.onStop(async () => {
     await nc.drain();
   });
   void (async () => {
@@ -179,31 +122,34 @@ async function main(): Promise<void> {
     }
   })();
 
-  const jsm = await retry("creating the results stream", natsLog, stopping.signal, async () => {
-    const m = await jetstreamManager(nc);
-    await ensureResultsStream(m);
-    return m;
-  });
+  const jsm = await retryUntilAborted(
+    { what: "creating the results stream", log: natsLog, signal: life.signal },
+    async () => {
+      const m = await jetstreamManager(nc);
+      await ensureResultsStream(m);
+      return m;
+    },
+  );
   if (!jsm) return;
 
   const registry = createRegistry({ nc, log });
-  cleanups.push(() => registry.stop());
-  await retry("loading the check registry", log, stopping.signal, () => registry.start());
-  if (stopping.signal.aborted) return;
+  life.onStop(() => registry.stop());
+  await retryUntilAborted({ what: "loading the check registry", log, signal: life.signal }, () => registry.start());
+  if (life.signal.aborted) return;
 
   const agents = createAgentDirectory({ nc, log, replicaId: `${hostname()}-${process.pid}` });
-  cleanups.push(() => agents.stop());
-  await retry("opening the agent directory", log, stopping.signal, () => agents.start());
-  if (stopping.signal.aborted) return;
+  life.onStop(() => agents.stop());
+  await retryUntilAborted({ what: "opening the agent directory", log, signal: life.signal }, () => agents.start());
+  if (life.signal.aborted) return;
 
   const store = createClickHouseStore({ url: config.clickhouseUrl, database: config.clickhouseDatabase, log });
-  cleanups.push(() => store.close());
+  life.onStop(() => store.close());
 
   // Agents get their assignments and the API answers even while ClickHouse is still coming up:
   // results wait in JetStream, and /readyz says what is missing.
   const service = createAgentService({ registry, agents, token: config.agentToken, log });
   const grpcServer: GrpcServer = await startGrpcServer({ addr: config.grpcAddr, service, log });
-  cleanups.push(() => grpcServer.close());
+  life.onStop(() => grpcServer.close());
 
   const ready = async (): Promise<Readiness> => ({
     nats: natsConnected && !nc.isClosed() && registry.ready(),
@@ -250,12 +196,14 @@ async function main(): Promise<void> {
   // Checks whose engine-made check.recovered is queued: the belated one (queued before it) gives way.
   const engineRecovering = new Set<string>();
   async function publishHookEvent(event: HookEvent): Promise<void> {
-    const done = await retry(`publishing hook event ${event.id}`, hooksLog, stopping.signal, () =>
-      hooks.publish(event).catch((err: unknown) => {
-        // A refused event will not become valid by retrying; it is logged and counted by hooks.
-        if (err instanceof ValidationError) return undefined;
-        throw err;
-      }),
+    const done = await retryUntilAborted(
+      { what: `publishing hook event ${event.id}`, log: hooksLog, signal: life.signal },
+      () =>
+        hooks.publish(event).catch((err: unknown) => {
+          // A refused event will not become valid by retrying; it is logged and counted by hooks.
+          if (err instanceof ValidationError) return undefined;
+          throw err;
+        }),
     );
     if (event.type === "check.recovered") engineRecovering.delete(event.data.checkId);
     if (!done) return;
@@ -271,36 +219,47 @@ async function main(): Promise<void> {
     return decision !== undefined && decision !== "forget";
   }
 
-  const app = createApi({ config, registry, store, agents, ready, log, agentHealth: (id) => engine.agent(id) });
-  app.route("/", createHooksRoutes({ hooks, log, apiToken: config.apiToken }));
-  app.route(
-    "/",
-    createConsensusRoutes({
+  const app = createApi({
+    config,
+    registry,
+    store,
+    agents,
+    ready,
+    log,
+    agentHealth: (id) => engine.agent(id),
+    hooks,
+    consensus: {
       engine,
       outageStore,
-      log,
-      apiToken: config.apiToken,
       lookupCheck: async (id) => {
         const record = await registry.get(id);
-        return record ? policyFromCheck(record.check) : undefined;
+        return record ? { ...policyFromCheck(record.check), createdAt: record.createdAt } : undefined;
       },
-    }),
-  );
+    },
+  });
   const apiServer: ApiServer = await startApiServer({ addr: config.httpAddr, app, log });
-  cleanups.push(() => apiServer.close());
+  life.onStop(() => apiServer.close());
 
-  await retry("migrating ClickHouse", log.child({ component: "clickhouse" }), stopping.signal, () => store.migrate());
-  if (stopping.signal.aborted) return;
+  await retryUntilAborted(
+    { what: "migrating ClickHouse", log: log.child({ component: "clickhouse" }), signal: life.signal },
+    () => store.migrate(),
+  );
+  if (life.signal.aborted) return;
   log.info({ database: config.clickhouseDatabase }, "ClickHouse schema is up to date");
 
-  await retry("starting hook deliveries", hooksLog, stopping.signal, () => hooks.start());
-  if (stopping.signal.aborted) return;
-  cleanups.push(() => hooks.stop());
+  await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: life.signal }, () =>
+    hooks.start(),
+  );
+  if (life.signal.aborted) return;
+  life.onStop(() => hooks.stop());
 
   // Open incidents and recent results are loaded before the first new result is judged.
-  await retry("starting consensus", log.child({ component: "consensus" }), stopping.signal, () => consensus.start());
-  if (stopping.signal.aborted) return;
-  cleanups.push(() => consensus.stop());
+  await retryUntilAborted(
+    { what: "starting consensus", log: log.child({ component: "consensus" }), signal: life.signal },
+    () => consensus.start(),
+  );
+  if (life.signal.aborted) return;
+  life.onStop(() => consensus.stop());
 
   // A crash between a transition and its hook event must not lose the event: announce again what
   // changed within the hooks' dedupe window (same ids, so what was delivered is not delivered twice).
@@ -330,24 +289,11 @@ async function main(): Promise<void> {
 
   const ingest = createIngest({ nc, store, log, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
-  cleanups.push(() => ingest.stop());
+  life.onStop(() => ingest.stop());
   await ingest.start();
 
-  const retention = log.child({ component: "retention" });
-  const dropOld = async () => {
-    const cutoff = Date.now() - config.retentionDays * DAY_MS;
-    try {
-      const dropped = await store.dropPartitionsBefore(cutoff);
-      if (dropped.length > 0)
-        retention.info({ dropped, retentionDays: config.retentionDays }, "dropped old result partitions");
-    } catch (err) {
-      retention.warn({ err }, "dropping old result partitions failed; will retry");
-    }
-  };
-  void dropOld();
-  const retentionTimer = setInterval(() => void dropOld(), RETENTION_EVERY_MS);
-  retentionTimer.unref();
-  cleanups.push(async () => clearInterval(retentionTimer));
+  const retention = startRetention({ store, retentionDays: config.retentionDays, log, everyMs: RETENTION_EVERY_MS });
+  life.onStop(() => retention.stop());
 
   log.info(
     { api: `http://${apiServer.addr}`, grpc: grpcServer.addr, checks: (await registry.list()).length },

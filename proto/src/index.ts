@@ -46,7 +46,18 @@ export {
   type HeartbeatResponse,
   HeartbeatResponseSchema,
 } from "./gen/probemesh/v1/agent_service_pb.js";
-export { grpcServiceDefinition } from "./grpc.js";
+export {
+  createGrpcClient,
+  grpcServiceDefinition,
+  type GrpcClient,
+  type GrpcClientMethod,
+  type GrpcHandler,
+  type GrpcRequest,
+  type GrpcResponse,
+  type GrpcServiceDefinition,
+  type GrpcServiceImplementation,
+  type GrpcUnaryClientCall,
+} from "./grpc.js";
 export {
   RESULTS_STREAM,
   RESULTS_SUBJECT_PREFIX,

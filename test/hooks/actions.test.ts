@@ -79,7 +79,7 @@ beforeAll(async () => {
   hooks = createHooks({
     nc,
     log,
-    options: { backoff: { baseMs: 200, maxMs: 1000 }, ackWaitMs: 5000, heartbeatMs: 1000, fetchExpiresMs: 1000 },
+    options: { backoff: { initialMs: 200, maxMs: 1000 }, ackWaitMs: 5000, heartbeatMs: 1000, fetchExpiresMs: 1000 },
   });
   api = createHooksRoutes({ hooks, log, apiToken: TOKEN });
   const swap = { zone: "example.test.", name: "www.example.test.", ttl: 5, primary: [PRIMARY], standby: [STANDBY] };

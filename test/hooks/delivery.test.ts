@@ -15,7 +15,7 @@ import { waitFor } from "../harness/process.js";
 import { memoryLogger, outageEvent, startReceiver, type Receiver } from "./receiver.js";
 
 const FAST: HooksOptions = {
-  backoff: { baseMs: 200, maxMs: 1000 },
+  backoff: { initialMs: 200, maxMs: 1000 },
   ackWaitMs: 2000,
   heartbeatMs: 500,
   fetchExpiresMs: 1000,

@@ -1,24 +1,4 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import {
-  Server,
-  ServerCredentials,
-  status,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type sendUnaryData,
-} from "@grpc/grpc-js";
-import {
-  AgentService,
-  CheckSchema,
-  grpcServiceDefinition,
-  HeartbeatResponseSchema,
-  WatchAssignmentsResponseSchema,
-  type Check,
-  type HeartbeatRequest,
-  type HeartbeatResponse,
-  type WatchAssignmentsRequest,
-  type WatchAssignmentsResponse,
-} from "@probemesh/proto";
+import { checkFixture as check, deltaResponse as delta, snapshotResponse as snapshot } from "@probemesh/proto/testing";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,66 +13,13 @@ import {
   type ChangeSource,
 } from "./assignment-client.js";
 import { createAssignmentSet, type AssignmentChange } from "./assignment-set.js";
+import { startFakeControlPlane as fakeControlPlane, type FakeAssignmentStream } from "../testing/fake-control-plane.js";
 
 const TOKEN = "agent-tok-123";
 const silent = pino({ level: "silent" });
-const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) =>
-  create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
-const snapshot = (version: bigint, checks: Check[]) =>
-  create(WatchAssignmentsResponseSchema, { event: { case: "snapshot", value: { version, checks } } });
-const delta = (version: bigint, upserted: Check[], removed: string[]) =>
-  create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: { version, upserted, removed } } });
-
-type Stream = ServerWritableStream<WatchAssignmentsRequest, WatchAssignmentsResponse>;
-
-/** An in-process stand-in for the control plane's agent service on 127.0.0.1. */
-async function startFakeControlPlane(port: number, onWatch: (call: Stream) => void) {
-  const watches: Array<{ request: WatchAssignmentsRequest; authorization: unknown }> = [];
-  const heartbeats: HeartbeatRequest[] = [];
-  const streams = new Set<Stream>();
-  const server = new Server();
-  server.addService(grpcServiceDefinition(AgentService), {
-    watchAssignments(call: Stream) {
-      const authorization = call.metadata.get("authorization")[0];
-      watches.push({ request: call.request, authorization });
-      if (authorization !== `Bearer ${TOKEN}`) {
-        call.emit("error", { code: status.UNAUTHENTICATED, details: "bad agent token" });
-        return;
-      }
-      streams.add(call);
-      call.on("cancelled", () => streams.delete(call));
-      onWatch(call);
-    },
-    heartbeat(call: ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>, callback: sendUnaryData<HeartbeatResponse>) {
-      heartbeats.push(call.request);
-      callback(null, create(HeartbeatResponseSchema, { serverTimeMs: BigInt(Date.now()) }));
-    },
-  });
-  const bound = await bindWithRetry(server, port);
-  return {
-    port: bound,
-    addr: `127.0.0.1:${bound}`,
-    watches,
-    heartbeats,
-    streams,
-    stop: () => server.forceShutdown(),
-  };
-}
-
-async function bindWithRetry(server: Server, port: number): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await new Promise<number>((resolve, reject) =>
-        server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) =>
-          err ? reject(err) : resolve(p),
-        ),
-      );
-    } catch (err) {
-      if (attempt > 50) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+/** The shared fake control plane, requiring this file's token. */
+const startFakeControlPlane = (port: number, onWatch: (call: FakeAssignmentStream) => void) =>
+  fakeControlPlane({ port, token: TOKEN, onWatch });
 
 async function until(what: string, cond: () => boolean, ms = 10_000) {
   const end = Date.now() + ms;

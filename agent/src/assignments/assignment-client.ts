@@ -1,24 +1,18 @@
 import { create } from "@bufbuild/protobuf";
 import {
   credentials,
-  makeGenericClientConstructor,
   Metadata,
   status,
-  type CallOptions,
   type ChannelOptions,
   type ClientReadableStream,
-  type ClientUnaryCall,
   type ServiceError,
 } from "@grpc/grpc-js";
 import {
   AgentInfoSchema,
   AgentService,
-  grpcServiceDefinition,
+  createGrpcClient,
   HeartbeatRequestSchema,
   WatchAssignmentsRequestSchema,
-  type HeartbeatRequest,
-  type HeartbeatResponse,
-  type WatchAssignmentsRequest,
   type WatchAssignmentsResponse,
 } from "@probemesh/proto";
 import type { Logger } from "pino";
@@ -106,21 +100,6 @@ export interface AssignmentClient {
   stats(): AssignmentClientStats;
 }
 
-interface AgentServiceClient {
-  watchAssignments(
-    request: WatchAssignmentsRequest,
-    metadata: Metadata,
-    options?: CallOptions,
-  ): ClientReadableStream<WatchAssignmentsResponse>;
-  heartbeat(
-    request: HeartbeatRequest,
-    metadata: Metadata,
-    options: CallOptions,
-    callback: (err: ServiceError | null, response?: HeartbeatResponse) => void,
-  ): ClientUnaryCall;
-  close(): void;
-}
-
 /** Creates the gRPC client of the agent service. Nothing happens until `start()`. */
 export function createAssignmentClient(options: AssignmentClientOptions): AssignmentClient {
   const log = options.log.child({ component: "assignments" });
@@ -137,12 +116,7 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
     "grpc.max_reconnect_backoff_ms": 15_000,
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
   };
-  const Ctor = makeGenericClientConstructor(grpcServiceDefinition(AgentService), "AgentService");
-  const client = new Ctor(
-    options.grpcAddr,
-    credentials.createInsecure(),
-    channelOptions,
-  ) as unknown as AgentServiceClient;
+  const client = createGrpcClient(AgentService, options.grpcAddr, credentials.createInsecure(), channelOptions);
   const agentInfo = create(AgentInfoSchema, options.agent);
 
   let started = false;

@@ -1,5 +1,4 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { CheckSchema } from "@probemesh/proto";
+import { checkFixture as check } from "@probemesh/proto/testing";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,8 +8,6 @@ import { createAssignmentCache } from "./assignment-cache.js";
 import { createAssignmentSet, type AssignmentChange } from "./assignment-set.js";
 
 const log = pino({ level: "silent" });
-const check = (id: string, fields: MessageInitShape<typeof CheckSchema> = {}) =>
-  create(CheckSchema, { id, type: "http", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
 const summary = (changes: AssignmentChange[]) =>
   changes.map((c) => (c.kind === "upsert" ? `+${c.check.id}@${c.check.version}` : `-${c.checkId}`));
 

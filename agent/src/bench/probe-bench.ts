@@ -33,8 +33,9 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sleep } from "../sleep.js";
 import { createProbers } from "../probes/index.js";
-import { startFakeControlPlane } from "./fake-control-plane.js";
+import { startFakeControlPlane } from "../testing/fake-control-plane.js";
 import { cpuSeconds, rssSample, threadCpu, threadCpuDelta, type RssSample } from "./proc-stats.js";
 
 const args = new Map<string, string>();
@@ -53,7 +54,6 @@ const AGENT_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
 const TOKEN = "bench-token";
 
 const emit = (v: unknown) => process.stdout.write(`${JSON.stringify(v)}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (b: number) => +(b / 1024 / 1024).toFixed(1);
 
 async function freePort(): Promise<number> {

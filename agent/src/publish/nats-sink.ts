@@ -3,6 +3,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { createBackoff } from "../backoff.js";
 import { UnavailableError } from "../errors.js";
+import { sleep } from "../sleep.js";
 import type { ResultSink } from "./result-sink.js";
 
 /** Options of `createNatsSink`. */
@@ -43,18 +44,13 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
   let up = false;
   let closing = false;
   let loop: Promise<void> | undefined;
-  let sleeper: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | undefined;
+  const closed = new AbortController();
 
   const setUp = (value: boolean) => {
     if (up === value) return;
     up = value;
     for (const l of listeners) l(value);
   };
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      sleeper = { timer: setTimeout(resolve, ms), resolve };
-    });
 
   const watch = async (conn: NatsConnection) => {
     for await (const s of conn.status()) {
@@ -89,7 +85,7 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
         const fields = { err: (err as Error).message, retryInMs: delay, attempt: backoff.attempts() };
         if (backoff.attempts() === 1) log.warn(fields, "cannot connect to NATS; results go to the outbox meanwhile");
         else log.debug(fields, "NATS connect retry failed");
-        await sleep(delay);
+        await sleep(delay, closed.signal);
         continue;
       }
       if (closing) {
@@ -130,10 +126,7 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
     },
     async close() {
       closing = true;
-      if (sleeper) {
-        clearTimeout(sleeper.timer);
-        sleeper.resolve();
-      }
+      closed.abort();
       const conn = nc;
       if (conn && !conn.isClosed()) await conn.drain().catch(() => conn.close());
       await loop;

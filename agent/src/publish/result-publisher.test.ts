@@ -1,5 +1,4 @@
-import { create } from "@bufbuild/protobuf";
-import { ProbeResultSchema } from "@probemesh/proto";
+import { probeResultFixture } from "@probemesh/proto/testing";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,8 +62,7 @@ function fakeSink() {
   };
 }
 
-const result = (i: number) =>
-  create(ProbeResultSchema, { id: `r${String(i).padStart(5, "0")}`, checkId: "web", seq: BigInt(i) });
+const result = (i: number) => probeResultFixture({ id: `r${String(i).padStart(5, "0")}`, seq: BigInt(i) });
 const ids = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => `r${String(from + i).padStart(5, "0")}`);
 async function until(cond: () => boolean, ms = 10_000) {

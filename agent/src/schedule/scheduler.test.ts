@@ -1,5 +1,5 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { CheckSchema, type Check } from "@probemesh/proto";
+import type { Check } from "@probemesh/proto";
+import { checkFixture, type CheckInit } from "@probemesh/proto/testing";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ProbeOutcome, Prober } from "../probes/types.js";
@@ -10,8 +10,8 @@ import { createScheduler, type RunReport, type SchedulerOptions } from "./schedu
 const log = pino({ level: "silent" });
 const T0 = 1_700_000_000_123;
 
-function check(id: string, fields: MessageInitShape<typeof CheckSchema> = {}): Check {
-  return create(CheckSchema, { id, type: "fake", intervalMs: 1000, timeoutMs: 500, version: 1, ...fields });
+function check(id: string, fields: CheckInit = {}): Check {
+  return checkFixture(id, { type: "fake", ...fields });
 }
 
 function up(durationMs: number): ProbeOutcome {

@@ -193,6 +193,17 @@ describe("HTTP API", () => {
       expect((await post("")).status).toBe(400);
     });
 
+    it("reads a JSON body whatever its content type says (curl -d sends form-urlencoded)", async () => {
+      const res = await post(web, { ...auth, "content-type": "application/x-www-form-urlencoded" });
+      expect(res.status).toBe(201);
+      const plain = await app.request("/v1/checks/web", {
+        method: "PUT",
+        body: JSON.stringify({ ...web, intervalMs: 2000 }),
+        headers: { ...auth, "content-type": "text/plain" },
+      });
+      expect(plain.status).toBe(200);
+    });
+
     it("400 on a malformed id in the path, and when the body id differs from the path", async () => {
       const res = await app.request("/v1/checks/NOT_VALID");
       expect(res.status).toBe(400);
@@ -296,6 +307,13 @@ describe("HTTP API", () => {
       expect(res.status).toBe(400);
       expect((await json(res)).error?.details?.field).toBe(field);
       expect(store.queries).toEqual([]);
+    });
+
+    it("names the known parameters when one is unknown", async () => {
+      const res = await app.request("/v1/checks/web/results?since=1");
+      expect((await json(res)).error?.details?.problems).toEqual([
+        { field: "since", message: "unknown query parameter (known: from, to, region, limit)" },
+      ]);
     });
 
     it("404 for an unknown check", async () => {

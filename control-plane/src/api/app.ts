@@ -1,29 +1,23 @@
-import { Hono } from "hono";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { AgentDirectory } from "../agents/types.js";
 import type { AgentHealth } from "../consensus/types.js";
-import { checkToJson, restoreMaskedSecrets } from "../checks/check-record.js";
-import { checkId as checkIdRule } from "../checks/rules.js";
-import { validateCheck } from "../checks/validate-check.js";
-import { NotFoundError, ProbemeshError, UnavailableError, ValidationError } from "../errors.js";
+import { ProbemeshError, ValidationError } from "../errors.js";
 import type { CheckRegistry } from "../registry/types.js";
 import type { ResultStore } from "../store/types.js";
+import { createAgentsRoutes } from "./agents-routes.js";
+import { bearerAuth } from "./bearer-auth.js";
+import { createChecksRoutes } from "./checks-routes.js";
+import { createConsensusRoutes, type ConsensusRoutesOptions } from "./consensus-routes.js";
 import { errorResponse } from "./error-response.js";
-import { readJson } from "./read-json.js";
+import { createHooksRoutes, type HooksRoutesOptions } from "./hooks-routes.js";
+import { createHealthRoutes, type Readiness } from "./health-routes.js";
+import { documenting, openApiDocument } from "./openapi.js";
 import { requestLog } from "./request-log.js";
-import { requireToken } from "./require-token.js";
-import { parseResultsQuery } from "./results-query.js";
+import { validationHook } from "./validation-hook.js";
 
-/** What each dependency reports for GET /readyz. */
-export interface Readiness {
-  /** NATS connected and the check registry loaded. */
-  nats: boolean;
-  /** ClickHouse answers a ping. */
-  clickhouse: boolean;
-  /** Schema migrations have run. */
-  migrations: boolean;
-}
+export type { Readiness } from "./health-routes.js";
 
 /** Options of {@link createApi}. */
 export interface ApiOptions {
@@ -44,6 +38,16 @@ export interface ApiOptions {
   now?: () => number;
   /** Largest accepted request body. @default 262144 (256 KiB) */
   maxBodyBytes?: number;
+  /**
+   * The consensus routes (status, outages, availability, replay).
+   * @default not served
+   */
+  consensus?: Omit<ConsensusRoutesOptions, "log" | "now">;
+  /**
+   * The hooks routes (/v1/hooks...).
+   * @default not served
+   */
+  hooks?: HooksRoutesOptions["hooks"];
 }
 
 /** Counters of the API. */
@@ -54,22 +58,45 @@ export interface ApiStats {
   invalid: number;
 }
 
-/** The HTTP API as a Hono app, plus its counters. Mount other sub-apps with `app.route()`. */
-export type Api = Hono & { stats(): ApiStats };
+/** The HTTP API as an OpenAPIHono app, plus its counters. */
+export type Api = OpenAPIHono & { stats(): ApiStats };
+
+const openApiRoute = createRoute({
+  operationId: "getOpenApiDocument",
+  method: "get",
+  path: "/openapi.json",
+  tags: ["health"],
+  summary: "This OpenAPI 3.1 document",
+  security: [],
+  responses: {
+    200: {
+      description: "The document",
+      content: {
+        "application/json": {
+          schema: documenting<ReturnType<typeof openApiDocument>>(
+            z.record(z.string(), z.unknown()).openapi("OpenApiDocument"),
+          ),
+        },
+      },
+    },
+  },
+});
 
 /**
- * The control plane's HTTP API (JSON):
- * checks CRUD, results of a check, agents, /healthz and /readyz. Writes need the API token.
+ * The control plane's HTTP API (JSON), composed in one place: the guard stack (request log, one
+ * root `onError`, the bearer token, one body limit) and the URL tree below.
  */
 export function createApi(opts: ApiOptions): Api {
-  const { registry, store, agents } = opts;
   const log = opts.log.child({ component: "api" });
   const now = opts.now ?? Date.now;
   const maxBodyBytes = opts.maxBodyBytes ?? 256 * 1024;
+  const token = opts.config.apiToken;
   const counters: ApiStats = { unauthorized: 0, invalid: 0 };
+  const countRejected = () => void counters.unauthorized++;
 
-  const app = new Hono();
+  const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use("*", requestLog(log));
+  // The one place errors become responses; sub-apps have no onError of their own.
   app.onError((err, c) => {
     if (err instanceof ValidationError) counters.invalid++;
     return errorResponse(c, err, log);
@@ -78,107 +105,44 @@ export function createApi(opts: ApiOptions): Api {
     errorResponse(c, new ProbemeshError("not_found", `no route for ${c.req.method} ${c.req.path}`), log),
   );
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", async (c) => {
-    const r = await opts.ready().catch((err: unknown) => {
-      log.warn({ err }, "readiness probe failed");
-      return { nats: false, clickhouse: false, migrations: false };
-    });
-    const ok = r.nats && r.clickhouse && r.migrations;
-    const notReady = (Object.keys(r) as (keyof Readiness)[]).filter((k) => !r[k]);
-    return c.json({ status: ok ? "ready" : "not_ready", ...r, notReady }, ok ? 200 : 503);
-  });
-
-  app.use(
-    "/v1/*",
-    requireToken(opts.config.apiToken, () => counters.unauthorized++),
+  // /v1 guards: reads are open (a presented token must be valid), writes need the token, every
+  // hooks route needs it (hooks name internal endpoints); one body limit for every request.
+  const v1 = new OpenAPIHono({ defaultHook: validationHook });
+  v1.use(
+    "*",
+    bearerAuth({ token, onReject: countRejected }),
     bodyLimit({
       maxSize: maxBodyBytes,
-      onError: (c) =>
-        errorResponse(
-          c,
-          new ProbemeshError("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`, {
-            limit: maxBodyBytes,
-          }),
-          log,
-        ),
+      onError: () => {
+        throw new ProbemeshError("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`, {
+          limit: maxBodyBytes,
+        });
+      },
     }),
   );
+  const hooksAuth = bearerAuth({ token, scope: () => "admin", onReject: countRejected });
+  v1.use("/hooks", hooksAuth);
+  v1.use("/hooks/*", hooksAuth);
 
-  app.post("/v1/checks", async (c) => {
-    const check = validateCheck(await readJson(c), { mode: "create" });
-    const record = await registry.create(check);
-    c.header("Location", `/v1/checks/${record.check.id}`);
-    return c.json(checkToJson(record), 201);
-  });
+  // The URL tree; /openapi.json documents every operation.
+  const consensus = opts.consensus && createConsensusRoutes({ ...opts.consensus, log: opts.log, now });
+  // /v1/checks, /v1/checks/{id}, /v1/checks/{id}/results
+  v1.route("/checks", createChecksRoutes({ registry: opts.registry, store: opts.store, now }));
+  if (consensus) {
+    // /v1/checks/{id}/status, /v1/checks/{id}/availability, /v1/checks/{id}/replay
+    v1.route("/checks", consensus.checks);
+    v1.route("/outages", consensus.outages);
+  }
+  v1.route("/agents", createAgentsRoutes({ agents: opts.agents, agentHealth: opts.agentHealth }));
+  // /healthz, /readyz
+  app.route("/", createHealthRoutes({ ready: opts.ready, log }));
+  app.route("/v1", v1);
+  // /v1/hooks, /v1/hooks/{id}, /v1/hooks/{id}/deliveries, /v1/hooks/{id}/test: the hooks module
+  // still carries /v1/hooks in its own paths, so it is mounted at the root (the /v1 guards apply).
+  if (opts.hooks) app.route("/", createHooksRoutes({ hooks: opts.hooks, log: opts.log, apiToken: token }));
 
-  app.get("/v1/checks", async (c) => {
-    const records = await registry.list();
-    return c.json(records.map(checkToJson));
-  });
-
-  app.get("/v1/checks/:id", async (c) => {
-    const id = pathId(c.req.param("id"));
-    const record = await registry.get(id);
-    if (!record) throw new NotFoundError("check", id);
-    return c.json(checkToJson(record));
-  });
-
-  app.put("/v1/checks/:id", async (c) => {
-    const id = pathId(c.req.param("id"));
-    const next = validateCheck(await readJson(c), { mode: "replace", id });
-    const existing = await registry.get(id);
-    if (!existing) throw new NotFoundError("check", id);
-    const record = await registry.replace(restoreMaskedSecrets(next, existing.check));
-    return c.json(checkToJson(record));
-  });
-
-  app.delete("/v1/checks/:id", async (c) => {
-    const id = pathId(c.req.param("id"));
-    await registry.delete(id);
-    return c.body(null, 204);
-  });
-
-  app.get("/v1/checks/:id/results", async (c) => {
-    const id = pathId(c.req.param("id"));
-    const query = parseResultsQuery(new URL(c.req.url).searchParams, id, now());
-    if (!(await registry.get(id))) throw new NotFoundError("check", id);
-    try {
-      return c.json(await store.queryResults(query));
-    } catch (err) {
-      if (err instanceof ValidationError) throw err;
-      // The cause (with ClickHouse's address and error) goes to the log, not to API clients.
-      throw new UnavailableError("result store unavailable; try again later", { cause: err });
-    }
-  });
-
-  app.get("/v1/agents", async (c) => {
-    const list = await agents.list();
-    const health = opts.agentHealth;
-    if (!health) return c.json(list);
-    return c.json(
-      list.map((a) => {
-        const h = health(a.id);
-        // An agent the engine has not judged yet (no results) is not impaired.
-        return {
-          ...a,
-          impaired: h?.impaired ?? false,
-          impairedReason: h?.reason ?? "",
-          impairedSince: h?.since || null,
-        };
-      }),
-    );
-  });
+  let document: ReturnType<typeof openApiDocument> | undefined;
+  app.openapi(openApiRoute, (c) => c.json((document ??= openApiDocument(app)), 200));
 
   return Object.assign(app, { stats: () => ({ ...counters }) });
-}
-
-function pathId(raw: string): string {
-  const problem = checkIdRule(raw);
-  if (problem)
-    throw new ValidationError(`invalid check id: ${problem}`, {
-      field: "id",
-      problems: [{ field: "id", message: problem }],
-    });
-  return raw;
 }

@@ -4,7 +4,9 @@ import { normalizePolicy } from "../consensus/policy.js";
 import { all, sim, type Sim } from "../consensus/simulation.js";
 import type { CheckPolicy, Observation, Outage } from "../consensus/types.js";
 import type { OutageQuery, OutageStore, RegionCounts } from "../store/outages.js";
-import { createConsensusRoutes } from "./consensus-routes.js";
+import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
+import { createMemoryRegistry } from "../registry/memory-registry.js";
+import { createApi } from "./app.js";
 
 const TOKEN = "consensus-api-token";
 const R3 = ["eu-west", "us-east", "ap-south"];
@@ -12,9 +14,27 @@ const H = 3_600_000;
 const log = pino({ level: "silent" });
 
 /** An in-memory OutageStore with the same filter semantics as the ClickHouse one. */
-function memoryStore(outages: Outage[], observations: Observation[] = [], counts: RegionCounts[] = []) {
+function memoryStore(
+  outages: Outage[],
+  observations: Observation[] = [],
+  counts: RegionCounts[] = [],
+  /** Which [start, end) each region reported in: every bucket of a region with results when absent. */
+  reported?: Record<string, [number, number][]>,
+) {
   const queries: OutageQuery[] = [];
-  const store: Pick<OutageStore, "listOutages" | "resultCounts" | "loadObservations"> = {
+  const store: Pick<OutageStore, "listOutages" | "resultCounts" | "loadObservations" | "observedBuckets"> = {
+    async observedBuckets({ from, to, bucketMs }) {
+      const out = new Map<string, number[]>();
+      const spans =
+        reported ?? Object.fromEntries(counts.filter((c) => c.total > 0).map((c) => [c.region, [[0, Infinity]]]));
+      for (const [region, list] of Object.entries(spans)) {
+        const buckets: number[] = [];
+        for (let b = Math.floor(from / bucketMs) * bucketMs; b < to; b += bucketMs)
+          if (list.some(([s, e]) => b + bucketMs > s && b < e)) buckets.push(b);
+        out.set(region, buckets);
+      }
+      return out;
+    },
     async listOutages(q) {
       queries.push(q);
       return outages
@@ -53,7 +73,10 @@ interface StatusJson {
   outage: Outage | null;
 }
 interface AvailabilityJson {
-  availability: number;
+  availability: number | null;
+  noDataMs: number;
+  windowMs: number;
+  downtimeMs: number;
   slo: unknown;
   regions: Record<string, RegionJson>;
 }
@@ -92,14 +115,15 @@ describe("consensus API", () => {
   const NOW = 100 * H;
 
   function app(store = memoryStore([]).store, extra: { maxReplayResults?: number } = {}) {
-    return createConsensusRoutes({
-      engine: s.engine,
-      outageStore: store,
-      lookupCheck: async (id) => policies.get(id),
+    return createApi({
+      config: { apiToken: TOKEN },
+      registry: createMemoryRegistry({ log }),
+      store: { insertResults: async () => {}, queryResults: async () => [], ping: async () => true },
+      agents: createMemoryAgentDirectory({}),
+      ready: async () => ({ nats: true, clickhouse: true, migrations: true }),
       log,
       now: () => NOW,
-      apiToken: TOKEN,
-      ...extra,
+      consensus: { engine: s.engine, outageStore: store, lookupCheck: async (id) => policies.get(id), ...extra },
     });
   }
 
@@ -307,16 +331,73 @@ describe("consensus API", () => {
         successRatio: 8604 / 8640,
         avgDurationMs: 12.5,
       });
+      // ap-south stored nothing: no data, neither up nor down.
       expect(body.regions["ap-south"]).toMatchObject({
         downtimeMs: 0,
-        availability: 100,
+        noDataMs: 24 * H,
+        availability: null,
         results: { total: 0, successRatio: null },
       });
+      expect(body.noDataMs).toBe(0);
+    });
+
+    it("counts only observed time: a check down since its creation 20 s ago is not 99 % available", async () => {
+      const created = NOW - 20_000;
+      policies.set("web", { ...policies.get("web")!, createdAt: created } as CheckPolicy);
+      const store = memoryStore(
+        [
+          outage({
+            id: "o",
+            state: "open",
+            startedAt: created + 1_000,
+            confirmedAt: created + 2_500,
+            resolvedAt: null,
+          }),
+        ],
+        [],
+        R3.map((region) => ({ region, total: 20, up: 0, degraded: 0, down: 20, avgDurationMs: 5 })),
+      );
+      const body = (await (
+        await app(store.store).request("/v1/checks/web/availability?window=1h")
+      ).json()) as AvailabilityJson;
+      // The window starts at creation; the second before the first failure is up.
+      expect(body).toMatchObject({ from: created, windowMs: 20_000, noDataMs: 0, downtimeMs: 19_000 });
+      expect(body.availability).toBeLessThan(50);
+    });
+
+    it("time without enough regions reporting is no data: excluded, and down time inside it is not counted", async () => {
+      // Only the first half of the day had results from a quorum; an outage spans the boundary.
+      const half = NOW - 12 * H;
+      const store = memoryStore(
+        [outage({ id: "o", startedAt: half - H, confirmedAt: half - H, resolvedAt: half + H })],
+        [],
+        [],
+        { "eu-west": [[0, half]], "us-east": [[0, half]], "ap-south": [[0, NOW]] },
+      );
+      const body = (await (
+        await app(store.store).request("/v1/checks/web/availability?window=24h")
+      ).json()) as AvailabilityJson;
+      expect(body.noDataMs).toBe(12 * H);
+      expect(body.downtimeMs).toBe(H);
+      expect(body.availability).toBeCloseTo(100 * (1 - 1 / 12), 6);
+      expect(body.regions["ap-south"]).toMatchObject({ noDataMs: 0, availability: 100 });
     });
 
     it("takes from/to and an SLO target; rejects window together with from/to", async () => {
-      const res = await app().request(`/v1/checks/web/availability?from=${NOW - H}&to=${NOW}&slo=99.99`);
+      const reporting = memoryStore(
+        [],
+        [],
+        R3.map((region) => ({ region, total: 1, up: 1, degraded: 0, down: 0, avgDurationMs: 1 })),
+      );
+      const res = await app(reporting.store).request(`/v1/checks/web/availability?from=${NOW - H}&to=${NOW}&slo=99.99`);
       expect(await res.json()).toMatchObject({ from: NOW - H, to: NOW, slo: { target: 99.99, errorBudgetMs: 360 } });
+      // Nothing observed: no availability figure, and no error budget to spend.
+      const silent = await app().request(`/v1/checks/web/availability?from=${NOW - H}&to=${NOW}`);
+      expect(await silent.json()).toMatchObject({
+        noDataMs: H,
+        availability: null,
+        slo: { errorBudgetMs: 0, met: true },
+      });
       const both = await app().request(`/v1/checks/web/availability?window=7d&from=1`);
       expect(both.status).toBe(400);
       const badWindow = await app().request(`/v1/checks/web/availability?window=1y`);

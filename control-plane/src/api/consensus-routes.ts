@@ -1,31 +1,39 @@
-import { isSubjectToken } from "@probemesh/proto";
-import { Hono, type MiddlewareHandler } from "hono";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Logger } from "pino";
-import { CHECK_ID_PATTERN } from "../checks/rules.js";
-import { Problems } from "../checks/problems.js";
-import { availability, DEFAULT_SLO_TARGET, type AvailabilityReport } from "../consensus/availability.js";
+import {
+  availability,
+  DEFAULT_SLO_TARGET,
+  observedFromBuckets,
+  type AvailabilityReport,
+} from "../consensus/availability.js";
 import type { ConsensusEngine } from "../consensus/engine.js";
-import { normalizePolicy, parseQuorum, staleAfterMs } from "../consensus/policy.js";
+import { staleAfterMs } from "../consensus/policy.js";
+import { minEligible } from "../consensus/quorum.js";
 import { replay } from "../consensus/replay.js";
-import type { CheckPolicy, CheckStatus, IncidentKind, Outage, RegionStatus } from "../consensus/types.js";
-import { NotFoundError, ValidationError } from "../errors.js";
+import type { CheckPolicy, CheckStatus, Outage, RegionStatus } from "../consensus/types.js";
+import { NotFoundError } from "../errors.js";
 import type { OutageStore, RegionCounts } from "../store/outages.js";
-import { errorResponse } from "./error-response.js";
+import { availabilityQuery } from "./availability-query.js";
+import { CheckIdParams } from "./check-id-param.js";
+import { AvailabilitySchema, OutageSchema, ReplaySchema, StatusSchema } from "./consensus-schemas.js";
+import { errorResponses } from "./error-schema.js";
+import { bodyReadByHandler, documenting, TOKEN_OPTIONAL, TOKEN_REQUIRED } from "./openapi.js";
+import { OutagesQuery } from "./outages-query.js";
 import { readJson } from "./read-json.js";
-import { epochParam, integerParam, MAX_EPOCH_MS, strictParams } from "./query-params.js";
-import { requireToken } from "./require-token.js";
+import { parseReplayRequest, ReplayRequest } from "./replay-request.js";
 
 /** Options of {@link createConsensusRoutes}. */
 export interface ConsensusRoutesOptions {
   engine: Pick<ConsensusEngine, "status">;
-  outageStore: Pick<OutageStore, "listOutages" | "resultCounts" | "loadObservations">;
-  /** The current policy of a check from the registry, or undefined when there is no such check. */
-  lookupCheck: (checkId: string) => Promise<CheckPolicy | undefined>;
+  outageStore: Pick<OutageStore, "listOutages" | "resultCounts" | "loadObservations" | "observedBuckets">;
+  /**
+   * The current policy of a check from the registry (and when it was created: availability windows
+   * start there), or undefined when there is no such check.
+   */
+  lookupCheck: (checkId: string) => Promise<(CheckPolicy & { createdAt?: number }) | undefined>;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
-  /** When set, POST /replay needs `Authorization: Bearer <token>` like every other write. */
-  apiToken?: string;
   /** SLO target (percent) when the request does not give one. @default 99.9 */
   sloTarget?: number;
   /** Most results one replay loads; beyond it the replay stops early and says so. @default 500000 */
@@ -34,19 +42,62 @@ export interface ConsensusRoutesOptions {
   maxReplayWindowMs?: number;
 }
 
-const WINDOWS: Record<string, number> = {
-  "1h": 3_600_000,
-  "24h": 86_400_000,
-  "7d": 7 * 86_400_000,
-  "30d": 30 * 86_400_000,
-};
+/** The consensus sub-apps: routes under a check, and the incident list. */
+export interface ConsensusRoutes {
+  /** Mounted at /v1/checks: GET /{id}/status, GET /{id}/availability, POST /{id}/replay. */
+  checks: OpenAPIHono;
+  /** Mounted at /v1/outages: GET /. */
+  outages: OpenAPIHono;
+}
+
 const DAY = 86_400_000;
+const tags = ["consensus"];
+const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const getStatus = createRoute({
+  operationId: "getCheckStatus",
+  method: "get",
+  path: "/{id}/status",
+  tags,
+  summary: "What the regions agree on about a check",
+  security: TOKEN_OPTIONAL,
+  request: { params: CheckIdParams },
+  responses: { 200: json(documenting<unknown>(StatusSchema), "The check's status"), ...errorResponses(400, 401, 404) },
+});
+
+const listOutages = createRoute({
+  operationId: "listOutages",
+  method: "get",
+  path: "/",
+  tags,
+  summary: "Incidents, newest first",
+  security: TOKEN_OPTIONAL,
+  request: { query: OutagesQuery },
+  responses: { 200: json(z.array(OutageSchema), "Incidents"), ...errorResponses(400, 401, 503) },
+});
+
+const replayCheck = createRoute({
+  operationId: "replayCheck",
+  method: "post",
+  path: "/{id}/replay",
+  tags,
+  summary: "Replay stored results under a policy",
+  description:
+    "Changes nothing, but can read a month of results: it needs the token like writes. " +
+    "Returns the incidents the policy would have declared next to those stored.",
+  security: TOKEN_REQUIRED,
+  request: { params: CheckIdParams, body: bodyReadByHandler("ReplayRequest", "Window and policy overrides") },
+  responses: { 200: json(ReplaySchema, "The replay"), ...errorResponses(400, 401, 404, 413, 503) },
+});
 
 /**
- * Consensus API (hono sub-app): GET /v1/checks/:id/status, GET /v1/outages,
- * GET /v1/checks/:id/availability and POST /v1/checks/:id/replay. Times are epoch ms.
+ * Consensus API: GET /v1/checks/{id}/status, GET /v1/outages, GET /v1/checks/{id}/availability and
+ * POST /v1/checks/{id}/replay (the root mounts them; its guards apply). Times are epoch ms.
  */
-export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
+export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRoutes {
   const { engine, outageStore, lookupCheck } = opts;
   const log = opts.log.child({ component: "consensus-api" });
   const now = opts.now ?? Date.now;
@@ -54,100 +105,71 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
   const maxReplayResults = opts.maxReplayResults ?? 500_000;
   const maxReplayWindowMs = opts.maxReplayWindowMs ?? 31 * DAY;
 
-  const app = new Hono();
-  app.onError((err, c) => errorResponse(c, err, log));
-
-  async function knownCheck(id: string): Promise<CheckPolicy> {
-    if (!CHECK_ID_PATTERN.test(id))
-      throw new ValidationError(`invalid check id ${JSON.stringify(id)}`, { field: "id" });
+  async function knownCheck(id: string): Promise<CheckPolicy & { createdAt?: number }> {
     const policy = await lookupCheck(id);
     if (!policy) throw new NotFoundError("check", id);
     return policy;
   }
 
-  app.get("/v1/checks/:id/status", async (c) => {
-    const policy = await knownCheck(c.req.param("id"));
-    return c.json(statusJson(engine.status(policy.checkId) ?? emptyStatus(policy)));
+  const checks = new OpenAPIHono();
+  checks.openAPIRegistry.register("ReplayRequest", ReplayRequest);
+
+  checks.openapi(getStatus, async (c) => {
+    const policy = await knownCheck(c.req.valid("param").id);
+    return c.json(statusJson(engine.status(policy.checkId) ?? emptyStatus(policy)), 200);
   });
 
-  app.get("/v1/outages", async (c) => {
-    const params = new URL(c.req.url).searchParams;
-    const problems = new Problems();
-    strictParams(params, ["checkId", "from", "to", "state", "kind", "limit"], problems);
-    const checkId = params.get("checkId") ?? undefined;
-    if (checkId !== undefined && !CHECK_ID_PATTERN.test(checkId)) problems.add("checkId", "must be a check id");
-    const from = epochParam(params, "from", problems);
-    const to = epochParam(params, "to", problems);
-    if (from !== undefined && to !== undefined && from >= to) problems.add("from", "must be before to");
-    const state = params.get("state") ?? undefined;
-    if (state !== undefined && state !== "open" && state !== "resolved")
-      problems.add("state", "must be open or resolved");
-    let kinds: IncidentKind[] = ["outage", "partial"];
-    const kindParam = params.get("kind");
-    if (kindParam !== null) {
-      const list = kindParam.split(",");
-      if (list.some((k) => k !== "outage" && k !== "partial" && k !== "region"))
-        problems.add("kind", "must be outage, partial, region or a comma-separated list of them");
-      else kinds = [...new Set(list as IncidentKind[])];
-    }
-    const limit = integerParam(params, "limit", 1, 10_000, problems) ?? 1000;
-    problems.throwIfAny("query");
-    const list = await outageStore.listOutages({
-      kinds,
-      limit,
-      ...(checkId !== undefined ? { checkId } : {}),
-      ...(from !== undefined ? { from } : {}),
-      ...(to !== undefined ? { to } : {}),
-      ...(state !== undefined ? { state: state as "open" | "resolved" } : {}),
-    });
-    return c.json(list.map(outageJson));
+  const getAvailability = createRoute({
+    operationId: "getCheckAvailability",
+    method: "get",
+    path: "/{id}/availability",
+    tags,
+    summary: "Availability, MTTR, MTBF and error budget of a check",
+    security: TOKEN_OPTIONAL,
+    request: { params: CheckIdParams, query: availabilityQuery(now) },
+    responses: { 200: json(AvailabilitySchema, "The report"), ...errorResponses(400, 401, 404, 503) },
   });
 
-  app.get("/v1/checks/:id/availability", async (c) => {
-    const policy = await knownCheck(c.req.param("id"));
-    const params = new URL(c.req.url).searchParams;
-    const problems = new Problems();
-    strictParams(params, ["from", "to", "window", "slo"], problems);
+  checks.openapi(getAvailability, async (c) => {
+    const policy = await knownCheck(c.req.valid("param").id);
+    const query = c.req.valid("query");
+    const { to, slo } = query;
     const t = now();
-    let from = epochParam(params, "from", problems);
-    let to = epochParam(params, "to", problems);
-    const window = params.get("window");
-    if (window !== null) {
-      if (from !== undefined || to !== undefined) problems.add("window", "give either window or from/to, not both");
-      else if (!(window in WINDOWS)) problems.add("window", `must be one of ${Object.keys(WINDOWS).join(", ")}`);
-    }
-    to ??= t;
-    from ??= to - (WINDOWS[window ?? "24h"] ?? WINDOWS["24h"]!);
-    if (from >= to) problems.add("from", "must be before to");
-    const slo = decimal(params, "slo", problems) ?? defaultSlo;
-    problems.throwIfAny("query");
-    from = Math.max(0, from);
-    const [outages, regionIncidents, counts] = await Promise.all([
+    // Time before the check existed is not uptime: the window starts at its creation.
+    const from = Math.min(Math.max(query.from, policy.createdAt ?? 0), to);
+    // Observed time at a resolution of at least a minute and the check's interval, ~2000 buckets at most.
+    const bucketMs = Math.ceil(Math.max(60_000, policy.intervalMs, (to - from) / 2000) / 60_000) * 60_000;
+    const [outages, regionIncidents, counts, buckets] = await Promise.all([
       outageStore.listOutages({ checkId: policy.checkId, from, to, kinds: ["outage"], limit: 10_000 }),
       outageStore.listOutages({ checkId: policy.checkId, from, to, kinds: ["region"], limit: 10_000 }),
       outageStore.resultCounts({ checkId: policy.checkId, from, to }),
+      outageStore.observedBuckets({ checkId: policy.checkId, from, to, bucketMs }),
     ]);
-    const opts = { from, to, now: t, sloTarget: slo };
+    const opts = { from, to, now: t, sloTarget: slo ?? defaultSlo };
     const regionNames = new Set([
       ...policy.regions,
       ...counts.map((r) => r.region),
       ...regionIncidents.flatMap((o) => o.regions),
     ]);
+    // Globally, time is observed where enough regions reported to decide under the check's quorum.
+    const total = policy.regions.length > 0 ? policy.regions.length : regionNames.size;
+    const observed = observedFromBuckets(buckets, bucketMs, minEligible(policy.quorum, total));
     const regions: Record<string, AvailabilityReport & { results: ReturnType<typeof countsJson> }> = {};
     for (const name of [...regionNames].sort()) {
       const mine = regionIncidents.filter((o) => o.regions.includes(name)).map(interval);
-      regions[name] = { ...availability(mine, opts), results: countsJson(counts.find((r) => r.region === name)) };
+      regions[name] = {
+        ...availability(mine, { ...opts, observed: observed.regions.get(name) ?? [] }),
+        results: countsJson(counts.find((r) => r.region === name)),
+      };
     }
-    return c.json({ checkId: policy.checkId, ...availability(outages.map(interval), opts), regions });
+    const global = availability(outages.map(interval), { ...opts, observed: observed.global });
+    return c.json({ checkId: policy.checkId, ...global, regions }, 200);
   });
 
-  // Replay changes nothing, but it is a POST that can read a month of results: it needs the token like writes.
-  const guard: MiddlewareHandler =
-    opts.apiToken !== undefined ? requireToken(opts.apiToken) : async (_c, next) => next();
-  app.post("/v1/checks/:id/replay", guard, async (c) => {
-    const current = await knownCheck(c.req.param("id"));
+  checks.openapi(replayCheck, async (c) => {
+    const current = await knownCheck(c.req.valid("param").id);
     const body = await readJson(c);
-    const { from, to, policy } = parseReplayBody(body, current, now(), maxReplayWindowMs);
+    const { from, to, policy } = parseReplayRequest(body, current, now(), maxReplayWindowMs);
     // Enough history before `from` for the streaks and staleness that were in force at `from`.
     const warmUpMs =
       staleAfterMs(policy) + Math.max(policy.failureThreshold, policy.recoveryThreshold) * policy.intervalMs;
@@ -171,26 +193,43 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): Hono {
       { checkId: policy.checkId, from, to: effectiveTo, results: result.results, outages: declared.length },
       "policy replayed",
     );
-    return c.json({
-      checkId: policy.checkId,
-      from,
-      to: effectiveTo,
-      truncated: loaded.truncated,
-      policy: policyJson(policy),
-      currentPolicy: policyJson(current),
-      results: result.results,
-      outages: declared.map(outageJson),
-      availability: availability(declared.filter((o) => o.kind === "outage").map(interval), {
+    return c.json(
+      {
+        checkId: policy.checkId,
         from,
         to: effectiveTo,
-        now: effectiveTo,
-        sloTarget: defaultSlo,
-      }),
-      stored: stored.map(outageJson),
-    });
+        truncated: loaded.truncated,
+        policy: policyJson(policy),
+        currentPolicy: policyJson(current),
+        results: result.results,
+        outages: declared.map(outageJson),
+        availability: availability(declared.filter((o) => o.kind === "outage").map(interval), {
+          from,
+          to: effectiveTo,
+          now: effectiveTo,
+          sloTarget: defaultSlo,
+        }),
+        stored: stored.map(outageJson),
+      },
+      200,
+    );
   });
 
-  return app;
+  const outages = new OpenAPIHono();
+  outages.openapi(listOutages, async (c) => {
+    const q = c.req.valid("query");
+    const list = await outageStore.listOutages({
+      kinds: q.kind,
+      limit: q.limit,
+      ...(q.checkId !== undefined ? { checkId: q.checkId } : {}),
+      ...(q.from !== undefined ? { from: q.from } : {}),
+      ...(q.to !== undefined ? { to: q.to } : {}),
+      ...(q.state !== undefined ? { state: q.state } : {}),
+    });
+    return c.json(list.map(outageJson), 200);
+  });
+
+  return { checks, outages };
 }
 
 function interval(o: Outage): { start: number; end: number | null } {
@@ -242,6 +281,7 @@ function statusJson(s: CheckStatus): unknown {
     checkId: s.checkId,
     state: s.state,
     ...(s.reason ? { reason: s.reason } : {}),
+    ...(s.missingRegions ? { missingRegions: s.missingRegions } : {}),
     since: orNull(s.since),
     regions,
     outage: s.outage ? outageJson(s.outage) : null,
@@ -278,7 +318,7 @@ function emptyStatus(policy: CheckPolicy): CheckStatus {
   return { checkId: policy.checkId, state: "unknown", reason: "", since: 0, regions, outage: null };
 }
 
-function policyJson(p: CheckPolicy): Record<string, unknown> {
+function policyJson(p: CheckPolicy): z.output<typeof ReplaySchema>["policy"] {
   return {
     intervalMs: p.intervalMs,
     timeoutMs: p.timeoutMs,
@@ -287,84 +327,4 @@ function policyJson(p: CheckPolicy): Record<string, unknown> {
     recoveryThreshold: p.recoveryThreshold,
     quorum: String(p.quorum),
   };
-}
-
-function decimal(params: URLSearchParams, key: string, problems: Problems): number | undefined {
-  const raw = params.get(key);
-  if (raw === null) return undefined;
-  const n = Number(raw);
-  if (!/^\d{1,3}(\.\d{1,6})?$/.test(raw) || n <= 0 || n > 100) {
-    problems.add(key, "must be a percentage in (0, 100], e.g. 99.9");
-    return undefined;
-  }
-  return n;
-}
-
-const POLICY_FIELDS = new Set(["failureThreshold", "recoveryThreshold", "quorum", "regions"]);
-
-/** Validates a replay request; every problem is listed at once. */
-function parseReplayBody(
-  body: unknown,
-  current: CheckPolicy,
-  t: number,
-  maxWindowMs: number,
-): { from: number; to: number; policy: CheckPolicy } {
-  const problems = new Problems();
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    problems.add("body", "must be a JSON object");
-    problems.throwIfAny("replay request");
-  }
-  const b = body as Record<string, unknown>;
-  for (const key of Object.keys(b))
-    if (key !== "from" && key !== "to" && key !== "policy")
-      problems.add(key, "unknown field (known: from, to, policy)");
-  const time = (key: string): number | undefined => {
-    const v = b[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > MAX_EPOCH_MS) {
-      problems.add(key, "must be a time in epoch milliseconds");
-      return undefined;
-    }
-    return v;
-  };
-  const to = time("to") ?? t;
-  const from = time("from") ?? to - DAY;
-  if (from >= to) problems.add("from", "must be before to");
-  else if (to - from > maxWindowMs) problems.add("from", `window longer than ${maxWindowMs} ms`);
-  const overrides: Partial<CheckPolicy> = {};
-  const p = b.policy;
-  if (p !== undefined) {
-    if (p === null || typeof p !== "object" || Array.isArray(p)) problems.add("policy", "must be an object");
-    else {
-      const po = p as Record<string, unknown>;
-      for (const key of Object.keys(po))
-        if (!POLICY_FIELDS.has(key))
-          problems.add(`policy.${key}`, `unknown field (known: ${[...POLICY_FIELDS].join(", ")})`);
-      for (const key of ["failureThreshold", "recoveryThreshold"] as const) {
-        const v = po[key];
-        if (v === undefined) continue;
-        if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 100)
-          problems.add(`policy.${key}`, "must be an integer between 1 and 100");
-        else overrides[key] = v;
-      }
-      if (po.quorum !== undefined) {
-        const q = typeof po.quorum === "string" || typeof po.quorum === "number" ? parseQuorum(po.quorum) : undefined;
-        if (q === undefined || po.quorum === "")
-          problems.add("policy.quorum", 'must be "majority", "all", "any" or a positive integer');
-        else overrides.quorum = q;
-      }
-      if (po.regions !== undefined) {
-        const r = po.regions;
-        if (
-          !Array.isArray(r) ||
-          r.some((x) => typeof x !== "string" || !isSubjectToken(x)) ||
-          new Set(r).size !== r.length
-        ) {
-          problems.add("policy.regions", "must be a list of distinct region names");
-        } else overrides.regions = r as string[];
-      }
-    }
-  }
-  problems.throwIfAny("replay request");
-  return { from, to, policy: normalizePolicy({ ...current, ...overrides }) };
 }

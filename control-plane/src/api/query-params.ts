@@ -1,43 +1,49 @@
-import type { Problems } from "../checks/problems.js";
+import { z } from "@hono/zod-openapi";
 
-// Strict parsers for query parameters: every problem is added to `problems` (so a request lists
-// them all in one 400), and nothing that is not plain digits within range comes back.
+// Query parameter schemas: strict (unknown and repeated parameters are problems, all listed in one
+// 400 with the others), and nothing that is not plain digits within range comes back as a number.
 
 /** The largest epoch ms a JavaScript Date can hold; anything larger is not a time. */
 export const MAX_EPOCH_MS = 8_640_000_000_000_000;
 
-/** Flags unknown and repeated parameters. */
-export function strictParams(params: URLSearchParams, known: readonly string[], problems: Problems): void {
-  for (const key of new Set(params.keys())) {
-    if (!known.includes(key)) problems.add(key, `unknown query parameter (known: ${known.join(", ")})`);
-    else if (params.getAll(key).length > 1) problems.add(key, "must be given at most once");
-  }
+/** A query parameter given once, as a string ("must be given at most once" when repeated). */
+function once(message: string) {
+  return z.string({ error: (iss) => (Array.isArray(iss.input) ? "must be given at most once" : message) });
 }
 
-/** A time in epoch milliseconds, or undefined when absent or invalid (then a problem is added). */
-export function epochParam(params: URLSearchParams, key: string, problems: Problems): number | undefined {
-  const raw = params.get(key);
-  if (raw === null) return undefined;
-  if (!/^\d{1,16}$/.test(raw) || Number(raw) > MAX_EPOCH_MS) {
-    problems.add(key, "must be a time in epoch milliseconds (digits only)");
-    return undefined;
-  }
-  return Number(raw);
+/** A time in epoch milliseconds, digits only. */
+export function epochParam() {
+  const message = "must be a time in epoch milliseconds (digits only)";
+  return once(message)
+    .regex(/^\d{1,16}$/, message)
+    .refine((v) => Number(v) <= MAX_EPOCH_MS, message)
+    .transform(Number)
+    .optional()
+    .openapi({ type: "string", pattern: "^\\d{1,16}$", example: "1767225600000" });
 }
 
-/** An integer in [min, max], or undefined when absent or invalid (then a problem is added). */
-export function integerParam(
-  params: URLSearchParams,
-  key: string,
-  min: number,
-  max: number,
-  problems: Problems,
-): number | undefined {
-  const raw = params.get(key);
-  if (raw === null) return undefined;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    problems.add(key, `must be an integer between ${min} and ${max}`);
-    return undefined;
-  }
-  return Number(raw);
+/** An integer in [min, max], digits only, `fallback` when absent. */
+export function integerParam(min: number, max: number, fallback: number) {
+  const message = `must be an integer between ${min} and ${max}`;
+  return once(message)
+    .regex(/^\d{1,9}$/, message)
+    .refine((v) => Number(v) >= min && Number(v) <= max, message)
+    .transform(Number)
+    .optional()
+    .transform((v) => v ?? fallback)
+    .openapi({ type: "string", pattern: "^\\d{1,9}$", default: String(fallback) });
+}
+
+/** A string parameter checked by `rule` (returns a problem message or undefined). */
+export function stringParam(message: string, rule: (v: string) => boolean) {
+  return once(message).refine(rule, message).optional().openapi({ type: "string" });
+}
+
+/** A query schema: the given parameters, each at most once; any other is "unknown query parameter". */
+export function strictQuery<S extends z.ZodRawShape>(shape: S) {
+  const message = `unknown query parameter (known: ${Object.keys(shape).join(", ")})`;
+  // A catchall that always fails (rather than a strict object) carries this message to the one
+  // validation hook, which does not know the schema.
+  const unknown = z.unknown().superRefine((_v, ctx) => ctx.addIssue({ code: "custom", message }));
+  return z.object(shape).catchall(unknown);
 }

@@ -1,6 +1,5 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import type { Hono } from "hono";
 import type { Logger } from "pino";
 
 /** A listening HTTP server for the API. */
@@ -14,7 +13,15 @@ export interface ApiServer {
 }
 
 /** Serves `app` on `addr` (host:port, PROBEMESH_HTTP_ADDR; port 0 picks a free one). */
-export async function startApiServer({ addr, app, log }: { addr: string; app: Hono; log: Logger }): Promise<ApiServer> {
+export async function startApiServer({
+  addr,
+  app,
+  log,
+}: {
+  addr: string;
+  app: { fetch: (request: Request) => Response | Promise<Response> };
+  log: Logger;
+}): Promise<ApiServer> {
   const sep = addr.lastIndexOf(":");
   const hostname = addr.slice(0, sep).replace(/^\[(.*)\]$/, "$1");
   const port = Number(addr.slice(sep + 1));

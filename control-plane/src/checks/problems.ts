@@ -15,13 +15,19 @@ export class Problems {
     this.list.push({ field, message });
   }
 
-  /** Throws a ValidationError naming the first field and listing all problems, when there are any. */
+  /** Throws {@link Problems.error} when there are any problems. */
   throwIfAny(what: string): void {
+    const err = this.error(what);
+    if (err) throw err;
+  }
+
+  /** A ValidationError naming the first field and listing all problems; undefined when there are none. */
+  error(what: string): ValidationError | undefined {
     const first = this.list[0];
-    if (!first) return;
+    if (!first) return undefined;
     const more =
       this.list.length > 1 ? ` (and ${this.list.length - 1} more problem${this.list.length > 2 ? "s" : ""})` : "";
-    throw new ValidationError(`invalid ${what}: ${first.field}: ${first.message}${more}`, {
+    return new ValidationError(`invalid ${what}: ${first.field}: ${first.message}${more}`, {
       field: first.field,
       problems: this.list,
     });

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { isSubjectToken } from "@probemesh/proto";
-import type { StringRule } from "./json-reader.js";
+import type { Rule as StringRule } from "../schemas/fields.js";
 
 /** Pattern of a check id: also safe in URLs, file names and (encoded) NATS KV keys. */
 export const CHECK_ID_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { availability } from "./availability.js";
+import { availability, observedFromBuckets } from "./availability.js";
 
 const H = 3_600_000;
 const DAY = 24 * H;
@@ -83,5 +83,45 @@ describe("availability", () => {
   it("a 100 % target has no budget: 0 % left after any downtime", () => {
     const r = availability([{ start: 0, end: 1 }], { from: 0, to: DAY, sloTarget: 100 });
     expect(r.slo).toMatchObject({ errorBudgetMs: 0, errorBudgetRemainingPercent: 0, met: false });
+  });
+});
+
+describe("availability over observed time", () => {
+  it("excludes time without a verdict from the denominator and down time inside it", () => {
+    // Observed 00:00-06:00 and 12:00-24:00; down 05:00-07:00 (one hour of it unobserved).
+    const r = availability([{ start: 5 * H, end: 7 * H }], {
+      from: 0,
+      to: DAY,
+      observed: [
+        { start: 0, end: 6 * H },
+        { start: 12 * H, end: DAY },
+      ],
+    });
+    expect(r).toMatchObject({ windowMs: DAY, noDataMs: 6 * H, downtimeMs: H });
+    expect(r.availability).toBeCloseTo(100 * (1 - 1 / 18), 8);
+    expect(r.slo.errorBudgetMs).toBe(Math.round((18 * H * 0.1) / 100));
+  });
+
+  it("nothing observed: availability is null, not 100 %", () => {
+    const r = availability([], { from: 0, to: H, observed: [] });
+    expect(r).toMatchObject({ noDataMs: H, availability: null, slo: { met: true, errorBudgetMs: 0 } });
+  });
+
+  it("observed buckets: per region where it reported, globally where enough regions did", () => {
+    const m = 60_000;
+    const o = observedFromBuckets(
+      new Map([
+        ["a", [0, m, 2 * m]],
+        ["b", [m, 2 * m]],
+        ["c", [2 * m]],
+      ]),
+      m,
+      2,
+    );
+    expect(o.regions.get("c")).toEqual([{ start: 2 * m, end: 3 * m }]);
+    expect(o.global).toEqual([
+      { start: m, end: 2 * m },
+      { start: 2 * m, end: 3 * m },
+    ]);
   });
 });

@@ -14,6 +14,12 @@ export interface AvailabilityOptions {
   now?: number;
   /** SLO target in percent. @default 99.9 */
   sloTarget?: number;
+  /**
+   * When the scope had a verdict (results enough to judge). Time outside them is `noDataMs`: it is
+   * neither up nor down and is left out of the availability and error-budget denominator, and down
+   * time inside it is not counted. @default the whole window is observed
+   */
+  observed?: Iterable<{ start: number; end: number }>;
 }
 
 /** Availability of one scope (a region, or the check globally) over a window. */
@@ -21,6 +27,9 @@ export interface AvailabilityReport {
   from: number;
   to: number;
   windowMs: number;
+  /** Time of the window without a verdict (no results, too few regions): excluded from `availability`. */
+  noDataMs: number;
+  /** Down time within observed time. */
   downtimeMs: number;
   /** Down intervals overlapping the window (overlapping ones merged). */
   outages: number;
@@ -28,8 +37,8 @@ export interface AvailabilityReport {
   mttrMs: number | null;
   /** Mean time between failures: mean of one end -> next start; null with fewer than two intervals. */
   mtbfMs: number | null;
-  /** Percent of the window not down. */
-  availability: number;
+  /** Percent of the observed time not down; null when nothing of the window was observed. */
+  availability: number | null;
   slo: {
     target: number;
     met: boolean;
@@ -65,21 +74,30 @@ export function availability(intervals: Iterable<DownInterval>, options: Availab
       } else last.open ||= i.open;
     } else merged.push({ ...i });
   }
+  const observed =
+    options.observed === undefined ? [{ start: from, end: to }] : mergeIntervals(options.observed, from, to);
+  let observedMs = 0;
+  for (const o of observed) observedMs += o.end - o.start;
   let downtimeMs = 0;
-  for (const m of merged) downtimeMs += Math.min(m.end, to) - Math.max(m.start, from);
+  for (const m of merged) {
+    const start = Math.max(m.start, from);
+    const end = Math.min(m.end, to);
+    for (const o of observed) downtimeMs += Math.max(0, Math.min(end, o.end) - Math.max(start, o.start));
+  }
   const resolved = merged.filter((m) => !m.open);
   const mttrMs = resolved.length > 0 ? resolved.reduce((s, m) => s + (m.end - m.start), 0) / resolved.length : null;
   let gaps = 0;
   for (let k = 1; k < merged.length; k++) gaps += merged[k]!.start - merged[k - 1]!.end;
   const mtbfMs = merged.length >= 2 ? gaps / (merged.length - 1) : null;
   const windowMs = to - from;
-  const availabilityPct = windowMs > 0 ? round((1 - downtimeMs / windowMs) * 100) : 100;
-  const errorBudgetMs = (windowMs * (100 - target)) / 100;
+  const availabilityPct = observedMs > 0 ? round((1 - downtimeMs / observedMs) * 100) : windowMs > 0 ? null : 100;
+  const errorBudgetMs = (observedMs * (100 - target)) / 100;
   const remaining = errorBudgetMs - downtimeMs;
   return {
     from,
     to,
     windowMs,
+    noDataMs: windowMs - observedMs,
     downtimeMs,
     outages: merged.length,
     mttrMs,
@@ -87,13 +105,53 @@ export function availability(intervals: Iterable<DownInterval>, options: Availab
     availability: availabilityPct,
     slo: {
       target,
-      met: availabilityPct >= target,
+      met: availabilityPct === null || availabilityPct >= target,
       errorBudgetMs: Math.round(errorBudgetMs),
       errorBudgetRemainingMs: Math.round(remaining),
       errorBudgetRemainingPercent:
         errorBudgetMs > 0 ? round((remaining / errorBudgetMs) * 100) : downtimeMs === 0 ? 100 : 0,
     },
   };
+}
+
+/** Sorted, disjoint intervals clipped to [from, to). */
+function mergeIntervals(list: Iterable<{ start: number; end: number }>, from: number, to: number) {
+  const sorted = [...list]
+    .map((i) => ({ start: Math.max(i.start, from), end: Math.min(i.end, to) }))
+    .filter((i) => i.end > i.start)
+    .sort((a, b) => a.start - b.start);
+  const out: { start: number; end: number }[] = [];
+  for (const i of sorted) {
+    const last = out[out.length - 1];
+    if (last && i.start <= last.end) last.end = Math.max(last.end, i.end);
+    else out.push({ ...i });
+  }
+  return out;
+}
+
+/**
+ * Observed time from buckets with results: each bucket start covers [start, start + bucketMs).
+ * Per region, a bucket where the region reported; globally, one where at least `minRegions`
+ * regions reported (enough to decide under the check's quorum).
+ */
+export function observedFromBuckets(
+  bucketsByRegion: ReadonlyMap<string, readonly number[]>,
+  bucketMs: number,
+  minRegions = 1,
+): { global: { start: number; end: number }[]; regions: Map<string, { start: number; end: number }[]> } {
+  const regions = new Map<string, { start: number; end: number }[]>();
+  const perBucket = new Map<number, number>();
+  for (const [region, buckets] of bucketsByRegion) {
+    regions.set(
+      region,
+      buckets.map((b) => ({ start: b, end: b + bucketMs })),
+    );
+    for (const b of new Set(buckets)) perBucket.set(b, (perBucket.get(b) ?? 0) + 1);
+  }
+  const global: { start: number; end: number }[] = [];
+  for (const [b, n] of perBucket) if (n >= Math.max(1, minRegions)) global.push({ start: b, end: b + bucketMs });
+  global.sort((a, b) => a.start - b.start);
+  return { global, regions };
 }
 
 /** Rounds away binary float noise (8 decimals is far below a millisecond of a day). */

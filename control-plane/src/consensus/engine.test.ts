@@ -80,6 +80,26 @@ describe("consensus engine", () => {
     expect(s.of("check.error")).toHaveLength(2);
   });
 
+  it("a check that cannot reach quorum says so and names the regions missing", () => {
+    const s = sim([{ checkId: "web", regions: [...R3] }]);
+    expect(s.engine.status("web")).toMatchObject({
+      state: "unknown",
+      reason: "quorum unreachable",
+      missingRegions: ["ap-south", "eu-west", "us-east"],
+    });
+    // One region of three reporting cannot decide under majority.
+    for (let k = 0; k < 3; k++) s.round("web", { "eu-west": "down", "us-east": null, "ap-south": null });
+    expect(s.engine.status("web")).toMatchObject({
+      state: "unknown",
+      reason: "quorum unreachable",
+      missingRegions: ["ap-south", "us-east"],
+    });
+    for (let k = 0; k < 2; k++) s.round("web", all(R3, "up"));
+    const up = s.engine.status("web")!;
+    expect(up).toMatchObject({ state: "up", reason: "" });
+    expect(up.missingRegions).toBeUndefined();
+  });
+
   it("prober errors in one region leave the decision to the others, and never break or extend a streak", () => {
     const s = sim([{ checkId: "web", regions: [...R3] }]);
     s.round("web", all(R3, "up"));

@@ -1,7 +1,7 @@
 import { isProberError } from "@probemesh/proto";
 import { impairmentRules, judgeAgent, newAgentRecord, type AgentRecord, type ImpairmentOptions } from "./impairment.js";
 import { normalizePolicy, partialHoldMs, staleAfterMs } from "./policy.js";
-import { decideGlobal } from "./quorum.js";
+import { decideGlobal, minEligible } from "./quorum.js";
 import type {
   AgentHealth,
   CheckPolicy,
@@ -653,6 +653,17 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     return errors > 0;
   }
 
+  /** Why a check is `unknown`, for its status. */
+  function unknownReason(check: CheckView): { reason: string; missingRegions?: string[] } {
+    if (check.state !== "unknown") return { reason: "" };
+    if (everyVantagePointErrors(check)) return { reason: "error" };
+    const total = check.policy.regions.length > 0 ? check.policy.regions.length : check.regions.size;
+    const missing = [...check.regions.values()].filter((r) => r.state === "unknown" || r.state === "error");
+    const eligible = check.regions.size - missing.length;
+    if (eligible >= minEligible(check.policy.quorum, Math.max(total, eligible)) && total > 0) return { reason: "" };
+    return { reason: "quorum unreachable", missingRegions: missing.map((r) => r.name).sort() };
+  }
+
   function valid(o: Observation): boolean {
     return (
       typeof o.checkId === "string" &&
@@ -922,7 +933,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       return {
         checkId,
         state: check.state,
-        reason: check.state === "unknown" && everyVantagePointErrors(check) ? "error" : "",
+        ...unknownReason(check),
         since: check.since,
         regions,
         outage: check.incident ? { ...check.incident, regions: [...check.incident.regions] } : null,

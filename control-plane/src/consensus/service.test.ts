@@ -1,5 +1,4 @@
-import { create } from "@bufbuild/protobuf";
-import { CheckSchema } from "@probemesh/proto";
+import { checkFixture } from "@probemesh/proto/testing";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createMemoryRegistry } from "../registry/memory-registry.js";
@@ -63,7 +62,7 @@ function fakeStore(open: Outage[] = [], recent: Observation[] = []) {
 async function setup(opts: { open?: Outage[]; recent?: Observation[]; start?: number } = {}) {
   let clock = opts.start ?? 1_000_000;
   const registry = createMemoryRegistry({ log });
-  await registry.create(create(CheckSchema, { id: "web", type: "http", intervalMs: I, timeoutMs: 2000, regions: R3 }));
+  await registry.create(checkFixture("web", { intervalMs: I, timeoutMs: 2000, regions: R3 }));
   const engine = createConsensusEngine({ now: () => clock });
   const store = fakeStore(opts.open, opts.recent);
   const seen: Transition[] = [];
@@ -97,9 +96,7 @@ describe("consensus service", () => {
     const outages = [...m.store.saved.values()].filter((o) => o.kind === "outage");
     expect(outages).toEqual([expect.objectContaining({ state: "open", regions: ["eu-west", "us-east"] })]);
     // A registry edit reaches the engine: quorum "all" turns the outage into a partial.
-    await m.registry.replace(
-      create(CheckSchema, { id: "web", type: "http", intervalMs: I, timeoutMs: 2000, regions: R3, quorum: "all" }),
-    );
+    await m.registry.replace(checkFixture("web", { intervalMs: I, timeoutMs: 2000, regions: R3, quorum: "all" }));
     await m.service.flush();
     expect(m.engine.status("web")?.state).toBe("partial");
     expect([...m.store.saved.values()].find((o) => o.kind === "outage")?.state).toBe("resolved");
@@ -186,9 +183,7 @@ describe("consensus service", () => {
 
   it("a throwing transition handler is logged, not fatal", async () => {
     const registry = createMemoryRegistry({ log });
-    await registry.create(
-      create(CheckSchema, { id: "web", type: "http", intervalMs: I, timeoutMs: 2000, regions: ["eu-west"] }),
-    );
+    await registry.create(checkFixture("web", { intervalMs: I, timeoutMs: 2000, regions: ["eu-west"] }));
     const engine = createConsensusEngine({ now: () => 5_000 });
     const service = createConsensusService({
       engine,

@@ -128,8 +128,13 @@ export interface RegionStatus {
 export interface CheckStatus {
   checkId: string;
   state: GlobalState;
-  /** Why the state is `unknown`: "error" when every vantage point's probes fail to run, else "". */
+  /**
+   * Why the state is `unknown`: "error" when every vantage point's probes fail to run; "quorum
+   * unreachable" when too few regions have a verdict to decide (see `missingRegions`); else "".
+   */
   reason: string;
+  /** With reason "quorum unreachable": the regions without a verdict (no fresh results, impaired, error). */
+  missingRegions?: string[];
   /** When the global state last changed (epoch ms), 0 if never. */
   since: number;
   regions: Record<string, RegionStatus>;

@@ -1,15 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  credentials,
-  Metadata,
-  makeGenericClientConstructor,
-  status,
-  type Client,
-  type ServiceError,
-} from "@grpc/grpc-js";
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import {
   AgentService,
-  grpcServiceDefinition,
+  type GrpcClient,
+  createGrpcClient,
   HeartbeatRequestSchema,
   WatchAssignmentsRequestSchema,
   type HeartbeatResponse,
@@ -26,10 +20,7 @@ import { startGrpcServer, type GrpcServer } from "./grpc-server.js";
 const log = pino({ level: "silent" });
 const TOKEN = "agent-token";
 
-type AgentClient = Client & {
-  watchAssignments(req: unknown, md: Metadata): import("@grpc/grpc-js").ClientReadableStream<WatchAssignmentsResponse>;
-  heartbeat(req: unknown, md: Metadata, cb: (err: ServiceError | null, res?: HeartbeatResponse) => void): void;
-};
+type AgentClient = GrpcClient<typeof AgentService>;
 
 function tcp(id: string, regions: string[] = []) {
   return validateCheck(
@@ -82,8 +73,7 @@ describe("agent gRPC service", () => {
     const agents = createMemoryAgentDirectory();
     const service = createAgentService({ registry, agents, token: TOKEN, log });
     server = await startGrpcServer({ addr: "127.0.0.1:0", service, log });
-    const Ctor = makeGenericClientConstructor(grpcServiceDefinition(AgentService), "AgentService");
-    client = new Ctor(`127.0.0.1:${server.port}`, credentials.createInsecure()) as unknown as AgentClient;
+    client = createGrpcClient(AgentService, `127.0.0.1:${server.port}`, credentials.createInsecure());
     return { registry, agents, service, client };
   }
 

@@ -1,14 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import {
-  status,
-  type Metadata,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type ServiceDefinition,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
+import { status, type Metadata } from "@grpc/grpc-js";
 import {
   AgentService as AgentServiceDesc,
   AssignmentSnapshotSchema,
@@ -16,9 +8,8 @@ import {
   HeartbeatResponseSchema,
   WatchAssignmentsResponseSchema,
   type AssignmentDelta,
-  type HeartbeatRequest,
-  type HeartbeatResponse,
-  type WatchAssignmentsRequest,
+  type GrpcServiceDefinition,
+  type GrpcServiceImplementation,
   type WatchAssignmentsResponse,
 } from "@probemesh/proto";
 import type { Logger } from "pino";
@@ -54,12 +45,14 @@ export interface AgentServiceStats {
 
 /** The agent gRPC service, ready to add to a grpc-js server. */
 export interface AgentService {
-  readonly definition: ServiceDefinition;
-  readonly implementation: UntypedServiceImplementation;
+  readonly definition: GrpcServiceDefinition<typeof AgentServiceDesc>;
+  readonly implementation: GrpcServiceImplementation<typeof AgentServiceDesc>;
   stats(): AgentServiceStats;
   /** Ends every open assignment stream with UNAVAILABLE (agents then reconnect, maybe elsewhere). */
   close(): void;
 }
+
+type Handlers = GrpcServiceImplementation<typeof AgentServiceDesc>;
 
 interface OpenStream {
   agent: AgentIdentity;
@@ -91,7 +84,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     return false;
   }
 
-  function watchAssignments(call: ServerWritableStream<WatchAssignmentsRequest, WatchAssignmentsResponse>): void {
+  const watchAssignments: Handlers["watchAssignments"] = (call) => {
     const peer = call.getPeer();
     if (!authorized(call.metadata, "WatchAssignments", peer)) {
       call.emit("error", { code: status.UNAUTHENTICATED, details: "missing or invalid bearer token" });
@@ -185,12 +178,9 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       },
       "agent stream opened; snapshot sent",
     );
-  }
+  };
 
-  function heartbeat(
-    call: ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>,
-    callback: sendUnaryData<HeartbeatResponse>,
-  ): void {
+  const heartbeat: Handlers["heartbeat"] = (call, callback) => {
     if (!authorized(call.metadata, "Heartbeat", call.getPeer())) {
       callback({ code: status.UNAUTHENTICATED, details: "missing or invalid bearer token" });
       return;
@@ -211,16 +201,11 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       schedulingLagP99Ms: Number.isFinite(req.schedulingLagP99Ms) ? req.schedulingLagP99Ms : 0,
     });
     callback(null, create(HeartbeatResponseSchema, { serverTimeMs: BigInt(now()) }));
-  }
-
-  const implementation: UntypedServiceImplementation = {
-    watchAssignments: watchAssignments as UntypedServiceImplementation[string],
-    heartbeat: heartbeat as UntypedServiceImplementation[string],
   };
 
   return {
     definition: grpcServiceDefinition(AgentServiceDesc),
-    implementation,
+    implementation: { watchAssignments, heartbeat },
     stats: () => ({ ...counters, openStreams: streams.size }),
     close() {
       for (const s of [...streams.values()]) s.end(status.UNAVAILABLE, "control plane shutting down");

@@ -1,5 +1,6 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { UnavailableError } from "../errors.js";
+import { ensureStream } from "../jetstream/ensure.js";
 import type { DeliveryRecord } from "./types.js";
 
 /** JetStream stream holding every delivery attempt's record. */
@@ -17,18 +18,14 @@ export interface HookLogStreamOptions {
 
 /** Creates (or updates) the log stream. */
 export async function ensureHookLogStream(jsm: JetStreamManager, opts: HookLogStreamOptions = {}): Promise<void> {
-  const config = {
+  await ensureStream(jsm, {
     name: HOOK_LOG_STREAM,
-    subjects: [`${HOOK_LOG_SUBJECT_PREFIX}.>`],
-    max_msgs_per_subject: opts.maxPerHook ?? 1000,
-    max_age: (opts.maxAgeMs ?? 30 * 86_400_000) * 1_000_000,
-  };
-  try {
-    await jsm.streams.add(config);
-  } catch (err) {
-    if (!/already in use|exists/i.test(String(err))) throw err;
-    await jsm.streams.update(HOOK_LOG_STREAM, config);
-  }
+    settings: {
+      subjects: [`${HOOK_LOG_SUBJECT_PREFIX}.>`],
+      max_msgs_per_subject: opts.maxPerHook ?? 1000,
+      max_age: (opts.maxAgeMs ?? 30 * 86_400_000) * 1_000_000,
+    },
+  });
 }
 
 /** Where delivery records go; queryable per hook, newest last. */

@@ -5,6 +5,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
+import { ensureConsumer, ensureStream } from "../jetstream/ensure.js";
 import type { HookEvent } from "./types.js";
 
 /** JetStream work-queue stream of pending deliveries (one message per event and hook). */
@@ -39,36 +40,27 @@ export function deliveryId(eventId: string, hookId: string): string {
 
 /** Creates (or updates) the work-queue stream and its durable consumer. */
 export async function ensureDeliveryStream(jsm: JetStreamManager, opts: DeliveryStreamOptions = {}): Promise<void> {
-  const config = {
+  await ensureStream(jsm, {
     name: DELIVERIES_STREAM,
-    subjects: [`${DELIVERIES_SUBJECT_PREFIX}.>`],
-    retention: RetentionPolicy.Workqueue,
-    duplicate_window: (opts.dedupeWindowMs ?? 3_600_000) * 1_000_000,
-    max_age: (opts.maxAgeMs ?? 7 * 86_400_000) * 1_000_000,
-  };
-  try {
-    await jsm.streams.add(config);
-  } catch (err) {
-    if (!/already in use|exists/i.test(String(err))) throw err;
-    await jsm.streams.update(DELIVERIES_STREAM, config);
-  }
-  const consumer = {
-    durable_name: DELIVERIES_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
-    max_deliver: -1,
-    max_ack_pending: 10_000,
-  };
-  try {
-    await jsm.consumers.add(DELIVERIES_STREAM, consumer);
-  } catch (err) {
-    if (!/already (in use|exists)|exists/i.test(String(err))) throw err;
-    await jsm.consumers.update(DELIVERIES_STREAM, DELIVERIES_CONSUMER, {
-      ack_wait: consumer.ack_wait,
-      max_ack_pending: consumer.max_ack_pending,
-    });
-  }
+    settings: {
+      subjects: [`${DELIVERIES_SUBJECT_PREFIX}.>`],
+      duplicate_window: (opts.dedupeWindowMs ?? 3_600_000) * 1_000_000,
+      max_age: (opts.maxAgeMs ?? 7 * 86_400_000) * 1_000_000,
+    },
+    createOnly: { retention: RetentionPolicy.Workqueue },
+  });
+  await ensureConsumer(jsm, {
+    stream: DELIVERIES_STREAM,
+    config: {
+      durable_name: DELIVERIES_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
+      max_deliver: -1,
+      max_ack_pending: 10_000,
+    },
+    updatable: ["ack_wait", "max_ack_pending"],
+  });
 }
 
 /** Enqueues one delivery; false when JetStream dropped it as a duplicate of an earlier enqueue. */

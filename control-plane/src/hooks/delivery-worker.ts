@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import { backoffPolicy, type BackoffOptions } from "../backoff.js";
+import { sleep } from "../sleep.js";
 import type { AdapterSet } from "./actions/index.js";
 import { directionOf, errorMessage } from "./actions/types.js";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { DELIVERIES_CONSUMER, DELIVERIES_STREAM, deliveryId, type QueuedDelivery } from "./delivery-queue.js";
 import type { DeliveryLog } from "./delivery-log.js";
 import { decide, eventTime } from "./guardrails.js";
@@ -13,12 +14,15 @@ import { wants } from "./subscription.js";
 import { validateEvent } from "./validate-event.js";
 import { ACTION_HOOK_TYPES, type ActionResult, type DeliveryOutcome, type DeliveryRecord, type Hook } from "./types.js";
 
+/** Retries of a failed delivery: 1 s doubling to 5 min, equal jitter so hooks that failed together spread out. */
+export const HOOK_RETRY: Omit<BackoffOptions, "random"> = { initialMs: 1000, maxMs: 300_000, jitter: "equal" };
+
 /** Options of {@link createDeliveryWorker}. */
 export interface DeliveryWorkerOptions {
   /** Deliveries attempted at once by this replica. @default 8 */
   concurrency?: number;
-  /** Retry policy. @default { baseMs: 1000, maxMs: 300000 } */
-  backoff?: BackoffPolicy;
+  /** Retry policy of failed attempts (its `random` is the worker's). @default {@link HOOK_RETRY} */
+  backoff?: Omit<BackoffOptions, "random">;
   /** How often a running attempt tells JetStream it is still working (keep below the consumer's ack wait). @default 5000 */
   heartbeatMs?: number;
   /** How long one pull waits for new deliveries (also bounds how long stop() waits). @default 5000 */
@@ -80,7 +84,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const concurrency = deps.options?.concurrency ?? 8;
-  const policy = deps.options?.backoff ?? DEFAULT_BACKOFF;
+  const policy = backoffPolicy({ ...HOOK_RETRY, ...deps.options?.backoff, random });
+  // Waits for another replica's lease on the same hook and check: short, spread so waiters do not collide.
+  const leaseWait = backoffPolicy({ initialMs: 500, maxMs: 500, jitter: "equal", random });
   const heartbeatMs = deps.options?.heartbeatMs ?? 5000;
   const fetchExpiresMs = deps.options?.fetchExpiresMs ?? 5000;
   const stats: DeliveryStats = {
@@ -113,7 +119,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         { err: errorMessage(err), hookId: rec.hookId, eventId: rec.eventId },
         "could not record delivery outcome; will retry",
       );
-      m.nak(Math.min(30_000, policy.baseMs * 5));
+      m.nak(Math.min(30_000, policy.initialMs * 5));
       return;
     }
     if (then === "ack") m.ack();
@@ -157,7 +163,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       log.warn({ ...line, err: errorMessage(err) }, "hook registry unavailable; retrying");
       return null;
     });
-    if (rec === null) return void m.nak(policy.baseMs);
+    if (rec === null) return void m.nak(policy.initialMs);
     if (!rec || rec.disabled) {
       stats.skipped++;
       log.info({ ...line, reason: rec ? "disabled" : "deleted" }, "delivery skipped");
@@ -190,7 +196,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       !(await state.acquire(hook.id, checkId, owner, hook.timeoutMs + LEASE_MARGIN_MS).catch(() => false))
     ) {
       stats.waitedForLease++;
-      m.nak(200 + Math.round(random() * 300));
+      m.nak(leaseWait.delay(1));
       return;
     }
     try {
@@ -258,7 +264,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         log.error({ ...line, status: r.status, err: r.error }, "delivery failed and its deadline passed; giving up");
         return finish(m, record("gave_up", { ...outcome, error: r.error }), "ack");
       }
-      const delay = Math.min(backoffDelay(attempt, policy, random), deadline - t);
+      const delay = Math.min(policy.delay(attempt), deadline - t);
       log.warn({ ...line, status: r.status, err: r.error, retryInMs: delay }, "delivery attempt failed");
       return finish(m, record("failed", { ...outcome, error: r.error, retryAt: t + delay }), { nakMs: delay });
     } finally {
@@ -309,7 +315,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           const p: Promise<void> = handle(m)
             .catch((err: unknown) => {
               log.error({ err: errorMessage(err), seq: m.seq }, "delivery handler failed; message will be redelivered");
-              m.nak(policy.baseMs);
+              m.nak(policy.initialMs);
             })
             .finally(() => inFlight.delete(p));
           inFlight.add(p);
@@ -317,7 +323,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       } catch (err) {
         if (stopping) break;
         log.warn({ err: errorMessage(err) }, "fetching deliveries failed; retrying");
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       }
     }
   }

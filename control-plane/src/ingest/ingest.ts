@@ -4,15 +4,15 @@ import {
   DeliverPolicy,
   jetstream,
   jetstreamManager,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type ConsumerConfig,
   type ConsumerMessages,
   type JsMsg,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probemesh/proto";
 import type { Logger } from "pino";
+import { backoffPolicy } from "../backoff.js";
+import { ensureConsumer } from "../jetstream/ensure.js";
+import { sleep } from "../sleep.js";
 import { isDataRejection } from "../store/clickhouse-store.js";
 import type { ResultRow, ResultStore } from "../store/types.js";
 import { resultToRow } from "./result-to-row.js";
@@ -88,23 +88,17 @@ function settle(log: Logger, what: string, fn: () => void): void {
   }
 }
 
-/** An interruptible sleep: nap(ms) resolves after ms or as soon as wake() is called. */
+/** An interruptible sleep: nap(ms) resolves after ms or as soon as wake() is called (a wake with no nap is lost). */
 function napper(): { nap(ms: number): Promise<void>; wake(): void } {
-  let wakeUp: (() => void) | undefined;
+  let current: AbortController | undefined;
   return {
-    nap: (ms) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          wakeUp = undefined;
-          resolve();
-        }, ms);
-        wakeUp = () => {
-          wakeUp = undefined;
-          clearTimeout(timer);
-          resolve();
-        };
-      }),
-    wake: () => wakeUp?.(),
+    nap: async (ms) => {
+      const ctl = new AbortController();
+      current = ctl;
+      await sleep(ms, ctl.signal);
+      if (current === ctl) current = undefined;
+    },
+    wake: () => current?.abort(),
   };
 }
 
@@ -117,8 +111,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   const flushMs = opts.flushMs ?? 200;
   const maxAckPending = opts.maxAckPending ?? batchSize * 4;
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
-  const retryMinMs = opts.retryMinMs ?? 500;
-  const retryMaxMs = opts.retryMaxMs ?? 10_000;
+  const retry = backoffPolicy({ initialMs: opts.retryMinMs ?? 500, maxMs: opts.retryMaxMs ?? 10_000, jitter: "none" });
   const now = opts.now ?? Date.now;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1)
     throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
@@ -200,7 +193,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   async function retryLater(batch: Pending[], err: unknown, why: string): Promise<void> {
     stats.insertFailures++;
     consecutiveFailures++;
-    const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(consecutiveFailures - 1, 20));
+    const delay = retry.delay(consecutiveFailures);
     log.warn({ err, rows: batch.length, failures: stats.insertFailures, retryInMs: delay }, why);
     // Everything buffered goes back too: held through several backoffs it would outlive ack_wait and be
     // redelivered while still queued here.
@@ -294,9 +287,9 @@ export function createIngest(opts: IngestOptions): Ingest {
     }
   }
 
-  async function ensureConsumer(): Promise<void> {
+  async function ensureResultsConsumer(): Promise<void> {
     const jsm = await jetstreamManager(nc);
-    const config: Partial<ConsumerConfig> = {
+    const config = {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
@@ -305,17 +298,11 @@ export function createIngest(opts: IngestOptions): Ingest {
       max_ack_pending: maxAckPending,
       max_deliver: -1,
     };
-    try {
-      await jsm.consumers.info(RESULTS_STREAM, durable);
-      await jsm.consumers.update(RESULTS_STREAM, durable, {
-        ack_wait: config.ack_wait,
-        max_ack_pending: maxAckPending,
-        max_deliver: -1,
-      });
-    } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
-      await jsm.consumers.add(RESULTS_STREAM, config);
-    }
+    await ensureConsumer(jsm, {
+      stream: RESULTS_STREAM,
+      config,
+      updatable: ["ack_wait", "max_ack_pending", "max_deliver"],
+    });
   }
 
   /** Keeps a consume() running until stop(); re-creates it if the server side went away. */
@@ -351,14 +338,16 @@ export function createIngest(opts: IngestOptions): Ingest {
       }
       await retryTimer.nap(1_000);
       if (!stopping)
-        await ensureConsumer().catch((err: unknown) => log.warn({ err }, "could not re-create results consumer"));
+        await ensureResultsConsumer().catch((err: unknown) =>
+          log.warn({ err }, "could not re-create results consumer"),
+        );
     }
   }
 
   return {
     async start() {
       if (running) return;
-      await ensureConsumer();
+      await ensureResultsConsumer();
       running = true;
       stopping = false;
       log.info({ durable, batchSize, flushMs, maxAckPending }, "ingest started");

@@ -1,12 +1,12 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { ProbeResultSchema, ProbeState, type ProbeResult } from "@probemesh/proto";
+import { ProbeState, type ProbeResult } from "@probemesh/proto";
+import { probeResultFixture, type ProbeResultInit } from "@probemesh/proto/testing";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
 import { toDbRow } from "../store/result-columns.js";
 import { MAX_MESSAGE_LENGTH, MAX_STARTED_AT_MS, resultProblem, resultToRow } from "./result-to-row.js";
 
-function result(over: MessageInitShape<typeof ProbeResultSchema> = {}): ProbeResult {
-  return create(ProbeResultSchema, {
+function result(over: ProbeResultInit = {}): ProbeResult {
+  return probeResultFixture({
     id: "r-1",
     checkId: "web",
     checkVersion: 4,
@@ -27,7 +27,7 @@ function result(over: MessageInitShape<typeof ProbeResultSchema> = {}): ProbeRes
     httpStatus: 503,
     bodyBytes: 1234n,
     ...over,
-  } as MessageInitShape<typeof ProbeResultSchema>);
+  } as ProbeResultInit);
 }
 
 describe("resultToRow", () => {
@@ -93,7 +93,7 @@ describe("resultToRow", () => {
   });
 
   it("rejects results that fail basic validation, naming the problem", () => {
-    const bad: [MessageInitShape<typeof ProbeResultSchema>, RegExp][] = [
+    const bad: [ProbeResultInit, RegExp][] = [
       [{ id: "" }, /id is empty/],
       [{ checkId: "" }, /checkId is empty/],
       [{ agentId: "" }, /agentId is empty/],

@@ -1,7 +1,5 @@
 import {
   DiscardPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   RetentionPolicy,
   StorageType,
   type JetStreamManager,
@@ -9,6 +7,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probemesh/proto";
+import { ensureStream } from "../jetstream/ensure.js";
 
 /** Window in which JetStream drops a re-published result with the same message id (result id). */
 export const RESULTS_DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -21,10 +20,6 @@ export interface ResultsStreamOptions {
   replicas?: number;
 }
 
-function isNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
-}
-
 /**
  * Creates the results stream (file storage, every result subject, 2 min duplicate window, limits retention
  * so results stay readable for replay) or brings an existing one's subjects, max age and duplicate window in
@@ -34,36 +29,18 @@ export async function ensureResultsStream(jsm: JetStreamManager, opts: ResultsSt
   const maxAgeMs = opts.maxAgeMs ?? 7 * 24 * 3_600_000;
   if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs < 60_000)
     throw new RangeError(`results stream maxAgeMs must be at least 60000, got ${maxAgeMs}`);
-  const wanted = {
-    subjects: [RESULTS_SUBJECT_ALL],
-    max_age: nanos(maxAgeMs),
-    duplicate_window: nanos(RESULTS_DUPLICATE_WINDOW_MS),
-  };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const info = await jsm.streams.info(RESULTS_STREAM);
-      const c = info.config;
-      const same =
-        c.subjects.length === 1 &&
-        c.subjects[0] === RESULTS_SUBJECT_ALL &&
-        c.max_age === wanted.max_age &&
-        c.duplicate_window === wanted.duplicate_window;
-      return same ? info : await jsm.streams.update(RESULTS_STREAM, wanted);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    try {
-      return await jsm.streams.add({
-        name: RESULTS_STREAM,
-        ...wanted,
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        discard: DiscardPolicy.Old,
-        num_replicas: opts.replicas ?? 1,
-      });
-    } catch (err) {
-      // Another control plane created it between our info and add: read it again once.
-      if (attempt > 0) throw err;
-    }
-  }
+  return await ensureStream(jsm, {
+    name: RESULTS_STREAM,
+    settings: {
+      subjects: [RESULTS_SUBJECT_ALL],
+      max_age: nanos(maxAgeMs),
+      duplicate_window: nanos(RESULTS_DUPLICATE_WINDOW_MS),
+    },
+    createOnly: {
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      num_replicas: opts.replicas ?? 1,
+    },
+  });
 }

@@ -1,4 +1,6 @@
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { backoffPolicy } from "../backoff.js";
+import { sleep } from "../sleep.js";
 
 /** True when a KV compare-and-set write lost a race (the key moved past the expected revision). */
 export function isWrongLastSequence(err: unknown): boolean {
@@ -9,7 +11,10 @@ export function isWrongLastSequence(err: unknown): boolean {
   );
 }
 
-/** Jittered pause after a lost compare-and-set, so contenders do not collide again in lockstep. */
+/** Pauses after lost compare-and-sets: full jitter below 5 ms doubling to 100 ms. */
+export const CAS_RETRY = backoffPolicy({ initialMs: 5, maxMs: 100, jitter: "full" });
+
+/** Jittered pause after the `attempt`-th lost compare-and-set (0-based), so contenders do not collide again in lockstep. */
 export async function casBackoff(attempt: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+  await sleep(CAS_RETRY.delay(attempt + 1));
 }

@@ -2,6 +2,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { UnavailableError } from "../errors.js";
+import { sleep } from "../sleep.js";
 
 /** Options of {@link followKv}. */
 export interface KvFollowerOptions {
@@ -69,7 +70,7 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
       }
       if (stopped) break;
       restarts++;
-      await new Promise((r) => setTimeout(r, rewatchDelayMs));
+      await sleep(rewatchDelayMs);
     }
   })();
 

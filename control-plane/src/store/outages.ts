@@ -41,6 +41,17 @@ export interface OutageStore {
   openIncidents(): Promise<Outage[]>;
   /** Per-region result counts of a check over [from, to), from the hourly and per-minute rollups (minute precision). */
   resultCounts(query: { checkId: string; from: number; to: number }): Promise<RegionCounts[]>;
+  /**
+   * Per region, the starts of the `bucketMs` buckets (a multiple of a minute) of [from, to) in which
+   * the region stored at least one result of the check, from the per-minute rollup (observed time
+   * for availability).
+   */
+  observedBuckets(query: {
+    checkId: string;
+    from: number;
+    to: number;
+    bucketMs: number;
+  }): Promise<Map<string, number[]>>;
   /** Results of one check in [from, to), oldest first, each id once; `truncated` when more than `limit` exist. */
   loadObservations(query: {
     checkId: string;
@@ -226,6 +237,23 @@ export function createOutageStore(deps: {
           avgDurationMs: total > 0 ? num(r.s) / total : 0,
         };
       });
+    },
+
+    async observedBuckets({ checkId, from, to, bucketMs }) {
+      const size = Math.max(MINUTE, Math.ceil(bucketMs / MINUTE) * MINUTE);
+      const a = Math.floor(from / size) * size;
+      const statement = sql`SELECT region, groupArray(b) AS buckets FROM (
+          SELECT region, intDiv(bucket, ${int(size, "UInt64", "bucketMs")}) * ${int(size, "UInt64", "bucketMs")} AS b
+          FROM results_1m WHERE check_id = ${checkId}
+            AND bucket >= ${int(a, "UInt64", "from")} AND bucket < ${int(to, "UInt64", "to")}
+          GROUP BY region, b)
+        GROUP BY region ORDER BY region`;
+      const out = new Map<string, number[]>();
+      for (const r of await rows(statement)) {
+        const list = Array.isArray(r.buckets) ? r.buckets.map(num).sort((x, y) => x - y) : [];
+        out.set(str(r.region), list);
+      }
+      return out;
     },
 
     async loadObservations({ checkId, from, to, limit }) {

@@ -58,17 +58,3 @@ export function onAbort<T>(signal: AbortSignal, value: () => T): { promise: Prom
   });
   return { promise, dispose };
 }
-
-/** Waits `ms`, or less if the signal aborts first. */
-export async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}

@@ -1,4 +1,4 @@
-import { pause } from "./abort.js";
+import { sleep } from "../../sleep.js";
 import type { ProbeOutcome } from "../types.js";
 
 /** Pause between attempts: long enough not to hammer a refusing port, short next to any timeout. */
@@ -23,7 +23,7 @@ export async function withRetries(
     n++;
     outcomes = await attempt();
     if (signal.aborted || outcomes.every((o) => o.state !== "down")) break;
-    if (n < max) await pause(RETRY_PAUSE_MS, signal);
+    if (n < max) await sleep(RETRY_PAUSE_MS, signal);
     if (signal.aborted) break;
   }
   const durationMs = Math.max(0, Math.round((now() - started) * 1000) / 1000);

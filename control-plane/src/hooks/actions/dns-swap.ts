@@ -1,3 +1,4 @@
+import { sleep } from "../../sleep.js";
 import { queryAddresses } from "../dns/client.js";
 import type { ActionResult, DnsSwapOptions, Hook, HookEvent } from "../types.js";
 import { directionOf, errorMessage, type ActionContext, type HookAdapter } from "./types.js";
@@ -12,20 +13,6 @@ export function wantedAddresses(event: HookEvent, o: DnsSwapOptions): string[] {
 
 function same(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 /**

@@ -1,0 +1,158 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { checkToJson, restoreMaskedSecrets } from "../checks/check-record.js";
+import { CheckBody, CheckReplaceBody } from "../checks/check-schema.js";
+import { validateCheck } from "../checks/validate-check.js";
+import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
+import type { CheckRegistry } from "../registry/types.js";
+import type { ResultStore } from "../store/types.js";
+import { CheckIdParams } from "./check-id-param.js";
+import { errorResponses } from "./error-schema.js";
+import { bodyReadByHandler, documenting, TOKEN_OPTIONAL, TOKEN_REQUIRED } from "./openapi.js";
+import { readJson } from "./read-json.js";
+import { resultsQuery, ResultSchema } from "./results-query.js";
+
+/** Options of {@link createChecksRoutes}. */
+export interface ChecksRoutesOptions {
+  registry: CheckRegistry;
+  store: ResultStore;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const tags = ["checks"];
+/** A check as responses carry it: the API form (secrets masked), as `checkToJson` builds it. */
+const CheckJson = documenting<JsonObject>(CheckBody);
+
+const createCheck = createRoute({
+  operationId: "createCheck",
+  method: "post",
+  path: "/",
+  tags,
+  summary: "Create a check",
+  security: TOKEN_REQUIRED,
+  request: { body: bodyReadByHandler("Check", "The check; defaults are filled in (interval, timeout, thresholds...)") },
+  responses: {
+    201: { ...json(CheckJson, "Created; `Location` names it"), headers: { Location: { schema: { type: "string" } } } },
+    ...errorResponses(400, 401, 409, 413, 503),
+  },
+});
+
+const listChecks = createRoute({
+  operationId: "listChecks",
+  method: "get",
+  path: "/",
+  tags,
+  summary: "List checks",
+  security: TOKEN_OPTIONAL,
+  responses: { 200: json(z.array(CheckJson), "Every check, secrets masked"), ...errorResponses(401, 503) },
+});
+
+const getCheck = createRoute({
+  operationId: "getCheck",
+  method: "get",
+  path: "/{id}",
+  tags,
+  summary: "Get a check",
+  security: TOKEN_OPTIONAL,
+  request: { params: CheckIdParams },
+  responses: { 200: json(CheckJson, "The check, secrets masked"), ...errorResponses(400, 401, 404, 503) },
+});
+
+const replaceCheck = createRoute({
+  operationId: "replaceCheck",
+  method: "put",
+  path: "/{id}",
+  tags,
+  summary: "Replace a check",
+  description: "Secrets sent back masked (`***`, as a GET shows them) keep their stored values.",
+  security: TOKEN_REQUIRED,
+  request: {
+    params: CheckIdParams,
+    body: bodyReadByHandler("CheckReplace", "The check; a body id must match the path"),
+  },
+  responses: { 200: json(CheckJson, "The new version"), ...errorResponses(400, 401, 404, 413, 503) },
+});
+
+const deleteCheck = createRoute({
+  operationId: "deleteCheck",
+  method: "delete",
+  path: "/{id}",
+  tags,
+  summary: "Delete a check",
+  security: TOKEN_REQUIRED,
+  request: { params: CheckIdParams },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 404, 503) },
+});
+
+/**
+ * Checks CRUD and results, mounted at /v1/checks: POST /, GET /, GET|PUT|DELETE /{id},
+ * GET /{id}/results. Guards (token, body limit) and error shaping come from the root.
+ */
+export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
+  const { registry, store } = opts;
+  const now = opts.now ?? Date.now;
+  const app = new OpenAPIHono();
+  app.openAPIRegistry.register("CheckReplace", CheckReplaceBody);
+
+  app.openapi(createCheck, async (c) => {
+    const check = validateCheck(await readJson(c), { mode: "create" });
+    const record = await registry.create(check);
+    c.header("Location", `/v1/checks/${record.check.id}`);
+    return c.json(checkToJson(record), 201);
+  });
+
+  app.openapi(listChecks, async (c) => c.json((await registry.list()).map(checkToJson), 200));
+
+  app.openapi(getCheck, async (c) => {
+    const { id } = c.req.valid("param");
+    const record = await registry.get(id);
+    if (!record) throw new NotFoundError("check", id);
+    return c.json(checkToJson(record), 200);
+  });
+
+  app.openapi(replaceCheck, async (c) => {
+    const { id } = c.req.valid("param");
+    const next = validateCheck(await readJson(c), { mode: "replace", id });
+    const existing = await registry.get(id);
+    if (!existing) throw new NotFoundError("check", id);
+    const record = await registry.replace(restoreMaskedSecrets(next, existing.check));
+    return c.json(checkToJson(record), 200);
+  });
+
+  app.openapi(deleteCheck, async (c) => {
+    await registry.delete(c.req.valid("param").id);
+    return c.body(null, 204);
+  });
+
+  const listResults = createRoute({
+    operationId: "listResults",
+    method: "get",
+    path: "/{id}/results",
+    tags,
+    summary: "Results of a check",
+    description: "Newest first; `to` exclusive. Duplicates (same id) are returned once.",
+    security: TOKEN_OPTIONAL,
+    request: { params: CheckIdParams, query: resultsQuery(now) },
+    responses: { 200: json(z.array(ResultSchema), "Results, newest first"), ...errorResponses(400, 401, 404, 503) },
+  });
+
+  app.openapi(listResults, async (c) => {
+    const { id } = c.req.valid("param");
+    const query = { checkId: id, ...c.req.valid("query") };
+    if (!(await registry.get(id))) throw new NotFoundError("check", id);
+    try {
+      return c.json(await store.queryResults(query), 200);
+    } catch (err) {
+      if (err instanceof ValidationError) throw err;
+      // The cause (with ClickHouse's address and error) goes to the log, not to API clients.
+      throw new UnavailableError("result store unavailable; try again later", { cause: err });
+    }
+  });
+
+  return app;
+}
