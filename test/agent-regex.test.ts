@@ -1,17 +1,11 @@
 // A check with a catastrophically backtracking regex must not stall its agent: the agent bin runs
 // it beside an ordinary 1 s check against local targets and a real nats-server, and both keep
 // publishing. With RegExp the issue's pattern on its 51-byte body blocked the only thread for 89 s.
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import {
-  CheckSchema,
-  ProbeResultSchema,
-  ProbeState,
-  RESULTS_STREAM,
-  RESULTS_SUBJECT_ALL,
-  type ProbeResult,
-} from "@probemesh/proto";
+import { ProbeResultSchema, ProbeState, RESULTS_STREAM, RESULTS_SUBJECT_ALL, type ProbeResult } from "@probemesh/proto";
+import { checkFixture } from "@probemesh/proto/testing";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -69,23 +63,17 @@ describe("agent with a catastrophically backtracking check regex", () => {
     createAssignmentCache({ dir: stateDir, log }).save({
       version: 1n,
       checks: [
-        create(CheckSchema, {
-          id: "backtracking",
-          type: "http",
+        checkFixture("backtracking", {
           intervalMs: 2000,
           timeoutMs: 1500,
-          version: 1,
           http: {
             url: `${targets.http}/text?body=${encodeURIComponent(HOSTILE_BODY)}`,
             bodyRegex: [BACKTRACKING],
           },
         }),
-        create(CheckSchema, {
-          id: "steady",
-          type: "http",
+        checkFixture("steady", {
           intervalMs: 1000,
           timeoutMs: 900,
-          version: 1,
           http: { url: `${targets.http}/ok`, bodyRegex: ['"status":"ok"'] },
         }),
       ],
