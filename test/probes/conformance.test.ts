@@ -468,6 +468,12 @@ describe("dns against a local responder", () => {
       "up",
     );
     expect((await one(dns({ name: "www.example.test", answerRegex: "^10\\." }))).reason).toBe("assertion:answer_regex");
+    // RE2: a backtracking pattern answers at once; lookaround cannot run and says so.
+    expect((await one(dns({ name: "www.example.test", answerRegex: String.raw`^(\d+\.?)+$` }))).state).toBe("up");
+    expect(await one(dns({ name: "www.example.test", answerRegex: "^127(?=\\.)" }))).toMatchObject({
+      reason: "internal",
+      message: expect.stringContaining("is not a valid RE2 regular expression: lookahead") as unknown,
+    });
     expect(
       (await one(dns({ name: "alias.example.test", recordType: "A", expectAnswers: ["127.0.0.10"] }))).reason,
     ).toBe("assertion:expect_answers");

@@ -16,6 +16,7 @@ import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { resolveHost, type LookupFn } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
 import { hostPort } from "../shared/tls-handshake.js";
+import { createUserRegexes, isRegexFailure, type UserRegexes } from "../shared/user-regexes.js";
 import type { ProbeContext, ProbeOutcome, Prober } from "../types.js";
 import { dnsExchange } from "./dns-exchange.js";
 
@@ -78,7 +79,7 @@ const isRecordType = (s: string): s is DnsRecordType => (DNS_RECORD_TYPES as rea
 const isTransport = (s: string): s is DnsTransport => (DNS_TRANSPORTS as readonly string[]).includes(s);
 
 /** Judges answers against the check's expectations (only answers of the asked type count). */
-function judgeAnswers(dns: DnsCheck, answers: DnsAnswer[], qtype: string): Failure | undefined {
+function judgeAnswers(dns: DnsCheck, answers: DnsAnswer[], qtype: string, regexes: UserRegexes): Failure | undefined {
   const relevant = answers.filter((a) => a.type === qtype);
   if (dns.expectAnswers.length > 0) {
     const gotAll = relevant.map(forms);
@@ -105,12 +106,8 @@ function judgeAnswers(dns: DnsCheck, answers: DnsAnswer[], qtype: string): Failu
       };
   }
   if (dns.answerRegex !== "") {
-    let re: RegExp;
-    try {
-      re = new RegExp(dns.answerRegex);
-    } catch {
-      return { reason: "internal", message: `invalid check: dns.answerRegex is not a valid regular expression` };
-    }
+    const re = regexes.get(dns, dns.answerRegex, "dns.answerRegex");
+    if (isRegexFailure(re)) return re;
     if (!relevant.some((a) => re.test(a.data)))
       return {
         reason: "assertion:answer_regex",
@@ -127,6 +124,7 @@ function judgeAnswers(dns: DnsCheck, answers: DnsAnswer[], qtype: string): Failu
 export function createDnsProber(deps: DnsProberDeps): Prober {
   const { now } = deps;
   const defaultResolver = deps.defaultResolver ?? (() => getServers()[0] ?? "127.0.0.1:53");
+  const regexes = createUserRegexes();
 
   async function attempt(check: Check, signal: AbortSignal): Promise<ProbeOutcome[]> {
     const started = now();
@@ -207,7 +205,7 @@ export function createDnsProber(deps: DnsProberDeps): Prober {
       failure = { reason: "protocol", message: `answer id ${response.id} does not match query id ${id}` };
     else if (rcode !== expectRcode)
       failure = { reason: "assertion:rcode", message: `rcode ${rcode}, expected ${expectRcode}` };
-    else failure = judgeAnswers(dns, response.answers, qtypeName);
+    else failure = judgeAnswers(dns, response.answers, qtypeName, regexes);
     const notes: string[] = [];
     if (usedTcp && transport === "udp") notes.push("UDP answer was truncated; retried over TCP");
     if (response.answers.length > MAX_ANSWERS)

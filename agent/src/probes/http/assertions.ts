@@ -1,6 +1,7 @@
 import type { HttpCheck } from "@probemesh/proto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Failure } from "../shared/outcome.js";
+import { isRegexFailure, type UserRegexes } from "../shared/user-regexes.js";
 import { jsonEqual, jsonLookup } from "./json-path.js";
 
 /** What the assertions look at of one final response. */
@@ -20,20 +21,6 @@ export function needsBody(http: HttpCheck): boolean {
   );
 }
 
-/** Compiles the check's regexes once per run; a bad pattern is a check error, named. */
-function compile(pattern: string, what: string): RegExp | Failure {
-  try {
-    return new RegExp(pattern);
-  } catch {
-    return {
-      reason: "internal",
-      message: `invalid check: ${what} ${JSON.stringify(pattern.slice(0, 60))} is not a valid regular expression`,
-    };
-  }
-}
-
-const isFailure = (v: RegExp | Failure): v is Failure => !(v instanceof RegExp);
-
 function headerText(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name.toLowerCase()];
   if (v === undefined) return undefined;
@@ -45,11 +32,12 @@ const cut = (s: string, n = 60) => (s.length > n ? `${s.slice(0, n)}…` : s);
 /**
  * Runs header, body and JSON assertions in a fixed order and returns the first failure. Messages
  * name the assertion and pattern; they never quote the check's own request headers or body.
+ * Regexes are RE2 (`@probemesh/proto/regex`), compiled once per check version by `regexes`.
  */
-export function checkAssertions(http: HttpCheck, res: ResponseView): Failure | undefined {
+export function checkAssertions(http: HttpCheck, res: ResponseView, regexes: UserRegexes): Failure | undefined {
   for (const hm of http.headerMatch) {
-    const re = compile(hm.regex, `headerMatch regex for ${hm.name}`);
-    if (isFailure(re)) return re;
+    const re = regexes.get(http, hm.regex, `headerMatch regex for ${cut(hm.name)}`);
+    if (isRegexFailure(re)) return re;
     const value = headerText(res.headers, hm.name);
     const matched = value !== undefined && re.test(value);
     if (!hm.negate && !matched) {
@@ -77,14 +65,14 @@ export function checkAssertions(http: HttpCheck, res: ResponseView): Failure | u
     };
   }
   for (const pattern of http.bodyRegex) {
-    const re = compile(pattern, "bodyRegex");
-    if (isFailure(re)) return re;
+    const re = regexes.get(http, pattern, "bodyRegex");
+    if (isRegexFailure(re)) return re;
     if (!re.test(text))
       return { reason: "assertion:body_regex", message: `body does not match /${cut(pattern)}/${prefix}` };
   }
   for (const pattern of http.bodyNotRegex) {
-    const re = compile(pattern, "bodyNotRegex");
-    if (isFailure(re)) return re;
+    const re = regexes.get(http, pattern, "bodyNotRegex");
+    if (isRegexFailure(re)) return re;
     if (re.test(text))
       return { reason: "assertion:body_not_regex", message: `body matches /${cut(pattern)}/ but must not${prefix}` };
   }

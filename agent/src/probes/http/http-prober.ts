@@ -5,6 +5,7 @@ import { applyDegraded, outcome, type Failure } from "../shared/outcome.js";
 import { resolveHost, type LookupFn, type ResolvedAddress } from "../shared/resolve.js";
 import { withRetries } from "../shared/retry.js";
 import type { TlsFacts } from "../shared/tls-facts.js";
+import { createUserRegexes } from "../shared/user-regexes.js";
 import type { ProbeContext, ProbeOutcome, Prober } from "../types.js";
 import { checkAssertions, needsBody } from "./assertions.js";
 import { hostPort, requestHop, type HopResult } from "./request-hop.js";
@@ -33,6 +34,7 @@ const ORIGIN_BOUND_HEADERS = ["authorization", "cookie", "proxy-authorization", 
 /** Probes an HTTP(S) URL with phase timings, redirects, body cap and assertions. */
 export function createHttpProber(deps: HttpProberDeps): Prober {
   const { now } = deps;
+  const regexes = createUserRegexes();
 
   const invalid = (check: Check, message: string): ProbeOutcome[] => [
     outcome({
@@ -200,12 +202,16 @@ export function createHttpProber(deps: HttpProberDeps): Prober {
           message: `status ${status}, expected ${expected.slice(0, 80)}${hops ? ` (after ${hops} redirects)` : ""}`,
         });
       }
-      const assertion = checkAssertions(http, {
-        headers: hop.headers ?? {},
-        body: hop.body,
-        bodyBytes: hop.bodyBytes,
-        truncated: hop.truncated,
-      });
+      const assertion = checkAssertions(
+        http,
+        {
+          headers: hop.headers ?? {},
+          body: hop.body,
+          bodyBytes: hop.bodyBytes,
+          truncated: hop.truncated,
+        },
+        regexes,
+      );
       if (assertion) return done(hop, assertion);
       const elapsed = now() - started;
       if (http.maxResponseTimeMs > 0 && elapsed > http.maxResponseTimeMs) {
