@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { isSubjectToken } from "@probemesh/proto";
+import { userRegexProblem } from "@probemesh/proto/regex";
 import type { Rule as StringRule } from "../schemas/fields.js";
 
 /** Pattern of a check id: also safe in URLs, file names and (encoded) NATS KV keys. */
@@ -51,15 +52,11 @@ export const metadataKey: StringRule = (v) => {
   return undefined;
 };
 
-/** Rule: a JavaScript regular expression the agent will compile. */
-export const regex: StringRule = (v) => {
-  try {
-    new RegExp(v);
-    return undefined;
-  } catch (err) {
-    return `is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`;
-  }
-};
+/**
+ * Rule: a user regular expression the agent can run: RE2 syntax (linear time), with the size caps
+ * of `@probemesh/proto/regex`; backreferences and lookaround are refused with the reason.
+ */
+export const regex: StringRule = userRegexProblem;
 
 /** Rule: a PEM certificate bundle. */
 export const pemCertificates: StringRule = (v) =>

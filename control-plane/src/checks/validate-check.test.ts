@@ -238,6 +238,19 @@ describe("validateCheck: http", () => {
     ]);
     expect(fields(http({ caPem: "not pem" }))).toEqual(["http.caPem"]);
   });
+  it("refuses regexes the agents' linear-time engine (RE2) cannot run, naming the field and why", () => {
+    const backref = problemsOf(http({ bodyRegex: ["(a)\\1"] })).problems;
+    expect(backref).toEqual([{ field: "http.bodyRegex[0]", message: expect.stringMatching(/RE2.*backreferences/) }]);
+    expect(fields(http({ bodyNotRegex: ["foo(?=bar)"] }))).toEqual(["http.bodyNotRegex[0]"]);
+    expect(fields(http({ headerMatch: [{ name: "x", regex: "(?<!a)b" }] }))).toEqual(["http.headerMatch[0].regex"]);
+    expect(
+      fields({ ...http({}), type: "dns", http: undefined, dns: { name: "example.com", answerRegex: "x{1,5000}" } }),
+    ).toEqual(["dns.answerRegex"]);
+    // The catastrophic-backtracking pattern is fine: RE2 runs it in linear time.
+    expect(
+      validateCheck(http({ bodyRegex: ["^(\\w+\\s?)+$", "(?i)ok"] }), { mode: "create" }).http?.bodyRegex,
+    ).toHaveLength(2);
+  });
   it("bounds maxBodyBytes and maxResponseTimeMs, checks ipPreference", () => {
     expect(fields(http({ maxBodyBytes: -1 }))).toEqual(["http.maxBodyBytes"]);
     expect(fields(http({ maxResponseTimeMs: 801 }))).toEqual(["http.maxResponseTimeMs"]);
