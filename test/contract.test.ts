@@ -20,11 +20,10 @@ import {
   TLS_PROTOCOLS,
   type Check,
   type CheckType,
-  type DnsRecordType,
 } from "@probemesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateTestCerts, type TestCerts } from "./harness/targets-certs.js";
-import { startDnsTarget, type DnsTarget } from "./harness/targets-dns.js";
+import { DNS_TARGET_NAMES, startDnsTarget, type DnsTarget } from "./harness/targets-dns.js";
 import { startGrpcTarget, type GrpcTarget } from "./harness/targets-grpc.js";
 import { startTargets, type Targets } from "./harness/targets.js";
 
@@ -56,20 +55,6 @@ interface Case {
   name: string;
   json: Record<string, unknown>;
 }
-
-/** A name the DNS target serves for each record type. */
-const DNS_NAMES: { readonly [T in DnsRecordType]: string } = {
-  A: "www.example.test",
-  AAAA: "www.example.test",
-  CNAME: "alias.example.test",
-  MX: "example.test",
-  TXT: "example.test",
-  NS: "example.test",
-  SOA: "example.test",
-  SRV: "_svc._tcp.example.test",
-  PTR: "10.0.0.127.in-addr.arpa",
-  CAA: "example.test",
-};
 
 let serial = 0;
 function apiCheck(type: CheckType, options: Record<string, unknown>): Record<string, unknown> {
@@ -129,7 +114,7 @@ function cases(): Case[] {
   for (const recordType of DNS_RECORD_TYPES)
     for (const transport of DNS_TRANSPORTS)
       add(`dns ${recordType} over ${transport}`, "dns", {
-        name: DNS_NAMES[recordType],
+        name: DNS_TARGET_NAMES[recordType],
         recordType,
         transport,
         resolver: dnsTarget.address,

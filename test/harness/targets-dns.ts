@@ -1,3 +1,4 @@
+import type { DnsRecordType } from "@probemesh/proto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
@@ -5,6 +6,20 @@ import { createServer, type AddressInfo, type Server, type Socket } from "node:n
 export const TEST_ZONE = "example.test.";
 /** Reverse zone served too (PTR records of 127.0.0.0/24). */
 export const REVERSE_ZONE = "0.0.127.in-addr.arpa.";
+
+/** A name the DNS target serves for each record type. */
+export const DNS_TARGET_NAMES: { readonly [T in DnsRecordType]: string } = {
+  A: "www.example.test",
+  AAAA: "www.example.test",
+  CNAME: "alias.example.test",
+  MX: "example.test",
+  TXT: "example.test",
+  NS: "example.test",
+  SOA: "example.test",
+  SRV: "_svc._tcp.example.test",
+  PTR: "10.0.0.127.in-addr.arpa",
+  CAA: "example.test",
+};
 
 type Rec = { type: number; data: Buffer };
 const T = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, CAA: 257 } as const;

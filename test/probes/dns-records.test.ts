@@ -5,11 +5,11 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createProbers, type ProbeOutcome } from "@probemesh/agent";
-import { CheckSchema, DNS_RECORD_TYPES, DnsCheckSchema, type DnsRecordType } from "@probemesh/proto";
+import { CheckSchema, DNS_RECORD_TYPES, DnsCheckSchema } from "@probemesh/proto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDnsTarget, type DnsTarget } from "../harness/targets-dns.js";
+import { DNS_TARGET_NAMES, startDnsTarget, type DnsTarget } from "../harness/targets-dns.js";
 
 let dnsTarget: DnsTarget;
 const dnsProber = createProbers().get("dns")!;
@@ -20,20 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await dnsTarget?.close();
 });
-
-/** A name the target serves for each record type. */
-const NAMES: { readonly [T in DnsRecordType]: string } = {
-  A: "www.example.test",
-  AAAA: "www.example.test",
-  CNAME: "alias.example.test",
-  MX: "example.test",
-  TXT: "example.test",
-  NS: "example.test",
-  SOA: "example.test",
-  SRV: "_svc._tcp.example.test",
-  PTR: "10.0.0.127.in-addr.arpa",
-  CAA: "example.test",
-};
 
 async function probe(dns: MessageInitShape<typeof DnsCheckSchema>): Promise<ProbeOutcome> {
   const check = create(CheckSchema, { id: "dns-records", type: "dns", intervalMs: 10_000, timeoutMs: 3000 });
@@ -54,11 +40,11 @@ async function dig(name: string, type: string): Promise<string[]> {
 
 describe("DNS record types against a real server", () => {
   it.each([...DNS_RECORD_TYPES])("%s answers render as dig renders them", async (type) => {
-    const o = await probe({ name: NAMES[type], recordType: type });
+    const o = await probe({ name: DNS_TARGET_NAMES[type], recordType: type });
     expect(o.reason, o.message).toBe("");
     expect(o.dns?.rcode).toBe("NOERROR");
     expect(o.dns?.answers.length).toBeGreaterThan(0);
-    expect([...(o.dns?.answers ?? [])].sort()).toEqual((await dig(NAMES[type], type)).sort());
+    expect([...(o.dns?.answers ?? [])].sort()).toEqual((await dig(DNS_TARGET_NAMES[type], type)).sort());
   });
 
   it("PTR: the target name, judged by expectAnswers, answersContain and answerRegex", async () => {
