@@ -88,7 +88,8 @@ describe("HTTP API", () => {
       },
     });
     const log = pino({ level: "debug" }, sink);
-    registry = createMemoryRegistry({ log, now: () => now });
+    // Checks were created two hours before the requests (results reads start at creation).
+    registry = createMemoryRegistry({ log, now: () => now - 7_200_000 });
     store = fakeStore([
       row({ id: "a", startedAt: now - 1000, region: "eu-west" }),
       row({ id: "b", startedAt: now - 2000, region: "us-east" }),
@@ -140,8 +141,8 @@ describe("HTTP API", () => {
         recoveryThreshold: 2,
         quorum: "majority",
         http: { url: "http://127.0.0.1:8081/", method: "GET", expectStatus: [200] },
-        createdAt: now,
-        updatedAt: now,
+        createdAt: now - 7_200_000,
+        updatedAt: now - 7_200_000,
       });
     });
 
@@ -283,10 +284,20 @@ describe("HTTP API", () => {
       expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, limit: 100 });
     });
 
+    it("reads results from the check's creation on, so a re-created id inherits nothing", async () => {
+      const created = (await registry.get("web"))!.createdAt;
+      expect(created).toBe(now - 7_200_000);
+      await app.request(`/v1/checks/web/results?from=0&to=${now}`);
+      expect(store.queries.at(-1)).toMatchObject({ from: created, to: now });
+      // A window entirely before the check existed is empty, not an error.
+      const before = await app.request(`/v1/checks/web/results?from=0&to=${created - 1000}`);
+      expect(before.status).toBe(200);
+    });
+
     it("passes from, to, region and limit through", async () => {
-      const res = await app.request(`/v1/checks/web/results?from=0&to=${now}&region=us-east&limit=5`);
+      const res = await app.request(`/v1/checks/web/results?from=${now - 3_600_000}&to=${now}&region=us-east&limit=5`);
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["b"]);
-      expect(store.queries[0]).toEqual({ checkId: "web", from: 0, to: now, region: "us-east", limit: 5 });
+      expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, region: "us-east", limit: 5 });
     });
 
     it.each([

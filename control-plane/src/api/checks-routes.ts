@@ -143,8 +143,11 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
 
   app.openapi(listResults, async (c) => {
     const { id } = c.req.valid("param");
-    const query = { checkId: id, ...c.req.valid("query") };
-    if (!(await registry.get(id))) throw new NotFoundError("check", id);
+    const record = await registry.get(id);
+    if (!record) throw new NotFoundError("check", id);
+    // A check id re-created after a deletion starts clean: results from before it existed are not its own.
+    const asked = c.req.valid("query");
+    const query = { checkId: id, ...asked, from: Math.min(Math.max(asked.from, record.createdAt), asked.to) };
     try {
       return c.json(await store.queryResults(query), 200);
     } catch (err) {

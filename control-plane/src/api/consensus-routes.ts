@@ -218,11 +218,15 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
   const outages = new OpenAPIHono();
   outages.openapi(listOutages, async (c) => {
     const q = c.req.valid("query");
+    // A check id re-created after a deletion starts clean: incidents of the deleted one (all closed
+    // before the new one was created) are not its history.
+    const createdAt = q.checkId !== undefined ? ((await lookupCheck(q.checkId))?.createdAt ?? 0) : 0;
+    const from = Math.max(q.from ?? 0, createdAt);
     const list = await outageStore.listOutages({
       kinds: q.kind,
       limit: q.limit,
       ...(q.checkId !== undefined ? { checkId: q.checkId } : {}),
-      ...(q.from !== undefined ? { from: q.from } : {}),
+      ...(from > 0 ? { from } : {}),
       ...(q.to !== undefined ? { to: q.to } : {}),
       ...(q.state !== undefined ? { state: q.state } : {}),
     });

@@ -409,6 +409,15 @@ describe("consensus engine", () => {
     expect(s.of("outage.resolved")).toEqual([]);
   });
 
+  it("results from before the check existed never vote (a re-created id starts clean)", () => {
+    const s = sim([{ checkId: "web", regions: [...R3], notBefore: 1_000_000 + INTERVAL }]);
+    for (let k = 0; k < 1; k++) s.round("web", all(R3, "down"));
+    expect(s.engine.stats().ignoredOldVersion).toBe(3);
+    expect(s.engine.status("web")?.state).toBe("unknown");
+    s.round("web", all(R3, "up"));
+    expect(s.engine.status("web")?.state).toBe("up");
+  });
+
   it("several agents in one region: the region follows the majority of its fresh agents", () => {
     const s = sim([{ checkId: "web", regions: ["eu-west"] }]);
     const three = (a: "up" | "down", b: "up" | "down", c: "up" | "down"): void => {

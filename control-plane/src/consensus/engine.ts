@@ -49,7 +49,7 @@ export interface ConsensusStats {
   ignoredInvalid: number;
   /** Results dated beyond `maxFutureMs` ahead of the clock. */
   ignoredFuture: number;
-  /** Results of a config version older than the check's `sinceVersion`. */
+  /** Results of a config version older than the check's `sinceVersion`, or started before the check existed. */
   ignoredOldVersion: number;
   transitions: number;
 }
@@ -700,7 +700,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       region = newRegion(o.region);
       check.regions.set(o.region, region);
     }
-    if (o.checkVersion !== undefined && o.checkVersion > 0 && o.checkVersion < check.policy.sinceVersion) {
+    if (
+      (o.checkVersion !== undefined && o.checkVersion > 0 && o.checkVersion < check.policy.sinceVersion) ||
+      o.startedAt < check.policy.notBefore
+    ) {
       stats.ignoredOldVersion++;
       return;
     }

@@ -28,6 +28,7 @@ export function normalizePolicy(partial: Partial<CheckPolicy> & { checkId: strin
     quorum: partial.quorum ?? "majority",
     canary: partial.canary ?? false,
     sinceVersion: partial.sinceVersion ?? 0,
+    notBefore: partial.notBefore ?? 0,
   };
 }
 

@@ -58,6 +58,7 @@ describe("policy", () => {
       quorum: 2,
       canary: false,
       sinceVersion: 0,
+      notBefore: 0,
     });
   });
 });

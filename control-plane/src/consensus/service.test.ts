@@ -61,7 +61,7 @@ function fakeStore(open: Outage[] = [], recent: Observation[] = []) {
 
 async function setup(opts: { open?: Outage[]; recent?: Observation[]; start?: number } = {}) {
   let clock = opts.start ?? 1_000_000;
-  const registry = createMemoryRegistry({ log });
+  const registry = createMemoryRegistry({ log, now: () => 0 });
   await registry.create(checkFixture("web", { intervalMs: I, timeoutMs: 2000, regions: R3 }));
   const engine = createConsensusEngine({ now: () => clock });
   const store = fakeStore(opts.open, opts.recent);
@@ -182,7 +182,7 @@ describe("consensus service", () => {
   });
 
   it("a throwing transition handler is logged, not fatal", async () => {
-    const registry = createMemoryRegistry({ log });
+    const registry = createMemoryRegistry({ log, now: () => 0 });
     await registry.create(checkFixture("web", { intervalMs: I, timeoutMs: 2000, regions: ["eu-west"] }));
     const engine = createConsensusEngine({ now: () => 5_000 });
     const service = createConsensusService({

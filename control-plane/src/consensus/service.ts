@@ -149,25 +149,25 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
   // new target, whose open incidents are abandoned (never resolved) and whose old results stop voting.
   const targets = new Map<string, { target: string; sinceVersion: number }>();
 
-  function upsert(check: Check): Transition[] {
+  function upsert(check: Check, createdAt: number): Transition[] {
     const target = probedTarget(check);
     const known = targets.get(check.id);
     const replaced = known !== undefined && known.target !== target;
     const sinceVersion = replaced ? check.version : (known?.sinceVersion ?? 0);
     targets.set(check.id, { target, sinceVersion });
-    return engine.upsertCheck({ ...policyFromCheck(check), sinceVersion }, { replaced });
+    return engine.upsertCheck({ ...policyFromCheck(check), sinceVersion, notBefore: createdAt }, { replaced });
   }
 
   return {
     async start() {
       watch = registry.watch((change) => {
-        if (change.type === "upsert") handle(upsert(change.record.check));
+        if (change.type === "upsert") handle(upsert(change.record.check, change.record.createdAt));
         else {
           targets.delete(change.id);
           handle(engine.removeCheck(change.id));
         }
       });
-      for (const record of watch.checks) handle(upsert(record.check));
+      for (const record of watch.checks) handle(upsert(record.check, record.createdAt));
       // History long enough to refill every check's streaks and freshness window.
       let lookback = 0;
       for (const record of watch.checks) {

@@ -52,6 +52,11 @@ export interface CheckPolicy {
    * so results about the old target never vote on the new one. @default 0
    */
   sinceVersion: number;
+  /**
+   * Results started before this instant (epoch ms: the check's creation) are ignored, so a check id
+   * re-created after a deletion never inherits the deleted check's results. @default 0
+   */
+  notBefore: number;
 }
 
 /** Kind of incident: a confirmed global outage, a regional (below quorum) incident, or one region's down interval. */
