@@ -215,6 +215,23 @@ describe("HTTP API", () => {
       expect((await json(listed)).warnings).toMatchObject([{ field: "regions[0]" }]);
     });
 
+    it("stores the check when the agent directory cannot be read, and says its regions went unchecked", async () => {
+      const failing = createApi({
+        config: { apiToken: TOKEN },
+        registry,
+        store: store.store,
+        agents: { ...createMemoryAgentDirectory(), list: () => Promise.reject(new Error("nats down")) },
+        ready: async () => readiness,
+        log: pino({ level: "silent" }),
+      });
+      const res = await failing.request("/v1/checks", { method: "POST", body: JSON.stringify(web), headers: auth });
+      expect(res.status).toBe(201);
+      expect((await json(res)).warnings).toEqual([
+        { field: "regions", message: "not compared with registered agents: the agent directory is unavailable" },
+      ]);
+      expect(await registry.get("web")).toBeDefined();
+    });
+
     it("400 naming type on a replace that changes it; the stored check is unchanged", async () => {
       await post(web);
       const res = await put("web", { type: "tcp", tcp: { host: "127.0.0.1", port: 5432 } });

@@ -1,11 +1,11 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Logger } from "pino";
+import type { AgentDirectory } from "../agents/types.js";
 import { checkToJson, restoreMaskedSecrets, type CheckRecord } from "../checks/check-record.js";
 import { CheckBody, CheckReplaceBody, CheckWarningSchema } from "../checks/check-schema.js";
 import { regionWarnings, type CheckWarning } from "../checks/region-warnings.js";
 import { validateCheck } from "../checks/validate-check.js";
-import type { Logger } from "pino";
-import type { AgentDirectory } from "../agents/types.js";
 import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import type { CheckRegistry } from "../registry/types.js";
 import type { ResultStore } from "../store/types.js";
@@ -21,6 +21,7 @@ export interface ChecksRoutesOptions {
   store: ResultStore;
   /** The agents the mesh knows: a written check's regions and quorum are compared with them (`warnings`). */
   agents: Pick<AgentDirectory, "list">;
+  /** Parent logger; the routes log as `component: "checks-api"`. */
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -126,7 +127,7 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
       list = [{ field: "regions", message: "not compared with registered agents: the agent directory is unavailable" }];
     }
     const json = checkToJson(record);
-    return list.length > 0 ? { ...json, warnings: list as unknown as JsonObject[] } : json;
+    return list.length > 0 ? { ...json, warnings: list.map((w) => ({ field: w.field, message: w.message })) } : json;
   }
 
   app.openapi(createCheck, async (c) => {

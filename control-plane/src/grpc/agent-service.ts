@@ -62,7 +62,7 @@ interface OpenStream {
 
 /**
  * The control plane's side of `probemesh.v1.AgentService`: WatchAssignments sends the snapshot of
- * the checks an agent's region runs, then a delta for every registry change that concerns it, as
+ * the checks an agent's region runs and its capabilities cover (see `assigns`), then a delta for every registry change that concerns it, as
  * the registry delivers them (same process tick as the change arrives from NATS). Heartbeat records
  * presence. Both need the agent token, compared in constant time.
  */
