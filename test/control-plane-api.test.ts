@@ -344,6 +344,82 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
     expect((await api(a, "GET", "/v1/checks/nope")).status).toBe(404);
   });
 
+  it("refuses a quorum that can never decide, warns on a region no agent knows, refuses a type change", async () => {
+    const eu = watch(a.client, "agent-verdicts", "eu-west");
+    await eu.nth(1);
+    // Presence is shared through NATS: replica b knows the region once the stream opened on a.
+    await waitFor("eu-west known to replica b", async () => {
+      const list = (await api(b, "GET", "/v1/agents")).json as { region: string }[];
+      return list.some((x) => x.region === "eu-west");
+    });
+    const check = { id: "verdict", type: "tcp", regions: ["eu-west"], tcp: { host: "127.0.0.1", port: 1 } };
+
+    const never = await api(b, "POST", "/v1/checks", { ...check, quorum: 2 });
+    expect(never.status).toBe(400);
+    expect(never.json).toMatchObject({ error: { code: "invalid_argument", details: { field: "quorum" } } });
+    expect((await api(b, "GET", "/v1/checks/verdict")).status).toBe(404);
+
+    const typo = await api(b, "POST", "/v1/checks", { ...check, regions: ["eu-west", "eu-wset"] });
+    expect(typo.status).toBe(201);
+    expect(typo.json).toMatchObject({
+      id: "verdict",
+      warnings: [
+        { field: "regions[1]", message: 'no agent has registered for region "eu-wset"; did you mean "eu-west"?' },
+      ],
+    });
+    const fixed = await api(b, "PUT", "/v1/checks/verdict", check);
+    expect(fixed.status).toBe(200);
+    expect(fixed.json).not.toHaveProperty("warnings");
+
+    const retyped = await api(a, "PUT", "/v1/checks/verdict", {
+      type: "http",
+      http: { url: "http://127.0.0.1:8081/" },
+    });
+    expect(retyped.status).toBe(400);
+    expect(retyped.json).toMatchObject({ error: { details: { field: "type" } } });
+    // The registry refuses it too, atomically with its write, whoever calls it.
+    await expect(
+      a.registry.replace(
+        validateCheck({ id: "verdict", type: "http", http: { url: "http://x/" } }, { mode: "create" }),
+      ),
+    ).rejects.toMatchObject({ name: "ValidationError", details: { field: "type" } });
+    expect((await api(b, "GET", "/v1/checks/verdict")).json).toMatchObject({ type: "tcp", version: 2 });
+    expect((await api(a, "DELETE", "/v1/checks/verdict")).status).toBe(204);
+    eu.call.cancel();
+  });
+
+  it("assigns a check only to agents whose capabilities cover its type", async () => {
+    const check = { id: "tcp-only", type: "tcp", regions: ["sa-east"], tcp: { host: "127.0.0.1", port: 1 } };
+    const call = a.client.watchAssignments(
+      create(WatchAssignmentsRequestSchema, {
+        agent: { id: "agent-http", region: "sa-east", provider: "test", version: "0.0.0-test", capabilities: ["http"] },
+      }),
+      md(),
+    );
+    const got: WatchAssignmentsResponse[] = [];
+    call.on("data", (m: WatchAssignmentsResponse) => got.push(m));
+    call.on("error", () => {});
+    await waitFor("the snapshot", () => got[0]);
+    // sa-east is known now, but no agent there can run tcp: the API says so, and the agent gets nothing.
+    const created = await api(b, "POST", "/v1/checks", check);
+    expect(created.json).toMatchObject({
+      warnings: [
+        {
+          field: "regions[0]",
+          message: 'no agent in region "sa-east" can run tcp checks; the region abstains until one can',
+        },
+      ],
+    });
+    const tcpAgent = watch(a.client, "agent-tcp", "sa-east");
+    expect(snapshotOf((await tcpAgent.nth(1)).msg).checks.map((c) => c.id)).toContain("tcp-only");
+    // Neither this check nor the earlier tcp checks of every region ("db", "race") reached the http agent.
+    expect(got.map((m) => m.event.case)).toEqual(["snapshot"]);
+    expect(snapshotOf(got[0]!).checks).toEqual([]);
+    expect((await api(a, "DELETE", "/v1/checks/tcp-only")).status).toBe(204);
+    call.cancel();
+    tcpAgent.call.cancel();
+  });
+
   it("survives a NATS restart: agents stay assigned and later writes still reach them", async () => {
     const onA = watch(a.client, "agent-restart", "us-east");
     await onA.nth(1);

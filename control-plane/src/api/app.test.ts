@@ -98,8 +98,13 @@ describe("HTTP API", () => {
     readiness = { nats: true, clickhouse: true, migrations: true };
     const agents = createMemoryAgentDirectory({ now: () => now });
     void agents.streamOpened(
-      { id: "agent-eu", region: "eu-west", provider: "test", version: "1", capabilities: [] },
+      { id: "agent-eu", region: "eu-west", provider: "test", version: "1", capabilities: ["http", "tcp"] },
       "s1",
+      3,
+    );
+    void agents.streamOpened(
+      { id: "agent-us", region: "us-east", provider: "test", version: "1", capabilities: ["http"] },
+      "s2",
       3,
     );
     app = createApi({
@@ -165,6 +170,79 @@ describe("HTTP API", () => {
       expect((await json(gone)).error).toMatchObject({ code: "not_found" });
       expect((await app.request("/v1/checks/web", { method: "DELETE", headers: auth })).status).toBe(404);
       expect((await put("web", web)).status).toBe(404);
+    });
+
+    it("400 naming quorum when it is larger than the listed regions: such a check could never decide", async () => {
+      const res = await post({ ...web, quorum: 3 });
+      expect(res.status).toBe(400);
+      const body = await json(res);
+      expect(body.error?.details).toMatchObject({ field: "quorum" });
+      expect(JSON.stringify(body.error)).toContain("at most the number of listed regions (2)");
+      expect(await registry.list()).toEqual([]);
+    });
+
+    it("400 on an unknown type: no agent could run it", async () => {
+      const res = await post({ ...web, type: "ftp" });
+      expect(res.status).toBe(400);
+      expect((await json(res)).error?.details).toMatchObject({ field: "type" });
+    });
+
+    it("stores a check naming a region no agent knows, with `warnings` saying which and what was meant", async () => {
+      const res = await post({ ...web, regions: ["us-east", "eu-wset"] });
+      expect(res.status).toBe(201);
+      const body = await json(res);
+      expect(body.warnings).toEqual([
+        { field: "regions[1]", message: 'no agent has registered for region "eu-wset"; did you mean "eu-west"?' },
+      ]);
+      // Advice about one write, never stored: reads do not carry it.
+      expect(await json(await app.request("/v1/checks/web"))).not.toHaveProperty("warnings");
+      // A response can be sent back as it came: `warnings` is read-only and ignored.
+      const back = await put("web", { ...body, regions: ["us-east", "eu-west"] });
+      expect(back.status).toBe(200);
+      expect(await json(back)).not.toHaveProperty("warnings");
+    });
+
+    it("warns when a numeric quorum exceeds the regions with an agent that can run the type", async () => {
+      // Every region: eu-west and us-east have agents, but only eu-west can run tcp.
+      const res = await post({ id: "db", type: "tcp", quorum: 2, tcp: { host: "127.0.0.1", port: 5432 } });
+      expect(res.status).toBe(201);
+      expect((await json(res)).warnings).toEqual([
+        {
+          field: "quorum",
+          message: "needs 2 regions but 1 region has an agent that can run tcp checks; no verdict until more do",
+        },
+      ]);
+      const listed = await put("db", { type: "tcp", regions: ["us-east"], tcp: { host: "127.0.0.1", port: 5432 } });
+      expect((await json(listed)).warnings).toMatchObject([{ field: "regions[0]" }]);
+    });
+
+    it("stores the check when the agent directory cannot be read, and says its regions went unchecked", async () => {
+      const failing = createApi({
+        config: { apiToken: TOKEN },
+        registry,
+        store: store.store,
+        agents: { ...createMemoryAgentDirectory(), list: () => Promise.reject(new Error("nats down")) },
+        ready: async () => readiness,
+        log: pino({ level: "silent" }),
+      });
+      const res = await failing.request("/v1/checks", { method: "POST", body: JSON.stringify(web), headers: auth });
+      expect(res.status).toBe(201);
+      expect((await json(res)).warnings).toEqual([
+        { field: "regions", message: "not compared with registered agents: the agent directory is unavailable" },
+      ]);
+      expect(await registry.get("web")).toBeDefined();
+    });
+
+    it("400 naming type on a replace that changes it; the stored check is unchanged", async () => {
+      await post(web);
+      const res = await put("web", { type: "tcp", tcp: { host: "127.0.0.1", port: 5432 } });
+      expect(res.status).toBe(400);
+      const body = await json(res);
+      expect(body.error?.details).toMatchObject({
+        field: "type",
+        problems: [{ field: "type", message: "cannot change from http: delete and create the check instead" }],
+      });
+      expect(await json(await app.request("/v1/checks/web"))).toMatchObject({ type: "http", version: 1 });
     });
 
     it("409 on a duplicate id", async () => {
@@ -346,7 +424,10 @@ describe("HTTP API", () => {
   describe("agents, health and readiness", () => {
     it("lists agents", async () => {
       const res = await app.request("/v1/agents");
-      expect(await res.json()).toMatchObject([{ id: "agent-eu", region: "eu-west", connected: true, lastSeenAt: now }]);
+      expect(await res.json()).toMatchObject([
+        { id: "agent-eu", region: "eu-west", connected: true, lastSeenAt: now },
+        { id: "agent-us", region: "us-east", connected: true, lastSeenAt: now },
+      ]);
     });
 
     it("healthz is always 200", async () => {

@@ -127,7 +127,10 @@ export function createApi(opts: ApiOptions): Api {
   // The URL tree; /openapi.json documents every operation.
   const consensus = opts.consensus && createConsensusRoutes({ ...opts.consensus, log: opts.log, now });
   // /v1/checks, /v1/checks/{id}, /v1/checks/{id}/results
-  v1.route("/checks", createChecksRoutes({ registry: opts.registry, store: opts.store, now }));
+  v1.route(
+    "/checks",
+    createChecksRoutes({ registry: opts.registry, store: opts.store, agents: opts.agents, log, now }),
+  );
   if (consensus) {
     // /v1/checks/{id}/status, /v1/checks/{id}/availability, /v1/checks/{id}/replay
     v1.route("/checks", consensus.checks);

@@ -1,7 +1,10 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { checkToJson, restoreMaskedSecrets } from "../checks/check-record.js";
-import { CheckBody, CheckReplaceBody } from "../checks/check-schema.js";
+import type { Logger } from "pino";
+import type { AgentDirectory } from "../agents/types.js";
+import { checkToJson, restoreMaskedSecrets, type CheckRecord } from "../checks/check-record.js";
+import { CheckBody, CheckReplaceBody, CheckWarningSchema } from "../checks/check-schema.js";
+import { regionWarnings, type CheckWarning } from "../checks/region-warnings.js";
 import { validateCheck } from "../checks/validate-check.js";
 import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import type { CheckRegistry } from "../registry/types.js";
@@ -16,6 +19,10 @@ import { resultsQuery, ResultSchema } from "./results-query.js";
 export interface ChecksRoutesOptions {
   registry: CheckRegistry;
   store: ResultStore;
+  /** The agents the mesh knows: a written check's regions and quorum are compared with them (`warnings`). */
+  agents: Pick<AgentDirectory, "list">;
+  /** Parent logger; the routes log as `component: "checks-api"`. */
+  log: Logger;
   /** @default Date.now */
   now?: () => number;
 }
@@ -37,7 +44,10 @@ const createCheck = createRoute({
   security: TOKEN_REQUIRED,
   request: { body: bodyReadByHandler("Check", "The check; defaults are filled in (interval, timeout, thresholds...)") },
   responses: {
-    201: { ...json(CheckJson, "Created; `Location` names it"), headers: { Location: { schema: { type: "string" } } } },
+    201: {
+      ...json(CheckJson, "Created; `Location` names it; `warnings` when the mesh cannot run it as written"),
+      headers: { Location: { schema: { type: "string" } } },
+    },
     ...errorResponses(400, 401, 409, 413, 503),
   },
 });
@@ -69,13 +79,18 @@ const replaceCheck = createRoute({
   path: "/{id}",
   tags,
   summary: "Replace a check",
-  description: "Secrets sent back masked (`***`, as a GET shows them) keep their stored values.",
+  description:
+    "Secrets sent back masked (`***`, as a GET shows them) keep their stored values. " +
+    "The type cannot change (400 naming `type`): delete and create the check instead.",
   security: TOKEN_REQUIRED,
   request: {
     params: CheckIdParams,
     body: bodyReadByHandler("CheckReplace", "The check; a body id must match the path"),
   },
-  responses: { 200: json(CheckJson, "The new version"), ...errorResponses(400, 401, 404, 413, 503) },
+  responses: {
+    200: json(CheckJson, "The new version; `warnings` when the mesh cannot run it as written"),
+    ...errorResponses(400, 401, 404, 413, 503),
+  },
 });
 
 const deleteCheck = createRoute({
@@ -94,16 +109,32 @@ const deleteCheck = createRoute({
  * GET /{id}/results. Guards (token, body limit) and error shaping come from the root.
  */
 export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
-  const { registry, store } = opts;
+  const { registry, store, agents } = opts;
+  const log = opts.log.child({ component: "checks-api" });
   const now = opts.now ?? Date.now;
   const app = new OpenAPIHono();
   app.openAPIRegistry.register("CheckReplace", CheckReplaceBody);
+  app.openAPIRegistry.register("CheckWarning", CheckWarningSchema);
+
+  /** The API JSON of a written check, with the warnings of its regions and quorum when there are any. */
+  async function written(record: CheckRecord): Promise<JsonObject> {
+    let list: CheckWarning[];
+    try {
+      list = regionWarnings(record.check, await agents.list());
+    } catch (err) {
+      log.warn({ err, checkId: record.check.id }, "check written; its regions were not compared with agents");
+      // Advisory only: the write succeeded, so say what could not be checked rather than fail it.
+      list = [{ field: "regions", message: "not compared with registered agents: the agent directory is unavailable" }];
+    }
+    const json = checkToJson(record);
+    return list.length > 0 ? { ...json, warnings: list.map((w) => ({ field: w.field, message: w.message })) } : json;
+  }
 
   app.openapi(createCheck, async (c) => {
     const check = validateCheck(await readJson(c), { mode: "create" });
     const record = await registry.create(check);
     c.header("Location", `/v1/checks/${record.check.id}`);
-    return c.json(checkToJson(record), 201);
+    return c.json(await written(record), 201);
   });
 
   app.openapi(listChecks, async (c) => c.json((await registry.list()).map(checkToJson), 200));
@@ -117,11 +148,13 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
 
   app.openapi(replaceCheck, async (c) => {
     const { id } = c.req.valid("param");
-    const next = validateCheck(await readJson(c), { mode: "replace", id });
+    const body = await readJson(c);
     const existing = await registry.get(id);
+    // Validated before the 404, so that a bad body is named even for an unknown id.
+    const next = validateCheck(body, { mode: "replace", id, existing: existing?.check });
     if (!existing) throw new NotFoundError("check", id);
     const record = await registry.replace(restoreMaskedSecrets(next, existing.check));
-    return c.json(checkToJson(record), 200);
+    return c.json(await written(record), 200);
   });
 
   app.openapi(deleteCheck, async (c) => {

@@ -68,3 +68,11 @@ export function restoreMaskedSecrets(next: Check, previous: Check): Check {
 export function checkRunsIn(check: Check, region: string): boolean {
   return check.regions.length === 0 || check.regions.includes(region);
 }
+
+/**
+ * True when an agent announcing `capabilities` can run the check: its type is among them. An agent
+ * that announces none is given nothing (every agent release announces its probers; see the README).
+ */
+export function checkRunnableBy(check: Check, agent: { capabilities: readonly string[] }): boolean {
+  return agent.capabilities.includes(check.type);
+}

@@ -203,6 +203,28 @@ export function effectiveTimeout(intervalMs: number, timeoutMs: unknown): number
 const inRange = (v: unknown, min: number, max: number): v is number =>
   typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
 
+/** An advisory in a create or replace response: the check is stored, but may not decide as meant. */
+export const CheckWarningSchema = z
+  .object({
+    field: z.string().openapi({ example: "regions[1]" }),
+    message: z.string().openapi({ example: 'no agent has registered for region "eu-wset"; did you mean "eu-west"?' }),
+  })
+  .openapi("CheckWarning");
+
+// Only create and replace responses carry it, never stored; accepted (whatever it holds) and
+// ignored in requests, so that a response can be PUT back as it came.
+const warnings = z
+  .unknown()
+  .optional()
+  .openapi({
+    type: "array",
+    items: { $ref: "#/components/schemas/CheckWarning" },
+    readOnly: true,
+    description:
+      "create/replace responses only, when there are any: listed regions no agent has registered for " +
+      "(or none that can run the type), a numeric quorum larger than the regions that can run the check",
+  });
+
 function checkShape(id: z.ZodType<string>) {
   return {
     id: id.openapi({ example: "web", pattern: rule.CHECK_ID_PATTERN.source }),
@@ -230,12 +252,16 @@ function checkShape(id: z.ZodType<string>) {
     version: readOnly("config version: 1 on create, +1 per replace"),
     createdAt: readOnly("epoch ms of creation"),
     updatedAt: readOnly("epoch ms of the last change"),
+    warnings,
   };
 }
 
 type Shape = ReturnType<typeof checkShape>;
 
-/** Rules between fields: the options object of the type and no other, deadlines within the interval. */
+/**
+ * Rules between fields: the options object of the type and no other, deadlines within the interval,
+ * a numeric quorum no larger than the listed regions (more could never agree: no verdict, ever).
+ */
 function crossFieldRules(c: Record<string, unknown>, ctx: z.RefinementCtx): void {
   const type = CHECK_TYPES.find((t) => t === c.type);
   if (type) {
@@ -254,6 +280,16 @@ function crossFieldRules(c: Record<string, unknown>, ctx: z.RefinementCtx): void
   };
   within(c.timeoutMs, MIN_TIMEOUT_MS, Math.min(interval, MAX_TIMEOUT_MS), ["timeoutMs"]);
   within(c.degradedAfterMs, 0, timeout, ["degradedAfterMs"]);
+  const regions = c.regions;
+  if (typeof c.quorum === "string" && /^[0-9]+$/.test(c.quorum) && Array.isArray(regions) && regions.length > 0) {
+    const needed = Number(c.quorum);
+    if (needed > regions.length)
+      ctx.addIssue({
+        code: "custom",
+        message: `must be at most the number of listed regions (${regions.length}), got ${needed}: the check could never reach a verdict`,
+        path: ["quorum"],
+      });
+  }
   const http = c.http;
   if (type === "http" && typeof http === "object" && http !== null)
     within((http as Record<string, unknown>).maxResponseTimeMs, 0, timeout, ["http", "maxResponseTimeMs"]);

@@ -174,6 +174,22 @@ describe("validateCheck: consensus policy", () => {
   it.each([0, -1, 1.5, "most", "0", "01", true])("rejects quorum %j", (quorum) => {
     expect(fields({ ...db, quorum })).toEqual(["quorum"]);
   });
+  it("refuses a numeric quorum larger than the listed regions: it could never decide", () => {
+    const two = { ...db, regions: ["eu-west", "us-east"] };
+    expect(validateCheck({ ...two, quorum: 2 }, { mode: "create" }).quorum).toBe("2");
+    const refused = problemsOf({ ...two, quorum: "3" });
+    expect(refused.problems).toEqual([
+      {
+        field: "quorum",
+        message: "must be at most the number of listed regions (2), got 3: the check could never reach a verdict",
+      },
+    ]);
+    // No regions = every region: how many there will be is not known here (the API warns instead).
+    expect(validateCheck({ ...db, quorum: 7 }, { mode: "create" }).quorum).toBe("7");
+    expect(validateCheck({ ...two, quorum: "all" }, { mode: "create" }).quorum).toBe("all");
+    // Listed with the other problems of the body.
+    expect(fields({ ...two, quorum: 3, retries: 11 })).toEqual(["retries", "quorum"]);
+  });
   it("bounds degradedAfterMs by the timeout", () => {
     expect(validateCheck({ ...db, degradedAfterMs: 500 }, { mode: "create" }).degradedAfterMs).toBe(500);
     expect(fields({ ...db, degradedAfterMs: 1001 })).toEqual(["degradedAfterMs"]);
@@ -340,5 +356,31 @@ describe("validateCheck: shape", () => {
     expect(e.problems.map((p) => p.field)).toEqual(["id", "intervalMs", "regions[0]", "http.url"]);
     expect(e.field).toBe("id");
     expect(e.message).toMatch(/^invalid check: id: .* \(and 3 more problems\)$/);
+  });
+});
+
+describe("validateCheck: type changes", () => {
+  const stored = validateCheck(db, { mode: "create" });
+
+  it("keeps the type of the stored check", () => {
+    expect(validateCheck(db, { mode: "replace", id: "db", existing: stored }).type).toBe("tcp");
+  });
+  it("refuses another type, naming `type` and saying to delete and create", () => {
+    let err: unknown;
+    try {
+      validateCheck({ ...web, id: "db" }, { mode: "replace", id: "db", existing: stored });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).details).toEqual({
+      field: "type",
+      problems: [{ field: "type", message: "cannot change from tcp: delete and create the check instead" }],
+    });
+  });
+  it("lists the type change with the body's other problems", () => {
+    expect(() =>
+      validateCheck({ ...web, id: "db", retries: 11 }, { mode: "replace", id: "db", existing: stored }),
+    ).toThrow(/retries.*and 1 more problem/);
   });
 });

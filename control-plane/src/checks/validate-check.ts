@@ -32,6 +32,25 @@ export interface ValidateCheckOptions {
   mode: "create" | "replace";
   /** The id from the URL path, for "replace". */
   id?: string | undefined;
+  /** The stored check, for "replace": its type cannot change. */
+  existing?: Check | undefined;
+}
+
+/**
+ * Why a stored check of type `from` cannot become `to`, or undefined when it can (same type). Its
+ * history (results, consensus state, outages) describes one kind of probe; mixing two would make
+ * an availability figure nobody can read, so a new type is a new check, as with hooks.
+ */
+export function typeChangeProblem(from: string, to: string): string | undefined {
+  return from === to ? undefined : `cannot change from ${from}: delete and create the check instead`;
+}
+
+/** Throws the ValidationError naming `type` when `next` would change the type of `previous`. */
+export function assertSameType(previous: Check, next: Check): void {
+  const problems = new Problems();
+  const problem = typeChangeProblem(previous.type, next.type);
+  if (problem) problems.add("type", problem);
+  problems.throwIfAny("check");
 }
 
 /**
@@ -64,6 +83,12 @@ export function validateCheck(json: unknown, opts: ValidateCheckOptions): Check 
     const issues = parsed.error.issues.filter((i) => typed || !CHECK_TYPES.some((t) => t === i.path[0]));
     const error = new z.ZodError(issues);
     for (const p of zodProblems(error, schema)) problems.add(p.field, p.message);
+  }
+  const type = (json as Record<string, unknown>).type;
+  if (opts.mode === "replace" && opts.existing && typeof type === "string" && checkTypeOf(type)) {
+    // Listed with the body's other problems; a type the schema refuses has its own problem already.
+    const problem = typeChangeProblem(opts.existing.type, type);
+    if (problem) problems.add("type", problem);
   }
   problems.throwIfAny("check");
   if (!parsed.success) throw new ValidationError("invalid check");

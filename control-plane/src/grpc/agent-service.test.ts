@@ -114,6 +114,28 @@ describe("agent gRPC service", () => {
     expect(listed).toMatchObject([{ id: "agent-eu-west", region: "eu-west", connected: true, assignmentVersion: 3 }]);
   });
 
+  it("sends an agent only the checks its capabilities cover, now and in later deltas", async () => {
+    const { registry, client } = await setup();
+    await registry.create(tcp("t"));
+    await registry.create(
+      validateCheck({ id: "h", type: "http", http: { url: "https://example.com" } }, { mode: "create" }),
+    );
+    const req = create(WatchAssignmentsRequestSchema, {
+      agent: { id: "http-only", region: "eu-west", provider: "test", version: "0.0.1", capabilities: ["http"] },
+    });
+    const s = collect(client.watchAssignments(req, md()));
+    const snap = await s.next(1);
+    expect(snap.event.case === "snapshot" && snap.event.value.checks.map((c) => c.id)).toEqual(["h"]);
+
+    await registry.create(tcp("t2")); // a type it cannot run: no message
+    await registry.create(
+      validateCheck({ id: "h2", type: "http", http: { url: "https://example.com" } }, { mode: "create" }),
+    );
+    const d = await s.next(2);
+    expect(d.event.case === "delta" && d.event.value.upserted.map((c) => c.id)).toEqual(["h2"]);
+    expect(s.messages).toHaveLength(2);
+  });
+
   it("rejects a wrong or missing token with UNAUTHENTICATED and counts it", async () => {
     const { service, client } = await setup();
     const s = collect(client.watchAssignments(watchReq("eu-west"), md("wrong")));

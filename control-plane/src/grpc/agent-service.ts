@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import type { AgentDirectory, AgentIdentity } from "../agents/types.js";
 import { bearerMatches } from "../bearer-token.js";
 import type { CheckRegistry, RegistryWatch } from "../registry/types.js";
+import { checkRunsIn } from "../checks/check-record.js";
 import { agentIdentity } from "./agent-info.js";
 import { assignedChecks, assignmentDelta } from "./assignments.js";
 
@@ -61,7 +62,7 @@ interface OpenStream {
 
 /**
  * The control plane's side of `probemesh.v1.AgentService`: WatchAssignments sends the snapshot of
- * the checks an agent's region runs, then a delta for every registry change that concerns it, as
+ * the checks an agent's region runs and its capabilities cover (see `assigns`), then a delta for every registry change that concerns it, as
  * the registry delivers them (same process tick as the change arrives from NATS). Heartbeat records
  * presence. Both need the agent token, compared in constant time.
  */
@@ -138,10 +139,10 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     // Declared after cleanup, which reads it: cleanup only runs from stream events registered below.
     const watch: RegistryWatch = registry.watch((change) => {
       if (ended) return;
-      const delta = assignmentDelta(change, agent.region, assigned);
+      const delta = assignmentDelta(change, agent, assigned);
       if (delta) sendDelta(delta);
     });
-    const checks = assignedChecks(watch.checks, agent.region);
+    const checks = assignedChecks(watch.checks, agent);
     for (const c of checks) assigned.add(c.id);
     counters.snapshotsSent++;
     send(
@@ -164,6 +165,11 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     call.on("close", () => cleanup("closed"));
     call.on("error", (err: unknown) => cleanup(`error: ${err instanceof Error ? err.message : String(err)}`));
     void agents.streamOpened(agent, streamId, watch.version);
+    if (agent.capabilities.length === 0)
+      log.warn(
+        { agentId: agent.id, region: agent.region, agentVersion: agent.version },
+        "agent announces no capabilities: it is assigned no checks",
+      );
     log.info(
       {
         agentId: agent.id,
@@ -172,7 +178,10 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
         agentVersion: agent.version,
         knownVersion: call.request.knownVersion,
         version: watch.version,
+        capabilities: agent.capabilities,
         checks: checks.length,
+        // Checks of its region it is not given: their types are not among its capabilities.
+        notRunnable: watch.checks.filter((r) => checkRunsIn(r.check, agent.region)).length - checks.length,
         streamId,
         peer,
       },

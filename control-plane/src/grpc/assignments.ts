@@ -1,21 +1,33 @@
 import { create } from "@bufbuild/protobuf";
 import { AssignmentDeltaSchema, type AssignmentDelta, type Check } from "@probemesh/proto";
-import { checkRunsIn, type CheckRecord } from "../checks/check-record.js";
+import type { AgentIdentity } from "../agents/types.js";
+import { checkRunnableBy, checkRunsIn, type CheckRecord } from "../checks/check-record.js";
 import type { RegistryChange } from "../registry/types.js";
 
-/** The checks an agent in `region` runs, out of every check in the registry. */
-export function assignedChecks(records: readonly CheckRecord[], region: string): Check[] {
-  return records.filter((r) => checkRunsIn(r.check, region)).map((r) => r.check);
+/** What decides an agent's assignment: its region and the check types it announced. */
+export type AssignmentTarget = Pick<AgentIdentity, "region" | "capabilities">;
+
+/**
+ * True when `agent` is given the check: the check runs in its region and its type is among the
+ * agent's capabilities. A region with no capable agent gets no results, so it abstains.
+ */
+export function assigns(check: Check, agent: AssignmentTarget): boolean {
+  return checkRunsIn(check, agent.region) && checkRunnableBy(check, agent);
+}
+
+/** The checks `agent` runs, out of every check in the registry. */
+export function assignedChecks(records: readonly CheckRecord[], agent: AssignmentTarget): Check[] {
+  return records.filter((r) => assigns(r.check, agent)).map((r) => r.check);
 }
 
 /**
- * The delta a registry change means for an agent in `region` whose current assignment is `assigned`
- * (updated in place), or undefined when the change does not concern it. A check whose regions no
- * longer include the agent's region is "removed" for that agent.
+ * The delta a registry change means for `agent` whose current assignment is `assigned` (updated in
+ * place), or undefined when the change does not concern it. A check the agent is no longer given
+ * (its regions no longer include the agent's) is "removed" for that agent.
  */
 export function assignmentDelta(
   change: RegistryChange,
-  region: string,
+  agent: AssignmentTarget,
   assigned: Set<string>,
 ): AssignmentDelta | undefined {
   const version = BigInt(change.version);
@@ -24,7 +36,7 @@ export function assignmentDelta(
     return create(AssignmentDeltaSchema, { version, removed: [change.id] });
   }
   const check = change.record.check;
-  if (checkRunsIn(check, region)) {
+  if (assigns(check, agent)) {
     assigned.add(check.id);
     return create(AssignmentDeltaSchema, { version, upserted: [check] });
   }

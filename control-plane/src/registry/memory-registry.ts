@@ -2,6 +2,7 @@ import { clone } from "@bufbuild/protobuf";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import type { CheckRecord } from "../checks/check-record.js";
+import { assertSameType } from "../checks/validate-check.js";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { createCheckCache } from "./check-cache.js";
 import type { CheckRegistry } from "./types.js";
@@ -31,6 +32,7 @@ export function createMemoryRegistry({ log, now = Date.now }: { log: Logger; now
     async replace(check) {
       const previous = cache.get(check.id);
       if (!previous) throw new NotFoundError("check", check.id);
+      assertSameType(previous.check, check);
       return store(check, previous.check.version + 1, previous.createdAt);
     },
     async delete(id) {

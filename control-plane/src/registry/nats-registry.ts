@@ -4,7 +4,8 @@ import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
-import { ConflictError, NotFoundError, UnavailableError } from "../errors.js";
+import { assertSameType } from "../checks/validate-check.js";
+import { ConflictError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import { createCheckCache } from "./check-cache.js";
 import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
 import { followKv, type KvFollower } from "./kv-follower.js";
@@ -102,7 +103,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
     try {
       return await fn(store);
     } catch (err) {
-      if (err instanceof ConflictError || err instanceof NotFoundError) throw err;
+      if (err instanceof ConflictError || err instanceof NotFoundError || err instanceof ValidationError) throw err;
       throw new UnavailableError(`check registry ${what} of ${JSON.stringify(id)} failed: ${errorMessage(err)}`, {
         cause: err,
       });
@@ -157,6 +158,8 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
           const entry = await store.get(checkKey(id));
           if (!entry || entry.operation !== "PUT") throw new NotFoundError("check", id);
           const previous = decodeCheckEntry(entry.string(), entry.revision);
+          // Checked again here, atomically with the write: a concurrent replace may have raced the API's check.
+          assertSameType(previous.check, check);
           const stored = {
             check: withVersion(check, previous.check.version + 1),
             createdAt: previous.createdAt,

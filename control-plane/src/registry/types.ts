@@ -19,7 +19,7 @@ export interface RegistryWatch {
 export interface CheckRegistry {
   /** Stores a new check at version 1; ConflictError when the id exists. */
   create(check: Check): Promise<CheckRecord>;
-  /** Replaces an existing check, bumping its version; NotFoundError when the id does not exist. */
+  /** Replaces an existing check, bumping its version; NotFoundError when the id does not exist, ValidationError (field `type`) when the type would change. */
   replace(check: Check): Promise<CheckRecord>;
   /** Removes a check; NotFoundError when the id does not exist. */
   delete(id: string): Promise<void>;
