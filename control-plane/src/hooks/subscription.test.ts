@@ -49,4 +49,30 @@ describe("subscriptions by hook type", () => {
     }
     expect(wants(record("webhook", [...DEFAULT_EVENTS.webhook]), event("check.deleted"))).toBe(true);
   });
+
+  it("a notification hook that heard an incident open hears it end, even with a list from before these events", () => {
+    // The old default list of every type before incident.abandoned and partial.absorbed existed.
+    const old: HookEventType[] = [
+      "outage.opened",
+      "outage.resolved",
+      "partial.opened",
+      "partial.resolved",
+      "check.degraded",
+      "check.recovered",
+    ];
+    const partialEnd = {
+      ...event("incident.abandoned"),
+      data: { ...event("incident.abandoned").data, kind: "partial" },
+    };
+    for (const type of ["pagerduty", "alertmanager"] as const) {
+      expect(wants(record(type, old), event("incident.abandoned"))).toBe(true);
+      expect(wants(record(type, old), event("partial.absorbed"))).toBe(true);
+      expect(wants(record(type, ["outage.opened"]), partialEnd)).toBe(false);
+      expect(wants(record(type, ["partial.opened"]), partialEnd)).toBe(true);
+      expect(wants(record(type, old), event("check.error"))).toBe(false);
+    }
+    // Webhook consumers and actions get only what they list.
+    expect(wants(record("webhook", old), event("incident.abandoned"))).toBe(false);
+    expect(wants(record("haproxy", old), event("incident.abandoned"))).toBe(false);
+  });
 });

@@ -53,12 +53,29 @@ export function handles(type: HookType, event: HookEventType): boolean {
 }
 
 /**
+ * The opening event whose incident `event` closes without a recovery, for the end of an incident
+ * (`incident.abandoned`, `partial.absorbed`); undefined for other events.
+ */
+function openingOf(event: HookEvent): HookEventType | undefined {
+  if (event.type === "partial.absorbed") return "partial.opened";
+  if (event.type === "incident.abandoned") return event.data.kind === "partial" ? "partial.opened" : "outage.opened";
+  return undefined;
+}
+
+/**
  * True when an enabled hook is subscribed to `event` (its type and check) and its type acts on it
  * (a stored action hook listing `incident.abandoned` still never hears it); test events go to their one hook.
+ * A PagerDuty or Alertmanager hook that heard an incident open also hears it end when it is abandoned
+ * or absorbed, even if it does not list that event (hooks stored before those events existed): a
+ * trigger must not stay open for ever.
  */
 export function wants(rec: HookRecord, event: HookEvent): boolean {
   if (rec.disabled) return false;
   if (event.type === "test") return true;
-  if (!rec.hook.events.includes(event.type) || !handles(rec.hook.type, event.type)) return false;
+  const { type, events } = rec.hook;
+  const opening = openingOf(event);
+  const notification = type === "pagerduty" || type === "alertmanager";
+  const listed = events.includes(event.type) || (notification && opening !== undefined && events.includes(opening));
+  if (!listed || !handles(type, event.type)) return false;
   return rec.hook.checks.length === 0 || rec.hook.checks.includes(event.data.checkId);
 }
