@@ -99,6 +99,8 @@ export {
   signWebhook,
   WebhookVerificationError,
   createAdapters,
+  hookEventsFromTransition,
+  ACTION_HOOK_TYPES,
   type Hooks,
   type HooksOptions,
   type ValidatedHook,

@@ -24,7 +24,7 @@ import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusService } from "./consensus/service.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
 import { createHooks } from "./hooks/hooks.js";
-import { belatedRecovery, hookEventFromTransition, reannouncements } from "./hooks/from-transition.js";
+import { belatedRecovery, hookEventsFromTransition, reannouncements } from "./hooks/from-transition.js";
 import type { HookEvent } from "./hooks/types.js";
 
 /** How often old result partitions are dropped. */
@@ -172,11 +172,14 @@ async function main(): Promise<void> {
     registry,
     log,
     onTransition: (t) => {
-      const event = "checkId" in t ? hookEventFromTransition(t, engine.status(t.checkId)) : undefined;
+      const events = "checkId" in t ? hookEventsFromTransition(t, engine.status(t.checkId)) : [];
       if (t.type === "check.recovered") engineRecovering.add(t.checkId);
       // Enqueued one at a time, in transition order: a partial that grows into an outage must reach
-      // hooks as partial.resolved then outage.opened, never the other way round.
-      if (event) published = published.then(() => publishHookEvent(event));
+      // hooks as partial.absorbed then outage.opened, never the other way round.
+      if (events.length > 0)
+        published = published.then(async () => {
+          for (const event of events) await publishHookEvent(event);
+        });
       // A check up again after its degraded announcement, without the engine's own check.recovered
       // (it went down in between, or warmed up unknown after a restart): announce the recovery.
       // Decided when its turn comes, once the check.degraded queued before it has been marked.
@@ -265,10 +268,15 @@ async function main(): Promise<void> {
   // changed within the hooks' dedupe window (same ids, so what was delivered is not delivered twice).
   // Queued ahead of every live transition, so hooks hear them first.
   published = published.then(async () => {
-    const recent = await outageStore
-      .listOutages({ from: Date.now() - HOOK_REANNOUNCE_MS, state: "resolved" })
+    // Abandoned ones too: their end is incident.abandoned, never a recovery.
+    const from = Date.now() - HOOK_REANNOUNCE_MS;
+    const recent = await Promise.all([
+      outageStore.listOutages({ from, state: "resolved" }),
+      outageStore.listOutages({ from, state: "abandoned" }),
+    ])
+      .then((lists) => lists.flat())
       .catch((err: unknown) => {
-        hooksLog.warn({ err }, "could not load recently resolved incidents; re-announcing open ones only");
+        hooksLog.warn({ err }, "could not load recently closed incidents; re-announcing open ones only");
         return [];
       });
     const events = reannouncements([...engine.openIncidents(), ...recent], (id) => engine.status(id), {

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import {
+  ACTION_HOOK_TYPES,
   type ActionContext,
   createAdapters,
   type Hook,
@@ -267,6 +268,42 @@ const testEvent: HookEvent = {
   data: { checkId: "web", state: "test", regions: {} },
 };
 
+// Incident ends that are not recoveries, and events about the check rather than the target.
+const notRecovered = (id = "o-conf"): HookEvent[] => {
+  const base = opened(id);
+  const at = new Date().toISOString();
+  const closed = { ...base.data, state: "abandoned", resolvedAt: Date.now() };
+  return [
+    {
+      ...base,
+      id: `${id}:incident.abandoned`,
+      type: "incident.abandoned",
+      timestamp: at,
+      data: { ...closed, cause: "check.deleted" },
+    },
+    {
+      ...base,
+      id: `${id}:check.deleted`,
+      type: "check.deleted",
+      timestamp: at,
+      data: { ...closed, state: "deleted", cause: "check.deleted" },
+    },
+    {
+      ...base,
+      id: `${id}:partial.absorbed`,
+      type: "partial.absorbed",
+      timestamp: at,
+      data: { ...closed, state: "down", absorbedBy: "o-next" },
+    },
+    {
+      id: "web:check.error:1",
+      type: "check.error",
+      timestamp: at,
+      data: { checkId: "web", state: "unknown", regions: {}, reason: "error", message: "internal: x" },
+    },
+  ];
+};
+
 describe.each(fixtures.map((f) => [f.type, f] as const))("hook adapter conformance: %s", (_name, f) => {
   let adapter: HookAdapter;
   let hook: Hook;
@@ -305,6 +342,27 @@ describe.each(fixtures.map((f) => [f.type, f] as const))("hook adapter conforman
   it("a test event changes nothing", async () => {
     expect(await adapter.apply(testEvent, hook, ctx(hook))).toMatchObject({ ok: true });
     expect(await f.observe()).toBe("failed-over");
+  });
+
+  it("an incident abandoned (check deleted or replaced) or absorbed, check.deleted and check.error: actions keep the failed-over state, notifications close the incident", async () => {
+    expect(await f.observe()).toBe("failed-over");
+    const [abandoned, deleted, absorbed, error] = notRecovered();
+    if (ACTION_HOOK_TYPES.includes(f.type)) {
+      for (const e of [abandoned!, deleted!, absorbed!, error!]) {
+        const r = await adapter.apply(e, hook, ctx(hook));
+        expect(r, e.type).toMatchObject({ ok: true });
+        expect(r.action).toMatch(/^nothing to do/);
+        expect(await f.observe()).toBe("failed-over");
+      }
+      return;
+    }
+    // Webhooks forward the event as it is; PagerDuty resolves, Alertmanager ends the alert.
+    expect(await adapter.apply(abandoned!, hook, ctx(hook))).toMatchObject({ ok: true });
+    expect(await f.observe()).toBe("normal");
+    expect(await adapter.apply(opened(), hook, ctx(hook))).toMatchObject({ ok: true });
+    expect(await adapter.apply(absorbed!, hook, ctx(hook))).toMatchObject({ ok: true });
+    expect(await f.observe()).toBe("normal");
+    expect(await adapter.apply(opened(), hook, ctx(hook))).toMatchObject({ ok: true });
   });
 
   it("fails back on outage.resolved", async () => {

@@ -226,7 +226,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       const r = result.result;
       if (r.ok) {
         const dir = directionOf(event.type);
-        if (dir !== "test" && !r.dryRun) {
+        if ((dir === "failover" || dir === "failback") && !r.dryRun) {
           await state
             .recordApplied(hook.id, checkId, {
               eventId: event.id,

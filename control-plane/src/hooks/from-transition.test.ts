@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { CheckStatus, Outage } from "../consensus/types.js";
-import { belatedRecovery, hookEventFromTransition, reannouncements } from "./from-transition.js";
+import {
+  belatedRecovery,
+  hookEventFromTransition,
+  hookEventsFromTransition,
+  reannouncements,
+} from "./from-transition.js";
 import { validateEvent } from "./validate-event.js";
 
 const outage: Outage = {
@@ -74,6 +79,7 @@ describe("hookEventFromTransition", () => {
         startedAt: 500,
         confirmedAt: 1000,
         reason: "connect",
+        kind: "outage",
       },
     });
     expect(validateEvent(e)).toEqual(e);
@@ -112,6 +118,85 @@ describe("hookEventFromTransition", () => {
   });
 });
 
+describe("transitions that end an incident without a recovery", () => {
+  const abandoned: Outage = { ...outage, state: "abandoned", resolvedAt: 7000 };
+
+  it("a deleted check's outage: incident.abandoned then check.deleted, ids from the incident (not the abandon time), state abandoned", () => {
+    const t = {
+      type: "incident.abandoned",
+      checkId: "web",
+      at: 7000,
+      outage: abandoned,
+      cause: "check.deleted",
+    } as const;
+    const events = hookEventsFromTransition(t, undefined);
+    expect(events.map((e) => [e.id, e.type])).toEqual([
+      ["outage:web:1000:incident.abandoned", "incident.abandoned"],
+      ["outage:web:1000:check.deleted", "check.deleted"],
+    ]);
+    expect(events[0]).toMatchObject({
+      timestamp: new Date(7000).toISOString(),
+      data: {
+        checkId: "web",
+        outageId: "outage:web:1000",
+        kind: "outage",
+        state: "abandoned",
+        cause: "check.deleted",
+        startedAt: 500,
+        confirmedAt: 1000,
+        resolvedAt: 7000,
+        // The check has no status any more: the incident's regions, with no verdict.
+        regions: { "eu-west": { state: "unknown" }, "us-east": { state: "unknown" } },
+      },
+    });
+    expect(events[1]!.data).toMatchObject({ state: "deleted", cause: "check.deleted", outageId: "outage:web:1000" });
+    for (const e of events) expect(validateEvent(e)).toEqual(e);
+    // Abandoned again at another time (another replica's warm-up): the same ids.
+    expect(hookEventsFromTransition({ ...t, at: 9999 }, undefined).map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(hookEventFromTransition(t, undefined)?.type).toBe("incident.abandoned");
+  });
+
+  it("a replaced check: incident.abandoned only; a region interval: nothing", () => {
+    const replaced = {
+      type: "incident.abandoned",
+      checkId: "web",
+      at: 7000,
+      outage: abandoned,
+      cause: "check.replaced",
+    } as const;
+    expect(hookEventsFromTransition(replaced, status).map((e) => e.type)).toEqual(["incident.abandoned"]);
+    expect(hookEventsFromTransition(replaced, status)[0]!.data).toMatchObject({
+      cause: "check.replaced",
+      state: "abandoned",
+    });
+    const region = { ...abandoned, id: "region:web:eu-west:600", kind: "region" as const };
+    expect(hookEventsFromTransition({ ...replaced, outage: region }, status)).toEqual([]);
+  });
+
+  it("partial.absorbed names the outage; check.error carries the probers' message", () => {
+    const partial: Outage = { ...outage, id: "partial:web:400", kind: "partial", state: "resolved", resolvedAt: 1000 };
+    const absorbed = hookEventFromTransition(
+      { type: "partial.absorbed", checkId: "web", at: 1000, outage: partial, by: "outage:web:1000" },
+      status,
+    )!;
+    expect(absorbed).toMatchObject({
+      id: "partial:web:400:partial.absorbed",
+      type: "partial.absorbed",
+      data: { outageId: "partial:web:400", kind: "partial", absorbedBy: "outage:web:1000", resolvedAt: 1000 },
+    });
+    const error = hookEventFromTransition(
+      { type: "check.error", checkId: "web", at: 3000, message: "internal: invalid check: bad regex" },
+      { ...status, state: "unknown", reason: "error" },
+    )!;
+    expect(error).toMatchObject({
+      id: "web:check.error:3000",
+      type: "check.error",
+      data: { checkId: "web", state: "unknown", reason: "error", message: "internal: invalid check: bad regex" },
+    });
+    for (const e of [absorbed, error]) expect(validateEvent(e)).toEqual(e);
+  });
+});
+
 describe("reannouncements", () => {
   it("repeats opened for open incidents and opened+resolved for resolved ones, with the original ids, skipping region intervals", () => {
     const partial: Outage = {
@@ -120,7 +205,7 @@ describe("reannouncements", () => {
       kind: "partial",
       confirmedAt: 400,
       state: "resolved",
-      resolvedAt: 1000,
+      resolvedAt: 900,
     };
     const region: Outage = { ...outage, id: "region:web:eu-west:600", kind: "region" };
     const events = reannouncements([outage, partial, region], () => status);
@@ -129,8 +214,39 @@ describe("reannouncements", () => {
       "partial:web:400:partial.opened",
       "partial:web:400:partial.resolved",
     ]);
-    expect(events[2]!.data.resolvedAt).toBe(1000);
+    expect(events[2]!.data.resolvedAt).toBe(900);
     expect(events[1]!.timestamp).toBe(new Date(400).toISOString());
+  });
+
+  it("never re-announces an abandoned incident as open: opened then incident.abandoned (and check.deleted when the check is gone)", () => {
+    const abandoned: Outage = { ...outage, id: "outage:web:ab", state: "abandoned", resolvedAt: 5000 };
+    const gone = reannouncements([abandoned], () => undefined).map((e) => e.type);
+    expect(gone).toEqual(["outage.opened", "incident.abandoned", "check.deleted"]);
+    const replaced = reannouncements([abandoned], () => status);
+    expect(replaced.map((e) => e.type)).toEqual(["outage.opened", "incident.abandoned"]);
+    expect(replaced[1]!.data).toMatchObject({ state: "abandoned", cause: "check.replaced" });
+    // Confirmed before the dedupe window: only its end.
+    const late = reannouncements([abandoned], () => undefined, { now: 10_000_000, dedupeWindowMs: 3_600_000 });
+    expect(late.map((e) => e.type)).toEqual(["incident.abandoned", "check.deleted"]);
+    expect(late.some((e) => e.type.endsWith(".resolved"))).toBe(false);
+  });
+
+  it("re-announces a partial closed when an outage of its check was confirmed as absorbed, never resolved", () => {
+    const partial: Outage = {
+      ...outage,
+      id: "partial:web:400",
+      kind: "partial",
+      confirmedAt: 400,
+      state: "resolved",
+      resolvedAt: 1000,
+    };
+    const events = reannouncements([outage, partial], () => status);
+    expect(events.map((e) => e.id)).toEqual([
+      "outage:web:1000:outage.opened",
+      "partial:web:400:partial.opened",
+      "partial:web:400:partial.absorbed",
+    ]);
+    expect(events[2]!.data.absorbedBy).toBe("outage:web:1000");
   });
 
   it("leaves out the opened event of a resolved incident confirmed before the dedupe window (no page after the resolve)", () => {

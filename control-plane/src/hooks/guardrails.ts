@@ -29,7 +29,8 @@ export function eventTime(event: HookEvent): number {
  */
 export function decide(hook: Hook, event: HookEvent, last: AppliedState | undefined, now: number): GuardDecision {
   const dir = directionOf(event.type);
-  if (dir === "test" || !last) return { kind: "proceed" };
+  // An event that moves no traffic (a notification of an abandoned incident, say) is never held.
+  if (dir === "test" || dir === "none" || !last) return { kind: "proceed" };
   if (ACTION_HOOK_TYPES.includes(hook.type) && eventTime(event) < last.eventAt && event.id !== last.eventId) {
     return { kind: "superseded", reason: `a newer transition (${last.eventType} ${last.eventId}) was already applied` };
   }

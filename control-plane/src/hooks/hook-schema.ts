@@ -15,14 +15,8 @@ import {
   type Rule,
 } from "../schemas/json-fields.js";
 import { secretProblem } from "./signing.js";
-import {
-  ACTION_HOOK_TYPES,
-  HOOK_EVENT_TYPES,
-  HOOK_TYPES,
-  type Hook,
-  type HookEventType,
-  type HookType,
-} from "./types.js";
+import { DEFAULT_EVENTS, handles } from "./subscription.js";
+import { HOOK_EVENT_TYPES, HOOK_TYPES, type Hook, type HookEventType, type HookType } from "./types.js";
 
 /** Pattern of a hook id: also one NATS subject token and KV key. */
 export const HOOK_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -357,8 +351,16 @@ export function hookInputSchema(ctx: HookSchemaContext) {
   const readOnly = Object.fromEntries(
     READ_ONLY_FIELDS.map((k) => [k, z.unknown().optional().openapi({ readOnly: true, description: "ignored" })]),
   );
-  const defaultEvents: HookEventType[] =
-    type && ACTION_HOOK_TYPES.includes(type) ? ["outage.opened", "outage.resolved"] : [...HOOK_EVENT_TYPES];
+  const defaultEvents: HookEventType[] = type ? [...DEFAULT_EVENTS[type]] : [...HOOK_EVENT_TYPES];
+  const knownEvent = rule.oneOf(HOOK_EVENT_TYPES);
+  // Refused rather than silently never delivered: the caller learns the hook type ignores it.
+  const eventRule: Rule = (e) =>
+    knownEvent(e) ??
+    (type && !handles(type, e as HookEventType)
+      ? type === "pagerduty" || type === "alertmanager"
+        ? `${type} hooks ignore ${e}: the incident.abandoned sent with it already closes the incident`
+        : `${type} hooks ignore ${e}: failover actions keep their state on it`
+      : undefined);
   const schema = z
     .strictObject({
       id: id.openapi({ example: "dns-failover", description: "Lower case, at most 63 characters; also in the URL." }),
@@ -369,10 +371,11 @@ export function hookInputSchema(ctx: HookSchemaContext) {
       events: list({
         maxItems: HOOK_EVENT_TYPES.length,
         maxLength: 32,
-        rule: rule.oneOf(HOOK_EVENT_TYPES),
+        rule: eventRule,
         unique: true,
       }).openapi({
-        description: "Event types to deliver; empty = outage events for actions, every event otherwise.",
+        description:
+          "Event types to deliver; empty = outage.opened/resolved for actions, plus incident.abandoned and check.error for pagerduty/alertmanager, every event for webhooks.",
         example: ["outage.opened", "outage.resolved"],
       }),
       checks: list({ maxItems: 256, maxLength: 63, rule: rule.checkId, unique: true }).openapi({

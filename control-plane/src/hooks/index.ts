@@ -1,6 +1,7 @@
 // Public surface of the failover hooks.
 export { createHooks } from "./hooks.js";
-export { wants } from "./subscription.js";
+export { wants, handles, DEFAULT_EVENTS, SUPPORTED_EVENTS } from "./subscription.js";
+export { hookEventFromTransition, hookEventsFromTransition, reannouncements } from "./from-transition.js";
 export type { Hooks, HooksOptions, HooksStats, PublishResult } from "./hooks.js";
 export {
   generateSecret,

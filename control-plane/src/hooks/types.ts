@@ -6,6 +6,10 @@ export const HOOK_EVENT_TYPES = [
   "partial.resolved",
   "check.degraded",
   "check.recovered",
+  "partial.absorbed",
+  "incident.abandoned",
+  "check.deleted",
+  "check.error",
 ] as const;
 
 /** One of {@link HOOK_EVENT_TYPES}, or "test" (sent only by `POST /v1/hooks/:id/test`). */
@@ -22,6 +26,8 @@ export interface HookRegionState {
 export interface HookEventData {
   checkId: string;
   outageId?: string;
+  /** Kind of the incident `outageId` names: "outage" or "partial". */
+  kind?: string;
   /** Global state of the check after the transition ("down", "up", "partial", "degraded", ...). */
   state: string;
   regions: Record<string, HookRegionState>;
@@ -29,6 +35,12 @@ export interface HookEventData {
   confirmedAt?: number;
   resolvedAt?: number;
   reason?: string;
+  /** `incident.abandoned`, `check.deleted`: why the incident closed ("check.deleted" or "check.replaced"). */
+  cause?: string;
+  /** `partial.absorbed`: id of the outage that opened over the partial. */
+  absorbedBy?: string;
+  /** `check.error`: what the probers report. */
+  message?: string;
 }
 
 /**

@@ -141,6 +141,49 @@ describe("validateHook", () => {
     ).toHaveProperty("rfc2136.tsig.secret");
   });
 
+  it("defaults notification hooks to outage events (partial and degraded opt-in), webhooks to every event", () => {
+    const outageEvents = ["outage.opened", "outage.resolved", "incident.abandoned", "check.error"];
+    const pd = validateHook(
+      { id: "pd", type: "pagerduty", pagerduty: { routingKey: "R0UTINGKEY" } },
+      { mode: "create" },
+    );
+    expect(pd.hook.events).toEqual(outageEvents);
+    const am = validateHook({ id: "am", type: "alertmanager", url: "http://x.test/alerts" }, { mode: "create" });
+    expect(am.hook.events).toEqual(outageEvents);
+    const wh = validateHook({ id: "wh", type: "webhook", url: "http://x.test/h" }, { mode: "create" });
+    expect(wh.hook.events).toEqual(expect.arrayContaining([...outageEvents, "check.deleted", "partial.absorbed"]));
+    // Opt in to partials; a list given explicitly is kept as it is (hooks stored before keep theirs).
+    const optIn = validateHook(
+      {
+        id: "pd",
+        type: "pagerduty",
+        pagerduty: { routingKey: "R0UTINGKEY" },
+        events: ["outage.opened", "outage.resolved", "partial.opened", "partial.resolved", "partial.absorbed"],
+      },
+      { mode: "create" },
+    );
+    expect(optIn.hook.events).toContain("partial.absorbed");
+  });
+
+  it("refuses events a hook type ignores: failover actions keep their state, notifications need no check.deleted", () => {
+    const lb = {
+      id: "lb",
+      type: "haproxy",
+      haproxy: { socket: "/run/haproxy/admin.sock", backend: "be", server: "s" },
+    };
+    expect(problems({ ...lb, events: ["outage.opened", "incident.abandoned", "check.error"] })).toEqual({
+      "events[1]": "haproxy hooks ignore incident.abandoned: failover actions keep their state on it",
+      "events[2]": "haproxy hooks ignore check.error: failover actions keep their state on it",
+    });
+    expect(
+      problems({ id: "pd", type: "pagerduty", pagerduty: { routingKey: "R" }, events: ["check.deleted"] }),
+    ).toEqual({
+      "events[0]":
+        "pagerduty hooks ignore check.deleted: the incident.abandoned sent with it already closes the incident",
+    });
+    expect(problems({ id: "wh", type: "webhook", url: "http://x.test/h", events: ["check.deleted"] })).toEqual({});
+  });
+
   it("defaults the pagerduty URL and requires a routing key", () => {
     const { hook } = validateHook(
       { id: "pd", type: "pagerduty", pagerduty: { routingKey: "R0UTINGKEY" } },

@@ -1,22 +1,42 @@
 import type { AlertmanagerOptions, HookEvent } from "../types.js";
 import { postSigned, pushOnlyVerify } from "./http-post.js";
-import { directionOf, type HookAdapter } from "./types.js";
+import { directionOf, endNote, type HookAdapter } from "./types.js";
 
 // Alertmanager writes "0001-01-01T00:00:00Z" as the end of a firing alert.
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
-/** The Alertmanager webhook body (version "4") for an event: firing on failover/test, resolved on failback. */
+/** The alert an event is about: the incident's kind, a degradation, a prober error or a test. */
+function familyOf(event: HookEvent): "outage" | "partial" | "degraded" | "error" | "test" {
+  const t = event.type;
+  if (t === "test") return "test";
+  if (t === "check.error") return "error";
+  if (t === "check.degraded" || t === "check.recovered") return "degraded";
+  if (t.startsWith("outage.")) return "outage";
+  if (t.startsWith("partial.")) return "partial";
+  // incident.abandoned / check.deleted: the alert of the incident they close.
+  return event.data.kind === "partial" ? "partial" : "outage";
+}
+
+const ALERT_NAMES = {
+  outage: "ProbemeshOutage",
+  partial: "ProbemeshPartialOutage",
+  degraded: "ProbemeshCheckDegraded",
+  error: "ProbemeshCheckError",
+  test: "ProbemeshTest",
+} as const;
+
+/**
+ * The Alertmanager webhook body (version "4") for an event: firing on failover, test and
+ * `check.error`; resolved (with `endsAt`) on failback, `incident.abandoned` and `partial.absorbed`,
+ * whose alert keeps the labels of the incident's firing alert and says in `annotations.resolution`
+ * that it ended without a recovery.
+ */
 export function alertmanagerPayload(event: HookEvent, opts: AlertmanagerOptions): Record<string, unknown> {
-  const resolved = directionOf(event.type) === "failback";
+  const note = endNote(event);
+  const resolved = note !== undefined || directionOf(event.type) === "failback";
   const status = resolved ? "resolved" : "firing";
-  const family = event.type === "test" ? "test" : (event.type.split(".")[0] ?? event.type);
-  const alertname =
-    {
-      outage: "ProbemeshOutage",
-      partial: "ProbemeshPartialOutage",
-      check: "ProbemeshCheckDegraded",
-      test: "ProbemeshTest",
-    }[family] ?? "Probemesh";
+  const family = familyOf(event);
+  const alertname = ALERT_NAMES[family];
   const labels: Record<string, string> = {
     ...opts.labels,
     alertname,
@@ -29,11 +49,16 @@ export function alertmanagerPayload(event: HookEvent, opts: AlertmanagerOptions)
     status,
     labels,
     annotations: {
-      summary: `check ${event.data.checkId} is ${event.data.state}`,
+      summary:
+        family === "error"
+          ? `check ${event.data.checkId} cannot be probed from any vantage point`
+          : `check ${event.data.checkId} is ${event.data.state}`,
       description: Object.entries(event.data.regions)
         .map(([r, s]) => `${r}: ${s.state}`)
         .join(", "),
       ...(event.data.reason ? { reason: event.data.reason } : {}),
+      ...(event.data.message ? { message: event.data.message } : {}),
+      ...(note ? { resolution: note } : {}),
     },
     startsAt: startedAt !== undefined ? new Date(startedAt).toISOString() : event.timestamp,
     endsAt: resolved
@@ -67,6 +92,9 @@ export function createAlertmanagerAdapter(): HookAdapter {
     type: "alertmanager",
     readBack: false,
     async apply(event, hook, ctx) {
+      // The incident.abandoned sent with it already resolved the incident's alert.
+      if (event.type === "check.deleted")
+        return { ok: true, action: "nothing to send to Alertmanager for check.deleted" };
       const opts = hook.alertmanager ?? { labels: {}, receiver: "probemesh" };
       const payload = alertmanagerPayload(event, opts);
       const { body: _body, ...result } = await postSigned(

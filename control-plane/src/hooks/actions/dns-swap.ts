@@ -1,7 +1,7 @@
 import { sleep } from "../../sleep.js";
 import { queryAddresses } from "../dns/client.js";
 import type { ActionResult, DnsSwapOptions, Hook, HookEvent } from "../types.js";
-import { directionOf, errorMessage, type ActionContext, type HookAdapter } from "./types.js";
+import { directionOf, errorMessage, unchanged, type ActionContext, type HookAdapter } from "./types.js";
 
 /** How long a DNS change may take to become visible on the verify server. @default 3000 */
 export const DNS_VERIFY_WINDOW_MS = 3000;
@@ -9,6 +9,12 @@ export const DNS_VERIFY_WINDOW_MS = 3000;
 /** The addresses an event asks for: the standby on failover, the primary on failback. */
 export function wantedAddresses(event: HookEvent, o: DnsSwapOptions): string[] {
   return [...(directionOf(event.type) === "failover" ? o.standby : o.primary)].sort();
+}
+
+// Events that ask for no particular addresses: the read-back reports what is there.
+function readOnly(event: HookEvent): boolean {
+  const dir = directionOf(event.type);
+  return dir === "test" || dir === "none";
 }
 
 function same(a: readonly string[], b: readonly string[]): boolean {
@@ -36,14 +42,13 @@ export function createDnsSwapAdapter(
     try {
       for (;;) {
         observed = await queryAddresses(o.verifyServer, o.name, o.recordType, ctx.signal);
-        if (directionOf(event.type) === "test" || same(observed, wanted) || ctx.now() >= deadline || ctx.signal.aborted)
-          break;
+        if (readOnly(event) || same(observed, wanted) || ctx.now() >= deadline || ctx.signal.aborted) break;
         await sleep(100, ctx.signal);
       }
     } catch (err) {
       return { ok: false, action, verified: false, error: errorMessage(err) };
     }
-    const verified = directionOf(event.type) === "test" || same(observed, wanted);
+    const verified = readOnly(event) || same(observed, wanted);
     return {
       ok: verified,
       action,
@@ -62,6 +67,7 @@ export function createDnsSwapAdapter(
       if (!o) return { ok: false, action: type, refused: `hook has no ${type} options` };
       const dir = directionOf(event.type);
       if (dir === "test") return verify(event, hook, ctx);
+      if (dir === "none") return unchanged(event, `${o.name} ${o.recordType}`);
       const wanted = wantedAddresses(event, o);
       const action = describeWrite(o, wanted);
       if (dir === "failover" && o.standbyCheckId) {

@@ -6,7 +6,7 @@ import {
   parseServersState,
   type HaproxyServerState,
 } from "./haproxy-runtime.js";
-import { directionOf, errorMessage, type ActionContext, type HookAdapter } from "./types.js";
+import { directionOf, errorMessage, unchanged, type ActionContext, type HookAdapter } from "./types.js";
 
 function describeState(s: HaproxyServerState): string {
   return `${s.backend}/${s.name} ${(s.adminState & ADMIN_FORCED_MAINT) !== 0 ? "maint" : isServing(s) ? "ready" : `op_state=${s.opState} admin_state=${s.adminState}`}`;
@@ -36,7 +36,7 @@ export function createHaproxyAdapter(): HookAdapter {
       const { target } = await read(hook, ctx);
       if (!target) return { ok: false, action, verified: false, error: `server ${o?.backend}/${o?.server} not found` };
       const inMaint = (target.adminState & ADMIN_FORCED_MAINT) !== 0;
-      const verified = dir === "test" ? true : dir === "failover" ? inMaint : !inMaint;
+      const verified = dir === "test" || dir === "none" ? true : dir === "failover" ? inMaint : !inMaint;
       return {
         ok: verified,
         action,
@@ -58,6 +58,7 @@ export function createHaproxyAdapter(): HookAdapter {
       if (!o) return { ok: false, action: "haproxy", refused: "hook has no haproxy options" };
       const dir = directionOf(event.type);
       if (dir === "test") return verify(event, hook, ctx);
+      if (dir === "none") return unchanged(event, `${o.backend}/${o.server}`);
       const state = dir === "failover" ? "maint" : "ready";
       const action = `set server ${o.backend}/${o.server} state ${state}`;
       try {

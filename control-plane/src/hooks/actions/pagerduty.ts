@@ -1,34 +1,73 @@
 import type { HookEvent, PagerdutyOptions } from "../types.js";
 import { postSigned, pushOnlyVerify } from "./http-post.js";
-import { directionOf, type HookAdapter } from "./types.js";
+import { directionOf, endNote, type HookAdapter } from "./types.js";
 
-/** The PagerDuty Events API v2 body for an event: trigger on failover/test, resolve on failback. */
-export function pagerdutyPayload(event: HookEvent, opts: PagerdutyOptions): Record<string, unknown> {
-  const dir = directionOf(event.type);
-  // dedup_key = outage id, so the trigger and the resolve of one outage address the same incident.
-  const dedupKey = event.data.outageId ?? `${event.data.checkId}:${event.type.split(".")[0] ?? event.type}`;
-  if (dir === "failback") return { routing_key: opts.routingKey, event_action: "resolve", dedup_key: dedupKey };
+/** What PagerDuty is told for an event type: open or close an incident, or nothing. */
+export function pagerdutyAction(type: HookEvent["type"]): "trigger" | "resolve" | undefined {
+  // An abandoned or absorbed incident ends at PagerDuty too (its trigger must not stay open), with a note.
+  if (type === "incident.abandoned" || type === "partial.absorbed") return "resolve";
+  // incident.abandoned already resolved the incident of a deleted check.
+  if (type === "check.deleted") return undefined;
+  if (type === "check.error") return "trigger";
+  return directionOf(type) === "failback" ? "resolve" : "trigger";
+}
+
+/**
+ * The PagerDuty Events API v2 body for an event, or undefined when nothing is sent: trigger on
+ * failover, test and `check.error`; resolve on failback, `incident.abandoned` and `partial.absorbed`.
+ * `dedup_key` is the incident (outage) id, so the trigger and the resolve address one PagerDuty
+ * incident; a check's prober errors share `<checkId>:check.error` (one open incident per check).
+ */
+export function pagerdutyPayload(event: HookEvent, opts: PagerdutyOptions): Record<string, unknown> | undefined {
+  const act = pagerdutyAction(event.type);
+  if (!act) return undefined;
+  const d = event.data;
+  const dedupKey =
+    event.type === "check.error"
+      ? `${d.checkId}:check.error`
+      : (d.outageId ?? `${d.checkId}:${event.type.split(".")[0] ?? event.type}`);
+  const note = endNote(event);
+  if (act === "resolve") {
+    const base = { routing_key: opts.routingKey, event_action: "resolve", dedup_key: dedupKey };
+    if (!note) return base;
+    // PagerDuty needs no payload to resolve; this one records why the incident ended.
+    return {
+      ...base,
+      payload: {
+        summary: `${event.type}: ${note}`.slice(0, 1024),
+        source: opts.source,
+        severity: "info",
+        timestamp: event.timestamp,
+        component: d.checkId,
+        group: "probemesh",
+        class: event.type,
+        custom_details: { eventId: event.id, ...d },
+      },
+    };
+  }
   const severity = event.type === "test" ? "info" : event.type === "outage.opened" ? opts.severity : "warning";
-  const regions = Object.entries(event.data.regions)
+  const regions = Object.entries(d.regions)
     .map(([r, s]) => `${r}=${s.state}`)
     .join(", ");
+  const what =
+    event.type === "test"
+      ? "probemesh test event"
+      : event.type === "check.error"
+        ? `check.error: check ${d.checkId} cannot be probed from any vantage point: ${d.message ?? ""}`
+        : `${event.type}: check ${d.checkId} is ${d.state}`;
   return {
     routing_key: opts.routingKey,
     event_action: "trigger",
     dedup_key: dedupKey,
     payload: {
-      summary:
-        `${event.type === "test" ? "probemesh test event" : `${event.type}: check ${event.data.checkId} is ${event.data.state}`}${regions ? ` (${regions})` : ""}`.slice(
-          0,
-          1024,
-        ),
+      summary: `${what}${regions ? ` (${regions})` : ""}`.slice(0, 1024),
       source: opts.source,
       severity,
       timestamp: event.timestamp,
-      component: event.data.checkId,
+      component: d.checkId,
       group: "probemesh",
       class: event.type,
-      custom_details: { eventId: event.id, ...event.data },
+      custom_details: { eventId: event.id, ...d },
     },
   };
 }
@@ -41,6 +80,7 @@ export function createPagerdutyAdapter(): HookAdapter {
     async apply(event, hook, ctx) {
       if (!hook.pagerduty) return { ok: false, action: "pagerduty", refused: "hook has no pagerduty options" };
       const payload = pagerdutyPayload(event, hook.pagerduty);
+      if (!payload) return { ok: true, action: `nothing to send to PagerDuty for ${event.type}` };
       const action = `${String(payload.event_action)} PagerDuty incident ${String(payload.dedup_key)}`;
       const { body, ...result } = await postSigned(hook, payload, ctx, action);
       if (result.ok && body) {
@@ -55,6 +95,6 @@ export function createPagerdutyAdapter(): HookAdapter {
       }
       return result;
     },
-    verify: (event) => pushOnlyVerify(`PagerDuty ${directionOf(event.type) === "failback" ? "resolve" : "trigger"}`),
+    verify: (event) => pushOnlyVerify(`PagerDuty ${pagerdutyAction(event.type) ?? "nothing"}`),
   };
 }

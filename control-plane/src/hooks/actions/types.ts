@@ -28,13 +28,36 @@ export interface HookAdapter {
   verify(event: HookEvent, hook: Hook, ctx: ActionContext): Promise<ActionResult>;
 }
 
-/** Which way an event moves traffic. */
-export type Direction = "failover" | "failback" | "test";
+/** Which way an event moves traffic; `none`: it moves none (see {@link directionOf}). */
+export type Direction = "failover" | "failback" | "test" | "none";
 
-/** The direction of an event type: an outage/partial/degradation fails over, its end fails back. */
+/**
+ * The direction of an event type: an outage/partial/degradation fails over, its recovery fails back.
+ * An incident that ends without a recovery (`incident.abandoned`: check deleted or replaced;
+ * `partial.absorbed`: an outage took over), `check.deleted` and `check.error` move no traffic: the
+ * failed-over state is kept.
+ */
 export function directionOf(type: HookEventType): Direction {
   if (type === "test") return "test";
-  return type.endsWith(".opened") || type === "check.degraded" ? "failover" : "failback";
+  if (type.endsWith(".opened") || type === "check.degraded") return "failover";
+  if (type.endsWith(".resolved") || type === "check.recovered") return "failback";
+  return "none";
+}
+
+/** The result of an action hook handed an event that moves no traffic: nothing is sent, nothing changes. */
+export function unchanged(event: HookEvent, target: string): ActionResult {
+  return { ok: true, action: `nothing to do: ${event.type} leaves ${target} as it is` };
+}
+
+/** Why an incident ends without a recovery, for the note of its resolve (notification hooks). */
+export function endNote(event: HookEvent): string | undefined {
+  const d = event.data;
+  if (event.type === "partial.absorbed")
+    return `partial incident of check ${d.checkId} absorbed by outage ${d.absorbedBy ?? "?"}: not a recovery`;
+  if (event.type !== "incident.abandoned") return undefined;
+  const why =
+    d.cause === "check.replaced" ? `what check ${d.checkId} probes changed` : `check ${d.checkId} was deleted`;
+  return `abandoned, not recovered: ${why}`;
 }
 
 /** Message of anything thrown, without stack or cause (which might carry a URL with credentials). */

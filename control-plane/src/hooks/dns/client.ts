@@ -24,9 +24,10 @@ export async function exchange(server: string, message: Buffer, signal: AbortSig
   const { host, port } = parseHostPort(server);
   const sock = createSocket(isIP(host) === 6 ? "udp6" : "udp4");
   const id = message.readUInt16BE(0);
+  let onAbort = () => {};
   try {
     return await new Promise<Buffer>((resolve, reject) => {
-      const onAbort = () => reject(new Error(`no DNS answer from ${server}: ${String(signal.reason ?? "aborted")}`));
+      onAbort = () => reject(new Error(`no DNS answer from ${server}: ${String(signal.reason ?? "aborted")}`));
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
       sock.on("error", reject);
@@ -39,6 +40,8 @@ export async function exchange(server: string, message: Buffer, signal: AbortSig
       });
     });
   } finally {
+    // The verify loop queries many times under one attempt's signal: leave no listener behind.
+    signal.removeEventListener("abort", onAbort);
     sock.close();
   }
 }

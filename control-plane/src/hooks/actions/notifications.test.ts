@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import type { HookEvent } from "../types.js";
+import { alertmanagerPayload } from "./alertmanager.js";
+import { pagerdutyPayload } from "./pagerduty.js";
+
+const PD = { routingKey: "R0UTING", severity: "critical", source: "probemesh" } as const;
+const AM = { labels: { team: "sre" }, receiver: "probemesh" };
+const regions = { "eu-west": { state: "down", since: 600 }, "us-east": { state: "down", since: 900 } };
+const base = {
+  checkId: "web",
+  outageId: "outage:web:1000",
+  kind: "outage",
+  regions,
+  startedAt: 500,
+  confirmedAt: 1000,
+  reason: "connect",
+};
+
+const opened: HookEvent = {
+  id: "outage:web:1000:outage.opened",
+  type: "outage.opened",
+  timestamp: new Date(1000).toISOString(),
+  data: { ...base, state: "down" },
+};
+const abandoned: HookEvent = {
+  id: "outage:web:1000:incident.abandoned",
+  type: "incident.abandoned",
+  timestamp: new Date(7000).toISOString(),
+  data: { ...base, state: "abandoned", resolvedAt: 7000, cause: "check.deleted" },
+};
+const absorbed: HookEvent = {
+  id: "partial:web:400:partial.absorbed",
+  type: "partial.absorbed",
+  timestamp: new Date(1000).toISOString(),
+  data: {
+    ...base,
+    outageId: "partial:web:400",
+    kind: "partial",
+    state: "down",
+    resolvedAt: 1000,
+    absorbedBy: "outage:web:1000",
+  },
+};
+const error: HookEvent = {
+  id: "web:check.error:3000",
+  type: "check.error",
+  timestamp: new Date(3000).toISOString(),
+  data: { checkId: "web", state: "unknown", regions: {}, reason: "error", message: "internal: bad regex" },
+};
+const deleted: HookEvent = { ...abandoned, id: "outage:web:1000:check.deleted", type: "check.deleted" };
+
+describe("pagerdutyPayload", () => {
+  it("one dedup_key per incident: the trigger and the abandon's resolve share the outage id; the resolve notes it was not a recovery", () => {
+    const trigger = pagerdutyPayload(opened, PD)!;
+    const resolve = pagerdutyPayload(abandoned, PD)!;
+    expect(trigger).toMatchObject({ event_action: "trigger", dedup_key: "outage:web:1000" });
+    expect(resolve).toMatchObject({ event_action: "resolve", dedup_key: "outage:web:1000" });
+    expect(resolve.payload).toMatchObject({
+      summary: "incident.abandoned: abandoned, not recovered: check web was deleted",
+      custom_details: { cause: "check.deleted", state: "abandoned" },
+    });
+    expect(
+      (
+        pagerdutyPayload({ ...abandoned, data: { ...abandoned.data, cause: "check.replaced" } }, PD)!.payload as {
+          summary: string;
+        }
+      ).summary,
+    ).toContain("what check web probes changed");
+  });
+
+  it("an absorbed partial resolves the partial's incident; check.deleted sends nothing (no second resolve)", () => {
+    expect(pagerdutyPayload(absorbed, PD)).toMatchObject({ event_action: "resolve", dedup_key: "partial:web:400" });
+    expect(pagerdutyPayload(deleted, PD)).toBeUndefined();
+  });
+
+  it("check.error triggers a warning with one dedup_key per check", () => {
+    expect(pagerdutyPayload(error, PD)).toMatchObject({
+      event_action: "trigger",
+      dedup_key: "web:check.error",
+      payload: { severity: "warning", summary: expect.stringContaining("cannot be probed") },
+    });
+  });
+});
+
+describe("alertmanagerPayload", () => {
+  it("an abandoned incident ends the incident's alert (same labels) with endsAt and a resolution annotation", () => {
+    const firing = alertmanagerPayload(opened, AM);
+    const ended = alertmanagerPayload(abandoned, AM);
+    const [f] = firing.alerts as Record<string, unknown>[];
+    const [e] = ended.alerts as Record<string, unknown>[];
+    expect(ended.status).toBe("resolved");
+    expect(e!.labels).toEqual(f!.labels);
+    expect(e!.fingerprint).toBe(f!.fingerprint);
+    expect(e!.endsAt).toBe(new Date(7000).toISOString());
+    expect(e!.annotations).toMatchObject({ resolution: "abandoned, not recovered: check web was deleted" });
+  });
+
+  it("an absorbed partial ends the partial alert; check.error fires its own alert", () => {
+    const [p] = alertmanagerPayload(absorbed, AM).alerts as Record<string, Record<string, string>>[];
+    expect(p!.labels).toMatchObject({ alertname: "ProbemeshPartialOutage", outage_id: "partial:web:400" });
+    expect(p!.status).toBe("resolved");
+    const err = alertmanagerPayload(error, AM);
+    const [a] = err.alerts as Record<string, Record<string, string> | string>[];
+    expect(err.status).toBe("firing");
+    expect(a!.labels).toMatchObject({ alertname: "ProbemeshCheckError", severity: "warning", check: "web" });
+    expect(a!.endsAt).toBe("0001-01-01T00:00:00Z");
+    expect(a!.annotations).toMatchObject({ message: "internal: bad regex" });
+  });
+});
