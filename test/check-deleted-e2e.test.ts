@@ -7,6 +7,7 @@
 import { createServer, type Server } from "node:http";
 import { type DeliveryRecord, verifyWebhook } from "@probemesh/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listenOnLoopback } from "./harness/ports.js";
 import { startHaproxy, type HaproxyServer } from "./harness/haproxy.js";
 import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
@@ -39,15 +40,10 @@ describe("check deleted during an outage: abandoned, not resolved; failover kept
   let pd: Receiver;
   let secret = "";
 
-  async function listen(s: Server): Promise<number> {
-    await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", () => resolve()));
-    return (s.address() as { port: number }).port;
-  }
-
   beforeAll(async () => {
     target = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end(healthy ? "primary" : "down"));
     backup = createServer((_req, res) => res.writeHead(200).end("backup"));
-    const [targetPort, backupPort] = [await listen(target), await listen(backup)];
+    const [targetPort, backupPort] = [await listenOnLoopback(target), await listenOnLoopback(backup)];
     [feed, pd] = await Promise.all([startReceiver(), startReceiver()]);
     pd.reply = (body: string) => ({ status: "success", dedup_key: (JSON.parse(body) as PagerdutyBody).dedup_key });
     [haproxy, mesh] = await Promise.all([

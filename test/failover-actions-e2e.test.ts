@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import { promisify } from "node:util";
 import type { DeliveryRecord } from "@probemesh/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listenOnLoopback } from "./harness/ports.js";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
 import { startHaproxy, type HaproxyServer } from "./harness/haproxy.js";
 import { startAgent, startControlPlane, waitFor, type Agent, type ControlPlane } from "./harness/mesh.js";
@@ -46,16 +47,11 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
   let healthy = true;
   const timings: Record<string, number> = {};
 
-  async function listen(s: Server): Promise<number> {
-    await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", () => resolve()));
-    return (s.address() as { port: number }).port;
-  }
-
   beforeAll(async () => {
     // The probed target is HAProxy's primary server; the backup only serves while it is out.
     target = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end(healthy ? "primary" : "primary down"));
     backup = createServer((_req, res) => res.writeHead(200).end("backup"));
-    const [targetPort, backupPort] = [await listen(target), await listen(backup)];
+    const [targetPort, backupPort] = [await listenOnLoopback(target), await listenOnLoopback(backup)];
     [nats, ch, haproxy, pdns] = await Promise.all([
       startNats(),
       startClickHouse(),
