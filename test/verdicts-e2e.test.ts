@@ -1,8 +1,9 @@
 // Verdicts users see, end to end through the built control plane on real NATS and ClickHouse: results
 // are published as protobuf ProbeResults on agents' results subjects (as agents do), so each scenario
 // controls exactly what every region reports. A check no prober can run is shown as an error (never an
-// outage) and its check.error episode ends with check.error.resolved once the probes run again; a check
-// down since its creation reads as mostly unavailable over a window that starts at its creation.
+// outage) and its check.error episode ends with check.error.resolved once the probes run again (the
+// PagerDuty incident and the Alertmanager alert it opened close); a check down since its creation
+// reads as mostly unavailable over a window that starts at its creation.
 import { toBinary } from "@bufbuild/protobuf";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -47,24 +48,39 @@ describe("verdicts end to end: prober errors and availability", () => {
   let nc: NatsConnection;
   let js: JetStreamClient;
   let feed: Receiver;
+  let pd: Receiver;
+  let am: Receiver;
   let secret = "";
   const publishers = new Map<string, { report: Report; stop: () => Promise<void> }>();
   let seq = 0;
 
   beforeAll(async () => {
-    [nats, ch, feed] = await Promise.all([startNats(), startClickHouse(), startReceiver()]);
+    [nats, ch, feed, pd, am] = await Promise.all([
+      startNats(),
+      startClickHouse(),
+      startReceiver(),
+      startReceiver(),
+      startReceiver(),
+    ]);
+    pd.reply = (body: string) => ({
+      status: "success",
+      dedup_key: (JSON.parse(body) as { dedup_key: string }).dedup_key,
+    });
     cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url, database: "pm_verdicts" });
     nc = await connect({ servers: nats.url });
     js = jetstream(nc);
     const hook = await post("/v1/hooks", { id: "feed", type: "webhook", url: feed.url });
     secret = ((await hook.json()) as { secret: string }).secret;
+    // Notification hooks with their default events (which include check.error and its end).
+    await post("/v1/hooks", { id: "pd", type: "pagerduty", url: pd.url, pagerduty: { routingKey: "R0UTINGKEY" } });
+    await post("/v1/hooks", { id: "am", type: "alertmanager", url: am.url, checks: ["bad"] });
   }, 90_000);
 
   afterAll(async () => {
     await Promise.all([...publishers.values()].map((p) => p.stop()));
     await nc?.close();
     await cp?.stop();
-    await Promise.all([nats?.dispose(), ch?.dispose(), feed?.close()]);
+    await Promise.all([nats?.dispose(), ch?.dispose(), feed?.close(), pd?.close(), am?.close()]);
   });
 
   async function post(path: string, body: unknown): Promise<Response> {
@@ -189,6 +205,28 @@ describe("verdicts end to end: prober errors and availability", () => {
     expect(events("bad").map((e) => e.type)).not.toContain("outage.opened");
     expect(await get<unknown[]>("/v1/outages?checkId=bad")).toEqual([]);
     await publishers.get("bad")!.stop();
+
+    // PagerDuty: one incident for the check's prober errors, triggered then resolved.
+    const pages = await eventually("PagerDuty resolve", async () => {
+      const b = pd.received.map((r) => JSON.parse(r.body) as { event_action: string; dedup_key: string });
+      const mine = b.filter((x) => x.dedup_key.startsWith("bad:"));
+      return mine.some((x) => x.event_action === "resolve") ? mine : undefined;
+    });
+    expect(pages.map((b) => [b.event_action, b.dedup_key])).toEqual([
+      ["trigger", "bad:check.error"],
+      ["resolve", "bad:check.error"],
+    ]);
+    // Alertmanager: the ProbemeshCheckError alert fires, then ends at the episode's end.
+    type Alert = { status: string; labels: Record<string, string>; endsAt: string };
+    const alerts = await eventually("ProbemeshCheckError resolved", async () => {
+      const list = am.received.flatMap((r) => (JSON.parse(r.body) as { alerts: Alert[] }).alerts);
+      return list.some((a) => a.status === "resolved") ? list : undefined;
+    });
+    expect(alerts.map((a) => [a.labels.alertname, a.status])).toEqual([
+      ["ProbemeshCheckError", "firing"],
+      ["ProbemeshCheckError", "resolved"],
+    ]);
+    expect(Date.parse(alerts[1]!.endsAt)).toBe(Date.parse(resolved.timestamp));
   });
 
   it("availability of a check down since creation (< 50 % over 1 h)", async () => {
