@@ -301,6 +301,12 @@ const notRecovered = (id = "o-conf"): HookEvent[] => {
       timestamp: at,
       data: { checkId: "web", state: "unknown", regions: {}, reason: "error", message: "internal: x" },
     },
+    {
+      id: "web:check.error.resolved:1",
+      type: "check.error.resolved",
+      timestamp: at,
+      data: { checkId: "web", state: "up", regions: {}, startedAt: 1, resolvedAt: 2, cause: "verdict" },
+    },
   ];
 };
 
@@ -346,9 +352,9 @@ describe.each(fixtures.map((f) => [f.type, f] as const))("hook adapter conforman
 
   it("an incident abandoned (check deleted or replaced) or absorbed, check.deleted and check.error: actions keep the failed-over state, notifications close the incident", async () => {
     expect(await f.observe()).toBe("failed-over");
-    const [abandoned, deleted, absorbed, error] = notRecovered();
+    const [abandoned, deleted, absorbed, error, errorResolved] = notRecovered();
     if (ACTION_HOOK_TYPES.includes(f.type)) {
-      for (const e of [abandoned!, deleted!, absorbed!, error!]) {
+      for (const e of [abandoned!, deleted!, absorbed!, error!, errorResolved!]) {
         const r = await adapter.apply(e, hook, ctx(hook));
         expect(r, e.type).toMatchObject({ ok: true });
         expect(r.action).toMatch(/^nothing to do/);

@@ -73,11 +73,55 @@ describe("consensus engine", () => {
     expect(status.regions["eu-west"]).toMatchObject({ state: "error", error: "agent agent-eu-west: internal" });
     expect(status.regions["eu-west"]?.agents[0]).toMatchObject({ error: "internal" });
     expect(s.of("check.error")).toMatchObject([{ checkId: "dns" }]);
-    // Once the probes run again, the check is judged again; a later error episode is announced again.
+    expect(s.of("check.error.resolved")).toEqual([]);
+    // Once the probes run again, the check is judged again, the episode ends, and a later one is announced again.
     for (let k = 0; k < 2; k++) s.round("dns", all(R3, "up"));
     expect(s.engine.status("dns")).toMatchObject({ state: "up", reason: "" });
+    const [first] = s.of("check.error");
+    expect(s.of("check.error.resolved")).toEqual([
+      { type: "check.error.resolved", checkId: "dns", at: expect.any(Number), since: first!.at, cause: "verdict" },
+    ]);
+    expect(s.of("check.error.resolved")[0]!.at).toBeGreaterThan(first!.at);
     s.round("dns", { "eu-west": internal, "us-east": internal, "ap-south": internal });
     expect(s.of("check.error")).toHaveLength(2);
+    expect(s.of("check.error.resolved")).toHaveLength(1);
+  });
+
+  it("a check.error episode ends on a verdict or a deletion, never on silence", () => {
+    const s = sim([{ checkId: "dns", regions: [...R3] }]);
+    const internal = { state: "down", reason: "internal" } as const;
+    const errors = { "eu-west": internal, "us-east": internal, "ap-south": internal };
+    s.round("dns", errors);
+    const [episode] = s.of("check.error");
+    expect(episode).toBeDefined();
+    // Every agent falls silent, then errors again: one episode, neither resolved nor re-announced.
+    for (let k = 0; k < 5; k++) s.round("dns", { "eu-west": null, "us-east": null, "ap-south": null });
+    expect(s.engine.status("dns")?.reason).toBe("quorum unreachable");
+    s.round("dns", errors);
+    expect(s.of("check.error")).toHaveLength(1);
+    expect(s.of("check.error.resolved")).toEqual([]);
+    // One region judging the target again (even below quorum) ends it: a vantage point can probe it.
+    s.round("dns", { "eu-west": "up", "us-east": internal, "ap-south": internal });
+    expect(s.engine.status("dns")?.state).toBe("unknown");
+    expect(s.of("check.error.resolved")).toMatchObject([{ since: episode!.at, cause: "verdict" }]);
+    // Deleting a check with an open episode ends it too, once.
+    s.round("dns", errors);
+    const [, second] = s.of("check.error");
+    expect(second).toBeDefined();
+    const removed = s.engine.removeCheck("dns");
+    expect(removed.filter((t) => t.type === "check.error.resolved")).toEqual([
+      { type: "check.error.resolved", checkId: "dns", at: s.clock(), since: second!.at, cause: "check.deleted" },
+    ]);
+  });
+
+  it("replacing what an erroring check probes ends its episode; a check with none open emits nothing", () => {
+    const s = sim([{ checkId: "dns", regions: [...R3] }]);
+    const internal = { state: "down", reason: "internal" } as const;
+    s.round("dns", { "eu-west": internal, "us-east": internal, "ap-south": internal });
+    const policy = { checkId: "dns", regions: [...R3], intervalMs: INTERVAL, timeoutMs: 2_000 };
+    const replaced = s.engine.upsertCheck(policy, { replaced: true });
+    expect(replaced.filter((t) => t.type === "check.error.resolved")).toMatchObject([{ cause: "check.replaced" }]);
+    expect(s.engine.removeCheck("dns").filter((t) => t.type === "check.error.resolved")).toEqual([]);
   });
 
   it("a check that cannot reach quorum says so and names the regions missing", () => {

@@ -12,6 +12,7 @@ import type {
   Outage,
   RegionState,
   RegionStatus,
+  ErrorEndCause,
   Transition,
 } from "./types.js";
 
@@ -141,8 +142,11 @@ interface CheckView {
   state: GlobalState;
   since: number;
   degradedOpen: boolean;
-  /** `check.error` was announced and every vantage point still errors. */
-  errorOpen: boolean;
+  /**
+   * When the open `check.error` episode was announced (its `at`), NaN when none is open. It stays
+   * open through silence: only a region with a verdict again, a deletion or a replacement ends it.
+   */
+  errorSince: number;
   incident: Outage | null;
   nextStaleAt: number;
   okViews: number;
@@ -201,7 +205,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       state: "unknown",
       since: 0,
       degradedOpen: false,
-      errorOpen: false,
+      errorSince: NaN,
       incident: null,
       nextStaleAt: Infinity,
       okViews: 0,
@@ -402,6 +406,14 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     return best;
   }
 
+  /** Ends the check's open `check.error` episode, if any, with `check.error.resolved`. */
+  function endError(check: CheckView, t: number, cause: ErrorEndCause, out: Transition[]): void {
+    if (Number.isNaN(check.errorSince)) return;
+    const since = check.errorSince;
+    check.errorSince = NaN;
+    emit(out, { type: "check.error.resolved", checkId: check.policy.checkId, at: t, since, cause });
+  }
+
   /** Closes every open incident of a check (and its regions) as abandoned. */
   function abandonAll(check: CheckView, t: number, cause: "check.deleted" | "check.replaced", out: Transition[]): void {
     const checkId = check.policy.checkId;
@@ -544,11 +556,14 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     }
     if (warming) return;
     const allError = state === "unknown" && states.length > 0 && everyVantagePointErrors(check);
-    if (allError && !check.errorOpen) {
-      check.errorOpen = true;
+    if (allError && Number.isNaN(check.errorSince)) {
+      check.errorSince = t;
       const first = [...check.regions.values()].find((r) => r.state === "error");
       emit(out, { type: "check.error", checkId, at: t, message: first?.error ?? "" });
-    } else if (!allError) check.errorOpen = false;
+    } else if (!allError && states.some((s) => s === "up" || s === "degraded" || s === "down")) {
+      // A vantage point can judge the check again. Silence (no fresh results) ends nothing.
+      endError(check, t, "verdict", out);
+    }
     if (state === "degraded" && !check.degradedOpen) {
       check.degradedOpen = true;
       emit(out, { type: "check.degraded", checkId, at: t });
@@ -794,6 +809,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const touched = new Set<AgentEntry>();
       if (opts.replaced) {
         abandonAll(check, t, "check.replaced", out);
+        endError(check, t, "check.replaced", out);
         for (const region of check.regions.values()) {
           for (const v of [...region.views.values()]) removeView(v, touched);
           region.state = "unknown";
@@ -802,7 +818,6 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         check.state = "unknown";
         check.since = t;
         check.degradedOpen = false;
-        check.errorOpen = false;
       }
       expire(check, t, out);
       const views = [...check.regions.values()].flatMap((r) => [...r.views.values()]);
@@ -845,6 +860,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const t = now();
       const touched = new Set<AgentEntry>();
       abandonAll(check, t, "check.deleted", out);
+      endError(check, t, "check.deleted", out);
       for (const region of check.regions.values()) for (const v of [...region.views.values()]) removeView(v, touched);
       checks.delete(checkId);
       stats.checks = checks.size;

@@ -19,6 +19,7 @@ export type {
   AgentHealth,
   CheckPolicy,
   CheckStatus,
+  ErrorEndCause,
   GlobalState,
   IncidentKind,
   Observation,

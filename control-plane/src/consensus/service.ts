@@ -61,6 +61,7 @@ const TYPES_LOGGED_AT_INFO = new Set<Transition["type"]>([
   "partial.resolved",
   "partial.absorbed",
   "check.error",
+  "check.error.resolved",
   "check.degraded",
   "check.recovered",
   "agent.impaired",
@@ -256,6 +257,8 @@ function describe(t: Transition): Record<string, unknown> {
       return { type: t.type, checkId: t.checkId, at: t.at };
     case "check.error":
       return { type: t.type, checkId: t.checkId, at: t.at, message: t.message };
+    case "check.error.resolved":
+      return { type: t.type, checkId: t.checkId, at: t.at, since: t.since, cause: t.cause };
     case "agent.impaired":
     case "agent.recovered":
       return { type: t.type, agentId: t.agentId, region: t.region, at: t.at, reason: t.reason };

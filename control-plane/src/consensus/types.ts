@@ -147,6 +147,12 @@ export interface CheckStatus {
   outage: Outage | null;
 }
 
+/**
+ * Why a `check.error` episode ended: a region has a verdict again (`verdict`), or the check was
+ * deleted or what it probes changed (a new target starts with no episode).
+ */
+export type ErrorEndCause = "verdict" | "check.deleted" | "check.replaced";
+
 /** Something that changed; every transition carries the engine time it was decided at. */
 export type Transition =
   | {
@@ -167,6 +173,15 @@ export type Transition =
       at: number;
       /** One of the probers' messages. */
       message: string;
+    }
+  | {
+      /** The `check.error` episode that started at `since` ended (see {@link ErrorEndCause}). */
+      type: "check.error.resolved";
+      checkId: string;
+      at: number;
+      /** `at` of the episode's `check.error`. */
+      since: number;
+      cause: ErrorEndCause;
     }
   | {
       type:

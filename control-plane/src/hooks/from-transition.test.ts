@@ -195,6 +195,35 @@ describe("transitions that end an incident without a recovery", () => {
     });
     for (const e of [absorbed, error]) expect(validateEvent(e)).toEqual(e);
   });
+
+  it("check.error.resolved is keyed by the episode's start, whenever and wherever its end is noticed", () => {
+    const ended = (at: number, cause: "verdict" | "check.deleted", s: typeof status | undefined) =>
+      hookEventFromTransition({ type: "check.error.resolved", checkId: "web", at, since: 3000, cause }, s)!;
+    const byVerdict = ended(9000, "verdict", status);
+    expect(byVerdict).toEqual({
+      id: "web:check.error.resolved:3000",
+      type: "check.error.resolved",
+      timestamp: new Date(9000).toISOString(),
+      data: expect.objectContaining({
+        checkId: "web",
+        state: status.state,
+        startedAt: 3000,
+        resolvedAt: 9000,
+        cause: "verdict",
+      }),
+    });
+    // A deletion noticed at different times by two replicas: one event id; the check has no status left.
+    const deleted = [ended(9100, "check.deleted", undefined), ended(9200, "check.deleted", undefined)];
+    expect(new Set(deleted.map((e) => e.id))).toEqual(new Set(["web:check.error.resolved:3000"]));
+    expect(deleted[0]!.data).toMatchObject({ state: "deleted", regions: {}, cause: "check.deleted" });
+    expect(
+      hookEventsFromTransition(
+        { type: "check.error.resolved", checkId: "web", at: 9000, since: 3000, cause: "verdict" },
+        status,
+      ),
+    ).toEqual([byVerdict]);
+    for (const e of [byVerdict, ...deleted]) expect(validateEvent(e)).toEqual(e);
+  });
 });
 
 describe("reannouncements", () => {

@@ -87,6 +87,23 @@ export function hookEventFromTransition(t: Transition, status: CheckStatus | und
       data: { checkId: t.checkId, state: status?.state ?? "unknown", regions, reason: "error", message: t.message },
     };
   }
+  if (t.type === "check.error.resolved") {
+    // Keyed by the episode's start, never by when its end was noticed (a deletion's time differs
+    // between replicas): every replica and replay gives the same id.
+    return {
+      id: `${t.checkId}:check.error.resolved:${t.since}`,
+      type: "check.error.resolved",
+      timestamp,
+      data: {
+        checkId: t.checkId,
+        state: status?.state ?? (t.cause === "check.deleted" ? "deleted" : "unknown"),
+        regions,
+        startedAt: t.since,
+        resolvedAt: t.at,
+        cause: t.cause,
+      },
+    };
+  }
   if (t.type === "check.degraded" || t.type === "check.recovered") {
     return {
       id: `${t.checkId}:${t.type}:${t.at}`,

@@ -375,7 +375,7 @@ export function hookInputSchema(ctx: HookSchemaContext) {
         unique: true,
       }).openapi({
         description:
-          "Event types to deliver; empty = outage.opened/resolved for actions, plus incident.abandoned and check.error for pagerduty/alertmanager, every event for webhooks.",
+          "Event types to deliver; empty = outage.opened/resolved for actions, plus incident.abandoned, check.error and check.error.resolved for pagerduty/alertmanager, every event for webhooks.",
         example: ["outage.opened", "outage.resolved"],
       }),
       checks: list({ maxItems: 256, maxLength: 63, rule: rule.checkId, unique: true }).openapi({

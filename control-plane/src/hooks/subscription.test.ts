@@ -3,7 +3,13 @@ import { directionOf } from "./actions/types.js";
 import { DEFAULT_EVENTS, handles, SUPPORTED_EVENTS, wants } from "./subscription.js";
 import { ACTION_HOOK_TYPES, HOOK_EVENT_TYPES, type Hook, type HookEvent, type HookEventType } from "./types.js";
 
-const NO_TRAFFIC: HookEventType[] = ["incident.abandoned", "check.deleted", "check.error", "partial.absorbed"];
+const NO_TRAFFIC: HookEventType[] = [
+  "incident.abandoned",
+  "check.deleted",
+  "check.error",
+  "check.error.resolved",
+  "partial.absorbed",
+];
 
 function record(type: Hook["type"], events: HookEventType[]) {
   const hook = { id: "h", type, events, checks: [] } as unknown as Hook;
@@ -42,6 +48,7 @@ describe("subscriptions by hook type", () => {
       const byDefault = record(type, [...DEFAULT_EVENTS[type]]);
       expect(wants(byDefault, event("incident.abandoned"))).toBe(true);
       expect(wants(byDefault, event("check.error"))).toBe(true);
+      expect(wants(byDefault, event("check.error.resolved"))).toBe(true);
       expect(wants(byDefault, event("partial.opened"))).toBe(false);
       expect(wants(byDefault, event("partial.absorbed"))).toBe(false);
       expect(wants(record(type, ["partial.opened", "partial.absorbed"]), event("partial.absorbed"))).toBe(true);
@@ -70,6 +77,9 @@ describe("subscriptions by hook type", () => {
       expect(wants(record(type, ["outage.opened"]), partialEnd)).toBe(false);
       expect(wants(record(type, ["partial.opened"]), partialEnd)).toBe(true);
       expect(wants(record(type, old), event("check.error"))).toBe(false);
+      // One stored with check.error before its end event existed still hears the episode end.
+      expect(wants(record(type, ["outage.opened", "check.error"]), event("check.error.resolved"))).toBe(true);
+      expect(wants(record(type, old), event("check.error.resolved"))).toBe(false);
     }
     // Webhook consumers and actions get only what they list.
     expect(wants(record("webhook", old), event("incident.abandoned"))).toBe(false);

@@ -6,6 +6,7 @@ const NO_TRAFFIC_EVENTS: readonly HookEventType[] = [
   "incident.abandoned",
   "check.deleted",
   "check.error",
+  "check.error.resolved",
 ];
 
 // check.deleted goes with an incident.abandoned, which already closes the incident at PagerDuty and
@@ -32,6 +33,7 @@ const OUTAGE_NOTIFICATIONS: readonly HookEventType[] = [
   "outage.resolved",
   "incident.abandoned",
   "check.error",
+  "check.error.resolved",
 ];
 
 /**
@@ -54,9 +56,11 @@ export function handles(type: HookType, event: HookEventType): boolean {
 
 /**
  * The opening event whose incident `event` closes without a recovery, for the end of an incident
- * (`incident.abandoned`, `partial.absorbed`); undefined for other events.
+ * (`incident.abandoned`, `partial.absorbed`), or whose episode it ends (`check.error.resolved`);
+ * undefined for other events.
  */
 function openingOf(event: HookEvent): HookEventType | undefined {
+  if (event.type === "check.error.resolved") return "check.error";
   if (event.type === "partial.absorbed") return "partial.opened";
   if (event.type === "incident.abandoned") return event.data.kind === "partial" ? "partial.opened" : "outage.opened";
   return undefined;
@@ -66,8 +70,8 @@ function openingOf(event: HookEvent): HookEventType | undefined {
  * True when an enabled hook is subscribed to `event` (its type and check) and its type acts on it
  * (a stored action hook listing `incident.abandoned` still never hears it); test events go to their one hook.
  * A PagerDuty or Alertmanager hook that heard an incident open also hears it end when it is abandoned
- * or absorbed, even if it does not list that event (hooks stored before those events existed): a
- * trigger must not stay open for ever.
+ * or absorbed, and one that heard `check.error` hears `check.error.resolved`, even if it does not list
+ * that event (hooks stored before those events existed): a trigger must not stay open for ever.
  */
 export function wants(rec: HookRecord, event: HookEvent): boolean {
   if (rec.disabled) return false;

@@ -10,6 +10,7 @@ export const HOOK_EVENT_TYPES = [
   "incident.abandoned",
   "check.deleted",
   "check.error",
+  "check.error.resolved",
 ] as const;
 
 /** One of {@link HOOK_EVENT_TYPES}, or "test" (sent only by `POST /v1/hooks/:id/test`). */
@@ -35,7 +36,10 @@ export interface HookEventData {
   confirmedAt?: number;
   resolvedAt?: number;
   reason?: string;
-  /** `incident.abandoned`, `check.deleted`: why the incident closed ("check.deleted" or "check.replaced"). */
+  /**
+   * `incident.abandoned`, `check.deleted`: why the incident closed ("check.deleted" or "check.replaced");
+   * `check.error.resolved`: why the episode ended ("verdict", "check.deleted" or "check.replaced").
+   */
   cause?: string;
   /** `partial.absorbed`: id of the outage that opened over the partial. */
   absorbedBy?: string;

@@ -142,7 +142,13 @@ describe("validateHook", () => {
   });
 
   it("defaults notification hooks to outage events (partial and degraded opt-in), webhooks to every event", () => {
-    const outageEvents = ["outage.opened", "outage.resolved", "incident.abandoned", "check.error"];
+    const outageEvents = [
+      "outage.opened",
+      "outage.resolved",
+      "incident.abandoned",
+      "check.error",
+      "check.error.resolved",
+    ];
     const pd = validateHook(
       { id: "pd", type: "pagerduty", pagerduty: { routingKey: "R0UTINGKEY" } },
       { mode: "create" },
@@ -171,9 +177,12 @@ describe("validateHook", () => {
       type: "haproxy",
       haproxy: { socket: "/run/haproxy/admin.sock", backend: "be", server: "s" },
     };
-    expect(problems({ ...lb, events: ["outage.opened", "incident.abandoned", "check.error"] })).toEqual({
+    expect(
+      problems({ ...lb, events: ["outage.opened", "incident.abandoned", "check.error", "check.error.resolved"] }),
+    ).toEqual({
       "events[1]": "haproxy hooks ignore incident.abandoned: failover actions keep their state on it",
       "events[2]": "haproxy hooks ignore check.error: failover actions keep their state on it",
+      "events[3]": "haproxy hooks ignore check.error.resolved: failover actions keep their state on it",
     });
     expect(
       problems({ id: "pd", type: "pagerduty", pagerduty: { routingKey: "R" }, events: ["check.deleted"] }),

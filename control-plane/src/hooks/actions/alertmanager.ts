@@ -9,7 +9,7 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 function familyOf(event: HookEvent): "outage" | "partial" | "degraded" | "error" | "test" {
   const t = event.type;
   if (t === "test") return "test";
-  if (t === "check.error") return "error";
+  if (t === "check.error" || t === "check.error.resolved") return "error";
   if (t === "check.degraded" || t === "check.recovered") return "degraded";
   if (t.startsWith("outage.")) return "outage";
   if (t.startsWith("partial.")) return "partial";
@@ -29,11 +29,12 @@ const ALERT_NAMES = {
  * The Alertmanager webhook body (version "4") for an event: firing on failover, test and
  * `check.error`; resolved (with `endsAt`) on failback, `incident.abandoned` and `partial.absorbed`,
  * whose alert keeps the labels of the incident's firing alert and says in `annotations.resolution`
- * that it ended without a recovery.
+ * that it ended without a recovery, and on `check.error.resolved` (the `ProbemeshCheckError` alert).
  */
 export function alertmanagerPayload(event: HookEvent, opts: AlertmanagerOptions): Record<string, unknown> {
   const note = endNote(event);
-  const resolved = note !== undefined || directionOf(event.type) === "failback";
+  const resolved =
+    note !== undefined || event.type === "check.error.resolved" || directionOf(event.type) === "failback";
   const status = resolved ? "resolved" : "firing";
   const family = familyOf(event);
   const alertname = ALERT_NAMES[family];

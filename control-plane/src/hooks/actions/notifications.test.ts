@@ -47,6 +47,12 @@ const error: HookEvent = {
   timestamp: new Date(3000).toISOString(),
   data: { checkId: "web", state: "unknown", regions: {}, reason: "error", message: "internal: bad regex" },
 };
+const errorResolved: HookEvent = {
+  id: "web:check.error.resolved:3000",
+  type: "check.error.resolved",
+  timestamp: new Date(9000).toISOString(),
+  data: { checkId: "web", state: "up", regions: {}, startedAt: 3000, resolvedAt: 9000, cause: "verdict" },
+};
 const deleted: HookEvent = { ...abandoned, id: "outage:web:1000:check.deleted", type: "check.deleted" };
 
 describe("pagerdutyPayload", () => {
@@ -80,6 +86,15 @@ describe("pagerdutyPayload", () => {
       payload: { severity: "warning", summary: expect.stringContaining("cannot be probed") },
     });
   });
+
+  it("check.error.resolved resolves the check's error incident (same dedup_key as its trigger)", () => {
+    const trigger = pagerdutyPayload(error, PD)!;
+    expect(pagerdutyPayload(errorResolved, PD)).toEqual({
+      routing_key: "R0UTING",
+      event_action: "resolve",
+      dedup_key: trigger.dedup_key,
+    });
+  });
 });
 
 describe("alertmanagerPayload", () => {
@@ -105,5 +120,17 @@ describe("alertmanagerPayload", () => {
     expect(a!.labels).toMatchObject({ alertname: "ProbemeshCheckError", severity: "warning", check: "web" });
     expect(a!.endsAt).toBe("0001-01-01T00:00:00Z");
     expect(a!.annotations).toMatchObject({ message: "internal: bad regex" });
+  });
+
+  it("check.error.resolved ends the ProbemeshCheckError alert (same labels and fingerprint) at resolvedAt", () => {
+    const [f] = alertmanagerPayload(error, AM).alerts as Record<string, unknown>[];
+    const ended = alertmanagerPayload(errorResolved, AM);
+    const [e] = ended.alerts as Record<string, unknown>[];
+    expect(ended.status).toBe("resolved");
+    expect(e!.status).toBe("resolved");
+    expect(e!.labels).toEqual(f!.labels);
+    expect(e!.fingerprint).toBe(f!.fingerprint);
+    expect(e!.startsAt).toBe(f!.startsAt);
+    expect(e!.endsAt).toBe(new Date(9000).toISOString());
   });
 });

@@ -9,21 +9,23 @@ export function pagerdutyAction(type: HookEvent["type"]): "trigger" | "resolve" 
   // incident.abandoned already resolved the incident of a deleted check.
   if (type === "check.deleted") return undefined;
   if (type === "check.error") return "trigger";
+  if (type === "check.error.resolved") return "resolve";
   return directionOf(type) === "failback" ? "resolve" : "trigger";
 }
 
 /**
  * The PagerDuty Events API v2 body for an event, or undefined when nothing is sent: trigger on
- * failover, test and `check.error`; resolve on failback, `incident.abandoned` and `partial.absorbed`.
- * `dedup_key` is the incident (outage) id, so the trigger and the resolve address one PagerDuty
- * incident; a check's prober errors share `<checkId>:check.error` (one open incident per check).
+ * failover, test and `check.error`; resolve on failback, `incident.abandoned`, `partial.absorbed` and
+ * `check.error.resolved`. `dedup_key` is the incident (outage) id, so the trigger and the resolve
+ * address one PagerDuty incident; a check's prober errors share `<checkId>:check.error` (one open
+ * incident per check, which `check.error.resolved` closes).
  */
 export function pagerdutyPayload(event: HookEvent, opts: PagerdutyOptions): Record<string, unknown> | undefined {
   const act = pagerdutyAction(event.type);
   if (!act) return undefined;
   const d = event.data;
   const dedupKey =
-    event.type === "check.error"
+    event.type === "check.error" || event.type === "check.error.resolved"
       ? `${d.checkId}:check.error`
       : (d.outageId ?? `${d.checkId}:${event.type.split(".")[0] ?? event.type}`);
   const note = endNote(event);

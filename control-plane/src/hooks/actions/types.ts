@@ -34,11 +34,12 @@ export type Direction = "failover" | "failback" | "test" | "none";
 /**
  * The direction of an event type: an outage/partial/degradation fails over, its recovery fails back.
  * An incident that ends without a recovery (`incident.abandoned`: check deleted or replaced;
- * `partial.absorbed`: an outage took over), `check.deleted` and `check.error` move no traffic: the
- * failed-over state is kept.
+ * `partial.absorbed`: an outage took over), `check.deleted`, `check.error` and `check.error.resolved`
+ * (prober errors say nothing about the target) move no traffic: the failed-over state is kept.
  */
 export function directionOf(type: HookEventType): Direction {
   if (type === "test") return "test";
+  if (type === "check.error" || type === "check.error.resolved") return "none";
   if (type.endsWith(".opened") || type === "check.degraded") return "failover";
   if (type.endsWith(".resolved") || type === "check.recovered") return "failback";
   return "none";
