@@ -178,6 +178,7 @@ export default defineConfig(
                 "./control-plane/src/registry",
                 "./control-plane/src/agents",
                 "./control-plane/src/hooks",
+                "./control-plane/src/maintenance/registry.ts",
                 "./control-plane/src/api",
                 "./control-plane/src/grpc",
                 "./control-plane/src/main.ts",

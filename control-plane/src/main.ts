@@ -26,11 +26,15 @@ import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/deg
 import { createHooks } from "./hooks/hooks.js";
 import { belatedRecovery, hookEventsFromTransition, reannouncements } from "./hooks/from-transition.js";
 import type { HookEvent } from "./hooks/types.js";
+import { createMaintenanceGate } from "./maintenance/hook-gate.js";
+import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
 
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
 /** Incidents resolved this recently are re-announced to hooks at start (the hooks' dedupe window). */
 const HOOK_REANNOUNCE_MS = 3_600_000;
+/** How often held openings are checked for the end of their maintenance window. */
+const MAINTENANCE_RELEASE_EVERY_MS = 1000;
 /** A shutdown that takes longer than this is forced. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
@@ -137,6 +141,11 @@ async function main(): Promise<void> {
   await retryUntilAborted({ what: "loading the check registry", log, signal: life.signal }, () => registry.start());
   if (life.signal.aborted) return;
 
+  const maintenance = createKvMaintenanceRegistry({ nc, log });
+  life.onStop(() => maintenance.stop());
+  await retryUntilAborted({ what: "loading maintenance windows", log, signal: life.signal }, () => maintenance.start());
+  if (life.signal.aborted) return;
+
   const agents = createAgentDirectory({ nc, log, replicaId: `${hostname()}-${process.pid}` });
   life.onStop(() => agents.stop());
   await retryUntilAborted({ what: "opening the agent directory", log, signal: life.signal }, () => agents.start());
@@ -166,13 +175,16 @@ async function main(): Promise<void> {
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
   const hooks = createHooks({ nc, log });
   const hooksLog = log.child({ component: "hooks" });
+  // Incidents opened inside a maintenance window are held back from hooks (see HOOKS.md).
+  const maintenanceGate = createMaintenanceGate({ windows: () => maintenance.current(), log: hooksLog });
   const consensus = createConsensusService({
     engine,
     outageStore,
     registry,
     log,
     onTransition: (t) => {
-      const events = "checkId" in t ? hookEventsFromTransition(t, engine.status(t.checkId)) : [];
+      const events =
+        "checkId" in t ? maintenanceGate.filter(hookEventsFromTransition(t, engine.status(t.checkId)), Date.now()) : [];
       if (t.type === "check.recovered") engineRecovering.add(t.checkId);
       // Enqueued one at a time, in transition order: a partial that grows into an outage must reach
       // hooks as partial.absorbed then outage.opened, never the other way round.
@@ -231,6 +243,7 @@ async function main(): Promise<void> {
     log,
     agentHealth: (id) => engine.agent(id),
     hooks,
+    maintenance,
     consensus: {
       engine,
       outageStore,
@@ -279,10 +292,13 @@ async function main(): Promise<void> {
         hooksLog.warn({ err }, "could not load recently closed incidents; re-announcing open ones only");
         return [];
       });
-    const events = reannouncements([...engine.openIncidents(), ...recent], (id) => engine.status(id), {
-      now: Date.now(),
-      dedupeWindowMs: HOOK_REANNOUNCE_MS,
-    });
+    const events = maintenanceGate.filter(
+      reannouncements([...engine.openIncidents(), ...recent], (id) => engine.status(id), {
+        now: Date.now(),
+        dedupeWindowMs: HOOK_REANNOUNCE_MS,
+      }),
+      Date.now(),
+    );
     for (const event of events) await publishHookEvent(event);
     if (events.length > 0) hooksLog.info({ events: events.length }, "re-announced recent incidents to hooks");
   });
@@ -294,6 +310,19 @@ async function main(): Promise<void> {
       if (await announceBelatedRecovery(mark.checkId, Date.now())) recovered++;
     if (recovered > 0) hooksLog.info({ events: recovered }, "announced recoveries of checks degraded before the start");
   });
+
+  // An incident held by a maintenance window that is still open when the window ends is announced then.
+  const releaseTimer = setInterval(() => {
+    const held = maintenanceGate.release(
+      Date.now(),
+      (checkId, outageId) => engine.status(checkId)?.outage?.id === outageId,
+    );
+    if (held.length > 0)
+      published = published.then(async () => {
+        for (const event of held) await publishHookEvent(event);
+      });
+  }, MAINTENANCE_RELEASE_EVERY_MS);
+  life.onStop(() => clearInterval(releaseTimer));
 
   const ingest = createIngest({ nc, store, log, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.

@@ -13,6 +13,8 @@ import { createConsensusRoutes, type ConsensusRoutesOptions } from "./consensus-
 import { errorResponse } from "./error-response.js";
 import { createHooksApi, type HooksApiOptions } from "./hooks-routes.js";
 import { createHealthRoutes, type Readiness } from "./health-routes.js";
+import type { MaintenanceRegistry } from "../maintenance/registry.js";
+import { createMaintenanceRoutes } from "./maintenance-routes.js";
 import { documenting, openApiDocument } from "./openapi.js";
 import { requestLog } from "./request-log.js";
 import { validationHook } from "./validation-hook.js";
@@ -48,6 +50,11 @@ export interface ApiOptions {
    * @default not served
    */
   hooks?: HooksApiOptions["hooks"];
+  /**
+   * The maintenance windows (/v1/maintenance...); also shown in a check's status and availability.
+   * @default not served
+   */
+  maintenance?: MaintenanceRegistry;
 }
 
 /** Counters of the API. */
@@ -125,7 +132,15 @@ export function createApi(opts: ApiOptions): Api {
   v1.use("/hooks/*", hooksAuth);
 
   // The URL tree; /openapi.json documents every operation.
-  const consensus = opts.consensus && createConsensusRoutes({ ...opts.consensus, log: opts.log, now });
+  const maintenance = opts.maintenance;
+  const consensus =
+    opts.consensus &&
+    createConsensusRoutes({
+      ...opts.consensus,
+      ...(maintenance ? { maintenanceWindows: () => maintenance.current() } : {}),
+      log: opts.log,
+      now,
+    });
   // /v1/checks, /v1/checks/{id}, /v1/checks/{id}/results
   v1.route(
     "/checks",
@@ -139,6 +154,8 @@ export function createApi(opts: ApiOptions): Api {
   v1.route("/agents", createAgentsRoutes({ agents: opts.agents, agentHealth: opts.agentHealth }));
   // /v1/hooks, /v1/hooks/{id}, /v1/hooks/{id}/deliveries, /v1/hooks/{id}/test (admin, reads included)
   if (opts.hooks) v1.route("/hooks", createHooksApi({ hooks: opts.hooks, log: opts.log, maxBodyBytes }));
+  // /v1/maintenance, /v1/maintenance/{id}
+  if (maintenance) v1.route("/maintenance", createMaintenanceRoutes({ maintenance, log: opts.log }));
   // /healthz, /readyz
   app.route("/", createHealthRoutes({ ready: opts.ready, log }));
   app.route("/v1", v1);

@@ -12,6 +12,8 @@ import { minEligible } from "../consensus/quorum.js";
 import { replay } from "../consensus/replay.js";
 import type { CheckPolicy, CheckStatus, Outage, RegionStatus } from "../consensus/types.js";
 import { NotFoundError } from "../errors.js";
+import { inMaintenanceOccurrence, maintenanceIntervals } from "../maintenance/in-maintenance.js";
+import type { MaintenanceWindow } from "../maintenance/types.js";
 import type { OutageStore, RegionCounts } from "../store/outages.js";
 import { availabilityQuery } from "./availability-query.js";
 import { CheckIdParams } from "./check-id-param.js";
@@ -32,6 +34,11 @@ export interface ConsensusRoutesOptions {
    */
   lookupCheck: (checkId: string) => Promise<(CheckPolicy & { createdAt?: number }) | undefined>;
   log: Logger;
+  /**
+   * The maintenance windows now known: shown in a check's status, and reported apart in availability.
+   * @default none
+   */
+  maintenanceWindows?: () => readonly MaintenanceWindow[];
   /** @default Date.now */
   now?: () => number;
   /** SLO target (percent) when the request does not give one. @default 99.9 */
@@ -104,6 +111,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
   const defaultSlo = opts.sloTarget ?? DEFAULT_SLO_TARGET;
   const maxReplayResults = opts.maxReplayResults ?? 500_000;
   const maxReplayWindowMs = opts.maxReplayWindowMs ?? 31 * DAY;
+  const maintenanceWindows = opts.maintenanceWindows ?? (() => []);
 
   async function knownCheck(id: string): Promise<CheckPolicy & { createdAt?: number }> {
     const policy = await lookupCheck(id);
@@ -116,7 +124,9 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
 
   checks.openapi(getStatus, async (c) => {
     const policy = await knownCheck(c.req.valid("param").id);
-    return c.json(statusJson(engine.status(policy.checkId) ?? emptyStatus(policy)), 200);
+    const status = statusJson(engine.status(policy.checkId) ?? emptyStatus(policy));
+    const o = inMaintenanceOccurrence(maintenanceWindows(), policy.checkId, now());
+    return c.json(o ? { ...status, maintenance: { id: o.window.id, from: o.from, to: o.to } } : status, 200);
   });
 
   const getAvailability = createRoute({
@@ -145,7 +155,9 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
       outageStore.resultCounts({ checkId: policy.checkId, from, to }),
       outageStore.observedBuckets({ checkId: policy.checkId, from, to, bucketMs }),
     ]);
-    const opts = { from, to, now: t, sloTarget: slo ?? defaultSlo };
+    // Maintenance is the check's: every region and the global figure leave it out alike.
+    const maintenance = maintenanceIntervals(maintenanceWindows(), policy.checkId, from, Math.min(to, t));
+    const opts = { from, to, now: t, sloTarget: slo ?? defaultSlo, maintenance };
     const regionNames = new Set([
       ...policy.regions,
       ...counts.map((r) => r.region),
@@ -278,7 +290,7 @@ function orNull(ms: number): number | null {
   return ms > 0 ? ms : null;
 }
 
-function statusJson(s: CheckStatus): unknown {
+function statusJson(s: CheckStatus): Record<string, unknown> {
   const regions: Record<string, unknown> = {};
   for (const [name, r] of Object.entries(s.regions)) regions[name] = regionJson(r);
   return {

@@ -72,6 +72,10 @@ export const StatusSchema = z
     since: epochMsOrNull,
     regions: z.record(z.string(), RegionStatusSchema),
     outage: OutageSchema.nullable().openapi({ description: "the open outage or partial incident" }),
+    maintenance: z.object({ id: z.string(), from: epochMs, to: epochMs }).optional().openapi({
+      description:
+        "while the check is in a maintenance window: the window and its current occurrence (incidents opened now are not announced to hooks)",
+    }),
   })
   .openapi("Status", {
     example: {
@@ -99,7 +103,10 @@ const AvailabilityReportShape = {
   noDataMs: z.int().openapi({
     description: "time of the window without a verdict (no results, too few regions): excluded from availability",
   }),
-  downtimeMs: z.int().openapi({ description: "down time within observed time" }),
+  maintenanceMs: z.int().openapi({
+    description: "time of the window inside maintenance windows: excluded from availability, not part of noDataMs",
+  }),
+  downtimeMs: z.int().openapi({ description: "down time within observed time outside maintenance" }),
   outages: z.int().openapi({ description: "down intervals overlapping the window (overlaps merged)" }),
   mttrMs: z.number().nullable(),
   mtbfMs: z.number().nullable(),
@@ -146,6 +153,7 @@ export const AvailabilitySchema = z
       to: 1767225600000,
       windowMs: 86400000,
       noDataMs: 0,
+      maintenanceMs: 0,
       downtimeMs: 300000,
       outages: 1,
       mttrMs: 300000,

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
+import { createMemoryMaintenanceRegistry } from "../maintenance/registry.js";
 import { createMemoryRegistry } from "../registry/memory-registry.js";
 import { createApi, type Api } from "./app.js";
 import type { HooksApiOptions } from "./hooks-routes.js";
@@ -27,6 +28,7 @@ function fullApi(): Api {
     ready: async () => ({ nats: true, clickhouse: true, migrations: true }),
     log,
     hooks,
+    maintenance: createMemoryMaintenanceRegistry(),
     consensus: {
       engine: { status: () => undefined },
       outageStore: {

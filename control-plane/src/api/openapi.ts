@@ -59,7 +59,7 @@ export function openApiDocument(app: OpenAPIHono, opts: OpenApiDocumentOptions =
       title: "probemesh control plane",
       version: opts.version ?? "1",
       description:
-        "Checks, their results, agents, cross-region consensus (status, outages, availability, replay) and failover hooks. " +
+        "Checks, their results, agents, cross-region consensus (status, outages, availability, replay) failover hooks and maintenance windows. " +
         "Times are epoch milliseconds. Errors are `{ error: { code, message, details } }`.",
     },
     servers: [{ url: "http://127.0.0.1:8080", description: "PROBEMESH_HTTP_ADDR" }],
@@ -67,6 +67,7 @@ export function openApiDocument(app: OpenAPIHono, opts: OpenApiDocumentOptions =
       { name: "checks", description: "Check definitions and their results" },
       { name: "consensus", description: "What the regions agree on" },
       { name: "agents", description: "Probe agents" },
+      { name: "maintenance", description: "Maintenance windows: incidents inside them are not announced to hooks" },
       { name: "health", description: "Liveness, readiness and this document" },
     ],
   });

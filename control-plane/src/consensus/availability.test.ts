@@ -102,6 +102,37 @@ describe("availability over observed time", () => {
     expect(r.slo.errorBudgetMs).toBe(Math.round((18 * H * 0.1) / 100));
   });
 
+  it("reports maintenance apart: out of the denominator, out of noDataMs, its down time not counted", () => {
+    // Observed 00:00-06:00 and 12:00-24:00; maintenance 04:00-08:00 and 20:00-22:00; down 05:00-07:00 and 21:00-23:00.
+    const r = availability(
+      [
+        { start: 5 * H, end: 7 * H },
+        { start: 21 * H, end: 23 * H },
+      ],
+      {
+        from: 0,
+        to: DAY,
+        observed: [
+          { start: 0, end: 6 * H },
+          { start: 12 * H, end: DAY },
+        ],
+        maintenance: [
+          { start: 4 * H, end: 8 * H },
+          { start: 20 * H, end: 22 * H },
+        ],
+      },
+    );
+    // Observed outside maintenance: 00-04 and 12-20 and 22-24 = 14 h; unobserved outside it: 08-12 = 4 h.
+    expect(r).toMatchObject({ windowMs: DAY, maintenanceMs: 6 * H, noDataMs: 4 * H, downtimeMs: H, outages: 2 });
+    expect(r.availability).toBeCloseTo(100 * (1 - 1 / 14), 8);
+    expect(r.slo.errorBudgetMs).toBe(Math.round((14 * H * 0.1) / 100));
+  });
+
+  it("a window wholly in maintenance has no availability", () => {
+    const r = availability([{ start: 0, end: H }], { from: 0, to: H, maintenance: [{ start: -H, end: 2 * H }] });
+    expect(r).toMatchObject({ maintenanceMs: H, noDataMs: 0, downtimeMs: 0, availability: null });
+  });
+
   it("nothing observed: availability is null, not 100 %", () => {
     const r = availability([], { from: 0, to: H, observed: [] });
     expect(r).toMatchObject({ noDataMs: H, availability: null, slo: { met: true, errorBudgetMs: 0 } });

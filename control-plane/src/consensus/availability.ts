@@ -20,6 +20,12 @@ export interface AvailabilityOptions {
    * time inside it is not counted. @default the whole window is observed
    */
   observed?: Iterable<{ start: number; end: number }>;
+  /**
+   * Maintenance windows of the scope. Time inside them is `maintenanceMs`: like `noDataMs` it is left
+   * out of the availability and error-budget denominator, down time inside it is not counted, and it
+   * is reported apart (it is not counted in `noDataMs`). @default none
+   */
+  maintenance?: Iterable<{ start: number; end: number }>;
 }
 
 /** Availability of one scope (a region, or the check globally) over a window. */
@@ -29,7 +35,9 @@ export interface AvailabilityReport {
   windowMs: number;
   /** Time of the window without a verdict (no results, too few regions): excluded from `availability`. */
   noDataMs: number;
-  /** Down time within observed time. */
+  /** Time of the window inside maintenance windows: excluded from `availability`, not counted in `noDataMs`. */
+  maintenanceMs: number;
+  /** Down time within observed time outside maintenance. */
   downtimeMs: number;
   /** Down intervals overlapping the window (overlapping ones merged). */
   outages: number;
@@ -74,8 +82,13 @@ export function availability(intervals: Iterable<DownInterval>, options: Availab
       } else last.open ||= i.open;
     } else merged.push({ ...i });
   }
-  const observed =
-    options.observed === undefined ? [{ start: from, end: to }] : mergeIntervals(options.observed, from, to);
+  const maintenance = mergeIntervals(options.maintenance ?? [], from, to);
+  let maintenanceMs = 0;
+  for (const m of maintenance) maintenanceMs += m.end - m.start;
+  const observed = subtractIntervals(
+    options.observed === undefined ? [{ start: from, end: to }] : mergeIntervals(options.observed, from, to),
+    maintenance,
+  );
   let observedMs = 0;
   for (const o of observed) observedMs += o.end - o.start;
   let downtimeMs = 0;
@@ -97,7 +110,8 @@ export function availability(intervals: Iterable<DownInterval>, options: Availab
     from,
     to,
     windowMs,
-    noDataMs: windowMs - observedMs,
+    noDataMs: windowMs - observedMs - maintenanceMs,
+    maintenanceMs,
     downtimeMs,
     outages: merged.length,
     mttrMs,
@@ -125,6 +139,22 @@ function mergeIntervals(list: Iterable<{ start: number; end: number }>, from: nu
     const last = out[out.length - 1];
     if (last && i.start <= last.end) last.end = Math.max(last.end, i.end);
     else out.push({ ...i });
+  }
+  return out;
+}
+
+/** `list` minus `holes`, both sorted and disjoint (as {@link mergeIntervals} returns them). */
+function subtractIntervals(list: { start: number; end: number }[], holes: { start: number; end: number }[]) {
+  if (holes.length === 0) return list;
+  const out: { start: number; end: number }[] = [];
+  for (const i of list) {
+    let start = i.start;
+    for (const h of holes) {
+      if (h.end <= start || h.start >= i.end) continue;
+      if (h.start > start) out.push({ start, end: h.start });
+      start = Math.max(start, h.end);
+    }
+    if (start < i.end) out.push({ start, end: i.end });
   }
   return out;
 }
