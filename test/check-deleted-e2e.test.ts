@@ -7,6 +7,7 @@
 import { createServer, type Server } from "node:http";
 import { type DeliveryRecord, verifyWebhook } from "@probemesh/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 import { listenOnLoopback } from "./harness/ports.js";
 import { startHaproxy, type HaproxyServer } from "./harness/haproxy.js";
 import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
@@ -33,17 +34,16 @@ describe("check deleted during an outage: abandoned, not resolved; failover kept
   let mesh: Mesh;
   let cp: ControlPlane;
   let haproxy: HaproxyServer;
-  let target: Server;
+  let target: FlipTarget;
   let backup: Server;
-  let healthy = true;
   let feed: Receiver;
   let pd: Receiver;
   let secret = "";
 
   beforeAll(async () => {
-    target = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end(healthy ? "primary" : "down"));
+    target = await startFlipTarget({ up: "primary", down: "down" });
     backup = createServer((_req, res) => res.writeHead(200).end("backup"));
-    const [targetPort, backupPort] = [await listenOnLoopback(target), await listenOnLoopback(backup)];
+    const [targetPort, backupPort] = [target.port, await listenOnLoopback(backup)];
     [feed, pd] = await Promise.all([startReceiver(), startReceiver()]);
     pd.reply = (body: string) => ({ status: "success", dedup_key: (JSON.parse(body) as PagerdutyBody).dedup_key });
     [haproxy, mesh] = await Promise.all([
@@ -113,7 +113,7 @@ describe("check deleted during an outage: abandoned, not resolved; failover kept
     const hook = await post("/v1/hooks", { id: "feed", type: "webhook", url: feed.url, checks: ["web"] });
     secret = ((await hook.json()) as { secret: string }).secret;
     await post("/v1/hooks", { id: "pd", type: "pagerduty", url: pd.url, pagerduty: { routingKey: "R0UTINGKEY" } });
-    const port = (target.address() as { port: number }).port;
+    const port = target.port;
     await post("/v1/checks", {
       id: "web",
       type: "http",
@@ -130,7 +130,7 @@ describe("check deleted during an outage: abandoned, not resolved; failover kept
 
   let outageId = "";
   it("the target fails everywhere: outage, HAProxy primary in maint, PagerDuty triggered", async () => {
-    healthy = false;
+    target.healthy = false;
     const opened = await eventually("outage.opened at the feed", async () =>
       events().find((e) => e.type === "outage.opened"),
     );
@@ -167,7 +167,7 @@ describe("check deleted during an outage: abandoned, not resolved; failover kept
     expect(bodies[1]!.payload?.summary).toContain("not recovered: check web was deleted");
 
     // Time for a wrong failback to show, had one been sent; the target even answers again.
-    healthy = true;
+    target.healthy = true;
     await new Promise((r) => setTimeout(r, 3000));
     expect(await primaryInMaint()).toBe(true);
     expect(events().map((e) => e.type)).not.toContain("outage.resolved");

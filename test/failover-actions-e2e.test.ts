@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import { promisify } from "node:util";
 import type { DeliveryRecord } from "@probemesh/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 import { listenOnLoopback } from "./harness/ports.js";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
 import { startHaproxy, type HaproxyServer } from "./harness/haproxy.js";
@@ -42,16 +43,15 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
   let haproxy: HaproxyServer;
   let pdns: PowerdnsServer;
   const agents: Agent[] = [];
-  let target: Server;
+  let target: FlipTarget;
   let backup: Server;
-  let healthy = true;
   const timings: Record<string, number> = {};
 
   beforeAll(async () => {
     // The probed target is HAProxy's primary server; the backup only serves while it is out.
-    target = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end(healthy ? "primary" : "primary down"));
+    target = await startFlipTarget({ up: "primary", down: "primary down" });
     backup = createServer((_req, res) => res.writeHead(200).end("backup"));
-    const [targetPort, backupPort] = [await listenOnLoopback(target), await listenOnLoopback(backup)];
+    const [targetPort, backupPort] = [target.port, await listenOnLoopback(backup)];
     [nats, ch, haproxy, pdns] = await Promise.all([
       startNats(),
       startClickHouse(),
@@ -189,7 +189,7 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     expect(dns.status, await dns.clone().text()).toBe(201);
     expect(await (await cp.request("/v1/hooks/dns")).text()).not.toContain(pdns.apiKey);
 
-    const port = (target.address() as { port: number }).port;
+    const port = target.port;
     const check = await cp.request("/v1/checks", {
       method: "POST",
       body: JSON.stringify({
@@ -218,7 +218,7 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
   let outageId = "";
   it("target fails in every region -> consensus outage -> HAProxy primary in maint (traffic on backup), DNS on the standby", async () => {
     const failedAt = Date.now();
-    healthy = false;
+    target.healthy = false;
     await eventually("HAProxy primary in maint (read over the runtime socket)", async () =>
       inMaint(await primaryState()),
     );
@@ -250,7 +250,7 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     expect(inMaint(await primaryState())).toBe(true);
     expect(await dig()).toBe(STANDBY);
     const backAt = Date.now();
-    healthy = true;
+    target.healthy = true;
     await eventually("HAProxy primary ready again (read over the runtime socket)", async () => {
       const s = await primaryState();
       return !inMaint(s) && s.opState === 2;

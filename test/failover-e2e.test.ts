@@ -1,9 +1,9 @@
 // The failover chain end to end, through the built programs: three agents in three regions probe
 // one HTTP target; when it fails everywhere the control plane agrees on an outage and one signed
 // `outage.opened` reaches a local webhook consumer; recovery sends `outage.resolved` for the same outage.
-import { createServer, type Server } from "node:http";
 import { verifyWebhook } from "@probemesh/control-plane";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
 
@@ -25,14 +25,12 @@ interface EventBody {
 describe("failover hooks end to end: outage in a quorum of regions -> one signed webhook", () => {
   let mesh: Mesh;
   let cp: ControlPlane;
-  let target: Server;
-  let healthy = true;
+  let target: FlipTarget;
   let receiver: Receiver;
   let secret = "";
 
   beforeAll(async () => {
-    target = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end(healthy ? "ok\n" : "down\n"));
-    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", () => resolve()));
+    target = await startFlipTarget();
     receiver = await startReceiver();
     mesh = await startMesh({ regions: REGIONS });
     cp = mesh.cp;
@@ -51,7 +49,7 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
   }
 
   it("creates a webhook hook (secret returned once) and a check that is up everywhere", async () => {
-    const port = (target.address() as { port: number }).port;
+    const port = target.port;
     const hook = await cp.request("/v1/hooks", {
       method: "POST",
       body: JSON.stringify({
@@ -95,7 +93,7 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
   let outageId = "";
   it("target down everywhere -> exactly one signed outage.opened", async () => {
     const failedAt = Date.now();
-    healthy = false;
+    target.healthy = false;
     const [opened] = await waitFor(
       "outage.opened at the consumer",
       () => (events("outage.opened").length > 0 ? events("outage.opened") : undefined),
@@ -134,7 +132,7 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
   });
 
   it("target back -> outage.resolved for the same outage, and the delivery log shows both", async () => {
-    healthy = true;
+    target.healthy = true;
     const [resolved] = await waitFor(
       "outage.resolved at the consumer",
       () => (events("outage.resolved").length > 0 ? events("outage.resolved") : undefined),

@@ -1,8 +1,8 @@
 // Maintenance windows end to end, through the built programs: an outage confirmed inside a window
 // is recorded and shown, but the webhook consumer hears nothing while the window lasts; the target
 // still down when the window ends, the outage is announced then (same event id), and its recovery after.
-import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
 
@@ -24,13 +24,11 @@ interface StatusBody {
 describe("maintenance window end to end: an outage inside it reaches hooks only when the window ends", () => {
   let mesh: Mesh;
   let cp: ControlPlane;
-  let target: Server;
-  let healthy = true;
+  let target: FlipTarget;
   let receiver: Receiver;
 
   beforeAll(async () => {
-    target = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end(healthy ? "ok\n" : "down\n"));
-    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", () => resolve()));
+    target = await startFlipTarget();
     receiver = await startReceiver();
     mesh = await startMesh({ regions: REGIONS });
     cp = mesh.cp;
@@ -50,7 +48,7 @@ describe("maintenance window end to end: an outage inside it reaches hooks only 
   };
 
   it("a hook, a check that is up everywhere", async () => {
-    const port = (target.address() as { port: number }).port;
+    const port = target.port;
     const hook = await cp.request("/v1/hooks", {
       method: "POST",
       body: JSON.stringify({ id: "lb", type: "webhook", url: receiver.url, checks: ["web"] }),
@@ -82,7 +80,7 @@ describe("maintenance window end to end: an outage inside it reaches hooks only 
     expect(created.status, await created.clone().text()).toBe(201);
     expect((await status()).maintenance).toEqual({ id: "upgrade", from, to: windowEnd });
 
-    healthy = false;
+    target.healthy = false;
     const s = await waitFor(
       "outage confirmed",
       async () => {
@@ -119,7 +117,7 @@ describe("maintenance window end to end: an outage inside it reaches hooks only 
     expect(opened!.timestamp).toBe(new Date(windowEnd).toISOString());
     expect((await status()).maintenance).toBeUndefined();
 
-    healthy = true;
+    target.healthy = true;
     const [resolved] = await waitFor(
       "outage.resolved",
       () => (events("outage.resolved").length > 0 ? events("outage.resolved") : undefined),

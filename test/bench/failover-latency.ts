@@ -4,7 +4,7 @@
 // clickhouse-server, like the tests. Bounded: RUNS cycles (default 10), each capped at 30 s.
 //
 //   pnpm bench:failover            # or: RUNS=20 pnpm exec tsx test/bench/failover-latency.ts
-import { createServer } from "node:http";
+import { startFlipTarget } from "../harness/targets.js";
 import { startMesh, waitFor } from "../harness/mesh.js";
 import { startReceiver } from "../hooks/receiver.js";
 
@@ -18,10 +18,8 @@ function quantile(sorted: number[], q: number): number {
 }
 
 async function main(): Promise<void> {
-  let healthy = true;
-  const target = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end());
-  await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", () => resolve()));
-  const port = (target.address() as { port: number }).port;
+  const target = await startFlipTarget();
+  const port = target.port;
   const receiver = await startReceiver();
   const mesh = await startMesh({ regions: REGIONS, env: { PROBEMESH_LOG_LEVEL: "warn" } });
   const { cp } = mesh;
@@ -58,12 +56,12 @@ async function main(): Promise<void> {
       // Start each cycle at a random point of the probe interval.
       await new Promise((r) => setTimeout(r, 1000 + Math.random() * 1000));
       const failedAt = Date.now();
-      healthy = false;
+      target.healthy = false;
       const openedAt = await waitFor("outage.opened", arrived("outage.opened", failedAt), 30_000, 20);
       opened.push(openedAt - failedAt);
       await new Promise((r) => setTimeout(r, Math.random() * 1000));
       const backAt = Date.now();
-      healthy = true;
+      target.healthy = true;
       const resolvedAt = await waitFor("outage.resolved", arrived("outage.resolved", backAt), 30_000, 20);
       resolved.push(resolvedAt - backAt);
       await waitFor("check up", upEverywhere, 30_000, 200);

@@ -7,6 +7,7 @@ import {
   type Server as TcpServer,
   type Socket,
 } from "node:net";
+import { listenOnLoopback } from "./ports.js";
 import type { KeyPair, TestCerts } from "./targets-certs.js";
 
 /** Size of the `/big` body: large enough that holding it in memory would show. */
@@ -184,4 +185,21 @@ async function assertRefused(port: number): Promise<void> {
     sock.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED"));
   });
   if (!refused) throw new Error(`127.0.0.1:${port} must refuse connections for the "refused" targets, but it does not`);
+}
+
+/** An HTTP target whose health a test flips: 200 with `up` while `healthy`, else 503 with `down`. */
+export interface FlipTarget {
+  readonly port: number;
+  healthy: boolean;
+  close(): void;
+}
+
+/** Starts a {@link FlipTarget} on 127.0.0.1 (healthy at first). */
+export async function startFlipTarget(body = { up: "ok\n", down: "down\n" }): Promise<FlipTarget> {
+  const target = { healthy: true };
+  const server = createHttpServer((_req, res) =>
+    res.writeHead(target.healthy ? 200 : 503).end(target.healthy ? body.up : body.down),
+  );
+  const port = await listenOnLoopback(server);
+  return Object.assign(target, { port, close: () => void server.close() });
 }

@@ -175,6 +175,8 @@ describe("consensus API", () => {
       expect(await res.json()).toEqual({
         checkId: "fresh",
         state: "unknown",
+        reason: "quorum unreachable",
+        missingRegions: ["eu-west"],
         since: null,
         regions: { "eu-west": { state: "unknown", since: null, lastResultAt: null, impaired: false, agents: [] } },
         outage: null,

@@ -331,7 +331,16 @@ function emptyStatus(policy: CheckPolicy): CheckStatus {
       agents: [],
     };
   }
-  return { checkId: policy.checkId, state: "unknown", reason: "", since: 0, regions, outage: null };
+  // What the engine says of a check without results (it has not seen this one yet): nothing can be decided.
+  return {
+    checkId: policy.checkId,
+    state: "unknown",
+    reason: "quorum unreachable",
+    missingRegions: [...policy.regions].sort(),
+    since: 0,
+    regions,
+    outage: null,
+  };
 }
 
 function policyJson(p: CheckPolicy): z.output<typeof ReplaySchema>["policy"] {

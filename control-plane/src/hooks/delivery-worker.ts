@@ -29,6 +29,24 @@ export interface DeliveryWorkerOptions {
   fetchExpiresMs?: number;
 }
 
+/** Delivery counters before anything happened. */
+export function emptyDeliveryStats(): DeliveryStats {
+  return {
+    delivered: 0,
+    failedAttempts: 0,
+    gaveUp: 0,
+    refused: 0,
+    held: 0,
+    superseded: 0,
+    disabled: 0,
+    skipped: 0,
+    dryRun: 0,
+    malformed: 0,
+    logErrors: 0,
+    waitedForLease: 0,
+  };
+}
+
 /** Counters of one replica's worker. */
 export interface DeliveryStats {
   delivered: number;
@@ -89,20 +107,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const leaseWait = backoffPolicy({ initialMs: 500, maxMs: 500, jitter: "equal", random });
   const heartbeatMs = deps.options?.heartbeatMs ?? 5000;
   const fetchExpiresMs = deps.options?.fetchExpiresMs ?? 5000;
-  const stats: DeliveryStats = {
-    delivered: 0,
-    failedAttempts: 0,
-    gaveUp: 0,
-    refused: 0,
-    held: 0,
-    superseded: 0,
-    disabled: 0,
-    skipped: 0,
-    dryRun: 0,
-    malformed: 0,
-    logErrors: 0,
-    waitedForLease: 0,
-  };
+  const stats = emptyDeliveryStats();
   const inFlight = new Set<Promise<void>>();
   const replicaId = randomBytes(6).toString("hex");
   let batch: ConsumerMessages | undefined;

@@ -15,6 +15,7 @@ import {
 } from "./delivery-log.js";
 import {
   createDeliveryWorker,
+  emptyDeliveryStats,
   type DeliveryStats,
   type DeliveryWorker,
   type DeliveryWorkerOptions,
@@ -136,26 +137,11 @@ export function createHooks({
     list: async (id, o) => (await setup()).deliveries.list(id, o),
   };
 
-  const emptyStats: DeliveryStats = {
-    delivered: 0,
-    failedAttempts: 0,
-    gaveUp: 0,
-    refused: 0,
-    held: 0,
-    superseded: 0,
-    disabled: 0,
-    skipped: 0,
-    dryRun: 0,
-    malformed: 0,
-    logErrors: 0,
-    waitedForLease: 0,
-  };
-
   return {
     registry,
     deliveries,
     get stats() {
-      return { ...(worker?.stats ?? emptyStats), ...counters };
+      return { ...(worker?.stats ?? emptyDeliveryStats()), ...counters };
     },
     async publish(input) {
       let event: HookEvent;
