@@ -90,3 +90,4 @@ export {
   CAPABILITIES,
   type Capability,
 } from "./vocabulary.js";
+export { parseJsonPath, jsonPathProblem, type JsonPathSegment, type ParsedJsonPath } from "./json-path.js";

@@ -87,7 +87,9 @@ const headerMatch = object({
 }).openapi("HeaderMatch");
 
 const jsonPath = object({
-  path: requiredText({ max: 256 }),
+  path: requiredText({ max: 256, rule: rule.jsonPath }).openapi({
+    description: '`$` (the document), `items.0.name`, `$.items[0].name`, `$["a.b"]`',
+  }),
   equals: text({ max: 4096, rule: rule.json }).openapi({ description: "JSON-encoded expected value", example: '"ok"' }),
 }).openapi("JsonPathAssertion");
 

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { isSubjectToken } from "@probemesh/proto";
+import { isSubjectToken, jsonPathProblem } from "@probemesh/proto";
 import { userRegexProblem } from "@probemesh/proto/regex";
 import type { Rule as StringRule } from "../schemas/fields.js";
 
@@ -57,6 +57,12 @@ export const metadataKey: StringRule = (v) => {
  * of `@probemesh/proto/regex`; backreferences and lookaround are refused with the reason.
  */
 export const regex: StringRule = userRegexProblem;
+
+/** Rule: a JSON path of the grammar the agent reads (`@probemesh/proto` parseJsonPath). */
+export const jsonPath: StringRule = (v) => {
+  const problem = jsonPathProblem(v);
+  return problem === undefined ? undefined : `is not a JSON path (${problem}); use items.0.name or $.items[0].name`;
+};
 
 /** Rule: a PEM certificate bundle. */
 export const pemCertificates: StringRule = (v) =>

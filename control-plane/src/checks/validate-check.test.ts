@@ -254,6 +254,15 @@ describe("validateCheck: http", () => {
     ]);
     expect(fields(http({ caPem: "not pem" }))).toEqual(["http.caPem"]);
   });
+  it("accepts exactly the JSON paths the agent reads, and refuses the rest naming the field", () => {
+    const paths = ["$", "status", "$.items[0].name", 'a["b.c"]'];
+    const ok = validateCheck(http({ jsonPath: paths.map((path) => ({ path })) }), { mode: "create" });
+    expect(ok.http?.jsonPath.map((j) => j.path)).toEqual(paths);
+    expect(fields(http({ jsonPath: [{ path: "a..b" }, { path: "items[x]" }] }))).toEqual([
+      "http.jsonPath[0].path",
+      "http.jsonPath[1].path",
+    ]);
+  });
   it("refuses regexes the agents' linear-time engine (RE2) cannot run, naming the field and why", () => {
     const backref = problemsOf(http({ bodyRegex: ["(a)\\1"] })).problems;
     expect(backref).toEqual([{ field: "http.bodyRegex[0]", message: expect.stringMatching(/RE2.*backreferences/) }]);

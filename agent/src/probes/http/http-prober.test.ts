@@ -160,6 +160,7 @@ describe("http prober", () => {
           jsonPath: [
             { path: "status", equals: '"ok"' },
             { path: "items.0.name", equals: "" },
+            { path: "$.items[0].name", equals: "" },
           ],
         })
       )[0]!.state,

@@ -1,20 +1,24 @@
+import { parseJsonPath } from "@probemesh/proto";
+
 /** What a dotted path found in a JSON document. */
 export type JsonLookup = { found: true; value: unknown } | { found: false };
 
 /**
- * Follows a dotted path ("items.0.name") through parsed JSON. Numeric segments index arrays;
- * an empty path is the document itself.
+ * Follows a path of the shared grammar (`items.0.name`, `$.items[0].name`, `$["a.b"]`; see
+ * `parseJsonPath`) through parsed JSON. A dotted number indexes an array and names a key of an
+ * object; `[n]` indexes arrays only. An empty path or `$` is the document itself; a path the
+ * grammar refuses finds nothing (the API refuses such paths at creation).
  */
 export function jsonLookup(doc: unknown, path: string): JsonLookup {
-  if (path === "" || path === "$") return { found: true, value: doc };
+  const parsed = parseJsonPath(path);
+  if ("problem" in parsed) return { found: false };
   let cur: unknown = doc;
-  for (const seg of path.replace(/^\$\./, "").split(".")) {
+  for (const seg of parsed.segments) {
     if (Array.isArray(cur)) {
-      if (!/^\d+$/.test(seg)) return { found: false };
-      const i = Number(seg);
-      if (i >= cur.length) return { found: false };
+      const i = typeof seg === "number" ? seg : /^\d+$/.test(seg) ? Number(seg) : -1;
+      if (i < 0 || i >= cur.length) return { found: false };
       cur = cur[i];
-    } else if (cur !== null && typeof cur === "object") {
+    } else if (cur !== null && typeof cur === "object" && typeof seg === "string") {
       if (!Object.prototype.hasOwnProperty.call(cur, seg)) return { found: false };
       cur = (cur as Record<string, unknown>)[seg];
     } else {
