@@ -31,12 +31,13 @@ done
 # Tokens: generated once, kept out of the terminal, readable only by you.
 if [ ! -f "$mesh/tokens.env" ]; then
   umask 077
-  printf 'PROBEMESH_API_TOKEN=%s\nPROBEMESH_AGENT_TOKEN=%s\n' \
-    "$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))')" \
+  printf 'PROBEMESH_API_TOKEN=%s\n' \
     "$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))')" >"$mesh/tokens.env"
   umask 022
 fi
 set -a; . "$mesh/tokens.env"; set +a
+# A tokens.env from before enrollment may still name a shared agent token: agents now have their own.
+unset PROBEMESH_AGENT_TOKEN
 
 pids=()
 stop_all() {
@@ -85,9 +86,29 @@ wait_http "the control plane" "http://$api_addr/readyz" 90
 
 DEMO_HTTP_PORT=$demo_http_port DEMO_TCP_PORT=$demo_tcp_port start demo-targets node deploy/demo-targets.mjs
 
+# Each agent is enrolled once (POST /v1/agents); its token is kept in .mesh/agents/<region>.token (0600).
+enroll() { # id, region, provider -> the token file
+  local file="$mesh/agents/$2.token"
+  [ -s "$file" ] && return 0
+  (umask 077 && node - "http://$api_addr" "$1" "$2" "$3" >"$file" <<'JS') || { rm -f "$file"; say "enrolling $1 failed"; exit 1; }
+const [api, id, region, provider] = process.argv.slice(2);
+const res = await fetch(`${api}/v1/agents`, {
+  method: "POST",
+  headers: { authorization: `Bearer ${process.env.PROBEMESH_API_TOKEN}`, "content-type": "application/json" },
+  body: JSON.stringify({ id, region, provider }),
+});
+if (res.status !== 201) {
+  console.error(`enrolling ${id}: ${res.status} ${await res.text()} (delete ${process.env.PROBEMESH_MESH_DIR ?? ".mesh"} to start over)`);
+  process.exit(1);
+}
+process.stdout.write((await res.json()).token);
+JS
+}
 for spec in eu-west:aws us-east:gcp ap-south:hetzner; do
   region=${spec%%:*} provider=${spec##*:}
-  PROBEMESH_AGENT_ID="agent-$region" PROBEMESH_REGION=$region PROBEMESH_PROVIDER=$provider \
+  enroll "agent-$region" "$region" "$provider"
+  PROBEMESH_AGENT_TOKEN=$(cat "$mesh/agents/$region.token") \
+    PROBEMESH_AGENT_ID="agent-$region" PROBEMESH_REGION=$region PROBEMESH_PROVIDER=$provider \
     PROBEMESH_STATE_DIR="$mesh/agents/$region" start "agent-$region" node agent/dist/main.js
 done
 
@@ -116,7 +137,7 @@ JS
 cat >&2 <<MSG
 
 probemesh is up.
-  API            $api          (write token: $mesh/tokens.env, PROBEMESH_API_TOKEN)
+  API            $api          (admin token: $mesh/tokens.env, PROBEMESH_API_TOKEN; every /v1 route needs a token)
   agent gRPC     $grpc_addr
   NATS           nats://127.0.0.1:$nats_port
   ClickHouse     http://127.0.0.1:$ch_http_port   (database probemesh)
@@ -124,11 +145,11 @@ probemesh is up.
   demo target    http://127.0.0.1:$demo_http_port/  (POST /toggle flips /health between 200 and 503)
   logs           $mesh/logs/
 
-Try:
-  curl -s $api/v1/checks
-  curl -s $api/v1/agents
-  curl -s "$api/v1/checks/demo-web/results?limit=5"
-  curl -s $api/v1/checks/demo-health/status
+Try (after: set -a; . $mesh/tokens.env; set +a):
+  curl -s -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/checks
+  curl -s -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/agents
+  curl -s -H "authorization: Bearer \$PROBEMESH_API_TOKEN" "$api/v1/checks/demo-web/results?limit=5"
+  curl -s -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/checks/demo-health/status
 
 Ctrl-C stops everything.
 MSG

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { checkFixture, probeResultFixture } from "@probemesh/proto/testing";
-import { startAgent } from "./harness/mesh.js";
+import { startAgent, UNENROLLED_AGENT_TOKEN } from "./harness/mesh.js";
 import { waitFor } from "./harness/process.js";
 
 const log = createLogger({ level: "silent" });
@@ -210,6 +210,7 @@ describe("agent publisher on a real nats-server", () => {
       startAgent({
         id: "bin-1",
         region: "eu-west",
+        token: UNENROLLED_AGENT_TOKEN,
         grpcAddr: "127.0.0.1:1",
         natsUrl: nats.url,
         env: { PROBEMESH_STATE_DIR: stateDir },

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAssignmentCache, createLogger } from "@probemesh/agent";
-import { startAgent, type Agent } from "./harness/mesh.js";
+import { startAgent, UNENROLLED_AGENT_TOKEN, type Agent } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { waitFor } from "./harness/process.js";
 import { generateTestCerts } from "./harness/targets-certs.js";
@@ -80,6 +80,7 @@ describe("agent with a catastrophically backtracking check regex", () => {
     agent = startAgent({
       id: "regex-1",
       region: "eu-west",
+      token: UNENROLLED_AGENT_TOKEN,
       grpcAddr: "127.0.0.1:1",
       natsUrl: nats.url,
       env: { PROBEMESH_STATE_DIR: stateDir },

@@ -29,14 +29,18 @@ import {
   type OutageStore,
   policyFromCheck,
   startGrpcServer,
+  createMemoryApiTokens,
+  createMemoryEnrollments,
 } from "@probemesh/control-plane";
 import type { Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
-import { AGENT_TOKEN, startAgent, waitFor, type Agent } from "./harness/mesh.js";
+import { startAgent, waitFor, type Agent } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { createRegions, netnsUnavailable, type Regions } from "./harness/netns.js";
 
+const API_TOKEN = "consensus-e2e-token";
+const auth = { authorization: `Bearer ${API_TOKEN}` };
 const REGION_NAMES = ["eu-west", "us-east", "ap-south"] as const;
 const INTERVAL = 1000;
 const unavailable = netnsUnavailable();
@@ -94,7 +98,7 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     regions: Record<string, { state: string }>;
     outage: Outage | null;
   }> {
-    const res = await api.request("/v1/checks/web/status");
+    const res = await api.request("/v1/checks/web/status", { headers: auth });
     expect(res.status).toBe(200);
     return (await res.json()) as never;
   }
@@ -130,9 +134,10 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     await registry.start();
     agentDir = createAgentDirectory({ nc, log });
     await agentDir.start();
+    const enrollments = createMemoryEnrollments();
     grpc = await startGrpcServer({
       addr: "0.0.0.0:0",
-      service: createAgentService({ registry, agents: agentDir, token: AGENT_TOKEN, log }),
+      service: createAgentService({ registry, agents: agentDir, enrollments, log }),
       log,
     });
     const grpcPort = grpc.addr.slice(grpc.addr.lastIndexOf(":") + 1);
@@ -144,7 +149,9 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     ingest = createIngest({ nc, store, log, flushMs: 50, onStored: (rows) => consensus.onStored(rows) });
     await ingest.start();
     api = createApi({
-      config: { apiToken: "consensus-e2e-token" },
+      config: { apiToken: API_TOKEN },
+      enrollments,
+      apiTokens: createMemoryApiTokens(),
       registry,
       store,
       agents: agentDir,
@@ -166,6 +173,7 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
         startAgent({
           id: `agent-${name}`,
           region: name,
+          token: (await enrollments.enroll({ id: `agent-${name}`, region: name, provider: "test" })).token,
           netns: r.netns,
           grpcAddr: `${rootSide(r.address)}:${grpcPort}`,
           natsUrl: `nats://${rootSide(r.address)}:${natsPort}`,
@@ -265,7 +273,9 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     expect(stored!.resolvedAt).toBeGreaterThan(stored!.confirmedAt);
     expect(await outages.listOutages({ checkId: "web", state: "open" })).toEqual([]);
 
-    const res = await api.request(`/v1/checks/web/availability?from=${testStart}&to=${Date.now()}`);
+    const res = await api.request(`/v1/checks/web/availability?from=${testStart}&to=${Date.now()}`, {
+      headers: auth,
+    });
     expect(res.status).toBe(200);
     const a = (await res.json()) as {
       outages: number;

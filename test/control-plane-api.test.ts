@@ -1,6 +1,7 @@
 // The control plane's check registry, agent gRPC service and HTTP API in-process, on a real
 // nats-server: checks written through the API reach agents over gRPC as a snapshot, then deltas;
-// two replicas share one registry; presence is visible from any replica.
+// two replicas share one registry; presence is visible from any replica; enrollments and API tokens
+// made on one replica are honoured, and revoked, on the other.
 import { create } from "@bufbuild/protobuf";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -18,7 +19,11 @@ import {
   createAgentDirectory,
   createAgentService,
   createApi,
+  createKvApiTokens,
+  createKvEnrollments,
   createRegistry,
+  type ApiTokens,
+  type EnrollmentStore,
   type GrpcServer,
   type NatsAgentDirectory,
   type NatsRegistry,
@@ -34,7 +39,8 @@ import { startNats, type NatsServer } from "./harness/nats.js";
 import { waitFor } from "./harness/process.js";
 
 const API_TOKEN = "cp-api-test-token";
-const AGENT_TOKEN = "cp-agent-test-token";
+/** Tokens of the agents enrolled in `beforeAll`, by agent id. */
+const tokens = new Map<string, string>();
 const log = pino({ level: process.env.PROBEMESH_TEST_LOG_LEVEL ?? "silent" });
 
 type AgentClient = GrpcClient<typeof AgentService>;
@@ -44,6 +50,8 @@ interface Replica {
   nc: NatsConnection;
   registry: NatsRegistry;
   agents: NatsAgentDirectory;
+  enrollments: EnrollmentStore;
+  apiTokens: ApiTokens;
   grpc: GrpcServer;
   http: ApiServer;
   api: string;
@@ -79,13 +87,19 @@ async function startReplica(natsUrl: string, name: string): Promise<Replica> {
   await registry.start();
   const agents = createAgentDirectory({ nc, log, replicaId: name, refreshIntervalMs: 500 });
   await agents.start();
-  const service = createAgentService({ registry, agents, token: AGENT_TOKEN, log });
+  const enrollments = createKvEnrollments({ nc, log });
+  await enrollments.start();
+  const apiTokens = createKvApiTokens({ nc, log });
+  await apiTokens.start();
+  const service = createAgentService({ registry, agents, enrollments, log });
   const grpc = await startGrpcServer({ addr: "127.0.0.1:0", service, log });
   const app = createApi({
     config: { apiToken: API_TOKEN },
     registry,
     store,
     agents,
+    enrollments,
+    apiTokens,
     ready: async () => ({ nats: !nc.isClosed() && registry.ready(), clickhouse: await store.ping(), migrations: true }),
     log,
   });
@@ -95,6 +109,8 @@ async function startReplica(natsUrl: string, name: string): Promise<Replica> {
     nc,
     registry,
     agents,
+    enrollments,
+    apiTokens,
     grpc,
     http,
     api: `http://127.0.0.1:${http.port}`,
@@ -104,20 +120,23 @@ async function startReplica(natsUrl: string, name: string): Promise<Replica> {
       await grpc.close(1000);
       await http.close();
       await agents.stop();
+      await enrollments.stop();
+      await apiTokens.stop();
       await registry.stop();
       await nc.close();
     },
   };
 }
 
-function md(token = AGENT_TOKEN): Metadata {
+/** Metadata with the token of enrolled agent `agentOrToken`, or with `agentOrToken` itself as the token. */
+function md(agentOrToken: string): Metadata {
   const m = new Metadata();
-  m.set("authorization", `Bearer ${token}`);
+  m.set("authorization", `Bearer ${tokens.get(agentOrToken) ?? agentOrToken}`);
   return m;
 }
 
 /** An agent's assignment stream, recording each message with its arrival time. */
-function watch(client: AgentClient, id: string, region: string, token = AGENT_TOKEN) {
+function watch(client: AgentClient, id: string, region: string, token = tokens.get(id) ?? "pma_unenrolled") {
   const call = client.watchAssignments(
     create(WatchAssignmentsRequestSchema, {
       agent: { id, region, provider: "test", version: "0.0.0-test", capabilities: ["http", "tcp"] },
@@ -177,6 +196,21 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
     nats = await startNats();
     a = await startReplica(nats.url, "replica-a");
     b = await startReplica(nats.url, "replica-b");
+    // Enrolled through replica a's API; replica b's agent service knows them through the KV watch.
+    for (const [id, region] of [
+      ["agent-eu", "eu-west"],
+      ["agent-ap", "ap-south"],
+      ["agent-b", "us-east"],
+      ["agent-eu2", "eu-west"],
+      ["agent-verdicts", "eu-west"],
+      ["agent-http", "sa-east"],
+      ["agent-tcp", "sa-east"],
+      ["agent-restart", "us-east"],
+    ]) {
+      const res = await api(a, "POST", "/v1/agents", { id, region, provider: "test" });
+      expect(res.status).toBe(201);
+      tokens.set(id!, (res.json as { token: string }).token);
+    }
   });
 
   afterAll(async () => {
@@ -312,13 +346,13 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
           outboxDepth: 3,
           lastSeq: 17n,
         }),
-        md(),
+        md("agent-eu2"),
         (e) => resolve(e),
       ),
     );
     expect(hb).toBeNull();
     const seen = await waitFor("agent-eu2 connected with heartbeat stats, seen from replica b", async () => {
-      const list = (await api(b, "GET", "/v1/agents", undefined, null)).json as Record<string, unknown>[];
+      const list = (await api(b, "GET", "/v1/agents")).json as Record<string, unknown>[];
       const me = list.find((x) => x.id === "agent-eu2");
       return me?.connected === true && me.lastSeq === 17 ? me : undefined;
     });
@@ -394,7 +428,7 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
       create(WatchAssignmentsRequestSchema, {
         agent: { id: "agent-http", region: "sa-east", provider: "test", version: "0.0.0-test", capabilities: ["http"] },
       }),
-      md(),
+      md("agent-http"),
     );
     const got: WatchAssignmentsResponse[] = [];
     call.on("data", (m: WatchAssignmentsResponse) => got.push(m));
@@ -418,6 +452,55 @@ describe("control plane: registry, agent gRPC service and API on real NATS", () 
     expect((await api(a, "DELETE", "/v1/checks/tcp-only")).status).toBe(204);
     call.cancel();
     tcpAgent.call.cancel();
+  });
+
+  it("enrollments and API tokens made on one replica hold on the other, and so do revocations", async () => {
+    // Enrolled on b, streaming on a; refused a region it was not enrolled for.
+    const enrolled = await api(b, "POST", "/v1/agents", { id: "agent-revoked", region: "eu-west", provider: "x" });
+    expect(enrolled).toMatchObject({ status: 201, json: { id: "agent-revoked", region: "eu-west", revokedAt: null } });
+    tokens.set("agent-revoked", (enrolled.json as { token: string }).token);
+    expect((enrolled.json as { token: string }).token).toMatch(/^pma_[A-Za-z0-9_-]{43}$/);
+    expect((await api(a, "POST", "/v1/agents", { id: "agent-revoked", region: "us-east" })).status).toBe(409);
+    const s = await waitFor("agent-revoked's stream on replica a", async () => {
+      const w = watch(a.client, "agent-revoked", "eu-west");
+      return (await w.nth(1).catch(() => undefined)) ? w : undefined;
+    });
+    const elsewhere = watch(a.client, "agent-revoked", "us-east");
+    expect(await waitFor("refused", () => elsewhere.error())).toMatchObject({ code: status.PERMISSION_DENIED });
+    // Revoked on b: the stream on a ends, the token is refused from then on, the id cannot return.
+    expect((await api(b, "DELETE", "/v1/agents/agent-revoked")).status).toBe(204);
+    await waitFor("the stream ended", () => s.error());
+    expect(s.error()).toMatchObject({ code: status.PERMISSION_DENIED, details: "agent revoked" });
+    const again = watch(a.client, "agent-revoked", "eu-west");
+    expect(await waitFor("refused", () => again.error())).toMatchObject({ code: status.UNAUTHENTICATED });
+    expect((await api(a, "GET", "/v1/agents/agent-revoked")).json).toMatchObject({ connected: false });
+    expect((await api(a, "GET", "/v1/agents/agent-revoked")).json).not.toMatchObject({ revokedAt: null });
+    expect((await api(a, "POST", "/v1/agents", { id: "agent-revoked", region: "eu-west" })).status).toBe(409);
+
+    // An API token made on a works on b with its scope; revoked on b, a refuses it.
+    const made = await api(a, "POST", "/v1/tokens", { name: "dashboard", scopes: ["read"] });
+    expect(made.status).toBe(201);
+    const { id, token } = made.json as { id: string; token: string };
+    expect(token).toMatch(/^pmt_/);
+    await waitFor(
+      "b knows the token",
+      async () => (await api(b, "GET", "/v1/checks", undefined, token)).status === 200,
+    );
+    expect((await api(b, "POST", "/v1/checks", { id: "x" }, token)).status).toBe(403);
+    const listed = (await api(b, "GET", "/v1/tokens")).json as Record<string, unknown>[];
+    expect(listed.find((t) => t.id === id)).toEqual({
+      id,
+      name: "dashboard",
+      scopes: ["read"],
+      createdAt: expect.any(Number),
+    });
+    expect(JSON.stringify(listed)).not.toContain(token);
+    expect((await api(b, "DELETE", `/v1/tokens/${id}`)).status).toBe(204);
+    await waitFor(
+      "a refuses the revoked token",
+      async () => (await api(a, "GET", "/v1/checks", undefined, token)).status === 401,
+    );
+    expect((await api(a, "GET", `/v1/tokens/${id}`)).status).toBe(404);
   });
 
   it("survives a NATS restart: agents stay assigned and later writes still reach them", async () => {

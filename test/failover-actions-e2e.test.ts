@@ -13,7 +13,7 @@ import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 import { listenOnLoopback } from "./harness/ports.js";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
 import { startHaproxy, type HaproxyServer } from "./harness/haproxy.js";
-import { startAgent, startControlPlane, waitFor, type Agent, type ControlPlane } from "./harness/mesh.js";
+import { startControlPlane, startEnrolledAgent, waitFor, type Agent, type ControlPlane } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { startPowerdns, type PowerdnsServer } from "./harness/powerdns.js";
 
@@ -63,7 +63,9 @@ describe("failover actions end to end: real outage -> HAProxy maint + PowerDNS s
     ]);
     cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url });
     for (const region of REGIONS) {
-      agents.push(startAgent({ id: `agent-${region}`, region, grpcAddr: cp.grpcAddr, natsUrl: nats.url }));
+      agents.push(
+        await startEnrolledAgent(cp, { id: `agent-${region}`, region, grpcAddr: cp.grpcAddr, natsUrl: nats.url }),
+      );
     }
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "./errors.js";
 import { loadConfig, redactUrl } from "./config.js";
 
-const tokens = { PROBEMESH_API_TOKEN: "api-secret", PROBEMESH_AGENT_TOKEN: "agent-secret" };
+const tokens = { PROBEMESH_API_TOKEN: "api-secret" };
 
 function problems(env: Record<string, string>) {
   try {
@@ -23,7 +23,8 @@ describe("loadConfig", () => {
       httpAddr: "127.0.0.1:8080",
       grpcAddr: "127.0.0.1:7070",
       apiToken: "api-secret",
-      agentToken: "agent-secret",
+      publicStatus: false,
+      ignored: [],
       logLevel: "info",
       retentionDays: 30,
     });
@@ -58,6 +59,7 @@ describe("loadConfig", () => {
       PROBEMESH_CLICKHOUSE_DATABASE: "drop table",
       PROBEMESH_HTTP_ADDR: "8080",
       PROBEMESH_GRPC_ADDR: "host:99999",
+      PROBEMESH_PUBLIC_STATUS: "yes",
       PROBEMESH_LOG_LEVEL: "loud",
       PROBEMESH_RETENTION_DAYS: "0",
     });
@@ -69,15 +71,27 @@ describe("loadConfig", () => {
       "PROBEMESH_HTTP_ADDR",
       "PROBEMESH_GRPC_ADDR",
       "PROBEMESH_API_TOKEN",
-      "PROBEMESH_AGENT_TOKEN",
+      "PROBEMESH_PUBLIC_STATUS",
       "PROBEMESH_LOG_LEVEL",
       "PROBEMESH_RETENTION_DAYS",
     ]);
   });
 
   it("never echoes a token value", () => {
-    const e = problems({ PROBEMESH_API_TOKEN: "has space secret", PROBEMESH_AGENT_TOKEN: "" });
+    const e = problems({ PROBEMESH_API_TOKEN: "has space secret" });
     expect(JSON.stringify({ m: e.message, d: e.details })).not.toContain("secret");
+  });
+
+  it("no longer reads a shared PROBEMESH_AGENT_TOKEN: it is reported as ignored (main.ts warns once)", () => {
+    expect(loadConfig({ ...tokens, PROBEMESH_AGENT_TOKEN: "agent-secret" }).ignored).toEqual(["PROBEMESH_AGENT_TOKEN"]);
+    expect(JSON.stringify(loadConfig({ ...tokens, PROBEMESH_AGENT_TOKEN: "agent-secret" }))).not.toContain(
+      "agent-secret",
+    );
+  });
+
+  it("turns the public status on with PROBEMESH_PUBLIC_STATUS=true only", () => {
+    expect(loadConfig({ ...tokens, PROBEMESH_PUBLIC_STATUS: "true" }).publicStatus).toBe(true);
+    expect(loadConfig({ ...tokens, PROBEMESH_PUBLIC_STATUS: "false" }).publicStatus).toBe(false);
   });
 
   it("accepts host:port NATS servers, as the agent does for the same variable", () => {

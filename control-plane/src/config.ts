@@ -17,10 +17,12 @@ export interface Config {
   httpAddr: string;
   /** PROBEMESH_GRPC_ADDR: host:port of the agent gRPC service. @default "127.0.0.1:7070" */
   grpcAddr: string;
-  /** PROBEMESH_API_TOKEN: bearer token for API writes (required; never logged). */
+  /** PROBEMESH_API_TOKEN: the bootstrap admin token of the API (required; never logged). */
   apiToken: string;
-  /** PROBEMESH_AGENT_TOKEN: bearer token agents present (required; never logged). */
-  agentToken: string;
+  /** PROBEMESH_PUBLIC_STATUS=true: serve GET /v1/public/status without a token. @default false */
+  publicStatus: boolean;
+  /** Variables that are set but no longer read (main.ts warns about each once). */
+  ignored: string[];
   /** PROBEMESH_LOG_LEVEL. @default "info" */
   logLevel: (typeof LOG_LEVELS)[number];
   /** PROBEMESH_RETENTION_DAYS: days of results kept in ClickHouse. @default 30 */
@@ -84,7 +86,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     return v;
   };
   const apiToken = token("PROBEMESH_API_TOKEN");
-  const agentToken = token("PROBEMESH_AGENT_TOKEN");
+  // Agents are enrolled, each with its own token (POST /v1/agents): a shared one is not read.
+  const ignored = (env["PROBEMESH_AGENT_TOKEN"] ?? "") !== "" ? ["PROBEMESH_AGENT_TOKEN"] : [];
+
+  const rawPublic = (env["PROBEMESH_PUBLIC_STATUS"] ?? "").trim().toLowerCase();
+  if (!["", "true", "false"].includes(rawPublic)) problems.add("PROBEMESH_PUBLIC_STATUS", 'must be "true" or "false"');
+  const publicStatus = rawPublic === "true";
 
   const logLevel = get("PROBEMESH_LOG_LEVEL").toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -105,7 +112,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpAddr,
     grpcAddr,
     apiToken,
-    agentToken,
+    publicStatus,
+    ignored,
     logLevel: logLevel as Config["logLevel"],
     retentionDays,
   };

@@ -42,6 +42,14 @@ export class UnauthorizedError extends ProbemeshError {
   }
 }
 
+/** Valid credentials without the needed permission. Maps to HTTP 403 / gRPC PERMISSION_DENIED. */
+export class ForbiddenError extends ProbemeshError {
+  override name = "ForbiddenError";
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("permission_denied", message, details);
+  }
+}
+
 /** Write conflicts with the current state (e.g. id already exists). Maps to HTTP 409. */
 export class ConflictError extends ProbemeshError {
   override name = "ConflictError";

@@ -4,6 +4,7 @@ export {
   ValidationError,
   NotFoundError,
   UnauthorizedError,
+  ForbiddenError,
   ConflictError,
   UnavailableError,
 } from "./errors.js";
@@ -53,6 +54,25 @@ export {
   type AgentServiceStats,
 } from "./grpc/agent-service.js";
 export { startGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc/grpc-server.js";
+
+export type { EnrolledAgent, Enrollment, Enrollments } from "./trust/enrollment.js";
+export {
+  createKvEnrollments,
+  createMemoryEnrollments,
+  ENROLLMENTS_BUCKET,
+  AGENT_TOKEN_PREFIX,
+  type EnrollmentStore,
+  type EnrollRequest,
+} from "./trust/enrollments.js";
+export {
+  createKvApiTokens,
+  createMemoryApiTokens,
+  API_TOKENS_BUCKET,
+  API_TOKEN_PREFIX,
+  type ApiTokens,
+  type ApiTokenInfo,
+  type Scope,
+} from "./trust/api-tokens.js";
 
 export { createApi, type Api, type ApiOptions, type ApiStats, type Readiness } from "./api/app.js";
 export { startApiServer, type ApiServer } from "./api/serve.js";

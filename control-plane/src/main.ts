@@ -28,6 +28,8 @@ import { belatedRecovery, hookEventsFromTransition, reannouncements } from "./ho
 import type { HookEvent } from "./hooks/types.js";
 import { createMaintenanceGate } from "./maintenance/hook-gate.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
+import { createKvApiTokens } from "./trust/api-tokens.js";
+import { createKvEnrollments } from "./trust/enrollments.js";
 
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
@@ -62,9 +64,9 @@ function rootLogger(config: Config): Logger {
     redact: {
       paths: [
         "apiToken",
-        "agentToken",
         "*.apiToken",
-        "*.agentToken",
+        "token",
+        "*.token",
         "authorization",
         "*.authorization",
         "headers.authorization",
@@ -93,6 +95,11 @@ async function main(): Promise<void> {
     },
     "starting probemesh control plane",
   );
+  for (const name of config.ignored)
+    log.warn(
+      { variable: name },
+      `${name} is set but ignored: agents are enrolled (POST /v1/agents), each with its own token`,
+    );
 
   // NATS: wait for it at start (clear log lines), then reconnect forever.
   const natsLog = log.child({ component: "nats" });
@@ -151,12 +158,22 @@ async function main(): Promise<void> {
   await retryUntilAborted({ what: "opening the agent directory", log, signal: life.signal }, () => agents.start());
   if (life.signal.aborted) return;
 
+  const enrollments = createKvEnrollments({ nc, log });
+  life.onStop(() => enrollments.stop());
+  await retryUntilAborted({ what: "loading agent enrollments", log, signal: life.signal }, () => enrollments.start());
+  if (life.signal.aborted) return;
+
+  const apiTokens = createKvApiTokens({ nc, log });
+  life.onStop(() => apiTokens.stop());
+  await retryUntilAborted({ what: "loading API tokens", log, signal: life.signal }, () => apiTokens.start());
+  if (life.signal.aborted) return;
+
   const store = createClickHouseStore({ url: config.clickhouseUrl, database: config.clickhouseDatabase, log });
   life.onStop(() => store.close());
 
   // Agents get their assignments and the API answers even while ClickHouse is still coming up:
   // results wait in JetStream, and /readyz says what is missing.
-  const service = createAgentService({ registry, agents, token: config.agentToken, log });
+  const service = createAgentService({ registry, agents, enrollments, log });
   const grpcServer: GrpcServer = await startGrpcServer({ addr: config.grpcAddr, service, log });
   life.onStop(() => grpcServer.close());
 
@@ -239,6 +256,8 @@ async function main(): Promise<void> {
     registry,
     store,
     agents,
+    enrollments,
+    apiTokens,
     ready,
     log,
     agentHealth: (id) => engine.agent(id),

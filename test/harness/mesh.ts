@@ -13,14 +13,18 @@ export const CONTROL_PLANE_BIN = join(repo, "control-plane", "dist", "main.js");
 export const AGENT_BIN = join(repo, "agent", "dist", "main.js");
 
 export const API_TOKEN = "test-api-token";
-export const AGENT_TOKEN = "test-agent-token";
+/**
+ * A well-formed agent token no control plane knows: for agents that never reach one (they probe
+ * from their assignment cache) or tests that expect to be refused.
+ */
+export const UNENROLLED_AGENT_TOKEN = "pma_not-enrolled-anywhere";
 
 /** A control-plane process started from its built bin. */
 export interface ControlPlane {
   readonly api: string;
   readonly grpcAddr: string;
   readonly proc: Managed;
-  /** fetch against the API with the write token. */
+  /** fetch against the API with the bootstrap admin token. */
   request(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -45,7 +49,6 @@ export async function startControlPlane(opts: {
     PROBEMESH_HTTP_ADDR: `${host}:${httpPort}`,
     PROBEMESH_GRPC_ADDR: `${host}:${grpcPort}`,
     PROBEMESH_API_TOKEN: API_TOKEN,
-    PROBEMESH_AGENT_TOKEN: AGENT_TOKEN,
     PROBEMESH_LOG_LEVEL: "info",
     ...opts.env,
   };
@@ -93,16 +96,43 @@ export interface Agent {
   dispose(): Promise<void>;
 }
 
-/** Starts `probemesh-agent` for a region. */
-export function startAgent(opts: {
+/** Options of {@link startAgent}. */
+export interface AgentOptions {
   id: string;
   region: string;
   provider?: string;
+  /** Its PROBEMESH_AGENT_TOKEN: from {@link enrollAgent}, or {@link UNENROLLED_AGENT_TOKEN}. */
+  token: string;
   grpcAddr: string;
   natsUrl: string;
   netns?: string;
   env?: Record<string, string>;
-}): Agent {
+}
+
+/** Enrolls an agent on the control plane (`POST /v1/agents`) and returns its token. */
+export async function enrollAgent(
+  cp: Pick<ControlPlane, "request">,
+  agent: { id: string; region: string; provider?: string },
+): Promise<string> {
+  const res = await cp.request("/v1/agents", {
+    method: "POST",
+    body: JSON.stringify({ id: agent.id, region: agent.region, provider: agent.provider ?? "test" }),
+  });
+  if (res.status !== 201) throw new Error(`enrolling ${agent.id}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** Enrolls an agent on `cp`, then starts it with its token. */
+export async function startEnrolledAgent(
+  cp: Pick<ControlPlane, "request">,
+  opts: Omit<AgentOptions, "token">,
+): Promise<Agent> {
+  const token = await enrollAgent(cp, opts);
+  return startAgent({ ...opts, token });
+}
+
+/** Starts `probemesh-agent` for a region. */
+export function startAgent(opts: AgentOptions): Agent {
   const stateDir = mkdtempSync(join(tmpdir(), `probemesh-agent-${opts.id}-`));
   const env = {
     ...process.env,
@@ -111,7 +141,7 @@ export function startAgent(opts: {
     PROBEMESH_PROVIDER: opts.provider ?? "test",
     PROBEMESH_GRPC_ADDR: opts.grpcAddr,
     PROBEMESH_NATS_URL: opts.natsUrl,
-    PROBEMESH_AGENT_TOKEN: AGENT_TOKEN,
+    PROBEMESH_AGENT_TOKEN: opts.token,
     PROBEMESH_STATE_DIR: stateDir,
     PROBEMESH_LOG_LEVEL: "info",
     ...opts.env,
@@ -133,7 +163,10 @@ export function startAgent(opts: {
   };
 }
 
-/** A whole local mesh: NATS, ClickHouse, a control plane and one agent per region (`agent-<region>`). */
+/**
+ * A whole local mesh: NATS, ClickHouse, a control plane and one enrolled agent per region
+ * (`agent-<region>`).
+ */
 export interface Mesh {
   readonly nats: NatsServer;
   readonly ch: ClickHouseServer;
@@ -153,15 +186,17 @@ export async function startMesh(opts: { regions: readonly string[]; env?: Record
   const launch = () =>
     startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url, ...(opts.env ? { env: opts.env } : {}) });
   let cp = await launch();
-  const agents = opts.regions.map((region) =>
-    startAgent({
-      id: `agent-${region}`,
-      region,
-      grpcAddr: cp.grpcAddr,
-      natsUrl: nats.url,
-      ...(opts.env ? { env: opts.env } : {}),
-    }),
-  );
+  const agents: Agent[] = [];
+  for (const region of opts.regions)
+    agents.push(
+      await startEnrolledAgent(cp, {
+        id: `agent-${region}`,
+        region,
+        grpcAddr: cp.grpcAddr,
+        natsUrl: nats.url,
+        ...(opts.env ? { env: opts.env } : {}),
+      }),
+    );
   return {
     nats,
     ch,

@@ -201,7 +201,13 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
       stats.disconnects++;
       if (err?.code === status.UNAUTHENTICATED || err?.code === status.PERMISSION_DENIED) {
         stats.authFailures++;
-        log.error({ code: err.code }, "control plane refused this agent's token; check PROBEMESH_AGENT_TOKEN");
+        // The details say why (e.g. the claimed region differs from the enrollment); they never hold the token.
+        log.error(
+          { code: err.code, details: err.details },
+          err.code === status.PERMISSION_DENIED
+            ? `control plane refused this agent: ${err.details}`
+            : "control plane refused this agent's token; check PROBEMESH_AGENT_TOKEN",
+        );
       } else if (wasConnected) {
         log.warn(
           { why, code: err?.code, details: err?.details },

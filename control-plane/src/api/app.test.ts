@@ -6,6 +6,8 @@ import { createMemoryRegistry } from "../registry/memory-registry.js";
 import type { CheckRegistry } from "../registry/types.js";
 import type { ResultQuery, ResultRow, ResultStore } from "../store/types.js";
 import { createApi, type Api, type Readiness } from "./app.js";
+import { createMemoryApiTokens } from "../trust/api-tokens.js";
+import { createMemoryEnrollments } from "../trust/enrollments.js";
 
 const TOKEN = "api-token-for-tests";
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -79,7 +81,7 @@ describe("HTTP API", () => {
   let logLines: string[];
   const now = 10_000_000;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     logLines = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
@@ -107,8 +109,14 @@ describe("HTTP API", () => {
       "s2",
       3,
     );
+    const enrollments = createMemoryEnrollments({ now: () => now - 60_000 });
+    await enrollments.enroll({ id: "agent-eu", region: "eu-west", provider: "test" });
+    await enrollments.enroll({ id: "agent-us", region: "us-east", provider: "test" });
+    await enrollments.enroll({ id: "agent-new", region: "ap-south", provider: "test" });
     app = createApi({
       config: { apiToken: TOKEN },
+      enrollments,
+      apiTokens: createMemoryApiTokens(),
       registry,
       store: store.store,
       agents,
@@ -154,9 +162,12 @@ describe("HTTP API", () => {
     it("lists, gets, replaces (version 2) and deletes (204, then 404)", async () => {
       await post(web);
       await post({ id: "db", type: "tcp", tcp: { host: "127.0.0.1", port: 5432 } });
-      const list = (await (await app.request("/v1/checks")).json()) as { id: string }[];
+      const list = (await (await app.request("/v1/checks", { headers: auth })).json()) as { id: string }[];
       expect(list.map((c) => c.id)).toEqual(["db", "web"]);
-      expect(await json(await app.request("/v1/checks/web"))).toMatchObject({ id: "web", version: 1 });
+      expect(await json(await app.request("/v1/checks/web", { headers: auth }))).toMatchObject({
+        id: "web",
+        version: 1,
+      });
 
       const replaced = await put("web", { ...web, intervalMs: 5000 });
       expect(replaced.status).toBe(200);
@@ -165,7 +176,7 @@ describe("HTTP API", () => {
       const del = await app.request("/v1/checks/web", { method: "DELETE", headers: auth });
       expect(del.status).toBe(204);
       expect(await del.text()).toBe("");
-      const gone = await app.request("/v1/checks/web");
+      const gone = await app.request("/v1/checks/web", { headers: auth });
       expect(gone.status).toBe(404);
       expect((await json(gone)).error).toMatchObject({ code: "not_found" });
       expect((await app.request("/v1/checks/web", { method: "DELETE", headers: auth })).status).toBe(404);
@@ -195,7 +206,7 @@ describe("HTTP API", () => {
         { field: "regions[1]", message: 'no agent has registered for region "eu-wset"; did you mean "eu-west"?' },
       ]);
       // Advice about one write, never stored: reads do not carry it.
-      expect(await json(await app.request("/v1/checks/web"))).not.toHaveProperty("warnings");
+      expect(await json(await app.request("/v1/checks/web", { headers: auth }))).not.toHaveProperty("warnings");
       // A response can be sent back as it came: `warnings` is read-only and ignored.
       const back = await put("web", { ...body, regions: ["us-east", "eu-west"] });
       expect(back.status).toBe(200);
@@ -219,6 +230,8 @@ describe("HTTP API", () => {
     it("stores the check when the agent directory cannot be read, and says its regions went unchecked", async () => {
       const failing = createApi({
         config: { apiToken: TOKEN },
+        enrollments: createMemoryEnrollments(),
+        apiTokens: createMemoryApiTokens(),
         registry,
         store: store.store,
         agents: { ...createMemoryAgentDirectory(), list: () => Promise.reject(new Error("nats down")) },
@@ -242,7 +255,10 @@ describe("HTTP API", () => {
         field: "type",
         problems: [{ field: "type", message: "cannot change from http: delete and create the check instead" }],
       });
-      expect(await json(await app.request("/v1/checks/web"))).toMatchObject({ type: "http", version: 1 });
+      expect(await json(await app.request("/v1/checks/web", { headers: auth }))).toMatchObject({
+        type: "http",
+        version: 1,
+      });
     });
 
     it("409 on a duplicate id", async () => {
@@ -284,7 +300,7 @@ describe("HTTP API", () => {
     });
 
     it("400 on a malformed id in the path, and when the body id differs from the path", async () => {
-      const res = await app.request("/v1/checks/NOT_VALID");
+      const res = await app.request("/v1/checks/NOT_VALID", { headers: auth });
       expect(res.status).toBe(400);
       expect((await json(res)).error?.details?.field).toBe("id");
       await post(web);
@@ -307,7 +323,7 @@ describe("HTTP API", () => {
       const created = await post(secret);
       const text = await created.text();
       expect(text).not.toMatch(/s3cret|hunter2/);
-      const got = (await (await app.request("/v1/checks/web")).json()) as typeof secret;
+      const got = (await (await app.request("/v1/checks/web", { headers: auth })).json()) as typeof secret;
       expect(got.http.headers).toEqual({ Authorization: "***" });
       const res = await put("web", { ...got, intervalMs: 2000 });
       expect(res.status).toBe(200);
@@ -335,10 +351,11 @@ describe("HTTP API", () => {
       expect(await registry.list()).toEqual([]);
     });
 
-    it("reads are open without a token, accept the right one and reject a wrong one", async () => {
-      expect((await app.request("/v1/checks")).status).toBe(200);
+    it("reads need a token too: 401 without one or with a wrong one", async () => {
+      expect((await app.request("/v1/checks")).status).toBe(401);
       expect((await app.request("/v1/checks", { headers: auth })).status).toBe(200);
       expect((await app.request("/v1/checks", { headers: { authorization: "Bearer nope" } })).status).toBe(401);
+      expect(app.stats().unauthorized).toBe(2);
     });
 
     it("never logs the Authorization header", async () => {
@@ -356,7 +373,7 @@ describe("HTTP API", () => {
     });
 
     it("defaults to the last hour, newest first, limit 100", async () => {
-      const res = await app.request("/v1/checks/web/results");
+      const res = await app.request("/v1/checks/web/results", { headers: auth });
       expect(res.status).toBe(200);
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["a", "b"]);
       expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, limit: 100 });
@@ -365,15 +382,17 @@ describe("HTTP API", () => {
     it("reads results from the check's creation on, so a re-created id inherits nothing", async () => {
       const created = (await registry.get("web"))!.createdAt;
       expect(created).toBe(now - 7_200_000);
-      await app.request(`/v1/checks/web/results?from=0&to=${now}`);
+      await app.request(`/v1/checks/web/results?from=0&to=${now}`, { headers: auth });
       expect(store.queries.at(-1)).toMatchObject({ from: created, to: now });
       // A window entirely before the check existed is empty, not an error.
-      const before = await app.request(`/v1/checks/web/results?from=0&to=${created - 1000}`);
+      const before = await app.request(`/v1/checks/web/results?from=0&to=${created - 1000}`, { headers: auth });
       expect(before.status).toBe(200);
     });
 
     it("passes from, to, region and limit through", async () => {
-      const res = await app.request(`/v1/checks/web/results?from=${now - 3_600_000}&to=${now}&region=us-east&limit=5`);
+      const res = await app.request(`/v1/checks/web/results?from=${now - 3_600_000}&to=${now}&region=us-east&limit=5`, {
+        headers: auth,
+      });
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["b"]);
       expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, region: "us-east", limit: 5 });
     });
@@ -392,28 +411,28 @@ describe("HTTP API", () => {
       ["since=1", "since"],
       ["from=99999999999999999", "from"],
     ])("400 for ?%s (field %s), and no query reaches the store", async (qs, field) => {
-      const res = await app.request(`/v1/checks/web/results?${qs}`);
+      const res = await app.request(`/v1/checks/web/results?${qs}`, { headers: auth });
       expect(res.status).toBe(400);
       expect((await json(res)).error?.details?.field).toBe(field);
       expect(store.queries).toEqual([]);
     });
 
     it("names the known parameters when one is unknown", async () => {
-      const res = await app.request("/v1/checks/web/results?since=1");
+      const res = await app.request("/v1/checks/web/results?since=1", { headers: auth });
       expect((await json(res)).error?.details?.problems).toEqual([
         { field: "since", message: "unknown query parameter (known: from, to, region, limit)" },
       ]);
     });
 
     it("404 for an unknown check", async () => {
-      const res = await app.request("/v1/checks/nope/results");
+      const res = await app.request("/v1/checks/nope/results", { headers: auth });
       expect(res.status).toBe(404);
       expect(store.queries).toEqual([]);
     });
 
     it("503 when the store fails, without leaking internals", async () => {
       store.fail();
-      const res = await app.request("/v1/checks/web/results");
+      const res = await app.request("/v1/checks/web/results", { headers: auth });
       expect(res.status).toBe(503);
       const body = await json(res);
       expect(body.error?.code).toBe("unavailable");
@@ -422,11 +441,19 @@ describe("HTTP API", () => {
   });
 
   describe("agents, health and readiness", () => {
-    it("lists agents", async () => {
-      const res = await app.request("/v1/agents");
+    it("lists enrolled agents with their presence, one never seen included", async () => {
+      const res = await app.request("/v1/agents", { headers: auth });
       expect(await res.json()).toMatchObject([
-        { id: "agent-eu", region: "eu-west", connected: true, lastSeenAt: now },
-        { id: "agent-us", region: "us-east", connected: true, lastSeenAt: now },
+        {
+          id: "agent-eu",
+          region: "eu-west",
+          connected: true,
+          lastSeenAt: now,
+          enrolledAt: now - 60_000,
+          revokedAt: null,
+        },
+        { id: "agent-new", region: "ap-south", connected: false, lastSeenAt: null, connectedAt: null, version: "" },
+        { id: "agent-us", region: "us-east", connected: true, lastSeenAt: now, capabilities: ["http"] },
       ]);
     });
 

@@ -3,11 +3,13 @@ import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { AgentDirectory } from "../agents/types.js";
 import type { AgentHealth } from "../consensus/types.js";
-import { ProbemeshError, ValidationError } from "../errors.js";
+import { ForbiddenError, ProbemeshError, ValidationError } from "../errors.js";
 import type { CheckRegistry } from "../registry/types.js";
 import type { ResultStore } from "../store/types.js";
 import { createAgentsRoutes } from "./agents-routes.js";
-import { bearerAuth } from "./bearer-auth.js";
+import type { ApiTokens } from "../trust/api-tokens.js";
+import type { Enrollments } from "../trust/enrollment.js";
+import { bearerAuth, tokenAuthenticator } from "./bearer-auth.js";
 import { createChecksRoutes } from "./checks-routes.js";
 import { createConsensusRoutes, type ConsensusRoutesOptions } from "./consensus-routes.js";
 import { errorResponse } from "./error-response.js";
@@ -15,7 +17,9 @@ import { createHooksApi, type HooksApiOptions } from "./hooks-routes.js";
 import { createHealthRoutes, type Readiness } from "./health-routes.js";
 import type { MaintenanceRegistry } from "../maintenance/registry.js";
 import { createMaintenanceRoutes } from "./maintenance-routes.js";
-import { documenting, openApiDocument } from "./openapi.js";
+import { documenting, NO_TOKEN, openApiDocument } from "./openapi.js";
+import { createPublicRoutes } from "./public-routes.js";
+import { createTokensRoutes } from "./tokens-routes.js";
 import { requestLog } from "./request-log.js";
 import { validationHook } from "./validation-hook.js";
 
@@ -23,11 +27,19 @@ export type { Readiness } from "./health-routes.js";
 
 /** Options of {@link createApi}. */
 export interface ApiOptions {
-  /** Only the API token is read from the config. */
-  config: { apiToken: string };
+  /**
+   * `apiToken`: PROBEMESH_API_TOKEN, the bootstrap admin token. `publicStatus`:
+   * PROBEMESH_PUBLIC_STATUS, serve GET /v1/public/status without a token (@default false).
+   */
+  config: { apiToken: string; publicStatus?: boolean };
   registry: CheckRegistry;
   store: ResultStore;
+  /** Agent presence (connected, last seen, stats). */
   agents: AgentDirectory;
+  /** Which agents are enrolled (/v1/agents). */
+  enrollments: Enrollments;
+  /** Scoped API tokens (/v1/tokens), accepted besides the bootstrap token. */
+  apiTokens: ApiTokens;
   /**
    * The consensus engine's view of an agent (impaired or not, and why), merged into GET /v1/agents.
    * @default no consensus information
@@ -59,8 +71,10 @@ export interface ApiOptions {
 
 /** Counters of the API. */
 export interface ApiStats {
-  /** Requests rejected for a missing or wrong token. */
+  /** Requests rejected for a missing or wrong token (401). */
   unauthorized: number;
+  /** Requests rejected for a token without the route's scope (403). */
+  forbidden: number;
   /** Requests rejected as invalid (400). */
   invalid: number;
 }
@@ -74,7 +88,7 @@ const openApiRoute = createRoute({
   path: "/openapi.json",
   tags: ["health"],
   summary: "This OpenAPI 3.1 document",
-  security: [],
+  security: NO_TOKEN,
   responses: {
     200: {
       description: "The document",
@@ -97,8 +111,7 @@ export function createApi(opts: ApiOptions): Api {
   const log = opts.log.child({ component: "api" });
   const now = opts.now ?? Date.now;
   const maxBodyBytes = opts.maxBodyBytes ?? 256 * 1024;
-  const token = opts.config.apiToken;
-  const counters: ApiStats = { unauthorized: 0, invalid: 0 };
+  const counters: ApiStats = { unauthorized: 0, forbidden: 0, invalid: 0 };
   const countRejected = () => void counters.unauthorized++;
 
   const app = new OpenAPIHono({ defaultHook: validationHook });
@@ -106,18 +119,23 @@ export function createApi(opts: ApiOptions): Api {
   // The one place errors become responses; sub-apps have no onError of their own.
   app.onError((err, c) => {
     if (err instanceof ValidationError) counters.invalid++;
+    if (err instanceof ForbiddenError) counters.forbidden++;
     return errorResponse(c, err, log);
   });
   app.notFound((c) =>
     errorResponse(c, new ProbemeshError("not_found", `no route for ${c.req.method} ${c.req.path}`), log),
   );
 
-  // /v1 guards: reads are open (a presented token must be valid), writes need the token, every
-  // hooks route needs it (hooks name internal endpoints); one body limit for every request.
+  // /v1 guards: every route needs a token (the bootstrap one or an API token) except the public
+  // status; each route then requires its scope (`requires(...)` in its definition); one body limit.
   const v1 = new OpenAPIHono({ defaultHook: validationHook });
   v1.use(
     "*",
-    bearerAuth({ token, onReject: countRejected }),
+    bearerAuth({
+      authenticate: tokenAuthenticator(opts.config.apiToken, (t) => opts.apiTokens.authenticate(t)),
+      anonymous: (c) => c.req.path.startsWith("/v1/public/"),
+      onReject: countRejected,
+    }),
     bodyLimit({
       maxSize: maxBodyBytes,
       onError: () => {
@@ -127,9 +145,6 @@ export function createApi(opts: ApiOptions): Api {
       },
     }),
   );
-  const hooksAuth = bearerAuth({ token, scope: () => "admin", onReject: countRejected });
-  v1.use("/hooks", hooksAuth);
-  v1.use("/hooks/*", hooksAuth);
 
   // The URL tree; /openapi.json documents every operation.
   const maintenance = opts.maintenance;
@@ -151,7 +166,28 @@ export function createApi(opts: ApiOptions): Api {
     v1.route("/checks", consensus.checks);
     v1.route("/outages", consensus.outages);
   }
-  v1.route("/agents", createAgentsRoutes({ agents: opts.agents, agentHealth: opts.agentHealth }));
+  // /v1/agents, /v1/agents/{id} (admin)
+  v1.route(
+    "/agents",
+    createAgentsRoutes({
+      enrollments: opts.enrollments,
+      agents: opts.agents,
+      agentHealth: opts.agentHealth,
+      log: opts.log,
+    }),
+  );
+  // /v1/tokens, /v1/tokens/{id} (admin)
+  v1.route("/tokens", createTokensRoutes({ tokens: opts.apiTokens, log: opts.log }));
+  // /v1/public/status (no token; 404 unless PROBEMESH_PUBLIC_STATUS=true)
+  const engine = opts.consensus?.engine;
+  v1.route(
+    "/public",
+    createPublicRoutes({
+      enabled: opts.config.publicStatus ?? false,
+      registry: opts.registry,
+      state: engine && ((id) => engine.status(id)?.state),
+    }),
+  );
   // /v1/hooks, /v1/hooks/{id}, /v1/hooks/{id}/deliveries, /v1/hooks/{id}/test (admin, reads included)
   if (opts.hooks) v1.route("/hooks", createHooksApi({ hooks: opts.hooks, log: opts.log, maxBodyBytes }));
   // /v1/maintenance, /v1/maintenance/{id}

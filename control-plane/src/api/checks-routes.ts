@@ -11,7 +11,7 @@ import type { CheckRegistry } from "../registry/types.js";
 import type { ResultStore } from "../store/types.js";
 import { CheckIdParams } from "./check-id-param.js";
 import { errorResponses } from "./error-schema.js";
-import { bodyReadByHandler, documenting, TOKEN_OPTIONAL, TOKEN_REQUIRED } from "./openapi.js";
+import { bodyReadByHandler, documenting, requires } from "./openapi.js";
 import { readJson } from "./read-json.js";
 import { resultsQuery, ResultSchema } from "./results-query.js";
 
@@ -41,14 +41,14 @@ const createCheck = createRoute({
   path: "/",
   tags,
   summary: "Create a check",
-  security: TOKEN_REQUIRED,
+  ...requires("write"),
   request: { body: bodyReadByHandler("Check", "The check; defaults are filled in (interval, timeout, thresholds...)") },
   responses: {
     201: {
       ...json(CheckJson, "Created; `Location` names it; `warnings` when the mesh cannot run it as written"),
       headers: { Location: { schema: { type: "string" } } },
     },
-    ...errorResponses(400, 401, 409, 413, 503),
+    ...errorResponses(400, 401, 403, 409, 413, 503),
   },
 });
 
@@ -58,8 +58,8 @@ const listChecks = createRoute({
   path: "/",
   tags,
   summary: "List checks",
-  security: TOKEN_OPTIONAL,
-  responses: { 200: json(z.array(CheckJson), "Every check, secrets masked"), ...errorResponses(401, 503) },
+  ...requires("read"),
+  responses: { 200: json(z.array(CheckJson), "Every check, secrets masked"), ...errorResponses(401, 403, 503) },
 });
 
 const getCheck = createRoute({
@@ -68,9 +68,9 @@ const getCheck = createRoute({
   path: "/{id}",
   tags,
   summary: "Get a check",
-  security: TOKEN_OPTIONAL,
+  ...requires("read"),
   request: { params: CheckIdParams },
-  responses: { 200: json(CheckJson, "The check, secrets masked"), ...errorResponses(400, 401, 404, 503) },
+  responses: { 200: json(CheckJson, "The check, secrets masked"), ...errorResponses(400, 401, 403, 404, 503) },
 });
 
 const replaceCheck = createRoute({
@@ -82,14 +82,14 @@ const replaceCheck = createRoute({
   description:
     "Secrets sent back masked (`***`, as a GET shows them) keep their stored values. " +
     "The type cannot change (400 naming `type`): delete and create the check instead.",
-  security: TOKEN_REQUIRED,
+  ...requires("write"),
   request: {
     params: CheckIdParams,
     body: bodyReadByHandler("CheckReplace", "The check; a body id must match the path"),
   },
   responses: {
     200: json(CheckJson, "The new version; `warnings` when the mesh cannot run it as written"),
-    ...errorResponses(400, 401, 404, 413, 503),
+    ...errorResponses(400, 401, 403, 404, 413, 503),
   },
 });
 
@@ -99,9 +99,9 @@ const deleteCheck = createRoute({
   path: "/{id}",
   tags,
   summary: "Delete a check",
-  security: TOKEN_REQUIRED,
+  ...requires("write"),
   request: { params: CheckIdParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 404, 503) },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 503) },
 });
 
 /**
@@ -169,9 +169,12 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
     tags,
     summary: "Results of a check",
     description: "Newest first; `to` exclusive. Duplicates (same id) are returned once.",
-    security: TOKEN_OPTIONAL,
+    ...requires("read"),
     request: { params: CheckIdParams, query: resultsQuery(now) },
-    responses: { 200: json(z.array(ResultSchema), "Results, newest first"), ...errorResponses(400, 401, 404, 503) },
+    responses: {
+      200: json(z.array(ResultSchema), "Results, newest first"),
+      ...errorResponses(400, 401, 403, 404, 503),
+    },
   });
 
   app.openapi(listResults, async (c) => {

@@ -7,8 +7,11 @@ import type { OutageQuery, OutageStore, RegionCounts } from "../store/outages.js
 import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
 import { createMemoryRegistry } from "../registry/memory-registry.js";
 import { createApi } from "./app.js";
+import { createMemoryApiTokens } from "../trust/api-tokens.js";
+import { createMemoryEnrollments } from "../trust/enrollments.js";
 
 const TOKEN = "consensus-api-token";
+const auth = { authorization: `Bearer ${TOKEN}` };
 const R3 = ["eu-west", "us-east", "ap-south"];
 const H = 3_600_000;
 const log = pino({ level: "silent" });
@@ -117,6 +120,8 @@ describe("consensus API", () => {
   function app(store = memoryStore([]).store, extra: { maxReplayResults?: number } = {}) {
     return createApi({
       config: { apiToken: TOKEN },
+      enrollments: createMemoryEnrollments(),
+      apiTokens: createMemoryApiTokens(),
       registry: createMemoryRegistry({ log }),
       store: { insertResults: async () => {}, queryResults: async () => [], ping: async () => true },
       agents: createMemoryAgentDirectory({}),
@@ -138,7 +143,7 @@ describe("consensus API", () => {
       s.round("web", all(R3, "up"));
       for (let k = 0; k < 2; k++)
         s.round("web", { "eu-west": "down", "us-east": { state: "down", reason: "timeout" }, "ap-south": "up" });
-      const res = await app().request("/v1/checks/web/status");
+      const res = await app().request("/v1/checks/web/status", { headers: auth });
       expect(res.status).toBe(200);
       const body = (await res.json()) as StatusJson;
       expect(body.state).toBe("down");
@@ -171,7 +176,7 @@ describe("consensus API", () => {
 
     it("unknown with every configured region before any result; 404 for an unknown check, 400 for a bad id", async () => {
       policies.set("fresh", normalizePolicy({ checkId: "fresh", regions: ["eu-west"] }));
-      const res = await app().request("/v1/checks/fresh/status");
+      const res = await app().request("/v1/checks/fresh/status", { headers: auth });
       expect(await res.json()).toEqual({
         checkId: "fresh",
         state: "unknown",
@@ -181,10 +186,10 @@ describe("consensus API", () => {
         regions: { "eu-west": { state: "unknown", since: null, lastResultAt: null, impaired: false, agents: [] } },
         outage: null,
       });
-      const missing = await app().request("/v1/checks/nope/status");
+      const missing = await app().request("/v1/checks/nope/status", { headers: auth });
       expect(missing.status).toBe(404);
       expect(await missing.json()).toMatchObject({ error: { code: "not_found" } });
-      const bad = await app().request("/v1/checks/BAD!/status");
+      const bad = await app().request("/v1/checks/BAD!/status", { headers: auth });
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ error: { code: "invalid_argument", details: { field: "id" } } });
     });
@@ -197,7 +202,7 @@ describe("consensus API", () => {
         s.engine.upsertCheck(p);
       }
       for (let k = 0; k < 3; k++) s.roundMany(ids, { "eu-west": "down", "us-east": "up", "ap-south": "up" });
-      const body = (await (await app().request("/v1/checks/c1/status")).json()) as StatusJson;
+      const body = (await (await app().request("/v1/checks/c1/status", { headers: auth })).json()) as StatusJson;
       expect(body.state).toBe("up");
       expect(body.regions["eu-west"]).toMatchObject({ state: "unknown", impaired: true });
       expect(body.regions["eu-west"]?.impairedReason).toMatch(
@@ -224,7 +229,7 @@ describe("consensus API", () => {
 
     it("lists outages and partials newest first in the issue's shape, with filters", async () => {
       const { store, queries } = memoryStore(list);
-      const res = await app(store).request("/v1/outages");
+      const res = await app(store).request("/v1/outages", { headers: auth });
       expect(res.status).toBe(200);
       const body = (await res.json()) as Outage[];
       expect(body.map((o) => o.id)).toEqual(["b", "c", "a"]);
@@ -239,11 +244,17 @@ describe("consensus API", () => {
         regions: ["eu-west"],
         reason: "connect",
       });
-      const web = (await (await app(store).request("/v1/outages?checkId=web&state=resolved")).json()) as Outage[];
+      const web = (await (
+        await app(store).request("/v1/outages?checkId=web&state=resolved", { headers: auth })
+      ).json()) as Outage[];
       expect(web.map((o) => o.id)).toEqual(["a"]);
-      const windowed = (await (await app(store).request("/v1/outages?from=4000&to=9000")).json()) as Outage[];
+      const windowed = (await (
+        await app(store).request("/v1/outages?from=4000&to=9000", { headers: auth })
+      ).json()) as Outage[];
       expect(windowed.map((o) => o.id)).toEqual(["b", "a"]);
-      const regions = (await (await app(store).request("/v1/outages?kind=region")).json()) as Outage[];
+      const regions = (await (
+        await app(store).request("/v1/outages?kind=region", { headers: auth })
+      ).json()) as Outage[];
       expect(regions.map((o) => o.id)).toEqual(["r"]);
       expect(queries.at(-2)).toMatchObject({ from: 4000, to: 9000, kinds: ["outage", "partial"], limit: 1000 });
     });
@@ -252,6 +263,7 @@ describe("consensus API", () => {
       const { store, queries } = memoryStore(list);
       const res = await app(store).request(
         "/v1/outages?checkId=x'%20OR%201&from=abc&state=closed&kind=all&limit=0&color=red",
+        { headers: auth },
       );
       expect(res.status).toBe(400);
       const body = (await res.json()) as { error: { code: string; details: { problems: { field: string }[] } } };
@@ -303,7 +315,7 @@ describe("consensus API", () => {
           { region: "us-east", total: 8640, up: 8640, degraded: 0, down: 0, avgDurationMs: 30 },
         ],
       );
-      const res = await app(store.store).request("/v1/checks/web/availability?window=24h");
+      const res = await app(store.store).request("/v1/checks/web/availability?window=24h", { headers: auth });
       expect(res.status).toBe(200);
       const body = (await res.json()) as AvailabilityJson;
       expect(body).toMatchObject({
@@ -360,7 +372,7 @@ describe("consensus API", () => {
         R3.map((region) => ({ region, total: 20, up: 0, degraded: 0, down: 20, avgDurationMs: 5 })),
       );
       const body = (await (
-        await app(store.store).request("/v1/checks/web/availability?window=1h")
+        await app(store.store).request("/v1/checks/web/availability?window=1h", { headers: auth })
       ).json()) as AvailabilityJson;
       // The window starts at creation; the second before the first failure is up.
       expect(body).toMatchObject({ from: created, windowMs: 20_000, noDataMs: 0, downtimeMs: 19_000 });
@@ -377,7 +389,7 @@ describe("consensus API", () => {
         { "eu-west": [[0, half]], "us-east": [[0, half]], "ap-south": [[0, NOW]] },
       );
       const body = (await (
-        await app(store.store).request("/v1/checks/web/availability?window=24h")
+        await app(store.store).request("/v1/checks/web/availability?window=24h", { headers: auth })
       ).json()) as AvailabilityJson;
       expect(body.noDataMs).toBe(12 * H);
       expect(body.downtimeMs).toBe(H);
@@ -391,20 +403,23 @@ describe("consensus API", () => {
         [],
         R3.map((region) => ({ region, total: 1, up: 1, degraded: 0, down: 0, avgDurationMs: 1 })),
       );
-      const res = await app(reporting.store).request(`/v1/checks/web/availability?from=${NOW - H}&to=${NOW}&slo=99.99`);
+      const res = await app(reporting.store).request(
+        `/v1/checks/web/availability?from=${NOW - H}&to=${NOW}&slo=99.99`,
+        { headers: auth },
+      );
       expect(await res.json()).toMatchObject({ from: NOW - H, to: NOW, slo: { target: 99.99, errorBudgetMs: 360 } });
       // Nothing observed: no availability figure, and no error budget to spend.
-      const silent = await app().request(`/v1/checks/web/availability?from=${NOW - H}&to=${NOW}`);
+      const silent = await app().request(`/v1/checks/web/availability?from=${NOW - H}&to=${NOW}`, { headers: auth });
       expect(await silent.json()).toMatchObject({
         noDataMs: H,
         availability: null,
         slo: { errorBudgetMs: 0, met: true },
       });
-      const both = await app().request(`/v1/checks/web/availability?window=7d&from=1`);
+      const both = await app().request(`/v1/checks/web/availability?window=7d&from=1`, { headers: auth });
       expect(both.status).toBe(400);
-      const badWindow = await app().request(`/v1/checks/web/availability?window=1y`);
+      const badWindow = await app().request(`/v1/checks/web/availability?window=1y`, { headers: auth });
       expect(((await badWindow.json()) as ErrorJson).error.details.field).toBe("window");
-      expect((await app().request("/v1/checks/nope/availability")).status).toBe(404);
+      expect((await app().request("/v1/checks/nope/availability", { headers: auth })).status).toBe(404);
     });
   });
 

@@ -19,7 +19,7 @@ import { availabilityQuery } from "./availability-query.js";
 import { CheckIdParams } from "./check-id-param.js";
 import { AvailabilitySchema, OutageSchema, ReplaySchema, StatusSchema } from "./consensus-schemas.js";
 import { errorResponses } from "./error-schema.js";
-import { bodyReadByHandler, documenting, TOKEN_OPTIONAL, TOKEN_REQUIRED } from "./openapi.js";
+import { bodyReadByHandler, documenting, requires } from "./openapi.js";
 import { OutagesQuery } from "./outages-query.js";
 import { readJson } from "./read-json.js";
 import { parseReplayRequest, ReplayRequest } from "./replay-request.js";
@@ -70,9 +70,12 @@ const getStatus = createRoute({
   path: "/{id}/status",
   tags,
   summary: "What the regions agree on about a check",
-  security: TOKEN_OPTIONAL,
+  ...requires("read"),
   request: { params: CheckIdParams },
-  responses: { 200: json(documenting<unknown>(StatusSchema), "The check's status"), ...errorResponses(400, 401, 404) },
+  responses: {
+    200: json(documenting<unknown>(StatusSchema), "The check's status"),
+    ...errorResponses(400, 401, 403, 404),
+  },
 });
 
 const listOutages = createRoute({
@@ -81,9 +84,9 @@ const listOutages = createRoute({
   path: "/",
   tags,
   summary: "Incidents, newest first",
-  security: TOKEN_OPTIONAL,
+  ...requires("read"),
   request: { query: OutagesQuery },
-  responses: { 200: json(z.array(OutageSchema), "Incidents"), ...errorResponses(400, 401, 503) },
+  responses: { 200: json(z.array(OutageSchema), "Incidents"), ...errorResponses(400, 401, 403, 503) },
 });
 
 const replayCheck = createRoute({
@@ -95,9 +98,9 @@ const replayCheck = createRoute({
   description:
     "Changes nothing, but can read a month of results: it needs the token like writes. " +
     "Returns the incidents the policy would have declared next to those stored.",
-  security: TOKEN_REQUIRED,
+  ...requires("write"),
   request: { params: CheckIdParams, body: bodyReadByHandler("ReplayRequest", "Window and policy overrides") },
-  responses: { 200: json(ReplaySchema, "The replay"), ...errorResponses(400, 401, 404, 413, 503) },
+  responses: { 200: json(ReplaySchema, "The replay"), ...errorResponses(400, 401, 403, 404, 413, 503) },
 });
 
 /**
@@ -135,9 +138,9 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
     path: "/{id}/availability",
     tags,
     summary: "Availability, MTTR, MTBF and error budget of a check",
-    security: TOKEN_OPTIONAL,
+    ...requires("read"),
     request: { params: CheckIdParams, query: availabilityQuery(now) },
-    responses: { 200: json(AvailabilitySchema, "The report"), ...errorResponses(400, 401, 404, 503) },
+    responses: { 200: json(AvailabilitySchema, "The report"), ...errorResponses(400, 401, 403, 404, 503) },
   });
 
   checks.openapi(getAvailability, async (c) => {

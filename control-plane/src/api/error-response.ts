@@ -13,6 +13,7 @@ export interface ErrorBody {
 const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
   invalid_argument: 400,
   unauthenticated: 401,
+  permission_denied: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -22,6 +23,7 @@ const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
 const CODE_OF_STATUS: Record<number, string> = {
   400: "invalid_argument",
   401: "unauthenticated",
+  403: "permission_denied",
   404: "not_found",
   405: "method_not_allowed",
   409: "conflict",

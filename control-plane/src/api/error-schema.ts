@@ -8,6 +8,7 @@ export const ErrorSchema = z
         .enum([
           "invalid_argument",
           "unauthenticated",
+          "permission_denied",
           "not_found",
           "method_not_allowed",
           "conflict",
@@ -51,6 +52,7 @@ export const ErrorSchema = z
 const WHY: Record<number, string> = {
   400: "Invalid input: every problem listed in `details.problems`",
   401: "Missing or wrong bearer token",
+  403: "The token lacks the scope this route needs",
   404: "No such check",
   409: "A check with this id exists",
   413: "Request body too large",

@@ -183,8 +183,10 @@ describe("hooks API document", () => {
     ]);
     for (const item of Object.values(doc.paths ?? {}))
       for (const op of Object.values(item as Record<string, { security: unknown; responses: object }>)) {
-        expect(op.security).toEqual([{ bearerAuth: [] }]);
+        expect(op.security).toEqual([{ bearerAuth: ["admin"] }]);
+        expect(op).toHaveProperty("x-probemesh-scope", "admin");
         expect(op.responses).toHaveProperty("401");
+        expect(op.responses).toHaveProperty("403");
       }
     expect(Object.keys(doc.components?.schemas ?? {})).toEqual(
       expect.arrayContaining(["Hook", "HookInput", "WebhookHookInput", "Delivery", "TestEventResult", "Error"]),

@@ -2,14 +2,15 @@ import { createRoute, OpenAPIHono, z, type Hook as ValidationHook } from "@hono/
 import type { Env, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
-import { bearerMatches } from "../bearer-token.js";
-import { NotFoundError, ProbemeshError, UnauthorizedError, ValidationError } from "../errors.js";
+import { NotFoundError, ProbemeshError, ValidationError } from "../errors.js";
 import { DeliverySchema, HookSchema, TestEventResultSchema } from "../hooks/hook-response-schemas.js";
 import { HookInputSchema } from "../hooks/hook-schema.js";
 import type { Hooks } from "../hooks/hooks.js";
 import { HOOK_ID_PATTERN, publicHook, validateHook } from "../hooks/validate-hook.js";
 import { zodProblems } from "../schemas/issues.js";
+import { bearerAuth, tokenAuthenticator } from "./bearer-auth.js";
 import { ErrorBodySchema, errorResponse } from "./error-response.js";
+import { requires } from "./openapi.js";
 import { readJson } from "./read-json.js";
 
 /** Options of {@link createHooksApi}. */
@@ -28,12 +29,12 @@ export interface HooksApiOptions {
 /** Most delivery records one request returns. */
 export const MAX_DELIVERIES_LIMIT = 1000;
 
-/** Guard of the hooks routes: every request, reads included, needs `Authorization: Bearer <token>`. */
+/**
+ * Guard of the hooks routes mounted on their own: every request, reads included, needs
+ * `Authorization: Bearer <token>`, which grants every scope.
+ */
 export function requireHooksToken(token: string): MiddlewareHandler {
-  return async function requireHooksTokenMiddleware(c, next) {
-    if (!bearerMatches(c.req.header("authorization"), token)) throw new UnauthorizedError();
-    await next();
-  };
+  return bearerAuth({ authenticate: tokenAuthenticator(token) });
 }
 
 const ID_PROBLEM = "must match [a-z0-9][a-z0-9_-]{0,62}";
@@ -93,7 +94,6 @@ const errors = (statuses: Record<number, string>) =>
     ]),
   ) as Record<number, { description: string; content: { "application/json": { schema: typeof ErrorBodySchema } } }>;
 
-const security = [{ bearerAuth: [] }];
 const tags = ["hooks"];
 // The body is referenced, not given as a zod schema, so that @hono/zod-openapi adds no validator:
 // the handlers validate it against the stored hook (masked secrets, type changes; 404 before 400
@@ -109,7 +109,7 @@ const createHook = createRoute({
   method: "post",
   path: "/",
   tags,
-  security,
+  ...requires("admin"),
   summary: "Create a hook",
   description: "A secret generated for an HTTP hook is returned once, in this answer; afterwards it reads whsec_***.",
   request: { body: hookBody },
@@ -118,6 +118,7 @@ const createHook = createRoute({
     ...errors({
       400: "Invalid hook: every problem listed",
       401: "Missing or wrong token",
+      403: "The token lacks the admin scope",
       409: "The id exists",
       413: "Body too large",
     }),
@@ -129,11 +130,11 @@ const listHooks = createRoute({
   method: "get",
   path: "/",
   tags,
-  security,
+  ...requires("admin"),
   summary: "List hooks",
   responses: {
     200: { description: "Every hook", content: { "application/json": { schema: z.array(HookSchema) } } },
-    ...errors({ 401: "Missing or wrong token" }),
+    ...errors({ 401: "Missing or wrong token", 403: "The token lacks the admin scope" }),
   },
 });
 
@@ -142,12 +143,17 @@ const getHook = createRoute({
   method: "get",
   path: "/{id}",
   tags,
-  security,
+  ...requires("admin"),
   summary: "Get a hook",
   request: { params: IdParams },
   responses: {
     200: hookJson("The hook, secrets masked"),
-    ...errors({ 400: "Invalid id", 401: "Missing or wrong token", 404: "No such hook" }),
+    ...errors({
+      400: "Invalid id",
+      401: "Missing or wrong token",
+      403: "The token lacks the admin scope",
+      404: "No such hook",
+    }),
   },
 });
 
@@ -156,13 +162,19 @@ const replaceHook = createRoute({
   method: "put",
   path: "/{id}",
   tags,
-  security,
+  ...requires("admin"),
   summary: "Replace a hook",
   description: "A GET body may be sent back: masked secrets keep their stored values. The type cannot change.",
   request: { params: IdParams, body: hookBody },
   responses: {
     200: hookJson("The hook"),
-    ...errors({ 400: "Invalid hook", 401: "Missing or wrong token", 404: "No such hook", 413: "Body too large" }),
+    ...errors({
+      400: "Invalid hook",
+      401: "Missing or wrong token",
+      403: "The token lacks the admin scope",
+      404: "No such hook",
+      413: "Body too large",
+    }),
   },
 });
 
@@ -171,12 +183,17 @@ const deleteHook = createRoute({
   method: "delete",
   path: "/{id}",
   tags,
-  security,
+  ...requires("admin"),
   summary: "Delete a hook",
   request: { params: IdParams },
   responses: {
     204: { description: "Deleted" },
-    ...errors({ 400: "Invalid id", 401: "Missing or wrong token", 404: "No such hook" }),
+    ...errors({
+      400: "Invalid id",
+      401: "Missing or wrong token",
+      403: "The token lacks the admin scope",
+      404: "No such hook",
+    }),
   },
 });
 
@@ -185,7 +202,7 @@ const listDeliveries = createRoute({
   method: "get",
   path: "/{id}/deliveries",
   tags,
-  security,
+  ...requires("admin"),
   summary: "A hook's delivery log",
   request: { params: IdParams, query: DeliveriesQuery },
   responses: {
@@ -193,7 +210,12 @@ const listDeliveries = createRoute({
       description: "Delivery records, oldest first",
       content: { "application/json": { schema: z.array(DeliverySchema) } },
     },
-    ...errors({ 400: "Invalid id or query", 401: "Missing or wrong token", 404: "No such hook" }),
+    ...errors({
+      400: "Invalid id or query",
+      401: "Missing or wrong token",
+      403: "The token lacks the admin scope",
+      404: "No such hook",
+    }),
   },
 });
 
@@ -202,14 +224,19 @@ const sendTestEvent = createRoute({
   method: "post",
   path: "/{id}/test",
   tags,
-  security,
+  ...requires("admin"),
   summary: "Send a test event",
   responses: {
     202: {
       description: "The test event was enqueued",
       content: { "application/json": { schema: TestEventResultSchema } },
     },
-    ...errors({ 400: "Invalid id", 401: "Missing or wrong token", 404: "No such hook" }),
+    ...errors({
+      400: "Invalid id",
+      401: "Missing or wrong token",
+      403: "The token lacks the admin scope",
+      404: "No such hook",
+    }),
   },
   request: { params: IdParams },
 });

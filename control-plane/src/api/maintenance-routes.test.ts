@@ -6,6 +6,8 @@ import type { Outage } from "../consensus/types.js";
 import { createMemoryMaintenanceRegistry } from "../maintenance/registry.js";
 import { createMemoryRegistry } from "../registry/memory-registry.js";
 import { createApi } from "./app.js";
+import { createMemoryApiTokens } from "../trust/api-tokens.js";
+import { createMemoryEnrollments } from "../trust/enrollments.js";
 
 const TOKEN = "maintenance-api-token";
 const H = 3_600_000;
@@ -17,6 +19,8 @@ function api(outages: Outage[] = []) {
   const maintenance = createMemoryMaintenanceRegistry({ now: () => NOW });
   const app = createApi({
     config: { apiToken: TOKEN },
+    enrollments: createMemoryEnrollments(),
+    apiTokens: createMemoryApiTokens(),
     registry: createMemoryRegistry({ log }),
     store: { insertResults: async () => {}, queryResults: async () => [], ping: async () => true },
     agents: createMemoryAgentDirectory(),
@@ -53,11 +57,11 @@ describe("/v1/maintenance", () => {
     expect(await created.json()).toEqual({ ...window, createdAt: NOW });
     expect((await post(app, window)).status).toBe(409);
 
-    const list = await app.request("/v1/maintenance");
+    const list = await app.request("/v1/maintenance", { headers: auth });
     expect(list.status).toBe(200);
     expect(((await list.json()) as { id: string }[]).map((w) => w.id)).toEqual(["db-upgrade"]);
-    expect((await app.request("/v1/maintenance/db-upgrade")).status).toBe(200);
-    expect((await app.request("/v1/maintenance/nope")).status).toBe(404);
+    expect((await app.request("/v1/maintenance/db-upgrade", { headers: auth })).status).toBe(200);
+    expect((await app.request("/v1/maintenance/nope", { headers: auth })).status).toBe(404);
 
     expect((await app.request("/v1/maintenance/db-upgrade", { method: "DELETE" })).status).toBe(401);
     expect((await app.request("/v1/maintenance/db-upgrade", { method: "DELETE", headers: auth })).status).toBe(204);
@@ -85,13 +89,21 @@ describe("/v1/maintenance", () => {
       reason: "connect",
     } as Outage;
     const { app, maintenance } = api([outage]);
-    const plain = (await (await app.request("/v1/checks/web/status")).json()) as Record<string, unknown>;
+    const plain = (await (await app.request("/v1/checks/web/status", { headers: auth })).json()) as Record<
+      string,
+      unknown
+    >;
     expect(plain).not.toHaveProperty("maintenance");
     await maintenance.create({ id: "now", checks: ["web"], from: NOW - 4 * H, to: NOW + H });
-    const status = (await (await app.request("/v1/checks/web/status")).json()) as Record<string, unknown>;
+    const status = (await (await app.request("/v1/checks/web/status", { headers: auth })).json()) as Record<
+      string,
+      unknown
+    >;
     expect(status.maintenance).toEqual({ id: "now", from: NOW - 4 * H, to: NOW + H });
 
-    const report = (await (await app.request(`/v1/checks/web/availability?from=${NOW - 24 * H}&to=${NOW}`)).json()) as {
+    const report = (await (
+      await app.request(`/v1/checks/web/availability?from=${NOW - 24 * H}&to=${NOW}`, { headers: auth })
+    ).json()) as {
       maintenanceMs: number;
       downtimeMs: number;
       regions: Record<string, { maintenanceMs: number }>;

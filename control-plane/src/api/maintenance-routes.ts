@@ -5,7 +5,7 @@ import { HOOK_ID_PATTERN } from "../hooks/hook-schema.js";
 import type { MaintenanceRecord, MaintenanceRegistry } from "../maintenance/registry.js";
 import { MaintenanceWindowBody, validateMaintenanceWindow } from "../maintenance/window-schema.js";
 import { errorResponses } from "./error-schema.js";
-import { bodyReadByHandler, documenting, TOKEN_OPTIONAL, TOKEN_REQUIRED } from "./openapi.js";
+import { bodyReadByHandler, documenting, requires } from "./openapi.js";
 import { readJson } from "./read-json.js";
 
 /** Options of {@link createMaintenanceRoutes}. */
@@ -54,14 +54,14 @@ const createWindow = createRoute({
   description:
     "Inside a window results are stored and shown, but incidents opened are not announced to hooks " +
     "(see control-plane/HOOKS.md) and availability reports the time as `maintenanceMs`.",
-  security: TOKEN_REQUIRED,
+  ...requires("write"),
   request: { body: bodyReadByHandler("MaintenanceWindow", "The window") },
   responses: {
     201: {
       ...json(MaintenanceWindowJson, "Created; `Location` names it"),
       headers: { Location: { schema: { type: "string" } } },
     },
-    ...errorResponses(400, 401, 409, 413, 503),
+    ...errorResponses(400, 401, 403, 409, 413, 503),
   },
 });
 
@@ -71,8 +71,11 @@ const listWindows = createRoute({
   path: "/",
   tags,
   summary: "List maintenance windows",
-  security: TOKEN_OPTIONAL,
-  responses: { 200: json(z.array(MaintenanceWindowJson), "Every window, sorted by id"), ...errorResponses(401, 503) },
+  ...requires("read"),
+  responses: {
+    200: json(z.array(MaintenanceWindowJson), "Every window, sorted by id"),
+    ...errorResponses(401, 403, 503),
+  },
 });
 
 const getWindow = createRoute({
@@ -81,9 +84,9 @@ const getWindow = createRoute({
   path: "/{id}",
   tags,
   summary: "Get a maintenance window",
-  security: TOKEN_OPTIONAL,
+  ...requires("read"),
   request: { params: IdParams },
-  responses: { 200: json(MaintenanceWindowJson, "The window"), ...errorResponses(400, 401, 404, 503) },
+  responses: { 200: json(MaintenanceWindowJson, "The window"), ...errorResponses(400, 401, 403, 404, 503) },
 });
 
 const deleteWindow = createRoute({
@@ -93,9 +96,9 @@ const deleteWindow = createRoute({
   tags,
   summary: "Delete a maintenance window",
   description: "Ends it now: an outage it held back that is still open is announced.",
-  security: TOKEN_REQUIRED,
+  ...requires("write"),
   request: { params: IdParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 404, 503) },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 503) },
 });
 
 function recordJson(r: MaintenanceRecord): unknown {

@@ -12,16 +12,22 @@ import { createMemoryRegistry } from "../registry/memory-registry.js";
 import { createApi, type Api } from "./app.js";
 import type { HooksApiOptions } from "./hooks-routes.js";
 import type { OpenApiDocument } from "./openapi.js";
+import { createMemoryApiTokens, type ApiTokens, type Scope } from "../trust/api-tokens.js";
+import { createMemoryEnrollments } from "../trust/enrollments.js";
 
 const log = pino({ level: "silent" });
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 // Route handlers never run in these tests: the hooks service is a stand-in.
 const hooks = {} as HooksApiOptions["hooks"];
 
+const BOOTSTRAP = "openapi-test-token";
+
 /** The whole API, every optional part included. */
-function fullApi(): Api {
+function fullApi(apiTokens: ApiTokens = createMemoryApiTokens()): Api {
   return createApi({
-    config: { apiToken: "openapi-test-token" },
+    config: { apiToken: BOOTSTRAP, publicStatus: true },
+    enrollments: createMemoryEnrollments(),
+    apiTokens,
     registry: createMemoryRegistry({ log }),
     store: { insertResults: async () => {}, queryResults: async () => [], ping: async () => true },
     agents: createMemoryAgentDirectory(),
@@ -73,11 +79,14 @@ describe("GET /openapi.json", () => {
     const doc = await documentOf(fullApi());
     expect(doc.openapi).toBe("3.1.0");
     expect(doc.components?.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
-    expect(doc.paths?.["/v1/checks"]?.post?.security).toEqual([{ bearerAuth: [] }]);
-    expect(doc.paths?.["/v1/checks/{id}/replay"]?.post?.security).toEqual([{ bearerAuth: [] }]);
-    expect(doc.paths?.["/v1/checks"]?.get?.security).toEqual([{}, { bearerAuth: [] }]);
+    expect(doc.paths?.["/v1/checks"]?.post?.security).toEqual([{ bearerAuth: ["write"] }]);
+    expect(doc.paths?.["/v1/checks/{id}/replay"]?.post?.security).toEqual([{ bearerAuth: ["write"] }]);
+    expect(doc.paths?.["/v1/checks"]?.get?.security).toEqual([{ bearerAuth: ["read"] }]);
+    expect(doc.paths?.["/v1/hooks"]?.get?.security).toEqual([{ bearerAuth: ["admin"] }]);
+    expect(doc.paths?.["/v1/agents"]?.get).toHaveProperty("x-probemesh-scope", "admin");
     expect(doc.paths?.["/healthz"]?.get?.security).toEqual([]);
-    for (const name of ["Check", "Result", "Agent", "Status", "Outage", "Availability", "Replay", "Error"])
+    expect(doc.paths?.["/v1/public/status"]?.get?.security).toEqual([]);
+    for (const name of ["Check", "Result", "Agent", "Status", "Outage", "Availability", "Replay", "Error", "ApiToken"])
       expect(doc.components?.schemas, name).toHaveProperty(name);
   });
 
@@ -115,6 +124,71 @@ describe("GET /openapi.json", () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+/** Operations served without a token; every other one names its scope. */
+const PUBLIC = ["GET /healthz", "GET /readyz", "GET /openapi.json", "GET /v1/public/status"];
+/** The policy: agents, tokens and hooks need admin (they grant votes, access and hold secrets). */
+const ADMIN_PREFIXES = ["/v1/agents", "/v1/tokens", "/v1/hooks"];
+
+describe("scopes, walking every operation of /openapi.json", () => {
+  it("every route refuses a missing token (401) and a token without its scope (403), and serves one with it", async () => {
+    const stored = createMemoryApiTokens();
+    const tokens: Record<Scope, string> = {
+      read: (await stored.create({ name: "reader", scopes: ["read"] })).token,
+      write: (await stored.create({ name: "writer", scopes: ["write"] })).token,
+      admin: (await stored.create({ name: "admin", scopes: ["admin"] })).token,
+    };
+    // A valid token that grants nothing: what lacks "read". (The API creates none such, the walk needs one.)
+    const NONE = "pmt_grants-nothing";
+    const apiTokens: ApiTokens = {
+      ...stored,
+      authenticate: (t) =>
+        t === NONE ? { id: "none", name: "none", scopes: [], createdAt: 0 } : stored.authenticate(t),
+    };
+    const app = fullApi(apiTokens);
+    const doc = await documentOf(app);
+    const weaker: Record<Scope, string> = { read: NONE, write: tokens.read, admin: tokens.write };
+    const seenPublic: string[] = [];
+    let walked = 0;
+    for (const [path, item] of Object.entries(doc.paths ?? {})) {
+      for (const method of ["get", "put", "post", "delete", "patch"] as const) {
+        const op = item[method] as (Record<string, unknown> & { security?: unknown }) | undefined;
+        if (!op) continue;
+        const name = `${method.toUpperCase()} ${path}`;
+        const url = path.replace(/\{[^}]+\}/g, "x1");
+        const call = (token?: string) =>
+          app.request(url, {
+            method: method.toUpperCase(),
+            headers: token ? { authorization: `Bearer ${token}` } : {},
+            ...(method === "get" || method === "delete" ? {} : { body: "{}" }),
+          });
+        if (Array.isArray(op.security) && op.security.length === 0) {
+          seenPublic.push(name);
+          expect((await call()).status, name).not.toBe(401);
+          continue;
+        }
+        const scope = op["x-probemesh-scope"] as Scope;
+        const policy: Scope = ADMIN_PREFIXES.some((p) => path.startsWith(p))
+          ? "admin"
+          : method === "get"
+            ? "read"
+            : "write";
+        expect(scope, name).toBe(policy);
+        expect(op.security, name).toEqual([{ bearerAuth: [scope] }]);
+        expect((await call()).status, `${name} without a token`).toBe(401);
+        expect((await call("pmt_not-a-token")).status, `${name} with an unknown token`).toBe(401);
+        const lacking = await call(weaker[scope]);
+        expect(lacking.status, `${name} without "${scope}"`).toBe(403);
+        expect(((await lacking.json()) as { error: { code: string } }).error.code).toBe("permission_denied");
+        for (const token of [tokens[scope], BOOTSTRAP])
+          expect([401, 403], `${name} with "${scope}"`).not.toContain((await call(token)).status);
+        walked++;
+      }
+    }
+    expect(seenPublic.sort()).toEqual([...PUBLIC].sort());
+    expect(walked).toBeGreaterThan(25);
+  });
 });
 
 /** "GET /v1/checks/{id}" for every `METHOD /path` in the first column of a README's HTTP API tables. */

@@ -1,4 +1,5 @@
 import type { OpenAPIHono, z } from "@hono/zod-openapi";
+import { requireScope, type Scope } from "./bearer-auth.js";
 
 /** A security requirement: scheme name to scopes. */
 type SecurityRequirement = Record<string, string[]>;
@@ -6,11 +7,24 @@ type SecurityRequirement = Record<string, string[]>;
 /** Name of the bearer security scheme in `components.securitySchemes`. */
 export const BEARER_SCHEME = "bearerAuth";
 
-/** Security of routes that need the API token (writes, hooks). */
-export const TOKEN_REQUIRED: SecurityRequirement[] = [{ [BEARER_SCHEME]: [] }];
+/** The OpenAPI extension naming the one scope an operation needs. */
+export const SCOPE_EXTENSION = "x-probemesh-scope";
 
-/** Security of reads: open without credentials, but a presented token must be valid. */
-export const TOKEN_OPTIONAL: SecurityRequirement[] = [{}, { [BEARER_SCHEME]: [] }];
+/**
+ * What a route needs, spread into its `createRoute({...})`: documented (security scopes and
+ * {@link SCOPE_EXTENSION}) and enforced (the route's {@link requireScope} middleware) from this one
+ * declaration. Reads need "read", writes "write"; agents, tokens and hooks "admin".
+ */
+export function requires(scope: Scope) {
+  return {
+    security: [{ [BEARER_SCHEME]: [scope] }] as SecurityRequirement[],
+    [SCOPE_EXTENSION]: scope,
+    middleware: [requireScope(scope)],
+  };
+}
+
+/** Security of a route served without a token (health, this document, the public status). */
+export const NO_TOKEN: SecurityRequirement[] = [];
 
 /**
  * `schema` as the documentation of a response whose JSON a function builds (`checkToJson`,
@@ -51,7 +65,8 @@ export function openApiDocument(app: OpenAPIHono, opts: OpenApiDocumentOptions =
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, {
     type: "http",
     scheme: "bearer",
-    description: "The control plane's API token (PROBEMESH_API_TOKEN). Reads are open unless a token is presented.",
+    description:
+      "PROBEMESH_API_TOKEN (every scope) or a token from POST /v1/tokens. Scopes: read (every GET), write (other methods), admin (agents, tokens, hooks; implies write, which implies read).",
   });
   return app.getOpenAPI31Document({
     openapi: "3.1.0",
@@ -66,7 +81,9 @@ export function openApiDocument(app: OpenAPIHono, opts: OpenApiDocumentOptions =
     tags: [
       { name: "checks", description: "Check definitions and their results" },
       { name: "consensus", description: "What the regions agree on" },
-      { name: "agents", description: "Probe agents" },
+      { name: "agents", description: "Probe agents: enrollment and presence" },
+      { name: "tokens", description: "API tokens and their scopes" },
+      { name: "public", description: "Served without a token when PROBEMESH_PUBLIC_STATUS=true" },
       { name: "maintenance", description: "Maintenance windows: incidents inside them are not announced to hooks" },
       { name: "health", description: "Liveness, readiness and this document" },
     ],

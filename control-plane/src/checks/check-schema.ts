@@ -241,6 +241,9 @@ function checkShape(id: z.ZodType<string>) {
     }),
     retries: int(0, 10, 0),
     canary: bool(),
+    public: bool().openapi({
+      description: "shown (id and global state only) by GET /v1/public/status when PROBEMESH_PUBLIC_STATUS=true",
+    }),
     failureThreshold: int(1, 100, DEFAULT_THRESHOLD),
     recoveryThreshold: int(1, 100, DEFAULT_THRESHOLD),
     quorum,

@@ -108,6 +108,7 @@ function toCheck(body: CheckBodyOutput, id: string): Check {
     regions: body.regions,
     retries: body.retries,
     canary: body.canary,
+    public: body.public,
     failureThreshold: body.failureThreshold,
     recoveryThreshold: body.recoveryThreshold,
     quorum: body.quorum,

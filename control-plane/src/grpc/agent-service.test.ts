@@ -14,11 +14,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
 import { validateCheck } from "../checks/validate-check.js";
 import { createMemoryRegistry } from "../registry/memory-registry.js";
+import { createMemoryEnrollments } from "../trust/enrollments.js";
 import { createAgentService } from "./agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc-server.js";
 
 const log = pino({ level: "silent" });
-const TOKEN = "agent-token";
+/** Tokens of the agents `setup()` enrolls, by agent id. */
+const tokens = new Map<string, string>();
 
 type AgentClient = GrpcClient<typeof AgentService>;
 
@@ -29,9 +31,10 @@ function tcp(id: string, regions: string[] = []) {
   );
 }
 
-function md(token = TOKEN): Metadata {
+/** Metadata with the token of enrolled agent `agentOrToken`, or with `agentOrToken` itself as the token. */
+function md(agentOrToken = "agent-eu-west"): Metadata {
   const m = new Metadata();
-  m.set("authorization", `Bearer ${token}`);
+  m.set("authorization", `Bearer ${tokens.get(agentOrToken) ?? agentOrToken}`);
   return m;
 }
 
@@ -71,10 +74,19 @@ describe("agent gRPC service", () => {
   async function setup() {
     const registry = createMemoryRegistry({ log });
     const agents = createMemoryAgentDirectory();
-    const service = createAgentService({ registry, agents, token: TOKEN, log });
+    const enrollments = createMemoryEnrollments();
+    tokens.clear();
+    for (const [id, region] of [
+      ["agent-eu-west", "eu-west"],
+      ["agent-us-east", "us-east"],
+      ["http-only", "eu-west"],
+      ["a1", "eu-west"],
+    ] as const)
+      tokens.set(id, (await enrollments.enroll({ id, region, provider: "test" })).token);
+    const service = createAgentService({ registry, agents, enrollments, log });
     server = await startGrpcServer({ addr: "127.0.0.1:0", service, log });
     client = createGrpcClient(AgentService, `127.0.0.1:${server.port}`, credentials.createInsecure());
-    return { registry, agents, service, client };
+    return { registry, agents, enrollments, service, client };
   }
 
   const watchReq = (region: string, id = `agent-${region}`) =>
@@ -123,7 +135,7 @@ describe("agent gRPC service", () => {
     const req = create(WatchAssignmentsRequestSchema, {
       agent: { id: "http-only", region: "eu-west", provider: "test", version: "0.0.1", capabilities: ["http"] },
     });
-    const s = collect(client.watchAssignments(req, md()));
+    const s = collect(client.watchAssignments(req, md("http-only")));
     const snap = await s.next(1);
     expect(snap.event.case === "snapshot" && snap.event.value.checks.map((c) => c.id)).toEqual(["h"]);
 
@@ -148,6 +160,56 @@ describe("agent gRPC service", () => {
     expect(service.stats().unauthenticated).toBe(2);
   });
 
+  it("refuses an AgentInfo whose region or id differs from the token's enrollment, with a clear message", async () => {
+    const { registry, service, client } = await setup();
+    await registry.create(tcp("us", ["us-east"]));
+    // agent-eu-west's token, claiming us-east: it would receive (and vote on) another region's checks.
+    const s = collect(client.watchAssignments(watchReq("us-east", "agent-eu-west"), md("agent-eu-west")));
+    await expect(s.next(1)).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    expect(s.error()?.details).toMatch(/enrolled as id "agent-eu-west" in region "eu-west".*claims.*"us-east"/);
+    expect(s.messages).toHaveLength(0);
+    // agent-eu-west's token, claiming to be another agent of the same region.
+    const other = collect(client.watchAssignments(watchReq("eu-west", "agent-eu-2"), md("agent-eu-west")));
+    await expect(other.next(1)).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    const hb = await new Promise<ServiceError | null>((resolve) =>
+      client.heartbeat(
+        create(HeartbeatRequestSchema, {
+          agent: { id: "agent-eu-west", region: "us-east", provider: "p", version: "1" },
+        }),
+        md("agent-eu-west"),
+        (e) => resolve(e),
+      ),
+    );
+    expect(hb?.code).toBe(status.PERMISSION_DENIED);
+    expect(service.stats()).toMatchObject({ permissionDenied: 3, openStreams: 0 });
+  });
+
+  it("ends a revoked agent's stream with PERMISSION_DENIED and refuses its later calls", async () => {
+    const { enrollments, service, client } = await setup();
+    const mine = collect(client.watchAssignments(watchReq("eu-west"), md("agent-eu-west")));
+    const others = collect(client.watchAssignments(watchReq("us-east"), md("agent-us-east")));
+    await mine.next(1);
+    await others.next(1);
+    expect(await enrollments.revoke("agent-eu-west")).toBe(true);
+    const start = Date.now();
+    while (!mine.error() && Date.now() - start < 2000) await new Promise((r) => setTimeout(r, 10));
+    expect(mine.error()).toMatchObject({ code: status.PERMISSION_DENIED, details: "agent revoked" });
+    expect(others.error()).toBeUndefined();
+    expect(service.stats()).toMatchObject({ openStreams: 1, revokedStreams: 1 });
+    const hb = await new Promise<ServiceError | null>((resolve) =>
+      client.heartbeat(
+        create(HeartbeatRequestSchema, {
+          agent: { id: "agent-eu-west", region: "eu-west", provider: "p", version: "1" },
+        }),
+        md("agent-eu-west"),
+        (e) => resolve(e),
+      ),
+    );
+    expect(hb?.code).toBe(status.UNAUTHENTICATED);
+    const again = collect(client.watchAssignments(watchReq("eu-west"), md("agent-eu-west")));
+    await expect(again.next(1)).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+  });
+
   it("rejects an invalid AgentInfo with INVALID_ARGUMENT", async () => {
     const { service, client } = await setup();
     const s = collect(client.watchAssignments(watchReq("eu.west"), md()));
@@ -167,7 +229,7 @@ describe("agent gRPC service", () => {
           outboxDepth: 2,
           lastSeq: 99n,
         }),
-        md(),
+        md("a1"),
         (e, r) => (e ? reject(e) : resolve(r!)),
       ),
     );

@@ -14,7 +14,8 @@ import {
 } from "@probemesh/proto";
 import type { Logger } from "pino";
 import type { AgentDirectory, AgentIdentity } from "../agents/types.js";
-import { bearerMatches } from "../bearer-token.js";
+import type { EnrolledAgent, Enrollments } from "../trust/enrollment.js";
+import { bearerToken } from "../trust/token.js";
 import type { CheckRegistry, RegistryWatch } from "../registry/types.js";
 import { checkRunsIn } from "../checks/check-record.js";
 import { agentIdentity } from "./agent-info.js";
@@ -24,8 +25,11 @@ import { assignedChecks, assignmentDelta } from "./assignments.js";
 export interface AgentServiceOptions {
   registry: CheckRegistry;
   agents: AgentDirectory;
-  /** PROBEMESH_AGENT_TOKEN: agents send `authorization: Bearer <token>` metadata. */
-  token: string;
+  /**
+   * Who may connect: each agent sends `authorization: Bearer <its token>` metadata, which must
+   * belong to an active enrollment whose id and region the AgentInfo repeats.
+   */
+  enrollments: Enrollments;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -37,6 +41,10 @@ export interface AgentServiceStats {
   unauthenticated: number;
   /** Calls rejected for a bad AgentInfo. */
   invalidArgument: number;
+  /** Calls rejected because the AgentInfo's id or region differs from the token's enrollment. */
+  permissionDenied: number;
+  /** Assignment streams ended because their agent was revoked. */
+  revokedStreams: number;
   /** Assignment streams open right now. */
   openStreams: number;
   snapshotsSent: number;
@@ -49,7 +57,10 @@ export interface AgentService {
   readonly definition: GrpcServiceDefinition<typeof AgentServiceDesc>;
   readonly implementation: GrpcServiceImplementation<typeof AgentServiceDesc>;
   stats(): AgentServiceStats;
-  /** Ends every open assignment stream with UNAVAILABLE (agents then reconnect, maybe elsewhere). */
+  /**
+   * Ends every open assignment stream with UNAVAILABLE (agents then reconnect, maybe elsewhere) and
+   * stops following revocations.
+   */
   close(): void;
 }
 
@@ -64,31 +75,75 @@ interface OpenStream {
  * The control plane's side of `probemesh.v1.AgentService`: WatchAssignments sends the snapshot of
  * the checks an agent's region runs and its capabilities cover (see `assigns`), then a delta for every registry change that concerns it, as
  * the registry delivers them (same process tick as the change arrives from NATS). Heartbeat records
- * presence. Both need the agent token, compared in constant time.
+ * presence. Both need an enrolled agent's token (looked up by hash) and an AgentInfo whose id and
+ * region are that enrollment's; a revoked agent's open stream ends with PERMISSION_DENIED.
  */
 export function createAgentService(opts: AgentServiceOptions): AgentService {
-  const { registry, agents, token } = opts;
+  const { registry, agents, enrollments } = opts;
   const log = opts.log.child({ component: "agent-service" });
   const now = opts.now ?? Date.now;
   const streams = new Map<string, OpenStream>();
-  const counters = { unauthenticated: 0, invalidArgument: 0, snapshotsSent: 0, deltasSent: 0, heartbeats: 0 };
+  const counters = {
+    unauthenticated: 0,
+    invalidArgument: 0,
+    permissionDenied: 0,
+    revokedStreams: 0,
+    snapshotsSent: 0,
+    deltasSent: 0,
+    heartbeats: 0,
+  };
 
-  function authorized(metadata: Metadata, method: string, peer: string): boolean {
+  function authenticated(metadata: Metadata, method: string, peer: string): EnrolledAgent | undefined {
     const value = metadata.get("authorization")[0];
-    if (bearerMatches(typeof value === "string" ? value : undefined, token)) return true;
+    const token = bearerToken(typeof value === "string" ? value : undefined);
+    const enrolled = token === undefined ? undefined : enrollments.authenticate(token);
+    if (enrolled) return enrolled;
     counters.unauthenticated++;
-    // Never log what was presented: it may be a near-miss of the real token.
+    // Never log what was presented: it may be a near-miss of a real token.
     log.warn(
       { method, peer, unauthenticated: counters.unauthenticated },
-      "agent call rejected: missing or invalid bearer token",
+      "agent call rejected: missing, unknown or revoked agent token",
     );
-    return false;
+    return undefined;
   }
+
+  /** Why the AgentInfo may not speak for `enrolled` (its id or region differs), or undefined. */
+  function impersonation(enrolled: EnrolledAgent, who: AgentIdentity, method: string, peer: string) {
+    if (who.id === enrolled.id && who.region === enrolled.region) return undefined;
+    counters.permissionDenied++;
+    const details =
+      `agent token is enrolled as id ${JSON.stringify(enrolled.id)} in region ${JSON.stringify(enrolled.region)}, ` +
+      `but the agent claims id ${JSON.stringify(who.id)} in region ${JSON.stringify(who.region)}; ` +
+      "set PROBEMESH_AGENT_ID and PROBEMESH_REGION to the enrollment's";
+    log.warn(
+      {
+        method,
+        peer,
+        agentId: enrolled.id,
+        region: enrolled.region,
+        claimedId: who.id,
+        claimedRegion: who.region,
+        permissionDenied: counters.permissionDenied,
+      },
+      "agent call rejected: AgentInfo differs from the enrollment",
+    );
+    return details;
+  }
+
+  // A revoked agent loses its open streams on this replica, wherever the revocation was made.
+  const stopRevocations = enrollments.onRevoked((revoked) => {
+    for (const s of [...streams.values()]) {
+      if (s.agent.id !== revoked.id) continue;
+      counters.revokedStreams++;
+      s.end(status.PERMISSION_DENIED, "agent revoked");
+    }
+  });
 
   const watchAssignments: Handlers["watchAssignments"] = (call) => {
     const peer = call.getPeer();
-    if (!authorized(call.metadata, "WatchAssignments", peer)) {
-      call.emit("error", { code: status.UNAUTHENTICATED, details: "missing or invalid bearer token" });
+    const enrolled = authenticated(call.metadata, "WatchAssignments", peer);
+    if (!enrolled) {
+      call.emit("error", { code: status.UNAUTHENTICATED, details: "missing, unknown or revoked agent token" });
       return;
     }
     const who = agentIdentity(call.request.agent);
@@ -98,7 +153,13 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       call.emit("error", { code: status.INVALID_ARGUMENT, details: who.problems.join("; ") });
       return;
     }
-    const agent = who.agent;
+    const denied = impersonation(enrolled, who.agent, "WatchAssignments", peer);
+    if (denied) {
+      call.emit("error", { code: status.PERMISSION_DENIED, details: denied });
+      return;
+    }
+    // Its checks are those of its enrolled region (the AgentInfo was just proven to repeat it).
+    const agent: AgentIdentity = { ...who.agent, region: enrolled.region, provider: enrolled.provider };
     if (!registry.ready()) {
       call.emit("error", { code: status.UNAVAILABLE, details: "check registry is not ready" });
       return;
@@ -190,8 +251,10 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
   };
 
   const heartbeat: Handlers["heartbeat"] = (call, callback) => {
-    if (!authorized(call.metadata, "Heartbeat", call.getPeer())) {
-      callback({ code: status.UNAUTHENTICATED, details: "missing or invalid bearer token" });
+    const peer = call.getPeer();
+    const enrolled = authenticated(call.metadata, "Heartbeat", peer);
+    if (!enrolled) {
+      callback({ code: status.UNAUTHENTICATED, details: "missing, unknown or revoked agent token" });
       return;
     }
     const who = agentIdentity(call.request.agent);
@@ -200,15 +263,23 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       callback({ code: status.INVALID_ARGUMENT, details: who.problems.join("; ") });
       return;
     }
+    const denied = impersonation(enrolled, who.agent, "Heartbeat", peer);
+    if (denied) {
+      callback({ code: status.PERMISSION_DENIED, details: denied });
+      return;
+    }
     counters.heartbeats++;
     const req = call.request;
     // Presence is written in the background: a slow NATS must not delay the agent's liveness answer.
-    void agents.heartbeat(who.agent, {
-      assignmentVersion: Number(req.assignmentVersion),
-      outboxDepth: req.outboxDepth,
-      lastSeq: Number(req.lastSeq),
-      schedulingLagP99Ms: Number.isFinite(req.schedulingLagP99Ms) ? req.schedulingLagP99Ms : 0,
-    });
+    void agents.heartbeat(
+      { ...who.agent, provider: enrolled.provider },
+      {
+        assignmentVersion: Number(req.assignmentVersion),
+        outboxDepth: req.outboxDepth,
+        lastSeq: Number(req.lastSeq),
+        schedulingLagP99Ms: Number.isFinite(req.schedulingLagP99Ms) ? req.schedulingLagP99Ms : 0,
+      },
+    );
     callback(null, create(HeartbeatResponseSchema, { serverTimeMs: BigInt(now()) }));
   };
 
@@ -217,6 +288,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     implementation: { watchAssignments, heartbeat },
     stats: () => ({ ...counters, openStreams: streams.size }),
     close() {
+      stopRevocations();
       for (const s of [...streams.values()]) s.end(status.UNAVAILABLE, "control plane shutting down");
     },
   };
