@@ -2,7 +2,7 @@
 // NATS and ClickHouse URLs, so those URLs must never be logged as they are.
 import { describe, expect, it } from "vitest";
 import { freePort, startProcess, waitFor } from "./harness/index.js";
-import { AGENT_TOKEN, API_TOKEN, CONTROL_PLANE_BIN } from "./harness/mesh.js";
+import { AGENT_TOKEN, API_TOKEN, CONTROL_PLANE_BIN, SECRET_KEY } from "./harness/mesh.js";
 
 describe("control plane start-up logs", () => {
   it("never log the passwords inside PROBEMESH_NATS_URL and PROBEMESH_CLICKHOUSE_URL", async () => {
@@ -22,6 +22,7 @@ describe("control plane start-up logs", () => {
         PROBEMESH_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
         PROBEMESH_API_TOKEN: API_TOKEN,
         PROBEMESH_AGENT_TOKEN: AGENT_TOKEN,
+        PROBEMESH_SECRET_KEY: SECRET_KEY,
         PROBEMESH_LOG_LEVEL: "debug",
       },
     });

@@ -27,6 +27,7 @@ import { createHooks } from "./hooks/hooks.js";
 import { belatedRecovery, hookEventsFromTransition, reannouncements } from "./hooks/from-transition.js";
 import type { HookEvent } from "./hooks/types.js";
 import { createMaintenanceGate } from "./maintenance/hook-gate.js";
+import { createSecretBox } from "./trust/secret-box.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
 
 /** How often old result partitions are dropped. */
@@ -63,6 +64,8 @@ function rootLogger(config: Config): Logger {
       paths: [
         "apiToken",
         "agentToken",
+        "secretKeys",
+        "*.secretKeys",
         "*.apiToken",
         "*.agentToken",
         "authorization",
@@ -136,7 +139,11 @@ async function main(): Promise<void> {
   );
   if (!jsm) return;
 
-  const registry = createRegistry({ nc, log });
+  // Check and hook secrets are sealed at rest with PROBEMESH_SECRET_KEY (in clear only when insecure).
+  const secrets = createSecretBox(config.secretKeys);
+  if (!secrets.sealing)
+    log.warn("PROBEMESH_SECRET_KEY is not set: check and hook secrets are stored in clear in NATS KV");
+  const registry = createRegistry({ nc, log, secrets });
   life.onStop(() => registry.stop());
   await retryUntilAborted({ what: "loading the check registry", log, signal: life.signal }, () => registry.start());
   if (life.signal.aborted) return;
@@ -173,7 +180,7 @@ async function main(): Promise<void> {
   const outageStore = createOutageStore({ client: store.client, log });
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
-  const hooks = createHooks({ nc, log });
+  const hooks = createHooks({ nc, log, secrets, checks: registry });
   const hooksLog = log.child({ component: "hooks" });
   // Incidents opened inside a maintenance window are held back from hooks (see HOOKS.md).
   const maintenanceGate = createMaintenanceGate({ windows: () => maintenance.current(), log: hooksLog });

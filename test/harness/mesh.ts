@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,8 @@ export const AGENT_BIN = join(repo, "agent", "dist", "main.js");
 
 export const API_TOKEN = "test-api-token";
 export const AGENT_TOKEN = "test-agent-token";
+/** PROBEMESH_SECRET_KEY of every control plane a test process starts (one key, so restarts read what was sealed). */
+export const SECRET_KEY = `test:${randomBytes(32).toString("base64")}`;
 
 /** A control-plane process started from its built bin. */
 export interface ControlPlane {
@@ -46,6 +49,7 @@ export async function startControlPlane(opts: {
     PROBEMESH_GRPC_ADDR: `${host}:${grpcPort}`,
     PROBEMESH_API_TOKEN: API_TOKEN,
     PROBEMESH_AGENT_TOKEN: AGENT_TOKEN,
+    PROBEMESH_SECRET_KEY: SECRET_KEY,
     PROBEMESH_LOG_LEVEL: "info",
     ...opts.env,
   };

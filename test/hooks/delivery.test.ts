@@ -3,14 +3,17 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   createHooks,
+  createSecretBox,
   type HookAdapter,
   type Hooks,
   type HooksOptions,
+  parseKeyRing,
   validateHook,
   verifyWebhook,
 } from "@probemesh/control-plane";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsServer } from "../harness/nats.js";
+import { SECRET_KEY } from "../harness/mesh.js";
 import { waitFor } from "../harness/process.js";
 import { memoryLogger, outageEvent, startReceiver, type Receiver } from "./receiver.js";
 
@@ -28,7 +31,7 @@ const logs = memoryLogger();
 
 async function replica(options: HooksOptions = FAST): Promise<{ nc: NatsConnection; hooks: Hooks }> {
   const nc = await connect({ servers: nats.url });
-  const hooks = createHooks({ nc, log: logs.log, options });
+  const hooks = createHooks({ nc, log: logs.log, secrets: createSecretBox(parseKeyRing(SECRET_KEY).ring), options });
   const r = { nc, hooks };
   open.push(r);
   return r;
