@@ -56,6 +56,12 @@ describe("resultToRow", () => {
     });
   });
 
+  it("masks the query values of the probed URL (they may be credentials)", () => {
+    expect(resultToRow(result({ target: "http://127.0.0.1:8081/h?token=tok-1" })).target).toBe(
+      "http://127.0.0.1:8081/h?token=***",
+    );
+  });
+
   it("maps states and fills missing phases with zeros", () => {
     expect(resultToRow(result({ state: ProbeState.UP })).state).toBe("up");
     expect(resultToRow(result({ state: ProbeState.DEGRADED })).state).toBe("degraded");

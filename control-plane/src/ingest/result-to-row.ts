@@ -2,6 +2,7 @@
 import { ProbeState, probeStateName, type ProbeResult } from "@probemesh/proto";
 import { ValidationError } from "../errors.js";
 import type { ResultRow } from "../store/types.js";
+import { maskUrlQuery } from "../trust/url-query.js";
 
 /** Longest id-like field (result, check, agent id, region) accepted. */
 export const MAX_ID_LENGTH = 256;
@@ -107,7 +108,8 @@ export function resultToRow(r: ProbeResult): ResultRow {
     },
     seq: Number(r.seq),
     attempts: r.attempts,
-    target: r.target.slice(0, MAX_TARGET_LENGTH),
+    // The probed URL's query values may be credentials (?token=): never stored in ClickHouse.
+    target: maskUrlQuery(r.target).slice(0, MAX_TARGET_LENGTH),
     canary: r.canary,
     lagMs: r.lagMs,
     httpStatus: r.httpStatus,
