@@ -6,7 +6,7 @@ import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { assertSameType } from "../checks/validate-check.js";
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
-import type { SecretBox } from "../trust/secret-box.js";
+import { SecretBoxError, type SecretBox } from "../trust/secret-box.js";
 import { createCheckCache } from "./check-cache.js";
 import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
 import { followKv, type KvFollower } from "./kv-follower.js";
@@ -89,6 +89,16 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       cache.apply(e.revision, id, record);
     } catch (err) {
       corruptEntries++;
+      if (err instanceof SecretBoxError) {
+        // A key missing from PROBEMESH_SECRET_KEY is an operator's slip, not a deletion: keep what
+        // this replica knew of the check (deleting it would abandon its incidents).
+        log.error(
+          { err: err.message, id, revision: e.revision },
+          "check secrets unreadable; keeping the last readable version",
+        );
+        cache.advance(e.revision);
+        return;
+      }
       // A bad value must not stop the watcher; agents stop running that check until it is fixed.
       log.error({ err, id, revision: e.revision }, "corrupt check entry in the registry; treating it as deleted");
       cache.apply(e.revision, id, undefined);
