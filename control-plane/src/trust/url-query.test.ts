@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapQueryValues, maskUrlQuery, restoreMaskedQuery } from "./url-query.js";
+import { mapQueryValues, maskUrlQuery, maskUrlsInText, restoreMaskedQuery } from "./url-query.js";
 
 describe("maskUrlQuery", () => {
   it.each([
@@ -11,6 +11,15 @@ describe("maskUrlQuery", () => {
     ["https://h/p?a=b?c&d=e", "https://h/p?a=***&d=***"],
   ])("%s -> %s", (input, output) => {
     expect(maskUrlQuery(input)).toBe(output);
+  });
+});
+
+describe("maskUrlsInText", () => {
+  it("masks query values of every URL in a message, nothing else", () => {
+    expect(maskUrlsInText("redirect loop: https://h/a?token=t1 was visited, from http://h/b?x=2&y= again")).toBe(
+      "redirect loop: https://h/a?token=*** was visited, from http://h/b?x=***&y= again",
+    );
+    expect(maskUrlsInText("got 503 for ?a=b")).toBe("got 503 for ?a=b");
   });
 });
 

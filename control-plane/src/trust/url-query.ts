@@ -30,6 +30,13 @@ export function maskUrlQuery(url: string): string {
   return mapQueryValues(url, (value) => (value === "" ? value : QUERY_MASK));
 }
 
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>]+/gi;
+
+/** `text` (an error message, say) with the query values of every http(s) URL in it masked. */
+export function maskUrlsInText(text: string): string {
+  return text.includes("://") ? text.replace(URL_IN_TEXT, maskUrlQuery) : text;
+}
+
 /**
  * `next` with each query value sent as {@link QUERY_MASK} (as a GET shows it) replaced by the value
  * of the same name in `previous`, so a GET-edit-PUT round trip keeps the stored values.
