@@ -97,6 +97,11 @@ async function main(): Promise<void> {
     "starting probemesh control plane",
   );
 
+  // Check and hook secrets are sealed at rest with PROBEMESH_SECRET_KEY (in clear only when insecure).
+  const secrets = createSecretBox(config.secretKeys);
+  if (!secrets.sealing)
+    log.warn("PROBEMESH_SECRET_KEY is not set: check and hook secrets are stored in clear in NATS KV");
+
   // NATS: wait for it at start (clear log lines), then reconnect forever.
   const natsLog = log.child({ component: "nats" });
   const nc: NatsConnection | undefined = await retryUntilAborted(
@@ -139,10 +144,6 @@ async function main(): Promise<void> {
   );
   if (!jsm) return;
 
-  // Check and hook secrets are sealed at rest with PROBEMESH_SECRET_KEY (in clear only when insecure).
-  const secrets = createSecretBox(config.secretKeys);
-  if (!secrets.sealing)
-    log.warn("PROBEMESH_SECRET_KEY is not set: check and hook secrets are stored in clear in NATS KV");
   const registry = createRegistry({ nc, log, secrets });
   life.onStop(() => registry.stop());
   await retryUntilAborted({ what: "loading the check registry", log, signal: life.signal }, () => registry.start());
