@@ -35,6 +35,11 @@ if [ ! -f "$mesh/tokens.env" ]; then
     "$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))')" >"$mesh/tokens.env"
   umask 022
 fi
+# The key sealing check and hook secrets in NATS KV (added to a tokens.env made before it existed).
+if ! grep -q '^PROBEMESH_SECRET_KEY=' "$mesh/tokens.env"; then
+  (umask 077; printf 'PROBEMESH_SECRET_KEY=k1:%s\n' \
+    "$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))')" >>"$mesh/tokens.env")
+fi
 set -a; . "$mesh/tokens.env"; set +a
 # A tokens.env from before enrollment may still name a shared agent token: agents now have their own.
 unset PROBEMESH_AGENT_TOKEN

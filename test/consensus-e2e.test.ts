@@ -20,6 +20,7 @@ import {
   createIngest,
   createOutageStore,
   createRegistry,
+  createSecretBox,
   ensureResultsStream,
   type GrpcServer,
   type Ingest,
@@ -27,6 +28,7 @@ import {
   type NatsRegistry,
   type Outage,
   type OutageStore,
+  parseKeyRing,
   policyFromCheck,
   startGrpcServer,
   createMemoryApiTokens,
@@ -35,7 +37,7 @@ import {
 import type { Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
-import { startAgent, waitFor, type Agent } from "./harness/mesh.js";
+import { SECRET_KEY, startAgent, waitFor, type Agent } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { createRegions, netnsUnavailable, type Regions } from "./harness/netns.js";
 
@@ -130,7 +132,7 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     await ensureResultsStream(await jetstreamManager(nc));
     store = createClickHouseStore({ url: ch.url, database: "probemesh", log });
     await store.migrate();
-    registry = createRegistry({ nc, log });
+    registry = createRegistry({ nc, log, secrets: createSecretBox(parseKeyRing(SECRET_KEY).ring) });
     await registry.start();
     agentDir = createAgentDirectory({ nc, log });
     await agentDir.start();

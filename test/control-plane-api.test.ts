@@ -24,6 +24,7 @@ import {
   createRegistry,
   type ApiTokens,
   type EnrollmentStore,
+  createSecretBox,
   type GrpcServer,
   type NatsAgentDirectory,
   type NatsRegistry,
@@ -31,11 +32,13 @@ import {
   type ResultStore,
   startApiServer,
   startGrpcServer,
+  parseKeyRing,
   validateCheck,
 } from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsServer } from "./harness/nats.js";
+import { SECRET_KEY } from "./harness/mesh.js";
 import { waitFor } from "./harness/process.js";
 
 const API_TOKEN = "cp-api-test-token";
@@ -83,7 +86,7 @@ const store: ResultStore = {
 
 async function startReplica(natsUrl: string, name: string): Promise<Replica> {
   const nc = await connect({ servers: natsUrl, name });
-  const registry = createRegistry({ nc, log });
+  const registry = createRegistry({ nc, log, secrets: createSecretBox(parseKeyRing(SECRET_KEY).ring) });
   await registry.start();
   const agents = createAgentDirectory({ nc, log, replicaId: name, refreshIntervalMs: 500 });
   await agents.start();

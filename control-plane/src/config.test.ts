@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "./errors.js";
 import { loadConfig, redactUrl } from "./config.js";
 
-const tokens = { PROBEMESH_API_TOKEN: "api-secret" };
+const KEY = Buffer.alloc(32, 7).toString("base64");
+const tokens = {
+  PROBEMESH_API_TOKEN: "api-secret",
+  PROBEMESH_SECRET_KEY: `k1:${KEY}`,
+};
 
 function problems(env: Record<string, string>) {
   try {
@@ -27,6 +31,7 @@ describe("loadConfig", () => {
       ignored: [],
       logLevel: "info",
       retentionDays: 30,
+      secretKeys: { keys: [{ id: "k1", key: Buffer.alloc(32, 7) }] },
     });
   });
 
@@ -74,7 +79,30 @@ describe("loadConfig", () => {
       "PROBEMESH_PUBLIC_STATUS",
       "PROBEMESH_LOG_LEVEL",
       "PROBEMESH_RETENTION_DAYS",
+      "PROBEMESH_SECRET_KEY",
     ]);
+  });
+
+  it("reads a key ring for secrets at rest, first key sealing, and names every bad entry without its bytes", () => {
+    const other = Buffer.alloc(32, 9).toString("base64");
+    const ring = loadConfig({ ...tokens, PROBEMESH_SECRET_KEY: `new:${other}, old:${KEY}` }).secretKeys;
+    expect(ring?.keys.map((k) => k.id)).toEqual(["new", "old"]);
+    const short = Buffer.alloc(16, 1).toString("base64");
+    const e = problems({ ...tokens, PROBEMESH_SECRET_KEY: `a:${short},b c:${KEY},a:${KEY},nocolon,d:!!!` });
+    const messages = (e.details?.problems as { field: string; message: string }[]).map((p) => p.message);
+    expect(messages).toEqual([
+      'key "a" is 16 bytes; AES-256 needs 32 (e.g. openssl rand -base64 32)',
+      'key 2: the key id must be 1 to 32 letters, digits, "_" or "-"',
+      "key 4 is not <keyId>:<base64 of 32 bytes>",
+      'key "d" is not base64',
+    ]);
+    expect(JSON.stringify(e.details)).not.toContain(short);
+  });
+
+  it("requires PROBEMESH_SECRET_KEY unless PROBEMESH_INSECURE=true (secrets then stored in clear)", () => {
+    const { PROBEMESH_SECRET_KEY: _key, ...noKey } = tokens;
+    expect(problems(noKey).details?.field).toBe("PROBEMESH_SECRET_KEY");
+    expect(loadConfig({ ...noKey, PROBEMESH_INSECURE: "true" }).secretKeys).toBeUndefined();
   });
 
   it("never echoes a token value", () => {

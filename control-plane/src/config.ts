@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { Problems } from "./checks/problems.js";
 import { isHostname } from "./checks/rules.js";
+import { parseKeyRing, type KeyRing } from "./trust/secret-box.js";
 
 /** Log levels pino accepts. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -27,6 +28,11 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   /** PROBEMESH_RETENTION_DAYS: days of results kept in ClickHouse. @default 30 */
   retentionDays: number;
+  /**
+   * PROBEMESH_SECRET_KEY: `<keyId>:<base64 of 32 bytes>[,...]`, the first seals secrets at rest, all
+   * open them (rotation). Required unless PROBEMESH_INSECURE=true; undefined = secrets stored in clear.
+   */
+  secretKeys: KeyRing | undefined;
 }
 
 /** Default of every optional variable, by env name. */
@@ -104,6 +110,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.add("PROBEMESH_RETENTION_DAYS", "must be a whole number of days between 1 and 36500");
   }
 
+  let secretKeys: KeyRing | undefined;
+  const rawKey = env.PROBEMESH_SECRET_KEY?.trim() ?? "";
+  if (rawKey !== "") {
+    const parsed = parseKeyRing(rawKey);
+    for (const p of parsed.problems) problems.add("PROBEMESH_SECRET_KEY", p);
+    secretKeys = parsed.ring;
+  } else if (env.PROBEMESH_INSECURE?.trim() !== "true") {
+    problems.add(
+      "PROBEMESH_SECRET_KEY",
+      'is required (e.g. "k1:$(openssl rand -base64 32)"); with PROBEMESH_INSECURE=true check and hook credentials are stored in clear instead',
+    );
+  }
+
   problems.throwIfAny("configuration");
   return {
     natsUrl,
@@ -116,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ignored,
     logLevel: logLevel as Config["logLevel"],
     retentionDays,
+    secretKeys,
   };
 }
 

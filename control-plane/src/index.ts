@@ -10,6 +10,18 @@ export {
 } from "./errors.js";
 export { loadConfig, CONFIG_DEFAULTS, LOG_LEVELS, type Config } from "./config.js";
 export { bearerMatches } from "./bearer-token.js";
+export {
+  createSecretBox,
+  parseKeyRing,
+  generateKeySpec,
+  isSealed,
+  SecretBoxError,
+  ENVELOPE_PREFIX,
+  type SecretBox,
+  type KeyRing,
+  type SecretKey,
+} from "./trust/secret-box.js";
+export { maskUrlQuery, QUERY_MASK } from "./trust/url-query.js";
 
 export {
   validateCheck,

@@ -27,6 +27,7 @@ import { createHooks } from "./hooks/hooks.js";
 import { belatedRecovery, hookEventsFromTransition, reannouncements } from "./hooks/from-transition.js";
 import type { HookEvent } from "./hooks/types.js";
 import { createMaintenanceGate } from "./maintenance/hook-gate.js";
+import { createSecretBox } from "./trust/secret-box.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
 import { createKvApiTokens } from "./trust/api-tokens.js";
 import { createKvEnrollments } from "./trust/enrollments.js";
@@ -64,6 +65,8 @@ function rootLogger(config: Config): Logger {
     redact: {
       paths: [
         "apiToken",
+        "secretKeys",
+        "*.secretKeys",
         "*.apiToken",
         "token",
         "*.token",
@@ -100,6 +103,11 @@ async function main(): Promise<void> {
       { variable: name },
       `${name} is set but ignored: agents are enrolled (POST /v1/agents), each with its own token`,
     );
+
+  // Check and hook secrets are sealed at rest with PROBEMESH_SECRET_KEY (in clear only when insecure).
+  const secrets = createSecretBox(config.secretKeys);
+  if (!secrets.sealing)
+    log.warn("PROBEMESH_SECRET_KEY is not set: check and hook secrets are stored in clear in NATS KV");
 
   // NATS: wait for it at start (clear log lines), then reconnect forever.
   const natsLog = log.child({ component: "nats" });
@@ -143,7 +151,7 @@ async function main(): Promise<void> {
   );
   if (!jsm) return;
 
-  const registry = createRegistry({ nc, log });
+  const registry = createRegistry({ nc, log, secrets });
   life.onStop(() => registry.stop());
   await retryUntilAborted({ what: "loading the check registry", log, signal: life.signal }, () => registry.start());
   if (life.signal.aborted) return;
@@ -190,7 +198,7 @@ async function main(): Promise<void> {
   const outageStore = createOutageStore({ client: store.client, log });
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
-  const hooks = createHooks({ nc, log });
+  const hooks = createHooks({ nc, log, secrets, checks: registry });
   const hooksLog = log.child({ component: "hooks" });
   // Incidents opened inside a maintenance window are held back from hooks (see HOOKS.md).
   const maintenanceGate = createMaintenanceGate({ windows: () => maintenance.current(), log: hooksLog });

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ export const API_TOKEN = "test-api-token";
  * from their assignment cache) or tests that expect to be refused.
  */
 export const UNENROLLED_AGENT_TOKEN = "pma_not-enrolled-anywhere";
+/** PROBEMESH_SECRET_KEY of every control plane a test process starts (one key, so restarts read what was sealed). */
+export const SECRET_KEY = `test:${randomBytes(32).toString("base64")}`;
 
 /** A control-plane process started from its built bin. */
 export interface ControlPlane {
@@ -49,6 +52,7 @@ export async function startControlPlane(opts: {
     PROBEMESH_HTTP_ADDR: `${host}:${httpPort}`,
     PROBEMESH_GRPC_ADDR: `${host}:${grpcPort}`,
     PROBEMESH_API_TOKEN: API_TOKEN,
+    PROBEMESH_SECRET_KEY: SECRET_KEY,
     PROBEMESH_LOG_LEVEL: "info",
     ...opts.env,
   };

@@ -8,8 +8,10 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   createHooks,
   createHooksApi,
+  createSecretBox,
   type DeliveryRecord,
   type Hooks,
+  parseKeyRing,
   requireHooksToken,
   verifyWebhook,
 } from "@probemesh/control-plane";
@@ -18,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBind, type BindServer } from "../harness/bind.js";
 import { startHaproxy, type HaproxyServer } from "../harness/haproxy.js";
 import { startNats, type NatsServer } from "../harness/nats.js";
+import { SECRET_KEY } from "../harness/mesh.js";
 import { waitFor } from "../harness/process.js";
 import { startPowerdns, type PowerdnsServer } from "../harness/powerdns.js";
 import { outageEvent, startReceiver, type Receiver } from "./receiver.js";
@@ -86,6 +89,7 @@ beforeAll(async () => {
   hooks = createHooks({
     nc,
     log,
+    secrets: createSecretBox(parseKeyRing(SECRET_KEY).ring),
     options: { backoff: { initialMs: 200, maxMs: 1000 }, ackWaitMs: 5000, heartbeatMs: 1000, fetchExpiresMs: 1000 },
   });
   api = createHooksApi({ hooks, log, auth: requireHooksToken(TOKEN) });

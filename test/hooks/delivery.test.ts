@@ -1,16 +1,20 @@
 // Durable, signed hook deliveries on a real nats-server: retries while the consumer is down, one
 // webhook-id per delivery across retries and replicas, crash of a replica mid-delivery, 410, holds.
+import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   createHooks,
+  createSecretBox,
   type HookAdapter,
   type Hooks,
   type HooksOptions,
+  parseKeyRing,
   validateHook,
   verifyWebhook,
 } from "@probemesh/control-plane";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsServer } from "../harness/nats.js";
+import { SECRET_KEY } from "../harness/mesh.js";
 import { waitFor } from "../harness/process.js";
 import { memoryLogger, outageEvent, startReceiver, type Receiver } from "./receiver.js";
 
@@ -28,7 +32,7 @@ const logs = memoryLogger();
 
 async function replica(options: HooksOptions = FAST): Promise<{ nc: NatsConnection; hooks: Hooks }> {
   const nc = await connect({ servers: nats.url });
-  const hooks = createHooks({ nc, log: logs.log, options });
+  const hooks = createHooks({ nc, log: logs.log, secrets: createSecretBox(parseKeyRing(SECRET_KEY).ring), options });
   const r = { nc, hooks };
   open.push(r);
   return r;
@@ -333,5 +337,40 @@ describe("hook deliveries on JetStream", () => {
     ).rejects.toThrow(/invalid event/);
     expect(hooks.stats.rejectedEvents).toBe(1);
     await expect(hooks.test("nope")).rejects.toThrow(/not found/);
+  });
+  it("dead-letters queue messages for an unknown hook or check: counted, never attempted, never retried", async () => {
+    const rcv = await receiver();
+    const nc = await connect({ servers: nats.url });
+    const hooks = createHooks({
+      nc,
+      log: logs.log,
+      secrets: createSecretBox(parseKeyRing(SECRET_KEY).ring),
+      checks: { get: async (id) => (id === "web" ? {} : undefined) },
+      options: FAST,
+    });
+    open.push({ nc, hooks });
+    const { hook } = validateHook({ id: "dl", type: "webhook", url: rcv.url }, { mode: "create" });
+    await hooks.registry.create(hook);
+    await hooks.start();
+    const js = jetstream(nc);
+    const forge = (hookId: string, checkId: string) =>
+      js.publish(
+        `probemesh.hooks.deliver.${hookId}`,
+        JSON.stringify({
+          hookId,
+          event: outageEvent("outage.opened", { outageId: `forged-${hookId}-${checkId}`, checkId }),
+          enqueuedAt: Date.now(),
+        }),
+      );
+    await forge("nobody", "web");
+    await forge("dl", "invented");
+    await waitFor("two dead letters", () => hooks.stats.deadLettered === 2);
+    // The real path still works: a published event for a known check is delivered.
+    const ev = outageEvent("outage.opened", { outageId: "o-dl" });
+    await hooks.publish(ev);
+    await waitFor("the real delivery", () => rcv.received.length === 1);
+    expect(ids(rcv)).toEqual([`${ev.id}:dl`]);
+    expect(hooks.stats).toMatchObject({ deadLettered: 2, delivered: 1, failedAttempts: 0 });
+    expect(logs.text()).toContain("delivery message dead-lettered");
   });
 });

@@ -12,6 +12,7 @@ import type { ResultStore } from "../store/types.js";
 import { CheckIdParams } from "./check-id-param.js";
 import { errorResponses } from "./error-schema.js";
 import { bodyReadByHandler, documenting, requires } from "./openapi.js";
+import { maskUrlQuery } from "../trust/url-query.js";
 import { readJson } from "./read-json.js";
 import { resultsQuery, ResultSchema } from "./results-query.js";
 
@@ -185,7 +186,12 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
     const asked = c.req.valid("query");
     const query = { checkId: id, ...asked, from: Math.min(Math.max(asked.from, record.createdAt), asked.to) };
     try {
-      return c.json(await store.queryResults(query), 200);
+      // Rows stored before ingest masked them may still carry query values.
+      const rows = await store.queryResults(query);
+      return c.json(
+        rows.map((r) => ({ ...r, target: maskUrlQuery(r.target) })),
+        200,
+      );
     } catch (err) {
       if (err instanceof ValidationError) throw err;
       // The cause (with ClickHouse's address and error) goes to the log, not to API clients.

@@ -55,6 +55,16 @@ describe("checkToJson", () => {
     });
   });
 
+  it("masks every URL query value, keeping the names", () => {
+    const c = validateCheck(
+      { id: "q", type: "http", http: { url: "https://127.0.0.1/health?token=tok-1&region=eu" } },
+      { mode: "create" },
+    );
+    const json = checkToJson({ check: c, createdAt: 1, updatedAt: 1, revision: 1 });
+    expect(json.http).toMatchObject({ url: "https://127.0.0.1/health?token=***&region=***" });
+    expect(JSON.stringify(json)).not.toContain("tok-1");
+  });
+
   it("does not change the stored check", () => {
     const check = secretCheck();
     checkToJson({ check, createdAt: 1, updatedAt: 1, revision: 1 });
@@ -80,6 +90,12 @@ describe("restoreMaskedSecrets", () => {
     const restored = restoreMaskedSecrets(next, previous);
     expect(restored.http?.headers).toEqual({ authorization: "Bearer s3cret", "X-Trace": "new", "X-New": MASK });
     expect(restored.http?.body).toBe('{"password":"hunter2"}');
+  });
+
+  it("puts back URL query values sent masked", () => {
+    const make = (url: string) => validateCheck({ id: "q", type: "http", http: { url } }, { mode: "create" });
+    const restored = restoreMaskedSecrets(make("https://h/?token=***&v=3"), make("https://h/?token=tok-1&v=2"));
+    expect(restored.http?.url).toBe("https://h/?token=tok-1&v=3");
   });
 });
 

@@ -1,5 +1,6 @@
 import { clone, toJson, type JsonObject } from "@bufbuild/protobuf";
 import { CheckSchema, type Check } from "@probemesh/proto";
+import { maskUrlQuery, restoreMaskedQuery } from "../trust/url-query.js";
 
 /** A check as the registry stores it: the proto message plus bookkeeping. */
 export interface CheckRecord {
@@ -13,7 +14,7 @@ export interface CheckRecord {
   revision: number;
 }
 
-/** What the API shows instead of a secret value (header values, request body, gRPC metadata values). */
+/** What the API shows instead of a secret value (header values, request body, gRPC metadata values, URL query values). */
 export const MASK = "***";
 
 /** The API JSON of a stored check: proto3 JSON with secrets masked, plus `createdAt`/`updatedAt`. */
@@ -33,6 +34,7 @@ export function maskSecrets(check: Check): Check {
   if (masked.http) {
     for (const name of Object.keys(masked.http.headers)) masked.http.headers[name] = MASK;
     if (masked.http.body !== "") masked.http.body = MASK;
+    masked.http.url = maskUrlQuery(masked.http.url);
   }
   if (masked.grpc) {
     for (const key of Object.keys(masked.grpc.metadata)) masked.grpc.metadata[key] = MASK;
@@ -54,6 +56,7 @@ export function restoreMaskedSecrets(next: Check, previous: Check): Check {
       if (value === MASK && prev !== undefined) restored.http.headers[name] = prev;
     }
     if (restored.http.body === MASK && previous.http.body !== "") restored.http.body = previous.http.body;
+    restored.http.url = restoreMaskedQuery(restored.http.url, previous.http.url);
   }
   if (restored.grpc && previous.grpc) {
     for (const [key, value] of Object.entries(restored.grpc.metadata)) {

@@ -15,7 +15,11 @@ export function assigns(check: Check, agent: AssignmentTarget): boolean {
   return checkRunsIn(check, agent.region) && checkRunnableBy(check, agent);
 }
 
-/** The checks `agent` runs, out of every check in the registry. */
+/**
+ * The checks `agent` runs, out of every check in the registry. Records come from the registry with
+ * their secrets opened (they are sealed only in KV): this filter is what keeps a check's secrets
+ * from agents of other regions, so nothing else may be sent.
+ */
 export function assignedChecks(records: readonly CheckRecord[], agent: AssignmentTarget): Check[] {
   return records.filter((r) => assigns(r.check, agent)).map((r) => r.check);
 }

@@ -14,6 +14,26 @@ export const DELIVERIES_STREAM = "PROBEMESH_HOOK_DELIVERIES";
 export const DELIVERIES_SUBJECT_PREFIX = "probemesh.hooks.deliver";
 /** Durable pull consumer shared by every control-plane replica. */
 export const DELIVERIES_CONSUMER = "hook-deliveries";
+/** JetStream stream of queue messages the worker refused (malformed, unknown hook or check). */
+export const DEAD_LETTERS_STREAM = "PROBEMESH_HOOK_DEAD_LETTERS";
+/** Subject prefix; full subject `probemesh.hooks.dead.<reason>`. */
+export const DEAD_LETTERS_SUBJECT_PREFIX = "probemesh.hooks.dead";
+/** Why a queue message was dead-lettered. */
+export type DeadLetterReason = "malformed" | "unknown_hook" | "unknown_check" | "subject_mismatch";
+
+/** A refused queue message as kept in {@link DEAD_LETTERS_STREAM}, for an operator to inspect. */
+export interface DeadLetter {
+  reason: DeadLetterReason;
+  /** What exactly was wrong. */
+  detail: string;
+  /** Subject and stream sequence of the refused message. */
+  subject: string;
+  seq: number;
+  /** Epoch ms of the refusal. */
+  at: number;
+  /** The message as received (UTF-8, cut to 64 KiB). */
+  payload: string;
+}
 
 /** A queued delivery. */
 export interface QueuedDelivery {
@@ -31,6 +51,8 @@ export interface DeliveryStreamOptions {
   maxAgeMs?: number;
   /** Redelivery delay of a message whose replica died mid-attempt (alive replicas extend it while working). @default 30000 */
   ackWaitMs?: number;
+  /** Dead letters older than this are dropped. @default 2592000000 (30 days) */
+  deadLetterMaxAgeMs?: number;
 }
 
 /** The id of one event's delivery to one hook: JetStream msgID and the `webhook-id` header. */
@@ -61,6 +83,19 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
     },
     updatable: ["ack_wait", "max_ack_pending"],
   });
+  await ensureStream(jsm, {
+    name: DEAD_LETTERS_STREAM,
+    settings: {
+      subjects: [`${DEAD_LETTERS_SUBJECT_PREFIX}.>`],
+      max_msgs: 10_000,
+      max_age: (opts.deadLetterMaxAgeMs ?? 30 * 86_400_000) * 1_000_000,
+    },
+  });
+}
+
+/** Keeps a refused queue message in {@link DEAD_LETTERS_STREAM}. */
+export async function publishDeadLetter(js: JetStreamClient, d: DeadLetter): Promise<void> {
+  await js.publish(`${DEAD_LETTERS_SUBJECT_PREFIX}.${d.reason}`, JSON.stringify(d));
 }
 
 /** Enqueues one delivery; false when JetStream dropped it as a duplicate of an earlier enqueue. */

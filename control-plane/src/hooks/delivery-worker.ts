@@ -5,7 +5,17 @@ import { backoffPolicy, type BackoffOptions } from "../backoff.js";
 import { sleep } from "../sleep.js";
 import type { AdapterSet } from "./actions/index.js";
 import { directionOf, errorMessage } from "./actions/types.js";
-import { DELIVERIES_CONSUMER, DELIVERIES_STREAM, deliveryId, type QueuedDelivery } from "./delivery-queue.js";
+import { SecretBoxError } from "../trust/secret-box.js";
+import {
+  DELIVERIES_CONSUMER,
+  DELIVERIES_STREAM,
+  DELIVERIES_SUBJECT_PREFIX,
+  deliveryId,
+  publishDeadLetter,
+  type DeadLetter,
+  type DeadLetterReason,
+  type QueuedDelivery,
+} from "./delivery-queue.js";
 import type { DeliveryLog } from "./delivery-log.js";
 import { decide, eventTime } from "./guardrails.js";
 import type { HookStateStore } from "./hook-state.js";
@@ -42,6 +52,7 @@ export function emptyDeliveryStats(): DeliveryStats {
     skipped: 0,
     dryRun: 0,
     malformed: 0,
+    deadLettered: 0,
     logErrors: 0,
     waitedForLease: 0,
   };
@@ -58,8 +69,10 @@ export interface DeliveryStats {
   disabled: number;
   skipped: number;
   dryRun: number;
-  /** Queue messages that could not be parsed (dropped). */
+  /** Queue messages that could not be parsed (dead-lettered). */
   malformed: number;
+  /** Queue messages refused and moved to the dead letters (malformed ones included). */
+  deadLettered: number;
   /** Outcomes that could not be written to the delivery log (the message is then retried). */
   logErrors: number;
   /** Times a delivery waited because another action of the same hook and check was running. */
@@ -77,10 +90,20 @@ export interface DeliveryWorker {
   readonly stats: DeliveryStats;
 }
 
+/** The check registry as the worker asks it: does a check exist? */
+export interface KnownChecks {
+  get(id: string): Promise<unknown>;
+}
+
 /** Dependencies of {@link createDeliveryWorker}. */
 export interface DeliveryWorkerDeps {
   js: JetStreamClient;
   registry: HookRegistry;
+  /**
+   * When given, a delivery whose check is neither in the registry nor known to the hook state (every
+   * event the control plane publishes records its check there) is dead-lettered.
+   */
+  checks?: KnownChecks;
   deliveryLog: DeliveryLog;
   state: HookStateStore;
   adapters: AdapterSet;
@@ -131,6 +154,33 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     else m.nak(Math.max(0, Math.round(then.nakMs)));
   }
 
+  /**
+   * Moves a message that can never be delivered to the dead letters and terminates it: counted,
+   * logged, kept for inspection, never retried. Should the dead letter not be written, the message
+   * is retried later instead (nothing is dropped unseen).
+   */
+  async function deadLetter(m: JsMsg, reason: DeadLetterReason, detail: string): Promise<void> {
+    const letter: DeadLetter = {
+      reason,
+      detail,
+      subject: m.subject,
+      seq: m.seq,
+      at: now(),
+      payload: m.string().slice(0, 65_536),
+    };
+    try {
+      await publishDeadLetter(js, letter);
+    } catch (err) {
+      log.warn({ subject: m.subject, seq: m.seq, reason, err: errorMessage(err) }, "could not dead-letter; will retry");
+      m.nak(Math.min(30_000, policy.initialMs * 5));
+      return;
+    }
+    stats.deadLettered++;
+    if (reason === "malformed") stats.malformed++;
+    log.error({ subject: m.subject, seq: m.seq, reason, detail }, "delivery message dead-lettered");
+    m.term();
+  }
+
   async function handle(m: JsMsg): Promise<void> {
     const attempt = m.info.deliveryCount;
     let d: QueuedDelivery;
@@ -140,12 +190,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         throw new Error("missing hookId or enqueuedAt");
       validateEvent(d.event);
     } catch (err) {
-      stats.malformed++;
-      log.error({ subject: m.subject, seq: m.seq, err: errorMessage(err) }, "dropping malformed delivery message");
-      m.term();
-      return;
+      return deadLetter(m, "malformed", errorMessage(err));
     }
     const { event, hookId } = d;
+    // The subject names the hook too: a message whose payload names another hook was not enqueued by us.
+    if (m.subject !== `${DELIVERIES_SUBJECT_PREFIX}.${hookId}`)
+      return deadLetter(m, "subject_mismatch", `payload names hook ${JSON.stringify(hookId)}`);
     const id = deliveryId(event.id, hookId);
     const base = {
       hookId,
@@ -164,19 +214,33 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     });
     const line = { hookId, eventId: event.id, type: event.type, attempt };
 
+    let retryMs = policy.initialMs;
     const rec = await registry.get(hookId).catch((err: unknown) => {
-      log.warn({ ...line, err: errorMessage(err) }, "hook registry unavailable; retrying");
+      if (err instanceof SecretBoxError) {
+        // Its secrets need a key PROBEMESH_SECRET_KEY lacks: wait for the operator, do not drop it.
+        retryMs = 30_000;
+        log.error({ ...line, err: errorMessage(err) }, "hook secrets unreadable; retrying later");
+      } else log.warn({ ...line, err: errorMessage(err) }, "hook registry unavailable; retrying");
       return null;
     });
-    if (rec === null) return void m.nak(policy.initialMs);
-    if (!rec || rec.disabled) {
+    if (rec === null) return void m.nak(retryMs);
+    if (!rec) return deadLetter(m, "unknown_hook", `no hook ${JSON.stringify(hookId)} (never created, or deleted)`);
+    if (rec.disabled) {
       stats.skipped++;
-      log.info({ ...line, reason: rec ? "disabled" : "deleted" }, "delivery skipped");
-      return finish(
-        m,
-        record("skipped", { error: rec ? `hook disabled: ${rec.disabled?.reason}` : "hook deleted" }),
-        "ack",
+      log.info({ ...line, reason: "disabled" }, "delivery skipped");
+      return finish(m, record("skipped", { error: `hook disabled: ${rec.disabled.reason}` }), "ack");
+    }
+    if (event.type !== "test" && deps.checks) {
+      const checkId = event.data.checkId;
+      const known = await Promise.all([deps.checks.get(checkId), state.checkState(checkId)]).then(
+        ([inRegistry, inState]) => inRegistry !== undefined || inState !== undefined,
+        (err: unknown) => {
+          log.warn({ ...line, err: errorMessage(err) }, "could not look the check up; retrying");
+          return null;
+        },
       );
+      if (known === null) return void m.nak(policy.initialMs);
+      if (!known) return deadLetter(m, "unknown_check", `no check ${JSON.stringify(checkId)} is or was known`);
     }
     const hook = rec.hook;
     const deadline = d.enqueuedAt + hook.deadlineMs;

@@ -23,7 +23,10 @@ export const HookSchema = z
   .object({
     id: z.string().openapi({ example: "dns-failover" }),
     type: z.enum(HOOK_TYPES),
-    url: z.string().optional().openapi({ example: "https://ops.example.test/hooks" }),
+    url: z.string().optional().openapi({
+      example: "https://ops.example.test/hooks",
+      description: "Query values are masked (`?token=***`); sent back masked, they keep their stored values.",
+    }),
     secret: z
       .string()
       .optional()

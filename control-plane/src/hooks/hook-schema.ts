@@ -15,6 +15,7 @@ import {
   type Rule,
 } from "../schemas/json-fields.js";
 import { secretProblem } from "./signing.js";
+import { restoreMaskedQuery } from "../trust/url-query.js";
 import { DEFAULT_EVENTS, handles } from "./subscription.js";
 import { HOOK_EVENT_TYPES, HOOK_TYPES, type Hook, type HookEventType, type HookType } from "./types.js";
 
@@ -399,7 +400,8 @@ export function hookInputSchema(ctx: HookSchemaContext) {
     const hook: Hook = {
       id: ctx.mode === "replace" ? (ctx.pathId ?? "") : String(v.id),
       type: v.type as HookType,
-      url: v.url,
+      // Query values come back masked from a GET (`?token=***`): those keep the stored ones.
+      url: existing ? restoreMaskedQuery(v.url, existing.url) : v.url,
       secret: v.secret,
       previousSecrets: v.previousSecrets,
       events: v.events.length > 0 ? (v.events as HookEventType[]) : defaultEvents,

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jets
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import type { SecretBox } from "../trust/secret-box.js";
 import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import { createAdapters, type AdapterSet } from "./actions/index.js";
 import { errorMessage } from "./actions/types.js";
@@ -19,6 +20,7 @@ import {
   type DeliveryStats,
   type DeliveryWorker,
   type DeliveryWorkerOptions,
+  type KnownChecks,
 } from "./delivery-worker.js";
 import { eventTime } from "./guardrails.js";
 import { createKvHookStateStore, HOOK_STATE_BUCKET, type HookStateStore } from "./hook-state.js";
@@ -86,17 +88,27 @@ interface Parts {
 export function createHooks({
   nc,
   log,
+  secrets,
+  checks,
   now = Date.now,
   options = {},
 }: {
   nc: NatsConnection;
   log: Logger;
+  /** Seals hook secrets at rest (PROBEMESH_SECRET_KEY). */
+  secrets: SecretBox;
+  /**
+   * The check registry: a queued delivery whose check is neither in it nor known to the hooks'
+   * state is dead-lettered. Without it, check ids of queued deliveries are not validated.
+   */
+  checks?: KnownChecks;
   now?: () => number;
   options?: HooksOptions;
 }): Hooks {
   const hlog = log.child({ component: "hooks" });
   let parts: Promise<Parts> | undefined;
   let worker: DeliveryWorker | undefined;
+  let resealed = false;
   const counters = { published: 0, rejectedEvents: 0, enqueued: 0, duplicates: 0 };
 
   function setup(): Promise<Parts> {
@@ -112,7 +124,7 @@ export function createHooks({
       ]);
       return {
         js,
-        registry: createKvHookRegistry({ kv: hooksKv, log: hlog, now }),
+        registry: createKvHookRegistry({ kv: hooksKv, log: hlog, secrets, now }),
         deliveries: createJetStreamDeliveryLog({ js, jsm }),
         state: createKvHookStateStore(stateKv, now),
       };
@@ -220,12 +232,19 @@ export function createHooks({
     },
     async start() {
       const p = await setup();
+      if (!resealed) {
+        resealed = true;
+        await p.registry
+          .reseal?.()
+          .catch((err: unknown) => hlog.warn({ err: errorMessage(err) }, "could not seal stored hook secrets again"));
+      }
       if (options.deliver === false || worker) return;
       worker = createDeliveryWorker({
         js: p.js,
         registry: p.registry,
         deliveryLog: p.deliveries,
         state: p.state,
+        ...(checks ? { checks } : {}),
         adapters: { ...createAdapters(), ...options.adapters },
         log: hlog,
         now,

@@ -1,17 +1,20 @@
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UnavailableError } from "../errors.js";
+import { openHook, sealHook } from "../trust/hook-secrets.js";
+import { SecretBoxError, type SecretBox } from "../trust/secret-box.js";
 import type { Hook, HookRecord } from "./types.js";
 
-/** NATS KV bucket holding the hooks (secrets included: protect the NATS account). */
+/** NATS KV bucket holding the hooks (their secrets sealed with PROBEMESH_SECRET_KEY). */
 export const HOOKS_BUCKET = "probemesh_hooks";
 
 /** Where hooks live. Shared by every control-plane replica through NATS KV; a memory fake fits for tests. */
 export interface HookRegistry {
   /** Stores a new hook; ConflictError when the id exists. */
   create(hook: Hook): Promise<HookRecord>;
+  /** The hook; SecretBoxError when its secrets need a key PROBEMESH_SECRET_KEY does not hold. */
   get(id: string): Promise<HookRecord | undefined>;
-  /** Every hook, sorted by id. */
+  /** Every readable hook, sorted by id (unreadable ones are logged and left out). */
   list(): Promise<HookRecord[]>;
   /** Replaces a hook (and re-enables it); NotFoundError when absent. */
   replace(hook: Hook): Promise<HookRecord>;
@@ -19,6 +22,11 @@ export interface HookRegistry {
   delete(id: string): Promise<boolean>;
   /** Marks a hook disabled (e.g. its receiver answered 410 Gone); deliveries to it stop until a PUT. */
   disable(id: string, reason: string): Promise<void>;
+  /**
+   * Writes again every hook whose secrets are stored in clear or under an older key, sealed with the
+   * current key (the rotation path); returns how many were rewritten and how many could not be read.
+   */
+  reseal?(): Promise<{ resealed: number; unreadable: number }>;
 }
 
 interface Stored {
@@ -28,12 +36,14 @@ interface Stored {
   disabled?: { at: number; reason: string };
 }
 
-function decode(text: string, revision: number): HookRecord {
+function decode(text: string, revision: number, box: SecretBox): HookRecord & { stale: boolean } {
   const s = JSON.parse(text) as Stored;
   if (typeof s !== "object" || s === null || typeof s.hook !== "object" || typeof s.hook.id !== "string")
     throw new Error("stored hook entry is malformed");
+  const { hook, stale } = openHook(s.hook, box);
   return {
-    hook: s.hook,
+    hook,
+    stale,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     ...(s.disabled ? { disabled: s.disabled } : {}),
@@ -41,9 +51,10 @@ function decode(text: string, revision: number): HookRecord {
   };
 }
 
-function encode(r: Omit<HookRecord, "revision">): string {
+// The only place a hook is written: its secrets never reach KV in clear.
+function encode(r: Omit<HookRecord, "revision">, box: SecretBox): string {
   const s: Stored = {
-    hook: r.hook,
+    hook: sealHook(r.hook, box),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     ...(r.disabled ? { disabled: r.disabled } : {}),
@@ -62,29 +73,44 @@ function unavailable(err: unknown): never {
 export function createKvHookRegistry({
   kv,
   log,
+  secrets,
   now = Date.now,
 }: {
   kv: KV;
   log: Logger;
+  /** Seals hook secrets before they are written and opens them after they are read. */
+  secrets: SecretBox;
   now?: () => number;
 }): HookRegistry {
   const rlog = log.child({ component: "hook-registry" });
-  async function get(id: string): Promise<HookRecord | undefined> {
+  async function read(id: string): Promise<(HookRecord & { stale: boolean }) | undefined> {
     const e = await kv.get(id).catch(unavailable);
     if (!e || e.operation !== "PUT") return undefined;
     try {
-      return decode(e.string(), e.revision);
+      return decode(e.string(), e.revision, secrets);
     } catch (err) {
+      if (err instanceof SecretBoxError) throw err;
       rlog.error({ err, hookId: id }, "skipping malformed hook entry");
       return undefined;
     }
+  }
+  async function get(id: string): Promise<HookRecord | undefined> {
+    const r = await read(id);
+    if (!r) return undefined;
+    const { stale: _stale, ...record } = r;
+    return record;
+  }
+  async function keys(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await kv.keys().catch(unavailable)) out.push(k);
+    return out;
   }
   async function update(id: string, change: (r: HookRecord) => Omit<HookRecord, "revision">): Promise<HookRecord> {
     const current = await get(id);
     if (!current) throw new NotFoundError("hook", id);
     const next = change(current);
     try {
-      const revision = await kv.update(id, encode(next), current.revision);
+      const revision = await kv.update(id, encode(next, secrets), current.revision);
       return { ...next, revision };
     } catch (err) {
       if (/wrong last sequence/i.test(String(err)))
@@ -97,7 +123,7 @@ export function createKvHookRegistry({
       const t = now();
       const rec = { hook, createdAt: t, updatedAt: t };
       try {
-        const revision = await kv.create(hook.id, encode(rec));
+        const revision = await kv.create(hook.id, encode(rec, secrets));
         rlog.info({ hookId: hook.id, type: hook.type }, "hook created");
         return { ...rec, revision };
       } catch (err) {
@@ -108,9 +134,15 @@ export function createKvHookRegistry({
     },
     get,
     async list() {
-      const keys: string[] = [];
-      for await (const k of await kv.keys().catch(unavailable)) keys.push(k);
-      const records = await Promise.all(keys.map((k) => get(k)));
+      const records = await Promise.all(
+        (await keys()).map((k) =>
+          get(k).catch((err: unknown) => {
+            if (!(err instanceof SecretBoxError)) throw err;
+            rlog.error({ err: err.message, hookId: k }, "hook left out: its secrets are unreadable");
+            return undefined;
+          }),
+        ),
+      );
       return records.filter((r): r is HookRecord => r !== undefined).sort((a, b) => (a.hook.id < b.hook.id ? -1 : 1));
     },
     async replace(hook) {
@@ -132,6 +164,37 @@ export function createKvHookRegistry({
         disabled: { at: now(), reason },
       }));
       rlog.warn({ hookId: id, reason }, "hook disabled");
+    },
+    async reseal() {
+      let resealed = 0;
+      let unreadable = 0;
+      if (!secrets.sealing) return { resealed, unreadable };
+      for (const id of await keys()) {
+        const r = await read(id).catch((err: unknown) => {
+          if (!(err instanceof SecretBoxError)) throw err;
+          rlog.error({ err: err.message, hookId: id }, "hook secrets unreadable; not sealed again");
+          return undefined;
+        });
+        if (!r) {
+          unreadable++;
+          continue;
+        }
+        if (!r.stale) continue;
+        const { stale: _stale, revision, ...rec } = r;
+        // Compare-and-set: a concurrent write wins, and it is sealed by its own writer.
+        await kv.update(id, encode(rec, secrets), revision).then(
+          () => resealed++,
+          (err: unknown) => {
+            if (!/wrong last sequence/i.test(String(err)))
+              rlog.warn({ err: String(err), hookId: id }, "could not seal a hook's secrets again");
+          },
+        );
+      }
+      rlog.info(
+        { resealed, unreadable, keyId: secrets.currentKeyId },
+        "sealed stored hook secrets with the current key",
+      );
+      return { resealed, unreadable };
     },
   };
 }

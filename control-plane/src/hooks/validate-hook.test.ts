@@ -23,6 +23,21 @@ const DNS = {
 };
 
 describe("validateHook", () => {
+  it("masks URL query values in the API form, and a masked value sent back keeps the stored one", () => {
+    const { hook } = validateHook(
+      { id: "q", type: "webhook", url: "https://r.example/h?token=tok-1&team=ops" },
+      { mode: "create" },
+    );
+    const shown = publicHook({ hook, createdAt: 1, updatedAt: 1 });
+    expect(shown.url).toBe("https://r.example/h?token=***&team=***");
+    const { hook: replaced } = validateHook(
+      { ...shown, url: "https://r.example/h?token=***&team=sre" },
+      { mode: "replace", id: "q", existing: hook },
+    );
+    expect(replaced.url).toBe("https://r.example/h?token=tok-1&team=sre");
+    expect(replaced.secret).toBe(hook.secret);
+  });
+
   it("fills defaults for a webhook and generates a secret once when none is given", () => {
     const { hook, generatedSecret } = validateHook(
       { id: "dns-failover", type: "webhook", url: "http://127.0.0.1:9000/hook" },

@@ -1,3 +1,4 @@
+import { maskUrlQuery } from "../trust/url-query.js";
 import { ValidationError } from "../errors.js";
 import { parseOrThrow } from "../schemas/issues.js";
 import { HTTP_HOOK_TYPES, hookInputSchema, hookTypeOf, MASK, SECRET_MASK } from "./hook-schema.js";
@@ -63,7 +64,7 @@ export function publicHook(record: {
   return {
     id: h.id,
     type: h.type,
-    ...(h.url ? { url: h.url } : {}),
+    ...(h.url ? { url: maskUrlQuery(h.url) } : {}),
     ...(h.secret
       ? { secret: SECRET_MASK, hasSecret: true, previousSecrets: h.previousSecrets.map(() => SECRET_MASK) }
       : {}),

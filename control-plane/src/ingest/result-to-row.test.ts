@@ -56,6 +56,14 @@ describe("resultToRow", () => {
     });
   });
 
+  it("masks the query values of the probed URL (they may be credentials)", () => {
+    const row = resultToRow(
+      result({ target: "http://127.0.0.1:8081/h?token=tok-1", message: "redirect loop: http://h/?token=tok-2 again" }),
+    );
+    expect(row.target).toBe("http://127.0.0.1:8081/h?token=***");
+    expect(row.message).toBe("redirect loop: http://h/?token=*** again");
+  });
+
   it("maps states and fills missing phases with zeros", () => {
     expect(resultToRow(result({ state: ProbeState.UP })).state).toBe("up");
     expect(resultToRow(result({ state: ProbeState.DEGRADED })).state).toBe("degraded");

@@ -2,6 +2,7 @@
 import { ProbeState, probeStateName, type ProbeResult } from "@probemesh/proto";
 import { ValidationError } from "../errors.js";
 import type { ResultRow } from "../store/types.js";
+import { maskUrlQuery, maskUrlsInText } from "../trust/url-query.js";
 
 /** Longest id-like field (result, check, agent id, region) accepted. */
 export const MAX_ID_LENGTH = 256;
@@ -97,7 +98,7 @@ export function resultToRow(r: ProbeResult): ResultRow {
     durationMs: r.durationMs,
     state: probeStateName(r.state),
     reason: r.reason.slice(0, MAX_TARGET_LENGTH),
-    message: r.message.slice(0, MAX_MESSAGE_LENGTH),
+    message: maskUrlsInText(r.message.slice(0, MAX_MESSAGE_LENGTH)),
     phases: {
       dnsMs: r.phases?.dnsMs ?? 0,
       connectMs: r.phases?.connectMs ?? 0,
@@ -107,7 +108,8 @@ export function resultToRow(r: ProbeResult): ResultRow {
     },
     seq: Number(r.seq),
     attempts: r.attempts,
-    target: r.target.slice(0, MAX_TARGET_LENGTH),
+    // The probed URL's query values may be credentials (?token=): never stored in ClickHouse.
+    target: maskUrlQuery(r.target).slice(0, MAX_TARGET_LENGTH),
     canary: r.canary,
     lagMs: r.lagMs,
     httpStatus: r.httpStatus,

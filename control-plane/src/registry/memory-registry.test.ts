@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { validateCheck } from "../checks/validate-check.js";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { createCheckCache } from "./check-cache.js";
+import { createSecretBox, generateKeySpec, parseKeyRing } from "../trust/secret-box.js";
 import { checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckEntry } from "./check-entry.js";
 import { createMemoryRegistry } from "./memory-registry.js";
 import type { RegistryChange } from "./types.js";
@@ -104,17 +105,37 @@ describe("KV entries", () => {
     expect(checkIdFromKey("Not_A_Check")).toBeUndefined();
   });
 
-  it("round-trips a record, secrets included (they are needed by agents)", () => {
+  it("round-trips a record, secrets included (they are needed by agents) but sealed in the stored text", () => {
+    const box = createSecretBox(parseKeyRing(generateKeySpec("k1")).ring);
     const check = validateCheck(
-      { id: "w", type: "http", http: { url: "http://x/", headers: { Authorization: "Bearer t" } } },
+      {
+        id: "w",
+        type: "http",
+        http: { url: "http://x/?token=tok-123&plain", headers: { Authorization: "Bearer t" }, body: "pw=hunter2" },
+      },
       { mode: "create" },
     );
     check.version = 4;
-    const back = decodeCheckEntry(encodeCheckEntry({ check, createdAt: 5, updatedAt: 6 }), 42);
+    const text = encodeCheckEntry({ check, createdAt: 5, updatedAt: 6 }, box);
+    expect(text).not.toMatch(/Bearer t|tok-123|hunter2/);
+    expect(text).toContain("http://x/?token=pmenc:v1:k1:");
+    const back = decodeCheckEntry(text, 42, box);
     expect(back.revision).toBe(42);
+    expect(back.stale).toBe(false);
     expect(back.check.version).toBe(4);
     expect(back.check.http?.headers.Authorization).toBe("Bearer t");
-    expect(() => decodeCheckEntry("{}", 1)).toThrow();
-    expect(() => decodeCheckEntry("nope", 1)).toThrow();
+    expect(back.check.http?.url).toBe("http://x/?token=tok-123&plain");
+    expect(back.check.http?.body).toBe("pw=hunter2");
+    expect(() => decodeCheckEntry("{}", 1, box)).toThrow();
+    expect(() => decodeCheckEntry("nope", 1, box)).toThrow();
+  });
+
+  it("reads a record stored in clear (before encryption) and marks it stale", () => {
+    const check = validateCheck({ id: "w", type: "http", http: { url: "http://x/?a=1" } }, { mode: "create" });
+    const clear = encodeCheckEntry({ check, createdAt: 5, updatedAt: 6 }, createSecretBox(undefined));
+    expect(clear).toContain("?a=1");
+    const back = decodeCheckEntry(clear, 1, createSecretBox(parseKeyRing(generateKeySpec("k1")).ring));
+    expect(back.stale).toBe(true);
+    expect(back.check.http?.url).toBe("http://x/?a=1");
   });
 });

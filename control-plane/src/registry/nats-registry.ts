@@ -6,6 +6,7 @@ import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { assertSameType } from "../checks/validate-check.js";
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
+import { SecretBoxError, type SecretBox } from "../trust/secret-box.js";
 import { createCheckCache } from "./check-cache.js";
 import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
 import { followKv, type KvFollower } from "./kv-follower.js";
@@ -16,6 +17,8 @@ import type { CheckRegistry } from "./types.js";
 export interface RegistryOptions {
   nc: NatsConnection;
   log: Logger;
+  /** Seals check secrets before they are written and opens them after they are read. */
+  secrets: SecretBox;
   /** Clock for createdAt/updatedAt. @default Date.now */
   now?: () => number;
   /** KV bucket name. @default "probemesh_checks" */
@@ -33,7 +36,7 @@ export interface NatsRegistry extends CheckRegistry {
   /** Stops following changes. */
   stop(): Promise<void>;
   /** Counters for logs and tests. */
-  stats(): { revision: number; corruptEntries: number; watchRestarts: number };
+  stats(): { revision: number; corruptEntries: number; watchRestarts: number; staleSecrets: number };
 }
 
 // Compare-and-set retries: every round one contender wins, so this covers many concurrent writers.
@@ -53,6 +56,9 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
   const bucket = opts.bucket ?? CHECKS_BUCKET;
   const syncTimeoutMs = opts.syncTimeoutMs ?? 5000;
   const rewatchDelayMs = opts.rewatchDelayMs ?? 1000;
+  const box = opts.secrets;
+  // Checks whose stored secrets are in clear or under an older key: sealed again at start.
+  const stale = new Set<string>();
   const cache = createCheckCache({ log });
   let kv: KV | undefined;
   let follower: KvFollower | undefined;
@@ -72,14 +78,27 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       cache.advance(e.revision);
       return;
     }
+    stale.delete(id);
     if (e.operation !== "PUT") {
       cache.apply(e.revision, id, undefined);
       return;
     }
     try {
-      cache.apply(e.revision, id, decodeCheckEntry(e.string(), e.revision));
+      const { stale: isStale, ...record } = decodeCheckEntry(e.string(), e.revision, box);
+      if (isStale) stale.add(id);
+      cache.apply(e.revision, id, record);
     } catch (err) {
       corruptEntries++;
+      if (err instanceof SecretBoxError) {
+        // A key missing from PROBEMESH_SECRET_KEY is an operator's slip, not a deletion: keep what
+        // this replica knew of the check (deleting it would abandon its incidents).
+        log.error(
+          { err: err.message, id, revision: e.revision },
+          "check secrets unreadable; keeping the last readable version",
+        );
+        cache.advance(e.revision);
+        return;
+      }
       // A bad value must not stop the watcher; agents stop running that check until it is fixed.
       log.error({ err, id, revision: e.revision }, "corrupt check entry in the registry; treating it as deleted");
       cache.apply(e.revision, id, undefined);
@@ -110,6 +129,33 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
     }
   }
 
+  /**
+   * Writes again, sealed with the current key, every check whose secrets are in clear or under an
+   * older key (the rotation path). Same check, same version: only the stored form changes. A
+   * concurrent write wins (it is sealed with its writer's key); failures are logged, not fatal.
+   */
+  async function resealStale(store: KV): Promise<void> {
+    if (!box.sealing || stale.size === 0) return;
+    let resealed = 0;
+    for (const id of [...stale]) {
+      const record = cache.get(id);
+      if (!record) continue;
+      const { revision, ...stored } = record;
+      try {
+        await store.update(checkKey(id), encodeCheckEntry(stored, box), revision);
+        resealed++;
+      } catch (err) {
+        if (!isWrongLastSequence(err))
+          log.warn({ err: errorMessage(err), id }, "could not seal a check's secrets again");
+      }
+    }
+    await follower?.catchUp(syncTimeoutMs).catch(() => undefined);
+    log.info(
+      { resealed, remaining: stale.size, keyId: box.currentKeyId },
+      "sealed stored check secrets with the current key",
+    );
+  }
+
   return {
     // Safe to call again after a failure (main retries it while NATS or JetStream comes up).
     async start() {
@@ -119,6 +165,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       started = true;
       log.info({ bucket, revision: cache.revision, checks: cache.list().length }, "check registry loaded");
+      await resealStale(store);
     },
 
     async stop() {
@@ -128,7 +175,12 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
 
     ready: () => started && !stopped && kv !== undefined && !nc.isClosed(),
 
-    stats: () => ({ revision: cache.revision, corruptEntries, watchRestarts: follower?.restarts ?? 0 }),
+    stats: () => ({
+      revision: cache.revision,
+      corruptEntries,
+      watchRestarts: follower?.restarts ?? 0,
+      staleSecrets: stale.size,
+    }),
 
     async create(check: Check) {
       const id = check.id;
@@ -137,7 +189,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
         const stored = { check: withVersion(check, 1), createdAt: at, updatedAt: at };
         let revision: number;
         try {
-          revision = await store.create(checkKey(id), encodeCheckEntry(stored));
+          revision = await store.create(checkKey(id), encodeCheckEntry(stored, box));
         } catch (err) {
           const existing = await store.get(checkKey(id)).catch(() => null);
           if (existing?.operation === "PUT")
@@ -157,7 +209,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
         for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
           const entry = await store.get(checkKey(id));
           if (!entry || entry.operation !== "PUT") throw new NotFoundError("check", id);
-          const previous = decodeCheckEntry(entry.string(), entry.revision);
+          const previous = decodeCheckEntry(entry.string(), entry.revision, box);
           // Checked again here, atomically with the write: a concurrent replace may have raced the API's check.
           assertSameType(previous.check, check);
           const stored = {
@@ -166,7 +218,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
             updatedAt: now(),
           };
           try {
-            const revision = await store.update(checkKey(id), encodeCheckEntry(stored), entry.revision);
+            const revision = await store.update(checkKey(id), encodeCheckEntry(stored, box), entry.revision);
             return { ...stored, revision };
           } catch (err) {
             if (!isWrongLastSequence(err)) throw err;
