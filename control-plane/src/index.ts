@@ -68,10 +68,18 @@ export { sql, type Sql, type SqlParam } from "./store/sql.js";
 export {
   createIngest,
   ensureResultsStream,
+  createResultBinding,
+  followChecks,
+  UNTRUSTED_REASONS,
   type Ingest,
   type IngestOptions,
   type IngestStats,
+  type ResultBinding,
+  type UntrustedCounts,
+  type UntrustedReason,
 } from "./ingest/index.js";
+export type { EnrolledAgent, Enrollment, Enrollments } from "./trust/enrollment.js";
+export { createMemoryEnrollments } from "./trust/memory-enrollments.js";
 
 export {
   createConsensusEngine,

@@ -14,7 +14,7 @@ import { retryUntilAborted } from "./backoff.js";
 import { createLifecycle } from "./lifecycle.js";
 import { createAgentService } from "./grpc/agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
-import { createIngest, ensureResultsStream } from "./ingest/index.js";
+import { createIngest, createResultBinding, ensureResultsStream, followChecks } from "./ingest/index.js";
 import { createRegistry } from "./registry/nats-registry.js";
 import { createClickHouseStore } from "./store/clickhouse-store.js";
 import { createOutageStore } from "./store/outages.js";
@@ -28,6 +28,7 @@ import { belatedRecovery, hookEventsFromTransition, reannouncements } from "./ho
 import type { HookEvent } from "./hooks/types.js";
 import { createMaintenanceGate } from "./maintenance/hook-gate.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
+import type { Enrollments } from "./trust/enrollment.js";
 
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
@@ -76,7 +77,11 @@ function rootLogger(config: Config): Logger {
   });
 }
 
-async function main(): Promise<void> {
+/**
+ * Runs the control plane. `enrollments` says which agents may vote for which region: results of any
+ * other sender are dropped by ingest and consensus. Without it, results are not bound to senders.
+ */
+async function main(enrollments?: Enrollments): Promise<void> {
   const config = readConfig();
   const log = rootLogger(config);
   const life = createLifecycle({ log, graceMs: SHUTDOWN_GRACE_MS });
@@ -168,8 +173,16 @@ async function main(): Promise<void> {
     ]),
     migrations: store.migrated(),
   });
+  // Results are bound to their enrolled sender; ingest and consensus apply the same binding.
+  const checks = followChecks(registry);
+  life.onStop(() => checks.stop());
+  const binding = enrollments && createResultBinding({ enrollments, check: checks.get });
+  if (!enrollments) log.warn("no enrollment store: results are not bound to enrolled agents");
   // Consensus: one engine per control plane, fed by the rows this replica's ingest stored.
-  const engine = createConsensusEngine({ now: Date.now });
+  const engine = createConsensusEngine({
+    now: Date.now,
+    ...(enrollments ? { mayVote: (id: string, region: string) => enrollments.mayVote(id, region) } : {}),
+  });
   const outageStore = createOutageStore({ client: store.client, log });
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
@@ -182,6 +195,8 @@ async function main(): Promise<void> {
     outageStore,
     registry,
     log,
+    binding,
+    enrollments,
     onTransition: (t) => {
       const events =
         "checkId" in t ? maintenanceGate.filter(hookEventsFromTransition(t, engine.status(t.checkId)), Date.now()) : [];
@@ -324,7 +339,7 @@ async function main(): Promise<void> {
   }, MAINTENANCE_RELEASE_EVERY_MS);
   life.onStop(() => clearInterval(releaseTimer));
 
-  const ingest = createIngest({ nc, store, log, onStored: (rows) => consensus.onStored(rows) });
+  const ingest = createIngest({ nc, store, log, binding, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
   life.onStop(() => ingest.stop());
   await ingest.start();
