@@ -31,9 +31,10 @@ export interface ConsensusServiceOptions {
   /** Most results read at start. @default 2000000 */
   maxWarmUpResults?: number;
   /**
-   * The same binding ingest applies (without the subject, which stored rows do not keep): rows handed
-   * over and results read back at warm-up that fail it never reach the engine. Give the engine
-   * `mayVote` too, so nothing else can grow it either.
+   * The binding ingest applies, here for the results read back at warm-up (stored history, which may
+   * predate it; without the subject, which rows do not keep): those that fail it never reach the
+   * engine. Live rows come from ingest, which bound them before storing them, so they are not checked
+   * twice; the engine's `mayVote` still refuses an agent revoked in between.
    */
   binding?: Pick<ResultBinding, "problem">;
   /** Revocations withdraw the agent's votes from the engine at once. */
@@ -48,7 +49,7 @@ export interface ConsensusServiceStats extends ConsensusStats {
   /** Results handed over by ingest. */
   rowsReceived: number;
   warmUpResults: number;
-  /** Rows and warm-up results kept from the engine by the binding, per reason. */
+  /** Warm-up results kept from the engine by the binding, per reason. */
   untrusted: UntrustedCounts;
 }
 
@@ -263,7 +264,7 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
     onStored(rows) {
       rowsReceived += rows.length;
       try {
-        handle(engine.observeMany(trusted(rows.map(observationFromRow))));
+        handle(engine.observeMany(rows.map(observationFromRow)));
       } catch (err) {
         // The engine validates its input; this is a bug, and ingest must not stall on it.
         log.error({ err, rows: rows.length }, "consensus engine failed on stored rows");

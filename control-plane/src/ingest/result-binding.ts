@@ -25,7 +25,7 @@ export interface ResultClaim {
 /** Options of {@link createResultBinding}. */
 export interface ResultBindingOptions {
   /** Who is enrolled, for which region, and who is revoked. */
-  enrollments: Pick<Enrollments, "get">;
+  enrollments: Pick<Enrollments, "get" | "mayVote">;
   /** The current check with this id, or undefined when there is none (synchronous: see followChecks). */
   check: (checkId: string) => Check | undefined;
 }
@@ -66,10 +66,13 @@ export function createResultBinding(opts: ResultBindingOptions): ResultBinding {
   return {
     problem(claim, subject) {
       if (subject !== undefined && !subjectMatches(subject, claim.region, claim.agentId)) return "subjectMismatch";
-      const agent = enrollments.get(claim.agentId);
-      if (!agent) return "notEnrolled";
-      if (agent.revokedAt !== undefined) return "revoked";
-      if (agent.region !== claim.region) return "wrongRegion";
+      // The common case costs one lookup; `get` (which copies) only tells refusals apart.
+      if (!enrollments.mayVote(claim.agentId, claim.region)) {
+        const agent = enrollments.get(claim.agentId);
+        if (!agent) return "notEnrolled";
+        if (agent.revokedAt !== undefined) return "revoked";
+        return "wrongRegion";
+      }
       const c = check(claim.checkId);
       if (!c || !checkRunsIn(c, claim.region)) return "notAssigned";
       return undefined;
