@@ -87,6 +87,7 @@ export {
   replay,
   availability,
   policyFromCheck,
+  observationFromRow,
   type ConsensusEngine,
   type ConsensusEngineOptions,
   type ConsensusService,

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Ingest hot-path benchmark (not a test): CPU per 1,000 results of binding results to their senders,
 // beside what ingest already spends on each result in the same run (protobuf decode + row conversion,
-// and the row's serialization for the ClickHouse insert). Prints both and their ratio.
+// and the row's serialization for the ClickHouse insert). Prints both and their ratio. No servers needed;
+// test/bench/ingest-cpu.ts measures the whole ingest path on real servers.
 // Run: node control-plane/dist/ingest/bench-validate.js [--results 1000] [--rounds 100] [--repeat 10] [--agents 200] [--checks 2000]
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ProbeResultSchema, ProbeState, resultSubject, type Check, CheckSchema } from "@probemesh/proto";
@@ -28,7 +29,7 @@ const ROUNDS = positive(values.rounds, "rounds");
 const REPEAT = positive(values.repeat, "repeat");
 const AGENTS = positive(values.agents, "agents");
 const CHECKS = positive(values.checks, "checks");
-const REGIONS = positive(values.regions, "regions");
+const REGION_COUNT = positive(values.regions, "regions");
 
 function positive(raw: string | undefined, name: string): number {
   const n = Number(raw);
@@ -39,15 +40,15 @@ function positive(raw: string | undefined, name: string): number {
   return n;
 }
 
-const regions = Array.from({ length: REGIONS }, (_, i) => `region-${i}`);
-const agentRegion = (a: number) => regions[a % REGIONS]!;
+const regions = Array.from({ length: REGION_COUNT }, (_, i) => `region-${i}`);
+const agentRegion = (a: number) => regions[a % REGION_COUNT]!;
 const enrollments = createMemoryEnrollments();
 for (let a = 0; a < AGENTS; a++)
   await enrollments.enroll({ id: `agent-${a}`, region: agentRegion(a), provider: "bench" });
 // Half the checks run everywhere, half in a list of 3 regions (the lookup walks the list).
 const checks = new Map<string, Check>();
 for (let c = 0; c < CHECKS; c++) {
-  const list = c % 2 === 0 ? [] : [0, 1, 2].map((k) => regions[(c + k) % REGIONS]!);
+  const list = c % 2 === 0 ? [] : [0, 1, 2].map((k) => regions[(c + k) % REGION_COUNT]!);
   checks.set(`check-${c}`, create(CheckSchema, { id: `check-${c}`, type: "http", version: 1, regions: list }));
 }
 const binding = createResultBinding({ enrollments, check: (id) => checks.get(id) });
@@ -82,28 +83,28 @@ const batch = Array.from({ length: RESULTS }, (_, i) => {
   });
   return { subject: resultSubject(region, `agent-${a}`), data: toBinary(ProbeResultSchema, r) };
 });
-const rows = batch.map((m) => resultToRow(fromBinary(ProbeResultSchema, m.data)));
 
 let sink = 0;
 /** Ingest's own work per message before binding: decode and convert. */
-function before(): void {
+function decode(): void {
   for (const m of batch) sink += resultToRow(fromBinary(ProbeResultSchema, m.data)).startedAt;
+}
+/** The same plus the insert's per-row serialization (the ClickHouse client writes JSONEachRow). */
+function before(): void {
+  for (const m of batch) sink += JSON.stringify(toDbRow(resultToRow(fromBinary(ProbeResultSchema, m.data)))).length;
 }
 /**
  * The same plus binding: ingest's check (subject, enrollment, assignment) and the engine's vote check,
- * on freshly decoded strings as in production (their hashes are not cached yet).
+ * on freshly decoded strings as in production (the first lookup pays for hashing them, which later
+ * steps then get for free).
  */
 function after(): void {
   for (const m of batch) {
     const row = resultToRow(fromBinary(ProbeResultSchema, m.data));
     const reason = binding.problem(row, m.subject);
     if (reason !== undefined) untrusted.drop(reason, row);
-    else if (enrollments.mayVote(row.agentId, row.region)) sink += row.startedAt;
+    else if (enrollments.mayVote(row.agentId, row.region)) sink += JSON.stringify(toDbRow(row)).length;
   }
-}
-/** The insert's own per-row work (the ClickHouse client serializes JSONEachRow). */
-function serialize(): void {
-  for (const r of rows) sink += JSON.stringify(toDbRow(r)).length;
 }
 
 /** CPU microseconds (user + system) of one pass over the batch (averaged over REPEAT passes). */
@@ -121,37 +122,39 @@ function median(xs: number[]): number {
 
 // Warm-up: let the JIT settle on every path before measuring.
 for (let k = 0; k < 50; k++) {
+  decode();
   before();
   after();
-  serialize();
 }
 
 // Interleaved, so drift (turbo, other processes) hits every path alike; median per round.
-const samples = { before: [] as number[], after: [] as number[], serialize: [] as number[] };
+const samples = { decode: [] as number[], before: [] as number[], after: [] as number[] };
 const wallStart = performance.now();
 for (let k = 0; k < ROUNDS; k++) {
+  samples.decode.push(cpuUs(decode));
   samples.before.push(cpuUs(before));
   samples.after.push(cpuUs(after));
-  samples.serialize.push(cpuUs(serialize));
 }
 const wallMs = performance.now() - wallStart;
 
 const per1000 = (us: number) => (us * 1000) / RESULTS / 1000; // CPU-ms per 1,000 results
+const d = per1000(median(samples.decode));
 const b = per1000(median(samples.before));
 const a = per1000(median(samples.after));
-const ser = per1000(median(samples.serialize));
 const added = a - b;
 const fmt = (ms: number) => `${ms.toFixed(3)} CPU-ms`;
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 process.stdout.write(
   [
-    `ingest validation benchmark: ${RESULTS} results/batch x ${REPEAT} passes x ${ROUNDS} rounds, ${AGENTS} agents, ${REGIONS} regions, ${CHECKS} checks (median per round; ${(wallMs / 1000).toFixed(1)} s)`,
+    `ingest validation benchmark: ${RESULTS} results/batch x ${REPEAT} passes x ${ROUNDS} rounds, ${AGENTS} agents, ${REGION_COUNT} regions, ${CHECKS} checks (median per round; ${(wallMs / 1000).toFixed(1)} s)`,
     `  per 1,000 results:`,
-    `    before: decode + row conversion                          ${fmt(b)}`,
-    `    after:  decode + row conversion + binding + engine vote  ${fmt(a)}   (binding: ${fmt(added)})`,
-    `    insert serialization (toDbRow + JSON), unchanged         ${fmt(ser)}`,
-    `  added CPU: ${pct(added / b)} of decode+convert, ${pct(added / (b + ser))} of decode+convert+serialize (goal < 10 %)`,
+    `    decode + row conversion                                   ${fmt(d)}`,
+    `    before: decode + row conversion + insert serialization    ${fmt(b)}`,
+    `    after:  the same + binding + the engine's vote check      ${fmt(a)}   (binding: ${fmt(added)})`,
+    `  binding adds ${pct(added / b)} to the per-row work (${pct(added / d)} of decode + conversion alone)`,
+    `  (the per-row work is a small part of ingest's CPU per result; the issue's goal, < 10 % more ingest CPU,`,
+    `  is measured on the whole path, JetStream to ClickHouse and consensus, by \`pnpm bench:ingest-cpu\`)`,
     `  (checksum ${sink % 1000})`,
     "",
   ].join("\n"),
