@@ -102,7 +102,7 @@ function after(): void {
   for (const m of batch) {
     const row = resultToRow(fromBinary(ProbeResultSchema, m.data));
     const reason = binding.problem(row, m.subject);
-    if (reason !== undefined) untrusted.drop(reason, row);
+    if (reason !== undefined) untrusted.drop(reason, row, m.subject);
     else if (enrollments.mayVote(row.agentId, row.region)) sink += JSON.stringify(toDbRow(row)).length;
   }
 }

@@ -192,7 +192,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         settle(log, "nak", () => msg.nak(unknownCheckRetryMs));
         return;
       }
-      untrusted.drop(untrustedBy, row, { subject: msg.subject.slice(0, 300), streamSeq: msg.info.streamSequence });
+      untrusted.drop(untrustedBy, row, msg.subject, { streamSeq: msg.info.streamSequence });
       // Terminated like a malformed message: settled for good, not redelivered.
       settle(log, "term", () => msg.term());
       return;

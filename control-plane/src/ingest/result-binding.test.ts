@@ -110,7 +110,7 @@ describe("untrusted log", () => {
 
   it("logs the first drop per agent and reason, then at most once a minute with the count in between", () => {
     const { untrusted, lines, advance } = setup();
-    for (let i = 0; i < 100; i++) untrusted.drop("subjectMismatch", claim(), { subject: "probemesh.results.x.y" });
+    for (let i = 0; i < 100; i++) untrusted.drop("subjectMismatch", claim(), undefined, { streamSeq: i });
     untrusted.drop("wrongRegion", claim());
     untrusted.drop("subjectMismatch", claim({ agentId: "other" }));
     expect(lines).toHaveLength(3);
@@ -118,7 +118,7 @@ describe("untrusted log", () => {
       msg: "untrusted probe result dropped",
       reason: "subjectMismatch",
       agentId: "agent-eu",
-      subject: "probemesh.results.x.y",
+      streamSeq: 0,
     });
     advance(59_000);
     untrusted.drop("subjectMismatch", claim());
@@ -128,6 +128,15 @@ describe("untrusted log", () => {
     expect(lines).toHaveLength(4);
     expect(lines[3]).toMatchObject({ reason: "subjectMismatch", droppedSinceLastLine: 100 });
     expect(untrusted.counts().subjectMismatch).toBe(103);
+  });
+
+  it("keys lines by the subject's sender, not by what the payload claims", () => {
+    const { untrusted, lines } = setup();
+    const own = "probemesh.results.eu-west.agent-eu";
+    for (let i = 0; i < 50; i++)
+      untrusted.drop("subjectMismatch", claim({ agentId: `ghost-${i}`, region: `x${i}` }), own);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ reason: "subjectMismatch", subject: own, agentId: "ghost-0", region: "x0" });
   });
 
   it("bounds what it remembers: a flood of invented agent ids shares one line a minute", () => {

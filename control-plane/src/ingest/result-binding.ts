@@ -99,8 +99,12 @@ export interface UntrustedLogOptions {
 
 /** Counts dropped results per reason and logs them without flooding the log. */
 export interface UntrustedLog {
-  /** Counts one dropped result and logs it if its (agent, reason) has not been logged within `everyMs`. */
-  drop(reason: UntrustedReason, claim: ResultClaim, fields?: Record<string, unknown>): void;
+  /**
+   * Counts one dropped result and logs it if its (sender, reason) has not been logged within `everyMs`.
+   * With `subject`, the sender is the agent token of the subject (what NATS lets that identity publish
+   * on), otherwise the agent the result names.
+   */
+  drop(reason: UntrustedReason, claim: ResultClaim, subject?: string, fields?: Record<string, unknown>): void;
   counts(): UntrustedCounts;
 }
 
@@ -111,8 +115,8 @@ interface LogSlot {
 }
 
 /**
- * Creates a counter + rate-limited logger: the first drop of an (agent, reason) is logged at once,
- * later ones at most once per `everyMs` with how many were not logged in between. Agent ids come from
+ * Creates a counter + rate-limited logger: the first drop of a (sender, reason) is logged at once,
+ * later ones at most once per `everyMs` with how many were not logged in between. Senders come from
  * the message, so the remembered pairs are bounded: a flood of invented ids shares one slot.
  */
 export function createUntrustedLog(opts: UntrustedLogOptions): UntrustedLog {
@@ -143,10 +147,11 @@ export function createUntrustedLog(opts: UntrustedLogOptions): UntrustedLog {
   }
 
   return {
-    drop(reason, claim, fields = {}) {
+    drop(reason, claim, subject, fields = {}) {
       counts[reason]++;
       const t = now();
-      const { slot, shared } = slotFor(`${reason}\u0000${claim.agentId}`, t);
+      const sender = subject === undefined ? claim.agentId : subject.slice(subject.lastIndexOf(".") + 1);
+      const { slot, shared } = slotFor(`${reason}\u0000${sender}`, t);
       if (t - slot.loggedAt < everyMs) {
         slot.suppressed++;
         return;
@@ -154,6 +159,7 @@ export function createUntrustedLog(opts: UntrustedLogOptions): UntrustedLog {
       opts.log.warn(
         {
           reason,
+          ...(subject !== undefined ? { subject: subject.slice(0, 300) } : {}),
           agentId: claim.agentId.slice(0, 256),
           region: claim.region.slice(0, 256),
           checkId: claim.checkId.slice(0, 256),
