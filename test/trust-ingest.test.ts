@@ -129,7 +129,7 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
       binding,
       batchSize: 50,
       flushMs: 50,
-      unknownCheckRetryMs: 100,
+      unknownRetryMs: 100,
       onStored: (rows) => consensus.onStored(rows),
     });
     await ingest.start();
@@ -215,6 +215,17 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
     await waitFor("consumer drained", drained);
     // Delivered three times (the default), not once and not forever.
     expect(ingest.stats().received - receivedBefore).toBe(3);
+  });
+
+  it("a result of an agent enrolled a moment after it was sent (this replica's copy trailing) is not lost", async () => {
+    const r = result({ agentId: "agent-late", region: "ap-south" });
+    const receivedBefore = ingest.stats().received;
+    await publish(r);
+    await waitFor("first delivery, before the enrollment", () => ingest.stats().received > receivedBefore);
+    await enrollments.enroll({ id: "agent-late", region: "ap-south", provider: "test" });
+    await waitFor("stored once enrolled", async () => (await stored([r.id])).length === 1);
+    await waitFor("consumer drained", drained);
+    expect(ingest.stats().received - receivedBefore).toBe(2);
   });
 
   it("a revoked agent's votes are withdrawn and its later results dropped", async () => {

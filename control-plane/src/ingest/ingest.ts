@@ -49,12 +49,13 @@ export interface IngestOptions {
    */
   binding?: ResultBinding;
   /**
-   * Deliveries a result of a check this replica does not know yet gets (its registry may trail the one
-   * that handed the agent the check) before it is dropped as `notAssigned`. @default 3
+   * Deliveries a result of an agent or a check this replica does not know yet gets before it is dropped
+   * as `notEnrolled` / `notAssigned`: its copy of the enrollments or the registry may trail the replica
+   * that enrolled the agent or handed it the check, and a result must not be lost to that. @default 3
    */
-  unknownCheckDeliveries?: number;
+  unknownDeliveries?: number;
   /** Delay before such a result comes back. @default 2000 */
-  unknownCheckRetryMs?: number;
+  unknownRetryMs?: number;
 }
 
 /** Counters of one ingest instance since start. */
@@ -140,8 +141,8 @@ export function createIngest(opts: IngestOptions): Ingest {
     throw new RangeError(`maxAckPending must be >= batchSize`);
 
   const { binding } = opts;
-  const unknownCheckDeliveries = opts.unknownCheckDeliveries ?? 3;
-  const unknownCheckRetryMs = opts.unknownCheckRetryMs ?? 2000;
+  const unknownDeliveries = opts.unknownDeliveries ?? 3;
+  const unknownRetryMs = opts.unknownRetryMs ?? 2000;
   const untrusted = createUntrustedLog({ log, now });
   const stats: Omit<IngestStats, "pending" | "untrusted"> = {
     received: 0,
@@ -184,12 +185,10 @@ export function createIngest(opts: IngestOptions): Ingest {
     }
     const untrustedBy = binding?.problem(row, msg.subject);
     if (untrustedBy !== undefined) {
-      if (
-        untrustedBy === "notAssigned" &&
-        !binding?.hasCheck(row.checkId) &&
-        msg.info.deliveryCount < unknownCheckDeliveries
-      ) {
-        settle(log, "nak", () => msg.nak(unknownCheckRetryMs));
+      const unknown =
+        untrustedBy === "notEnrolled" || (untrustedBy === "notAssigned" && !binding?.hasCheck(row.checkId));
+      if (unknown && msg.info.deliveryCount < unknownDeliveries) {
+        settle(log, "nak", () => msg.nak(unknownRetryMs));
         return;
       }
       untrusted.drop(untrustedBy, row, msg.subject, { streamSeq: msg.info.streamSequence });
