@@ -100,9 +100,15 @@ export { sql, type Sql, type SqlParam } from "./store/sql.js";
 export {
   createIngest,
   ensureResultsStream,
+  createResultBinding,
+  followChecks,
+  UNTRUSTED_REASONS,
   type Ingest,
   type IngestOptions,
   type IngestStats,
+  type ResultBinding,
+  type UntrustedCounts,
+  type UntrustedReason,
 } from "./ingest/index.js";
 
 export {
@@ -111,6 +117,7 @@ export {
   replay,
   availability,
   policyFromCheck,
+  observationFromRow,
   type ConsensusEngine,
   type ConsensusEngineOptions,
   type ConsensusService,

@@ -14,7 +14,7 @@ import { retryUntilAborted } from "./backoff.js";
 import { createLifecycle } from "./lifecycle.js";
 import { createAgentService } from "./grpc/agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
-import { createIngest, ensureResultsStream } from "./ingest/index.js";
+import { createIngest, createResultBinding, ensureResultsStream, followChecks } from "./ingest/index.js";
 import { createRegistry } from "./registry/nats-registry.js";
 import { createClickHouseStore } from "./store/clickhouse-store.js";
 import { createOutageStore } from "./store/outages.js";
@@ -193,8 +193,15 @@ async function main(): Promise<void> {
     ]),
     migrations: store.migrated(),
   });
+  // Results are bound to their enrolled sender; ingest and consensus apply the same binding.
+  const checks = followChecks(registry);
+  life.onStop(() => checks.stop());
+  const binding = createResultBinding({ enrollments, check: checks.get });
   // Consensus: one engine per control plane, fed by the rows this replica's ingest stored.
-  const engine = createConsensusEngine({ now: Date.now });
+  const engine = createConsensusEngine({
+    now: Date.now,
+    mayVote: (id: string, region: string) => enrollments.mayVote(id, region),
+  });
   const outageStore = createOutageStore({ client: store.client, log });
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
@@ -207,6 +214,8 @@ async function main(): Promise<void> {
     outageStore,
     registry,
     log,
+    binding,
+    enrollments,
     onTransition: (t) => {
       const events =
         "checkId" in t ? maintenanceGate.filter(hookEventsFromTransition(t, engine.status(t.checkId)), Date.now()) : [];
@@ -351,7 +360,7 @@ async function main(): Promise<void> {
   }, MAINTENANCE_RELEASE_EVERY_MS);
   life.onStop(() => clearInterval(releaseTimer));
 
-  const ingest = createIngest({ nc, store, log, onStored: (rows) => consensus.onStored(rows) });
+  const ingest = createIngest({ nc, store, log, binding, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
   life.onStop(() => ingest.stop());
   await ingest.start();

@@ -34,6 +34,12 @@ export interface ConsensusEngineOptions {
    * @default 60000
    */
   maxFutureMs?: number;
+  /**
+   * Whether `agentId` may vote for `region` (enrolled, not revoked, enrolled for that region). A result
+   * it refuses is ignored before it can add a region, an agent or a view: what a message says never
+   * grows the engine. Without it every result votes (replay of trusted history, simulations).
+   */
+  mayVote?: (agentId: string, region: string) => boolean;
 }
 
 /** Counters of what the engine did, for metrics and tests. */
@@ -45,6 +51,8 @@ export interface ConsensusStats {
   observed: number;
   ignoredUnknownCheck: number;
   ignoredOtherRegion: number;
+  /** Results of an agent that may not vote for their region (`mayVote` said no). */
+  ignoredNotVoter: number;
   /** Duplicates and results older than the agent's newest for that check. */
   ignoredOutOfOrder: number;
   ignoredInvalid: number;
@@ -75,6 +83,11 @@ export interface ConsensusEngine {
   removeCheck(checkId: string): Transition[];
   /** Feeds one result. */
   observe(result: Observation): Transition[];
+  /**
+   * Withdraws every vote of an agent (it was revoked) and forgets it; regions only it voted in that
+   * are not among a check's configured regions go too (their open region incidents are resolved).
+   */
+  removeAgent(agentId: string): Transition[];
   /** Feeds several results in start-time order (what ingest's `onStored` hands over). */
   observeMany(results: Iterable<Observation>): Transition[];
   /** Applies staleness up to `now` (default: the clock); call it about every second. */
@@ -163,7 +176,7 @@ function proberError(o: Observation): boolean {
 
 /** Creates a consensus engine; see ConsensusEngine. */
 export function createConsensusEngine(options: ConsensusEngineOptions): ConsensusEngine {
-  const { now, policyFor, onTransition } = options;
+  const { now, policyFor, onTransition, mayVote } = options;
   const rules = impairmentRules(options.impairment);
   const maxFutureMs = options.maxFutureMs ?? 60_000;
   const checks = new Map<string, CheckView>();
@@ -175,6 +188,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     observed: 0,
     ignoredUnknownCheck: 0,
     ignoredOtherRegion: 0,
+    ignoredNotVoter: 0,
     ignoredOutOfOrder: 0,
     ignoredInvalid: 0,
     ignoredFuture: 0,
@@ -697,6 +711,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       stats.ignoredInvalid++;
       return;
     }
+    if (mayVote && !mayVote(o.agentId, o.region)) {
+      stats.ignoredNotVoter++;
+      return;
+    }
     let check = checks.get(o.checkId);
     if (!check) {
       const p = policyFor?.(o.checkId);
@@ -873,6 +891,41 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     observe(result) {
       const out: Transition[] = [];
       observeOne(result, out);
+      return publish(out);
+    },
+
+    removeAgent(agentId) {
+      const agent = agents.get(agentId);
+      if (!agent) return [];
+      const out: Transition[] = [];
+      const t = now();
+      const touched = new Set<AgentEntry>();
+      const dirty = new Set<CheckView>();
+      for (const view of [...agent.views]) {
+        const { check, region } = view;
+        expire(check, t, out);
+        removeView(view, touched);
+        dirty.add(check);
+        // A region this agent alone brought in (the check runs everywhere) leaves with it.
+        if (region.views.size === 0 && !check.policy.regions.includes(region.name)) {
+          if (region.incident) {
+            emit(out, {
+              type: "region.resolved",
+              checkId: check.policy.checkId,
+              at: t,
+              outage: resolved(region.incident, t, []),
+            });
+            region.incident = null;
+          }
+          check.regions.delete(region.name);
+        }
+      }
+      agents.delete(agentId);
+      stats.agents = agents.size;
+      touched.delete(agent);
+      for (const check of dirty) recomputeContradictions(check, touched);
+      judgeAgents(touched, t, dirty, out);
+      evaluateDirty(dirty, t, out);
       return publish(out);
     },
 

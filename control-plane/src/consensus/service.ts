@@ -3,13 +3,15 @@
 // restart, and hands every transition on (hooks). The engine itself stays pure.
 import type { Check } from "@probemesh/proto";
 import type { Logger } from "pino";
+import { createUntrustedLog, type ResultBinding, type UntrustedCounts } from "../ingest/result-binding.js";
 import type { CheckRegistry, RegistryWatch } from "../registry/types.js";
 import type { OutageStore } from "../store/outages.js";
 import type { ResultRow } from "../store/types.js";
+import type { Enrollments } from "../trust/enrollment.js";
 import type { ConsensusEngine, ConsensusStats } from "./engine.js";
 import { observationFromRow } from "./observation.js";
 import { policyFromCheck, probedTarget, staleAfterMs } from "./policy.js";
-import type { Outage, Transition } from "./types.js";
+import type { Observation, Outage, Transition } from "./types.js";
 
 /** Options of {@link createConsensusService}. */
 export interface ConsensusServiceOptions {
@@ -28,6 +30,15 @@ export interface ConsensusServiceOptions {
   maxWarmUpMs?: number;
   /** Most results read at start. @default 2000000 */
   maxWarmUpResults?: number;
+  /**
+   * The binding ingest applies, here for the results read back at warm-up (stored history, which may
+   * predate it; without the subject, which rows do not keep): those that fail it never reach the
+   * engine. Live rows come from ingest, which bound them before storing them, so they are not checked
+   * twice; the engine's `mayVote` still refuses an agent revoked in between.
+   */
+  binding?: Pick<ResultBinding, "problem">;
+  /** Revocations withdraw the agent's votes from the engine at once. */
+  enrollments?: Pick<Enrollments, "onRevoked">;
 }
 
 /** Counters of the service, besides the engine's. */
@@ -38,6 +49,8 @@ export interface ConsensusServiceStats extends ConsensusStats {
   /** Results handed over by ingest. */
   rowsReceived: number;
   warmUpResults: number;
+  /** Warm-up results kept from the engine by the binding, per reason. */
+  untrusted: UntrustedCounts;
 }
 
 /** A running consensus service; see {@link createConsensusService}. */
@@ -82,6 +95,21 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
   let warmUpResults = 0;
   let timer: NodeJS.Timeout | undefined;
   let watch: RegistryWatch | undefined;
+  let stopRevocations: (() => void) | undefined;
+  const untrusted = createUntrustedLog({ log, now });
+
+  /** The results the binding trusts; the others are counted and logged (rate-limited). */
+  function trusted<T extends Observation>(results: readonly T[]): T[] {
+    const { binding } = opts;
+    if (!binding) return [...results];
+    const kept: T[] = [];
+    for (const r of results) {
+      const reason = binding.problem(r);
+      if (reason === undefined) kept.push(r);
+      else untrusted.drop(reason, r);
+    }
+    return kept;
+  }
 
   // Regions saved per open incident. A region that joins an open incident changes no state, so the
   // engine emits nothing for it; the tick compares and saves the grown record (its version grows
@@ -161,6 +189,14 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
 
   return {
     async start() {
+      stopRevocations = opts.enrollments?.onRevoked((agent) => {
+        const ts = engine.removeAgent(agent.id);
+        log.info(
+          { agentId: agent.id, region: agent.region, transitions: ts.length },
+          "revoked agent's votes withdrawn",
+        );
+        handle(ts);
+      });
       watch = registry.watch((change) => {
         if (change.type === "upsert") handle(upsert(change.record.check, change.record.createdAt));
         else {
@@ -194,7 +230,7 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       ]);
       warmUpResults = results.length;
       for (const o of openIncidents) track(o);
-      handle(engine.warmUp({ results, openIncidents }));
+      handle(engine.warmUp({ results: trusted(results), openIncidents }));
       log.info(
         {
           checks: watch.checks.length,
@@ -217,6 +253,8 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       timer = undefined;
       watch?.stop();
       watch = undefined;
+      stopRevocations?.();
+      stopRevocations = undefined;
       saveGrownIncidents();
       await this.flush().catch((err: unknown) =>
         log.warn({ err, pending: pending.size }, "incidents not saved at shutdown"),
@@ -241,7 +279,14 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
     },
 
     stats() {
-      return { ...engine.stats(), pendingSaves: pending.size, saveFailures, rowsReceived, warmUpResults };
+      return {
+        ...engine.stats(),
+        pendingSaves: pending.size,
+        saveFailures,
+        rowsReceived,
+        warmUpResults,
+        untrusted: untrusted.counts(),
+      };
     },
   };
 }

@@ -15,6 +15,7 @@ import { ensureConsumer } from "../jetstream/ensure.js";
 import { sleep } from "../sleep.js";
 import { isDataRejection } from "../store/clickhouse-store.js";
 import type { ResultRow, ResultStore } from "../store/types.js";
+import { createUntrustedLog, type ResultBinding, type UntrustedCounts } from "./result-binding.js";
 import { resultToRow } from "./result-to-row.js";
 
 /** Options of createIngest. */
@@ -41,6 +42,20 @@ export interface IngestOptions {
   now?: () => number;
   /** Called with each stored batch after it is acked (the consensus engine hangs here); errors are logged. */
   onStored?: (rows: ResultRow[]) => void | Promise<void>;
+  /**
+   * Binds results to their sender: one that fails it is counted, logged (rate-limited) and terminated,
+   * never stored nor handed to onStored. Without it every valid result is trusted (tests and tools that
+   * read a stream they wrote themselves); the control plane always passes one.
+   */
+  binding?: ResultBinding;
+  /**
+   * Deliveries a result of an agent or a check this replica does not know yet gets before it is dropped
+   * as `notEnrolled` / `notAssigned`: its copy of the enrollments or the registry may trail the replica
+   * that enrolled the agent or handed it the check, and a result must not be lost to that. @default 3
+   */
+  unknownDeliveries?: number;
+  /** Delay before such a result comes back. @default 2000 */
+  unknownRetryMs?: number;
 }
 
 /** Counters of one ingest instance since start. */
@@ -58,6 +73,12 @@ export interface IngestStats {
    * of the same batch were stored: terminated, so one bad row never blocks the stream.
    */
   rejected: number;
+  /**
+   * Results dropped because they are not bound to their sender, per reason: region/agent differ from
+   * the subject's, agent not enrolled or revoked, region not the agent's, check not assigned to that
+   * region (or unknown). Terminated, never stored, never seen by consensus.
+   */
+  untrusted: UntrustedCounts;
   /** Epoch ms of the last successful insert. */
   lastInsertAt: number | undefined;
   /** Valid messages received and not yet acked. */
@@ -119,7 +140,11 @@ export function createIngest(opts: IngestOptions): Ingest {
   if (!Number.isSafeInteger(maxAckPending) || maxAckPending < batchSize)
     throw new RangeError(`maxAckPending must be >= batchSize`);
 
-  const stats: Omit<IngestStats, "pending"> = {
+  const { binding } = opts;
+  const unknownDeliveries = opts.unknownDeliveries ?? 3;
+  const unknownRetryMs = opts.unknownRetryMs ?? 2000;
+  const untrusted = createUntrustedLog({ log, now });
+  const stats: Omit<IngestStats, "pending" | "untrusted"> = {
     received: 0,
     inserted: 0,
     malformed: 0,
@@ -155,6 +180,19 @@ export function createIngest(opts: IngestOptions): Ingest {
         },
         "malformed probe result terminated",
       );
+      settle(log, "term", () => msg.term());
+      return;
+    }
+    const untrustedBy = binding?.problem(row, msg.subject);
+    if (untrustedBy !== undefined) {
+      const unknown =
+        untrustedBy === "notEnrolled" || (untrustedBy === "notAssigned" && !binding?.hasCheck(row.checkId));
+      if (unknown && msg.info.deliveryCount < unknownDeliveries) {
+        settle(log, "nak", () => msg.nak(unknownRetryMs));
+        return;
+      }
+      untrusted.drop(untrustedBy, row, msg.subject, { streamSeq: msg.info.streamSequence });
+      // Terminated like a malformed message: settled for good, not redelivered.
       settle(log, "term", () => msg.term());
       return;
     }
@@ -367,9 +405,9 @@ export function createIngest(opts: IngestOptions): Ingest {
       backoffTimer.wake();
       await loops;
       running = false;
-      log.info({ ...stats }, "ingest stopped");
+      log.info({ ...stats, untrusted: untrusted.counts() }, "ingest stopped");
     },
 
-    stats: () => ({ ...stats, pending: buffer.length + inFlight }),
+    stats: () => ({ ...stats, untrusted: untrusted.counts(), pending: buffer.length + inFlight }),
   };
 }
