@@ -141,6 +141,7 @@ describe("HTTP API", () => {
         intervalMs: 1000,
         timeoutMs: 800,
         regions: ["eu-west", "us-east"],
+        uid: expect.stringMatching(/^[0-9a-f-]{36}$/),
         version: 1,
         failureThreshold: 2,
         recoveryThreshold: 2,
@@ -359,7 +360,13 @@ describe("HTTP API", () => {
       const res = await app.request("/v1/checks/web/results");
       expect(res.status).toBe(200);
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["a", "b"]);
-      expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, limit: 100 });
+      expect(store.queries[0]).toEqual({
+        checkId: "web",
+        checkUid: expect.any(String),
+        from: now - 3_600_000,
+        to: now,
+        limit: 100,
+      });
     });
 
     it("reads results from the check's creation on, so a re-created id inherits nothing", async () => {
@@ -375,7 +382,14 @@ describe("HTTP API", () => {
     it("passes from, to, region and limit through", async () => {
       const res = await app.request(`/v1/checks/web/results?from=${now - 3_600_000}&to=${now}&region=us-east&limit=5`);
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["b"]);
-      expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, region: "us-east", limit: 5 });
+      expect(store.queries[0]).toEqual({
+        checkId: "web",
+        checkUid: expect.any(String),
+        from: now - 3_600_000,
+        to: now,
+        region: "us-east",
+        limit: 5,
+      });
     });
 
     it.each([

@@ -158,6 +158,7 @@ describe("consensus API", () => {
       });
       expect(Object.keys(body.outage ?? {}).sort()).toEqual([
         "checkId",
+        "checkUid",
         "confirmedAt",
         "id",
         "kind",
@@ -166,6 +167,7 @@ describe("consensus API", () => {
         "resolvedAt",
         "startedAt",
         "state",
+        "suppressed",
       ]);
     });
 
@@ -238,6 +240,8 @@ describe("consensus API", () => {
         resolvedAt: null,
         regions: ["eu-west"],
         reason: "connect",
+        checkUid: "",
+        suppressed: false,
       });
       const web = (await (await app(store).request("/v1/outages?checkId=web&state=resolved")).json()) as Outage[];
       expect(web.map((o) => o.id)).toEqual(["a"]);

@@ -38,6 +38,7 @@ function fullApi(): Api {
         observedBuckets: async () => new Map(),
       },
       lookupCheck: async () => undefined,
+      history: { identities: { list: async () => [] }, results: { queryResults: async () => [] } },
     },
   });
 }
