@@ -23,7 +23,8 @@ export interface DependencyGateStats {
 
 /**
  * Decides which hook events a check's dependencies hold back. An incident the engine marked
- * suppressed (it opened while a check in `dependsOn` had an open outage) has its `*.opened` held
+ * suppressed (it opened while a check in `dependsOn` had an open outage; its events carry
+ * `suppressedBy`) has its `*.opened` held
  * while a dependency is still down; if the incident closes meanwhile, neither its opening nor its
  * end is announced; if every dependency recovers while it is still open, the held opening is
  * published then (same id, the release time as `timestamp`), and its end later as usual. Like the
@@ -40,7 +41,7 @@ export interface DependencyGate {
 
 /** Options of {@link createDependencyGate}. */
 export interface DependencyGateOptions {
-  /** The open incident (outage or partial) of a check now, if any: the engine's status. */
+  /** The open incident (outage or partial) of a check now, if any (the engine's status): a held opening is released only while it is open. */
   incident: (checkId: string) => Outage | null | undefined;
   /** The check's dependencies that have an open outage now (the engine's status `suppressedBy`). */
   dependenciesDown: (checkId: string) => readonly string[];
@@ -63,9 +64,8 @@ export function createDependencyGate(opts: DependencyGateOptions): DependencyGat
     if (outageId === undefined) return [event];
     if (OPENED.has(event.type)) {
       if (held.has(outageId)) return [];
-      const incident = opts.incident(checkId);
-      const suppressedBy = incident?.id === outageId ? (incident.suppressedBy ?? []) : [];
-      if (suppressedBy.length === 0) return [event];
+      // The event says whether its incident was suppressed when it opened (the engine may have moved on).
+      if ((event.data.suppressedBy ?? []).length === 0) return [event];
       const down = opts.dependenciesDown(checkId);
       if (down.length === 0) return [event];
       held.set(outageId, { event, checkId });
