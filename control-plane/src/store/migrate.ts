@@ -89,10 +89,19 @@ async function apply(db: SqlExecutor, statement: MigrationStatement): Promise<vo
   const { table, name, type } = statement.addColumn;
   if (!/^[A-Za-z][A-Za-z0-9 (),_]*$/.test(type))
     throw new ProbemeshError("bad_migration", `invalid column type ${type}`);
-  const present = await db.query<{ n: number | string }>(
-    sql`SELECT count() AS n FROM system.columns WHERE database = currentDatabase() AND table = ${table} AND name = ${name}`
-      .text,
-  );
-  if (Number(present[0]?.n ?? 0) > 0) return;
-  await db.command(`${sql`ALTER TABLE ${ident(table)} ADD COLUMN ${ident(name)}`.text} ${type}`);
+  const present = async () => {
+    const rows = await db.query<{ n: number | string }>(
+      sql`SELECT count() AS n FROM system.columns WHERE database = currentDatabase() AND table = ${table} AND name = ${name}`
+        .text,
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
+  };
+  if (await present()) return;
+  try {
+    await db.command(`${sql`ALTER TABLE ${ident(table)} ADD COLUMN ${ident(name)}`.text} ${type}`);
+  } catch (err) {
+    // Another control plane migrating at the same time added it between our look and our ALTER.
+    if (await present()) return;
+    throw err;
+  }
 }
