@@ -6,6 +6,13 @@ import type { ResultRow, ResultStore } from "../store/types.js";
 export interface AttributingStoreOptions {
   registry: Pick<CheckRegistry, "watch" | "get">;
   log: Logger;
+  /** @default Date.now */
+  now?: () => number;
+  /**
+   * How long an id the registry said does not exist is not asked about again (results of a
+   * deleted check keep coming until its agents hear of the deletion). @default 5000
+   */
+  absentForMs?: number;
 }
 
 /** Counters of {@link attributingStore}. */
@@ -36,6 +43,11 @@ export function attributingStore(
 ): AttributingStore {
   const log = opts.log.child({ component: "attribution" });
   const live = new Map<string, { uid: string; createdAt: number }>();
+  const now = opts.now ?? Date.now;
+  const absentForMs = opts.absentForMs ?? 5000;
+  // Ids the registry said do not exist, until when that answer is trusted. A creation arrives
+  // through the watch (into `live`), which is consulted first, so this never hides a live check.
+  const absent = new Map<string, number>();
   const stats: AttributionStats = { droppedDeleted: 0, droppedBeforeCreation: 0 };
   const watch: RegistryWatch = opts.registry.watch((change) => {
     if (change.type === "upsert")
@@ -46,10 +58,15 @@ export function attributingStore(
 
   return {
     async insertResults(rows) {
-      const unknown = [...new Set(rows.filter((r) => !live.has(r.checkId)).map((r) => r.checkId))];
+      const t = now();
+      for (const [id, until] of absent) if (until <= t) absent.delete(id);
+      const unknown = [
+        ...new Set(rows.filter((r) => !live.has(r.checkId) && !absent.has(r.checkId)).map((r) => r.checkId)),
+      ];
       for (const id of unknown) {
         const record = await opts.registry.get(id);
-        if (record) live.set(id, { uid: record.check.uid, createdAt: record.createdAt });
+        if (record && !live.has(id)) live.set(id, { uid: record.check.uid, createdAt: record.createdAt });
+        else if (!record) absent.set(id, t + absentForMs);
       }
       const kept: ResultRow[] = [];
       let deleted = 0;

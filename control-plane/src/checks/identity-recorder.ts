@@ -24,23 +24,19 @@ export interface RecordingIdentitiesOptions {
 
 /**
  * The registry, plus a record of each check's identity (id, uid, type, target, creation, deletion)
- * in ClickHouse on create and delete, so that a deleted check's history can be found by its id.
+ * in ClickHouse on create, replace and delete, so that a deleted check's history can be found by its id.
  * The record is best effort: the registry write is what counts, and a failed record is logged (the
  * results and incidents themselves still carry the uid).
  */
 export function recordingIdentities(registry: CheckRegistry, opts: RecordingIdentitiesOptions): CheckRegistry {
   const log = opts.log.child({ component: "check-identities" });
   const now = opts.now ?? Date.now;
-  async function record(check: Check, createdAt: number, deletedAt: number | null): Promise<void> {
+  async function record(check: Check, createdAt: number, deletedAt: number | null, at: number): Promise<void> {
     try {
-      await opts.identities.record({
-        checkId: check.id,
-        uid: check.uid,
-        type: check.type,
-        target: checkTarget(check),
-        createdAt,
-        deletedAt,
-      });
+      await opts.identities.record(
+        { checkId: check.id, uid: check.uid, type: check.type, target: checkTarget(check), createdAt, deletedAt },
+        at,
+      );
     } catch (err) {
       log.warn(
         { err, checkId: check.id, uid: check.uid },
@@ -52,13 +48,20 @@ export function recordingIdentities(registry: CheckRegistry, opts: RecordingIden
     ...registry,
     async create(check) {
       const created = await registry.create(check);
-      await record(created.check, created.createdAt, null);
+      await record(created.check, created.createdAt, null, created.createdAt);
       return created;
+    },
+    async replace(check) {
+      // Its target may have changed: the history shows the newest.
+      const replaced = await registry.replace(check);
+      await record(replaced.check, replaced.createdAt, null, replaced.updatedAt);
+      return replaced;
     },
     async delete(id) {
       const before = await registry.get(id);
       await registry.delete(id);
-      if (before) await record(before.check, before.createdAt, Math.max(now(), before.createdAt));
+      const at = Math.max(now(), before?.updatedAt ?? 0, before?.createdAt ?? 0);
+      if (before) await record(before.check, before.createdAt, at, at);
     },
   };
 }

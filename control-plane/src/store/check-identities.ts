@@ -19,8 +19,11 @@ export interface CheckIdentity {
 
 /** Persistence of {@link CheckIdentity} records. */
 export interface CheckIdentityStore {
-  /** Records an identity (a second call for the same uid with a `deletedAt` marks it deleted). */
-  record(identity: CheckIdentity): Promise<void>;
+  /**
+   * Records an identity as it is at `at` (epoch ms; the newest record of a uid wins: a later one
+   * with `deletedAt` marks it deleted). @default at = the later of createdAt and deletedAt
+   */
+  record(identity: CheckIdentity, at?: number): Promise<void>;
   /** Every identity recorded for `checkId`, newest first. */
   list(checkId: string): Promise<CheckIdentity[]>;
 }
@@ -39,7 +42,7 @@ export function createCheckIdentityStore(deps: {
   const { client } = deps;
   const log = deps.log.child({ component: "check-identities" });
   return {
-    async record(identity) {
+    async record(identity, at) {
       const deletedAt = identity.deletedAt ?? 0;
       const row = {
         check_id: identity.checkId,
@@ -48,8 +51,8 @@ export function createCheckIdentityStore(deps: {
         target: identity.target,
         created_at: identity.createdAt,
         deleted_at: deletedAt,
-        // The deletion record outranks the creation record.
-        version: Math.max(identity.createdAt, deletedAt),
+        // The deletion record outranks the creation and replacement records.
+        version: Math.max(identity.createdAt, deletedAt, at ?? 0),
       };
       try {
         await client.insert({ table: "check_identities", values: [row], format: "JSONEachRow" });
