@@ -131,6 +131,24 @@ describe("HTTP API", () => {
     (await res.json()) as Record<string, unknown> & { error?: { code: string; details?: Record<string, unknown> } };
 
   describe("checks", () => {
+    it("gives a uid that a replace keeps; refuses another uid, unknown or cyclic dependsOn, bad labels", async () => {
+      const created = (await (await post({ ...web, labels: { team: "payments" } })).json()) as { uid: string };
+      expect(created).toMatchObject({ labels: { team: "payments" } });
+      const replaced = (await (await put("web", { ...web, uid: created.uid, dependsOn: [] })).json()) as {
+        uid: string;
+      };
+      expect(replaced.uid).toBe(created.uid);
+      const field = async (res: Response) => {
+        expect(res.status).toBe(400);
+        return (await json(res)).error?.details?.field;
+      };
+      expect(await field(await put("web", { ...web, uid: "another" }))).toBe("uid");
+      expect(await field(await post({ ...web, id: "api", dependsOn: ["nope"] }))).toBe("dependsOn");
+      expect((await post({ ...web, id: "api", dependsOn: ["web"] })).status).toBe(201);
+      expect(await field(await put("web", { ...web, dependsOn: ["api"] }))).toBe("dependsOn");
+      expect(await field(await post({ ...web, id: "x", labels: { "": "v" } }))).toMatch(/^labels/);
+    });
+
     it("creates a check: 201, Location, the check JSON with version and timestamps", async () => {
       const res = await post(web);
       expect(res.status).toBe(201);
