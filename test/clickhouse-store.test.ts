@@ -19,6 +19,7 @@ function row(over: Partial<ResultRow> = {}): ResultRow {
   return {
     id: "r-1",
     checkId: "web",
+    checkUid: "",
     checkVersion: 1,
     agentId: "agent-eu",
     region: "eu-west",

@@ -1,9 +1,11 @@
-// Outages, rollups and engine warm-up against a real clickhouse-server 18.16 (migrations 001 + 002).
+// Outages, rollups and engine warm-up against a real clickhouse-server 18.16 (migrations 001-003).
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import {
   availability,
+  createCheckIdentityStore,
   createConsensusEngine,
   createOutageStore,
+  listMigrations,
   type Observation,
   type Outage,
   type OutageStore,
@@ -81,7 +83,7 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
     client = createClient({ url: ch.url, database: DB });
     const migrate = () =>
       runMigrations({ admin: executor(admin), db: executor(client), database: DB, log, now: Date.now });
-    expect(await migrate()).toEqual([1, 2]);
+    expect(await migrate()).toEqual([1, 2, 3]);
     // Idempotent: a second control plane starting later applies nothing.
     expect(await migrate()).toEqual([]);
     store = createOutageStore({ client, log });
@@ -162,11 +164,90 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
     await expectCounts(T0 + 61 * 60_000, T0 + 62 * 60_000); // inside one hour: minutes only
     // The materialized views really filled both rollups (3 hourly and 180 minute buckets per region).
     const buckets = await ch.rows<{ h: string; m: string }>(
-      `SELECT (SELECT count(DISTINCT bucket) FROM ${DB}.results_1h WHERE check_id = 'roll') AS h, (SELECT count(DISTINCT bucket) FROM ${DB}.results_1m WHERE check_id = 'roll') AS m`,
+      `SELECT (SELECT count(DISTINCT bucket) FROM ${DB}.rollup_1h WHERE check_id = 'roll') AS h, (SELECT count(DISTINCT bucket) FROM ${DB}.rollup_1m WHERE check_id = 'roll') AS m`,
     );
     expect(buckets[0]).toEqual({ h: "3", m: "180" });
     const summary = await store.resultCounts({ checkId: "roll", from: T0, to: T0 + 3 * H });
     expect(summary.find((s) => s.region === "eu-west")?.down).toBe(120);
+  });
+
+  it('upgrades a database of migrations 1-2 (rows keep uid ""), and reads rows by uid', async () => {
+    const db = "probemesh_upgrade";
+    const c = createClient({ url: ch.url, database: db });
+    try {
+      const run = (upTo: number) =>
+        runMigrations({
+          admin: executor(admin),
+          db: executor(c),
+          database: db,
+          log,
+          now: Date.now,
+          migrations: listMigrations().filter((m) => m.version <= upTo),
+        });
+      expect(await run(2)).toEqual([1, 2]);
+      await c.insert({ table: "results", values: [result("old", "re", "eu-west", T0, "down")], format: "JSONEachRow" });
+      expect(await run(3)).toEqual([3]);
+      expect(await run(3)).toEqual([]);
+      const uidStore = createOutageStore({ client: c, log });
+      await c.insert({
+        table: "results",
+        values: [
+          { ...result("u1a", "re", "eu-west", T0 + 1000, "down"), check_uid: "u1" },
+          { ...result("u2a", "re", "eu-west", T0 + 2000, "up"), check_uid: "u2" },
+          { ...result("u2b", "re", "eu-west", T0 + 3000, "up"), check_uid: "u2" },
+        ],
+        format: "JSONEachRow",
+      });
+      const uidsOf = async (checkUid?: string) =>
+        (
+          await uidStore.loadObservations({
+            checkId: "re",
+            ...(checkUid !== undefined ? { checkUid } : {}),
+            from: T0,
+            to: T0 + H,
+            limit: 10,
+          })
+        ).observations.map((o) => o.checkUid);
+      expect(await uidsOf()).toEqual(["", "u1", "u2", "u2"]);
+      expect(await uidsOf("")).toEqual([""]);
+      expect(await uidsOf("u2")).toEqual(["u2", "u2"]);
+      // The new rollups count from the migration on, by uid.
+      expect((await uidStore.resultCounts({ checkId: "re", checkUid: "u2", from: T0, to: T0 + H }))[0]).toMatchObject({
+        total: 2,
+        up: 2,
+      });
+      expect(await uidStore.resultCounts({ checkId: "re", checkUid: "u1", from: T0, to: T0 + H })).toMatchObject([
+        { total: 1, down: 1 },
+      ]);
+      const incident = (id: string, checkUid: string, suppressedBy?: string[]): Outage => ({
+        id,
+        checkId: "re",
+        checkUid,
+        kind: "outage",
+        state: "open",
+        startedAt: T0,
+        confirmedAt: T0 + 1,
+        resolvedAt: null,
+        regions: ["eu-west"],
+        reason: "connect",
+        ...(suppressedBy ? { suppressedBy } : {}),
+      });
+      await uidStore.saveOutages([incident("o1", "u1"), incident("o2", "u2", ["db"])]);
+      expect(await uidStore.listOutages({ checkId: "re", checkUid: "u2" })).toEqual([incident("o2", "u2", ["db"])]);
+      expect((await uidStore.listOutages({ checkId: "re" })).map((o) => o.id).sort()).toEqual(["o1", "o2"]);
+
+      const identities = createCheckIdentityStore({ client: c, log });
+      const base = { checkId: "re", type: "http", target: "http://x/" };
+      await identities.record({ ...base, uid: "u1", createdAt: T0, deletedAt: null });
+      await identities.record({ ...base, uid: "u1", createdAt: T0, deletedAt: T0 + 5000 });
+      await identities.record({ ...base, uid: "u2", createdAt: T0 + 6000, deletedAt: null });
+      expect(await identities.list("re")).toEqual([
+        { ...base, uid: "u2", createdAt: T0 + 6000, deletedAt: null },
+        { ...base, uid: "u1", createdAt: T0, deletedAt: T0 + 5000 },
+      ]);
+    } finally {
+      await c.close();
+    }
   });
 
   it("loads a check's results oldest first, each id once, and the newest few per agent for warm-up", async () => {
@@ -188,6 +269,7 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
     expect(observations.map((o) => o.startedAt - T0)).toEqual([1000, 1500, 2000, 3000]);
     expect(observations[2]).toEqual({
       checkId: "obs",
+      checkUid: "",
       agentId: "agent-eu-west",
       region: "eu-west",
       startedAt: T0 + 2000,

@@ -96,6 +96,7 @@ export type { ResultRow, ResultQuery, ResultStore } from "./store/types.js";
 export { createClickHouseStore, type ClickHouseStore, type ClickHouseStoreOptions } from "./store/clickhouse-store.js";
 export { createOutageStore, type OutageStore, type OutageQuery, type RegionCounts } from "./store/outages.js";
 export { listMigrations, runMigrations, type SqlExecutor } from "./store/migrate.js";
+export { createCheckIdentityStore, type CheckIdentity, type CheckIdentityStore } from "./store/check-identities.js";
 export { sql, type Sql, type SqlParam } from "./store/sql.js";
 export {
   createIngest,

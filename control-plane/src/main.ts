@@ -31,6 +31,11 @@ import { createSecretBox } from "./trust/secret-box.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
 import { createKvApiTokens } from "./trust/api-tokens.js";
 import { createKvEnrollments } from "./trust/enrollments.js";
+import { createDependencyGate } from "./dependencies/hook-gate.js";
+import { attributingStore } from "./checks/attribute-results.js";
+import { followCheckLabels } from "./checks/check-labels.js";
+import { recordingIdentities } from "./checks/identity-recorder.js";
+import { createCheckIdentityStore } from "./store/check-identities.js";
 
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
@@ -208,7 +213,21 @@ async function main(): Promise<void> {
   const hooks = createHooks({ nc, log, secrets, checks: registry });
   const hooksLog = log.child({ component: "hooks" });
   // Incidents opened inside a maintenance window are held back from hooks (see HOOKS.md).
-  const maintenanceGate = createMaintenanceGate({ windows: () => maintenance.current(), log: hooksLog });
+  const labels = followCheckLabels(registry);
+  life.onStop(() => labels.stop());
+  const maintenanceGate = createMaintenanceGate({
+    windows: () => maintenance.current(),
+    labelsOf: labels.labelsOf,
+    log: hooksLog,
+  });
+  // Incidents opened while a dependency (dependsOn) is down are held back too (see HOOKS.md).
+  const dependencyGate = createDependencyGate({
+    incident: (checkId) => engine.status(checkId)?.outage,
+    dependenciesDown: (checkId) => engine.status(checkId)?.suppressedBy ?? [],
+    log: hooksLog,
+  });
+  const gate = (events: HookEvent[], now: number): HookEvent[] =>
+    dependencyGate.filter(maintenanceGate.filter(events, now), now);
   const consensus = createConsensusService({
     engine,
     outageStore,
@@ -217,8 +236,7 @@ async function main(): Promise<void> {
     binding,
     enrollments,
     onTransition: (t) => {
-      const events =
-        "checkId" in t ? maintenanceGate.filter(hookEventsFromTransition(t, engine.status(t.checkId)), Date.now()) : [];
+      const events = "checkId" in t ? gate(hookEventsFromTransition(t, engine.status(t.checkId)), Date.now()) : [];
       if (t.type === "check.recovered") engineRecovering.add(t.checkId);
       // Enqueued one at a time, in transition order: a partial that grows into an outage must reach
       // hooks as partial.absorbed then outage.opened, never the other way round.
@@ -268,9 +286,10 @@ async function main(): Promise<void> {
     return decision !== undefined && decision !== "forget";
   }
 
+  const identities = createCheckIdentityStore({ client: store.client, log });
   const app = createApi({
     config,
-    registry,
+    registry: recordingIdentities(registry, { identities, log }),
     store,
     agents,
     enrollments,
@@ -283,9 +302,12 @@ async function main(): Promise<void> {
     consensus: {
       engine,
       outageStore,
+      history: { identities, results: store },
       lookupCheck: async (id) => {
         const record = await registry.get(id);
-        return record ? { ...policyFromCheck(record.check), createdAt: record.createdAt } : undefined;
+        return record
+          ? { ...policyFromCheck(record.check), createdAt: record.createdAt, labels: record.check.labels }
+          : undefined;
       },
     },
   });
@@ -328,7 +350,7 @@ async function main(): Promise<void> {
         hooksLog.warn({ err }, "could not load recently closed incidents; re-announcing open ones only");
         return [];
       });
-    const events = maintenanceGate.filter(
+    const events = gate(
       reannouncements([...engine.openIncidents(), ...recent], (id) => engine.status(id), {
         now: Date.now(),
         dedupeWindowMs: HOOK_REANNOUNCE_MS,
@@ -349,10 +371,14 @@ async function main(): Promise<void> {
 
   // An incident held by a maintenance window that is still open when the window ends is announced then.
   const releaseTimer = setInterval(() => {
-    const held = maintenanceGate.release(
-      Date.now(),
-      (checkId, outageId) => engine.status(checkId)?.outage?.id === outageId,
-    );
+    const now = Date.now();
+    const held = [
+      ...dependencyGate.filter(
+        maintenanceGate.release(now, (checkId, outageId) => engine.status(checkId)?.outage?.id === outageId),
+        now,
+      ),
+      ...dependencyGate.release(now),
+    ];
     if (held.length > 0)
       published = published.then(async () => {
         for (const event of held) await publishHookEvent(event);
@@ -360,7 +386,10 @@ async function main(): Promise<void> {
   }, MAINTENANCE_RELEASE_EVERY_MS);
   life.onStop(() => clearInterval(releaseTimer));
 
-  const ingest = createIngest({ nc, store, log, binding, onStored: (rows) => consensus.onStored(rows) });
+  // Each result is attributed to the uid its check id has now; results of deleted checks are dropped.
+  const attributed = attributingStore(store, { registry, log });
+  life.onStop(() => attributed.stop());
+  const ingest = createIngest({ nc, store: attributed, log, binding, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
   life.onStop(() => ingest.stop());
   await ingest.start();

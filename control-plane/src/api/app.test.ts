@@ -139,6 +139,24 @@ describe("HTTP API", () => {
     (await res.json()) as Record<string, unknown> & { error?: { code: string; details?: Record<string, unknown> } };
 
   describe("checks", () => {
+    it("gives a uid that a replace keeps; refuses another uid, unknown or cyclic dependsOn, bad labels", async () => {
+      const created = (await (await post({ ...web, labels: { team: "payments" } })).json()) as { uid: string };
+      expect(created).toMatchObject({ labels: { team: "payments" } });
+      const replaced = (await (await put("web", { ...web, uid: created.uid, dependsOn: [] })).json()) as {
+        uid: string;
+      };
+      expect(replaced.uid).toBe(created.uid);
+      const field = async (res: Response) => {
+        expect(res.status).toBe(400);
+        return (await json(res)).error?.details?.field;
+      };
+      expect(await field(await put("web", { ...web, uid: "another" }))).toBe("uid");
+      expect(await field(await post({ ...web, id: "api", dependsOn: ["nope"] }))).toBe("dependsOn");
+      expect((await post({ ...web, id: "api", dependsOn: ["web"] })).status).toBe(201);
+      expect(await field(await put("web", { ...web, dependsOn: ["api"] }))).toBe("dependsOn");
+      expect(await field(await post({ ...web, id: "x", labels: { "": "v" } }))).toMatch(/^labels/);
+    });
+
     it("creates a check: 201, Location, the check JSON with version and timestamps", async () => {
       const res = await post(web);
       expect(res.status).toBe(201);
@@ -149,6 +167,7 @@ describe("HTTP API", () => {
         intervalMs: 1000,
         timeoutMs: 800,
         regions: ["eu-west", "us-east"],
+        uid: expect.stringMatching(/^[0-9a-f-]{36}$/),
         version: 1,
         failureThreshold: 2,
         recoveryThreshold: 2,
@@ -376,7 +395,13 @@ describe("HTTP API", () => {
       const res = await app.request("/v1/checks/web/results", { headers: auth });
       expect(res.status).toBe(200);
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["a", "b"]);
-      expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, limit: 100 });
+      expect(store.queries[0]).toEqual({
+        checkId: "web",
+        checkUid: expect.any(String),
+        from: now - 3_600_000,
+        to: now,
+        limit: 100,
+      });
     });
 
     it("reads results from the check's creation on, so a re-created id inherits nothing", async () => {
@@ -394,7 +419,14 @@ describe("HTTP API", () => {
         headers: auth,
       });
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["b"]);
-      expect(store.queries[0]).toEqual({ checkId: "web", from: now - 3_600_000, to: now, region: "us-east", limit: 5 });
+      expect(store.queries[0]).toEqual({
+        checkId: "web",
+        checkUid: expect.any(String),
+        from: now - 3_600_000,
+        to: now,
+        region: "us-east",
+        limit: 5,
+      });
     });
 
     it.each([

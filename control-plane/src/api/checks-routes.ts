@@ -82,7 +82,7 @@ const replaceCheck = createRoute({
   summary: "Replace a check",
   description:
     "Secrets sent back masked (`***`, as a GET shows them) keep their stored values. " +
-    "The type cannot change (400 naming `type`): delete and create the check instead.",
+    "The type and the uid cannot change (400 naming `type` or `uid`): delete and create the check instead.",
   ...requires("write"),
   request: {
     params: CheckIdParams,
@@ -131,8 +131,14 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
     return list.length > 0 ? { ...json, warnings: list.map((w) => ({ field: w.field, message: w.message })) } : json;
   }
 
+  /** The `dependsOn` of every stored check, to validate a written one's. */
+  async function dependencies(): Promise<Map<string, readonly string[]>> {
+    return new Map((await registry.list()).map((r) => [r.check.id, r.check.dependsOn]));
+  }
+
   app.openapi(createCheck, async (c) => {
-    const check = validateCheck(await readJson(c), { mode: "create" });
+    const body = await readJson(c);
+    const check = validateCheck(body, { mode: "create", dependencies: await dependencies() });
     const record = await registry.create(check);
     c.header("Location", `/v1/checks/${record.check.id}`);
     return c.json(await written(record), 201);
@@ -152,7 +158,12 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
     const body = await readJson(c);
     const existing = await registry.get(id);
     // Validated before the 404, so that a bad body is named even for an unknown id.
-    const next = validateCheck(body, { mode: "replace", id, existing: existing?.check });
+    const next = validateCheck(body, {
+      mode: "replace",
+      id,
+      existing: existing?.check,
+      dependencies: await dependencies(),
+    });
     if (!existing) throw new NotFoundError("check", id);
     const record = await registry.replace(restoreMaskedSecrets(next, existing.check));
     return c.json(await written(record), 200);
@@ -184,12 +195,17 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
     if (!record) throw new NotFoundError("check", id);
     // A check id re-created after a deletion starts clean: results from before it existed are not its own.
     const asked = c.req.valid("query");
-    const query = { checkId: id, ...asked, from: Math.min(Math.max(asked.from, record.createdAt), asked.to) };
+    const query = {
+      checkId: id,
+      checkUid: record.check.uid,
+      ...asked,
+      from: Math.min(Math.max(asked.from, record.createdAt), asked.to),
+    };
     try {
       // Rows stored before ingest masked them may still carry query values.
       const rows = await store.queryResults(query);
       return c.json(
-        rows.map((r) => ({ ...r, target: maskUrlQuery(r.target) })),
+        rows.map((r) => ({ ...r, target: maskUrlQuery(r.target), checkUid: r.checkUid ?? "" })),
         200,
       );
     } catch (err) {

@@ -163,6 +163,7 @@ describe("consensus API", () => {
       });
       expect(Object.keys(body.outage ?? {}).sort()).toEqual([
         "checkId",
+        "checkUid",
         "confirmedAt",
         "id",
         "kind",
@@ -171,6 +172,7 @@ describe("consensus API", () => {
         "resolvedAt",
         "startedAt",
         "state",
+        "suppressed",
       ]);
     });
 
@@ -243,6 +245,8 @@ describe("consensus API", () => {
         resolvedAt: null,
         regions: ["eu-west"],
         reason: "connect",
+        checkUid: "",
+        suppressed: false,
       });
       const web = (await (
         await app(store).request("/v1/outages?checkId=web&state=resolved", { headers: auth })

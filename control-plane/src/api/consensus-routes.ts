@@ -13,7 +13,7 @@ import { replay } from "../consensus/replay.js";
 import type { CheckPolicy, CheckStatus, Outage, RegionStatus } from "../consensus/types.js";
 import { NotFoundError } from "../errors.js";
 import { inMaintenanceOccurrence, maintenanceIntervals } from "../maintenance/in-maintenance.js";
-import type { MaintenanceWindow } from "../maintenance/types.js";
+import type { MaintenanceSubject, MaintenanceWindow } from "../maintenance/types.js";
 import type { OutageStore, RegionCounts } from "../store/outages.js";
 import { availabilityQuery } from "./availability-query.js";
 import { CheckIdParams } from "./check-id-param.js";
@@ -23,6 +23,10 @@ import { bodyReadByHandler, documenting, requires } from "./openapi.js";
 import { OutagesQuery } from "./outages-query.js";
 import { readJson } from "./read-json.js";
 import { parseReplayRequest, ReplayRequest } from "./replay-request.js";
+import { createHistoryRoutes, type HistoryRoutesOptions } from "./history-routes.js";
+
+/** A check as the consensus routes need it: its policy, creation time and labels. */
+export type KnownCheck = CheckPolicy & { createdAt?: number; labels?: Readonly<Record<string, string>> };
 
 /** Options of {@link createConsensusRoutes}. */
 export interface ConsensusRoutesOptions {
@@ -32,7 +36,7 @@ export interface ConsensusRoutesOptions {
    * The current policy of a check from the registry (and when it was created: availability windows
    * start there), or undefined when there is no such check.
    */
-  lookupCheck: (checkId: string) => Promise<(CheckPolicy & { createdAt?: number }) | undefined>;
+  lookupCheck: (checkId: string) => Promise<KnownCheck | undefined>;
   log: Logger;
   /**
    * The maintenance windows now known: shown in a check's status, and reported apart in availability.
@@ -41,6 +45,11 @@ export interface ConsensusRoutesOptions {
   maintenanceWindows?: () => readonly MaintenanceWindow[];
   /** @default Date.now */
   now?: () => number;
+  /**
+   * The identities a check id has had and the results store: GET /{id}/history.
+   * @default not served
+   */
+  history?: Pick<HistoryRoutesOptions, "identities" | "results">;
   /** SLO target (percent) when the request does not give one. @default 99.9 */
   sloTarget?: number;
   /** Most results one replay loads; beyond it the replay stops early and says so. @default 500000 */
@@ -116,7 +125,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
   const maxReplayWindowMs = opts.maxReplayWindowMs ?? 31 * DAY;
   const maintenanceWindows = opts.maintenanceWindows ?? (() => []);
 
-  async function knownCheck(id: string): Promise<CheckPolicy & { createdAt?: number }> {
+  async function knownCheck(id: string): Promise<KnownCheck> {
     const policy = await lookupCheck(id);
     if (!policy) throw new NotFoundError("check", id);
     return policy;
@@ -128,7 +137,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
   checks.openapi(getStatus, async (c) => {
     const policy = await knownCheck(c.req.valid("param").id);
     const status = statusJson(engine.status(policy.checkId) ?? emptyStatus(policy));
-    const o = inMaintenanceOccurrence(maintenanceWindows(), policy.checkId, now());
+    const o = inMaintenanceOccurrence(maintenanceWindows(), subject(policy), now());
     return c.json(o ? { ...status, maintenance: { id: o.window.id, from: o.from, to: o.to } } : status, 200);
   });
 
@@ -152,14 +161,16 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
     const from = Math.min(Math.max(query.from, policy.createdAt ?? 0), to);
     // Observed time at a resolution of at least a minute and the check's interval, ~2000 buckets at most.
     const bucketMs = Math.ceil(Math.max(60_000, policy.intervalMs, (to - from) / 2000) / 60_000) * 60_000;
+    // Only the current check's rows: a re-created id never reads the deleted check's.
+    const mine = { checkId: policy.checkId, checkUid: policy.checkUid };
     const [outages, regionIncidents, counts, buckets] = await Promise.all([
-      outageStore.listOutages({ checkId: policy.checkId, from, to, kinds: ["outage"], limit: 10_000 }),
-      outageStore.listOutages({ checkId: policy.checkId, from, to, kinds: ["region"], limit: 10_000 }),
-      outageStore.resultCounts({ checkId: policy.checkId, from, to }),
-      outageStore.observedBuckets({ checkId: policy.checkId, from, to, bucketMs }),
+      outageStore.listOutages({ ...mine, from, to, kinds: ["outage"], limit: 10_000 }),
+      outageStore.listOutages({ ...mine, from, to, kinds: ["region"], limit: 10_000 }),
+      outageStore.resultCounts({ ...mine, from, to }),
+      outageStore.observedBuckets({ ...mine, from, to, bucketMs }),
     ]);
     // Maintenance is the check's: every region and the global figure leave it out alike.
-    const maintenance = maintenanceIntervals(maintenanceWindows(), policy.checkId, from, Math.min(to, t));
+    const maintenance = maintenanceIntervals(maintenanceWindows(), subject(policy), from, Math.min(to, t));
     const opts = { from, to, now: t, sloTarget: slo ?? defaultSlo, maintenance };
     const regionNames = new Set([
       ...policy.regions,
@@ -190,6 +201,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
       staleAfterMs(policy) + Math.max(policy.failureThreshold, policy.recoveryThreshold) * policy.intervalMs;
     const loaded = await outageStore.loadObservations({
       checkId: policy.checkId,
+      checkUid: current.checkUid,
       from: Math.max(0, from - warmUpMs),
       to,
       limit: maxReplayResults,
@@ -199,6 +211,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
     const declared = result.outages.filter((o) => o.kind !== "region");
     const stored = await outageStore.listOutages({
       checkId: policy.checkId,
+      checkUid: current.checkUid,
       from,
       to: effectiveTo,
       kinds: ["outage", "partial"],
@@ -230,17 +243,21 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
     );
   });
 
+  if (opts.history)
+    checks.route("/", createHistoryRoutes({ ...opts.history, outageStore, lookupCheck, outageJson, now }));
+
   const outages = new OpenAPIHono();
   outages.openapi(listOutages, async (c) => {
     const q = c.req.valid("query");
     // A check id re-created after a deletion starts clean: incidents of the deleted one (all closed
     // before the new one was created) are not its history.
-    const createdAt = q.checkId !== undefined ? ((await lookupCheck(q.checkId))?.createdAt ?? 0) : 0;
-    const from = Math.max(q.from ?? 0, createdAt);
+    const current = q.checkId !== undefined ? await lookupCheck(q.checkId) : undefined;
+    const from = Math.max(q.from ?? 0, current?.createdAt ?? 0);
     const list = await outageStore.listOutages({
       kinds: q.kind,
       limit: q.limit,
       ...(q.checkId !== undefined ? { checkId: q.checkId } : {}),
+      ...(current ? { checkUid: current.checkUid } : {}),
       ...(from > 0 ? { from } : {}),
       ...(q.to !== undefined ? { to: q.to } : {}),
       ...(q.state !== undefined ? { state: q.state } : {}),
@@ -251,15 +268,24 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
   return { checks, outages };
 }
 
+function subject(check: KnownCheck): MaintenanceSubject {
+  return check.labels ? { id: check.checkId, labels: check.labels } : check.checkId;
+}
+
 function interval(o: Outage): { start: number; end: number | null } {
   return { start: o.startedAt, end: o.resolvedAt };
 }
 
 /** An incident as the API shows it. */
-export function outageJson(o: Outage): Outage {
+export type OutageJson = Omit<Outage, "checkUid"> & { checkUid: string; suppressed: boolean };
+
+/** An incident as the API shows it. */
+export function outageJson(o: Outage): OutageJson {
+  const suppressedBy = o.suppressedBy ?? [];
   return {
     id: o.id,
     checkId: o.checkId,
+    checkUid: o.checkUid ?? "",
     kind: o.kind,
     state: o.state,
     startedAt: o.startedAt,
@@ -267,6 +293,8 @@ export function outageJson(o: Outage): Outage {
     resolvedAt: o.resolvedAt,
     regions: o.regions,
     reason: o.reason,
+    suppressed: suppressedBy.length > 0,
+    ...(suppressedBy.length > 0 ? { suppressedBy } : {}),
   };
 }
 
@@ -304,6 +332,7 @@ function statusJson(s: CheckStatus): Record<string, unknown> {
     since: orNull(s.since),
     regions,
     outage: s.outage ? outageJson(s.outage) : null,
+    ...(s.suppressedBy && s.suppressedBy.length > 0 ? { suppressedBy: s.suppressedBy } : {}),
   };
 }
 

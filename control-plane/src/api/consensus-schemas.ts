@@ -11,6 +11,9 @@ export const OutageSchema = z
   .object({
     id: z.string().openapi({ description: "deterministic, so a replay produces the same ids" }),
     checkId: z.string(),
+    checkUid: z
+      .string()
+      .openapi({ description: 'uid of the check the incident belongs to ("" for checks from before uids)' }),
     kind: z.enum(["outage", "partial", "region"]),
     state: z.enum(["open", "resolved", "abandoned"]).openapi({
       description: "abandoned: the check was deleted or what it probes replaced while the incident was open",
@@ -20,6 +23,15 @@ export const OutageSchema = z
     resolvedAt: epochMsOrNull.openapi({ description: "when recovery was confirmed; null while open" }),
     regions: z.array(z.string()),
     reason: z.string().openapi({ description: "dominant failure reason" }),
+    suppressed: z.boolean().openapi({
+      description:
+        "a dependency (`dependsOn`) had an open outage when it opened: stored and shown, not announced to hooks " +
+        "(announced when the dependencies recover while it is still open)",
+    }),
+    suppressedBy: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "with suppressed: the dependencies that were down when it opened" }),
   })
   .openapi("Outage", {
     example: {
@@ -32,6 +44,8 @@ export const OutageSchema = z
       resolvedAt: 1767225960000,
       regions: ["eu-west", "us-east"],
       reason: "http_status",
+      checkUid: "0b6f8e4c-3a52-4c4e-9d7e-7f1d2a9b5c11",
+      suppressed: false,
     },
   });
 
@@ -72,6 +86,9 @@ export const StatusSchema = z
     since: epochMsOrNull,
     regions: z.record(z.string(), RegionStatusSchema),
     outage: OutageSchema.nullable().openapi({ description: "the open outage or partial incident" }),
+    suppressedBy: z.array(z.string()).optional().openapi({
+      description: "dependencies (`dependsOn`) with an open outage now: incidents this check opens are suppressed",
+    }),
     maintenance: z.object({ id: z.string(), from: epochMs, to: epochMs }).optional().openapi({
       description:
         "while the check is in a maintenance window: the window and its current occurrence (incidents opened now are not announced to hooks)",

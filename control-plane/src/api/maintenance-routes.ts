@@ -26,7 +26,8 @@ const MaintenanceWindowJson = documenting<unknown>(
   z
     .object({
       id: z.string(),
-      checks: z.union([z.literal("*"), z.array(z.string())]),
+      checks: z.union([z.literal("*"), z.array(z.string())]).openapi({ description: "[] when `labels` selects" }),
+      labels: z.record(z.string(), z.string()).optional(),
       from: z.int(),
       to: z.int(),
       repeat: z.object({ everyMs: z.int(), until: z.int().optional() }).optional(),

@@ -44,6 +44,7 @@ function fullApi(apiTokens: ApiTokens = createMemoryApiTokens()): Api {
         observedBuckets: async () => new Map(),
       },
       lookupCheck: async () => undefined,
+      history: { identities: { list: async () => [] }, results: { queryResults: async () => [] } },
     },
   });
 }

@@ -44,6 +44,9 @@ export const ResultSchema = z
   .object({
     id: z.string(),
     checkId: z.string(),
+    checkUid: z
+      .string()
+      .openapi({ description: 'uid of the check the result belongs to ("" for checks from before uids)' }),
     checkVersion: z.int(),
     agentId: z.string(),
     region: z.string(),

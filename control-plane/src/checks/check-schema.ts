@@ -42,6 +42,10 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_THRESHOLD = 2;
 /** Global quorum when none is given. @default "majority" */
 export const DEFAULT_QUORUM = "majority";
+/** Most checks one check may depend on. */
+export const MAX_DEPENDS_ON = 32;
+/** Most labels on one check. */
+export const MAX_LABELS = 32;
 
 const QUORUM_MESSAGE = 'must be "majority", "all", "any" or a number of regions between 1 and 1000';
 const STATUS_MESSAGE = 'must be a status code between 100 and 599 or a class "1xx".."5xx"';
@@ -248,12 +252,33 @@ function checkShape(id: z.ZodType<string>) {
     recoveryThreshold: int(1, 100, DEFAULT_THRESHOLD),
     quorum,
     degradedAfterMs: boundedLater(0, MAX_TIMEOUT_MS).openapi({ description: "at most timeoutMs; 0 = never degraded" }),
+    dependsOn: textList({ maxItems: MAX_DEPENDS_ON, maxLength: 63, rule: rule.checkId, unique: true }).openapi({
+      description:
+        "ids of existing checks this one depends on (no self, no cycles): while one has an open outage, " +
+        "this check's incidents are `suppressed` (stored and shown, not announced to hooks)",
+      example: ["core-db"],
+    }),
+    labels: textMap({ maxEntries: MAX_LABELS, keyRule: rule.labelKey, valueRule: rule.labelValue }).openapi({
+      description: `at most ${MAX_LABELS}; keys [A-Za-z0-9_.-] (1-63), values at most 63 characters; maintenance windows select checks by them`,
+      example: { team: "payments", env: "prod" },
+    }),
     http: HttpCheckBody.nullish(),
     tcp: TcpCheckBody.nullish(),
     dns: DnsCheckBody.nullish(),
     tls: TlsCheckBody.nullish(),
     grpc: GrpcCheckBody.nullish(),
     icmp: IcmpCheckBody.nullish(),
+    uid: z
+      .unknown()
+      .optional()
+      .openapi({
+        type: "string",
+        readOnly: true,
+        description:
+          "immutable identity given at creation (UUID v4); a re-created id gets a new one. " +
+          "Ignored on create; a replace carrying another uid is refused (400 naming `uid`)",
+        example: "0b6f8e4c-3a52-4c4e-9d7e-7f1d2a9b5c11",
+      }),
     version: readOnly("config version: 1 on create, +1 per replace"),
     createdAt: readOnly("epoch ms of creation"),
     updatedAt: readOnly("epoch ms of the last change"),
@@ -295,6 +320,9 @@ function crossFieldRules(c: Record<string, unknown>, ctx: z.RefinementCtx): void
         path: ["quorum"],
       });
   }
+  const id = c.id;
+  if (typeof id === "string" && Array.isArray(c.dependsOn) && c.dependsOn.includes(id))
+    ctx.addIssue({ code: "custom", message: "must not name the check itself", path: ["dependsOn"] });
   const http = c.http;
   if (type === "http" && typeof http === "object" && http !== null)
     within((http as Record<string, unknown>).maxResponseTimeMs, 0, timeout, ["http", "maxResponseTimeMs"]);

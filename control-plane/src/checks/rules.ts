@@ -84,3 +84,22 @@ export const json: StringRule = (v) => {
 export function oneOf(values: readonly string[]): StringRule {
   return (v) => (values.includes(v) ? undefined : `must be one of ${values.map((x) => JSON.stringify(x)).join(", ")}`);
 }
+
+/** Label keys: like Kubernetes label names without a prefix (letters, digits, `_ . -`, 1-63 characters). */
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
+
+/** A label key. */
+export const labelKey: StringRule = (v) =>
+  LABEL_KEY_PATTERN.test(v)
+    ? undefined
+    : "must be 1-63 characters: letters, digits, _ . - (starting and ending with a letter or digit)";
+
+/** A label value: at most 63 characters, none of them a control character (may be empty). */
+export const labelValue: StringRule = (v) => {
+  if (v.length > 63) return "must be at most 63 characters";
+  for (const ch of v) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (code < 0x20 || code === 0x7f) return "must not contain control characters";
+  }
+  return undefined;
+};

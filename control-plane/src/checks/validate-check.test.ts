@@ -393,3 +393,58 @@ describe("validateCheck: type changes", () => {
     ).toThrow(/retries.*and 1 more problem/);
   });
 });
+
+describe("validateCheck: identity, dependencies and labels", () => {
+  const stored = new Map<string, readonly string[]>([
+    ["db", []],
+    ["cache", ["db"]],
+    ["web", ["cache"]],
+  ]);
+  const problemOf = (json: unknown, opts: Parameters<typeof validateCheck>[1]) => {
+    try {
+      validateCheck(json, opts);
+    } catch (err) {
+      return (err as ValidationError).details?.problems as { field: string; message: string }[];
+    }
+    throw new Error("expected a ValidationError");
+  };
+
+  it("keeps dependsOn and labels; refuses self, unknown ids and cycles naming dependsOn", () => {
+    const c = validateCheck(
+      { ...web, dependsOn: ["cache"], labels: { team: "payments" } },
+      { mode: "create", dependencies: stored },
+    );
+    expect(c.dependsOn).toEqual(["cache"]);
+    expect(c.labels).toEqual({ team: "payments" });
+    expect(problemOf({ ...web, dependsOn: ["web"] }, { mode: "create" })).toEqual([
+      { field: "dependsOn", message: "must not name the check itself" },
+    ]);
+    expect(problemOf({ ...web, id: "api", dependsOn: ["nope"] }, { mode: "create", dependencies: stored })[0]).toEqual({
+      field: "dependsOn",
+      message: 'names checks that do not exist: "nope"',
+    });
+    // db -> web -> cache -> db
+    expect(problemOf({ ...db, dependsOn: ["web"] }, { mode: "replace", id: "db", dependencies: stored })[0]).toEqual({
+      field: "dependsOn",
+      message: "would make a cycle: db -> web -> cache -> db",
+    });
+    expect(fields({ ...web, dependsOn: ["Bad Id"] })[0]).toMatch(/^dependsOn/);
+  });
+
+  it("bounds labels: key syntax, value length and count", () => {
+    expect(fields({ ...web, labels: { "-bad": "x" } })).toEqual(["labels.-bad"]);
+    expect(fields({ ...web, labels: { team: "x".repeat(64) } })).toEqual(["labels.team"]);
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, "v"]));
+    expect(fields({ ...web, labels: many })).toEqual(["labels"]);
+  });
+
+  it("ignores a uid on create; refuses another uid on replace, naming uid", () => {
+    expect(validateCheck({ ...web, uid: "whatever" }, { mode: "create" }).uid).toBe("");
+    const existing = validateCheck(web, { mode: "create" });
+    existing.uid = "u1";
+    expect(validateCheck({ ...web, uid: "u1" }, { mode: "replace", id: "web", existing }).uid).toBe("");
+    expect(problemOf({ ...web, uid: "u2" }, { mode: "replace", id: "web", existing })).toEqual([
+      { field: "uid", message: 'cannot change ("u1"): delete and create the check instead' },
+    ]);
+  });
+});

@@ -32,8 +32,44 @@ export interface ValidateCheckOptions {
   mode: "create" | "replace";
   /** The id from the URL path, for "replace". */
   id?: string | undefined;
-  /** The stored check, for "replace": its type cannot change. */
+  /** The stored check, for "replace": its type and uid cannot change. */
   existing?: Check | undefined;
+  /**
+   * The `dependsOn` of every stored check by id: `dependsOn` must name existing checks and make no
+   * cycle. Without it, only self-dependency is refused.
+   */
+  dependencies?: ReadonlyMap<string, readonly string[]> | undefined;
+}
+
+/**
+ * Why `dependsOn` of check `id` is refused given the stored checks' dependencies, or undefined:
+ * every id must exist, and following dependencies from them must never come back to `id`.
+ */
+export function dependencyProblem(
+  id: string,
+  dependsOn: readonly string[],
+  dependencies: ReadonlyMap<string, readonly string[]>,
+): string | undefined {
+  const missing = dependsOn.filter((d) => d !== id && !dependencies.has(d));
+  if (missing.length > 0) return `names checks that do not exist: ${missing.map((m) => JSON.stringify(m)).join(", ")}`;
+  // Depth-first from each dependency; the path found is the cycle shown to the user.
+  const seen = new Set<string>();
+  const walk = (at: string, path: string[]): string[] | undefined => {
+    if (at === id) return path;
+    if (seen.has(at)) return undefined;
+    seen.add(at);
+    for (const next of dependencies.get(at) ?? []) {
+      const found = walk(next, [...path, next]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  for (const d of dependsOn) {
+    if (d === id) continue;
+    const cycle = walk(d, [id, d]);
+    if (cycle) return `would make a cycle: ${cycle.join(" -> ")}`;
+  }
+  return undefined;
 }
 
 /**
@@ -50,6 +86,19 @@ export function assertSameType(previous: Check, next: Check): void {
   const problems = new Problems();
   const problem = typeChangeProblem(previous.type, next.type);
   if (problem) problems.add("type", problem);
+  problems.throwIfAny("check");
+}
+
+/**
+ * Throws the ValidationError naming `type` or `uid` when `next` would change the type or the
+ * identity of `previous` (an empty `next.uid` keeps the stored one).
+ */
+export function assertSameIdentity(previous: Check, next: Check): void {
+  const problems = new Problems();
+  const problem = typeChangeProblem(previous.type, next.type);
+  if (problem) problems.add("type", problem);
+  if (next.uid !== "" && next.uid !== previous.uid)
+    problems.add("uid", `cannot change (${JSON.stringify(previous.uid)}): delete and create the check instead`);
   problems.throwIfAny("check");
 }
 
@@ -90,6 +139,16 @@ export function validateCheck(json: unknown, opts: ValidateCheckOptions): Check 
     const problem = typeChangeProblem(opts.existing.type, type);
     if (problem) problems.add("type", problem);
   }
+  if (opts.mode === "replace" && opts.existing) {
+    const uid = (json as Record<string, unknown>).uid;
+    if (uid !== undefined && uid !== null && uid !== "" && uid !== opts.existing.uid)
+      problems.add("uid", `cannot change (${JSON.stringify(opts.existing.uid)}): delete and create the check instead`);
+  }
+  if (parsed.success && opts.dependencies && parsed.data.dependsOn.length > 0) {
+    const id = opts.mode === "replace" ? (opts.id ?? "") : parsed.data.id;
+    const problem = dependencyProblem(id, parsed.data.dependsOn, opts.dependencies);
+    if (problem) problems.add("dependsOn", problem);
+  }
   problems.throwIfAny("check");
   if (!parsed.success) throw new ValidationError("invalid check");
   return toCheck(parsed.data, opts.mode === "replace" ? (opts.id ?? "") : parsed.data.id);
@@ -113,6 +172,8 @@ function toCheck(body: CheckBodyOutput, id: string): Check {
     recoveryThreshold: body.recoveryThreshold,
     quorum: body.quorum,
     degradedAfterMs: body.degradedAfterMs ?? 0,
+    dependsOn: body.dependsOn,
+    labels: body.labels,
   };
   if (type === "http" && body.http) init.http = { ...body.http, maxResponseTimeMs: body.http.maxResponseTimeMs ?? 0 };
   else if (type === "tcp" && body.tcp) init.tcp = body.tcp;

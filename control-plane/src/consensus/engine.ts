@@ -60,6 +60,8 @@ export interface ConsensusStats {
   ignoredFuture: number;
   /** Results of a config version older than the check's `sinceVersion`, or started before the check existed. */
   ignoredOldVersion: number;
+  /** Results attributed to another uid of the check id (a deleted check of the same id). */
+  ignoredOtherUid: number;
   transitions: number;
 }
 
@@ -193,6 +195,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     ignoredInvalid: 0,
     ignoredFuture: 0,
     ignoredOldVersion: 0,
+    ignoredOtherUid: 0,
     transitions: 0,
   };
   /** While warming up, state moves but nothing is emitted and no incident opens or closes. */
@@ -428,6 +431,21 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     emit(out, { type: "check.error.resolved", checkId: check.policy.checkId, at: t, since, cause });
   }
 
+  /** `{ checkUid }` of the check's incidents, or nothing for a check without uid (created before uids). */
+  function uidOf(check: CheckView): { checkUid?: string } {
+    return check.policy.checkUid !== "" ? { checkUid: check.policy.checkUid } : {};
+  }
+
+  /** The check's dependencies that have an open outage now, sorted. */
+  function dependenciesDown(check: CheckView): string[] {
+    const down: string[] = [];
+    for (const id of check.policy.dependsOn) {
+      const dependency = checks.get(id);
+      if (dependency?.incident?.kind === "outage") down.push(id);
+    }
+    return down;
+  }
+
   /** Closes every open incident of a check (and its regions) as abandoned. */
   function abandonAll(check: CheckView, t: number, cause: "check.deleted" | "check.replaced", out: Transition[]): void {
     const checkId = check.policy.checkId;
@@ -535,6 +553,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       region.incident = {
         id: incidentId("region", checkId, t, region.name),
         checkId,
+        ...uidOf(check),
         kind: "region",
         state: "open",
         startedAt: Math.min(region.downStartedAt, t),
@@ -628,9 +647,11 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       }
       if (downRegions.length === 0) return;
       check.partialPendingSince = NaN;
+      const suppressedBy = dependenciesDown(check);
       check.incident = {
         id: incidentId(want, checkId, t),
         checkId,
+        ...uidOf(check),
         kind: want,
         state: "open",
         startedAt: Math.min(t, absorbed?.startedAt ?? t, ...downRegions.map((r) => r.downStartedAt)),
@@ -638,6 +659,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         resolvedAt: null,
         regions: downRegions.map((r) => r.name).sort(),
         reason: dominant(downRegions.map((r) => r.reason)),
+        ...(suppressedBy.length > 0 ? { suppressedBy } : {}),
       };
       if (absorbed) emit(out, { type: "partial.absorbed", checkId, at: t, outage: absorbed, by: check.incident.id });
       emit(out, {
@@ -733,6 +755,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       region = newRegion(o.region);
       check.regions.set(o.region, region);
     }
+    if (o.checkUid !== undefined && o.checkUid !== check.policy.checkUid) {
+      stats.ignoredOtherUid++;
+      return;
+    }
     if (
       (o.checkVersion !== undefined && o.checkVersion > 0 && o.checkVersion < check.policy.sinceVersion) ||
       o.startedAt < check.policy.notBefore
@@ -770,6 +796,19 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       recomputeContradictions(check, touched);
     }
     const dirty = new Set<CheckView>([check]);
+    judgeAgents(touched, t, dirty, out);
+    evaluateDirty(dirty, t, out);
+  }
+
+  /** Forgets a check: its open incidents are abandoned (a deletion is never a recovery). */
+  function remove(check: CheckView, t: number, out: Transition[]): void {
+    const touched = new Set<AgentEntry>();
+    abandonAll(check, t, "check.deleted", out);
+    endError(check, t, "check.deleted", out);
+    for (const region of check.regions.values()) for (const v of [...region.views.values()]) removeView(v, touched);
+    checks.delete(check.policy.checkId);
+    stats.checks = checks.size;
+    const dirty = new Set<CheckView>();
     judgeAgents(touched, t, dirty, out);
     evaluateDirty(dirty, t, out);
   }
@@ -816,8 +855,14 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
 
   return {
     upsertCheck(input, opts = {}) {
-      const policy = normalizePolicy(input);
+      const existing = checks.get(input.checkId);
+      // An edit that does not say which uid keeps the check's.
+      const policy = normalizePolicy({ ...input, checkUid: input.checkUid ?? existing?.policy.checkUid ?? "" });
       const out: Transition[] = [];
+      if (existing && existing.policy.checkUid !== policy.checkUid) {
+        // Another check under the same id (the deletion was not seen): the old one is gone.
+        remove(existing, now(), out);
+      }
       const check = checks.get(policy.checkId);
       if (!check) {
         addCheck(policy);
@@ -875,16 +920,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const check = checks.get(checkId);
       if (!check) return [];
       const out: Transition[] = [];
-      const t = now();
-      const touched = new Set<AgentEntry>();
-      abandonAll(check, t, "check.deleted", out);
-      endError(check, t, "check.deleted", out);
-      for (const region of check.regions.values()) for (const v of [...region.views.values()]) removeView(v, touched);
-      checks.delete(checkId);
-      stats.checks = checks.size;
-      const dirty = new Set<CheckView>();
-      judgeAgents(touched, t, dirty, out);
-      evaluateDirty(dirty, t, out);
+      remove(check, now(), out);
       return publish(out);
     },
 
@@ -962,9 +998,9 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         const check = checks.get(incident.checkId);
         const region = incident.kind === "region" ? check?.regions.get(incident.regions[0] ?? "") : undefined;
         const slotOwner = incident.kind === "region" ? region : check;
-        if (!check || !slotOwner) {
-          // Its check or region is gone (deleted while no control plane ran): closed, but never as a
-          // recovery nobody saw.
+        if (!check || !slotOwner || (incident.checkUid ?? "") !== check.policy.checkUid) {
+          // Its check or region is gone (deleted while no control plane ran, or the id now names
+          // another check): closed, but never as a recovery nobody saw.
           const done: Outage = { ...resolved(incident, t, []), state: "abandoned" };
           emit(out, {
             type: "incident.abandoned",
@@ -999,6 +1035,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const check = checks.get(checkId);
       if (!check) return undefined;
       const t = now();
+      const suppressedBy = dependenciesDown(check);
       const regions: Record<string, RegionStatus> = {};
       for (const name of [...check.regions.keys()].sort())
         regions[name] = regionStatus(check, check.regions.get(name)!, t);
@@ -1009,6 +1046,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         since: check.since,
         regions,
         outage: check.incident ? { ...check.incident, regions: [...check.incident.regions] } : null,
+        ...(suppressedBy.length > 0 ? { suppressedBy } : {}),
       };
     },
 

@@ -3,10 +3,11 @@ import type { Observation } from "./types.js";
 
 /** The engine's view of a stored result row (the ingest's `onStored` hands rows over). */
 export function observationFromRow(
-  row: Pick<ResultRow, Exclude<keyof Observation, "message">> & { message?: string },
+  row: Pick<ResultRow, Exclude<keyof Observation, "message" | "checkUid">> & { message?: string; checkUid?: string },
 ): Observation {
   return {
     checkId: row.checkId,
+    ...(row.checkUid !== undefined ? { checkUid: row.checkUid } : {}),
     agentId: row.agentId,
     region: row.region,
     startedAt: row.startedAt,

@@ -20,6 +20,8 @@ export function normalizePolicy(partial: Partial<CheckPolicy> & { checkId: strin
   const intervalMs = positive(partial.intervalMs, 60_000);
   return {
     checkId: partial.checkId,
+    checkUid: partial.checkUid ?? "",
+    dependsOn: [...new Set(partial.dependsOn ?? [])].filter((d) => d !== partial.checkId).sort(),
     intervalMs,
     timeoutMs: positive(partial.timeoutMs, Math.min(10_000, intervalMs)),
     regions: [...new Set(partial.regions ?? [])].sort(),
@@ -36,6 +38,8 @@ export function normalizePolicy(partial: Partial<CheckPolicy> & { checkId: strin
 export function policyFromCheck(check: Check): CheckPolicy {
   return normalizePolicy({
     checkId: check.id,
+    checkUid: check.uid,
+    dependsOn: check.dependsOn,
     intervalMs: check.intervalMs,
     timeoutMs: check.timeoutMs,
     regions: check.regions,

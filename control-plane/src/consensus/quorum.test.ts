@@ -50,6 +50,8 @@ describe("policy", () => {
     );
     expect(p).toEqual({
       checkId: "web",
+      checkUid: "",
+      dependsOn: [],
       intervalMs: 5000,
       timeoutMs: 1000,
       regions: ["a", "b"],

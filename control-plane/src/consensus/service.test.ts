@@ -61,7 +61,8 @@ function fakeStore(open: Outage[] = [], recent: Observation[] = []) {
 
 async function setup(opts: { open?: Outage[]; recent?: Observation[]; start?: number } = {}) {
   let clock = opts.start ?? 1_000_000;
-  const registry = createMemoryRegistry({ log, now: () => 0 });
+  // The same uid every time: a second setup is the same check after a restart.
+  const registry = createMemoryRegistry({ log, now: () => 0, newUid: () => "uid-web" });
   await registry.create(checkFixture("web", { intervalMs: I, timeoutMs: 2000, regions: R3 }));
   const engine = createConsensusEngine({ now: () => clock });
   const store = fakeStore(opts.open, opts.recent);
@@ -182,7 +183,8 @@ describe("consensus service", () => {
   });
 
   it("a throwing transition handler is logged, not fatal", async () => {
-    const registry = createMemoryRegistry({ log, now: () => 0 });
+    // The same uid every time: a second setup is the same check after a restart.
+    const registry = createMemoryRegistry({ log, now: () => 0, newUid: () => "uid-web" });
     await registry.create(checkFixture("web", { intervalMs: I, timeoutMs: 2000, regions: ["eu-west"] }));
     const engine = createConsensusEngine({ now: () => 5_000 });
     const service = createConsensusService({

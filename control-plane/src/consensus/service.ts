@@ -176,14 +176,16 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
 
   // What each check probes, and since which config version: an edit that changes the target is a
   // new target, whose open incidents are abandoned (never resolved) and whose old results stop voting.
-  const targets = new Map<string, { target: string; sinceVersion: number }>();
+  // A new uid under a known id is another check (its deletion was missed): nothing carries over.
+  const targets = new Map<string, { target: string; sinceVersion: number; uid: string }>();
 
   function upsert(check: Check, createdAt: number): Transition[] {
     const target = probedTarget(check);
-    const known = targets.get(check.id);
+    const previous = targets.get(check.id);
+    const known = previous?.uid === check.uid ? previous : undefined;
     const replaced = known !== undefined && known.target !== target;
     const sinceVersion = replaced ? check.version : (known?.sinceVersion ?? 0);
-    targets.set(check.id, { target, sinceVersion });
+    targets.set(check.id, { target, sinceVersion, uid: check.uid });
     return engine.upsertCheck({ ...policyFromCheck(check), sinceVersion, notBefore: createdAt }, { replaced });
   }
 

@@ -16,6 +16,11 @@ export type Quorum = "majority" | "all" | "any" | number;
 /** One stored probe result as the engine needs it (plain domain type, not protobuf). */
 export interface Observation {
   checkId: string;
+  /**
+   * The uid the result was attributed to at ingest. A result for another uid than the check's
+   * (the id was deleted and created again) is ignored. @default undefined (not stamped: accepted)
+   */
+  checkUid?: string;
   agentId: string;
   region: string;
   /** Epoch ms. */
@@ -35,6 +40,16 @@ export interface Observation {
 /** The part of a check the engine decides with. */
 export interface CheckPolicy {
   checkId: string;
+  /**
+   * The check's immutable identity. A check id whose uid changes (deleted and created again) is a
+   * new check: its state starts afresh and its old incidents are abandoned. @default ""
+   */
+  checkUid: string;
+  /**
+   * Checks this one depends on: an incident that opens while one of them has an open outage is
+   * marked suppressed (`suppressedBy`). @default []
+   */
+  dependsOn: readonly string[];
   intervalMs: number;
   timeoutMs: number;
   /** Regions that run the check; empty means every region that reports. */
@@ -67,6 +82,8 @@ export interface Outage {
   /** Deterministic: `${kind}:${checkId}[:${region}]:${confirmedAt}`, so a replay produces the same ids. */
   id: string;
   checkId: string;
+  /** The uid of the check the incident belongs to. @default "" */
+  checkUid?: string;
   kind: IncidentKind;
   /**
    * `abandoned`: closed because the check was deleted or what it probes changed, not because the
@@ -83,6 +100,12 @@ export interface Outage {
   regions: string[];
   /** Dominant failure reason among those regions. */
   reason: string;
+  /**
+   * Dependencies (`dependsOn`) that had an open outage when the incident opened: it is
+   * suppressed (stored and shown, not announced to hooks while they stay down). Absent or empty:
+   * not suppressed.
+   */
+  suppressedBy?: string[];
 }
 
 /** Why and since when an agent abstains. */
@@ -145,6 +168,8 @@ export interface CheckStatus {
   regions: Record<string, RegionStatus>;
   /** The open outage or partial incident, if any. */
   outage: Outage | null;
+  /** Dependencies (`dependsOn`) with an open outage now: this check's new incidents are suppressed. */
+  suppressedBy?: string[];
 }
 
 /**

@@ -26,6 +26,7 @@ function incidentData(o: Outage, state: string, regions: HookEventData["regions"
     confirmedAt: o.confirmedAt,
     ...(o.resolvedAt !== null ? { resolvedAt: o.resolvedAt } : {}),
     reason: o.reason,
+    ...(o.suppressedBy && o.suppressedBy.length > 0 ? { suppressedBy: o.suppressedBy } : {}),
   };
 }
 

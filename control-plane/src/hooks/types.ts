@@ -45,6 +45,8 @@ export interface HookEventData {
   absorbedBy?: string;
   /** `check.error`: what the probers report. */
   message?: string;
+  /** An incident opened while these dependencies (`dependsOn`) were down: suppressed (see HOOKS.md). */
+  suppressedBy?: string[];
 }
 
 /**

@@ -101,3 +101,21 @@ describe("the maintenance gate", () => {
     expect(g.filter([stillOpen], 40 * M)).toEqual([{ ...stillOpen, timestamp: new Date(20 * M).toISOString() }]);
   });
 });
+
+describe("the maintenance gate with windows selecting by labels", () => {
+  it("holds the openings of checks whose labels match, now", () => {
+    const byLabel: MaintenanceWindow = {
+      id: "pay",
+      checks: [],
+      labels: { team: "payments" },
+      from: 10 * M,
+      to: 20 * M,
+    };
+    const labels: Record<string, Record<string, string>> = { web: { team: "payments" } };
+    const g = createMaintenanceGate({ windows: () => [byLabel], labelsOf: (id) => labels[id], log });
+    expect(g.filter([event("outage.opened", 12 * M, 12 * M)], 12 * M)).toEqual([]);
+    const other = event("outage.opened", 12 * M, 12 * M, undefined, "api");
+    expect(g.filter([other], 12 * M)).toEqual([other]);
+    expect(g.release(20 * M, () => true)).toHaveLength(1);
+  });
+});

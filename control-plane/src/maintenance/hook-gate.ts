@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { HookEvent } from "../hooks/types.js";
 import { inMaintenanceOccurrence, maintenanceEnd } from "./in-maintenance.js";
-import type { MaintenanceWindow } from "./types.js";
+import type { MaintenanceSubject, MaintenanceWindow } from "./types.js";
 
 const OPENED = new Set<string>(["outage.opened", "partial.opened"]);
 const CLOSED = new Set<string>([
@@ -45,6 +45,8 @@ export interface MaintenanceGate {
 export interface MaintenanceGateOptions {
   /** The maintenance windows now known. */
   windows: () => readonly MaintenanceWindow[];
+  /** The labels of a check now, for windows that select by labels. @default none (such windows match nothing) */
+  labelsOf?: (checkId: string) => Readonly<Record<string, string>> | undefined;
   log: Logger;
 }
 
@@ -67,13 +69,17 @@ export function createMaintenanceGate(opts: MaintenanceGateOptions): Maintenance
       why,
     );
   }
+  const subject = (checkId: string): MaintenanceSubject => {
+    const labels = opts.labelsOf?.(checkId);
+    return labels ? { id: checkId, labels } : checkId;
+  };
   const at = (end: number, confirmedAt: number, now: number) => new Date(end > confirmedAt ? end : now).toISOString();
 
   function decide(event: HookEvent, now: number): HookEvent[] {
     const windows = opts.windows();
     const { checkId, outageId, confirmedAt } = event.data;
     if (event.type === "check.error") {
-      const o = inMaintenanceOccurrence(windows, checkId, Date.parse(event.timestamp));
+      const o = inMaintenanceOccurrence(windows, subject(checkId), Date.parse(event.timestamp));
       if (!o) return [event];
       suppress(event, o.window.id, "check.error inside a maintenance window: not announced");
       return [];
@@ -81,8 +87,8 @@ export function createMaintenanceGate(opts: MaintenanceGateOptions): Maintenance
     if (outageId === undefined || confirmedAt === undefined) return [event];
     const isOpened = OPENED.has(event.type);
     if (!isOpened && !CLOSED.has(event.type)) return [event];
-    const o = inMaintenanceOccurrence(windows, checkId, confirmedAt);
-    const end = o ? maintenanceEnd(windows, checkId, confirmedAt) : confirmedAt;
+    const o = inMaintenanceOccurrence(windows, subject(checkId), confirmedAt);
+    const end = o ? maintenanceEnd(windows, subject(checkId), confirmedAt) : confirmedAt;
     if (isOpened) {
       if (!o) return [event];
       const resolvedAt = event.data.resolvedAt;
@@ -122,7 +128,7 @@ export function createMaintenanceGate(opts: MaintenanceGateOptions): Maintenance
       const out: HookEvent[] = [];
       const windows = opts.windows();
       for (const [outageId, h] of held) {
-        const end = maintenanceEnd(windows, h.checkId, h.confirmedAt);
+        const end = maintenanceEnd(windows, subject(h.checkId), h.confirmedAt);
         if (now < end) continue;
         if (isOpen(h.checkId, outageId)) {
           held.delete(outageId);

@@ -70,3 +70,16 @@ describe("maintenanceIntervals", () => {
     ]);
   });
 });
+
+describe("windows selecting by labels", () => {
+  const byLabel: MaintenanceWindow = { id: "pay", checks: [], labels: { team: "payments" }, from: 10 * H, to: 12 * H };
+  it("cover the checks whose labels include every pair, and none given by id alone", () => {
+    expect(inMaintenance([byLabel], { id: "api", labels: { team: "payments", env: "prod" } }, 11 * H)).toBe(byLabel);
+    expect(inMaintenance([byLabel], { id: "api", labels: { team: "search" } }, 11 * H)).toBeUndefined();
+    expect(inMaintenance([byLabel], { id: "api" }, 11 * H)).toBeUndefined();
+    expect(inMaintenance([byLabel], "api", 11 * H)).toBeUndefined();
+    expect(maintenanceIntervals([byLabel], { id: "api", labels: { team: "payments" } }, 0, 100 * H)).toEqual([
+      { start: 10 * H, end: 12 * H },
+    ]);
+  });
+});

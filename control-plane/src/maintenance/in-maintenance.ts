@@ -1,13 +1,22 @@
-import type { MaintenanceOccurrence, MaintenanceWindow } from "./types.js";
+import type { MaintenanceOccurrence, MaintenanceSubject, MaintenanceWindow } from "./types.js";
 
 /** Most occurrences one window expands to in {@link maintenanceIntervals} (a guard against tiny periods). */
 const MAX_OCCURRENCES = 100_000;
 /** Most windows chained by {@link maintenanceEnd}. */
 const MAX_CHAIN = 1000;
 
-/** True when `window` covers `checkId` (whatever the time). */
-export function coversCheck(window: MaintenanceWindow, checkId: string): boolean {
-  return window.checks === "*" || window.checks.includes(checkId);
+/**
+ * True when `window` covers the check (whatever the time): it names its id, is "*", or selects by
+ * labels that the check's labels all include (a check given by id alone has no labels).
+ */
+export function coversCheck(window: MaintenanceWindow, check: MaintenanceSubject): boolean {
+  const id = typeof check === "string" ? check : check.id;
+  if (window.labels !== undefined) {
+    const labels = typeof check === "string" ? undefined : check.labels;
+    const wanted = Object.entries(window.labels);
+    return wanted.length > 0 && labels !== undefined && wanted.every(([k, v]) => labels[k] === v);
+  }
+  return window.checks === "*" || window.checks.includes(id);
 }
 
 /** The occurrence of `window` that contains `at`, or undefined. Ignores the window's checks. */
@@ -27,7 +36,7 @@ export function occurrenceAt(window: MaintenanceWindow, at: number): Maintenance
  */
 export function inMaintenanceOccurrence(
   windows: Iterable<MaintenanceWindow>,
-  checkId: string,
+  checkId: MaintenanceSubject,
   at: number,
 ): MaintenanceOccurrence | undefined {
   let best: MaintenanceOccurrence | undefined;
@@ -42,7 +51,7 @@ export function inMaintenanceOccurrence(
 /** The window covering `checkId` at `at`, or undefined (see {@link inMaintenanceOccurrence}). */
 export function inMaintenance(
   windows: Iterable<MaintenanceWindow>,
-  checkId: string,
+  checkId: MaintenanceSubject,
   at: number,
 ): MaintenanceWindow | undefined {
   return inMaintenanceOccurrence(windows, checkId, at)?.window;
@@ -52,7 +61,7 @@ export function inMaintenance(
  * When the maintenance of `checkId` that covers `at` ends: back-to-back or overlapping windows are
  * followed to the end of the last one. `at` itself when the check is not in maintenance at `at`.
  */
-export function maintenanceEnd(windows: readonly MaintenanceWindow[], checkId: string, at: number): number {
+export function maintenanceEnd(windows: readonly MaintenanceWindow[], checkId: MaintenanceSubject, at: number): number {
   let t = at;
   for (let i = 0; i < MAX_CHAIN; i++) {
     const o = inMaintenanceOccurrence(windows, checkId, t);
@@ -65,7 +74,7 @@ export function maintenanceEnd(windows: readonly MaintenanceWindow[], checkId: s
 /** The occurrences of the windows covering `checkId` that overlap `[from, to)`, clipped to it (unsorted, may overlap). */
 export function maintenanceIntervals(
   windows: Iterable<MaintenanceWindow>,
-  checkId: string,
+  checkId: MaintenanceSubject,
   from: number,
   to: number,
 ): { start: number; end: number }[] {

@@ -2,8 +2,10 @@
 export interface MaintenanceWindow {
   /** `[a-z0-9][a-z0-9_-]{0,62}`, like hook ids (a NATS KV key as it is). */
   id: string;
-  /** Check ids, or "*" for every check. */
+  /** Check ids, or "*" for every check; [] when the window selects by `labels`. */
   checks: string[] | "*";
+  /** Selects the checks whose labels include every one of these pairs (instead of `checks`). */
+  labels?: Record<string, string>;
   /** Start of the first occurrence, epoch ms inclusive. */
   from: number;
   /** End of the first occurrence, epoch ms exclusive (after `from`). */
@@ -19,3 +21,6 @@ export interface MaintenanceOccurrence {
   from: number;
   to: number;
 }
+
+/** A check as maintenance windows select it: by id, or by id and labels. */
+export type MaintenanceSubject = string | { id: string; labels?: Readonly<Record<string, string>> };

@@ -43,3 +43,24 @@ describe("validateMaintenanceWindow", () => {
     expect(problems({ id: "w", checks: ["Not Valid"], from: 0, to: 1 })[0]?.field).toMatch(/^checks/);
   });
 });
+
+describe("validateMaintenanceWindow: labels", () => {
+  it("accepts labels instead of checks", () => {
+    expect(validateMaintenanceWindow({ id: "w", labels: { team: "payments" }, from: 0, to: 1 })).toEqual({
+      id: "w",
+      checks: [],
+      labels: { team: "payments" },
+      from: 0,
+      to: 1,
+    });
+  });
+  it("wants exactly one of checks and labels, and valid labels", () => {
+    expect(problems({ id: "w", from: 0, to: 1 }).map((p) => p.field)).toEqual(["checks"]);
+    expect(problems({ id: "w", checks: ["web"], labels: { a: "b" }, from: 0, to: 1 }).map((p) => p.field)).toEqual([
+      "labels",
+    ]);
+    expect(problems({ id: "w", labels: { "bad key": "x" }, from: 0, to: 1 }).map((p) => p.field)).toContain(
+      "labels.bad key",
+    );
+  });
+});

@@ -1,12 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { hookIdProblem, HOOK_ID_PATTERN } from "../hooks/hook-schema.js";
-import { evenWithFieldProblems, object, requiredText, text, textList } from "../schemas/fields.js";
+import { evenWithFieldProblems, object, requiredText, text, textList, textMap } from "../schemas/fields.js";
 import { parseOrThrow } from "../schemas/issues.js";
-import { checkId } from "../checks/rules.js";
+import { checkId, labelKey, labelValue } from "../checks/rules.js";
 import type { MaintenanceWindow } from "./types.js";
 
 /** Most check ids one window names. */
 export const MAX_WINDOW_CHECKS = 256;
+/** Most label pairs one window selects by. */
+export const MAX_WINDOW_LABELS = 16;
 /** Shortest repeat period (one minute). */
 export const MIN_REPEAT_EVERY_MS = 60_000;
 
@@ -45,13 +47,33 @@ export const MaintenanceWindowBody = object({
         'must name at least one check, or be "*" for every check',
       ),
     ])
-    .openapi({ description: 'check ids, or "*" for every check', example: ["web"] }),
+    .nullish()
+    .openapi({
+      description: 'check ids, or "*" for every check; exactly one of `checks` and `labels`',
+      example: ["web"],
+    }),
+  labels: textMap({ maxEntries: MAX_WINDOW_LABELS, keyRule: labelKey, valueRule: labelValue }).openapi({
+    description:
+      "selects the checks whose labels include every pair (at the time an incident opens); " +
+      "exactly one of `checks` and `labels`",
+    example: { team: "payments" },
+  }),
   from: epochMs("start (epoch ms, inclusive)"),
   to: epochMs("end (epoch ms, exclusive)"),
   repeat: RepeatBody.nullish(),
   description: text({ max: 1024 }),
 })
   .superRefine((v, ctx) => {
+    const labelCount = v.labels && typeof v.labels === "object" ? Object.keys(v.labels).length : 0;
+    const hasChecks = v.checks !== undefined && v.checks !== null;
+    if (hasChecks && labelCount > 0)
+      ctx.addIssue({ code: "custom", message: "give either checks or labels, not both", path: ["labels"] });
+    else if (!hasChecks && labelCount === 0)
+      ctx.addIssue({
+        code: "custom",
+        message: 'is required: check ids, "*" for every check, or `labels` to select checks by label',
+        path: ["checks"],
+      });
     if (typeof v.from === "number" && typeof v.to === "number" && v.from >= v.to)
       ctx.addIssue({ code: "custom", message: "must be after from", path: ["to"] });
     const r = v.repeat as { everyMs?: unknown; until?: unknown } | null | undefined;
@@ -85,7 +107,8 @@ export function validateMaintenanceWindow(json: unknown): MaintenanceWindow {
   const body = parseOrThrow(MaintenanceWindowBody, json, "maintenance window");
   return {
     id: body.id,
-    checks: body.checks === "*" ? "*" : body.checks,
+    checks: body.checks === "*" ? "*" : (body.checks ?? []),
+    ...(Object.keys(body.labels).length > 0 ? { labels: body.labels } : {}),
     from: body.from,
     to: body.to,
     ...(body.repeat

@@ -1,17 +1,27 @@
+import { randomUUID } from "node:crypto";
 import { clone } from "@bufbuild/protobuf";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import type { CheckRecord } from "../checks/check-record.js";
-import { assertSameType } from "../checks/validate-check.js";
+import { assertSameIdentity } from "../checks/validate-check.js";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { createCheckCache } from "./check-cache.js";
-import type { CheckRegistry } from "./types.js";
+import { withUid, type CheckRegistry } from "./types.js";
 
 /**
  * A registry held in process memory, with the same semantics as the NATS one (versions, revisions,
  * conflicts, watch). For unit tests and single-process experiments; nothing survives a restart.
  */
-export function createMemoryRegistry({ log, now = Date.now }: { log: Logger; now?: () => number }): CheckRegistry {
+export function createMemoryRegistry({
+  log,
+  now = Date.now,
+  newUid = randomUUID,
+}: {
+  log: Logger;
+  now?: () => number;
+  /** Generates the uid of a created check. @default crypto.randomUUID */
+  newUid?: () => string;
+}): CheckRegistry {
   const cache = createCheckCache({ log });
   let revision = 0;
 
@@ -27,13 +37,13 @@ export function createMemoryRegistry({ log, now = Date.now }: { log: Logger; now
     async create(check) {
       if (cache.get(check.id))
         throw new ConflictError(`check ${JSON.stringify(check.id)} already exists`, { id: check.id });
-      return store(check, 1, now());
+      return store(withUid(check, newUid()), 1, now());
     },
     async replace(check) {
       const previous = cache.get(check.id);
       if (!previous) throw new NotFoundError("check", check.id);
-      assertSameType(previous.check, check);
-      return store(check, previous.check.version + 1, previous.createdAt);
+      assertSameIdentity(previous.check, check);
+      return store(withUid(check, previous.check.uid), previous.check.version + 1, previous.createdAt);
     },
     async delete(id) {
       if (!cache.get(id)) throw new NotFoundError("check", id);

@@ -1,17 +1,18 @@
+import { randomUUID } from "node:crypto";
 import { clone } from "@bufbuild/protobuf";
 import { StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
-import { assertSameType } from "../checks/validate-check.js";
+import { assertSameIdentity } from "../checks/validate-check.js";
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import { SecretBoxError, type SecretBox } from "../trust/secret-box.js";
 import { createCheckCache } from "./check-cache.js";
 import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
 import { followKv, type KvFollower } from "./kv-follower.js";
 import { CHECKS_BUCKET, checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckEntry } from "./check-entry.js";
-import type { CheckRegistry } from "./types.js";
+import { withUid, type CheckRegistry } from "./types.js";
 
 /** Options of {@link createRegistry}. */
 export interface RegistryOptions {
@@ -186,7 +187,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       const id = check.id;
       const record = await write("create", id, async (store) => {
         const at = now();
-        const stored = { check: withVersion(check, 1), createdAt: at, updatedAt: at };
+        const stored = { check: withVersion(withUid(check, randomUUID()), 1), createdAt: at, updatedAt: at };
         let revision: number;
         try {
           revision = await store.create(checkKey(id), encodeCheckEntry(stored, box));
@@ -211,9 +212,9 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
           if (!entry || entry.operation !== "PUT") throw new NotFoundError("check", id);
           const previous = decodeCheckEntry(entry.string(), entry.revision, box);
           // Checked again here, atomically with the write: a concurrent replace may have raced the API's check.
-          assertSameType(previous.check, check);
+          assertSameIdentity(previous.check, check);
           const stored = {
-            check: withVersion(check, previous.check.version + 1),
+            check: withVersion(withUid(check, previous.check.uid), previous.check.version + 1),
             createdAt: previous.createdAt,
             updatedAt: now(),
           };

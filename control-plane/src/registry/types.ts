@@ -1,4 +1,5 @@
-import type { Check } from "@probemesh/proto";
+import { clone } from "@bufbuild/protobuf";
+import { CheckSchema, type Check } from "@probemesh/proto";
 import type { CheckRecord } from "../checks/check-record.js";
 
 /** One change of the registry, in registry order. `version` is the registry revision after it. */
@@ -17,9 +18,9 @@ export interface RegistryWatch {
 
 /** The set of checks, shared by all control-plane replicas. */
 export interface CheckRegistry {
-  /** Stores a new check at version 1; ConflictError when the id exists. */
+  /** Stores a new check at version 1 with a new `uid` (any uid given is replaced); ConflictError when the id exists. */
   create(check: Check): Promise<CheckRecord>;
-  /** Replaces an existing check, bumping its version; NotFoundError when the id does not exist, ValidationError (field `type`) when the type would change. */
+  /** Replaces an existing check, bumping its version; NotFoundError when the id does not exist, ValidationError (field `type` or `uid`) when the type or uid would change; the stored uid is kept. */
   replace(check: Check): Promise<CheckRecord>;
   /** Removes a check; NotFoundError when the id does not exist. */
   delete(id: string): Promise<void>;
@@ -31,4 +32,11 @@ export interface CheckRegistry {
   watch(listener: (change: RegistryChange) => void): RegistryWatch;
   /** True once the registry has loaded the current checks and follows changes. */
   ready(): boolean;
+}
+
+/** A copy of `check` with `uid`. */
+export function withUid(check: Check, uid: string): Check {
+  const copy = clone(CheckSchema, check);
+  copy.uid = uid;
+  return copy;
 }

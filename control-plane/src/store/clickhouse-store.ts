@@ -224,6 +224,7 @@ export function createClickHouseStore(opts: ClickHouseStoreOptions): ClickHouseS
       validateQuery(q);
       const where = [
         sql`check_id = ${q.checkId}`,
+        ...(q.checkUid !== undefined ? [sql`check_uid = ${q.checkUid}`] : []),
         sql`started_at >= ${int(q.from, "UInt64", "from")}`,
         sql`started_at < ${int(q.to, "UInt64", "to")}`,
       ];

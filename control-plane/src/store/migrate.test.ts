@@ -121,3 +121,29 @@ describe("runMigrations", () => {
     expect(await db.query("SELECT")).toEqual([{ version: "1" }]);
   });
 });
+
+describe("runMigrations: columns added to existing tables", () => {
+  it("adds a column only when system.columns does not list it (18.16 has no ADD COLUMN IF NOT EXISTS)", async () => {
+    for (const present of [false, true]) {
+      const statements: string[] = [];
+      const db: SqlExecutor = {
+        async command(s) {
+          statements.push(s);
+        },
+        async query<T>(s: string) {
+          statements.push(s);
+          if (s.includes("system.columns")) return [{ n: present ? "1" : "0" }] as T[];
+          return [] as T[];
+        },
+      };
+      const migration: Migration = {
+        version: 1,
+        name: "add",
+        statements: [{ addColumn: { table: "results", name: "check_uid", type: "String" } }],
+      };
+      await runMigrations({ admin: db, db, database: "pm", log, now: () => 1, migrations: [migration] });
+      const alter = statements.filter((s) => s.startsWith("ALTER TABLE"));
+      expect(alter).toEqual(present ? [] : ["ALTER TABLE results ADD COLUMN check_uid String"]);
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { ProbemeshError } from "../errors.js";
 import * as registered from "./migrations/index.js";
-import type { Migration } from "./migrations/types.js";
+import type { Migration, MigrationStatement } from "./migrations/types.js";
 import { ident, int, sql } from "./sql.js";
 
 /** What the runner needs from ClickHouse: statements without a result, and JSONEachRow queries. */
@@ -64,7 +64,7 @@ export async function runMigrations(opts: {
     log.info({ version: m.version, name: m.name }, "applying migration");
     for (const statement of m.statements) {
       try {
-        await db.command(statement);
+        await apply(db, statement);
       } catch (err) {
         throw new ProbemeshError(
           "migration_failed",
@@ -81,4 +81,27 @@ export async function runMigrations(opts: {
     applied.push(m.version);
   }
   return applied;
+}
+
+/** Runs one statement; an {@link AddColumn} only when the column is not there yet. */
+async function apply(db: SqlExecutor, statement: MigrationStatement): Promise<void> {
+  if (typeof statement === "string") return db.command(statement);
+  const { table, name, type } = statement.addColumn;
+  if (!/^[A-Za-z][A-Za-z0-9 (),_]*$/.test(type))
+    throw new ProbemeshError("bad_migration", `invalid column type ${type}`);
+  const present = async () => {
+    const rows = await db.query<{ n: number | string }>(
+      sql`SELECT count() AS n FROM system.columns WHERE database = currentDatabase() AND table = ${table} AND name = ${name}`
+        .text,
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
+  };
+  if (await present()) return;
+  try {
+    await db.command(`${sql`ALTER TABLE ${ident(table)} ADD COLUMN ${ident(name)}`.text} ${type}`);
+  } catch (err) {
+    // Another control plane migrating at the same time added it between our look and our ALTER.
+    if (await present()) return;
+    throw err;
+  }
 }

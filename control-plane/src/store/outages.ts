@@ -1,4 +1,4 @@
-// Outages (migration 002), rollup-based result counts, and the result reads the consensus engine needs
+// Outages (migrations 002, 003), rollup-based result counts, and the result reads the consensus engine needs
 // (warm-up after a restart, policy replay). Every value reaches SQL through ./sql.ts.
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Logger } from "pino";
@@ -9,6 +9,8 @@ import { inList, int, joinSql, sql, type Sql } from "./sql.js";
 /** Filter of `listOutages`; times are epoch ms. */
 export interface OutageQuery {
   checkId?: string;
+  /** Only incidents of this uid of the check ("" for checks from before uids). */
+  checkUid?: string;
   /** Incidents still open at or ending after this instant. */
   from?: number;
   /** Incidents that started before this instant. */
@@ -40,7 +42,7 @@ export interface OutageStore {
   /** Every open incident of every kind (to warm the engine up after a restart). */
   openIncidents(): Promise<Outage[]>;
   /** Per-region result counts of a check over [from, to), from the hourly and per-minute rollups (minute precision). */
-  resultCounts(query: { checkId: string; from: number; to: number }): Promise<RegionCounts[]>;
+  resultCounts(query: { checkId: string; checkUid?: string; from: number; to: number }): Promise<RegionCounts[]>;
   /**
    * Per region, the starts of the `bucketMs` buckets (a multiple of a minute) of [from, to) in which
    * the region stored at least one result of the check, from the per-minute rollup (observed time
@@ -48,6 +50,7 @@ export interface OutageStore {
    */
   observedBuckets(query: {
     checkId: string;
+    checkUid?: string;
     from: number;
     to: number;
     bucketMs: number;
@@ -55,6 +58,7 @@ export interface OutageStore {
   /** Results of one check in [from, to), oldest first, each id once; `truncated` when more than `limit` exist. */
   loadObservations(query: {
     checkId: string;
+    checkUid?: string;
     from: number;
     to: number;
     limit: number;
@@ -76,6 +80,7 @@ export function outageVersion(o: Outage): number {
 interface OutageDbRow {
   id: string;
   check_id: string;
+  check_uid: string;
   kind: string;
   state: string;
   started_at: number;
@@ -83,6 +88,7 @@ interface OutageDbRow {
   resolved_at: number;
   regions: string[];
   reason: string;
+  suppressed_by: string[];
   version: number;
 }
 
@@ -90,6 +96,7 @@ function toDb(o: Outage): OutageDbRow {
   return {
     id: o.id,
     check_id: o.checkId,
+    check_uid: o.checkUid ?? "",
     kind: o.kind,
     state: o.state,
     started_at: o.startedAt,
@@ -97,6 +104,7 @@ function toDb(o: Outage): OutageDbRow {
     resolved_at: o.resolvedAt ?? 0,
     regions: [...o.regions],
     reason: o.reason,
+    suppressed_by: [...(o.suppressedBy ?? [])],
     version: outageVersion(o),
   };
 }
@@ -112,9 +120,12 @@ function fromDb(r: Record<string, unknown>): Outage {
   const stored = str(r.o_state);
   const state = stored === "resolved" || stored === "abandoned" ? stored : "open";
   const resolvedAt = num(r.o_resolved_at);
+  const checkUid = str(r.o_check_uid);
+  const suppressedBy = Array.isArray(r.o_suppressed_by) ? r.o_suppressed_by.map(str) : [];
   return {
     id: str(r.id),
     checkId: str(r.o_check_id),
+    ...(checkUid !== "" ? { checkUid } : {}),
     kind: (KINDS as readonly string[]).includes(kind) ? (kind as IncidentKind) : "outage",
     state,
     startedAt: num(r.o_started_at),
@@ -122,6 +133,7 @@ function fromDb(r: Record<string, unknown>): Outage {
     resolvedAt: state !== "open" ? resolvedAt : null,
     regions: Array.isArray(r.o_regions) ? r.o_regions.map(str) : [],
     reason: str(r.o_reason),
+    ...(suppressedBy.length > 0 ? { suppressedBy } : {}),
   };
 }
 
@@ -129,6 +141,7 @@ function observation(r: Record<string, unknown>): Observation {
   const state = str(r.state);
   return {
     checkId: str(r.check_id),
+    checkUid: str(r.check_uid),
     agentId: str(r.agent_id),
     region: str(r.region),
     startedAt: num(r.started_at),
@@ -145,16 +158,23 @@ const LATEST = sql`
   SELECT
     id,
     argMax(check_id, version) AS o_check_id,
+    argMax(check_uid, version) AS o_check_uid,
     argMax(kind, version) AS o_kind,
     argMax(state, version) AS o_state,
     argMax(started_at, version) AS o_started_at,
     argMax(confirmed_at, version) AS o_confirmed_at,
     argMax(resolved_at, version) AS o_resolved_at,
     argMax(regions, version) AS o_regions,
-    argMax(reason, version) AS o_reason
+    argMax(reason, version) AS o_reason,
+    argMax(suppressed_by, version) AS o_suppressed_by
   FROM outages`;
 
-const OBSERVATION_COLUMNS = sql`check_id, agent_id, region, started_at, duration_ms, state, reason, canary`;
+const OBSERVATION_COLUMNS = sql`check_id, check_uid, agent_id, region, started_at, duration_ms, state, reason, canary`;
+
+/** Rows of one check id, and of one of its uids when given. */
+function ofCheck(checkId: string, checkUid: string | undefined): Sql {
+  return checkUid === undefined ? sql`check_id = ${checkId}` : sql`check_id = ${checkId} AND check_uid = ${checkUid}`;
+}
 
 /** Creates the outage store over the store's @clickhouse/client instance (bound to the probemesh database). */
 export function createOutageStore(deps: {
@@ -190,6 +210,7 @@ export function createOutageStore(deps: {
       const where: Sql[] = [sql`1`];
       if (q.checkId !== undefined) where.push(sql`check_id = ${q.checkId}`);
       const having: Sql[] = [sql`o_kind IN ${inList([...(q.kinds ?? ["outage", "partial"])], "kinds")}`];
+      if (q.checkUid !== undefined) having.push(sql`o_check_uid = ${q.checkUid}`);
       if (q.state !== undefined) having.push(sql`o_state = ${q.state}`);
       if (q.to !== undefined) having.push(sql`o_started_at < ${int(q.to, "UInt64", "to")}`);
       if (q.from !== undefined)
@@ -205,7 +226,8 @@ export function createOutageStore(deps: {
       return (await rows(statement)).map(fromDb);
     },
 
-    async resultCounts({ checkId, from, to }) {
+    async resultCounts({ checkId, checkUid, from, to }) {
+      const mine = ofCheck(checkId, checkUid);
       const a = Math.floor(from / MINUTE) * MINUTE;
       const b = Math.ceil(to / MINUTE) * MINUTE;
       const hA = Math.ceil(a / HOUR) * HOUR;
@@ -214,14 +236,14 @@ export function createOutageStore(deps: {
         sumMerge(down) AS n_down, sumMerge(duration_sum) AS n_duration`;
       let inner: Sql;
       if (hA < hB) {
-        inner = sql`SELECT ${merge} FROM results_1h WHERE check_id = ${checkId}
+        inner = sql`SELECT ${merge} FROM rollup_1h WHERE ${mine}
             AND bucket >= ${int(hA, "UInt64")} AND bucket < ${int(hB, "UInt64")} GROUP BY region
           UNION ALL
-          SELECT ${merge} FROM results_1m WHERE check_id = ${checkId}
+          SELECT ${merge} FROM rollup_1m WHERE ${mine}
             AND ((bucket >= ${int(a, "UInt64")} AND bucket < ${int(hA, "UInt64")}) OR (bucket >= ${int(hB, "UInt64")} AND bucket < ${int(b, "UInt64")}))
             GROUP BY region`;
       } else {
-        inner = sql`SELECT ${merge} FROM results_1m WHERE check_id = ${checkId}
+        inner = sql`SELECT ${merge} FROM rollup_1m WHERE ${mine}
           AND bucket >= ${int(a, "UInt64")} AND bucket < ${int(b, "UInt64")} GROUP BY region`;
       }
       const statement = sql`SELECT region, sum(n_total) AS t, sum(n_up) AS u, sum(n_degraded) AS g, sum(n_down) AS d, sum(n_duration) AS s
@@ -239,12 +261,13 @@ export function createOutageStore(deps: {
       });
     },
 
-    async observedBuckets({ checkId, from, to, bucketMs }) {
+    async observedBuckets({ checkId, checkUid, from, to, bucketMs }) {
+      const mine = ofCheck(checkId, checkUid);
       const size = Math.max(MINUTE, Math.ceil(bucketMs / MINUTE) * MINUTE);
       const a = Math.floor(from / size) * size;
       const statement = sql`SELECT region, groupArray(b) AS buckets FROM (
           SELECT region, intDiv(bucket, ${int(size, "UInt64", "bucketMs")}) * ${int(size, "UInt64", "bucketMs")} AS b
-          FROM results_1m WHERE check_id = ${checkId}
+          FROM rollup_1m WHERE ${mine}
             AND bucket >= ${int(a, "UInt64", "from")} AND bucket < ${int(to, "UInt64", "to")}
           GROUP BY region, b)
         GROUP BY region ORDER BY region`;
@@ -256,9 +279,9 @@ export function createOutageStore(deps: {
       return out;
     },
 
-    async loadObservations({ checkId, from, to, limit }) {
+    async loadObservations({ checkId, checkUid, from, to, limit }) {
       const statement = sql`SELECT ${OBSERVATION_COLUMNS} FROM results
-        WHERE check_id = ${checkId} AND started_at >= ${int(from, "UInt64", "from")} AND started_at < ${int(to, "UInt64", "to")}
+        WHERE ${ofCheck(checkId, checkUid)} AND started_at >= ${int(from, "UInt64", "from")} AND started_at < ${int(to, "UInt64", "to")}
         ORDER BY started_at, id LIMIT 1 BY id LIMIT ${int(limit + 1, "UInt32", "limit")}`;
       const list = (await rows(statement)).map(observation);
       const truncated = list.length > limit;

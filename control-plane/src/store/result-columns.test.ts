@@ -31,7 +31,11 @@ function sampleRow(over: Partial<ResultRow> = {}): ResultRow {
 
 describe("result row mapping", () => {
   it("maps every column and back, as ClickHouse returns them (UInt64 as strings)", () => {
-    const row = sampleRow({ canary: true, details: { tls: { protocol: "TLSv1.3", notAfterMs: 1_800_000_000_000 } } });
+    const row = sampleRow({
+      canary: true,
+      checkUid: "uid-1",
+      details: { tls: { protocol: "TLSv1.3", notAfterMs: 1_800_000_000_000 } },
+    });
     const db = toDbRow(row);
     expect(Object.keys(db).sort()).toEqual([...RESULT_COLUMNS].sort());
     expect(db).toMatchObject({

@@ -1,4 +1,4 @@
-// The mapping between ResultRow (API/domain shape) and a row of the `results` table (migration 001).
+// The mapping between ResultRow (API/domain shape) and a row of the `results` table (migrations 001, 003).
 import { ValidationError } from "../errors.js";
 import type { ResultRow } from "./types.js";
 
@@ -28,6 +28,7 @@ export interface ResultDbRow {
   http_status: number;
   body_bytes: number;
   details: string;
+  check_uid: string;
 }
 
 /** Column list of the `results` table, in table order (used for SELECTs). */
@@ -56,6 +57,7 @@ export const RESULT_COLUMNS = [
   "http_status",
   "body_bytes",
   "details",
+  "check_uid",
 ] as const satisfies readonly (keyof ResultDbRow)[];
 
 const STATES = new Set(["up", "degraded", "down"]);
@@ -112,6 +114,7 @@ export function toDbRow(row: ResultRow): ResultDbRow {
     http_status: uint(row.httpStatus, "httpStatus", 4_294_967_295),
     body_bytes: uint(row.bodyBytes, "bodyBytes"),
     details: JSON.stringify(row.details ?? {}),
+    check_uid: text(row.checkUid ?? "", "checkUid"),
   };
 }
 
@@ -166,5 +169,6 @@ export function fromDbRow(raw: Record<string, unknown>): ResultRow {
     httpStatus: num(raw.http_status),
     bodyBytes: num(raw.body_bytes),
     details: parseDetails(raw.details),
+    checkUid: str(raw.check_uid),
   };
 }

@@ -2,6 +2,11 @@
 export interface ResultRow {
   id: string;
   checkId: string;
+  /**
+   * The uid of the check the result was attributed to (the control plane stamps it at ingest: the
+   * uid the check id had then). "" for checks created before uids existed. @default ""
+   */
+  checkUid?: string;
   checkVersion: number;
   agentId: string;
   region: string;
@@ -28,6 +33,8 @@ export interface ResultRow {
 /** Query for stored results; times are epoch ms, `to` exclusive. */
 export interface ResultQuery {
   checkId: string;
+  /** Only results attributed to this uid of the check ("" included: checks from before uids). */
+  checkUid?: string;
   from: number;
   to: number;
   region?: string;
