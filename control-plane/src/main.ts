@@ -12,6 +12,7 @@ import { loadConfig, redactUrl, type Config } from "./config.js";
 import { ValidationError } from "./errors.js";
 import { retryUntilAborted } from "./backoff.js";
 import { createLifecycle } from "./lifecycle.js";
+import { withEnvFile } from "./trust/env-file.js";
 import { createAgentService } from "./grpc/agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
 import { createIngest, ensureResultsStream } from "./ingest/index.js";
@@ -38,9 +39,28 @@ const MAINTENANCE_RELEASE_EVERY_MS = 1000;
 /** A shutdown that takes longer than this is forced. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
-function readConfig(): Config {
+/** The environment, plus the variables of `--env-file PATH` or PROBEMESH_ENV_FILE (the environment wins). */
+function environment(args: readonly string[]): Record<string, string | undefined> {
+  const flag = args.indexOf("--env-file");
+  const path = flag >= 0 ? args[flag + 1] : process.env.PROBEMESH_ENV_FILE?.trim() || undefined;
+  if (flag >= 0 && !path) {
+    process.stderr.write("probemesh-control-plane: --env-file needs a path\n");
+    process.exit(2);
+  }
+  if (!path) return process.env;
   try {
-    return loadConfig(process.env);
+    return withEnvFile(process.env, path);
+  } catch (err) {
+    process.stderr.write(
+      `probemesh-control-plane: cannot read env file: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(2);
+  }
+}
+
+function readConfig(env: Record<string, string | undefined>): Config {
+  try {
+    return loadConfig(env);
   } catch (err) {
     if (err instanceof ValidationError) {
       const problems = (err.details?.problems as { field: string; message: string }[] | undefined) ?? [];
@@ -77,7 +97,13 @@ function rootLogger(config: Config): Logger {
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  const args = process.argv.slice(2);
+  if (args[0] === "init") {
+    const { runInitCommand } = await import("./trust/init-command.js");
+    process.exitCode = await runInitCommand(args.slice(1));
+    return;
+  }
+  const config = readConfig(environment(args));
   const log = rootLogger(config);
   const life = createLifecycle({ log, graceMs: SHUTDOWN_GRACE_MS });
   life.handleProcessEvents();
