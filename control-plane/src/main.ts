@@ -12,7 +12,10 @@ import { loadConfig, redactUrl, type Config } from "./config.js";
 import { ValidationError } from "./errors.js";
 import { retryUntilAborted } from "./backoff.js";
 import { createLifecycle } from "./lifecycle.js";
+import type { AgentCredentialIssuer } from "./trust/agent-credentials.js";
 import { withEnvFile } from "./trust/env-file.js";
+import { loadAgentCredentialIssuer, natsConnectionAuth } from "./trust/nats-auth.js";
+import { readServerTls, type ServerTls } from "./trust/tls-files.js";
 import { createAgentService } from "./grpc/agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
 import { createIngest, ensureResultsStream } from "./ingest/index.js";
@@ -96,6 +99,19 @@ function rootLogger(config: Config): Logger {
   });
 }
 
+/** Reads the TLS and NATS credential files the config names; a bad one exits 2 like a bad variable. */
+function readTrustFiles(config: Config): { tls?: ServerTls; issuer?: AgentCredentialIssuer } {
+  try {
+    const issuer = loadAgentCredentialIssuer(config);
+    return { ...(config.tls ? { tls: readServerTls(config.tls) } : {}), ...(issuer ? { issuer } : {}) };
+  } catch (err) {
+    process.stderr.write(
+      `probemesh-control-plane: invalid configuration\n  ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === "init") {
@@ -104,6 +120,7 @@ async function main(): Promise<void> {
     return;
   }
   const config = readConfig(environment(args));
+  const trust = readTrustFiles(config);
   const log = rootLogger(config);
   const life = createLifecycle({ log, graceMs: SHUTDOWN_GRACE_MS });
   life.handleProcessEvents();
@@ -116,6 +133,9 @@ async function main(): Promise<void> {
       httpAddr: config.httpAddr,
       grpcAddr: config.grpcAddr,
       retentionDays: config.retentionDays,
+      tls: config.tls !== undefined,
+      natsCreds: config.natsCredsFile !== undefined,
+      issuesAgentNatsCredentials: trust.issuer !== undefined,
     },
     "starting probemesh control plane",
   );
@@ -130,6 +150,7 @@ async function main(): Promise<void> {
         name: `probemesh-control-plane@${hostname()}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,
+        ...natsConnectionAuth(config),
       }),
   );
   if (!nc) return;
@@ -182,8 +203,19 @@ async function main(): Promise<void> {
 
   // Agents get their assignments and the API answers even while ClickHouse is still coming up:
   // results wait in JetStream, and /readyz says what is missing.
-  const service = createAgentService({ registry, agents, token: config.agentToken, log });
-  const grpcServer: GrpcServer = await startGrpcServer({ addr: config.grpcAddr, service, log });
+  const service = createAgentService({
+    registry,
+    agents,
+    token: config.agentToken,
+    log,
+    ...(trust.issuer ? { natsCredentials: trust.issuer } : {}),
+  });
+  const grpcServer: GrpcServer = await startGrpcServer({
+    addr: config.grpcAddr,
+    service,
+    log,
+    ...(trust.tls ? { tls: trust.tls } : {}),
+  });
   life.onStop(() => grpcServer.close());
 
   const ready = async (): Promise<Readiness> => ({
@@ -279,7 +311,12 @@ async function main(): Promise<void> {
       },
     },
   });
-  const apiServer: ApiServer = await startApiServer({ addr: config.httpAddr, app, log });
+  const apiServer: ApiServer = await startApiServer({
+    addr: config.httpAddr,
+    app,
+    log,
+    ...(trust.tls ? { tls: trust.tls } : {}),
+  });
   life.onStop(() => apiServer.close());
 
   await retryUntilAborted(
@@ -359,7 +396,11 @@ async function main(): Promise<void> {
   life.onStop(() => retention.stop());
 
   log.info(
-    { api: `http://${apiServer.addr}`, grpc: grpcServer.addr, checks: (await registry.list()).length },
+    {
+      api: `${trust.tls ? "https" : "http"}://${apiServer.addr}`,
+      grpc: grpcServer.addr,
+      checks: (await registry.list()).length,
+    },
     "probemesh control plane ready",
   );
 }

@@ -19,6 +19,8 @@ import type { CheckRegistry, RegistryWatch } from "../registry/types.js";
 import { checkRunsIn } from "../checks/check-record.js";
 import { agentIdentity } from "./agent-info.js";
 import { assignedChecks, assignmentDelta } from "./assignments.js";
+import { createNatsCredentialsHandler } from "./nats-credentials.js";
+import type { AgentCredentialIssuer } from "../trust/agent-credentials.js";
 
 /** Options of {@link createAgentService}. */
 export interface AgentServiceOptions {
@@ -29,6 +31,8 @@ export interface AgentServiceOptions {
   log: Logger;
   /** @default Date.now */
   now?: () => number;
+  /** Mints agents' NATS credentials (GetNatsCredentials). @default none: FAILED_PRECONDITION */
+  natsCredentials?: AgentCredentialIssuer;
 }
 
 /** Counters of the agent service. */
@@ -212,9 +216,24 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     callback(null, create(HeartbeatResponseSchema, { serverTimeMs: BigInt(now()) }));
   };
 
+  const answerNatsCredentials = createNatsCredentialsHandler({ issuer: opts.natsCredentials, log: opts.log });
+  const getNatsCredentials: Handlers["getNatsCredentials"] = (call, callback) => {
+    if (!authorized(call.metadata, "GetNatsCredentials", call.getPeer())) {
+      callback({ code: status.UNAUTHENTICATED, details: "missing or invalid bearer token" });
+      return;
+    }
+    const who = agentIdentity(call.request.agent);
+    if ("problems" in who) {
+      counters.invalidArgument++;
+      callback({ code: status.INVALID_ARGUMENT, details: who.problems.join("; ") });
+      return;
+    }
+    answerNatsCredentials(who.agent, callback);
+  };
+
   return {
     definition: grpcServiceDefinition(AgentServiceDesc),
-    implementation: { watchAssignments, heartbeat },
+    implementation: { watchAssignments, heartbeat, getNatsCredentials },
     stats: () => ({ ...counters, openStreams: streams.size }),
     close() {
       for (const s of [...streams.values()]) s.end(status.UNAVAILABLE, "control plane shutting down");
