@@ -252,8 +252,8 @@ describe("secure mesh: TLS gRPC and HTTPS, agents' NATS credentials from the con
     const check = {
       id: "tcp-trust",
       type: "tcp",
-      intervalMs: 500,
-      timeoutMs: 400,
+      intervalMs: 1000,
+      timeoutMs: 500,
       tcp: { host: "127.0.0.1", port: 1 },
     };
     const created = await mesh.cp.request("/v1/checks", { method: "POST", body: JSON.stringify(check) });
