@@ -133,6 +133,24 @@ describe("initTrust", () => {
     await expect(initTrust({ dir, natsListen: "127.0.0.1:4222" })).rejects.toThrow(/do not fit together/);
   });
 
+  it("rotates the signing key when it, the account JWT and the server configuration are deleted", async () => {
+    const dir = tempDir();
+    await initTrust({ dir, natsListen: "127.0.0.1:4222" });
+    const p = initPaths(dir);
+    const oldKey = readFileSync(p.signingKey, "utf8");
+    const oldCreds = readFileSync(p.controlPlaneCreds, "utf8");
+    for (const f of [p.signingKey, p.accountJwt]) unlinkSync(f);
+    const stale = await initTrust({ dir, natsListen: "127.0.0.1:4222" });
+    expect(stale.warnings.join("\n")).toMatch(/preloads other account JWTs/);
+    unlinkSync(p.natsConf);
+    const report = await initTrust({ dir, natsListen: "127.0.0.1:4222" });
+    expect(report.warnings).toEqual([]);
+    expect(readFileSync(p.signingKey, "utf8")).not.toBe(oldKey);
+    // The account and the control plane's user stay the same.
+    expect(readFileSync(p.controlPlaneCreds, "utf8")).toBe(oldCreds);
+    expect(readFileSync(p.natsConf, "utf8")).toContain(readFileSync(p.accountJwt, "utf8").trim());
+  });
+
   it("rejects a bad listen address", async () => {
     await expect(initTrust({ dir: tempDir(), natsListen: "nowhere" })).rejects.toThrow(/--nats-listen/);
   });

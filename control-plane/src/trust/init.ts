@@ -215,7 +215,7 @@ export async function initTrust(opts: InitOptions): Promise<InitReport> {
     );
   await ensure(paths.systemCreds, () => userCreds({ name: "system", account: systemAccount, signerSeed: systemSeed }));
 
-  await ensure(
+  const conf = await ensure(
     paths.natsConf,
     () =>
       natsServerConf({
@@ -233,6 +233,10 @@ export async function initTrust(opts: InitOptions): Promise<InitReport> {
       }),
     0o600,
   );
+  if (!conf.includes(accJwt) || !conf.includes(sysJwt))
+    report.warnings.push(
+      `${paths.natsConf} preloads other account JWTs than ${paths.accountJwt}: delete it and run init again`,
+    );
 
   // The env file: existing values are kept, missing ones added.
   const wanted: [string, () => string][] = [
