@@ -242,7 +242,12 @@ describe("probemesh-control-plane init (built program)", () => {
 describe("secure mesh: TLS gRPC and HTTPS, agents' NATS credentials from the control plane", () => {
   let mesh: Mesh;
   beforeAll(async () => {
-    mesh = await startMesh({ regions: ["eu-west"], secure: true });
+    // The shortest lifetime allowed: the agent renews after 40 s, within this file's run.
+    mesh = await startMesh({
+      regions: ["eu-west"],
+      secure: true,
+      env: { PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "60" },
+    });
   });
   afterAll(async () => {
     await mesh?.dispose();
@@ -299,5 +304,29 @@ describe("secure mesh: TLS gRPC and HTTPS, agents' NATS credentials from the con
     }
     expect(mesh.cp.api).toMatch(/^https:/);
     await expect(fetch(`${mesh.cp.api.replace("https:", "http:")}/healthz`)).rejects.toThrow();
+  });
+
+  it("renews the agent's credentials before they expire, and results keep arriving", async () => {
+    const agent = mesh.agents[0];
+    if (!agent) throw new Error("no agent");
+    await waitFor("a renewal", () => agent.proc.output().includes("NATS credentials renewed"), 60_000, 500).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}\n${mesh.diagnostics()}`);
+      },
+    );
+    const renewedAt = Date.now();
+    await waitFor(
+      "a result published with the renewed credentials",
+      async () => {
+        const res = await mesh.cp.request(`/v1/checks/tcp-trust/results?from=${renewedAt}&limit=1`);
+        const body = (await res.json()) as unknown;
+        return Array.isArray(body) && body.length > 0;
+      },
+      30_000,
+      500,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${mesh.diagnostics()}`);
+    });
+    expect(agent.proc.output()).not.toMatch(/Authentication Expired|Authorization Violation/i);
   });
 });
