@@ -13,7 +13,7 @@ import { ValidationError } from "./errors.js";
 import { retryUntilAborted } from "./backoff.js";
 import { createLifecycle } from "./lifecycle.js";
 import type { AgentCredentialIssuer } from "./trust/agent-credentials.js";
-import { withEnvFile } from "./trust/env-file.js";
+import { envFilePath, withEnvFile } from "./trust/env-file.js";
 import { loadAgentCredentialIssuer, natsConnectionAuth } from "./trust/nats-auth.js";
 import { readServerTls, type ServerTls } from "./trust/tls-files.js";
 import { createAgentService } from "./grpc/agent-service.js";
@@ -44,15 +44,9 @@ const SHUTDOWN_GRACE_MS = 15_000;
 
 /** The environment, plus the variables of `--env-file PATH` or PROBEMESH_ENV_FILE (the environment wins). */
 function environment(args: readonly string[]): Record<string, string | undefined> {
-  const flag = args.indexOf("--env-file");
-  const path = flag >= 0 ? args[flag + 1] : process.env.PROBEMESH_ENV_FILE?.trim() || undefined;
-  if (flag >= 0 && !path) {
-    process.stderr.write("probemesh-control-plane: --env-file needs a path\n");
-    process.exit(2);
-  }
-  if (!path) return process.env;
   try {
-    return withEnvFile(process.env, path);
+    const path = envFilePath(args, process.env);
+    return path ? withEnvFile(process.env, path) : process.env;
   } catch (err) {
     process.stderr.write(
       `probemesh-control-plane: cannot read env file: ${err instanceof Error ? err.message : String(err)}\n`,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseEnvFile, renderEnvFile, withEnvFile } from "./env-file.js";
+import { envFilePath, parseEnvFile, renderEnvFile, withEnvFile } from "./env-file.js";
 
 describe("env files", () => {
   it("parses KEY=value lines, skipping comments and blanks; the value is taken as is", () => {
@@ -38,5 +38,12 @@ describe("env files", () => {
 
   it("refuses a multi-line value", () => {
     expect(() => renderEnvFile([["A", "1\n2"]])).toThrow(/one line/);
+  });
+
+  it("takes the file from --env-file, else PROBEMESH_ENV_FILE", () => {
+    expect(envFilePath(["--env-file", "/a.env"], { PROBEMESH_ENV_FILE: "/b.env" })).toBe("/a.env");
+    expect(envFilePath([], { PROBEMESH_ENV_FILE: " /b.env " })).toBe("/b.env");
+    expect(envFilePath([], { PROBEMESH_ENV_FILE: "" })).toBeUndefined();
+    expect(() => envFilePath(["--env-file"], {})).toThrow("--env-file needs a path");
   });
 });

@@ -41,3 +41,18 @@ export function renderEnvFile(entries: Iterable<readonly [string, string]>, head
   }
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * The env file to read: `--env-file PATH` among the program's arguments, else PROBEMESH_ENV_FILE,
+ * else none. Throws when `--env-file` has no path.
+ */
+export function envFilePath(args: readonly string[], env: Record<string, string | undefined>): string | undefined {
+  const flag = args.indexOf("--env-file");
+  if (flag >= 0) {
+    const path = args[flag + 1];
+    if (!path || path.startsWith("--")) throw new Error("--env-file needs a path");
+    return path;
+  }
+  const fromEnv = env.PROBEMESH_ENV_FILE?.trim();
+  return fromEnv === "" ? undefined : fromEnv;
+}
