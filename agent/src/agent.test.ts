@@ -62,6 +62,7 @@ function config(stateDir: string, grpcPort: number): AgentConfig {
     maxConcurrency: 8,
     outboxMaxBytes: 1024 * 1024,
     publishLingerMs: 0,
+    insecure: false,
   };
 }
 

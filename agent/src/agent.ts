@@ -15,7 +15,10 @@ import type { AgentConfig } from "./config.js";
 import { NotRunningError } from "./errors.js";
 import { capabilitiesOf } from "./probes/index.js";
 import type { Prober } from "./probes/types.js";
-import { createNatsSink } from "./publish/nats-sink.js";
+import { createCredentialsClient } from "./credentials/credentials-client.js";
+import { agentInboxPrefix, createNatsCredentials } from "./credentials/nats-credentials.js";
+import { grpcChannelCredentials } from "./grpc-credentials.js";
+import { createNatsSink, type NatsSink } from "./publish/nats-sink.js";
 import { openOutbox } from "./publish/outbox.js";
 import { createResultBuilder } from "./publish/result-builder.js";
 import { createResultPublisher, type PublisherStats, type ResultPublisher } from "./publish/result-publisher.js";
@@ -25,6 +28,9 @@ import type { Clock } from "./schedule/clock.js";
 import { createScheduler, type Scheduler, type SchedulerStats } from "./schedule/scheduler.js";
 import { lockStateDir, type StateLock } from "./state-lock.js";
 import { agentVersion } from "./version.js";
+
+/** Longest the first NATS connection waits for credentials from the control plane. */
+const FIRST_CREDENTIALS_WAIT_MS = 10_000;
 
 /** A result sink the agent may start and close (the NATS sink does both). */
 export type ManagedSink = ResultSink & { start?(): void; close?(): Promise<void> };
@@ -81,6 +87,7 @@ interface Running {
   client: AssignmentClient;
   version: () => bigint;
   statsTimer: ReturnType<typeof setInterval> | undefined;
+  stopCredentials: () => void;
 }
 
 /** Wires scheduler, probers, publisher and the control-plane client from the config. */
@@ -117,8 +124,45 @@ export function createAgent(deps: AgentDeps): Agent {
           maxBytes: config.outboxMaxBytes,
           log: deps.log,
         });
+        const channelCredentials = grpcChannelCredentials(config);
+        const identity = {
+          id: config.agentId,
+          region: config.region,
+          provider: config.provider,
+          version,
+          capabilities: capabilitiesOf(deps.probers),
+        };
+        // NATS credentials come from the control plane (short-lived, renewed); an injected sink needs none.
+        let natsSink: NatsSink | undefined;
+        const credentialsClient = deps.sink
+          ? undefined
+          : createCredentialsClient({
+              grpcAddr: config.grpcAddr,
+              channelCredentials,
+              token: config.agentToken,
+              agent: identity,
+            });
+        const natsCredentials = credentialsClient
+          ? createNatsCredentials({
+              fetch: () => credentialsClient.fetch(),
+              file: join(config.stateDir, "nats.creds"),
+              ...(config.natsCredsFile ? { fallbackFile: config.natsCredsFile } : {}),
+              log: deps.log,
+              onRenewed: () => natsSink?.reconnect(),
+            })
+          : undefined;
         const sink: ManagedSink =
-          deps.sink ?? createNatsSink({ servers: config.natsServers, name: config.agentId, log: deps.log });
+          deps.sink ??
+          (natsSink = createNatsSink({
+            servers: config.natsServers,
+            name: config.agentId,
+            log: deps.log,
+            ...(config.caFile ? { caFile: config.caFile } : {}),
+            credentials: () => natsCredentials?.current(),
+            inboxPrefix: agentInboxPrefix(config.agentId),
+            // Connecting with stale or no credentials first would only be refused.
+            beforeConnect: () => natsCredentials?.firstAttempt(FIRST_CREDENTIALS_WAIT_MS) ?? Promise.resolve(),
+          }));
         const publisher = createResultPublisher({
           sink,
           outbox,
@@ -144,13 +188,8 @@ export function createAgent(deps: AgentDeps): Agent {
         const client = createAssignmentClient({
           grpcAddr: config.grpcAddr,
           token: config.agentToken,
-          agent: {
-            id: config.agentId,
-            region: config.region,
-            provider: config.provider,
-            version,
-            capabilities: capabilitiesOf(deps.probers),
-          },
+          agent: identity,
+          channelCredentials,
           set,
           cache: createAssignmentCache({ dir: config.stateDir, log: deps.log }),
           log: deps.log,
@@ -193,12 +232,26 @@ export function createAgent(deps: AgentDeps): Agent {
               }, statsEvery)
             : undefined;
         statsTimer?.unref();
-        running = { lock, seq, publisher, sink, scheduler, client, version: () => set.version(), statsTimer };
+        running = {
+          lock,
+          seq,
+          publisher,
+          sink,
+          scheduler,
+          client,
+          version: () => set.version(),
+          statsTimer,
+          stopCredentials: () => {
+            natsCredentials?.stop();
+            credentialsClient?.close();
+          },
+        };
         log.info(
           {
             version,
             provider: config.provider,
             grpcAddr: config.grpcAddr,
+            grpcTls: config.caFile !== undefined,
             natsServers: config.natsServers,
             stateDir: config.stateDir,
             maxConcurrency: config.maxConcurrency,
@@ -208,6 +261,7 @@ export function createAgent(deps: AgentDeps): Agent {
           },
           "agent starting",
         );
+        natsCredentials?.start();
         sink.start?.();
         client.start();
       } catch (err) {
@@ -221,6 +275,7 @@ export function createAgent(deps: AgentDeps): Agent {
       if (!r) return Promise.resolve();
       stopping ??= (async () => {
         if (r.statsTimer) clearInterval(r.statsTimer);
+        r.stopCredentials();
         await r.client.stop();
         await r.scheduler.stop({ waitMs });
         await r.publisher.close({ flushMs: 2000 });

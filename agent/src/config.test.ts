@@ -29,6 +29,7 @@ describe("loadConfig", () => {
       maxConcurrency: 64,
       outboxMaxBytes: 256 * 1024 * 1024,
       publishLingerMs: 40,
+      insecure: false,
     });
   });
 
@@ -113,6 +114,31 @@ describe("loadConfig", () => {
     const problems = problemsOf({ PROBEMESH_AGENT_TOKEN: "has space", PROBEMESH_REGION: "bad region" });
     expect(problems.join("\n")).not.toContain("has space");
     expect(problems[0]).toMatch(/^PROBEMESH_AGENT_TOKEN: /);
+  });
+
+  it("uses TLS towards the control plane when PROBEMESH_CA_FILE is set, and reads the NATS creds file", () => {
+    const ca = new URL("../package.json", import.meta.url).pathname;
+    const c = loadConfig(
+      { ...base, PROBEMESH_GRPC_ADDR: "cp.example:7070", PROBEMESH_CA_FILE: ca, PROBEMESH_NATS_CREDS: ca },
+      { cwd: "/srv" },
+    );
+    expect(c).toMatchObject({ caFile: ca, natsCredsFile: ca, insecure: false });
+    expect(problemsOf({ ...base, PROBEMESH_CA_FILE: "/nonexistent/ca.pem" })).toEqual([
+      'PROBEMESH_CA_FILE: file "/nonexistent/ca.pem" does not exist',
+    ]);
+  });
+
+  it("refuses plaintext gRPC to a non-loopback control plane unless PROBEMESH_INSECURE=true", () => {
+    const problems = problemsOf({ ...base, PROBEMESH_GRPC_ADDR: "10.0.0.1:7070" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      /^PROBEMESH_GRPC_ADDR: 10\.0\.0\.1:7070 is not a loopback address: set PROBEMESH_CA_FILE/,
+    );
+    const c = loadConfig({ ...base, PROBEMESH_GRPC_ADDR: "10.0.0.1:7070", PROBEMESH_INSECURE: "true" }, { cwd: "/" });
+    expect(c.insecure).toBe(true);
+    for (const addr of ["127.0.0.1:7070", "localhost:7070", "[::1]:7070"])
+      expect(loadConfig({ ...base, PROBEMESH_GRPC_ADDR: addr }, { cwd: "/" }).grpcAddr).toBe(addr);
+    expect(problemsOf({ ...base, PROBEMESH_INSECURE: "maybe" })[0]).toMatch(/^PROBEMESH_INSECURE: /);
   });
 
   it("sanitizes host names into agent ids", () => {

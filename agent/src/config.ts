@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { resolve } from "node:path";
 import { isSubjectToken } from "@probemesh/proto";
@@ -24,6 +25,12 @@ export interface AgentConfig {
   outboxMaxBytes: number;
   /** Longest a result waits for others to share a JetStream publish window. */
   publishLingerMs: number;
+  /** PROBEMESH_CA_FILE: CA (PEM) the control plane's gRPC certificate and NATS's are verified against; gRPC uses TLS when set. */
+  caFile?: string;
+  /** PROBEMESH_INSECURE=true: plaintext gRPC to a non-loopback control plane is allowed. */
+  insecure: boolean;
+  /** PROBEMESH_NATS_CREDS: a NATS `.creds` file used when the control plane issues none. */
+  natsCredsFile?: string;
 }
 
 /** One environment variable the agent reads, for docs and `--help`. */
@@ -74,6 +81,24 @@ export const AGENT_ENV_VARS: readonly EnvVarDoc[] = [
     default: "40",
     meaning:
       "longest a result waits (ms, 0-1000) so results published together share one round trip to JetStream; 0 sends at once",
+  },
+  {
+    name: "PROBEMESH_CA_FILE",
+    default: "(none)",
+    meaning:
+      "CA certificate (PEM) the control plane's gRPC and NATS server certificates are verified against; when set, gRPC uses TLS",
+  },
+  {
+    name: "PROBEMESH_INSECURE",
+    default: "false",
+    meaning:
+      "true allows plaintext gRPC to a control plane that is not on a loopback address (without PROBEMESH_CA_FILE, plaintext is otherwise allowed only to loopback)",
+  },
+  {
+    name: "PROBEMESH_NATS_CREDS",
+    default: "(none)",
+    meaning:
+      "NATS .creds file used when the control plane issues no NATS credentials; issued ones are kept in $PROBEMESH_STATE_DIR/nats.creds (0600)",
   },
 ];
 
@@ -176,8 +201,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     problems.push(`PROBEMESH_PUBLISH_LINGER_MS: must be an integer from 0 to 1000 (got ${JSON.stringify(lingerRaw)})`);
   }
 
+  const caFile = get("PROBEMESH_CA_FILE");
+  if (caFile !== undefined && !existsSync(caFile))
+    problems.push(`PROBEMESH_CA_FILE: file ${JSON.stringify(caFile)} does not exist`);
+  const natsCredsFile = get("PROBEMESH_NATS_CREDS");
+  if (natsCredsFile !== undefined && !existsSync(natsCredsFile))
+    problems.push(`PROBEMESH_NATS_CREDS: file ${JSON.stringify(natsCredsFile)} does not exist`);
+  const insecureRaw = (get("PROBEMESH_INSECURE") ?? "false").toLowerCase();
+  if (!["true", "false"].includes(insecureRaw))
+    problems.push(`PROBEMESH_INSECURE: must be true or false (got ${JSON.stringify(insecureRaw)})`);
+  const insecure = insecureRaw === "true";
+  // The agent token and every check's secrets travel on this channel.
+  if (caFile === undefined && !insecure && !addrProblem && !isLoopbackHost(grpcAddr))
+    problems.push(
+      `PROBEMESH_GRPC_ADDR: ${grpcAddr} is not a loopback address: set PROBEMESH_CA_FILE to use TLS, or PROBEMESH_INSECURE=true to send the agent token in clear anyway`,
+    );
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
+    ...(caFile !== undefined ? { caFile } : {}),
+    insecure,
+    ...(natsCredsFile !== undefined ? { natsCredsFile } : {}),
     grpcAddr,
     agentToken,
     agentId,
@@ -190,6 +234,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     outboxMaxBytes: outboxMaxBytes ?? 0,
     publishLingerMs,
   };
+}
+
+/** True when host:port `addr` names a loopback host (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(addr: string): boolean {
+  const host = addr
+    .slice(0, addr.lastIndexOf(":"))
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function parseSize(raw: string): number | undefined {

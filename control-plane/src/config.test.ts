@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { ValidationError } from "./errors.js";
 import { loadConfig, redactUrl } from "./config.js";
 
@@ -32,6 +35,8 @@ describe("loadConfig", () => {
       logLevel: "info",
       retentionDays: 30,
       secretKeys: { keys: [{ id: "k1", key: Buffer.alloc(32, 7) }] },
+      insecure: false,
+      agentNatsCredsTtlMs: 900_000,
     });
   });
 
@@ -45,8 +50,12 @@ describe("loadConfig", () => {
       PROBEMESH_GRPC_ADDR: "[::1]:7071",
       PROBEMESH_LOG_LEVEL: "DEBUG",
       PROBEMESH_RETENTION_DAYS: "7",
+      PROBEMESH_INSECURE: "true",
+      PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "120",
     });
     expect(c).toMatchObject({
+      insecure: true,
+      agentNatsCredsTtlMs: 120_000,
       natsUrl: ["nats://a:4222", "nats://b:4222"],
       clickhouseUrl: "https://ch.example:8443",
       clickhouseDatabase: "pm_test",
@@ -141,6 +150,66 @@ describe("loadConfig", () => {
 
   it.each(["1.5", "-1", "abc", "36501"])("rejects retention %s", (days) => {
     expect(problems({ ...tokens, PROBEMESH_RETENTION_DAYS: days }).details?.field).toBe("PROBEMESH_RETENTION_DAYS");
+  });
+});
+
+describe("loadConfig: TLS and NATS credentials", () => {
+  const dir = mkdtempSync(join(tmpdir(), "probemesh-config-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const f = (name: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, "x");
+    return path;
+  };
+
+  it("reads the file variables", () => {
+    const files = {
+      PROBEMESH_NATS_CREDS: f("cp.creds"),
+      PROBEMESH_CA_FILE: f("ca.pem"),
+      PROBEMESH_TLS_CERT: f("server.pem"),
+      PROBEMESH_TLS_KEY: f("server-key.pem"),
+      PROBEMESH_NATS_SIGNING_KEY_FILE: f("signing.nk"),
+    };
+    expect(loadConfig({ ...tokens, ...files, PROBEMESH_HTTP_ADDR: "0.0.0.0:8080" })).toMatchObject({
+      natsCredsFile: files.PROBEMESH_NATS_CREDS,
+      caFile: files.PROBEMESH_CA_FILE,
+      tls: { certFile: files.PROBEMESH_TLS_CERT, keyFile: files.PROBEMESH_TLS_KEY },
+      natsSigningKeyFile: files.PROBEMESH_NATS_SIGNING_KEY_FILE,
+      insecure: false,
+    });
+  });
+
+  it.each(["0.0.0.0:8080", "10.1.2.3:8080", "[::]:8080", "cp.example:8080"])(
+    "refuses to serve plaintext on non-loopback %s unless PROBEMESH_INSECURE=true",
+    (addr) => {
+      const e = problems({ ...tokens, PROBEMESH_GRPC_ADDR: addr });
+      expect(e.details?.problems).toEqual([
+        { field: "PROBEMESH_GRPC_ADDR", message: expect.stringMatching(/not a loopback address and there is no TLS/) },
+      ]);
+      expect(loadConfig({ ...tokens, PROBEMESH_GRPC_ADDR: addr, PROBEMESH_INSECURE: "true" }).grpcAddr).toBe(addr);
+    },
+  );
+
+  it.each(["127.0.0.1:1", "127.9.9.9:1", "[::1]:1", "localhost:1"])("serves plaintext on loopback %s", (addr) => {
+    expect(loadConfig({ ...tokens, PROBEMESH_HTTP_ADDR: addr }).httpAddr).toBe(addr);
+  });
+
+  it("lists missing files, a lone certificate, a signing key without creds and a bad TTL", () => {
+    const e = problems({
+      ...tokens,
+      PROBEMESH_CA_FILE: join(dir, "missing.pem"),
+      PROBEMESH_TLS_CERT: f("only.pem"),
+      PROBEMESH_NATS_SIGNING_KEY_FILE: f("sk.nk"),
+      PROBEMESH_INSECURE: "yes",
+      PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "30",
+    });
+    expect((e.details?.problems as { field: string }[]).map((p) => p.field)).toEqual([
+      "PROBEMESH_CA_FILE",
+      "PROBEMESH_TLS_KEY",
+      "PROBEMESH_NATS_SIGNING_KEY_FILE",
+      "PROBEMESH_INSECURE",
+      "PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS",
+    ]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { isIP } from "node:net";
 import { Problems } from "./checks/problems.js";
 import { isHostname } from "./checks/rules.js";
@@ -33,6 +34,18 @@ export interface Config {
    * open them (rotation). Required unless PROBEMESH_INSECURE=true; undefined = secrets stored in clear.
    */
   secretKeys: KeyRing | undefined;
+  /** PROBEMESH_NATS_CREDS: the control plane's NATS `.creds` file. @default none (no NATS credentials) */
+  natsCredsFile?: string;
+  /** PROBEMESH_CA_FILE: CA (PEM) the NATS server certificate is verified against. @default none (system CAs) */
+  caFile?: string;
+  /** PROBEMESH_TLS_CERT and PROBEMESH_TLS_KEY: gRPC and the HTTP API serve TLS with them. @default none (plaintext) */
+  tls?: { certFile: string; keyFile: string };
+  /** PROBEMESH_INSECURE=true: plaintext gRPC and HTTP may listen on a non-loopback address. @default false */
+  insecure: boolean;
+  /** PROBEMESH_NATS_SIGNING_KEY_FILE: account signing-key seed agents' NATS credentials are minted with. @default none (agents get none) */
+  natsSigningKeyFile?: string;
+  /** PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: lifetime of agents' NATS credentials. @default 900 */
+  agentNatsCredsTtlMs: number;
 }
 
 /** Default of every optional variable, by env name. */
@@ -44,6 +57,7 @@ export const CONFIG_DEFAULTS = {
   PROBEMESH_GRPC_ADDR: "127.0.0.1:7070",
   PROBEMESH_LOG_LEVEL: "info",
   PROBEMESH_RETENTION_DAYS: "30",
+  PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "900",
 } as const;
 
 /**
@@ -122,9 +136,54 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'is required (e.g. "k1:$(openssl rand -base64 32)"); with PROBEMESH_INSECURE=true check and hook credentials are stored in clear instead',
     );
   }
+  const file = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    if (v === undefined || v === "") return undefined;
+    if (!existsSync(v)) problems.add(name, `file ${JSON.stringify(v)} does not exist`);
+    return v;
+  };
+  const natsCredsFile = file("PROBEMESH_NATS_CREDS");
+  const caFile = file("PROBEMESH_CA_FILE");
+  const certFile = file("PROBEMESH_TLS_CERT");
+  const keyFile = file("PROBEMESH_TLS_KEY");
+  if ((certFile === undefined) !== (keyFile === undefined))
+    problems.add(
+      certFile ? "PROBEMESH_TLS_KEY" : "PROBEMESH_TLS_CERT",
+      "PROBEMESH_TLS_CERT and PROBEMESH_TLS_KEY go together",
+    );
+  const natsSigningKeyFile = file("PROBEMESH_NATS_SIGNING_KEY_FILE");
+  if (natsSigningKeyFile && !natsCredsFile)
+    problems.add(
+      "PROBEMESH_NATS_SIGNING_KEY_FILE",
+      "needs PROBEMESH_NATS_CREDS: agents' credentials are minted for the account of the control plane's own NATS user",
+    );
+  const rawInsecure = (env.PROBEMESH_INSECURE ?? "").trim().toLowerCase();
+  if (!["", "true", "false"].includes(rawInsecure)) problems.add("PROBEMESH_INSECURE", "must be true or false");
+  const insecure = rawInsecure === "true";
+  // Tokens and check secrets must not cross a network in clear unless the operator says so.
+  if (!certFile && !insecure)
+    for (const [name, addr] of [
+      ["PROBEMESH_HTTP_ADDR", httpAddr],
+      ["PROBEMESH_GRPC_ADDR", grpcAddr],
+    ] as const)
+      if (!httpProblem && !grpcProblem && !isLoopbackAddr(addr))
+        problems.add(
+          name,
+          `${addr} is not a loopback address and there is no TLS: set PROBEMESH_TLS_CERT and PROBEMESH_TLS_KEY (see \`probemesh-control-plane init\`), or PROBEMESH_INSECURE=true to serve plaintext anyway`,
+        );
+  const rawTtl = get("PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS");
+  const ttlSeconds = Number(rawTtl);
+  if (!/^\d{1,6}$/.test(rawTtl) || ttlSeconds < 60 || ttlSeconds > 86_400)
+    problems.add("PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS", "must be a whole number of seconds between 60 and 86400");
 
   problems.throwIfAny("configuration");
   return {
+    ...(natsCredsFile ? { natsCredsFile } : {}),
+    ...(caFile ? { caFile } : {}),
+    ...(certFile && keyFile ? { tls: { certFile, keyFile } } : {}),
+    insecure,
+    ...(natsSigningKeyFile ? { natsSigningKeyFile } : {}),
+    agentNatsCredsTtlMs: ttlSeconds * 1000,
     natsUrl,
     clickhouseUrl,
     clickhouseDatabase,
@@ -158,6 +217,15 @@ function isUrl(value: string, protocols: string[]): boolean {
   } catch {
     return false;
   }
+}
+
+/** True when host:port `addr` names a loopback host (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackAddr(addr: string): boolean {
+  const host = addr
+    .slice(0, addr.lastIndexOf(":"))
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Why `addr` is not host:port (port 0..65535; IPv6 in brackets), or undefined. */

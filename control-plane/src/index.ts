@@ -141,6 +141,7 @@ export {
   createAdapters,
   hookEventsFromTransition,
   ACTION_HOOK_TYPES,
+  DELIVERIES_SUBJECT_PREFIX,
   type Hooks,
   type HooksOptions,
   type ValidatedHook,
@@ -151,3 +152,15 @@ export {
   type HookEvent,
   type HookType,
 } from "./hooks/index.js";
+
+export {
+  createAgentCredentialIssuer,
+  agentPermissions,
+  agentInboxPrefix,
+  DEFAULT_AGENT_CREDENTIALS_TTL_MS,
+  type AgentCredentialIssuer,
+  type AgentNatsCredentials,
+} from "./trust/agent-credentials.js";
+export { initTrust, initPaths, type InitOptions, type InitReport, type InitPaths } from "./trust/init.js";
+export { loadAgentCredentialIssuer } from "./trust/nats-auth.js";
+export { parseEnvFile } from "./trust/env-file.js";

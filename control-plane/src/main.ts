@@ -12,6 +12,10 @@ import { loadConfig, redactUrl, type Config } from "./config.js";
 import { ValidationError } from "./errors.js";
 import { retryUntilAborted } from "./backoff.js";
 import { createLifecycle } from "./lifecycle.js";
+import type { AgentCredentialIssuer } from "./trust/agent-credentials.js";
+import { envFilePath, withEnvFile } from "./trust/env-file.js";
+import { loadAgentCredentialIssuer, natsConnectionAuth } from "./trust/nats-auth.js";
+import { readServerTls, type ServerTls } from "./trust/tls-files.js";
 import { createAgentService } from "./grpc/agent-service.js";
 import { startGrpcServer, type GrpcServer } from "./grpc/grpc-server.js";
 import { createIngest, createResultBinding, ensureResultsStream, followChecks } from "./ingest/index.js";
@@ -46,9 +50,22 @@ const MAINTENANCE_RELEASE_EVERY_MS = 1000;
 /** A shutdown that takes longer than this is forced. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
-function readConfig(): Config {
+/** The environment, plus the variables of `--env-file PATH` or PROBEMESH_ENV_FILE (the environment wins). */
+function environment(args: readonly string[]): Record<string, string | undefined> {
   try {
-    return loadConfig(process.env);
+    const path = envFilePath(args, process.env);
+    return path ? withEnvFile(process.env, path) : process.env;
+  } catch (err) {
+    process.stderr.write(
+      `probemesh-control-plane: cannot read env file: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(2);
+  }
+}
+
+function readConfig(env: Record<string, string | undefined>): Config {
+  try {
+    return loadConfig(env);
   } catch (err) {
     if (err instanceof ValidationError) {
       const problems = (err.details?.problems as { field: string; message: string }[] | undefined) ?? [];
@@ -86,8 +103,28 @@ function rootLogger(config: Config): Logger {
   });
 }
 
+/** Reads the TLS and NATS credential files the config names; a bad one exits 2 like a bad variable. */
+function readTrustFiles(config: Config): { tls?: ServerTls; issuer?: AgentCredentialIssuer } {
+  try {
+    const issuer = loadAgentCredentialIssuer(config);
+    return { ...(config.tls ? { tls: readServerTls(config.tls) } : {}), ...(issuer ? { issuer } : {}) };
+  } catch (err) {
+    process.stderr.write(
+      `probemesh-control-plane: invalid configuration\n  ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
-  const config = readConfig();
+  const args = process.argv.slice(2);
+  if (args[0] === "init") {
+    const { runInitCommand } = await import("./trust/init-command.js");
+    process.exitCode = await runInitCommand(args.slice(1));
+    return;
+  }
+  const config = readConfig(environment(args));
+  const trust = readTrustFiles(config);
   const log = rootLogger(config);
   const life = createLifecycle({ log, graceMs: SHUTDOWN_GRACE_MS });
   life.handleProcessEvents();
@@ -100,6 +137,9 @@ async function main(): Promise<void> {
       httpAddr: config.httpAddr,
       grpcAddr: config.grpcAddr,
       retentionDays: config.retentionDays,
+      tls: config.tls !== undefined,
+      natsCreds: config.natsCredsFile !== undefined,
+      issuesAgentNatsCredentials: trust.issuer !== undefined,
     },
     "starting probemesh control plane",
   );
@@ -124,6 +164,7 @@ async function main(): Promise<void> {
         name: `probemesh-control-plane@${hostname()}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,
+        ...natsConnectionAuth(config),
       }),
   );
   if (!nc) return;
@@ -186,8 +227,19 @@ async function main(): Promise<void> {
 
   // Agents get their assignments and the API answers even while ClickHouse is still coming up:
   // results wait in JetStream, and /readyz says what is missing.
-  const service = createAgentService({ registry, agents, enrollments, log });
-  const grpcServer: GrpcServer = await startGrpcServer({ addr: config.grpcAddr, service, log });
+  const service = createAgentService({
+    registry,
+    agents,
+    enrollments,
+    log,
+    ...(trust.issuer ? { natsCredentials: trust.issuer } : {}),
+  });
+  const grpcServer: GrpcServer = await startGrpcServer({
+    addr: config.grpcAddr,
+    service,
+    log,
+    ...(trust.tls ? { tls: trust.tls } : {}),
+  });
   life.onStop(() => grpcServer.close());
 
   const ready = async (): Promise<Readiness> => ({
@@ -311,7 +363,12 @@ async function main(): Promise<void> {
       },
     },
   });
-  const apiServer: ApiServer = await startApiServer({ addr: config.httpAddr, app, log });
+  const apiServer: ApiServer = await startApiServer({
+    addr: config.httpAddr,
+    app,
+    log,
+    ...(trust.tls ? { tls: trust.tls } : {}),
+  });
   life.onStop(() => apiServer.close());
 
   await retryUntilAborted(
@@ -398,7 +455,11 @@ async function main(): Promise<void> {
   life.onStop(() => retention.stop());
 
   log.info(
-    { api: `http://${apiServer.addr}`, grpc: grpcServer.addr, checks: (await registry.list()).length },
+    {
+      api: `${trust.tls ? "https" : "http"}://${apiServer.addr}`,
+      grpc: grpcServer.addr,
+      checks: (await registry.list()).length,
+    },
     "probemesh control plane ready",
   );
 }

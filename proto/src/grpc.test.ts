@@ -44,7 +44,7 @@ describe("descriptor-typed grpc-js types", () => {
     expectTypeOf<Impl["watchAssignments"]>().toEqualTypeOf<
       handleServerStreamingCall<WatchAssignmentsRequest, WatchAssignmentsResponse>
     >();
-    expectTypeOf<keyof Impl>().toEqualTypeOf<"heartbeat" | "watchAssignments">();
+    expectTypeOf<keyof Impl>().toEqualTypeOf<"heartbeat" | "watchAssignments" | "getNatsCredentials">();
     type Cli = GrpcClient<typeof AgentService>;
     expectTypeOf<ReturnType<Cli["watchAssignments"]>>().toEqualTypeOf<ClientReadableStream<WatchAssignmentsResponse>>();
     expectTypeOf<Parameters<Cli["heartbeat"]>[0]>().toEqualTypeOf<HeartbeatRequest>();

@@ -45,6 +45,10 @@ export {
   HeartbeatRequestSchema,
   type HeartbeatResponse,
   HeartbeatResponseSchema,
+  type GetNatsCredentialsRequest,
+  GetNatsCredentialsRequestSchema,
+  type GetNatsCredentialsResponse,
+  GetNatsCredentialsResponseSchema,
 } from "./gen/probemesh/v1/agent_service_pb.js";
 export {
   createGrpcClient,

@@ -1,17 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startClickHouse, type ClickHouseServer } from "./clickhouse.js";
-import { startNats, type NatsServer } from "./nats.js";
+import { startNats, startSecureNats, type NatsServer } from "./nats.js";
 import { freePort } from "./ports.js";
 import { startProcess, waitFor, waitForPort, type Managed } from "./process.js";
 
-const repo = join(import.meta.dirname, "..", "..");
+import { AGENT_BIN, CONTROL_PLANE_BIN } from "./bins.js";
+import { fetchTrusting } from "./https-fetch.js";
 
-/** Built entry points of the two programs (the test command builds them first). */
-export const CONTROL_PLANE_BIN = join(repo, "control-plane", "dist", "main.js");
-export const AGENT_BIN = join(repo, "agent", "dist", "main.js");
+export { AGENT_BIN, CONTROL_PLANE_BIN };
 
 export const API_TOKEN = "test-api-token";
 /**
@@ -41,6 +40,8 @@ export async function startControlPlane(opts: {
   /** Run the process inside this network namespace (`ip netns exec`). */
   netns?: string;
   host?: string;
+  /** Serve TLS: `env` holds PROBEMESH_TLS_CERT/KEY (e.g. a SecureNatsServer's env); the API is reached over HTTPS trusting this CA. */
+  caFile?: string;
 }): Promise<ControlPlane> {
   const host = opts.host ?? "127.0.0.1";
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
@@ -54,13 +55,17 @@ export async function startControlPlane(opts: {
     PROBEMESH_API_TOKEN: API_TOKEN,
     PROBEMESH_SECRET_KEY: SECRET_KEY,
     PROBEMESH_LOG_LEVEL: "info",
+    // Plaintext tests may listen on a namespace's non-loopback address; secure ones use TLS.
+    ...(opts.caFile ? {} : { PROBEMESH_INSECURE: "true" }),
     ...opts.env,
   };
   const [cmd, args] = opts.netns
     ? ["ip", ["netns", "exec", opts.netns, process.execPath, CONTROL_PLANE_BIN]]
     : [process.execPath, [CONTROL_PLANE_BIN]];
   const proc = startProcess("control-plane", cmd, args, { env });
-  const api = `http://${host}:${httpPort}`;
+  const api = `${opts.caFile ? "https" : "http"}://${host}:${httpPort}`;
+  const fetch = opts.caFile ? fetchTrusting(readFileSync(opts.caFile)) : globalThis.fetch;
+  const token = env.PROBEMESH_API_TOKEN;
   try {
     await waitFor(
       "control plane /readyz",
@@ -83,7 +88,7 @@ export async function startControlPlane(opts: {
     request: (path, init = {}) =>
       fetch(`${api}${path}`, {
         ...init,
-        headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...(init.headers ?? {}) },
       }),
     stop: () => proc.stop(),
   };
@@ -111,6 +116,8 @@ export interface AgentOptions {
   natsUrl: string;
   netns?: string;
   env?: Record<string, string>;
+  /** Verify the control plane (gRPC) and NATS against this CA (PROBEMESH_CA_FILE); gRPC then uses TLS. */
+  caFile?: string;
 }
 
 /** Enrolls an agent on the control plane (`POST /v1/agents`) and returns its token. */
@@ -148,6 +155,8 @@ export function startAgent(opts: AgentOptions): Agent {
     PROBEMESH_AGENT_TOKEN: opts.token,
     PROBEMESH_STATE_DIR: stateDir,
     PROBEMESH_LOG_LEVEL: "info",
+    // Plaintext tests may reach the control plane on a namespace's non-loopback address.
+    ...(opts.caFile ? { PROBEMESH_CA_FILE: opts.caFile } : { PROBEMESH_INSECURE: "true" }),
     ...opts.env,
   };
   const [cmd, args] = opts.netns
@@ -184,11 +193,27 @@ export interface Mesh {
   dispose(): Promise<void>;
 }
 
-/** Starts a mesh from the built programs, on free ports; `env` goes to the control plane and the agents. */
-export async function startMesh(opts: { regions: readonly string[]; env?: Record<string, string> }): Promise<Mesh> {
-  const [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
+/**
+ * Starts a mesh from the built programs, on free ports; `env` goes to the control plane and the
+ * agents. `secure`: NATS in operator mode with TLS (`startSecureNats`), the control plane with the
+ * env `init` wrote (TLS gRPC and HTTPS, NATS credentials, signing key), agents verifying its CA and
+ * getting their NATS credentials from it.
+ */
+export async function startMesh(opts: {
+  regions: readonly string[];
+  env?: Record<string, string>;
+  secure?: boolean;
+}): Promise<Mesh> {
+  const [secureNats, ch] = await Promise.all([opts.secure ? startSecureNats() : undefined, startClickHouse()]);
+  const nats: NatsServer = secureNats ?? (await startNats());
+  const secure = secureNats ? { caFile: secureNats.caFile, env: secureNats.env } : undefined;
   const launch = () =>
-    startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url, ...(opts.env ? { env: opts.env } : {}) });
+    startControlPlane({
+      natsUrl: nats.url,
+      clickhouseUrl: ch.url,
+      ...(secure ? { caFile: secure.caFile } : {}),
+      env: { ...secure?.env, ...opts.env },
+    });
   let cp = await launch();
   const agents: Agent[] = [];
   for (const region of opts.regions)
@@ -198,6 +223,7 @@ export async function startMesh(opts: { regions: readonly string[]; env?: Record
         region,
         grpcAddr: cp.grpcAddr,
         natsUrl: nats.url,
+        ...(secure ? { caFile: secure.caFile } : {}),
         ...(opts.env ? { env: opts.env } : {}),
       }),
     );

@@ -1,6 +1,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { CONTROL_PLANE_BIN } from "./bins.js";
 import { startProcess, waitForPort, type Managed } from "./process.js";
 
 /** A private nats-server with JetStream, on a port it chose itself, storing in a temp dir. */
@@ -25,17 +28,107 @@ export async function startNats(opts: { host?: string } = {}): Promise<NatsServe
   const host = opts.host ?? "127.0.0.1";
   const dir = mkdtempSync(join(tmpdir(), "probemesh-nats-"));
   const store = join(dir, "store");
+  return launchServer({ host, dir, scheme: "nats", args: ["-js", "-a", host, "-sd", store] });
+}
+
+/** A nats-server in operator mode with TLS required, configured by `probemesh-control-plane init`. */
+export interface SecureNatsServer extends NatsServer {
+  /** The directory `init` wrote (CA, certificates, NATS identities, control-plane.env). */
+  readonly dir: string;
+  /** The CA every client verifies the server against (PROBEMESH_CA_FILE). */
+  readonly caFile: string;
+  /** The control plane's NATS user (PROBEMESH_NATS_CREDS). */
+  readonly controlPlaneCreds: string;
+  /** The account signing key agents' credentials are minted with (PROBEMESH_NATS_SIGNING_KEY_FILE). */
+  readonly signingKeyFile: string;
+  /** control-plane.env as written by init, with PROBEMESH_NATS_URL pointing at this server's port. */
+  readonly env: Readonly<Record<string, string>>;
+  /** A TLS connection verified against the CA, as the control plane's user unless other `.creds` are given. */
+  connect(opts?: { creds?: string | Uint8Array; inboxPrefix?: string }): Promise<NatsConnection>;
+}
+
+/**
+ * Runs the built `probemesh-control-plane init` in a temp dir and starts nats-server with the
+ * configuration it wrote: operator mode (preloaded memory resolver), TLS required, JetStream. The
+ * port comes from `-p -1`, which overrides the file's `listen` port (the host stays).
+ */
+export async function startSecureNats(opts: { sans?: readonly string[] } = {}): Promise<SecureNatsServer> {
+  const dir = mkdtempSync(join(tmpdir(), "probemesh-secure-nats-"));
+  const trust = join(dir, "trust");
+  const init = spawnSync(
+    process.execPath,
+    [
+      CONTROL_PLANE_BIN,
+      "init",
+      "--dir",
+      trust,
+      "--nats-listen",
+      "127.0.0.1:4222",
+      ...(opts.sans ?? []).flatMap((s) => ["--san", s]),
+    ],
+    { encoding: "utf8" },
+  );
+  if (init.status !== 0) throw new Error(`probemesh-control-plane init failed:\n${init.stdout}${init.stderr}`);
+  const server = await launchServer({
+    host: "127.0.0.1",
+    dir,
+    scheme: "tls",
+    args: ["-c", join(trust, "nats", "nats-server.conf")],
+  });
+  const fileEnv = Object.fromEntries(
+    readFileSync(join(trust, "control-plane.env"), "utf8")
+      .split("\n")
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const),
+  );
+  const env = { ...fileEnv, PROBEMESH_NATS_URL: server.url };
+  const caFile = join(trust, "ca.pem");
+  const controlPlaneCreds = join(trust, "control-plane.creds");
+  return {
+    get url() {
+      return server.url;
+    },
+    get port() {
+      return server.port;
+    },
+    get proc() {
+      return server.proc;
+    },
+    stop: () => server.stop(),
+    restart: () => server.restart(),
+    dispose: () => server.dispose(),
+    dir: trust,
+    caFile,
+    controlPlaneCreds,
+    signingKeyFile: join(trust, "nats-signing-key.nk"),
+    env,
+    connect: (o = {}) => {
+      const creds = o.creds ?? readFileSync(controlPlaneCreds);
+      return connect({
+        servers: server.url,
+        tls: { caFile },
+        authenticator: credsAuthenticator(typeof creds === "string" ? new TextEncoder().encode(creds) : creds),
+        ...(o.inboxPrefix ? { inboxPrefix: o.inboxPrefix } : {}),
+      });
+    },
+  };
+}
+
+/** Starts nats-server with `args`, on a port it picks itself, and keeps its dir until `dispose()`. */
+async function launchServer(opts: {
+  host: string;
+  dir: string;
+  scheme: "nats" | "tls";
+  args: readonly string[];
+}): Promise<NatsServer> {
+  const { host, dir } = opts;
   const portsDir = join(dir, "ports");
-  mkdirSync(portsDir);
+  mkdirSync(portsDir, { recursive: true });
   const launch = async (port: number) => {
     const p = startProcess("nats-server", "nats-server", [
-      "-js",
-      "-a",
-      host,
+      ...opts.args,
       "-p",
       String(port),
-      "-sd",
-      store,
       "--ports_file_dir",
       portsDir,
     ]);
@@ -52,7 +145,7 @@ export async function startNats(opts: { host?: string } = {}): Promise<NatsServe
   const port = first.port;
   let proc = first.proc;
   return {
-    url: `nats://${host}:${port}`,
+    url: `${opts.scheme}://${host}:${port}`,
     port,
     get proc() {
       return proc;

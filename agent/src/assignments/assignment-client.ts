@@ -3,6 +3,7 @@ import {
   credentials,
   Metadata,
   status,
+  type ChannelCredentials,
   type ChannelOptions,
   type ClientReadableStream,
   type ServiceError,
@@ -72,6 +73,8 @@ export interface AssignmentClientOptions {
   heartbeatIntervalMs?: number;
   /** @default systemClock() */
   clock?: Clock;
+  /** Transport security towards the control plane. @default plaintext */
+  channelCredentials?: ChannelCredentials;
 }
 
 /** Counters of the assignment client. */
@@ -116,7 +119,12 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
     "grpc.max_reconnect_backoff_ms": 15_000,
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
   };
-  const client = createGrpcClient(AgentService, options.grpcAddr, credentials.createInsecure(), channelOptions);
+  const client = createGrpcClient(
+    AgentService,
+    options.grpcAddr,
+    options.channelCredentials ?? credentials.createInsecure(),
+    channelOptions,
+  );
   const agentInfo = create(AgentInfoSchema, options.agent);
 
   let started = false;

@@ -1,5 +1,5 @@
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { createBackoff } from "../backoff.js";
 import { UnavailableError } from "../errors.js";
@@ -20,12 +20,22 @@ export interface NatsSinkOptions {
   reconnectWaitMs?: number;
   /** Interval of client pings; a dead server is noticed after pingInterval * maxPingOut. @default 5000 */
   pingIntervalMs?: number;
+  /** PROBEMESH_CA_FILE: TLS verified against this CA. @default TLS only if the server asks, against system CAs */
+  caFile?: string;
+  /** The `.creds` to present, asked at every (re)connect so renewed ones are used. @default none */
+  credentials?: () => Uint8Array | undefined;
+  /** Prefix of the client's inboxes (where publish acks arrive), the only subjects it may subscribe to. @default "_INBOX" */
+  inboxPrefix?: string;
+  /** Awaited before the first connection attempt (e.g. fetching credentials). @default none */
+  beforeConnect?: () => Promise<void>;
 }
 
 /** A `ResultSink` publishing to JetStream over a connection it keeps alive itself. */
 export interface NatsSink extends ResultSink {
   /** Starts connecting in the background; results go to the outbox until it succeeds. */
   start(): void;
+  /** Reconnects now (e.g. with renewed credentials); nothing when not connected. */
+  reconnect(): void;
   /** Drains and closes the connection. */
   close(): Promise<void>;
 }
@@ -64,7 +74,17 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
     }
   };
 
+  const creds = options.credentials;
+  // Asked at each (re)connect; no credentials means connecting without (a server without auth).
+  const authenticator = creds
+    ? (nonce?: string) => {
+        const current = creds();
+        return current ? credsAuthenticator(current)(nonce) : undefined;
+      }
+    : undefined;
+
   const run = async () => {
+    await options.beforeConnect?.();
     while (!closing) {
       let conn: NatsConnection;
       try {
@@ -79,6 +99,9 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
           maxPingOut: 3,
           // Otherwise every publish builds two Error objects (stack traces) in case its ack times out.
           noAsyncTraces: true,
+          ...(options.caFile ? { tls: { caFile: options.caFile } } : {}),
+          ...(authenticator ? { authenticator } : {}),
+          ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
         });
       } catch (err) {
         const delay = backoff.next();
@@ -120,6 +143,11 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
       await client.publish(subject, data, { msgID: msgId, timeout: publishTimeoutMs });
     },
     isUp: () => up,
+    reconnect() {
+      const conn = nc;
+      if (conn && !conn.isClosed())
+        conn.reconnect().catch((err: unknown) => log.debug({ err }, "NATS reconnect request failed"));
+    },
     onUpChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -5,8 +5,10 @@ import { Server, ServerCredentials, status, type ServerWritableStream } from "@g
 import {
   AgentService,
   grpcServiceDefinition,
+  GetNatsCredentialsResponseSchema,
   HeartbeatResponseSchema,
   type Check,
+  type GetNatsCredentialsRequest,
   type GrpcServiceImplementation,
   type HeartbeatRequest,
   type WatchAssignmentsRequest,
@@ -28,6 +30,8 @@ export interface FakeControlPlaneOptions {
   checks?: Check[] | (() => Check[]);
   /** Called for each accepted stream, after the snapshot if any. @default nothing */
   onWatch?: (stream: FakeAssignmentStream) => void;
+  /** Answers GetNatsCredentials: `.creds` text and Unix ms expiry. @default FAILED_PRECONDITION (issues none) */
+  natsCredentials?: (request: GetNatsCredentialsRequest) => { creds: string; expiresAt: number };
 }
 
 /** A running fake control plane and what agents sent it. */
@@ -39,6 +43,8 @@ export interface FakeControlPlane {
   readonly watches: { request: WatchAssignmentsRequest; authorization: unknown }[];
   /** Heartbeats received, in order. */
   readonly heartbeats: HeartbeatRequest[];
+  /** GetNatsCredentials calls received, in order. */
+  readonly credentialRequests: GetNatsCredentialsRequest[];
   /** Assignment streams open right now. */
   readonly streams: Set<FakeAssignmentStream>;
   /** Writes a delta to every open stream. */
@@ -51,6 +57,7 @@ export interface FakeControlPlane {
 export async function startFakeControlPlane(opts: FakeControlPlaneOptions = {}): Promise<FakeControlPlane> {
   const watches: FakeControlPlane["watches"] = [];
   const heartbeats: HeartbeatRequest[] = [];
+  const credentialRequests: GetNatsCredentialsRequest[] = [];
   const streams = new Set<FakeAssignmentStream>();
   const implementation: GrpcServiceImplementation<typeof AgentService> = {
     watchAssignments(call) {
@@ -73,6 +80,15 @@ export async function startFakeControlPlane(opts: FakeControlPlaneOptions = {}):
       heartbeats.push(call.request);
       callback(null, create(HeartbeatResponseSchema, { serverTimeMs: BigInt(Date.now()) }));
     },
+    getNatsCredentials(call, callback) {
+      credentialRequests.push(call.request);
+      if (!opts.natsCredentials) {
+        callback({ code: status.FAILED_PRECONDITION, details: "no NATS credentials issued here" });
+        return;
+      }
+      const { creds, expiresAt } = opts.natsCredentials(call.request);
+      callback(null, create(GetNatsCredentialsResponseSchema, { creds, expiresAt: BigInt(expiresAt) }));
+    },
   };
   const server = new Server();
   server.addService(grpcServiceDefinition(AgentService), implementation);
@@ -82,6 +98,7 @@ export async function startFakeControlPlane(opts: FakeControlPlaneOptions = {}):
     addr: `127.0.0.1:${port}`,
     watches,
     heartbeats,
+    credentialRequests,
     streams,
     delta(version, upserted, removed = []) {
       for (const s of streams) s.write(deltaResponse(version, upserted, removed));

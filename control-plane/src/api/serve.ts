@@ -1,6 +1,8 @@
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
+import type { ServerTls } from "../trust/tls-files.js";
 
 /** A listening HTTP server for the API. */
 export interface ApiServer {
@@ -12,20 +14,27 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** Serves `app` on `addr` (host:port, PROBEMESH_HTTP_ADDR; port 0 picks a free one). */
+/**
+ * Serves `app` on `addr` (host:port, PROBEMESH_HTTP_ADDR; port 0 picks a free one); HTTPS with
+ * `tls` (PROBEMESH_TLS_CERT/KEY).
+ */
 export async function startApiServer({
   addr,
   app,
   log,
+  tls,
 }: {
   addr: string;
   app: { fetch: (request: Request) => Response | Promise<Response> };
   log: Logger;
+  tls?: ServerTls;
 }): Promise<ApiServer> {
   const sep = addr.lastIndexOf(":");
   const hostname = addr.slice(0, sep).replace(/^\[(.*)\]$/, "$1");
   const port = Number(addr.slice(sep + 1));
-  const server = serve({ fetch: app.fetch, hostname, port });
+  const server = tls
+    ? serve({ fetch: app.fetch, hostname, port, createServer: createHttpsServer, serverOptions: tls })
+    : serve({ fetch: app.fetch, hostname, port });
   const bound = await new Promise<number>((resolve, reject) => {
     server.once("error", (err) =>
       reject(new Error(`HTTP API cannot listen on ${addr}: ${err.message}`, { cause: err })),
@@ -33,7 +42,7 @@ export async function startApiServer({
     server.once("listening", () => resolve((server.address() as AddressInfo).port));
   });
   const actual = `${addr.slice(0, sep)}:${bound}`;
-  log.child({ component: "api" }).info({ addr: actual }, "HTTP API listening");
+  log.child({ component: "api" }).info({ addr: actual, tls: tls !== undefined }, "HTTP API listening");
   return {
     port: bound,
     addr: actual,

@@ -20,6 +20,8 @@ import type { CheckRegistry, RegistryWatch } from "../registry/types.js";
 import { checkRunsIn } from "../checks/check-record.js";
 import { agentIdentity } from "./agent-info.js";
 import { assignedChecks, assignmentDelta } from "./assignments.js";
+import { createNatsCredentialsHandler } from "./nats-credentials.js";
+import type { AgentCredentialIssuer } from "../trust/agent-credentials.js";
 
 /** Options of {@link createAgentService}. */
 export interface AgentServiceOptions {
@@ -33,6 +35,8 @@ export interface AgentServiceOptions {
   log: Logger;
   /** @default Date.now */
   now?: () => number;
+  /** Mints agents' NATS credentials (GetNatsCredentials). @default none: FAILED_PRECONDITION */
+  natsCredentials?: AgentCredentialIssuer;
 }
 
 /** Counters of the agent service. */
@@ -283,9 +287,32 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     callback(null, create(HeartbeatResponseSchema, { serverTimeMs: BigInt(now()) }));
   };
 
+  const answerNatsCredentials = createNatsCredentialsHandler({ issuer: opts.natsCredentials, log: opts.log });
+  // The credentials are minted for the enrollment (its id and region), never for what the agent claims.
+  const getNatsCredentials: Handlers["getNatsCredentials"] = (call, callback) => {
+    const peer = call.getPeer();
+    const enrolled = authenticated(call.metadata, "GetNatsCredentials", peer);
+    if (!enrolled) {
+      callback({ code: status.UNAUTHENTICATED, details: "missing, unknown or revoked agent token" });
+      return;
+    }
+    const who = agentIdentity(call.request.agent);
+    if ("problems" in who) {
+      counters.invalidArgument++;
+      callback({ code: status.INVALID_ARGUMENT, details: who.problems.join("; ") });
+      return;
+    }
+    const denied = impersonation(enrolled, who.agent, "GetNatsCredentials", peer);
+    if (denied) {
+      callback({ code: status.PERMISSION_DENIED, details: denied });
+      return;
+    }
+    answerNatsCredentials({ ...who.agent, id: enrolled.id, region: enrolled.region }, callback);
+  };
+
   return {
     definition: grpcServiceDefinition(AgentServiceDesc),
-    implementation: { watchAssignments, heartbeat },
+    implementation: { watchAssignments, heartbeat, getNatsCredentials },
     stats: () => ({ ...counters, openStreams: streams.size }),
     close() {
       stopRevocations();

@@ -1,5 +1,6 @@
 import { Server, ServerCredentials, type ServerOptions } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { ServerTls } from "../trust/tls-files.js";
 import type { AgentService } from "./agent-service.js";
 
 /** Options of {@link startGrpcServer}. */
@@ -12,6 +13,8 @@ export interface GrpcServerOptions {
   keepaliveTimeMs?: number;
   /** How long a keepalive ping may go unanswered. @default 10000 */
   keepaliveTimeoutMs?: number;
+  /** Serve TLS with this certificate (PROBEMESH_TLS_CERT/KEY). @default plaintext */
+  tls?: ServerTls;
 }
 
 /** A listening gRPC server. */
@@ -25,7 +28,8 @@ export interface GrpcServer {
 }
 
 /**
- * Starts a grpc-js server (plaintext; put TLS in front or extend here) for the agent service.
+ * Starts a grpc-js server for the agent service: TLS with `tls`, else plaintext (which config.ts
+ * allows only on loopback unless PROBEMESH_INSECURE=true).
  * Agents ping every 20 s: grpc-js servers enforce no minimum ping interval, and the options below
  * also allow pings without calls, so agent keepalives never get the connection closed.
  */
@@ -40,15 +44,18 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   };
   const server = new Server(options);
   server.addService(opts.service.definition, opts.service.implementation);
+  const credentials = opts.tls
+    ? ServerCredentials.createSsl(null, [{ cert_chain: opts.tls.cert, private_key: opts.tls.key }], false)
+    : ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.addr, ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(opts.addr, credentials, (err, bound) => {
       if (err) reject(new Error(`gRPC server cannot listen on ${opts.addr}: ${err.message}`, { cause: err }));
       else resolve(bound);
     });
   });
   const host = opts.addr.slice(0, opts.addr.lastIndexOf(":"));
   const addr = `${host}:${port}`;
-  log.info({ addr }, "gRPC agent service listening");
+  log.info({ addr, tls: opts.tls !== undefined }, "gRPC agent service listening");
 
   return {
     port,

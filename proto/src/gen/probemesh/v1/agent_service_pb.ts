@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file probemesh/v1/agent_service.proto.
  */
 export const file_probemesh_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBwcm9iZW1lc2gvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMcHJvYmVtZXNoLnYxImAKCUFnZW50SW5mbxIKCgJpZBgBIAEoCRIOCgZyZWdpb24YAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIUCgxjYXBhYmlsaXRpZXMYBSADKAkiWAoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvEhUKDWtub3duX3ZlcnNpb24YAiABKAQiSgoSQXNzaWdubWVudFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAQSIwoGY2hlY2tzGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrIloKD0Fzc2lnbm1lbnREZWx0YRIPCgd2ZXJzaW9uGAEgASgEEiUKCHVwc2VydGVkGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrEg8KB3JlbW92ZWQYAyADKAkiiQEKGFdhdGNoQXNzaWdubWVudHNSZXNwb25zZRI0CghzbmFwc2hvdBgBIAEoCzIgLnByb2JlbWVzaC52MS5Bc3NpZ25tZW50U25hcHNob3RIABIuCgVkZWx0YRgCIAEoCzIdLnByb2JlbWVzaC52MS5Bc3NpZ25tZW50RGVsdGFIAEIHCgVldmVudCKdAQoQSGVhcnRiZWF0UmVxdWVzdBImCgVhZ2VudBgBIAEoCzIXLnByb2JlbWVzaC52MS5BZ2VudEluZm8SGgoSYXNzaWdubWVudF92ZXJzaW9uGAIgASgEEhQKDG91dGJveF9kZXB0aBgDIAEoDRIQCghsYXN0X3NlcRgEIAEoBBIdChVzY2hlZHVsaW5nX2xhZ19wOTlfbXMYBSABKAEiKwoRSGVhcnRiZWF0UmVzcG9uc2USFgoOc2VydmVyX3RpbWVfbXMYASABKAQywQEKDEFnZW50U2VydmljZRJjChBXYXRjaEFzc2lnbm1lbnRzEiUucHJvYmVtZXNoLnYxLldhdGNoQXNzaWdubWVudHNSZXF1ZXN0GiYucHJvYmVtZXNoLnYxLldhdGNoQXNzaWdubWVudHNSZXNwb25zZTABEkwKCUhlYXJ0YmVhdBIeLnByb2JlbWVzaC52MS5IZWFydGJlYXRSZXF1ZXN0Gh8ucHJvYmVtZXNoLnYxLkhlYXJ0YmVhdFJlc3BvbnNlYgZwcm90bzM", [file_probemesh_v1_check]);
+  fileDesc("CiBwcm9iZW1lc2gvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMcHJvYmVtZXNoLnYxImAKCUFnZW50SW5mbxIKCgJpZBgBIAEoCRIOCgZyZWdpb24YAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIUCgxjYXBhYmlsaXRpZXMYBSADKAkiWAoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvEhUKDWtub3duX3ZlcnNpb24YAiABKAQiSgoSQXNzaWdubWVudFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAQSIwoGY2hlY2tzGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrIloKD0Fzc2lnbm1lbnREZWx0YRIPCgd2ZXJzaW9uGAEgASgEEiUKCHVwc2VydGVkGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrEg8KB3JlbW92ZWQYAyADKAkiiQEKGFdhdGNoQXNzaWdubWVudHNSZXNwb25zZRI0CghzbmFwc2hvdBgBIAEoCzIgLnByb2JlbWVzaC52MS5Bc3NpZ25tZW50U25hcHNob3RIABIuCgVkZWx0YRgCIAEoCzIdLnByb2JlbWVzaC52MS5Bc3NpZ25tZW50RGVsdGFIAEIHCgVldmVudCKdAQoQSGVhcnRiZWF0UmVxdWVzdBImCgVhZ2VudBgBIAEoCzIXLnByb2JlbWVzaC52MS5BZ2VudEluZm8SGgoSYXNzaWdubWVudF92ZXJzaW9uGAIgASgEEhQKDG91dGJveF9kZXB0aBgDIAEoDRIQCghsYXN0X3NlcRgEIAEoBBIdChVzY2hlZHVsaW5nX2xhZ19wOTlfbXMYBSABKAEiKwoRSGVhcnRiZWF0UmVzcG9uc2USFgoOc2VydmVyX3RpbWVfbXMYASABKAQiQwoZR2V0TmF0c0NyZWRlbnRpYWxzUmVxdWVzdBImCgVhZ2VudBgBIAEoCzIXLnByb2JlbWVzaC52MS5BZ2VudEluZm8iPwoaR2V0TmF0c0NyZWRlbnRpYWxzUmVzcG9uc2USDQoFY3JlZHMYASABKAkSEgoKZXhwaXJlc19hdBgCIAEoAzKqAgoMQWdlbnRTZXJ2aWNlEmMKEFdhdGNoQXNzaWdubWVudHMSJS5wcm9iZW1lc2gudjEuV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QaJi5wcm9iZW1lc2gudjEuV2F0Y2hBc3NpZ25tZW50c1Jlc3BvbnNlMAESTAoJSGVhcnRiZWF0Eh4ucHJvYmVtZXNoLnYxLkhlYXJ0YmVhdFJlcXVlc3QaHy5wcm9iZW1lc2gudjEuSGVhcnRiZWF0UmVzcG9uc2USZwoSR2V0TmF0c0NyZWRlbnRpYWxzEicucHJvYmVtZXNoLnYxLkdldE5hdHNDcmVkZW50aWFsc1JlcXVlc3QaKC5wcm9iZW1lc2gudjEuR2V0TmF0c0NyZWRlbnRpYWxzUmVzcG9uc2ViBnByb3RvMw", [file_probemesh_v1_check]);
 
 /**
  * Who an agent is; sent on every connection.
@@ -216,6 +216,52 @@ export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE_
   messageDesc(file_probemesh_v1_agent_service, 6);
 
 /**
+ * @generated from message probemesh.v1.GetNatsCredentialsRequest
+ */
+export type GetNatsCredentialsRequest = Message<"probemesh.v1.GetNatsCredentialsRequest"> & {
+  /**
+   * @generated from field: probemesh.v1.AgentInfo agent = 1;
+   */
+  agent?: AgentInfo | undefined;
+};
+
+/**
+ * Describes the message probemesh.v1.GetNatsCredentialsRequest.
+ * Use `create(GetNatsCredentialsRequestSchema)` to create a new message.
+ */
+export const GetNatsCredentialsRequestSchema: GenMessage<GetNatsCredentialsRequest> = /*@__PURE__*/
+  messageDesc(file_probemesh_v1_agent_service, 7);
+
+/**
+ * NATS credentials for the calling agent: publish only its own results subject, subscribe only
+ * its own inbox prefix `_INBOX_<agent id>`.
+ *
+ * @generated from message probemesh.v1.GetNatsCredentialsResponse
+ */
+export type GetNatsCredentialsResponse = Message<"probemesh.v1.GetNatsCredentialsResponse"> & {
+  /**
+   * The standard NATS `.creds` file text (user JWT and nkey seed). Secret.
+   *
+   * @generated from field: string creds = 1;
+   */
+  creds: string;
+
+  /**
+   * When NATS stops accepting them, in Unix milliseconds; renew well before.
+   *
+   * @generated from field: int64 expires_at = 2;
+   */
+  expiresAt: bigint;
+};
+
+/**
+ * Describes the message probemesh.v1.GetNatsCredentialsResponse.
+ * Use `create(GetNatsCredentialsResponseSchema)` to create a new message.
+ */
+export const GetNatsCredentialsResponseSchema: GenMessage<GetNatsCredentialsResponse> = /*@__PURE__*/
+  messageDesc(file_probemesh_v1_agent_service, 8);
+
+/**
  * The control plane's service for agents. Bearer token in "authorization" metadata.
  *
  * @generated from service probemesh.v1.AgentService
@@ -240,6 +286,17 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof HeartbeatRequestSchema;
     output: typeof HeartbeatResponseSchema;
+  },
+  /**
+   * Short-lived NATS credentials for the authenticated agent. FAILED_PRECONDITION when the control
+   * plane issues none (no NATS signing key configured): the agent then uses its own, if any.
+   *
+   * @generated from rpc probemesh.v1.AgentService.GetNatsCredentials
+   */
+  getNatsCredentials: {
+    methodKind: "unary";
+    input: typeof GetNatsCredentialsRequestSchema;
+    output: typeof GetNatsCredentialsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_probemesh_v1_agent_service, 0);
