@@ -28,21 +28,17 @@ for p in "$nats_port" "$ch_http_port" "$ch_tcp_port" "$ch_inter_port" "${api_add
   port_free "$p" || { say "port $p on 127.0.0.1 is in use: stop what holds it or set the MESH_*/PROBEMESH_* port variables (see README)"; exit 1; }
 done
 
-# Tokens: generated once, kept out of the terminal, readable only by you.
-if [ ! -f "$mesh/tokens.env" ]; then
-  umask 077
-  printf 'PROBEMESH_API_TOKEN=%s\n' \
-    "$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))')" >"$mesh/tokens.env"
-  umask 022
-fi
-# The key sealing check and hook secrets in NATS KV (added to a tokens.env made before it existed).
-if ! grep -q '^PROBEMESH_SECRET_KEY=' "$mesh/tokens.env"; then
-  (umask 077; printf 'PROBEMESH_SECRET_KEY=k1:%s\n' \
-    "$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))')" >>"$mesh/tokens.env")
-fi
-set -a; . "$mesh/tokens.env"; set +a
-# A tokens.env from before enrollment may still name a shared agent token: agents now have their own.
-unset PROBEMESH_AGENT_TOKEN
+# Trust: `init` (idempotent) makes the CA and server certificate, the NATS operator, accounts and
+# users, the secret key and the admin token, all under .mesh/trust/ (secrets 0600, never printed).
+trust=$mesh/trust
+node control-plane/dist/main.js init --dir "$trust" --nats-listen "127.0.0.1:$nats_port" >/dev/null
+env_value() { sed -n "s/^$1=//p" "$trust/control-plane.env" | tail -1; }
+# Every variable below comes from the env file; a stale one in this shell must not override it.
+unset PROBEMESH_API_TOKEN PROBEMESH_AGENT_TOKEN PROBEMESH_SECRET_KEY PROBEMESH_NATS_URL PROBEMESH_NATS_CREDS \
+  PROBEMESH_CA_FILE PROBEMESH_TLS_CERT PROBEMESH_TLS_KEY PROBEMESH_NATS_SIGNING_KEY_FILE
+# This script's own Node.js calls (readiness, enrollment, demo checks) trust the mesh's CA.
+export NODE_EXTRA_CA_CERTS="$trust/ca.pem"
+mkdir -p "$trust/agents"
 
 pids=()
 stop_all() {
@@ -75,7 +71,7 @@ wait_http() { # what, url, seconds
   done
 }
 
-start nats nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$mesh/nats"
+start nats nats-server -c "$trust/nats/nats-server.conf"
 
 sed -e "s#@DIR@#$mesh/clickhouse#g" -e "s/@HTTP_PORT@/$ch_http_port/" -e "s/@TCP_PORT@/$ch_tcp_port/" \
   -e "s/@INTERSERVER_PORT@/$ch_inter_port/" deploy/clickhouse/config.xml >"$mesh/clickhouse/config.xml"
@@ -83,19 +79,20 @@ cp deploy/clickhouse/users.xml "$mesh/clickhouse/users.xml"
 start clickhouse clickhouse-server --config-file="$mesh/clickhouse/config.xml"
 wait_http ClickHouse "http://127.0.0.1:$ch_http_port/ping" 60
 
-export PROBEMESH_NATS_URL="nats://127.0.0.1:$nats_port"
 export PROBEMESH_CLICKHOUSE_URL="http://127.0.0.1:$ch_http_port"
 export PROBEMESH_HTTP_ADDR="$api_addr" PROBEMESH_GRPC_ADDR="$grpc_addr"
-start control-plane node control-plane/dist/main.js
-wait_http "the control plane" "http://$api_addr/readyz" 90
+PROBEMESH_ENV_FILE="$trust/control-plane.env" start control-plane node control-plane/dist/main.js
+api="https://$api_addr"
+wait_http "the control plane" "$api/readyz" 90
+admin_token=$(env_value PROBEMESH_API_TOKEN)
 
 DEMO_HTTP_PORT=$demo_http_port DEMO_TCP_PORT=$demo_tcp_port start demo-targets node deploy/demo-targets.mjs
 
-# Each agent is enrolled once (POST /v1/agents); its token is kept in .mesh/agents/<region>.token (0600).
+# Each agent is enrolled once (POST /v1/agents); its token is kept in .mesh/trust/agents/<region>.token (0600).
 enroll() { # id, region, provider -> the token file
-  local file="$mesh/agents/$2.token"
+  local file="$trust/agents/$2.token"
   [ -s "$file" ] && return 0
-  (umask 077 && node - "http://$api_addr" "$1" "$2" "$3" >"$file" <<'JS') || { rm -f "$file"; say "enrolling $1 failed"; exit 1; }
+  (umask 077 && PROBEMESH_API_TOKEN=$admin_token node - "$api" "$1" "$2" "$3" >"$file" <<'JS') || { rm -f "$file"; say "enrolling $1 failed"; exit 1; }
 const [api, id, region, provider] = process.argv.slice(2);
 const res = await fetch(`${api}/v1/agents`, {
   method: "POST",
@@ -112,14 +109,14 @@ JS
 for spec in eu-west:aws us-east:gcp ap-south:hetzner; do
   region=${spec%%:*} provider=${spec##*:}
   enroll "agent-$region" "$region" "$provider"
-  PROBEMESH_AGENT_TOKEN=$(cat "$mesh/agents/$region.token") \
+  PROBEMESH_AGENT_TOKEN=$(cat "$trust/agents/$region.token") PROBEMESH_CA_FILE="$trust/ca.pem" \
+    PROBEMESH_NATS_URL="tls://127.0.0.1:$nats_port" \
     PROBEMESH_AGENT_ID="agent-$region" PROBEMESH_REGION=$region PROBEMESH_PROVIDER=$provider \
     PROBEMESH_STATE_DIR="$mesh/agents/$region" start "agent-$region" node agent/dist/main.js
 done
 
 # Demo checks (created once; kept in NATS KV across restarts of the mesh).
-api="http://$api_addr"
-node - "$api" "$demo_http_port" "$demo_tcp_port" <<'JS'
+PROBEMESH_API_TOKEN=$admin_token node - "$api" "$demo_http_port" "$demo_tcp_port" <<'JS'
 const [api, httpPort, tcpPort] = process.argv.slice(2);
 const checks = [
   { id: "demo-web", type: "http", intervalMs: 2000, timeoutMs: 1000, http: { url: `http://127.0.0.1:${httpPort}/`, expectStatus: ["2xx"] } },

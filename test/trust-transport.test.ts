@@ -228,7 +228,6 @@ describe("probemesh-control-plane init (built program)", () => {
       env: {
         PATH: process.env.PATH ?? "",
         PROBEMESH_API_TOKEN: "t",
-        PROBEMESH_AGENT_TOKEN: "t",
         PROBEMESH_HTTP_ADDR: "0.0.0.0:0",
         PROBEMESH_GRPC_ADDR: "127.0.0.1:0",
       },

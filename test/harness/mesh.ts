@@ -195,16 +195,20 @@ export interface Mesh {
 
 /**
  * Starts a mesh from the built programs, on free ports; `env` goes to the control plane and the
- * agents. `secure`: NATS in operator mode with TLS (`startSecureNats`), the control plane with the
- * env `init` wrote (TLS gRPC and HTTPS, NATS credentials, signing key), agents verifying its CA and
- * getting their NATS credentials from it.
+ * agents. Secure by default, as `deploy/up.sh` runs it: NATS in operator mode with TLS
+ * (`startSecureNats`), the control plane with the env `init` wrote (TLS gRPC and HTTPS, NATS
+ * credentials, signing key), agents enrolled, verifying its CA and getting their NATS credentials
+ * from it. `secure: false` runs plain NATS and plaintext gRPC/HTTP (still enrolled agents).
  */
 export async function startMesh(opts: {
   regions: readonly string[];
   env?: Record<string, string>;
   secure?: boolean;
 }): Promise<Mesh> {
-  const [secureNats, ch] = await Promise.all([opts.secure ? startSecureNats() : undefined, startClickHouse()]);
+  const [secureNats, ch] = await Promise.all([
+    (opts.secure ?? true) ? startSecureNats() : undefined,
+    startClickHouse(),
+  ]);
   const nats: NatsServer = secureNats ?? (await startNats());
   const secure = secureNats ? { caFile: secureNats.caFile, env: secureNats.env } : undefined;
   const launch = () =>
