@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Brings up a complete local probemesh from nothing: installs what is missing, builds, then starts
-# NATS (JetStream), ClickHouse, the control plane, three agents in three regions and demo targets
-# with demo checks. Everything listens on 127.0.0.1; state lives in .mesh/ (delete it to start over).
+# NATS (JetStream, operator mode, TLS), ClickHouse, the control plane, three agents in three
+# regions and demo targets with demo checks. Everything listens on 127.0.0.1, secured by
+# `probemesh-control-plane init` (TLS, NATS credentials, enrolled agents); state lives in .mesh/
+# (delete it to start over).
 # Ctrl-C stops all of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,7 @@ api_addr=${PROBEMESH_HTTP_ADDR:-127.0.0.1:8080}
 grpc_addr=${PROBEMESH_GRPC_ADDR:-127.0.0.1:7070}
 demo_http_port=${MESH_DEMO_HTTP_PORT:-8081}
 demo_tcp_port=${MESH_DEMO_TCP_PORT:-8082}
-mkdir -p "$mesh"/{nats,clickhouse/{log,data,tmp,user_files,format_schemas},logs,agents}
+mkdir -p "$mesh"/{clickhouse/{log,data,tmp,user_files,format_schemas},logs,agents}
 
 say() { printf '[mesh] %s\n' "$*" >&2; }
 
@@ -138,20 +140,21 @@ JS
 
 cat >&2 <<MSG
 
-probemesh is up.
-  API            $api          (admin token: $mesh/tokens.env, PROBEMESH_API_TOKEN; every /v1 route needs a token)
-  agent gRPC     $grpc_addr
-  NATS           nats://127.0.0.1:$nats_port
+probemesh is up, secured: TLS everywhere, NATS in operator mode, each agent enrolled with its own token.
+  API            $api   (TLS; CA: $trust/ca.pem)
+  admin token    PROBEMESH_API_TOKEN in $trust/control-plane.env (every /v1 route needs a token)
+  agent gRPC     $grpc_addr   (TLS)
+  NATS           tls://127.0.0.1:$nats_port   (operator mode; control plane: $trust/control-plane.creds)
   ClickHouse     http://127.0.0.1:$ch_http_port   (database probemesh)
   agents         agent-eu-west (aws), agent-us-east (gcp), agent-ap-south (hetzner)
   demo target    http://127.0.0.1:$demo_http_port/  (POST /toggle flips /health between 200 and 503)
   logs           $mesh/logs/
 
-Try (after: set -a; . $mesh/tokens.env; set +a):
-  curl -s -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/checks
-  curl -s -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/agents
-  curl -s -H "authorization: Bearer \$PROBEMESH_API_TOKEN" "$api/v1/checks/demo-web/results?limit=5"
-  curl -s -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/checks/demo-health/status
+Try (after: set -a; . $trust/control-plane.env; set +a):
+  curl -s --cacert $trust/ca.pem -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/checks
+  curl -s --cacert $trust/ca.pem -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/agents
+  curl -s --cacert $trust/ca.pem -H "authorization: Bearer \$PROBEMESH_API_TOKEN" "$api/v1/checks/demo-web/results?limit=5"
+  curl -s --cacert $trust/ca.pem -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/checks/demo-health/status
 
 Ctrl-C stops everything.
 MSG
