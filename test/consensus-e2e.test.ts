@@ -17,6 +17,7 @@ import {
   createClickHouseStore,
   createConsensusEngine,
   createConsensusService,
+  attributingStore,
   createIngest,
   createOutageStore,
   createRegistry,
@@ -148,7 +149,9 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     const engine = createConsensusEngine({ now: Date.now });
     consensus = createConsensusService({ engine, outageStore: outages, registry, log, tickMs: 250 });
     await consensus.start();
-    ingest = createIngest({ nc, store, log, flushMs: 50, onStored: (rows) => consensus.onStored(rows) });
+    // As main.ts wires it: each result is stamped with its check's uid before it is stored.
+    const attributed = attributingStore(store, { registry, log });
+    ingest = createIngest({ nc, store: attributed, log, flushMs: 50, onStored: (rows) => consensus.onStored(rows) });
     await ingest.start();
     api = createApi({
       config: { apiToken: API_TOKEN },

@@ -12,7 +12,7 @@ import { ProbeResultSchema, ProbeState, resultSubject } from "@probemesh/proto";
 import { probeResultFixture } from "@probemesh/proto/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
-import { startControlPlane, waitFor, type ControlPlane } from "./harness/mesh.js";
+import { enrollAgent, startControlPlane, waitFor, type ControlPlane } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
 
@@ -67,6 +67,8 @@ describe("verdicts end to end: prober errors and availability", () => {
       dedup_key: (JSON.parse(body) as { dedup_key: string }).dedup_key,
     });
     cp = await startControlPlane({ natsUrl: nats.url, clickhouseUrl: ch.url, database: "pm_verdicts" });
+    // Results count only from enrolled agents, each in its own region.
+    for (const region of REGIONS) await enrollAgent(cp, { id: `agent-${region}`, region });
     nc = await connect({ servers: nats.url });
     js = jetstream(nc);
     const hook = await post("/v1/hooks", { id: "feed", type: "webhook", url: feed.url });

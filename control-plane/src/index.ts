@@ -164,3 +164,4 @@ export {
 export { initTrust, initPaths, type InitOptions, type InitReport, type InitPaths } from "./trust/init.js";
 export { loadAgentCredentialIssuer } from "./trust/nats-auth.js";
 export { parseEnvFile } from "./trust/env-file.js";
+export { attributingStore, type AttributingStore } from "./checks/attribute-results.js";
