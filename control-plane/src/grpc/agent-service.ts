@@ -134,6 +134,31 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     return details;
   }
 
+  /**
+   * Admits a call: the bearer token must belong to an active enrollment and the AgentInfo must be
+   * well formed and repeat the enrollment's id and region. Returns the agent as enrolled (region and
+   * provider from the enrollment), or the gRPC error to answer with.
+   */
+  function admit(
+    metadata: Metadata,
+    info: Parameters<typeof agentIdentity>[0],
+    method: string,
+    peer: string,
+  ): { agent: AgentIdentity } | { error: { code: status; details: string } } {
+    const enrolled = authenticated(metadata, method, peer);
+    if (!enrolled)
+      return { error: { code: status.UNAUTHENTICATED, details: "missing, unknown or revoked agent token" } };
+    const who = agentIdentity(info);
+    if ("problems" in who) {
+      counters.invalidArgument++;
+      log.warn({ method, peer, problems: who.problems }, "agent call rejected: invalid AgentInfo");
+      return { error: { code: status.INVALID_ARGUMENT, details: who.problems.join("; ") } };
+    }
+    const denied = impersonation(enrolled, who.agent, method, peer);
+    if (denied) return { error: { code: status.PERMISSION_DENIED, details: denied } };
+    return { agent: { ...who.agent, region: enrolled.region, provider: enrolled.provider } };
+  }
+
   // A revoked agent loses its open streams on this replica, wherever the revocation was made.
   const stopRevocations = enrollments.onRevoked((revoked) => {
     for (const s of [...streams.values()]) {
@@ -145,25 +170,13 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
 
   const watchAssignments: Handlers["watchAssignments"] = (call) => {
     const peer = call.getPeer();
-    const enrolled = authenticated(call.metadata, "WatchAssignments", peer);
-    if (!enrolled) {
-      call.emit("error", { code: status.UNAUTHENTICATED, details: "missing, unknown or revoked agent token" });
-      return;
-    }
-    const who = agentIdentity(call.request.agent);
-    if ("problems" in who) {
-      counters.invalidArgument++;
-      log.warn({ peer, problems: who.problems }, "agent stream rejected: invalid AgentInfo");
-      call.emit("error", { code: status.INVALID_ARGUMENT, details: who.problems.join("; ") });
-      return;
-    }
-    const denied = impersonation(enrolled, who.agent, "WatchAssignments", peer);
-    if (denied) {
-      call.emit("error", { code: status.PERMISSION_DENIED, details: denied });
+    const admitted = admit(call.metadata, call.request.agent, "WatchAssignments", peer);
+    if ("error" in admitted) {
+      call.emit("error", admitted.error);
       return;
     }
     // Its checks are those of its enrolled region (the AgentInfo was just proven to repeat it).
-    const agent: AgentIdentity = { ...who.agent, region: enrolled.region, provider: enrolled.provider };
+    const agent = admitted.agent;
     if (!registry.ready()) {
       call.emit("error", { code: status.UNAVAILABLE, details: "check registry is not ready" });
       return;
@@ -256,34 +269,20 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
 
   const heartbeat: Handlers["heartbeat"] = (call, callback) => {
     const peer = call.getPeer();
-    const enrolled = authenticated(call.metadata, "Heartbeat", peer);
-    if (!enrolled) {
-      callback({ code: status.UNAUTHENTICATED, details: "missing, unknown or revoked agent token" });
-      return;
-    }
-    const who = agentIdentity(call.request.agent);
-    if ("problems" in who) {
-      counters.invalidArgument++;
-      callback({ code: status.INVALID_ARGUMENT, details: who.problems.join("; ") });
-      return;
-    }
-    const denied = impersonation(enrolled, who.agent, "Heartbeat", peer);
-    if (denied) {
-      callback({ code: status.PERMISSION_DENIED, details: denied });
+    const admitted = admit(call.metadata, call.request.agent, "Heartbeat", peer);
+    if ("error" in admitted) {
+      callback(admitted.error);
       return;
     }
     counters.heartbeats++;
     const req = call.request;
     // Presence is written in the background: a slow NATS must not delay the agent's liveness answer.
-    void agents.heartbeat(
-      { ...who.agent, provider: enrolled.provider },
-      {
-        assignmentVersion: Number(req.assignmentVersion),
-        outboxDepth: req.outboxDepth,
-        lastSeq: Number(req.lastSeq),
-        schedulingLagP99Ms: Number.isFinite(req.schedulingLagP99Ms) ? req.schedulingLagP99Ms : 0,
-      },
-    );
+    void agents.heartbeat(admitted.agent, {
+      assignmentVersion: Number(req.assignmentVersion),
+      outboxDepth: req.outboxDepth,
+      lastSeq: Number(req.lastSeq),
+      schedulingLagP99Ms: Number.isFinite(req.schedulingLagP99Ms) ? req.schedulingLagP99Ms : 0,
+    });
     callback(null, create(HeartbeatResponseSchema, { serverTimeMs: BigInt(now()) }));
   };
 
@@ -291,23 +290,12 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
   // The credentials are minted for the enrollment (its id and region), never for what the agent claims.
   const getNatsCredentials: Handlers["getNatsCredentials"] = (call, callback) => {
     const peer = call.getPeer();
-    const enrolled = authenticated(call.metadata, "GetNatsCredentials", peer);
-    if (!enrolled) {
-      callback({ code: status.UNAUTHENTICATED, details: "missing, unknown or revoked agent token" });
+    const admitted = admit(call.metadata, call.request.agent, "GetNatsCredentials", peer);
+    if ("error" in admitted) {
+      callback(admitted.error);
       return;
     }
-    const who = agentIdentity(call.request.agent);
-    if ("problems" in who) {
-      counters.invalidArgument++;
-      callback({ code: status.INVALID_ARGUMENT, details: who.problems.join("; ") });
-      return;
-    }
-    const denied = impersonation(enrolled, who.agent, "GetNatsCredentials", peer);
-    if (denied) {
-      callback({ code: status.PERMISSION_DENIED, details: denied });
-      return;
-    }
-    answerNatsCredentials({ ...who.agent, id: enrolled.id, region: enrolled.region }, callback);
+    answerNatsCredentials(admitted.agent, callback);
   };
 
   return {
