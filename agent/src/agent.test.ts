@@ -51,7 +51,7 @@ afterEach(async () => {
 
 function config(stateDir: string, grpcPort: number): AgentConfig {
   return {
-    grpcAddr: `127.0.0.1:${grpcPort}`,
+    grpcAddrs: [`127.0.0.1:${grpcPort}`],
     agentToken: TOKEN,
     agentId: "agent-1",
     region: "eu-west",

@@ -13,6 +13,7 @@ import {
   type ChangeSource,
 } from "./assignment-client.js";
 import { createAssignmentSet, type AssignmentChange } from "./assignment-set.js";
+import { createControlPlaneReplicas } from "../control-plane-replicas.js";
 import { startFakeControlPlane as fakeControlPlane, type FakeAssignmentStream } from "../testing/fake-control-plane.js";
 
 const TOKEN = "agent-tok-123";
@@ -35,17 +36,23 @@ afterEach(async () => {
 });
 
 function startClient(
-  addr: string,
+  addr: string | string[],
   overrides: Partial<AssignmentClientOptions> = {},
   dir = mkdtempSync(join(tmpdir(), "assign-client-")),
+  agentId = "agent-1",
 ) {
+  const replicas = createControlPlaneReplicas({
+    addrs: typeof addr === "string" ? [addr] : addr,
+    agentId,
+    log: overrides.log ?? silent,
+  });
   const set = createAssignmentSet({ region: "eu-west" });
   const cache = createAssignmentCache({ dir, log: silent });
   const events: Array<{ changes: AssignmentChange[]; version: bigint; source: ChangeSource }> = [];
   const client: AssignmentClient = createAssignmentClient({
-    grpcAddr: addr,
+    replicas,
     token: TOKEN,
-    agent: { id: "agent-1", region: "eu-west", provider: "test", version: "9.9.9", capabilities: ["http", "tcp"] },
+    agent: { id: agentId, region: "eu-west", provider: "test", version: "9.9.9", capabilities: ["http", "tcp"] },
     set,
     cache,
     log: silent,
@@ -56,10 +63,11 @@ function startClient(
   });
   client.start();
   cleanups.push(
+    () => replicas.close(),
     () => client.stop(),
     () => rmSync(dir, { recursive: true, force: true }),
   );
-  return { client, set, cache, events, dir };
+  return { client, set, cache, events, dir, replicas };
 }
 
 async function freePort(): Promise<number> {
