@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAgent, type Agent, type ManagedSink } from "./agent.js";
+import { startingReplica } from "./control-plane-replicas.js";
 import type { AgentConfig } from "./config.js";
 import type { Prober } from "./probes/types.js";
 import { StateDirLockedError } from "./state-lock.js";
@@ -49,9 +50,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function config(stateDir: string, grpcPort: number): AgentConfig {
+function config(stateDir: string, grpcPort: number | number[]): AgentConfig {
   return {
-    grpcAddr: `127.0.0.1:${grpcPort}`,
+    grpcAddrs: (typeof grpcPort === "number" ? [grpcPort] : grpcPort).map((p) => `127.0.0.1:${p}`),
     agentToken: TOKEN,
     agentId: "agent-1",
     region: "eu-west",
@@ -68,7 +69,7 @@ function config(stateDir: string, grpcPort: number): AgentConfig {
 
 function makeAgent(
   stateDir: string,
-  grpcPort: number,
+  grpcPort: number | number[],
   sink = memorySink(),
 ): { agent: Agent; sink: ReturnType<typeof memorySink> } {
   const agent = createAgent({
@@ -85,6 +86,34 @@ function makeAgent(
 }
 
 describe("agent wiring", () => {
+  it("moves to the second control-plane replica when the first stops, and keeps probing its checks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agent-wiring-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const [first, second] = await Promise.all([
+      startFakeControlPlane({ checks: () => [check("a")] }),
+      startFakeControlPlane({ checks: () => [check("a")] }),
+    ]);
+    cleanups.push(first.stop, second.stop);
+    // "agent-1" starts at index startingReplica("agent-1", 2) of the list: put the first there.
+    const ports = startingReplica("agent-1", 2) === 0 ? [first.port, second.port] : [second.port, first.port];
+    const { agent, sink } = makeAgent(dir, ports);
+    await agent.start();
+    await until("results", () => sink.results.length >= 3);
+    expect(first.watches).toHaveLength(1);
+    expect(second.watches).toHaveLength(0);
+    await until("a heartbeat on the first", () => first.heartbeats.length > 0);
+
+    first.stop();
+    const before = sink.results.length;
+    await until("connected to the second", () => second.streams.size === 1 && agent.stats().assignments.connected);
+    expect(agent.stats().assignments).toMatchObject({ addr: `127.0.0.1:${second.port}`, replicaMoves: 1 });
+    await until("heartbeats on the second", () => second.heartbeats.length > 0);
+    await until("results keep coming", () => sink.results.length >= before + 5);
+    expect(agent.stats().scheduler.checks).toBe(1);
+    const seqs = sink.results.map((r) => Number(r.seq));
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+  });
+
   it("probes what the control plane assigns and publishes results with increasing seq", async () => {
     const dir = mkdtempSync(join(tmpdir(), "agent-wiring-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -15,6 +15,7 @@ import type { AgentConfig } from "./config.js";
 import { NotRunningError } from "./errors.js";
 import { capabilitiesOf } from "./probes/index.js";
 import type { Prober } from "./probes/types.js";
+import { createControlPlaneReplicas, type ControlPlaneReplicas } from "./control-plane-replicas.js";
 import { createCredentialsClient } from "./credentials/credentials-client.js";
 import { agentInboxPrefix, createNatsCredentials } from "./credentials/nats-credentials.js";
 import { grpcChannelCredentials } from "./grpc-credentials.js";
@@ -88,6 +89,7 @@ interface Running {
   version: () => bigint;
   statsTimer: ReturnType<typeof setInterval> | undefined;
   stopCredentials: () => void;
+  replicas: ControlPlaneReplicas;
 }
 
 /** Wires scheduler, probers, publisher and the control-plane client from the config. */
@@ -124,7 +126,13 @@ export function createAgent(deps: AgentDeps): Agent {
           maxBytes: config.outboxMaxBytes,
           log: deps.log,
         });
-        const channelCredentials = grpcChannelCredentials(config);
+        // One current replica for the stream, heartbeats and NATS credentials alike.
+        const replicas = createControlPlaneReplicas({
+          addrs: config.grpcAddrs,
+          agentId: config.agentId,
+          channelCredentials: grpcChannelCredentials(config),
+          log: deps.log,
+        });
         const identity = {
           id: config.agentId,
           region: config.region,
@@ -137,8 +145,7 @@ export function createAgent(deps: AgentDeps): Agent {
         const credentialsClient = deps.sink
           ? undefined
           : createCredentialsClient({
-              grpcAddr: config.grpcAddr,
-              channelCredentials,
+              replicas,
               token: config.agentToken,
               agent: identity,
             });
@@ -186,10 +193,9 @@ export function createAgent(deps: AgentDeps): Agent {
         });
         const set = createAssignmentSet({ region: config.region });
         const client = createAssignmentClient({
-          grpcAddr: config.grpcAddr,
+          replicas,
           token: config.agentToken,
           agent: identity,
-          channelCredentials,
           set,
           cache: createAssignmentCache({ dir: config.stateDir, log: deps.log }),
           log: deps.log,
@@ -226,6 +232,7 @@ export function createAgent(deps: AgentDeps): Agent {
                     outboxDropped: p.outbox.dropped,
                     lastSeq: String(seq.last()),
                     controlPlane: client.stats().connected,
+                    controlPlaneAddr: client.stats().addr,
                   },
                   "agent stats",
                 );
@@ -241,16 +248,14 @@ export function createAgent(deps: AgentDeps): Agent {
           client,
           version: () => set.version(),
           statsTimer,
-          stopCredentials: () => {
-            natsCredentials?.stop();
-            credentialsClient?.close();
-          },
+          stopCredentials: () => natsCredentials?.stop(),
+          replicas,
         };
         log.info(
           {
             version,
             provider: config.provider,
-            grpcAddr: config.grpcAddr,
+            grpcAddrs: config.grpcAddrs,
             grpcTls: config.caFile !== undefined,
             natsServers: config.natsServers,
             stateDir: config.stateDir,
@@ -277,6 +282,7 @@ export function createAgent(deps: AgentDeps): Agent {
         if (r.statsTimer) clearInterval(r.statsTimer);
         r.stopCredentials();
         await r.client.stop();
+        r.replicas.close();
         await r.scheduler.stop({ waitMs });
         await r.publisher.close({ flushMs: 2000 });
         await r.sink.close?.();

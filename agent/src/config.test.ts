@@ -18,7 +18,7 @@ describe("loadConfig", () => {
   it("applies documented defaults", () => {
     const c = loadConfig(base, { hostname: "probe-01.example.com", cwd: "/srv" });
     expect(c).toEqual({
-      grpcAddr: "127.0.0.1:7070",
+      grpcAddrs: ["127.0.0.1:7070"],
       agentToken: "s3cret-token",
       agentId: "probe-01-example-com",
       region: "local",
@@ -50,7 +50,7 @@ describe("loadConfig", () => {
       },
       { cwd: "/srv" },
     );
-    expect(c.grpcAddr).toBe("[::1]:9000");
+    expect(c.grpcAddrs).toEqual(["[::1]:9000"]);
     expect(c.agentId).toBe("a_1");
     expect(c.region).toBe("eu-west");
     expect(c.provider).toBe("hetzner");
@@ -137,8 +137,35 @@ describe("loadConfig", () => {
     const c = loadConfig({ ...base, PROBEMESH_GRPC_ADDR: "10.0.0.1:7070", PROBEMESH_INSECURE: "true" }, { cwd: "/" });
     expect(c.insecure).toBe(true);
     for (const addr of ["127.0.0.1:7070", "localhost:7070", "[::1]:7070"])
-      expect(loadConfig({ ...base, PROBEMESH_GRPC_ADDR: addr }, { cwd: "/" }).grpcAddr).toBe(addr);
+      expect(loadConfig({ ...base, PROBEMESH_GRPC_ADDR: addr }, { cwd: "/" }).grpcAddrs).toEqual([addr]);
     expect(problemsOf({ ...base, PROBEMESH_INSECURE: "maybe" })[0]).toMatch(/^PROBEMESH_INSECURE: /);
+  });
+
+  it("reads a comma-separated list of control-plane replicas, in order", () => {
+    const c = loadConfig({ ...base, PROBEMESH_GRPC_ADDR: " 127.0.0.1:7070, localhost:7071 ,[::1]:7072" }, { cwd: "/" });
+    expect(c.grpcAddrs).toEqual(["127.0.0.1:7070", "localhost:7071", "[::1]:7072"]);
+  });
+
+  it("names each bad entry of the replica list, duplicates and empty entries included", () => {
+    expect(problemsOf({ ...base, PROBEMESH_GRPC_ADDR: "127.0.0.1:7070,cp2,127.0.0.1:99999" })).toEqual([
+      'PROBEMESH_GRPC_ADDR: must be host:port (got "cp2")',
+      'PROBEMESH_GRPC_ADDR: port must be 1-65535 (got "127.0.0.1:99999")',
+    ]);
+    expect(problemsOf({ ...base, PROBEMESH_GRPC_ADDR: "localhost:7070,LOCALHOST:7070" })).toEqual([
+      "PROBEMESH_GRPC_ADDR: LOCALHOST:7070 is listed more than once",
+    ]);
+    expect(problemsOf({ ...base, PROBEMESH_GRPC_ADDR: "127.0.0.1:7070,,127.0.0.1:7071" })).toEqual([
+      'PROBEMESH_GRPC_ADDR: empty entry in the comma-separated list (got "127.0.0.1:7070,,127.0.0.1:7071")',
+    ]);
+  });
+
+  it("refuses plaintext to any non-loopback replica of the list, and allows TLS to all", () => {
+    expect(problemsOf({ ...base, PROBEMESH_GRPC_ADDR: "127.0.0.1:7070,10.0.0.2:7070" })).toEqual([
+      expect.stringMatching(/^PROBEMESH_GRPC_ADDR: 10\.0\.0\.2:7070 is not a loopback address: set PROBEMESH_CA_FILE/),
+    ]);
+    const ca = new URL("../package.json", import.meta.url).pathname;
+    const c = loadConfig({ ...base, PROBEMESH_GRPC_ADDR: "cp1.example:7070,cp2.example:7070", PROBEMESH_CA_FILE: ca });
+    expect(c.grpcAddrs).toEqual(["cp1.example:7070", "cp2.example:7070"]);
   });
 
   it("sanitizes host names into agent ids", () => {

@@ -9,8 +9,11 @@ export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" |
 
 /** The agent's configuration, resolved once at start and passed down. */
 export interface AgentConfig {
-  /** host:port of the control plane's agent gRPC service. */
-  grpcAddr: string;
+  /**
+   * host:port of each control-plane replica's agent gRPC service (PROBEMESH_GRPC_ADDR, comma-separated),
+   * in the order given; the agent starts at one chosen by its id and moves on along the list on failure.
+   */
+  grpcAddrs: string[];
   /** Bearer token for the control plane; never logged. */
   agentToken: string;
   agentId: string;
@@ -45,7 +48,8 @@ export const AGENT_ENV_VARS: readonly EnvVarDoc[] = [
   {
     name: "PROBEMESH_GRPC_ADDR",
     default: "127.0.0.1:7070",
-    meaning: "host:port of the control plane's agent gRPC service",
+    meaning:
+      "host:port of the control plane's agent gRPC service; several replicas comma-separated (the agent starts at one picked by a hash of its id and moves to the next on a failure)",
   },
   {
     name: "PROBEMESH_AGENT_TOKEN",
@@ -139,9 +143,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     return v === undefined || v.trim() === "" ? undefined : v.trim();
   };
 
-  const grpcAddr = get("PROBEMESH_GRPC_ADDR") ?? "127.0.0.1:7070";
-  const addrProblem = hostPortProblem(grpcAddr);
-  if (addrProblem) problems.push(`PROBEMESH_GRPC_ADDR: ${addrProblem} (got ${JSON.stringify(grpcAddr)})`);
+  const grpcRaw = get("PROBEMESH_GRPC_ADDR") ?? "127.0.0.1:7070";
+  const grpcAddrs = grpcRaw.split(",").map((a) => a.trim());
+  const badAddrs = new Set<string>();
+  if (grpcAddrs.some((a) => a === ""))
+    problems.push(`PROBEMESH_GRPC_ADDR: empty entry in the comma-separated list (got ${JSON.stringify(grpcRaw)})`);
+  const seenAddrs = new Set<string>();
+  for (const addr of grpcAddrs) {
+    if (addr === "") continue;
+    const p = hostPortProblem(addr);
+    if (p) {
+      badAddrs.add(addr);
+      problems.push(`PROBEMESH_GRPC_ADDR: ${p} (got ${JSON.stringify(addr)})`);
+      continue;
+    }
+    // Host names are case-insensitive: "CP1:7070" and "cp1:7070" are one replica listed twice.
+    const key = addr.toLowerCase();
+    if (seenAddrs.has(key)) problems.push(`PROBEMESH_GRPC_ADDR: ${addr} is listed more than once`);
+    seenAddrs.add(key);
+  }
 
   const agentToken = env["PROBEMESH_AGENT_TOKEN"] ?? "";
   if (agentToken.trim() === "") problems.push("PROBEMESH_AGENT_TOKEN: required (the control plane's agent token)");
@@ -211,18 +231,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   if (!["true", "false"].includes(insecureRaw))
     problems.push(`PROBEMESH_INSECURE: must be true or false (got ${JSON.stringify(insecureRaw)})`);
   const insecure = insecureRaw === "true";
-  // The agent token and every check's secrets travel on this channel.
-  if (caFile === undefined && !insecure && !addrProblem && !isLoopbackHost(grpcAddr))
-    problems.push(
-      `PROBEMESH_GRPC_ADDR: ${grpcAddr} is not a loopback address: set PROBEMESH_CA_FILE to use TLS, or PROBEMESH_INSECURE=true to send the agent token in clear anyway`,
-    );
+  // The agent token and every check's secrets travel on this channel, whichever replica it reaches.
+  if (caFile === undefined && !insecure)
+    for (const addr of grpcAddrs)
+      if (addr !== "" && !badAddrs.has(addr) && !isLoopbackHost(addr))
+        problems.push(
+          `PROBEMESH_GRPC_ADDR: ${addr} is not a loopback address: set PROBEMESH_CA_FILE to use TLS, or PROBEMESH_INSECURE=true to send the agent token in clear anyway`,
+        );
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...(caFile !== undefined ? { caFile } : {}),
     insecure,
     ...(natsCredsFile !== undefined ? { natsCredsFile } : {}),
-    grpcAddr,
+    grpcAddrs,
     agentToken,
     agentId,
     region,

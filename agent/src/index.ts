@@ -49,8 +49,17 @@ export {
   type AgentIdentity,
   type ChangeSource,
   type HeartbeatStats,
-  type KeepaliveOptions,
 } from "./assignments/assignment-client.js";
+export {
+  createControlPlaneReplicas,
+  startingReplica,
+  isReplicaFailure,
+  type AgentServiceClient,
+  type ControlPlaneReplicas,
+  type ControlPlaneReplicasOptions,
+  type KeepaliveOptions,
+  type MoveListener,
+} from "./control-plane-replicas.js";
 export {
   createScheduler,
   type Scheduler,

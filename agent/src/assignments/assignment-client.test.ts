@@ -1,5 +1,6 @@
 import { checkFixture as check, deltaResponse as delta, snapshotResponse as snapshot } from "@probemesh/proto/testing";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -13,6 +14,7 @@ import {
   type ChangeSource,
 } from "./assignment-client.js";
 import { createAssignmentSet, type AssignmentChange } from "./assignment-set.js";
+import { createControlPlaneReplicas, startingReplica } from "../control-plane-replicas.js";
 import { startFakeControlPlane as fakeControlPlane, type FakeAssignmentStream } from "../testing/fake-control-plane.js";
 
 const TOKEN = "agent-tok-123";
@@ -35,17 +37,23 @@ afterEach(async () => {
 });
 
 function startClient(
-  addr: string,
+  addr: string | string[],
   overrides: Partial<AssignmentClientOptions> = {},
   dir = mkdtempSync(join(tmpdir(), "assign-client-")),
+  agentId = "agent-1",
 ) {
+  const replicas = createControlPlaneReplicas({
+    addrs: typeof addr === "string" ? [addr] : addr,
+    agentId,
+    log: overrides.log ?? silent,
+  });
   const set = createAssignmentSet({ region: "eu-west" });
   const cache = createAssignmentCache({ dir, log: silent });
   const events: Array<{ changes: AssignmentChange[]; version: bigint; source: ChangeSource }> = [];
   const client: AssignmentClient = createAssignmentClient({
-    grpcAddr: addr,
+    replicas,
     token: TOKEN,
-    agent: { id: "agent-1", region: "eu-west", provider: "test", version: "9.9.9", capabilities: ["http", "tcp"] },
+    agent: { id: agentId, region: "eu-west", provider: "test", version: "9.9.9", capabilities: ["http", "tcp"] },
     set,
     cache,
     log: silent,
@@ -56,10 +64,11 @@ function startClient(
   });
   client.start();
   cleanups.push(
+    () => replicas.close(),
     () => client.stop(),
     () => rmSync(dir, { recursive: true, force: true }),
   );
-  return { client, set, cache, events, dir };
+  return { client, set, cache, events, dir, replicas };
 }
 
 async function freePort(): Promise<number> {
@@ -177,5 +186,118 @@ describe("assignment client against a real grpc-js server", () => {
     await until("2 refusals", () => client.stats().authFailures >= 2);
     expect(lines.join("")).toContain("refused this agent's token");
     expect(lines.join("")).not.toContain("wrong-secret-value");
+  });
+});
+
+/** An agent id whose starting replica, among `count`, is `index`. */
+function idStartingAt(index: number, count: number): string {
+  for (let i = 0; ; i++) if (startingReplica(`agent-${i}`, count) === index) return `agent-${i}`;
+}
+
+/** A replica that accepts TCP connections and never answers (a hung process: SIGSTOP, a full disk). */
+async function startHungReplica(): Promise<{ addr: string; stop(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    addr: `127.0.0.1:${port}`,
+    stop() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe("assignment client over several control-plane replicas", () => {
+  it("starts at the replica its id picks, so that agents spread over the list", async () => {
+    const [a, b] = await Promise.all([
+      startFakeControlPlane(0, (call) => call.write(snapshot(3n, [check("a")]))),
+      startFakeControlPlane(0, (call) => call.write(snapshot(3n, [check("a")]))),
+    ]);
+    cleanups.push(a.stop, b.stop);
+    const ids = ["agent-1", "agent-2", "agent-3", "agent-4", "agent-5", "agent-6"];
+    const clients = ids.map((id) => ({ id, ...startClient([a.addr, b.addr], {}, undefined, id) }));
+    await until("all connected", () => clients.every((c) => c.client.stats().connected));
+    for (const c of clients) {
+      const expected = [a, b][startingReplica(c.id, 2)]!;
+      expect(c.client.stats().addr).toBe(expected.addr);
+      expect(expected.watches.some((w) => w.request.agent?.id === c.id)).toBe(true);
+    }
+    // Both replicas got some of them, and nobody moved: there was no failure.
+    expect(a.watches.length).toBeGreaterThan(0);
+    expect(b.watches.length).toBeGreaterThan(0);
+    expect(a.watches.length + b.watches.length).toBe(ids.length);
+    expect(clients.every((c) => c.client.stats().replicaMoves === 0)).toBe(true);
+  });
+
+  it("moves to the next replica when its replica stops, keeping its assignments, and heartbeats follow", async () => {
+    const [first, second] = await Promise.all([
+      startFakeControlPlane(0, (call) => call.write(snapshot(3n, [check("a"), check("b")]))),
+      startFakeControlPlane(0, (call) => call.write(snapshot(4n, [check("a"), check("b"), check("c")]))),
+    ]);
+    cleanups.push(first.stop, second.stop);
+    const id = idStartingAt(0, 2);
+    const { client, set, events } = startClient([first.addr, second.addr], { heartbeatIntervalMs: 100 }, undefined, id);
+    await until("version 3 from the first", () => set.version() === 3n);
+    expect(client.stats().addr).toBe(first.addr);
+    await until("a heartbeat on the first", () => first.heartbeats.length > 0);
+
+    first.stop();
+    await until("disconnected", () => !client.stats().connected);
+    expect(set.checks()).toHaveLength(2); // still probing what it had
+    await until("version 4 from the second", () => set.version() === 4n, 5000);
+    expect(client.stats()).toMatchObject({ connected: true, addr: second.addr, replicaMoves: 1 });
+    // It told the second replica what it had, and only the difference was applied.
+    expect(second.watches[0]?.request.knownVersion).toBe(3n);
+    expect(events.at(-1)?.changes.map((c) => (c.kind === "upsert" ? c.check.id : `-${c.checkId}`))).toEqual(["c"]);
+    await until("heartbeats on the second", () => second.heartbeats.length >= 2);
+  });
+
+  it("comes back to the first replica when the second one fails in turn", async () => {
+    let first = await startFakeControlPlane(0, (call) => call.write(snapshot(3n, [check("a")])));
+    const port = first.port;
+    const second = await startFakeControlPlane(0, (call) => call.write(snapshot(5n, [check("a")])));
+    cleanups.push(() => first.stop(), second.stop);
+    const { client, set } = startClient([first.addr, second.addr], {}, undefined, idStartingAt(0, 2));
+    await until("version 3", () => set.version() === 3n);
+    first.stop();
+    await until("version 5 from the second", () => set.version() === 5n, 5000);
+    first = await startFakeControlPlane(port, (call) => call.write(snapshot(7n, [check("a")])));
+    second.stop();
+    await until("version 7 from the first again", () => set.version() === 7n, 5000);
+    expect(client.stats()).toMatchObject({ connected: true, addr: first.addr, replicaMoves: 2 });
+  });
+
+  it("leaves a replica that holds its connection but answers nothing, once a heartbeat times out", async () => {
+    const hung = await startHungReplica();
+    const live = await startFakeControlPlane(0, (call) => call.write(snapshot(2n, [check("a")])));
+    cleanups.push(hung.stop, live.stop);
+    const lines: string[] = [];
+    const log = pino(
+      { level: "info" },
+      new Writable({
+        write(chunk, _e, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    );
+    const { client, set } = startClient(
+      [hung.addr, live.addr],
+      { heartbeatIntervalMs: 100, log },
+      undefined,
+      idStartingAt(0, 2),
+    );
+    // The heartbeat deadline is max(1 s, the interval).
+    await until("version 2 from the live replica", () => set.version() === 2n, 5000);
+    expect(client.stats()).toMatchObject({ connected: true, addr: live.addr, replicaMoves: 1 });
+    const move = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.to === live.addr);
+    expect(move).toMatchObject({ from: hung.addr, to: live.addr, level: 40 });
+    expect(String(move?.reason)).toMatch(/^heartbeat failed \(DEADLINE_EXCEEDED/);
+    expect(String(move?.msg)).toBe(`moving to control-plane replica ${live.addr}: ${String(move?.reason)}`);
   });
 });

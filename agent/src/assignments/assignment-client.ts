@@ -1,23 +1,14 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  credentials,
-  Metadata,
-  status,
-  type ChannelCredentials,
-  type ChannelOptions,
-  type ClientReadableStream,
-  type ServiceError,
-} from "@grpc/grpc-js";
+import { Metadata, status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import {
   AgentInfoSchema,
-  AgentService,
-  createGrpcClient,
   HeartbeatRequestSchema,
   WatchAssignmentsRequestSchema,
   type WatchAssignmentsResponse,
 } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { createBackoff, type BackoffOptions } from "../backoff.js";
+import { codeName, isReplicaFailure, type ControlPlaneReplicas } from "../control-plane-replicas.js";
 import { systemClock, type Clock, type TimerHandle } from "../schedule/clock.js";
 import type { AssignmentCache } from "./assignment-cache.js";
 import type { AssignmentChange, AssignmentSet } from "./assignment-set.js";
@@ -42,20 +33,13 @@ export interface HeartbeatStats {
 /** Where a batch of assignment changes came from. */
 export type ChangeSource = "cache" | "snapshot" | "delta";
 
-/** Transport keepalive settings (grpc channel options). */
-export interface KeepaliveOptions {
-  /** Ping the server after this long without activity. @default 20000 */
-  timeMs?: number;
-  /** Drop the connection when a ping is not answered within this. @default 10000 */
-  timeoutMs?: number;
-  /** Ping even with no call in flight. @default true */
-  permitWithoutCalls?: boolean;
-}
-
 /** Dependencies and options of `createAssignmentClient`. */
 export interface AssignmentClientOptions {
-  /** host:port of the control plane's agent service. */
-  grpcAddr: string;
+  /**
+   * The control-plane replicas; the stream and heartbeats go to the current one, and a failed
+   * stream or an unanswered heartbeat moves on to the next. The caller closes them after `stop()`.
+   */
+  replicas: ControlPlaneReplicas;
   /** Bearer token; sent in `authorization` metadata, never logged. */
   token: string;
   agent: AgentIdentity;
@@ -67,19 +51,19 @@ export interface AssignmentClientOptions {
   heartbeatStats: () => HeartbeatStats;
   /** Reconnect policy of the assignment stream. @default { initialMs: 250, maxMs: 15000, multiplier: 2 } (full jitter) */
   backoff?: BackoffOptions;
-  /** @default { timeMs: 20000, timeoutMs: 10000, permitWithoutCalls: true } */
-  keepalive?: KeepaliveOptions;
   /** Interval of the Heartbeat RPC. @default 5000 */
   heartbeatIntervalMs?: number;
   /** @default systemClock() */
   clock?: Clock;
-  /** Transport security towards the control plane. @default plaintext */
-  channelCredentials?: ChannelCredentials;
 }
 
 /** Counters of the assignment client. */
 export interface AssignmentClientStats {
   connected: boolean;
+  /** host:port of the replica in use (connected or being tried). */
+  addr: string;
+  /** Times the agent moved to another replica after a failure. */
+  replicaMoves: number;
   /** Assignment streams opened (first connect included). */
   connects: number;
   /** Streams that ended or failed. */
@@ -98,7 +82,7 @@ export interface AssignmentClientStats {
 export interface AssignmentClient {
   /** Loads the cache (emitting its checks), then connects and keeps reconnecting. */
   start(): void;
-  /** Cancels the stream and heartbeats and closes the channel. */
+  /** Cancels the stream and heartbeats (the replicas' channels stay with their owner). */
   stop(): Promise<void>;
   stats(): AssignmentClientStats;
 }
@@ -108,32 +92,22 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
   const log = options.log.child({ component: "assignments" });
   const clock = options.clock ?? systemClock();
   const backoff = createBackoff({ initialMs: 250, maxMs: 15_000, multiplier: 2, ...options.backoff });
-  const keepalive = { timeMs: 20_000, timeoutMs: 10_000, permitWithoutCalls: true, ...options.keepalive };
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
-  const channelOptions: ChannelOptions = {
-    "grpc.keepalive_time_ms": keepalive.timeMs,
-    "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
-    "grpc.keepalive_permit_without_calls": keepalive.permitWithoutCalls ? 1 : 0,
-    // Channel-level reconnects follow the same bounds as the stream's.
-    "grpc.initial_reconnect_backoff_ms": 250,
-    "grpc.max_reconnect_backoff_ms": 15_000,
-    "grpc.max_receive_message_length": 64 * 1024 * 1024,
-  };
-  const client = createGrpcClient(
-    AgentService,
-    options.grpcAddr,
-    options.channelCredentials ?? credentials.createInsecure(),
-    channelOptions,
-  );
+  const { replicas } = options;
   const agentInfo = create(AgentInfoSchema, options.agent);
 
   let started = false;
   let stopped = false;
   let call: ClientReadableStream<WatchAssignmentsResponse> | undefined;
+  /** Ends the open stream because the agent moved to another replica. */
+  let leaveStream: ((to: string) => void) | undefined;
+  let stopMoves: (() => void) | undefined;
   let reconnectTimer: TimerHandle | undefined;
   let heartbeatTimer: TimerHandle | undefined;
   const stats: AssignmentClientStats = {
     connected: false,
+    addr: replicas.current(),
+    replicaMoves: 0,
     connects: 0,
     disconnects: 0,
     authFailures: 0,
@@ -193,37 +167,57 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
 
   const watch = () => {
     if (stopped) return;
+    const addr = replicas.current();
+    stats.addr = addr;
     const request = create(WatchAssignmentsRequestSchema, { agent: agentInfo, knownVersion: options.set.version() });
-    const current = client.watchAssignments(request, metadata());
+    const current = replicas.client().watchAssignments(request, metadata());
     call = current;
     stats.connects++;
     let first = true;
     let ended = false;
+    let movedTo: string | undefined;
+    leaveStream = (to) => {
+      movedTo = to;
+      current.cancel();
+    };
     const finish = (why: string, err?: ServiceError) => {
       if (ended) return;
       ended = true;
-      if (call === current) call = undefined;
+      if (call === current) {
+        call = undefined;
+        leaveStream = undefined;
+      }
       const wasConnected = stats.connected;
       stats.connected = false;
       if (stopped) return;
       stats.disconnects++;
+      if (movedTo !== undefined) {
+        // Another call (a heartbeat) found this replica failing and already moved on.
+        log.info({ addr, to: movedTo }, "left the assignment stream of a failing replica");
+        scheduleReconnect();
+        return;
+      }
       if (err?.code === status.UNAUTHENTICATED || err?.code === status.PERMISSION_DENIED) {
         stats.authFailures++;
         // The details say why (e.g. the claimed region differs from the enrollment); they never hold the token.
         log.error(
-          { code: err.code, details: err.details },
+          { addr, code: err.code, details: err.details },
           err.code === status.PERMISSION_DENIED
             ? `control plane refused this agent: ${err.details}`
             : "control plane refused this agent's token; check PROBEMESH_AGENT_TOKEN",
         );
       } else if (wasConnected) {
         log.warn(
-          { why, code: err?.code, details: err?.details },
+          { addr, why, code: err?.code, details: err?.details },
           "assignment stream lost; probing continues from the last assignments",
         );
       } else {
-        log.debug({ why, code: err?.code, details: err?.details }, "control plane unreachable");
+        log.debug({ addr, why, code: err?.code, details: err?.details }, "control plane unreachable");
       }
+      // Any replica serves the same assignments; the next one is tried after the usual backoff.
+      // A bad message is this agent's problem, not the replica's: it resyncs where it is.
+      if (why !== "bad message")
+        replicas.moveOn(addr, `assignment stream ${why}${err ? ` (${codeName(err.code)}: ${err.details})` : ""}`);
       scheduleReconnect();
     };
     current.on("data", (response: WatchAssignmentsResponse) => {
@@ -232,7 +226,7 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
         first = false;
         stats.connected = true;
         backoff.reset();
-        log.info({ addr: options.grpcAddr }, "connected to the control plane");
+        log.info({ addr }, "connected to the control plane");
       }
       try {
         handle(response);
@@ -259,10 +253,16 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
       lastSeq: s.lastSeq,
       schedulingLagP99Ms: s.schedulingLagP99Ms,
     });
-    client.heartbeat(request, metadata(), { deadline: Date.now() + Math.max(1000, heartbeatIntervalMs) }, (err) => {
+    const addr = replicas.current();
+    const deadline = Date.now() + Math.max(1000, heartbeatIntervalMs);
+    replicas.client().heartbeat(request, metadata(), { deadline }, (err) => {
       if (err) {
         stats.heartbeatsFailed++;
-        log.debug({ code: err.code }, "heartbeat failed");
+        log.debug({ addr, code: err.code }, "heartbeat failed");
+        // A replica that stopped answering (hung, cut off) may keep the stream open until keepalive
+        // gives up; an unanswered heartbeat moves on sooner.
+        if (!stopped && isReplicaFailure(err.code))
+          replicas.moveOn(addr, `heartbeat failed (${codeName(err.code)}: ${err.details})`);
       } else {
         stats.heartbeatsOk++;
         stats.lastHeartbeatMs = clock.now();
@@ -284,6 +284,11 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
         );
         emit(changes, "cache");
       }
+      stopMoves = replicas.onMove(({ to }) => {
+        stats.replicaMoves++;
+        stats.addr = to;
+        leaveStream?.(to);
+      });
       watch();
       heartbeatTimer = clock.setTimeout(heartbeat, heartbeatIntervalMs);
     },
@@ -292,10 +297,11 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
       if (reconnectTimer !== undefined) clock.clearTimeout(reconnectTimer);
       if (heartbeatTimer !== undefined) clock.clearTimeout(heartbeatTimer);
       reconnectTimer = heartbeatTimer = undefined;
+      stopMoves?.();
       call?.cancel();
       call = undefined;
+      leaveStream = undefined;
       stats.connected = false;
-      client.close();
     },
     stats: () => ({ ...stats }),
   };
