@@ -97,7 +97,10 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
   const releaseEveryMs = opts.releaseEveryMs ?? RELEASE_EVERY_MS;
   const policy = opts.retry ?? STARTUP_RETRY;
   const stopping = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stopping.signal]) : stopping.signal;
+  // The program's shutdown stops retries as stop() does.
+  if (opts.signal?.aborted) stopping.abort();
+  else opts.signal?.addEventListener("abort", () => stopping.abort(), { once: true });
+  const signal = stopping.signal;
   const counters: HookRelayStats = {
     published: 0,
     refused: 0,
