@@ -28,8 +28,7 @@ import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusService } from "./consensus/service.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
 import { createHooks } from "./hooks/hooks.js";
-import { belatedRecovery, hookEventsFromTransition, reannouncements } from "./hooks/from-transition.js";
-import type { HookEvent } from "./hooks/types.js";
+import { createHookRelay } from "./hooks/relay.js";
 import { createMaintenanceGate } from "./maintenance/hook-gate.js";
 import { createSecretBox } from "./trust/secret-box.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
@@ -43,10 +42,6 @@ import { createCheckIdentityStore } from "./store/check-identities.js";
 
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
-/** Incidents resolved this recently are re-announced to hooks at start (the hooks' dedupe window). */
-const HOOK_REANNOUNCE_MS = 3_600_000;
-/** How often held openings are checked for the end of their maintenance window. */
-const MAINTENANCE_RELEASE_EVERY_MS = 1000;
 /** A shutdown that takes longer than this is forced. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
@@ -278,8 +273,18 @@ async function main(): Promise<void> {
     dependenciesDown: (checkId) => engine.status(checkId)?.suppressedBy ?? [],
     log: hooksLog,
   });
-  const gate = (events: HookEvent[], now: number): HookEvent[] =>
-    dependencyGate.filter(maintenanceGate.filter(events, now), now);
+  // Transitions become hook events in one queue, in order, gated, retried until NATS takes them.
+  const relay = createHookRelay({
+    engine,
+    outages: outageStore,
+    hooks,
+    maintenance: maintenanceGate,
+    dependencies: dependencyGate,
+    // Which checks have a check.degraded at hooks not yet followed by check.recovered, across restarts.
+    degraded: createDegradedAnnouncements({ open: () => openDegradedBucket(nc), log }),
+    log,
+    signal: life.signal,
+  });
   const consensus = createConsensusService({
     engine,
     outageStore,
@@ -287,56 +292,8 @@ async function main(): Promise<void> {
     log,
     binding,
     enrollments,
-    onTransition: (t) => {
-      const events = "checkId" in t ? gate(hookEventsFromTransition(t, engine.status(t.checkId)), Date.now()) : [];
-      if (t.type === "check.recovered") engineRecovering.add(t.checkId);
-      // Enqueued one at a time, in transition order: a partial that grows into an outage must reach
-      // hooks as partial.absorbed then outage.opened, never the other way round.
-      if (events.length > 0)
-        published = published.then(async () => {
-          for (const event of events) await publishHookEvent(event);
-        });
-      // A check up again after its degraded announcement, without the engine's own check.recovered
-      // (it went down in between, or warmed up unknown after a restart): announce the recovery.
-      // Decided when its turn comes, once the check.degraded queued before it has been marked.
-      else if (t.type === "check.state" && t.to === "up") {
-        const checkId = t.checkId;
-        published = published.then(async () => {
-          if (degradedAnnouncements.has(checkId) && !engineRecovering.has(checkId))
-            await announceBelatedRecovery(checkId, Date.now());
-        });
-      }
-      return published;
-    },
+    onTransition: relay.onTransition,
   });
-  let published: Promise<void> = Promise.resolve();
-  // Which checks have a check.degraded at hooks not yet followed by check.recovered, across restarts.
-  const degradedAnnouncements = createDegradedAnnouncements({ open: () => openDegradedBucket(nc), log });
-  // Checks whose engine-made check.recovered is queued: the belated one (queued before it) gives way.
-  const engineRecovering = new Set<string>();
-  async function publishHookEvent(event: HookEvent): Promise<void> {
-    const done = await retryUntilAborted(
-      { what: `publishing hook event ${event.id}`, log: hooksLog, signal: life.signal },
-      () =>
-        hooks.publish(event).catch((err: unknown) => {
-          // A refused event will not become valid by retrying; it is logged and counted by hooks.
-          if (err instanceof ValidationError) return undefined;
-          throw err;
-        }),
-    );
-    if (event.type === "check.recovered") engineRecovering.delete(event.data.checkId);
-    if (!done) return;
-    if (event.type === "check.degraded")
-      await degradedAnnouncements.mark(event.data.checkId, Date.parse(event.timestamp));
-    else if (event.type === "check.recovered") await degradedAnnouncements.clear(event.data.checkId);
-  }
-  /** Publishes `check.recovered` for a marked check that is up (or forgets a deleted one). */
-  async function announceBelatedRecovery(checkId: string, now: number): Promise<boolean> {
-    const decision = belatedRecovery(checkId, engine.status(checkId), now);
-    if (decision === "forget") await degradedAnnouncements.clear(checkId);
-    else if (decision) await publishHookEvent(decision);
-    return decision !== undefined && decision !== "forget";
-  }
 
   const identities = createCheckIdentityStore({ client: store.client, log });
   const app = createApi({
@@ -392,56 +349,10 @@ async function main(): Promise<void> {
   if (life.signal.aborted) return;
   life.onStop(() => consensus.stop());
 
-  // A crash between a transition and its hook event must not lose the event: announce again what
-  // changed within the hooks' dedupe window (same ids, so what was delivered is not delivered twice).
-  // Queued ahead of every live transition, so hooks hear them first.
-  published = published.then(async () => {
-    // Abandoned ones too: their end is incident.abandoned, never a recovery.
-    const from = Date.now() - HOOK_REANNOUNCE_MS;
-    const recent = await Promise.all([
-      outageStore.listOutages({ from, state: "resolved" }),
-      outageStore.listOutages({ from, state: "abandoned" }),
-    ])
-      .then((lists) => lists.flat())
-      .catch((err: unknown) => {
-        hooksLog.warn({ err }, "could not load recently closed incidents; re-announcing open ones only");
-        return [];
-      });
-    const events = gate(
-      reannouncements([...engine.openIncidents(), ...recent], (id) => engine.status(id), {
-        now: Date.now(),
-        dedupeWindowMs: HOOK_REANNOUNCE_MS,
-      }),
-      Date.now(),
-    );
-    for (const event of events) await publishHookEvent(event);
-    if (events.length > 0) hooksLog.info({ events: events.length }, "re-announced recent incidents to hooks");
-  });
-  // A check degraded (and announced) before the stop that recovered meanwhile gets its check.recovered;
-  // one still degraded, down or partial keeps its mark, a deleted one is forgotten.
-  published = published.then(async () => {
-    let recovered = 0;
-    for (const mark of await degradedAnnouncements.list())
-      if (await announceBelatedRecovery(mark.checkId, Date.now())) recovered++;
-    if (recovered > 0) hooksLog.info({ events: recovered }, "announced recoveries of checks degraded before the start");
-  });
-
-  // An incident held by a maintenance window that is still open when the window ends is announced then.
-  const releaseTimer = setInterval(() => {
-    const now = Date.now();
-    const held = [
-      ...dependencyGate.filter(
-        maintenanceGate.release(now, (checkId, outageId) => engine.status(checkId)?.outage?.id === outageId),
-        now,
-      ),
-      ...dependencyGate.release(now),
-    ];
-    if (held.length > 0)
-      published = published.then(async () => {
-        for (const event of held) await publishHookEvent(event);
-      });
-  }, MAINTENANCE_RELEASE_EVERY_MS);
-  life.onStop(() => clearInterval(releaseTimer));
+  // Re-announces recent incidents and belated recoveries ahead of every live result, then releases
+  // held openings as their maintenance ends or their dependencies recover.
+  void relay.start();
+  life.onStop(() => relay.stop());
 
   // Each result is attributed to the uid its check id has now; results of deleted checks are dropped.
   const attributed = attributingStore(store, { registry, log });
