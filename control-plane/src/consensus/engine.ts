@@ -90,7 +90,11 @@ export interface ConsensusEngine {
    * are not among a check's configured regions go too (their open region incidents are resolved).
    */
   removeAgent(agentId: string): Transition[];
-  /** Feeds several results in start-time order (what ingest's `onStored` hands over). */
+  /**
+   * Feeds several results in the order given: the stream's order (what ingest's `onStored` hands
+   * over). Never re-sorted here: every replica reads the stream in the same order, so decisions, and
+   * the ids they carry, do not depend on where batches happen to begin and end.
+   */
   observeMany(results: Iterable<Observation>): Transition[];
   /** Applies staleness up to `now` (default: the clock); call it about every second. */
   tick(now?: number): Transition[];
@@ -1113,9 +1117,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     },
 
     observeMany(results) {
-      const sorted = [...results].sort((a, b) => a.startedAt - b.startedAt);
       const out: Transition[] = [];
-      for (const r of sorted) observeOne(r, out);
+      for (const r of results) observeOne(r, out);
       return publish(out);
     },
 
