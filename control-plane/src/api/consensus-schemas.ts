@@ -9,7 +9,12 @@ const regionState = z.enum(["up", "degraded", "down", "unknown", "error"]);
 /** An incident: a global outage, a partial (some regions) or one region's. */
 export const OutageSchema = z
   .object({
-    id: z.string().openapi({ description: "deterministic, so a replay produces the same ids" }),
+    id: z
+      .string()
+      .openapi({
+        description:
+          "from data (check uid, start of the deciding results), so replicas and replays name it the same; opaque",
+      }),
     checkId: z.string(),
     checkUid: z
       .string()
@@ -35,7 +40,7 @@ export const OutageSchema = z
   })
   .openapi("Outage", {
     example: {
-      id: "outage:web:1767225660000",
+      id: "outage:web:0b6f8e4c:1767225600000",
       checkId: "web",
       kind: "outage",
       state: "resolved",

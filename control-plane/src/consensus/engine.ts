@@ -90,7 +90,11 @@ export interface ConsensusEngine {
    * are not among a check's configured regions go too (their open region incidents are resolved).
    */
   removeAgent(agentId: string): Transition[];
-  /** Feeds several results in start-time order (what ingest's `onStored` hands over). */
+  /**
+   * Feeds several results in the order given: the stream's order (what ingest's `onStored` hands
+   * over). Never re-sorted here: every replica reads the stream in the same order, so decisions, and
+   * the ids they carry, do not depend on where batches happen to begin and end.
+   */
   observeMany(results: Iterable<Observation>): Transition[];
   /** Applies staleness up to `now` (default: the clock); call it about every second. */
   tick(now?: number): Transition[];
@@ -148,6 +152,26 @@ interface RegionView {
   views: Map<string, View>;
   okViews: number;
   incident: Outage | null;
+  /** Slot bookkeeping of the region's incidents (see {@link Slot}). */
+  slot: Slot;
+}
+
+/**
+ * What an incident slot (a check's outage/partial, or one region's interval) remembers beside its
+ * open incident, so ids stay data-derived and warm-up never closes what it has not seen recover.
+ */
+interface Slot {
+  /** Id key (epoch ms, from result data) of the newest incident opened per kind; -Infinity before the first. */
+  lastKey: Record<IncidentKind, number>;
+  /**
+   * The open incident was adopted at warm-up and no result newer than its start has shown a
+   * recovery yet: it may not be resolved (the stored history may lag behind what decided it).
+   */
+  unseen: boolean;
+}
+
+function newSlot(): Slot {
+  return { lastKey: { outage: -Infinity, partial: -Infinity, region: -Infinity }, unseen: false };
 }
 
 interface CheckView {
@@ -167,6 +191,8 @@ interface CheckView {
   okViews: number;
   /** When the check last became `partial` with no partial announced yet (NaN when not pending). */
   partialPendingSince: number;
+  /** Slot bookkeeping of the check's outage/partial (see {@link Slot}). */
+  slot: Slot;
 }
 
 const STATES = new Set(["up", "degraded", "down"]);
@@ -200,12 +226,26 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
   };
   /** While warming up, state moves but nothing is emitted and no incident opens or closes. */
   let warming = false;
+  /**
+   * Other open incidents stored for the slot of an open incident, by its id: two replicas decided
+   * one outage under different ids (before ids were derived from data). Each ends with it, the same way.
+   */
+  const companions = new Map<string, Outage[]>();
 
   for (const p of options.checks ?? []) addCheck(normalizePolicy(p));
 
   function emit(out: Transition[], t: Transition): void {
     if (warming) return;
     out.push(t);
+    if (companions.size === 0 || !("outage" in t) || t.outage.state === "open") return;
+    // An incident that closes takes the companions stored beside it with it, the same way.
+    const list = companions.get(t.outage.id);
+    if (!list) return;
+    companions.delete(t.outage.id);
+    for (const c of list) {
+      const done: Outage = { ...c, state: t.outage.state, resolvedAt: Math.max(t.at, c.confirmedAt) };
+      out.push({ ...t, outage: done });
+    }
   }
 
   function publish(out: Transition[]): Transition[] {
@@ -227,6 +267,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       nextStaleAt: Infinity,
       okViews: 0,
       partialPendingSince: NaN,
+      slot: newSlot(),
     };
     for (const r of policy.regions) check.regions.set(r, newRegion(r));
     checks.set(policy.checkId, check);
@@ -247,6 +288,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       views: new Map(),
       okViews: 0,
       incident: null,
+      slot: newSlot(),
     };
   }
 
@@ -409,8 +451,33 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     }
   }
 
-  function incidentId(kind: IncidentKind, checkId: string, at: number, region?: string): string {
-    return region === undefined ? `${kind}:${checkId}:${at}` : `${kind}:${checkId}:${region}:${at}`;
+  /**
+   * The id of an incident opening in `slot`: from data only (the check's uid and the start of the
+   * results that decided), never from this replica's clock, so every replica and every replay that
+   * decides the same transition from the same results names it the same. `startedAt` is the
+   * incident's start; when an incident of the same kind already opened in this slot with that start
+   * or a later one (the failing streak outlived it: an outage that fell back to a partial and formed
+   * again), the newest result behind the decision keys it instead, so a new incident never takes an
+   * old one's id.
+   */
+  function incidentId(
+    kind: IncidentKind,
+    check: CheckView,
+    slot: Slot,
+    startedAt: number,
+    regions: readonly RegionView[],
+  ): string {
+    let key = startedAt;
+    const previous = slot.lastKey[kind];
+    if (key <= previous) {
+      let newest = -Infinity;
+      for (const r of regions) for (const v of r.views.values()) if (v.last > newest) newest = v.last;
+      key = Math.max(previous + 1, newest);
+    }
+    slot.lastKey[kind] = key;
+    const { checkId, checkUid } = check.policy;
+    const owner = checkUid !== "" ? `${checkId}:${checkUid.slice(0, 8)}` : checkId;
+    return kind === "region" ? `region:${owner}:${regions[0]?.name ?? ""}:${key}` : `${kind}:${owner}:${key}`;
   }
 
   /** Most frequent reason; ties go to the alphabetically first so replays agree. */
@@ -455,8 +522,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const done: Outage = { ...resolved(incident, t, []), state: "abandoned" };
       emit(out, { type: "incident.abandoned", checkId, at: t, outage: done, cause });
     }
-    for (const r of check.regions.values()) r.incident = null;
+    for (const r of check.regions.values()) {
+      r.incident = null;
+      r.slot.unseen = false;
+    }
     check.incident = null;
+    check.slot.unseen = false;
     check.partialPendingSince = NaN;
   }
 
@@ -467,6 +538,73 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       resolvedAt: Math.max(t, incident.confirmedAt),
       regions: [...new Set([...incident.regions, ...regions])].sort(),
     };
+  }
+
+  /**
+   * Takes a stored open incident back into its slot at warm-up. It stays open until a result newer
+   * than its start shows a recovery ({@link recoverySeen}): warm-up never announces a recovery it did
+   * not see. A second stored incident of the same slot is never resolved for being one too many: the
+   * same id merges; an outage absorbs a partial (as it would live); one of the same kind under
+   * another id (two replicas decided one outage before ids came from data) becomes a companion
+   * that ends with the slot's incident.
+   */
+  function adopt(
+    check: CheckView,
+    owner: CheckView | RegionView,
+    incident: Outage,
+    t: number,
+    out: Transition[],
+  ): void {
+    const stored: Outage = { ...incident, regions: [...incident.regions] };
+    const slot = owner.slot;
+    if (stored.startedAt > slot.lastKey[stored.kind]) slot.lastKey[stored.kind] = stored.startedAt;
+    const current = owner.incident;
+    if (!current) {
+      owner.incident = stored;
+      slot.unseen = true;
+      return;
+    }
+    if (current.id === stored.id) {
+      owner.incident = { ...current, regions: [...new Set([...current.regions, ...stored.regions])].sort() };
+      return;
+    }
+    if (current.kind !== stored.kind) {
+      const [outage, partial] = current.kind === "outage" ? [current, stored] : [stored, current];
+      owner.incident = outage;
+      const checkId = check.policy.checkId;
+      // Companions of the partial go with it (emit closes them); the outage keeps its own.
+      const absorbed: Outage = { ...partial, state: "resolved", resolvedAt: Math.max(t, partial.confirmedAt) };
+      emit(out, { type: "partial.absorbed", checkId, at: t, outage: absorbed, by: outage.id });
+      return;
+    }
+    // The earlier start holds the slot (it is what a replay of the results names).
+    const [keep, other] = stored.startedAt < current.startedAt ? [stored, current] : [current, stored];
+    owner.incident = keep;
+    const list = [...(companions.get(other.id) ?? []), other, ...(companions.get(keep.id) ?? [])];
+    companions.delete(other.id);
+    companions.set(keep.id, list);
+  }
+
+  /**
+   * Whether the results show the slot's open incident recovering: a region it names is up or
+   * degraded on a fresh, voting result newer than the incident's start. Results older than that
+   * never saw the incident (the stored history lagged behind what decided it).
+   */
+  function recoverySeen(check: CheckView, incident: Outage, t: number): boolean {
+    for (const name of incident.regions) {
+      const region = check.regions.get(name);
+      if (!region || (region.state !== "up" && region.state !== "degraded")) continue;
+      for (const v of region.views.values())
+        if (
+          v.last > incident.startedAt &&
+          t < v.last + check.staleAfter &&
+          !v.agent.impaired &&
+          v.error === "" &&
+          (v.state === "up" || v.state === "degraded")
+        )
+          return true;
+    }
+    return false;
   }
 
   function evaluateRegion(check: CheckView, region: RegionView, t: number, out: Transition[]): number {
@@ -551,19 +689,24 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     const checkId = check.policy.checkId;
     if (region.state === "down" && !region.incident) {
       region.incident = {
-        id: incidentId("region", checkId, t, region.name),
+        id: incidentId("region", check, region.slot, region.downStartedAt, [region]),
         checkId,
         ...uidOf(check),
         kind: "region",
         state: "open",
-        startedAt: Math.min(region.downStartedAt, t),
+        startedAt: region.downStartedAt,
         confirmedAt: t,
         resolvedAt: null,
         regions: [region.name],
         reason: region.reason,
       };
+      region.slot.unseen = false;
       emit(out, { type: "region.opened", checkId, at: t, outage: { ...region.incident } });
     } else if ((region.state === "up" || region.state === "degraded") && region.incident) {
+      if (region.slot.unseen) {
+        if (!recoverySeen(check, region.incident, t)) return;
+        region.slot.unseen = false;
+      }
       const done = resolved(region.incident, t, []);
       region.incident = null;
       emit(out, { type: "region.resolved", checkId, at: t, outage: done });
@@ -627,6 +770,11 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     const downRegions = [...check.regions.values()].filter((r) => r.state === "down");
     if (want !== "partial") check.partialPendingSince = NaN;
     let absorbed: Outage | null = null;
+    if (check.incident && check.incident.kind !== want && check.slot.unseen && want !== "outage") {
+      // Adopted at warm-up: it ends only on a recovery seen in results newer than its start.
+      if (!recoverySeen(check, check.incident, t)) return;
+      check.slot.unseen = false;
+    }
     if (check.incident && check.incident.kind !== want) {
       const done = resolved(check.incident, t, []);
       check.incident = null;
@@ -648,19 +796,22 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       if (downRegions.length === 0) return;
       check.partialPendingSince = NaN;
       const suppressedBy = dependenciesDown(check);
+      // From the results alone: the first failure of the streaks that decided (and of the partial it grew from).
+      const startedAt = Math.min(absorbed?.startedAt ?? Infinity, ...downRegions.map((r) => r.downStartedAt));
       check.incident = {
-        id: incidentId(want, checkId, t),
+        id: incidentId(want, check, check.slot, startedAt, downRegions),
         checkId,
         ...uidOf(check),
         kind: want,
         state: "open",
-        startedAt: Math.min(t, absorbed?.startedAt ?? t, ...downRegions.map((r) => r.downStartedAt)),
+        startedAt,
         confirmedAt: t,
         resolvedAt: null,
         regions: downRegions.map((r) => r.name).sort(),
         reason: dominant(downRegions.map((r) => r.reason)),
         ...(suppressedBy.length > 0 ? { suppressedBy } : {}),
       };
+      check.slot.unseen = false;
       if (absorbed) emit(out, { type: "partial.absorbed", checkId, at: t, outage: absorbed, by: check.incident.id });
       emit(out, {
         type: want === "outage" ? "outage.opened" : "partial.opened",
@@ -966,9 +1117,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     },
 
     observeMany(results) {
-      const sorted = [...results].sort((a, b) => a.startedAt - b.startedAt);
       const out: Transition[] = [];
-      for (const r of sorted) observeOne(r, out);
+      for (const r of results) observeOne(r, out);
       return publish(out);
     },
 
@@ -1011,18 +1161,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
           });
           continue;
         }
-        const current = slotOwner.incident;
-        if (current && current.confirmedAt >= incident.confirmedAt) {
-          const done = resolved(incident, t, []);
-          const type = `${incident.kind}.resolved` as "outage.resolved" | "partial.resolved" | "region.resolved";
-          emit(out, { type, checkId: incident.checkId, at: t, outage: done });
-          continue;
-        }
-        if (current) {
-          const type = `${current.kind}.resolved` as "outage.resolved" | "partial.resolved" | "region.resolved";
-          emit(out, { type, checkId: current.checkId, at: t, outage: resolved(current, t, []) });
-        }
-        slotOwner.incident = { ...incident, regions: [...incident.regions] };
+        adopt(check, slotOwner, incident, t, out);
       }
       for (const check of checks.values()) {
         expire(check, t, out);
@@ -1067,6 +1206,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         if (check.incident) list.push({ ...check.incident });
         for (const r of check.regions.values()) if (r.incident) list.push({ ...r.incident });
       }
+      for (const stored of companions.values()) for (const c of stored) list.push({ ...c });
       return list;
     },
 

@@ -79,7 +79,12 @@ export type IncidentKind = "outage" | "partial" | "region";
 
 /** An outage, partial (regional) incident, or one region's down interval. Times are epoch ms. */
 export interface Outage {
-  /** Deterministic: `${kind}:${checkId}[:${region}]:${confirmedAt}`, so a replay produces the same ids. */
+  /**
+   * From result data only: `${kind}:${checkId}:${uid8}[:${region}]:${startedAt}` (`uid8`, the first 8
+   * characters of `checkUid`, is left out with its colon for a check without uid), never the deciding
+   * replica's clock, so replicas, takeovers and replays deciding the same transition name it the same.
+   * Opaque: nothing parses it. See the consensus README for the re-formed-incident rule.
+   */
   id: string;
   checkId: string;
   /** The uid of the check the incident belongs to. @default "" */
@@ -90,7 +95,7 @@ export interface Outage {
    * target recovered (failover actions keep their failed-over state).
    */
   state: "open" | "resolved" | "abandoned";
-  /** First failing observation among the regions that formed the decision. */
+  /** First failing observation among the regions that formed the decision (result data, the agents' clock). */
   startedAt: number;
   /** When the engine decided. */
   confirmedAt: number;
