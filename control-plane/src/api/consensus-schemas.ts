@@ -9,12 +9,10 @@ const regionState = z.enum(["up", "degraded", "down", "unknown", "error"]);
 /** An incident: a global outage, a partial (some regions) or one region's. */
 export const OutageSchema = z
   .object({
-    id: z
-      .string()
-      .openapi({
-        description:
-          "from data (check uid, start of the deciding results), so replicas and replays name it the same; opaque",
-      }),
+    id: z.string().openapi({
+      description:
+        "from data (check uid, start of the deciding results), so replicas and replays name it the same; opaque",
+    }),
     checkId: z.string(),
     checkUid: z
       .string()
