@@ -18,7 +18,7 @@ import { listenOnLoopback } from "../harness/ports.js";
 
 const ROUNDS = Math.min(Math.max(Number(process.env.ROUNDS ?? 3), 1), 20);
 const WINDOW_S = Math.min(Math.max(Number(process.env.WINDOW_S ?? 12), 5), 120);
-const WARMUP_S = Math.min(Math.max(Number(process.env.WARMUP_S ?? 5), 2), 60);
+const WARMUP_S = Math.min(Math.max(Number(process.env.WARMUP_S ?? 4), 2), 60);
 const CHECKS = Math.min(Math.max(Number(process.env.CHECKS ?? 50), 1), 1000);
 const REGION = "bench";
 /** USER_HZ: /proc/<pid>/stat counts CPU time in ticks of 10 ms. */
@@ -44,14 +44,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Results `agentId` published with startedAt in [from, to), over every bench check. */
 async function countResults(mesh: Mesh, agentId: string, from: number, to: number): Promise<number> {
-  let n = 0;
-  for (let c = 0; c < CHECKS; c++) {
-    const res = await mesh.cp.request(`/v1/checks/tcp-${c}/results?from=${from}&to=${to}&limit=10000`);
-    if (res.status !== 200) throw new Error(`results of tcp-${c}: ${res.status} ${await res.text()}`);
-    const rows = (await res.json()) as { agentId: string; state: string }[];
-    n += rows.filter((r) => r.agentId === agentId).length;
-  }
-  return n;
+  const counts = await Promise.all(
+    Array.from({ length: CHECKS }, async (_, c) => {
+      const res = await mesh.cp.request(`/v1/checks/tcp-${c}/results?from=${from}&to=${to}&limit=10000`);
+      if (res.status !== 200) throw new Error(`results of tcp-${c}: ${res.status} ${await res.text()}`);
+      const rows = (await res.json()) as { agentId: string }[];
+      return rows.filter((r) => r.agentId === agentId).length;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 interface Sample {
@@ -103,10 +104,10 @@ async function measure(mesh: Mesh, mode: Mode, round: number): Promise<Sample> {
     const c1 = cpuSeconds(pid);
     const t1 = Date.now();
     await agent.stop();
-    // Ingest batches inserts: count until two readings a second apart agree.
+    // Ingest batches inserts: count until two readings half a second apart agree.
     let probes = -1;
-    for (let i = 0; i < 15; i++) {
-      await sleep(1000);
+    for (let i = 0; i < 30; i++) {
+      await sleep(500);
       const n = await countResults(mesh, id, t0, t1);
       if (n === probes) break;
       probes = n;
@@ -120,6 +121,7 @@ async function measure(mesh: Mesh, mode: Mode, round: number): Promise<Sample> {
 }
 
 async function main(): Promise<void> {
+  const began = performance.now();
   const target = createServer((s: Socket) => {
     s.on("error", () => {});
     s.end();
@@ -127,9 +129,12 @@ async function main(): Promise<void> {
   const port = await listenOnLoopback(target);
   const meshes: Partial<Record<Mode, Mesh>> = {};
   try {
-    // One after the other: two ClickHouse servers starting at once on a small machine time out.
-    meshes.plaintext = await startMesh({ regions: [], secure: false, env: { PROBEMESH_LOG_LEVEL: "warn" } });
-    meshes.secure = await startMesh({ regions: [], secure: true, env: { PROBEMESH_LOG_LEVEL: "warn" } });
+    const env = { PROBEMESH_LOG_LEVEL: "warn" };
+    [meshes.plaintext, meshes.secure] = await Promise.all([
+      startMesh({ regions: [], secure: false, env }),
+      startMesh({ regions: [], secure: true, env }),
+    ]);
+    process.stderr.write(`meshes up after ${((performance.now() - began) / 1000).toFixed(1)} s\n`);
     for (const mesh of Object.values(meshes))
       for (let c = 0; c < CHECKS; c++) {
         const res = await mesh.cp.request("/v1/checks", {
@@ -152,7 +157,8 @@ async function main(): Promise<void> {
         samples.push(s);
         process.stdout.write(
           `round ${round} ${mode.padEnd(9)}: ${s.perThousand.toFixed(3)} CPU-s per 1,000 probes ` +
-            `(${s.cpuS.toFixed(2)} CPU-s / ${s.probes} probes in ${WINDOW_S} s; ${s.startCpuS.toFixed(2)} CPU-s from start through warm-up)\n`,
+            `(${s.cpuS.toFixed(2)} CPU-s / ${s.probes} probes in ${WINDOW_S} s; ${s.startCpuS.toFixed(2)} CPU-s from start through warm-up) ` +
+            `[${((performance.now() - began) / 1000).toFixed(0)} s]\n`,
         );
       }
     }
