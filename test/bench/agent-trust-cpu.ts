@@ -122,7 +122,11 @@ async function measure(mesh: Mesh, mode: Mode, round: number): Promise<Sample> {
 
 async function main(): Promise<void> {
   const began = performance.now();
+  // The TCP target: accepts and closes. Its sockets are tracked so that closing it does not wait on one left open.
+  const sockets = new Set<Socket>();
   const target = createServer((s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
     s.on("error", () => {});
     s.end();
   });
@@ -181,7 +185,23 @@ async function main(): Promise<void> {
         `a difference inside the spread of single runs is noise\n`,
     );
   } finally {
-    await Promise.all(Object.values(meshes).map((m) => m.dispose()));
+    const stopping = performance.now();
+    const timed = async (what: string, fn: () => Promise<void>) => {
+      const t = performance.now();
+      await fn();
+      process.stderr.write(`${what} stopped in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+    };
+    await Promise.all(
+      Object.entries(meshes).map(async ([mode, m]) => {
+        await timed(`${mode} control plane`, () => m.cp.stop());
+        await Promise.all([
+          timed(`${mode} nats`, () => m.nats.dispose()),
+          timed(`${mode} clickhouse`, () => m.ch.dispose()),
+        ]);
+      }),
+    );
+    process.stderr.write(`meshes stopped in ${((performance.now() - stopping) / 1000).toFixed(1)} s\n`);
+    for (const s of sockets) s.destroy();
     await new Promise<void>((r) => target.close(() => r()));
   }
 }
