@@ -9,6 +9,7 @@
 // and once at the end, idle latency: single results 200 ms apart, publish -> stored and acked.
 //
 //   pnpm bench:ingest            # or: RESULTS=50000 RUNS=3 AGENTS=100 WINDOW=64 pnpm bench:ingest
+//   BATCH_SIZE=500 FLUSH_MS=200 BACKLOG_FLUSH_MS=200 pnpm bench:ingest   # the earlier fixed batches
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,6 +44,12 @@ const REGIONS = 10;
 const CHECKS = 500;
 const PUBLISHER = join(import.meta.dirname, "ingest-publisher.ts");
 const ROOT = join(import.meta.dirname, "..", "..");
+/** Batching overrides, to compare with other rules (e.g. the earlier fixed one: 500 rows or 200 ms). */
+const BATCHING: Partial<IngestOptions> = {
+  ...(process.env.BATCH_SIZE ? { batchSize: Number(process.env.BATCH_SIZE) } : {}),
+  ...(process.env.FLUSH_MS ? { flushMs: Number(process.env.FLUSH_MS) } : {}),
+  ...(process.env.BACKLOG_FLUSH_MS ? { backlogFlushMs: Number(process.env.BACKLOG_FLUSH_MS) } : {}),
+};
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
 const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? "silent" });
@@ -65,6 +72,7 @@ const cpuMs = (): number => {
 async function main(): Promise<void> {
   const [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
   const chPid = ch.proc.child.pid!;
+  const natsPid = nats.proc.child.pid!;
   const nc = await connect({ servers: nats.url });
   const store = createClickHouseStore({ url: ch.url, database: "pm_bench_ingest", log });
   const publishers: Managed[] = [];
@@ -113,18 +121,29 @@ async function main(): Promise<void> {
       };
     }
 
-    const ingestOpts = (durable: string): IngestOptions => ({ nc, store, log, durable, binding });
+    const ingestOpts = (durable: string): IngestOptions => ({ nc, store, log, durable, binding, ...BATCHING });
     async function stopIngest(ingest: Ingest, durable: string): Promise<void> {
       await ingest.stop();
       await jsm.consumers.delete(RESULTS_STREAM, durable);
     }
     const untrusted = (i: Ingest) => Object.values(i.stats().untrusted).reduce((x, y) => x + y, 0);
 
-    const rows: { raw: number; e2e: number; pubDuring: number; cpCpu: number; chCpu: number; drain: number }[] = [];
+    const rows: {
+      raw: number;
+      e2e: number;
+      pubDuring: number;
+      cpCpu: number;
+      chCpu: number;
+      natsRawCpu: number;
+      natsCpu: number;
+      drain: number;
+    }[] = [];
     for (let run = 1; run <= RUNS; run++) {
       // raw: JetStream alone.
       const raw = await agents(`raw-${run}`);
+      const natsRaw0 = procCpuMs(natsPid);
       const rawMs = await raw.go();
+      const natsRaw = procCpuMs(natsPid) - natsRaw0;
       await jsm.streams.purge(RESULTS_STREAM);
 
       // e2e: the same publish with the ingest consuming.
@@ -134,12 +153,14 @@ async function main(): Promise<void> {
       const e2eAgents = await agents(`e2e-${run}`);
       const cp0 = cpuMs();
       const ch0 = procCpuMs(chPid);
+      const nats0 = procCpuMs(natsPid);
       const t0 = performance.now();
       const pubMs = await e2eAgents.go();
-      await waitFor("all stored", () => ingest.stats().inserted >= RESULTS, 600_000, 2);
+      await waitFor("all stored", () => ingest.stats().inserted >= RESULTS, 600_000, 10);
       const e2eMs = performance.now() - t0;
       const cp = cpuMs() - cp0;
       const chCpu = procCpuMs(chPid) - ch0;
+      const natsCpu = procCpuMs(natsPid) - nats0;
       const s = ingest.stats();
       if (untrusted(ingest) > 0 || s.malformed > 0) throw new Error(`run ${run}: results dropped ${JSON.stringify(s)}`);
       await stopIngest(ingest, durable);
@@ -154,7 +175,7 @@ async function main(): Promise<void> {
       const d0 = performance.now();
       const drainer = createIngest(ingestOpts(backlogDurable));
       await drainer.start();
-      await waitFor("backlog drained", () => drainer.stats().inserted >= RESULTS, 600_000, 2);
+      await waitFor("backlog drained", () => drainer.stats().inserted >= RESULTS, 600_000, 10);
       const drainMs = performance.now() - d0;
       const ds = drainer.stats();
       await stopIngest(drainer, backlogDurable);
@@ -166,13 +187,16 @@ async function main(): Promise<void> {
         pubDuring: (RESULTS * 1000) / pubMs,
         cpCpu: (cp * 1000) / RESULTS,
         chCpu: (chCpu * 1000) / RESULTS,
+        natsRawCpu: (natsRaw * 1000) / RESULTS,
+        natsCpu: (natsCpu * 1000) / RESULTS,
         drain: (RESULTS * 1000) / drainMs,
       };
       rows.push(r);
       process.stdout.write(
         `run ${run}: raw publish ${fmt(r.raw)}/s | end-to-end ${fmt(r.e2e)}/s (${(r.e2e / r.raw).toFixed(2)} x raw; ` +
           `agents published at ${fmt(r.pubDuring)}/s meanwhile; ${s.inserts} inserts, largest ${s.largestBatch} rows) | ` +
-          `control plane ${r.cpCpu.toFixed(1)} CPU-ms, ClickHouse ${r.chCpu.toFixed(1)} CPU-ms per 1,000 | ` +
+          `control plane ${r.cpCpu.toFixed(1)} CPU-ms, ClickHouse ${r.chCpu.toFixed(1)} CPU-ms, ` +
+          `nats-server ${r.natsCpu.toFixed(1)} CPU-ms (${r.natsRawCpu.toFixed(1)} publish only) per 1,000 | ` +
           `backlog drain ${fmt(r.drain)}/s (${ds.inserts} inserts, largest ${ds.largestBatch} rows)\n`,
       );
     }
@@ -220,10 +244,12 @@ async function main(): Promise<void> {
     const m = (k: keyof (typeof rows)[number]) => median(rows.map((r) => r[k]));
     process.stdout.write(
       `\ningest end to end (${fmt(RESULTS)} results x ${RUNS} runs, ${AGENTS} agents x window ${WINDOW}, ` +
+        `batching ${JSON.stringify(BATCHING)}, ` +
         `${REGIONS} regions, ${CHECKS} checks; medians):\n` +
         `  raw JetStream publish ${fmt(m("raw"))} results/s; end to end ${fmt(m("e2e"))} results/s = ` +
         `${median(rows.map((r) => r.e2e / r.raw)).toFixed(2)} x raw (goal >= 0.9)\n` +
-        `  control plane ${m("cpCpu").toFixed(1)} CPU-ms and ClickHouse ${m("chCpu").toFixed(1)} CPU-ms per 1,000 results\n` +
+        `  control plane ${m("cpCpu").toFixed(1)} CPU-ms and ClickHouse ${m("chCpu").toFixed(1)} CPU-ms per 1,000 results ` +
+        `(nats-server ${m("natsCpu").toFixed(1)} CPU-ms end to end, ${m("natsRawCpu").toFixed(1)} publish only)\n` +
         `  backlog drain ${fmt(m("drain"))} results/s\n` +
         `  idle (one result every 200 ms): publish -> stored and acked p50 ${sorted[15]!.toFixed(0)} ms, ` +
         `max ${sorted.at(-1)!.toFixed(0)} ms, ${idleStats.inserts} inserts of at most ${idleStats.largestBatch} rows\n`,
