@@ -2,7 +2,8 @@
 // nats-server + clickhouse-server, an ingest running in its own process is killed with SIGKILL while it
 // holds a batch (and, in the worst case, after ClickHouse took the batch but before the ack), and the
 // surviving replica stores every result well under 10 s later, each result id once. A graceful stop
-// hands buffered results back with nak() so they are stored at once.
+// hands buffered results back with nak() so they are stored at once, and an insert slower than the ack wait
+// keeps its messages through in-progress acks.
 import { join } from "node:path";
 import { toBinary } from "@bufbuild/protobuf";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
@@ -199,6 +200,27 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
       expect(await counts("unacked")).toEqual({ ids: 300, rows: 300 });
     } finally {
       await other.stop();
+    }
+  }, 60_000);
+
+  it("keeps results of an insert slower than the ack wait from being redelivered (in-progress acks)", async () => {
+    // ClickHouse taking 6 s for one insert (> the 4 s ack wait): the batch must not be delivered again.
+    const slow = {
+      insertResults: async (rows: Parameters<ClickHouseStore["insertResults"]>[0]) => {
+        await new Promise((r) => setTimeout(r, 6_000));
+        await store.insertResults(rows);
+      },
+    };
+    const patient = createIngest({ nc, store: slow, log, durable: DURABLE });
+    await patient.start();
+    try {
+      await publish("slow", 100);
+      await waitFor("stored and acked", async () => patient.stats().inserted === 100, 20_000);
+      expect(patient.stats().received).toBe(100);
+      expect(patient.stats().progressAcks).toBeGreaterThanOrEqual(100);
+      expect(await counts("slow")).toEqual({ ids: 100, rows: 100 });
+    } finally {
+      await patient.stop();
     }
   }, 60_000);
 
