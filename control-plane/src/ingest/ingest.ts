@@ -26,17 +26,31 @@ export interface IngestOptions {
   log: Logger;
   /** Durable pull consumer name, shared by every control-plane replica. @default "probemesh-ingest" */
   durable?: string;
-  /** Most rows per insert. @default 500 */
+  /** Most rows per insert (the batch a backlog grows to). @default 5000 */
   batchSize?: number;
-  /** Longest a received message waits for its batch to fill before it is inserted. @default 200 */
+  /**
+   * Longest the oldest buffered message waits before it is inserted while the consumer is caught up
+   * (the server reports nothing more pending): small batches, low latency when idle. @default 50
+   */
   flushMs?: number;
-  /** Unacked messages the server hands this consumer at most (bounds memory while ClickHouse is down). @default 4 * batchSize */
+  /**
+   * Longest the oldest buffered message waits for its batch to reach batchSize while the server reports
+   * more messages pending for the consumer (a backlog): big batches, few inserts. @default 1000
+   */
+  backlogFlushMs?: number;
+  /** Unacked messages the server hands this consumer at most (bounds memory while ClickHouse is down). @default 3 * batchSize */
   maxAckPending?: number;
-  /** Redelivery after this long without ack (a crashed control plane's messages come back). @default 30000 */
+  /**
+   * Redelivery after this long without ack or progress: how long a killed replica's in-flight messages
+   * wait before another replica gets them. Messages held longer (a slow insert) get in-progress acks.
+   * @default 4000
+   */
   ackWaitMs?: number;
+  /** A buffered or in-flight message not touched for this long gets an in-progress ack (`working()`). @default ackWaitMs / 3 */
+  progressMs?: number;
   /** First retry delay after a failed insert; doubles per consecutive failure. @default 500 */
   retryMinMs?: number;
-  /** Cap of the retry delay; stays well under ackWaitMs so buffered messages do not expire. @default 10000 */
+  /** Cap of the retry delay (a failed batch and everything buffered are nak'ed with this delay). @default 10000 */
   retryMaxMs?: number;
   /** Clock for lastInsertAt (batch age uses the monotonic clock). @default Date.now */
   now?: () => number;
@@ -83,13 +97,24 @@ export interface IngestStats {
   lastInsertAt: number | undefined;
   /** Valid messages received and not yet acked. */
   pending: number;
+  /** Insert attempts (batches sent to ClickHouse, isolation retries included). */
+  inserts: number;
+  /** Rows of the largest batch sent. */
+  largestBatch: number;
+  /** In-progress acks sent (messages held past progressMs by a slow insert). */
+  progressAcks: number;
+  /** Messages handed back with nak() because the ingest stopped before inserting them. */
+  nakedOnStop: number;
 }
 
 /** The NATS -> ClickHouse ingest loop. */
 export interface Ingest {
   /** Creates/updates the durable consumer and starts consuming (the stream must exist: ensureResultsStream). */
   start(): Promise<void>;
-  /** Stops consuming, inserts what is buffered (or naks it for redelivery) and resolves when idle. */
+  /**
+   * Stops consuming, lets the insert in flight finish (acked when stored), naks everything buffered and
+   * not yet sent (another replica gets it at once, not after ackWaitMs) and resolves when idle.
+   */
   stop(): Promise<void>;
   stats(): IngestStats;
 }
@@ -97,7 +122,10 @@ export interface Ingest {
 interface Pending {
   msg: JsMsg;
   row: ResultRow;
+  /** performance.now() at receipt. */
   at: number;
+  /** performance.now() of the receipt or the last in-progress ack. */
+  touched: number;
 }
 
 /** Guards every ack/nak/term: a closed connection must not crash the loop (the server redelivers anyway). */
@@ -128,10 +156,12 @@ export function createIngest(opts: IngestOptions): Ingest {
   const { nc, store, onStored } = opts;
   const log = opts.log.child({ component: "ingest" });
   const durable = opts.durable ?? "probemesh-ingest";
-  const batchSize = opts.batchSize ?? 500;
-  const flushMs = opts.flushMs ?? 200;
-  const maxAckPending = opts.maxAckPending ?? batchSize * 4;
-  const ackWaitMs = opts.ackWaitMs ?? 30_000;
+  const batchSize = opts.batchSize ?? 5000;
+  const flushMs = opts.flushMs ?? 50;
+  const backlogFlushMs = Math.max(opts.backlogFlushMs ?? 1000, flushMs);
+  const maxAckPending = opts.maxAckPending ?? batchSize * 3;
+  const ackWaitMs = opts.ackWaitMs ?? 4000;
+  const progressMs = opts.progressMs ?? Math.floor(ackWaitMs / 3);
   const retry = backoffPolicy({ initialMs: opts.retryMinMs ?? 500, maxMs: opts.retryMaxMs ?? 10_000, jitter: "none" });
   const now = opts.now ?? Date.now;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1)
@@ -139,6 +169,10 @@ export function createIngest(opts: IngestOptions): Ingest {
   if (!(flushMs >= 0)) throw new RangeError(`flushMs must be >= 0, got ${flushMs}`);
   if (!Number.isSafeInteger(maxAckPending) || maxAckPending < batchSize)
     throw new RangeError(`maxAckPending must be >= batchSize`);
+  if (!Number.isSafeInteger(ackWaitMs) || ackWaitMs < 1000)
+    throw new RangeError(`ackWaitMs must be an integer >= 1000, got ${ackWaitMs}`);
+  if (!(progressMs >= 100 && progressMs < ackWaitMs))
+    throw new RangeError(`progressMs must be >= 100 and < ackWaitMs, got ${progressMs}`);
 
   const { binding } = opts;
   const unknownDeliveries = opts.unknownDeliveries ?? 3;
@@ -151,9 +185,16 @@ export function createIngest(opts: IngestOptions): Ingest {
     insertFailures: 0,
     rejected: 0,
     lastInsertAt: undefined,
+    inserts: 0,
+    largestBatch: 0,
+    progressAcks: 0,
+    nakedOnStop: 0,
   };
   const buffer: Pending[] = [];
-  let inFlight = 0;
+  /** The batch being inserted (held until acked or nak'ed, so it gets in-progress acks). */
+  let inFlight: Pending[] = [];
+  /** Messages the server said were still pending for the consumer after the last one received (the backlog). */
+  let backlog = 0;
   let running = false;
   let stopping = false;
   let messages: ConsumerMessages | undefined;
@@ -162,9 +203,17 @@ export function createIngest(opts: IngestOptions): Ingest {
   const retryTimer = napper();
   // Separate from flushTimer so that arriving messages do not cut a backoff short.
   const backoffTimer = napper();
+  const progressTimer = napper();
+  let flushed = false;
 
   function receive(msg: JsMsg): void {
     stats.received++;
+    if (stopping) {
+      // Delivered while the consumer closes: hand it straight back rather than let it wait for ackWaitMs.
+      stats.nakedOnStop++;
+      settle(log, "nak", () => msg.nak());
+      return;
+    }
     let row: ResultRow;
     try {
       row = resultToRow(fromBinary(ProbeResultSchema, msg.data));
@@ -196,8 +245,13 @@ export function createIngest(opts: IngestOptions): Ingest {
       settle(log, "term", () => msg.term());
       return;
     }
-    buffer.push({ msg, row, at: performance.now() });
-    if (buffer.length === 1 || buffer.length >= batchSize) flushTimer.wake();
+    const at = performance.now();
+    buffer.push({ msg, row, at, touched: at });
+    const wasBacklogged = backlog > 0;
+    backlog = msg.info.pending;
+    // Wake the flusher to (re)compute its deadline: a first message, a full batch, or a backlog just drained
+    // (the deadline shrinks from backlogFlushMs to flushMs).
+    if (buffer.length === 1 || buffer.length >= batchSize || (wasBacklogged && backlog === 0)) flushTimer.wake();
   }
 
   let consecutiveFailures = 0;
@@ -216,6 +270,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     while (parts.length > 0) {
       const part = parts.shift()!;
       try {
+        stats.inserts++;
         await store.insertResults(part.map((p) => p.row));
         stored.push(...part);
       } catch (err) {
@@ -236,12 +291,14 @@ export function createIngest(opts: IngestOptions): Ingest {
     // Everything buffered goes back too: held through several backoffs it would outlive ack_wait and be
     // redelivered while still queued here.
     for (const p of [...batch, ...buffer.splice(0)]) settle(log, "nak", () => p.msg.nak(delay));
-    inFlight = 0;
+    inFlight = [];
     if (!stopping) await backoffTimer.nap(delay);
   }
 
   async function insertBatch(batch: Pending[]): Promise<boolean> {
-    inFlight = batch.length;
+    inFlight = batch;
+    stats.inserts++;
+    stats.largestBatch = Math.max(stats.largestBatch, batch.length);
     let stored = batch;
     try {
       await store.insertResults(batch.map((p) => p.row));
@@ -291,7 +348,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     if (consecutiveFailures > 0) log.info({ afterFailures: consecutiveFailures }, "inserts recovered");
     consecutiveFailures = 0;
     for (const p of batch) settle(log, "ack", () => p.msg.ack());
-    inFlight = 0;
+    inFlight = [];
     stats.inserted += rows.length;
     stats.lastInsertAt = now();
     if (onStored) {
@@ -303,24 +360,65 @@ export function createIngest(opts: IngestOptions): Ingest {
     }
   }
 
+  /**
+   * The adaptive batch rule. One insert at a time; while it runs, the next batch accumulates. A batch
+   * is sent when it holds batchSize rows, or when its oldest row has waited flushMs while the consumer
+   * is caught up (the last message said nothing more is pending), or backlogFlushMs while the server
+   * reports a backlog. Idle: a lone result is stored ~flushMs after it arrives. Under a backlog or a
+   * high rate: batches grow to batchSize (or whatever arrives within backlogFlushMs), so ClickHouse
+   * sees few large inserts and the ingest keeps up with what JetStream delivers.
+   */
   async function flushLoop(): Promise<void> {
+    try {
+      await flushUntilStopped();
+    } finally {
+      flushed = true;
+      progressTimer.wake();
+    }
+  }
+
+  async function flushUntilStopped(): Promise<void> {
     for (;;) {
+      if (stopping) {
+        // The insert in flight (if any) has finished: hand the rest back at once so another replica (or
+        // our next start) takes them without waiting for ackWaitMs.
+        const rest = buffer.splice(0);
+        stats.nakedOnStop += rest.length;
+        for (const p of rest) settle(log, "nak", () => p.msg.nak());
+        return;
+      }
       if (buffer.length === 0) {
-        if (stopping) return;
         await flushTimer.nap(1_000);
         continue;
       }
       const oldest = buffer[0]?.at ?? performance.now();
-      const wait = flushMs - (performance.now() - oldest);
-      if (!stopping && buffer.length < batchSize && wait > 0) {
+      const wait = (backlog > 0 ? backlogFlushMs : flushMs) - (performance.now() - oldest);
+      if (buffer.length < batchSize && wait > 0) {
         await flushTimer.nap(wait);
         continue;
       }
-      const ok = await insertBatch(buffer.splice(0, batchSize));
-      if (!ok && stopping) {
-        // Hand the rest back at once so another replica (or our next start) takes them.
-        for (const p of buffer.splice(0)) settle(log, "nak", () => p.msg.nak());
-        return;
+      await insertBatch(buffer.splice(0, batchSize));
+    }
+  }
+
+  /**
+   * Keeps held messages from being redelivered: a message buffered or in an insert for progressMs gets
+   * an in-progress ack, which restarts its ack wait. A short ackWaitMs then bounds only how long a
+   * killed replica's messages wait, never a slow insert.
+   */
+  async function progressLoop(): Promise<void> {
+    // Runs until the flusher is done: an insert still in flight during stop() keeps its messages.
+    while (!flushed) {
+      await progressTimer.nap(progressMs / 2);
+      const cutoff = performance.now() - progressMs;
+      const t = performance.now();
+      for (const list of [inFlight, buffer]) {
+        for (const p of list) {
+          if (p.touched > cutoff) continue;
+          p.touched = t;
+          stats.progressAcks++;
+          settle(log, "working", () => p.msg.working());
+        }
       }
     }
   }
@@ -349,7 +447,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     while (!stopping) {
       try {
         const consumer = await js.consumers.get(RESULTS_STREAM, durable);
-        messages = await consumer.consume({ max_messages: batchSize, callback: receive });
+        messages = await consumer.consume({ max_messages: Math.min(batchSize, maxAckPending), callback: receive });
         if (stopping) {
           // stop() ran while we were (re)connecting and found nothing to close.
           await messages.close();
@@ -388,8 +486,9 @@ export function createIngest(opts: IngestOptions): Ingest {
       await ensureResultsConsumer();
       running = true;
       stopping = false;
-      log.info({ durable, batchSize, flushMs, maxAckPending }, "ingest started");
-      loops = Promise.all([consumeLoop(), flushLoop()]).then(() => undefined);
+      flushed = false;
+      log.info({ durable, batchSize, flushMs, backlogFlushMs, maxAckPending, ackWaitMs }, "ingest started");
+      loops = Promise.all([consumeLoop(), flushLoop(), progressLoop()]).then(() => undefined);
     },
 
     async stop() {
@@ -403,11 +502,14 @@ export function createIngest(opts: IngestOptions): Ingest {
       flushTimer.wake();
       retryTimer.wake();
       backoffTimer.wake();
+      progressTimer.wake();
       await loops;
+      // Acks and naks are fire-and-forget publishes: get them to the server before the caller closes nc.
+      await nc.flush().catch((err: unknown) => log.debug({ err }, "flushing acks on stop"));
       running = false;
       log.info({ ...stats, untrusted: untrusted.counts() }, "ingest stopped");
     },
 
-    stats: () => ({ ...stats, untrusted: untrusted.counts(), pending: buffer.length + inFlight }),
+    stats: () => ({ ...stats, untrusted: untrusted.counts(), pending: buffer.length + inFlight.length }),
   };
 }

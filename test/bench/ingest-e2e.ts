@@ -1,0 +1,268 @@
+// Benchmark (not a test): ingest at JetStream speed, on real nats-server and clickhouse-server.
+// Per run, in one process for the control plane and one for the agents (test/bench/ingest-publisher.ts,
+// results pre-encoded, published as agents do with the result id as message id):
+//   raw      the agents publish RESULTS results with no consumer attached: JetStream's publish rate
+//   e2e      the same again with the ingest running (binding on, as main wires it): results/s from the
+//            first publish to the last result stored in ClickHouse and acked; control-plane CPU
+//            (process.cpuUsage) and ClickHouse CPU (/proc/<pid>/stat) per 1,000 results
+//   backlog  RESULTS results waiting in the stream, the ingest started: drain results/s and batch sizes
+// and once at the end, idle latency: single results 200 ms apart, publish -> stored and acked.
+//
+//   pnpm bench:ingest            # or: RESULTS=50000 RUNS=3 AGENTS=100 WINDOW=64 pnpm bench:ingest
+//   BATCH_SIZE=500 FLUSH_MS=200 BACKLOG_FLUSH_MS=200 pnpm bench:ingest   # the earlier fixed batches
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import {
+  CheckSchema,
+  ProbeResultSchema,
+  ProbeState,
+  RESULTS_STREAM,
+  resultSubject,
+  type Check,
+} from "@probemesh/proto";
+import {
+  createClickHouseStore,
+  createIngest,
+  createMemoryEnrollments,
+  createResultBinding,
+  ensureResultsStream,
+  type Ingest,
+  type IngestOptions,
+} from "@probemesh/control-plane";
+import { pino } from "pino";
+import { startClickHouse, startNats, startProcess, waitFor, type Managed } from "../harness/index.js";
+
+const RESULTS = Math.min(Math.max(Number(process.env.RESULTS ?? 50_000), 1_000), 1_000_000);
+const RUNS = Math.min(Math.max(Number(process.env.RUNS ?? 3), 1), 20);
+const AGENTS = Number(process.env.AGENTS ?? 100);
+const WINDOW = Number(process.env.WINDOW ?? 64);
+const REGIONS = 10;
+const CHECKS = 500;
+const PUBLISHER = join(import.meta.dirname, "ingest-publisher.ts");
+const ROOT = join(import.meta.dirname, "..", "..");
+/** Batching overrides, to compare with other rules (e.g. the earlier fixed one: 500 rows or 200 ms). */
+const BATCHING: Partial<IngestOptions> = {
+  ...(process.env.BATCH_SIZE ? { batchSize: Number(process.env.BATCH_SIZE) } : {}),
+  ...(process.env.FLUSH_MS ? { flushMs: Number(process.env.FLUSH_MS) } : {}),
+  ...(process.env.BACKLOG_FLUSH_MS ? { backlogFlushMs: Number(process.env.BACKLOG_FLUSH_MS) } : {}),
+};
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+
+const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? "silent" });
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+/** CPU ms a process has used (user + system), from /proc/<pid>/stat. */
+function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After "pid (comm) ": state is field 3, utime 14, stime 15 (1-based) -> indexes 11 and 12 here.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function main(): Promise<void> {
+  const [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
+  const chPid = ch.proc.child.pid!;
+  const natsPid = nats.proc.child.pid!;
+  const nc = await connect({ servers: nats.url });
+  const store = createClickHouseStore({ url: ch.url, database: "pm_bench_ingest", log });
+  const publishers: Managed[] = [];
+  try {
+    await store.migrate();
+    const jsm = await jetstreamManager(nc);
+    await ensureResultsStream(jsm);
+
+    // The binding main wires: every result checked against its sender's enrollment and its check's regions.
+    const enrollments = createMemoryEnrollments();
+    for (let a = 0; a < AGENTS; a++)
+      await enrollments.enroll({ id: `agent-${a}`, region: `region-${a % REGIONS}`, provider: "bench" });
+    const checks = new Map<string, Check>();
+    for (let c = 0; c < CHECKS; c++)
+      checks.set(`check-${c}`, create(CheckSchema, { id: `check-${c}`, type: "http", version: 1, intervalMs: 10_000 }));
+    const binding = createResultBinding({ enrollments, check: (id) => checks.get(id) });
+
+    /** Starts the agents' process with `count` pre-encoded results; resolves once they are encoded. */
+    async function agents(prefix: string): Promise<{ go(): Promise<number> }> {
+      const p = startProcess("ingest-publisher", process.execPath, ["--import", "tsx", PUBLISHER], {
+        cwd: ROOT,
+        stdio: ["pipe", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          NATS_URL: nats.url,
+          COUNT: String(RESULTS),
+          AGENTS: String(AGENTS),
+          WINDOW: String(WINDOW),
+          PREFIX: prefix,
+          REGIONS: String(REGIONS),
+          CHECKS: String(CHECKS),
+        },
+      });
+      publishers.push(p);
+      const output = (): string => {
+        if (p.exited() && !p.output().includes("done ")) throw new Error(`publisher exited:\n${p.output()}`);
+        return p.output();
+      };
+      await waitFor("publisher ready", () => output().includes("ready\n"), 120_000, 20);
+      return {
+        async go() {
+          p.child.stdin!.write("go\n");
+          const m = await waitFor("publisher done", () => /done ([\d.]+)/.exec(output()) ?? undefined, 600_000, 5);
+          return Number(m[1]);
+        },
+      };
+    }
+
+    const ingestOpts = (durable: string): IngestOptions => ({ nc, store, log, durable, binding, ...BATCHING });
+    async function stopIngest(ingest: Ingest, durable: string): Promise<void> {
+      await ingest.stop();
+      await jsm.consumers.delete(RESULTS_STREAM, durable);
+    }
+    const untrusted = (i: Ingest) => Object.values(i.stats().untrusted).reduce((x, y) => x + y, 0);
+
+    const rows: {
+      raw: number;
+      e2e: number;
+      pubDuring: number;
+      cpCpu: number;
+      chCpu: number;
+      natsRawCpu: number;
+      natsCpu: number;
+      drain: number;
+    }[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      // raw: JetStream alone.
+      const raw = await agents(`raw-${run}`);
+      const natsRaw0 = procCpuMs(natsPid);
+      const rawMs = await raw.go();
+      const natsRaw = procCpuMs(natsPid) - natsRaw0;
+      await jsm.streams.purge(RESULTS_STREAM);
+
+      // e2e: the same publish with the ingest consuming.
+      const durable = `bench-e2e-${run}`;
+      const ingest = createIngest(ingestOpts(durable));
+      await ingest.start();
+      const e2eAgents = await agents(`e2e-${run}`);
+      const cp0 = cpuMs();
+      const ch0 = procCpuMs(chPid);
+      const nats0 = procCpuMs(natsPid);
+      const t0 = performance.now();
+      const pubMs = await e2eAgents.go();
+      await waitFor("all stored", () => ingest.stats().inserted >= RESULTS, 600_000, 10);
+      const e2eMs = performance.now() - t0;
+      const cp = cpuMs() - cp0;
+      const chCpu = procCpuMs(chPid) - ch0;
+      const natsCpu = procCpuMs(natsPid) - nats0;
+      const s = ingest.stats();
+      if (untrusted(ingest) > 0 || s.malformed > 0) throw new Error(`run ${run}: results dropped ${JSON.stringify(s)}`);
+      await stopIngest(ingest, durable);
+
+      // backlog: RESULTS results already waiting, then the ingest starts.
+      await jsm.streams.purge(RESULTS_STREAM);
+      const backlogDurable = `bench-backlog-${run}`;
+      const backlogIngest = createIngest(ingestOpts(backlogDurable));
+      await backlogIngest.start();
+      await backlogIngest.stop();
+      await (await agents(`backlog-${run}`)).go();
+      const d0 = performance.now();
+      const drainer = createIngest(ingestOpts(backlogDurable));
+      await drainer.start();
+      await waitFor("backlog drained", () => drainer.stats().inserted >= RESULTS, 600_000, 10);
+      const drainMs = performance.now() - d0;
+      const ds = drainer.stats();
+      await stopIngest(drainer, backlogDurable);
+      await jsm.streams.purge(RESULTS_STREAM);
+
+      const r = {
+        raw: (RESULTS * 1000) / rawMs,
+        e2e: (RESULTS * 1000) / e2eMs,
+        pubDuring: (RESULTS * 1000) / pubMs,
+        cpCpu: (cp * 1000) / RESULTS,
+        chCpu: (chCpu * 1000) / RESULTS,
+        natsRawCpu: (natsRaw * 1000) / RESULTS,
+        natsCpu: (natsCpu * 1000) / RESULTS,
+        drain: (RESULTS * 1000) / drainMs,
+      };
+      rows.push(r);
+      process.stdout.write(
+        `run ${run}: raw publish ${fmt(r.raw)}/s | end-to-end ${fmt(r.e2e)}/s (${(r.e2e / r.raw).toFixed(2)} x raw; ` +
+          `agents published at ${fmt(r.pubDuring)}/s meanwhile; ${s.inserts} inserts, largest ${s.largestBatch} rows) | ` +
+          `control plane ${r.cpCpu.toFixed(1)} CPU-ms, ClickHouse ${r.chCpu.toFixed(1)} CPU-ms, ` +
+          `nats-server ${r.natsCpu.toFixed(1)} CPU-ms (${r.natsRawCpu.toFixed(1)} publish only) per 1,000 | ` +
+          `backlog drain ${fmt(r.drain)}/s (${ds.inserts} inserts, largest ${ds.largestBatch} rows)\n`,
+      );
+    }
+
+    // Idle: one result at a time; publish -> stored and acked.
+    const idleDurable = "bench-idle";
+    const latencies: number[] = [];
+    const published = new Map<string, number>();
+    const idle = createIngest({
+      ...ingestOpts(idleDurable),
+      onStored: (stored) => {
+        for (const row of stored) {
+          const at = published.get(row.id);
+          if (at !== undefined) latencies.push(performance.now() - at);
+        }
+      },
+    });
+    await idle.start();
+    const js = jetstream(nc);
+    for (let i = 0; i < 30; i++) {
+      const r = create(ProbeResultSchema, {
+        id: `idle-${i}`,
+        checkId: "check-1",
+        checkVersion: 1,
+        agentId: "agent-1",
+        region: "region-1",
+        provider: "bench",
+        startedAtMs: BigInt(Date.now()),
+        durationMs: 12,
+        state: ProbeState.UP,
+        seq: BigInt(i + 1),
+        attempts: 1,
+        target: "https://service-1.example.com/healthz",
+        httpStatus: 200,
+      });
+      published.set(r.id, performance.now());
+      await js.publish(resultSubject(r.region, r.agentId), toBinary(ProbeResultSchema, r), { msgID: r.id });
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    await waitFor("idle results stored", () => latencies.length >= 30, 30_000);
+    const idleStats = idle.stats();
+    await stopIngest(idle, idleDurable);
+
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const m = (k: keyof (typeof rows)[number]) => median(rows.map((r) => r[k]));
+    process.stdout.write(
+      `\ningest end to end (${fmt(RESULTS)} results x ${RUNS} runs, ${AGENTS} agents x window ${WINDOW}, ` +
+        `batching ${JSON.stringify(BATCHING)}, ` +
+        `${REGIONS} regions, ${CHECKS} checks; medians):\n` +
+        `  raw JetStream publish ${fmt(m("raw"))} results/s; end to end ${fmt(m("e2e"))} results/s = ` +
+        `${median(rows.map((r) => r.e2e / r.raw)).toFixed(2)} x raw (goal >= 0.9)\n` +
+        `  control plane ${m("cpCpu").toFixed(1)} CPU-ms and ClickHouse ${m("chCpu").toFixed(1)} CPU-ms per 1,000 results ` +
+        `(nats-server ${m("natsCpu").toFixed(1)} CPU-ms end to end, ${m("natsRawCpu").toFixed(1)} publish only)\n` +
+        `  backlog drain ${fmt(m("drain"))} results/s\n` +
+        `  idle (one result every 200 ms): publish -> stored and acked p50 ${sorted[15]!.toFixed(0)} ms, ` +
+        `max ${sorted.at(-1)!.toFixed(0)} ms, ${idleStats.inserts} inserts of at most ${idleStats.largestBatch} rows\n`,
+    );
+  } finally {
+    for (const p of publishers) await p.kill();
+    await nc.close();
+    await store.close();
+    await Promise.all([nats.dispose(), ch.dispose()]);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
