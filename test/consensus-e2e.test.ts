@@ -18,6 +18,7 @@ import {
   createConsensusEngine,
   createConsensusService,
   attributingStore,
+  followChecks,
   createIngest,
   createOutageStore,
   createRegistry,
@@ -150,7 +151,7 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     consensus = createConsensusService({ engine, outageStore: outages, registry, log, tickMs: 250 });
     await consensus.start();
     // As main.ts wires it: each result is stamped with its check's uid before it is stored.
-    const attributed = attributingStore(store, { registry, log });
+    const attributed = attributingStore(store, { checks: followChecks(registry), log });
     ingest = createIngest({ nc, store: attributed, log, flushMs: 50, onStored: (rows) => consensus.onStored(rows) });
     await ingest.start();
     api = createApi({

@@ -245,7 +245,8 @@ async function main(): Promise<void> {
     ]),
     migrations: store.migrated(),
   });
-  // Results are bound to their enrolled sender; ingest and consensus apply the same binding.
+  // One synchronous copy of the registry for ingest: results are bound to their enrolled sender (ingest and
+  // consensus apply the same binding) and stamped with their check's uid.
   const checks = followChecks(registry);
   life.onStop(() => checks.stop());
   const binding = createResultBinding({ enrollments, check: checks.get });
@@ -355,8 +356,7 @@ async function main(): Promise<void> {
   life.onStop(() => relay.stop());
 
   // Each result is attributed to the uid its check id has now; results of deleted checks are dropped.
-  const attributed = attributingStore(store, { registry, log });
-  life.onStop(() => attributed.stop());
+  const attributed = attributingStore(store, { checks, log });
   const ingest = createIngest({ nc, store: attributed, log, binding, onStored: (rows) => consensus.onStored(rows) });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
   life.onStop(() => ingest.stop());

@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { checkFixture } from "@probemesh/proto/testing";
+import { followChecks } from "../ingest/follow-checks.js";
 import { createMemoryRegistry } from "../registry/memory-registry.js";
 import type { ResultRow } from "../store/types.js";
 import { attributingStore } from "./attribute-results.js";
@@ -39,7 +40,8 @@ describe("attributingStore", () => {
     const registry = createMemoryRegistry({ log, now: () => clock, newUid: () => `u${++n}` });
     await registry.create(checkFixture("web"));
     const inserted: ResultRow[][] = [];
-    const store = attributingStore({ insertResults: async (rows) => void inserted.push([...rows]) }, { registry, log });
+    const checks = followChecks(registry);
+    const store = attributingStore({ insertResults: async (rows) => void inserted.push([...rows]) }, { checks, log });
 
     const batch = [row("web", 1500), row("gone", 1500)];
     await store.insertResults(batch);
@@ -53,6 +55,6 @@ describe("attributingStore", () => {
     await store.insertResults([row("web", 4000), row("web", 5500)]);
     expect(inserted[1]?.map((r) => [r.startedAt, r.checkUid])).toEqual([[5500, "u2"]]);
     expect(store.stats()).toEqual({ droppedDeleted: 1, droppedBeforeCreation: 1 });
-    store.stop();
+    checks.stop();
   });
 });
