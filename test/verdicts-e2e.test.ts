@@ -241,7 +241,10 @@ describe("verdicts end to end: prober errors and availability", () => {
       return list.find((o) => o.kind === "outage" && o.state === "open");
     });
     expect(outage.startedAt).toBeGreaterThanOrEqual(before);
-    expect(events("dead").map((e) => e.type)).toContain("outage.opened");
+    // The incident is stored before its hook delivery arrives: wait for the delivery, not the row.
+    await eventually("outage.opened at the feed", async () =>
+      events("dead").find((e) => e.type === "outage.opened"),
+    );
 
     interface Report {
       from: number;
