@@ -66,7 +66,11 @@ export {
   RESULTS_STREAM,
   RESULTS_SUBJECT_PREFIX,
   RESULTS_SUBJECT_ALL,
+  MAX_PARTITIONS,
   isSubjectToken,
+  partitionOf,
+  partitionResultsFilter,
+  parseResultSubject,
   resultSubject,
 } from "./subjects.js";
 export { type ProbeStateName, probeStateName, probeStateFromName } from "./state.js";
