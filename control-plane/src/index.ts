@@ -165,3 +165,20 @@ export { initTrust, initPaths, type InitOptions, type InitReport, type InitPaths
 export { loadAgentCredentialIssuer } from "./trust/nats-auth.js";
 export { parseEnvFile } from "./trust/env-file.js";
 export { attributingStore, type AttributingStore } from "./checks/attribute-results.js";
+
+export {
+  createPartitionLeases,
+  fairShare,
+  fenceVerdict,
+  LEASES_BUCKET,
+  type PartitionLeasesOptions,
+} from "./cluster/leases.js";
+export type {
+  PartitionLeases,
+  PartitionLease,
+  LeaseView,
+  LeaseLossReason,
+  LeaseStats,
+  FenceVerdict,
+} from "./cluster/types.js";
+export { FENCE_HEADER } from "./cluster/types.js";
