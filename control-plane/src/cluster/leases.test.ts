@@ -43,18 +43,19 @@ describe("claimMode", () => {
   const ttl = 3000;
 
   it("creates free keys at once", () => {
-    expect(claimMode(undefined, "a", 0, ttl)).toBe("create");
-    expect(claimMode({ revision: 5, deleted: true, seenAt: 100 }, "a", 100, ttl)).toBe("create");
+    expect(claimMode(undefined, undefined, 0, ttl)).toBe("create");
+    expect(claimMode({ revision: 5, deleted: true, seenAt: 100 }, undefined, 100, ttl)).toBe("create");
   });
 
   it("takes another owner's lease only after its revision stood still for ttl on the local clock", () => {
-    const w = { revision: 5, deleted: false, owner: "b", seenAt: 1_000 };
-    expect(claimMode(w, "a", 1_000 + ttl - 1, ttl)).toBe(false);
-    expect(claimMode(w, "a", 1_000 + ttl, ttl)).toBe("update");
+    const w = { revision: 5, deleted: false, seenAt: 1_000 };
+    expect(claimMode(w, undefined, 1_000 + ttl - 1, ttl)).toBe(false);
+    expect(claimMode(w, 4, 1_000 + ttl - 1, ttl)).toBe(false);
+    expect(claimMode(w, undefined, 1_000 + ttl, ttl)).toBe("update");
   });
 
-  it("takes back its own leftover lease at once (no one else can hold that revision)", () => {
-    expect(claimMode({ revision: 5, deleted: false, owner: "a", seenAt: 1_000 }, "a", 1_000, ttl)).toBe("update");
+  it("takes back a key still at the revision this process wrote at once (no one else can hold it)", () => {
+    expect(claimMode({ revision: 5, deleted: false, seenAt: 1_000 }, 5, 1_000, ttl)).toBe("update");
   });
 });
 

@@ -59,8 +59,6 @@ export interface WatchedLease {
   revision: number;
   /** Deleted or purged (released, or the owner stopped). */
   deleted: boolean;
-  /** Owner of the last value (undefined when deleted). */
-  owner?: string;
   /** Local monotonic time at which this revision was first seen. */
   seenAt: number;
 }
@@ -70,12 +68,18 @@ export type ClaimMode = "create" | "update" | false;
 
 /**
  * Whether a partition's lease may be claimed at local time `now`: free (never written, released),
- * left behind by this very replica (an expired lease of ours: no one else can hold that revision), or
- * unchanged for `ttlMs` as seen from here, so its owner's own validity has ended too.
+ * still at the revision this process itself last wrote (a lease of ours that expired: nobody else has
+ * written since, so nobody else holds it), or unchanged for `ttlMs` as seen from here, so that its
+ * owner's own validity (send time of its last write + ttl) has ended too.
  */
-export function claimMode(w: WatchedLease | undefined, self: string, now: number, ttlMs: number): ClaimMode {
+export function claimMode(
+  w: WatchedLease | undefined,
+  ownRevision: number | undefined,
+  now: number,
+  ttlMs: number,
+): ClaimMode {
   if (!w || w.deleted) return "create";
-  if (w.owner === self) return "update";
+  if (w.revision === ownRevision) return "update";
   return now - w.seenAt >= ttlMs ? "update" : false;
 }
 
@@ -170,6 +174,8 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
   const log = opts.log.child({ component: "partition-leases", replicaId });
 
   const held = new Map<number, Held>();
+  /** Revision of each lease key this process last wrote (a lost lease's key may still stand at it). */
+  const written = new Map<number, number>();
   const watched = new Map<number, WatchedPartition>();
   /** Other replicas' presence keys: revision and local time first seen. */
   const others = new Map<string, { revision: number; seenAt: number }>();
@@ -235,7 +241,6 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
       const epoch = v.epoch ?? e.revision;
       const known = w.starts.find((s) => s.epoch === epoch)?.since;
       const since = v.since ?? known ?? e.created.getTime();
-      w.owner = v.owner;
       w.view = { partition: p, owner: v.owner, epoch, since };
       if (known === undefined) {
         w.starts.push({ epoch, since });
@@ -278,6 +283,7 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     const sentAt = now();
     try {
       const revision = await store.update(partitionKey(h.partition), valueOf(h), h.revision, ttlMs);
+      written.set(h.partition, revision);
       if (held.get(h.partition) !== h) return;
       h.revision = Math.max(h.revision, revision);
       h.validUntil = sentAt + ttlMs;
@@ -306,6 +312,7 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
       const value = JSON.stringify({ owner: replicaId });
       const seen = watched.get(p)?.revision ?? 0;
       revision = mode === "create" ? await store.create(key, value) : await store.update(key, value, seen, ttlMs);
+      written.set(p, revision);
     } catch (err) {
       if (isCasConflict(err) || /wrong last sequence|key exists/i.test(String(err))) counts.claimConflicts++;
       else log.warn({ err, partition: p }, "lease claim failed");
@@ -319,7 +326,7 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     }
     since ??= watched.get(p)?.starts.find((s) => s.epoch === revision)?.since;
     const w = watched.get(p);
-    const superseded = w && w.revision > revision && (w.deleted || w.owner !== replicaId);
+    const superseded = w && w.revision > revision && (w.deleted || w.view?.owner !== replicaId);
     if (since === undefined || superseded || stopping) return;
     const h: Held = { partition: p, epoch: revision, since, revision, validUntil: sentAt + ttlMs, dispatched: false };
     if (w && w.revision > revision && w.view?.epoch === revision) h.revision = w.revision;
@@ -352,8 +359,8 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     const candidates = claimOrder(
       partitions,
       replicaId,
-      (p) => (held.has(p) ? false : claimMode(watched.get(p), replicaId, t, ttlMs)),
-      (p) => watched.get(p)?.owner === replicaId,
+      (p) => (held.has(p) ? false : claimMode(watched.get(p), written.get(p), t, ttlMs)),
+      (p) => watched.get(p)?.revision === written.get(p),
     ).slice(0, share - held.size);
     await Promise.all(candidates.map((c) => claim(store, c.partition, c.mode)));
   }
