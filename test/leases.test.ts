@@ -2,17 +2,20 @@
 // they split fairly without a partition ever held twice, a killed replica's partitions are taken over
 // after its leases expire, a frozen replica stops holding before it could renew, a graceful stop hands
 // over at once, and the fence refuses what an old epoch published after the new one began.
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createPartitionLeases, type LeaseLossReason, type PartitionLease } from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startNats, waitFor, type NatsServer } from "./harness/index.js";
+import { startNats, startProcess, waitFor, type Managed, type NatsServer } from "./harness/index.js";
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const P = 16;
 const TTL = 3000;
 const RENEW = 1000;
+const HOLDER = join(import.meta.dirname, "fixtures", "lease-holder.ts");
+const ROOT = join(import.meta.dirname, "..");
 
 interface Replica {
   id: string;
@@ -236,5 +239,50 @@ describe("partition leases on NATS KV", () => {
     expect(leases.owned()).toHaveLength(4);
     for (const l of leases.owned()) expect(leases.holds(l.partition, l.epoch)).toBe(true);
     expect(leases.stats().lost).toEqual({ expired: 0, taken: 0, released: 0, stopped: 0 });
+  });
+
+  it("a real process frozen with SIGSTOP past its ttl wakes up losing its leases, never acting on them", async () => {
+    const child: Managed = startProcess("lease-holder", process.execPath, ["--import", "tsx", HOLDER], {
+      cwd: ROOT,
+      env: { ...process.env, NATS_URL: nats.url, REPLICA_ID: "frozen", PARTITIONS: String(P), BUCKET: bucket },
+    });
+    try {
+      const acquired = () => [...child.output().matchAll(/^acquired (\d+) (\d+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+      await waitFor(
+        "the child holds every partition and acts",
+        () => {
+          if (child.exited()) throw new Error(`lease holder exited:\n${child.output()}`);
+          return acquired().length === P && /^act /m.test(child.output());
+        },
+        30_000,
+      );
+      const held = acquired();
+      const b = await replica("b");
+
+      child.child.kill("SIGSTOP");
+      const stoppedAt = performance.now();
+      await new Promise((r) => setTimeout(r, 200)); // let the pipe drain what was written before the freeze
+      await waitFor("b takes over the frozen child's partitions", () => holding(b).length === P, 15_000, 20);
+      console.log(`SIGSTOP → takeover of ${P} partitions: ${Math.round(performance.now() - stoppedAt)} ms`);
+      await new Promise((r) => setTimeout(r, Math.max(0, 2 * TTL - (performance.now() - stoppedAt))));
+      const mark = child.output().length;
+      child.child.kill("SIGCONT");
+      await waitFor(
+        "the child reports every old lease lost",
+        () => held.every((l) => new RegExp(`^lost ${l} \\w+$`, "m").test(child.output().slice(mark))),
+        10_000,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const after = child.output().slice(mark);
+      const actedOnOld = held.filter((l) => new RegExp(`^act ${l}$`, "m").test(after));
+      expect(actedOnOld).toEqual([]);
+      console.log(
+        `after SIGCONT: ${after.split("\n").filter((l) => l.startsWith("lost")).length} lost lines, reasons ${[
+          ...new Set([...after.matchAll(/^lost \d+ \d+ (\w+)$/gm)].map((m) => m[1])),
+        ].join(",")}`,
+      );
+    } finally {
+      await child.stop();
+    }
   });
 });
