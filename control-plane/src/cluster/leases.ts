@@ -327,7 +327,12 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     since ??= watched.get(p)?.starts.find((s) => s.epoch === revision)?.since;
     const w = watched.get(p);
     const superseded = w && w.revision > revision && (w.deleted || w.view?.owner !== replicaId);
-    if (since === undefined || superseded || stopping) return;
+    if (superseded) return;
+    if (since === undefined || stopping) {
+      // Won but not taken up: hand it back rather than make the others wait out its ttl.
+      await store.delete(key, { previousSeq: revision }).catch(() => {});
+      return;
+    }
     const h: Held = { partition: p, epoch: revision, since, revision, validUntil: sentAt + ttlMs, dispatched: false };
     if (w && w.revision > revision && w.view?.epoch === revision) h.revision = w.revision;
     held.set(p, h);
