@@ -165,11 +165,18 @@ export async function waitForDelivery(
  * has one webhook-id per transition type (redeliveries of the same id are fine: receivers dedupe
  * them), every down interval of the target that lasted until an announcement has exactly one
  * `outage.opened` incident and exactly one `outage.resolved` for it once the target is back, and no
- * `outage.resolved` arrived while the target was down.
+ * `outage.resolved` arrived while the target was down. `since` limits the judgement to deliveries
+ * and down intervals from then on (one case of a suite that shares a target).
  */
-export function announcedOnce(receiver: SignedReceiver, checkId: string, target: TrackedTarget): string[] {
+export function announcedOnce(
+  receiver: SignedReceiver,
+  checkId: string,
+  target: TrackedTarget,
+  opts: { since?: number } = {},
+): string[] {
+  const since = opts.since ?? 0;
   const problems: string[] = [];
-  const mine = receiver.deliveries().filter((d) => d.event.data.checkId === checkId);
+  const mine = receiver.deliveries().filter((d) => d.event.data.checkId === checkId && d.at >= since);
   const ids = new Map<string, Set<string>>();
   for (const d of mine) {
     const key = `${d.event.data.outageId ?? "?"} ${d.event.type}`;
@@ -185,6 +192,7 @@ export function announcedOnce(receiver: SignedReceiver, checkId: string, target:
   const opened = mine.filter((d) => d.event.type === "outage.opened");
   const resolved = mine.filter((d) => d.event.type === "outage.resolved");
   for (const [i, span] of target.timeline.entries()) {
+    if (span.downAt < since) continue;
     // An incident belongs to the down interval that contains its start (the first failing result).
     const inSpan = (t: number | undefined) =>
       t !== undefined && t >= span.downAt - 1000 && (span.upAt === undefined || t < span.upAt);
@@ -304,13 +312,29 @@ export async function waitStoredExactlyOnce(
   return last;
 }
 
-/** The `lastSeq` of every "agent starting" line an agent logged (its seq high-water mark at each start). */
-export function startingSeqs(agent: Pick<Agent, "proc">): number[] {
-  return agent.proc
-    .output()
-    .split("\n")
-    .filter((l) => l.startsWith("{") && l.includes('"agent starting"'))
-    .map((l) => Number((JSON.parse(l) as { lastSeq?: string }).lastSeq ?? 0));
+/** What a (re)started agent logged in its "agent starting" line: its seq high-water mark and outbox depth. */
+export interface AgentStart {
+  lastSeq: number;
+  outboxDepth: number;
+}
+
+/** Waits for the "agent starting" line of a just started agent process and returns what it says. */
+export async function agentStarted(agent: Pick<Agent, "proc">, timeoutMs = 20_000): Promise<AgentStart> {
+  return waitFor(
+    `${agent.proc.name} starting`,
+    () => {
+      if (agent.proc.exited()) throw new Error(`${agent.proc.name} exited:\n${agent.proc.output().slice(-3000)}`);
+      const line = agent.proc
+        .output()
+        .split("\n")
+        .find((l) => l.startsWith("{") && l.includes('"agent starting"'));
+      if (!line) return undefined;
+      const { lastSeq, outboxDepth } = JSON.parse(line) as { lastSeq?: string; outboxDepth?: number };
+      return { lastSeq: Number(lastSeq ?? 0), outboxDepth: outboxDepth ?? 0 };
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 /** Stops `pid` with SIGSTOP for `ms`, then SIGCONT; the SIGCONT is sent even when the wait is interrupted. */
