@@ -2,6 +2,7 @@
 // signed delivery, the assertions every fault case makes (results stored exactly once, each
 // transition announced once, no recovery announced while the target is down) and the faults
 // themselves (SIGSTOP/SIGCONT, SIGKILL). Processes are only ever signalled by their own PID.
+import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { verifyWebhook } from "@probemesh/control-plane";
@@ -107,14 +108,20 @@ export async function startSignedReceiver(target: Pick<TrackedTarget, "isDown">)
 /** Creates the `outage.opened`/`outage.resolved` webhook hook and a 1 s HTTP check on the target; waits until it is up. */
 export async function setUpOutageCheck(
   cp: ControlPlane,
-  opts: { checkId: string; target: TrackedTarget; receiver: SignedReceiver },
+  opts: {
+    checkId: string;
+    target: TrackedTarget;
+    receiver: SignedReceiver;
+    /** Where the control plane delivers (a relay to the receiver); default the receiver's URL. */
+    hookUrl?: string;
+  },
 ): Promise<{ uid: string }> {
   const hook = await cp.request("/v1/hooks", {
     method: "POST",
     body: JSON.stringify({
       id: `faults-${opts.checkId}`,
       type: "webhook",
-      url: opts.receiver.url,
+      url: opts.hookUrl ?? opts.receiver.url,
       events: ["outage.opened", "outage.resolved"],
       checks: [opts.checkId],
     }),
@@ -379,4 +386,41 @@ export async function readLease(nc: NatsConnection, partition: number): Promise<
 /** The partition of a check (same hash as the control plane: `partitionOf(uid, P)`). */
 export function partitionOfCheck(uid: string, partitions: number): number {
   return partitionOf(uid, partitions);
+}
+
+/** A TCP relay listening on `host` (port chosen by the kernel) to `to`; for servers bound to 127.0.0.1 only. */
+export interface Relay {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Relays connections on `host` to `to` (e.g. ClickHouse on 127.0.0.1 for a process in a network namespace). */
+export async function startRelay(host: string, to: { host: string; port: number }): Promise<Relay> {
+  const sockets = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = createConnection(to);
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => {
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, () => resolve());
+  });
+  return {
+    host,
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -180,6 +180,15 @@ export function startAgent(opts: AgentOptions): Agent {
   };
 }
 
+/** A replica run in a network namespace (see `startMesh`'s `replicaPlacement`). */
+export interface ReplicaPlacement {
+  netns: string;
+  /** Address it listens on (API and gRPC), reachable from the root namespace. */
+  host: string;
+  natsUrl: string;
+  clickhouseUrl: string;
+}
+
 /**
  * A whole local mesh: NATS, ClickHouse, one or more control-plane replicas and one enrolled agent per
  * region (`agent-<region>`).
@@ -225,22 +234,35 @@ export async function startMesh(opts: {
   env?: Record<string, string>;
   secure?: boolean;
   replicas?: number;
+  /** Host plain NATS listens on (`secure: false` only), e.g. `0.0.0.0` for replicas in network namespaces. */
+  natsHost?: string;
+  /**
+   * Where replica `i` runs, when not on 127.0.0.1 of this namespace: inside `netns`, listening on
+   * `host`, reaching NATS and ClickHouse at the URLs given (plaintext meshes only).
+   */
+  replicaPlacement?: (i: number) => ReplicaPlacement | undefined;
+  /** Runs once NATS and ClickHouse are up, before the first replica starts (e.g. to relay to them). */
+  beforeReplicas?: (servers: { nats: NatsServer; ch: ClickHouseServer }) => Promise<void>;
 }): Promise<Mesh> {
   const [secureNats, ch] = await Promise.all([
     (opts.secure ?? true) ? startSecureNats() : undefined,
     startClickHouse(),
   ]);
-  const nats: NatsServer = secureNats ?? (await startNats());
+  const nats: NatsServer = secureNats ?? (await startNats(opts.natsHost ? { host: opts.natsHost } : {}));
   const secure = secureNats ? { caFile: secureNats.caFile, env: secureNats.env } : undefined;
   const replicaIds = Array.from({ length: Math.max(1, opts.replicas ?? 1) }, (_, i) => `replica-${i}`);
-  const launch = (i: number, ports?: { http: number; grpc: number }) =>
-    startControlPlane({
+  const launch = (i: number, ports?: { http: number; grpc: number }) => {
+    const placed = opts.replicaPlacement?.(i);
+    return startControlPlane({
       ...(ports ? { ports } : {}),
-      natsUrl: nats.url,
-      clickhouseUrl: ch.url,
+      natsUrl: placed?.natsUrl ?? nats.url,
+      clickhouseUrl: placed?.clickhouseUrl ?? ch.url,
+      ...(placed ? { netns: placed.netns, host: placed.host } : {}),
       ...(secure ? { caFile: secure.caFile } : {}),
       env: { ...secure?.env, PROBEMESH_REPLICA_ID: replicaIds[i]!, ...opts.env },
     });
+  };
+  await opts.beforeReplicas?.({ nats, ch });
   const replicas: ControlPlane[] = [];
   for (let i = 0; i < replicaIds.length; i++) replicas.push(await launch(i));
   const agents: Agent[] = [];
