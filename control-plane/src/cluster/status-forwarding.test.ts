@@ -67,7 +67,7 @@ function fakeNats() {
         json: () => JSON.parse(data) as unknown,
         respond: (r: string) => (resolve(JSON.parse(r)), true),
       } as unknown as Msg;
-      sub.cb(null, m);
+      void sub.cb(null, m);
       // Unanswered requests resolve to "silence" once the handler's promise chain has run.
       setTimeout(() => resolve("silence"), 20);
     });
