@@ -115,11 +115,11 @@ describe("fenced hook deliveries", () => {
     const rcv = await startReceiver();
     receivers.push(rcv);
     // The judge stands for leases.fence: partition 3 was taken over at epoch 10 at `since` (server time).
-    let takeover: { partition: number; epoch: number; since: number } | undefined;
+    const takeover: { at?: { partition: number; epoch: number; since: number } } = {};
     const asked: [number, number, number][] = [];
     const fence: FenceJudge = (partition, epoch, publishedAt) => {
       asked.push([partition, epoch, publishedAt]);
-      const t = takeover;
+      const t = takeover.at;
       return t && partition === t.partition && epoch < t.epoch && publishedAt >= t.since ? "stale" : "current";
     };
     // The old owner publishes; another replica runs the deliveries.
@@ -133,7 +133,7 @@ describe("fenced hook deliveries", () => {
     await oldOwner.publish(before, { fence: { partition: 3, epoch: 9 } });
     // JetStream stamped `before` when it stored it, before its ack came back (one host, one clock).
     await new Promise((r) => setTimeout(r, 20));
-    takeover = { partition: 3, epoch: 10, since: Date.now() };
+    takeover.at = { partition: 3, epoch: 10, since: Date.now() };
     await new Promise((r) => setTimeout(r, 20));
     const stale = outageEvent("outage.resolved", { outageId: "o-before" });
     expect(await oldOwner.publish(stale, { fence: { partition: 3, epoch: 9 } })).toMatchObject({
@@ -297,6 +297,10 @@ describe("status forwarding between replicas", () => {
       failureThreshold: 2,
       recoveryThreshold: 2,
       quorum: "majority",
+      dependsOn: [],
+      canary: false,
+      sinceVersion: 0,
+      notBefore: 0,
     });
     const log = logs.log;
     const app = createApi({
