@@ -123,6 +123,7 @@ export {
   type ConsensusEngineOptions,
   type ConsensusService,
   type ConsensusServiceOptions,
+  type CheckStatus,
   type CheckPolicy,
   type GlobalState,
   type Observation,
@@ -151,7 +152,20 @@ export {
   type Hook,
   type HookEvent,
   type HookType,
+  type PublishOptions,
+  type FenceJudge,
 } from "./hooks/index.js";
+
+export {
+  serveStatus,
+  forwardedStatus,
+  localOrForwarded,
+  statusSubject,
+  STATUS_SUBJECT_PREFIX,
+  type StatusLookup,
+  type StatusServer,
+  type StatusServerStats,
+} from "./cluster/status-forwarding.js";
 
 export {
   createAgentCredentialIssuer,

@@ -4,8 +4,12 @@ import {
   RetentionPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  type JetStreamPublishOptions,
 } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { FENCE_HEADER, type PartitionLease } from "../cluster/types.js";
 import { ensureConsumer, ensureStream } from "../jetstream/ensure.js";
+import { formatFence } from "./fence.js";
 import type { HookEvent } from "./types.js";
 
 /** JetStream work-queue stream of pending deliveries (one message per event and hook). */
@@ -98,10 +102,22 @@ export async function publishDeadLetter(js: JetStreamClient, d: DeadLetter): Pro
   await js.publish(`${DEAD_LETTERS_SUBJECT_PREFIX}.${d.reason}`, JSON.stringify(d));
 }
 
-/** Enqueues one delivery; false when JetStream dropped it as a duplicate of an earlier enqueue. */
-export async function enqueueDelivery(js: JetStreamClient, d: QueuedDelivery): Promise<boolean> {
-  const ack = await js.publish(`${DELIVERIES_SUBJECT_PREFIX}.${d.hookId}`, JSON.stringify(d), {
-    msgID: deliveryId(d.event.id, d.hookId),
-  });
+/**
+ * Enqueues one delivery; false when JetStream dropped it as a duplicate of an earlier enqueue.
+ * `fence`: the partition lease the event was decided under, sent as the `Probemesh-Fence` header.
+ */
+export async function enqueueDelivery(
+  js: JetStreamClient,
+  d: QueuedDelivery,
+  fence?: PartitionLease,
+): Promise<boolean> {
+  const msgID = deliveryId(d.event.id, d.hookId);
+  let opts: Partial<JetStreamPublishOptions> = { msgID };
+  if (fence) {
+    const h = headers();
+    h.set(FENCE_HEADER, formatFence(fence));
+    opts = { msgID, headers: h };
+  }
+  const ack = await js.publish(`${DELIVERIES_SUBJECT_PREFIX}.${d.hookId}`, JSON.stringify(d), opts);
   return !ack.duplicate;
 }

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jets
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import type { PartitionLease } from "../cluster/types.js";
 import type { SecretBox } from "../trust/secret-box.js";
 import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import { createAdapters, type AdapterSet } from "./actions/index.js";
@@ -22,6 +23,7 @@ import {
   type DeliveryWorkerOptions,
   type KnownChecks,
 } from "./delivery-worker.js";
+import type { FenceJudge } from "./fence.js";
 import { eventTime } from "./guardrails.js";
 import { createKvHookStateStore, HOOK_STATE_BUCKET, type HookStateStore } from "./hook-state.js";
 import { createKvHookRegistry, HOOKS_BUCKET, type HookRegistry } from "./registry.js";
@@ -37,6 +39,16 @@ export interface HooksOptions extends DeliveryWorkerOptions, DeliveryStreamOptio
   adapters?: Partial<AdapterSet>;
   /** Run the delivery worker in this replica. @default true */
   deliver?: boolean;
+}
+
+/** Options of {@link Hooks.publish}. */
+export interface PublishOptions {
+  /**
+   * The partition lease the event was decided under: every delivery carries it (`Probemesh-Fence`
+   * header) and the delivery worker refuses it (`fenced`) if a newer lease had begun before it was
+   * enqueued. @default unfenced (always delivered)
+   */
+  fence?: PartitionLease;
 }
 
 /** What `publish()` did with one event. */
@@ -65,7 +77,7 @@ export interface Hooks {
    * Rejects with ValidationError for a malformed event, UnavailableError when NATS could not take it
    * (safe to retry).
    */
-  publish(event: HookEvent): Promise<PublishResult>;
+  publish(event: HookEvent, opts?: PublishOptions): Promise<PublishResult>;
   /** Enqueues a test event for one hook (whatever its `events`); NotFoundError for an unknown hook. */
   test(hookId: string): Promise<{ eventId: string; deliveryId: string }>;
   /** Creates the streams, buckets and consumer if needed, and starts delivering. */
@@ -90,6 +102,7 @@ export function createHooks({
   log,
   secrets,
   checks,
+  fence,
   now = Date.now,
   options = {},
 }: {
@@ -102,6 +115,11 @@ export function createHooks({
    * state is dead-lettered. Without it, check ids of queued deliveries are not validated.
    */
   checks?: KnownChecks;
+  /**
+   * Judges fenced deliveries (`leases.fence`): one whose lease was stale when it was enqueued is not
+   * attempted but recorded as `fenced`. @default every well-formed fence is current (one replica)
+   */
+  fence?: FenceJudge;
   now?: () => number;
   options?: HooksOptions;
 }): Hooks {
@@ -155,7 +173,7 @@ export function createHooks({
     get stats() {
       return { ...(worker?.stats ?? emptyDeliveryStats()), ...counters };
     },
-    async publish(input) {
+    async publish(input, opts = {}) {
       let event: HookEvent;
       try {
         event = validateEvent(input);
@@ -179,7 +197,7 @@ export function createHooks({
       await Promise.all(
         targets.map(async (r) => {
           try {
-            const fresh = await enqueueDelivery(p.js, { hookId: r.hook.id, event, enqueuedAt: now() });
+            const fresh = await enqueueDelivery(p.js, { hookId: r.hook.id, event, enqueuedAt: now() }, opts.fence);
             (fresh ? result.enqueued : result.duplicates).push(r.hook.id);
           } catch (err) {
             failed.push(r.hook.id);
@@ -196,6 +214,7 @@ export function createHooks({
           checkId: event.data.checkId,
           enqueued: result.enqueued,
           duplicates: result.duplicates.length,
+          ...(opts.fence ? { fence: opts.fence } : {}),
         },
         "hook event published",
       );
@@ -245,6 +264,7 @@ export function createHooks({
         deliveryLog: p.deliveries,
         state: p.state,
         ...(checks ? { checks } : {}),
+        ...(fence ? { fence } : {}),
         adapters: { ...createAdapters(), ...options.adapters },
         log: hlog,
         now,
