@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startClickHouse, type ClickHouseServer } from "./clickhouse.js";
-import { startNats, startSecureNats, type NatsServer } from "./nats.js";
+import { startNats, startSecureNats, startSecureNatsCluster, type NatsServer, type SecureNatsCluster } from "./nats.js";
 import { freePort } from "./ports.js";
 import { startProcess, waitFor, waitForPort, type Managed } from "./process.js";
 
@@ -181,7 +181,10 @@ export function startAgent(opts: AgentOptions): Agent {
  * (`agent-<region>`).
  */
 export interface Mesh {
+  /** NATS as a whole (with `natsNodes` > 1: `url` lists every node, stop/restart act on all). */
   readonly nats: NatsServer;
+  /** With `natsNodes` > 1: the cluster, node by node. */
+  readonly natsCluster?: SecureNatsCluster;
   readonly ch: ClickHouseServer;
   /** The current control plane (replaced by `restartControlPlane`). */
   readonly cp: ControlPlane;
@@ -204,19 +207,38 @@ export async function startMesh(opts: {
   regions: readonly string[];
   env?: Record<string, string>;
   secure?: boolean;
+  /** NATS nodes: > 1 runs a secure local cluster (`startSecureNatsCluster`). @default 1 */
+  natsNodes?: number;
+  /** PROBEMESH_JETSTREAM_REPLICAS of the control plane. @default 1 (`natsNodes` when that is 3 or more: 3) */
+  jetstreamReplicas?: number;
 }): Promise<Mesh> {
+  const clustered = (opts.natsNodes ?? 1) > 1;
+  if (clustered && opts.secure === false) throw new Error("startMesh: a NATS cluster is always secure");
   const [secureNats, ch] = await Promise.all([
-    (opts.secure ?? true) ? startSecureNats() : undefined,
+    clustered
+      ? startSecureNatsCluster({ nodes: opts.natsNodes ?? 3 })
+      : (opts.secure ?? true)
+        ? startSecureNats()
+        : undefined,
     startClickHouse(),
   ]);
-  const nats: NatsServer = secureNats ?? (await startNats());
+  const natsCluster = secureNats && "nodes" in secureNats ? secureNats : undefined;
+  const nats: NatsServer =
+    natsCluster !== undefined
+      ? clusterAsServer(natsCluster)
+      : ((secureNats as NatsServer | undefined) ?? (await startNats()));
   const secure = secureNats ? { caFile: secureNats.caFile, env: secureNats.env } : undefined;
+  const replicas = opts.jetstreamReplicas ?? (clustered ? Math.min(3, opts.natsNodes ?? 3) : undefined);
   const launch = () =>
     startControlPlane({
       natsUrl: nats.url,
       clickhouseUrl: ch.url,
       ...(secure ? { caFile: secure.caFile } : {}),
-      env: { ...secure?.env, ...opts.env },
+      env: {
+        ...secure?.env,
+        ...(replicas !== undefined ? { PROBEMESH_JETSTREAM_REPLICAS: String(replicas) } : {}),
+        ...opts.env,
+      },
     });
   let cp = await launch();
   const agents: Agent[] = [];
@@ -233,6 +255,7 @@ export async function startMesh(opts: {
     );
   return {
     nats,
+    ...(natsCluster ? { natsCluster } : {}),
     ch,
     get cp() {
       return cp;
@@ -250,6 +273,22 @@ export async function startMesh(opts: {
       await cp.stop();
       await Promise.all([nats.dispose(), ch.dispose()]);
     },
+  };
+}
+
+/** A cluster seen as one server: its URL lists every node; stop, restart and dispose act on all of them. */
+function clusterAsServer(c: SecureNatsCluster): NatsServer {
+  const first = c.nodes[0];
+  if (!first) throw new Error("a NATS cluster without nodes");
+  return {
+    url: c.url,
+    port: first.port,
+    get proc() {
+      return first.proc;
+    },
+    stop: () => c.stop(),
+    restart: () => c.restart(),
+    dispose: () => c.dispose(),
   };
 }
 
