@@ -67,7 +67,10 @@ unset PROBEMESH_API_TOKEN PROBEMESH_AGENT_TOKEN PROBEMESH_SECRET_KEY PROBEMESH_N
   PROBEMESH_CA_FILE PROBEMESH_TLS_CERT PROBEMESH_TLS_KEY PROBEMESH_NATS_SIGNING_KEY_FILE
 # This script's own Node.js calls (readiness, enrollment, demo checks) trust the mesh's CA.
 export NODE_EXTRA_CA_CERTS="$trust/ca.pem"
-mkdir -p "$trust/agents"
+# Enrollments live in NATS KV: a cluster has its own, so its agents' tokens are kept apart.
+tokens=$trust/agents
+((nats_nodes == 1)) || tokens=$trust/agents/nats-cluster
+mkdir -p "$tokens"
 
 pids=()
 infra_count=$((nats_nodes + 1)) # the NATS nodes and ClickHouse start first
@@ -132,10 +135,10 @@ admin_token=$(env_value PROBEMESH_API_TOKEN)
 
 DEMO_HTTP_PORT=$demo_http_port DEMO_TCP_PORT=$demo_tcp_port start demo-targets node deploy/demo-targets.mjs
 
-# Each agent is enrolled once (POST /v1/agents); its token is kept in .mesh/trust/agents/<region>.token (0600).
-# Enrollments live in NATS: a token whose agent this NATS does not know (another PROBEMESH_NATS_NODES) is replaced.
+# Each agent is enrolled once (POST /v1/agents); its token is kept in .mesh/trust/agents/<region>.token (0600;
+# agents/nats-cluster/ with a NATS cluster). A token whose agent this NATS does not know (its store was deleted) is replaced.
 enroll() { # id, region, provider -> the token file
-  local file="$trust/agents/$2.token"
+  local file="$tokens/$2.token"
   [ -s "$file" ] && PROBEMESH_API_TOKEN=$admin_token node -e '
     fetch(`${process.argv[1]}/v1/agents/${process.argv[2]}`, { headers: { authorization: `Bearer ${process.env.PROBEMESH_API_TOKEN}` } })
       .then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$api" "$1" && return 0
@@ -156,7 +159,7 @@ JS
 for spec in eu-west:aws us-east:gcp ap-south:hetzner; do
   region=${spec%%:*} provider=${spec##*:}
   enroll "agent-$region" "$region" "$provider"
-  PROBEMESH_AGENT_TOKEN=$(cat "$trust/agents/$region.token") PROBEMESH_CA_FILE="$trust/ca.pem" \
+  PROBEMESH_AGENT_TOKEN=$(cat "$tokens/$region.token") PROBEMESH_CA_FILE="$trust/ca.pem" \
     PROBEMESH_NATS_URL="$nats_url_list" PROBEMESH_GRPC_ADDR="$grpc_addr_list" \
     PROBEMESH_AGENT_ID="agent-$region" PROBEMESH_REGION=$region PROBEMESH_PROVIDER=$provider \
     PROBEMESH_STATE_DIR="$mesh/agents/$region" start "agent-$region" node agent/dist/main.js
