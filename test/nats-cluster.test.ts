@@ -5,6 +5,7 @@
 import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openKvBucket } from "@probemesh/control-plane";
 import { RESULTS_STREAM } from "@probemesh/proto";
 import type { ClickHouseServer } from "./harness/clickhouse.js";
 import { startMesh, waitFor, type Mesh } from "./harness/mesh.js";
@@ -98,6 +99,20 @@ describe("NATS cluster: 3 nodes, JetStream replicas 3, a node killed and restart
       await nc.close();
     }
   }, 60_000);
+
+  it("brings a bucket created with 1 replica to 3 (a mesh grown from one NATS server)", async () => {
+    const nc = await cluster.connect();
+    try {
+      const one = await openKvBucket(nc, "grown", { history: 1 });
+      await one.put("k", "v");
+      expect((await one.status()).replicas).toBe(1);
+      const three = await openKvBucket(nc, "grown", { history: 1, replicas: 3 });
+      expect((await three.status()).replicas).toBe(3);
+      expect((await three.get("k"))?.string()).toBe("v");
+    } finally {
+      await nc.close();
+    }
+  }, 30_000);
 
   it("keeps results flowing through kill -9 of the results stream's leader node, then stores each exactly once", async () => {
     const before = await streamInfo(RESULTS_STREAM);
