@@ -175,7 +175,15 @@ export {
   type AgentCredentialIssuer,
   type AgentNatsCredentials,
 } from "./trust/agent-credentials.js";
-export { initTrust, initPaths, type InitOptions, type InitReport, type InitPaths } from "./trust/init.js";
+export {
+  initTrust,
+  initPaths,
+  natsNodePaths,
+  type InitOptions,
+  type InitReport,
+  type InitPaths,
+} from "./trust/init.js";
+export { openKvBucket } from "./jetstream/kv.js";
 export { loadAgentCredentialIssuer } from "./trust/nats-auth.js";
 export { parseEnvFile } from "./trust/env-file.js";
 export { attributingStore, type AttributingStore } from "./checks/attribute-results.js";

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startClickHouse, type ClickHouseServer } from "./clickhouse.js";
-import { startNats, startSecureNats, type NatsServer } from "./nats.js";
+import { startNats, startSecureNats, startSecureNatsCluster, type NatsServer, type SecureNatsCluster } from "./nats.js";
 import { freePort } from "./ports.js";
 import { startProcess, waitFor, waitForPort, type Managed } from "./process.js";
 
@@ -194,7 +194,10 @@ export interface ReplicaPlacement {
  * region (`agent-<region>`).
  */
 export interface Mesh {
+  /** NATS as a whole (with `natsNodes` > 1: `url` lists every node, stop/restart act on all). */
   readonly nats: NatsServer;
+  /** With `natsNodes` > 1: the cluster, node by node. */
+  readonly natsCluster?: SecureNatsCluster;
   readonly ch: ClickHouseServer;
   /** The first replica (replaced by `restartControlPlane`). */
   readonly cp: ControlPlane;
@@ -243,13 +246,28 @@ export async function startMesh(opts: {
   replicaPlacement?: (i: number) => ReplicaPlacement | undefined;
   /** Runs once NATS and ClickHouse are up, before the first replica starts (e.g. to relay to them). */
   beforeReplicas?: (servers: { nats: NatsServer; ch: ClickHouseServer }) => Promise<void>;
+  /** NATS nodes: > 1 runs a secure local cluster (`startSecureNatsCluster`). @default 1 */
+  natsNodes?: number;
+  /** PROBEMESH_JETSTREAM_REPLICAS of the control plane. @default 1 (`natsNodes` when that is 3 or more: 3) */
+  jetstreamReplicas?: number;
 }): Promise<Mesh> {
+  const clustered = (opts.natsNodes ?? 1) > 1;
+  if (clustered && opts.secure === false) throw new Error("startMesh: a NATS cluster is always secure");
   const [secureNats, ch] = await Promise.all([
-    (opts.secure ?? true) ? startSecureNats() : undefined,
+    clustered
+      ? startSecureNatsCluster({ nodes: opts.natsNodes ?? 3 })
+      : (opts.secure ?? true)
+        ? startSecureNats()
+        : undefined,
     startClickHouse(),
   ]);
-  const nats: NatsServer = secureNats ?? (await startNats(opts.natsHost ? { host: opts.natsHost } : {}));
+  const natsCluster = secureNats && "nodes" in secureNats ? secureNats : undefined;
+  const nats: NatsServer =
+    natsCluster !== undefined
+      ? clusterAsServer(natsCluster)
+      : ((secureNats as NatsServer | undefined) ?? (await startNats(opts.natsHost ? { host: opts.natsHost } : {})));
   const secure = secureNats ? { caFile: secureNats.caFile, env: secureNats.env } : undefined;
+  const jsReplicas = opts.jetstreamReplicas ?? (clustered ? Math.min(3, opts.natsNodes ?? 3) : undefined);
   const replicaIds = Array.from({ length: Math.max(1, opts.replicas ?? 1) }, (_, i) => `replica-${i}`);
   const launch = (i: number, ports?: { http: number; grpc: number }) => {
     const placed = opts.replicaPlacement?.(i);
@@ -259,7 +277,12 @@ export async function startMesh(opts: {
       clickhouseUrl: placed?.clickhouseUrl ?? ch.url,
       ...(placed ? { netns: placed.netns, host: placed.host } : {}),
       ...(secure ? { caFile: secure.caFile } : {}),
-      env: { ...secure?.env, PROBEMESH_REPLICA_ID: replicaIds[i]!, ...opts.env },
+      env: {
+        ...secure?.env,
+        PROBEMESH_REPLICA_ID: replicaIds[i]!,
+        ...(jsReplicas !== undefined ? { PROBEMESH_JETSTREAM_REPLICAS: String(jsReplicas) } : {}),
+        ...opts.env,
+      },
     });
   };
   await opts.beforeReplicas?.({ nats, ch });
@@ -283,6 +306,7 @@ export async function startMesh(opts: {
   }
   return {
     nats,
+    ...(natsCluster ? { natsCluster } : {}),
     ch,
     get cp() {
       return replicas[0]!;
@@ -317,6 +341,22 @@ export async function startMesh(opts: {
       await Promise.all(replicas.map((r) => r.stop()));
       await Promise.all([nats.dispose(), ch.dispose()]);
     },
+  };
+}
+
+/** A cluster seen as one server: its URL lists every node; stop, restart and dispose act on all of them. */
+function clusterAsServer(c: SecureNatsCluster): NatsServer {
+  const first = c.nodes[0];
+  if (!first) throw new Error("a NATS cluster without nodes");
+  return {
+    url: c.url,
+    port: first.port,
+    get proc() {
+      return first.proc;
+    },
+    stop: () => c.stop(),
+    restart: () => c.restart(),
+    dispose: () => c.dispose(),
   };
 }
 

@@ -57,6 +57,8 @@ export interface DeliveryStreamOptions {
   ackWaitMs?: number;
   /** Dead letters older than this are dropped. @default 2592000000 (30 days) */
   deadLetterMaxAgeMs?: number;
+  /** Copies of the queue and dead-letter streams in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
 }
 
 /** The id of one event's delivery to one hook: JetStream msgID and the `webhook-id` header. */
@@ -72,6 +74,7 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
       subjects: [`${DELIVERIES_SUBJECT_PREFIX}.>`],
       duplicate_window: (opts.dedupeWindowMs ?? 3_600_000) * 1_000_000,
       max_age: (opts.maxAgeMs ?? 7 * 86_400_000) * 1_000_000,
+      num_replicas: opts.replicas ?? 1,
     },
     createOnly: { retention: RetentionPolicy.Workqueue },
   });
@@ -93,6 +96,7 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
       subjects: [`${DEAD_LETTERS_SUBJECT_PREFIX}.>`],
       max_msgs: 10_000,
       max_age: (opts.deadLetterMaxAgeMs ?? 30 * 86_400_000) * 1_000_000,
+      num_replicas: opts.replicas ?? 1,
     },
   });
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
+import { openKvBucket } from "../jetstream/kv.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { PartitionLease } from "../cluster/types.js";
@@ -39,6 +39,8 @@ export interface HooksOptions extends DeliveryWorkerOptions, DeliveryStreamOptio
   adapters?: Partial<AdapterSet>;
   /** Run the delivery worker in this replica. @default true */
   deliver?: boolean;
+  /** Copies of every hooks stream and KV bucket in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
 }
 
 /** Options of {@link Hooks.publish}. */
@@ -134,11 +136,11 @@ export function createHooks({
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
       await ensureDeliveryStream(jsm, options);
-      await ensureHookLogStream(jsm, options.log);
-      const kvm = new Kvm(js);
+      const replicas = options.replicas ?? 1;
+      await ensureHookLogStream(jsm, { replicas, ...options.log });
       const [hooksKv, stateKv] = await Promise.all([
-        kvm.create(HOOKS_BUCKET, { history: 1 }),
-        kvm.create(HOOK_STATE_BUCKET, { history: 1 }),
+        openKvBucket(nc, HOOKS_BUCKET, { history: 1, replicas }),
+        openKvBucket(nc, HOOK_STATE_BUCKET, { history: 1, replicas }),
       ]);
       return {
         js,
