@@ -37,6 +37,7 @@ describe("loadConfig", () => {
       secretKeys: { keys: [{ id: "k1", key: Buffer.alloc(32, 7) }] },
       insecure: false,
       agentNatsCredsTtlMs: 900_000,
+      partitions: 16,
     });
   });
 
@@ -52,8 +53,10 @@ describe("loadConfig", () => {
       PROBEMESH_RETENTION_DAYS: "7",
       PROBEMESH_INSECURE: "true",
       PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "120",
+      PROBEMESH_PARTITIONS: "1024",
     });
     expect(c).toMatchObject({
+      partitions: 1024,
       insecure: true,
       agentNatsCredsTtlMs: 120_000,
       natsUrl: ["nats://a:4222", "nats://b:4222"],
@@ -150,6 +153,24 @@ describe("loadConfig", () => {
 
   it.each(["1.5", "-1", "abc", "36501"])("rejects retention %s", (days) => {
     expect(problems({ ...tokens, PROBEMESH_RETENTION_DAYS: days }).details?.field).toBe("PROBEMESH_RETENTION_DAYS");
+  });
+
+  it.each(["0", "1025", "-1", "2.5", "sixteen", "1e2", "00016x"])(
+    "rejects PROBEMESH_PARTITIONS=%s, naming the range",
+    (p) => {
+      const e = problems({ ...tokens, PROBEMESH_PARTITIONS: p });
+      expect(e.details?.field).toBe("PROBEMESH_PARTITIONS");
+      expect(JSON.stringify(e.details)).toContain("between 1 and 1024");
+    },
+  );
+
+  it.each([
+    ["1", 1],
+    ["16", 16],
+    [" 64 ", 64],
+    ["1024", 1024],
+  ])("accepts PROBEMESH_PARTITIONS=%j", (raw, n) => {
+    expect(loadConfig({ ...tokens, PROBEMESH_PARTITIONS: raw }).partitions).toBe(n);
   });
 });
 

@@ -227,6 +227,7 @@ async function main(): Promise<void> {
     agents,
     enrollments,
     log,
+    partitions: config.partitions,
     ...(trust.issuer ? { natsCredentials: trust.issuer } : {}),
   });
   const grpcServer: GrpcServer = await startGrpcServer({

@@ -42,6 +42,7 @@ describe("GetNatsCredentials over a TLS gRPC server", () => {
       agents: createMemoryAgentDirectory(),
       enrollments,
       log,
+      partitions: 16,
       ...(issuer ? { natsCredentials: issuer } : {}),
     });
     server = await startGrpcServer({ addr: "127.0.0.1:0", service, log, tls });
