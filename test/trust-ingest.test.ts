@@ -109,7 +109,7 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
     await registry.create(checkFixture("eu-only", { intervalMs: 1000, timeoutMs: 500, regions: ["eu-west"] }));
     const checks = followChecks(registry);
     stopChecks = checks.stop;
-    const binding = createResultBinding({ enrollments, check: checks.get });
+    const binding = createResultBinding({ enrollments, check: checks.get, partitions: 16 });
 
     engine = createConsensusEngine({ now: Date.now, mayVote: (id, region) => enrollments.mayVote(id, region) });
     consensus = createConsensusService({
