@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startClickHouse, type ClickHouseServer } from "./clickhouse.js";
-import { startNats, startSecureNats, type NatsServer } from "./nats.js";
+import { startNats, startSecureNats, type NatsServer, type SecureNatsServer } from "./nats.js";
 import { freePort } from "./ports.js";
 import { startProcess, waitFor, waitForPort, type Managed } from "./process.js";
 
@@ -182,6 +182,8 @@ export function startAgent(opts: AgentOptions): Agent {
  */
 export interface Mesh {
   readonly nats: NatsServer;
+  /** The same server with its trust material (admin and agent connections), unless `secure: false`. */
+  readonly secureNats: SecureNatsServer | undefined;
   readonly ch: ClickHouseServer;
   /** The current control plane (replaced by `restartControlPlane`). */
   readonly cp: ControlPlane;
@@ -233,6 +235,7 @@ export async function startMesh(opts: {
     );
   return {
     nats,
+    secureNats,
     ch,
     get cp() {
       return cp;
