@@ -60,7 +60,8 @@ describe("agent with a catastrophically backtracking check regex", () => {
   it("keeps the other check on its interval and answers the regex check every run", async () => {
     // Assignments come from the agent's cache: no control plane is needed (nor reachable).
     createAssignmentCache({ dir: stateDir, log }).save({
-      version: 1n, partitions: 0,
+      version: 1n,
+      partitions: 0,
       checks: [
         checkFixture("backtracking", {
           intervalMs: 2000,
