@@ -4,7 +4,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL, resultSubject } from "@probemesh/proto";
+import { partitionOf, ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL, resultSubject } from "@probemesh/proto";
 import {
   createAssignmentCache,
   createLogger,
@@ -190,7 +190,7 @@ describe("agent publisher on a real nats-server", () => {
     expect((await storedSeqs()).seqs).toEqual(range(1, 41));
   });
 
-  it("the bin probes from its cache, loses nothing across a NATS outage, and keeps seq growing across a crash", async () => {
+  it("the bin probes from its cache (partition count included), loses nothing across a NATS outage, and keeps seq growing across a crash", async () => {
     await adminConnect();
     await deleteStream();
     await createStream();
@@ -202,10 +202,16 @@ describe("agent publisher on a real nats-server", () => {
     // A previous run left its assignments; the control plane is unreachable for this whole test.
     const stateDir = mkdtempSync(join(tmpdir(), "agent-bin-"));
     cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
+    const uid = "5e0b7c3a-2d4f-4a1b-8c6e-9f0a1b2c3d4e";
     createAssignmentCache({ dir: stateDir, log }).save({
       version: 1n,
-      checks: [checkFixture("tcp1", { type: "tcp", intervalMs: 100, timeoutMs: 90, tcp: { host: "127.0.0.1", port } })],
+      partitions: 16,
+      checks: [
+        checkFixture("tcp1", { type: "tcp", intervalMs: 100, timeoutMs: 90, uid, tcp: { host: "127.0.0.1", port } }),
+      ],
     });
+    // Every result, direct or replayed from the outbox, goes to the check's partition of the cached count.
+    const partitioned = resultSubject("eu-west", "bin-1", partitionOf(uid, 16));
     const launch = () =>
       startAgent({
         id: "bin-1",
@@ -235,6 +241,7 @@ describe("agent publisher on a real nats-server", () => {
     const afterOutage = await seqs();
     // One process lifetime: every seq from 1 on, in order, none lost during the outage.
     expect(afterOutage).toEqual(range(1, afterOutage.length + 1));
+    expect(new Set((await storedSeqs()).subjects)).toEqual(new Set([partitioned]));
 
     // Crash (SIGKILL) and restart: seq never goes back, whatever was in flight is at most a gap.
     await agent.proc.kill();
@@ -244,6 +251,7 @@ describe("agent publisher on a real nats-server", () => {
     const all = await seqs();
     for (let i = 1; i < all.length; i++) expect(all[i]!).toBeGreaterThan(all[i - 1]!);
     expect(all.at(-1)!).toBeGreaterThan(lastBeforeCrash);
+    expect(new Set((await storedSeqs()).subjects)).toEqual(new Set([partitioned]));
 
     // Graceful stop exits 0 and leaves no lock behind.
     await agent.stop();

@@ -61,6 +61,7 @@ describe("agent with a catastrophically backtracking check regex", () => {
     // Assignments come from the agent's cache: no control plane is needed (nor reachable).
     createAssignmentCache({ dir: stateDir, log }).save({
       version: 1n,
+      partitions: 0,
       checks: [
         checkFixture("backtracking", {
           intervalMs: 2000,

@@ -141,7 +141,7 @@ describe.skipIf(unavailable !== undefined)("consensus end to end: three regions 
     const enrollments = createMemoryEnrollments();
     grpc = await startGrpcServer({
       addr: "0.0.0.0:0",
-      service: createAgentService({ registry, agents: agentDir, enrollments, log }),
+      service: createAgentService({ registry, agents: agentDir, enrollments, log, partitions: 16 }),
       log,
     });
     const grpcPort = grpc.addr.slice(grpc.addr.lastIndexOf(":") + 1);

@@ -94,7 +94,7 @@ async function startReplica(natsUrl: string, name: string): Promise<Replica> {
   await enrollments.start();
   const apiTokens = createKvApiTokens({ nc, log });
   await apiTokens.start();
-  const service = createAgentService({ registry, agents, enrollments, log });
+  const service = createAgentService({ registry, agents, enrollments, log, partitions: 16 });
   const grpc = await startGrpcServer({ addr: "127.0.0.1:0", service, log });
   const app = createApi({
     config: { apiToken: API_TOKEN },

@@ -5,7 +5,14 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ProbeResultSchema, ProbeState, RESULTS_STREAM, resultSubject, type ProbeResult } from "@probemesh/proto";
+import {
+  partitionOf,
+  ProbeResultSchema,
+  ProbeState,
+  RESULTS_STREAM,
+  resultSubject,
+  type ProbeResult,
+} from "@probemesh/proto";
 import { checkFixture, probeResultFixture, type ProbeResultInit } from "@probemesh/proto/testing";
 import {
   type ClickHouseStore,
@@ -33,6 +40,9 @@ const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const DURABLE = "probemesh-ingest";
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 const agentOf = (region: string) => `agent-${region}`;
+const PARTITIONS = 16;
+/** Uid the registry gave check "routed" (a uid is given on create). */
+let routedUid = "";
 
 let n = 0;
 function result(over: ProbeResultInit & { agentId: string; region: string }): ProbeResult {
@@ -85,8 +95,8 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
     return info.num_ack_pending === 0 && info.num_pending === 0;
   }
 
-  const stored = async (ids: string[]): Promise<string[]> =>
-    (await store.queryResults({ checkId: "web", from: 0, to: Date.now() + 60_000, limit: 10_000 }))
+  const stored = async (ids: string[], checkId = "web"): Promise<string[]> =>
+    (await store.queryResults({ checkId, from: 0, to: Date.now() + 60_000, limit: 10_000 }))
       .map((r) => r.id)
       .filter((id) => ids.includes(id));
 
@@ -107,9 +117,10 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
     // Runs in every region (no list): the kind of check invented regions used to grow.
     await registry.create(checkFixture("web", { intervalMs: 1000, timeoutMs: 500, failureThreshold: 2 }));
     await registry.create(checkFixture("eu-only", { intervalMs: 1000, timeoutMs: 500, regions: ["eu-west"] }));
+    routedUid = (await registry.create(checkFixture("routed", { intervalMs: 1000, timeoutMs: 500 }))).check.uid;
     const checks = followChecks(registry);
     stopChecks = checks.stop;
-    const binding = createResultBinding({ enrollments, check: checks.get });
+    const binding = createResultBinding({ enrollments, check: checks.get, partitions: PARTITIONS });
 
     engine = createConsensusEngine({ now: Date.now, mayVote: (id, region) => enrollments.mayVote(id, region) });
     consensus = createConsensusService({
@@ -226,6 +237,31 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
     await waitFor("stored once enrolled", async () => (await stored([r.id])).length === 1);
     await waitFor("consumer drained", drained);
     expect(ingest.stats().received - receivedBefore).toBe(2);
+  });
+
+  it("partitioned subjects: the check's partition and the 4-token form are stored, another partition is redelivered, then dropped and counted", async () => {
+    const agent = agentOf("ap-south");
+    const right = partitionOf(routedUid, PARTITIONS);
+    const before = ingest.stats().untrusted;
+    const receivedBefore = ingest.stats().received;
+    const onRight = result({ checkId: "routed", agentId: agent, region: "ap-south" });
+    const unpartitioned = result({ checkId: "routed", agentId: agent, region: "ap-south" });
+    const onWrong = result({ checkId: "routed", agentId: agent, region: "ap-south" });
+    await publish(onRight, resultSubject("ap-south", agent, right));
+    await publish(unpartitioned, resultSubject("ap-south", agent));
+    await publish(onWrong, resultSubject("ap-south", agent, (right + 1) % PARTITIONS));
+    await waitFor(
+      "the check's own partition and the 4-token subject stored",
+      async () => (await stored([onRight.id, unpartitioned.id], "routed")).length === 2,
+    );
+    await waitFor("refused", () => ingest.stats().untrusted.partition - before.partition === 1);
+    await waitFor("consumer drained", drained);
+    // The refused result was delivered three times (a registry copy trailing a re-created check gets that long).
+    expect(ingest.stats().received - receivedBefore).toBe(2 + 3);
+    expect(await stored([onWrong.id], "routed")).toEqual([]);
+    const now = ingest.stats().untrusted;
+    expect(now.subjectMismatch).toBe(before.subjectMismatch);
+    expect(now.notAssigned).toBe(before.notAssigned);
   });
 
   it("a revoked agent's votes are withdrawn and its later results dropped", async () => {

@@ -119,17 +119,21 @@ describe("secure NATS: operator mode, TLS required", () => {
     }
   });
 
-  it("lets an agent publish its own results subject, and nothing else", async () => {
+  it("lets an agent publish its own results subjects (partitioned or not), and nothing else", async () => {
     const nc = await asAgent("agent-a", "eu-west");
     try {
       const js = jetstream(nc);
-      const ack = await js.publish(resultSubject("eu-west", "agent-a"), new Uint8Array([1]), { timeout: 3000 });
-      expect(ack.stream).toBe("PROBEMESH_RESULTS");
+      for (const subject of [resultSubject("eu-west", "agent-a"), resultSubject("eu-west", "agent-a", 7)]) {
+        const ack = await js.publish(subject, new Uint8Array([1]), { timeout: 3000 });
+        expect(ack.stream, subject).toBe("PROBEMESH_RESULTS");
+      }
 
       // Another agent's subject, another region's, the hook queue: permission violations.
       for (const subject of [
         resultSubject("eu-west", "agent-b"),
         resultSubject("us-east", "agent-a"),
+        resultSubject("eu-west", "agent-b", 7),
+        `${resultSubject("eu-west", "agent-a", 7)}.extra`,
         `${DELIVERIES_SUBJECT_PREFIX}.some-hook`,
       ]) {
         const violation = nextError(nc);

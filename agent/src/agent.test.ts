@@ -1,5 +1,5 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { ProbeResultSchema, type ProbeResult } from "@probemesh/proto";
+import { partitionOf, ProbeResultSchema, type ProbeResult } from "@probemesh/proto";
 import { checkFixture, type CheckInit } from "@probemesh/proto/testing";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,12 +18,17 @@ const TOKEN = "tok";
 const check = (id: string, fields: CheckInit = {}) =>
   checkFixture(id, { type: "fake", intervalMs: 100, timeoutMs: 80, ...fields });
 
-function memorySink(): ManagedSink & { results: ProbeResult[] } {
+function memorySink(): ManagedSink & { results: ProbeResult[]; subjects: Map<string, Set<string>> } {
   const results: ProbeResult[] = [];
+  /** Subjects results were published on, by check id. */
+  const subjects = new Map<string, Set<string>>();
   return {
     results,
-    publish: async (_subject, data) => {
-      results.push(fromBinary(ProbeResultSchema, data));
+    subjects,
+    publish: async (subject, data) => {
+      const result = fromBinary(ProbeResultSchema, data);
+      results.push(result);
+      subjects.set(result.checkId, (subjects.get(result.checkId) ?? new Set()).add(subject));
     },
     isUp: () => true,
     onUpChange: () => () => undefined,
@@ -158,6 +163,43 @@ describe("agent wiring", () => {
     // Sequence numbers continue after the restart, with no gap after a clean stop.
     expect(second.sink.results[0]!.seq).toBe(lastSeq + 1n);
     expect(second.agent.stats().assignments.connected).toBe(false);
+  });
+
+  it("publishes each result on its check's partition, keeping the count from its cache across a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agent-wiring-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const uid = "3d6f0a52-7c1b-4e2a-9f4d-8b5e6c7a1d20";
+    const checks = [check("with-uid", { uid }), check("no-uid")];
+    const cp = await startFakeControlPlane({ checks, partitions: 16 });
+    const first = makeAgent(dir, cp.port);
+    await first.agent.start();
+    await until("results of both", () => first.sink.subjects.size === 2);
+    const partitioned = `probemesh.results.eu-west.agent-1.${partitionOf(uid, 16)}`;
+    expect([...first.sink.subjects.get("with-uid")!]).toEqual([partitioned]);
+    // A check created before uids has no partition: the unpartitioned subject.
+    expect([...first.sink.subjects.get("no-uid")!]).toEqual(["probemesh.results.eu-west.agent-1"]);
+    await first.agent.stop();
+    cp.stop();
+
+    // Restarted with the control plane gone: the cached count still routes every result.
+    const second = makeAgent(dir, cp.port);
+    await second.agent.start();
+    await until(
+      "results from the cache",
+      () => second.sink.results.filter((r) => r.checkId === "with-uid").length >= 2,
+    );
+    expect([...second.sink.subjects.get("with-uid")!]).toEqual([partitioned]);
+  });
+
+  it("publishes on the unpartitioned subject while the control plane announces no partitions", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agent-wiring-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const cp = await startFakeControlPlane({ checks: [check("a", { uid: "u-1" })] });
+    cleanups.push(cp.stop);
+    const { agent, sink } = makeAgent(dir, cp.port);
+    await agent.start();
+    await until("results", () => sink.results.length >= 2);
+    expect([...sink.subjects.get("a")!]).toEqual(["probemesh.results.eu-west.agent-1"]);
   });
 
   it("refuses a state dir another live agent holds, and releases it on stop", async () => {

@@ -23,6 +23,7 @@ import { createNatsSink, type NatsSink } from "./publish/nats-sink.js";
 import { openOutbox } from "./publish/outbox.js";
 import { createResultBuilder } from "./publish/result-builder.js";
 import { createResultPublisher, type PublisherStats, type ResultPublisher } from "./publish/result-publisher.js";
+import { subjectForResult } from "./publish/result-subject.js";
 import type { ResultSink } from "./publish/result-sink.js";
 import { openSeqCounter, type SeqCounter } from "./publish/seq-counter.js";
 import type { Clock } from "./schedule/clock.js";
@@ -182,16 +183,19 @@ export function createAgent(deps: AgentDeps): Agent {
           identity: { agentId: config.agentId, region: config.region, provider: config.provider },
           seq,
         });
+        const set = createAssignmentSet({ region: config.region });
+        const self = { region: config.region, agentId: config.agentId };
         const scheduler = createScheduler({
           agentId: config.agentId,
           probers: deps.probers,
           maxConcurrency: config.maxConcurrency,
-          onResult: (report) => publisher.publish(build(report)),
+          // The partition count in force when the result is built decides its subject (kept in the outbox).
+          onResult: (report) =>
+            publisher.publish(build(report), subjectForResult(self, report.check, set.partitions())),
           log: deps.log,
           ...(deps.clock ? { clock: deps.clock } : {}),
           ...(deps.minIntervalMs !== undefined ? { minIntervalMs: deps.minIntervalMs } : {}),
         });
-        const set = createAssignmentSet({ region: config.region });
         const client = createAssignmentClient({
           replicas,
           token: config.agentToken,

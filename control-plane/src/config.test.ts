@@ -38,6 +38,7 @@ describe("loadConfig", () => {
       insecure: false,
       agentNatsCredsTtlMs: 900_000,
       jetstreamReplicas: 1,
+      partitions: 16,
     });
   });
 
@@ -54,9 +55,11 @@ describe("loadConfig", () => {
       PROBEMESH_INSECURE: "true",
       PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "120",
       PROBEMESH_JETSTREAM_REPLICAS: "3",
+      PROBEMESH_PARTITIONS: "1024",
     });
     expect(c).toMatchObject({
       jetstreamReplicas: 3,
+      partitions: 1024,
       insecure: true,
       agentNatsCredsTtlMs: 120_000,
       natsUrl: ["nats://a:4222", "nats://b:4222"],
@@ -161,6 +164,24 @@ describe("loadConfig", () => {
 
   it.each(["1.5", "-1", "abc", "36501"])("rejects retention %s", (days) => {
     expect(problems({ ...tokens, PROBEMESH_RETENTION_DAYS: days }).details?.field).toBe("PROBEMESH_RETENTION_DAYS");
+  });
+
+  it.each(["0", "1025", "-1", "2.5", "sixteen", "1e2", "00016x"])(
+    "rejects PROBEMESH_PARTITIONS=%s, naming the range",
+    (p) => {
+      const e = problems({ ...tokens, PROBEMESH_PARTITIONS: p });
+      expect(e.details?.field).toBe("PROBEMESH_PARTITIONS");
+      expect(JSON.stringify(e.details)).toContain("between 1 and 1024");
+    },
+  );
+
+  it.each([
+    ["1", 1],
+    ["16", 16],
+    [" 64 ", 64],
+    ["1024", 1024],
+  ])("accepts PROBEMESH_PARTITIONS=%j", (raw, n) => {
+    expect(loadConfig({ ...tokens, PROBEMESH_PARTITIONS: raw }).partitions).toBe(n);
   });
 });
 

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
+import { MAX_PARTITIONS } from "@probemesh/proto";
 import { Problems } from "./checks/problems.js";
 import { isHostname } from "./checks/rules.js";
 import { parseKeyRing, type KeyRing } from "./trust/secret-box.js";
@@ -51,6 +52,11 @@ export interface Config {
    * creates; 3 on a 3-node NATS cluster. An existing stream or bucket is brought in line at start. @default 1
    */
   jetstreamReplicas: number;
+  /**
+   * PROBEMESH_PARTITIONS: decision partitions of the mesh (1..MAX_PARTITIONS); sent to agents, which publish
+   * each result on the partition of its check. Every replica of one mesh must use the same value. @default 16
+   */
+  partitions: number;
 }
 
 /** Default of every optional variable, by env name. */
@@ -64,6 +70,7 @@ export const CONFIG_DEFAULTS = {
   PROBEMESH_RETENTION_DAYS: "30",
   PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "900",
   PROBEMESH_JETSTREAM_REPLICAS: "1",
+  PROBEMESH_PARTITIONS: "16",
 } as const;
 
 /**
@@ -181,6 +188,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const ttlSeconds = Number(rawTtl);
   if (!/^\d{1,6}$/.test(rawTtl) || ttlSeconds < 60 || ttlSeconds > 86_400)
     problems.add("PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS", "must be a whole number of seconds between 60 and 86400");
+  const rawPartitions = get("PROBEMESH_PARTITIONS");
+  const partitions = Number(rawPartitions);
+  if (!/^\d{1,4}$/.test(rawPartitions) || partitions < 1 || partitions > MAX_PARTITIONS)
+    problems.add("PROBEMESH_PARTITIONS", `must be a whole number between 1 and ${MAX_PARTITIONS}`);
 
   const rawReplicas = get("PROBEMESH_JETSTREAM_REPLICAS");
   const jetstreamReplicas = Number(rawReplicas);
@@ -199,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(natsSigningKeyFile ? { natsSigningKeyFile } : {}),
     agentNatsCredsTtlMs: ttlSeconds * 1000,
     jetstreamReplicas,
+    partitions,
     natsUrl,
     clickhouseUrl,
     clickhouseDatabase,

@@ -229,6 +229,7 @@ async function main(): Promise<void> {
     agents,
     enrollments,
     log,
+    partitions: config.partitions,
     ...(trust.issuer ? { natsCredentials: trust.issuer } : {}),
   });
   const grpcServer: GrpcServer = await startGrpcServer({
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
   // consensus apply the same binding) and stamped with their check's uid.
   const checks = followChecks(registry);
   life.onStop(() => checks.stop());
-  const binding = createResultBinding({ enrollments, check: checks.get });
+  const binding = createResultBinding({ enrollments, check: checks.get, partitions: config.partitions });
   // Consensus: one engine per control plane, fed by the rows this replica's ingest stored.
   const engine = createConsensusEngine({
     now: Date.now,

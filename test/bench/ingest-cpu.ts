@@ -57,7 +57,7 @@ async function main(): Promise<void> {
         create(CheckSchema, { id: `check-${c}`, type: "http", version: 1, intervalMs: 30_000, regions }),
       );
     }
-    const binding = createResultBinding({ enrollments, check: (id) => checks.get(id) });
+    const binding = createResultBinding({ enrollments, check: (id) => checks.get(id), partitions: 16 });
 
     // The stream holds RESULTS results, every one of them trusted (the cost of the common case).
     const t0 = Date.now() - 60_000;

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     const checks = new Map<string, Check>();
     for (let c = 0; c < CHECKS; c++)
       checks.set(`check-${c}`, create(CheckSchema, { id: `check-${c}`, type: "http", version: 1, intervalMs: 10_000 }));
-    const binding = createResultBinding({ enrollments, check: (id) => checks.get(id) });
+    const binding = createResultBinding({ enrollments, check: (id) => checks.get(id), partitions: 16 });
 
     /** Starts the agents' process with `count` pre-encoded results; resolves once they are encoded. */
     async function agents(prefix: string): Promise<{ go(): Promise<number> }> {

@@ -3,7 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startClickHouse, type ClickHouseServer } from "./clickhouse.js";
-import { startNats, startSecureNats, startSecureNatsCluster, type NatsServer, type SecureNatsCluster } from "./nats.js";
+import {
+  startNats,
+  startSecureNats,
+  startSecureNatsCluster,
+  type NatsServer,
+  type SecureNatsCluster,
+  type SecureNatsServer,
+} from "./nats.js";
 import { freePort } from "./ports.js";
 import { startProcess, waitFor, waitForPort, type Managed } from "./process.js";
 
@@ -198,6 +205,8 @@ export interface Mesh {
   readonly nats: NatsServer;
   /** With `natsNodes` > 1: the cluster, node by node. */
   readonly natsCluster?: SecureNatsCluster;
+  /** The same server with its trust material (admin and agent connections), unless `secure: false`. */
+  readonly secureNats: SecureNatsServer | undefined;
   readonly ch: ClickHouseServer;
   /** The first replica (replaced by `restartControlPlane`). */
   readonly cp: ControlPlane;
@@ -307,6 +316,7 @@ export async function startMesh(opts: {
   return {
     nats,
     ...(natsCluster ? { natsCluster } : {}),
+    secureNats: natsCluster ? undefined : (secureNats as SecureNatsServer | undefined),
     ch,
     get cp() {
       return replicas[0]!;

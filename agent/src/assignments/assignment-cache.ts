@@ -6,7 +6,10 @@ import type { Logger } from "pino";
 import { writeFileAtomicSync } from "../atomic-file.js";
 import type { AssignmentState } from "./assignment-set.js";
 
-/** The last full assignment set, kept on disk so the agent probes while the control plane is away. */
+/**
+ * The last full assignment set and partition count, kept on disk so the agent probes (and publishes on
+ * the right partitions) while the control plane is away.
+ */
 export interface AssignmentCache {
   /** The cached set, or undefined when there is none or it is unreadable (logged). */
   load(): (AssignmentState & { savedAtMs: number }) | undefined;
@@ -40,6 +43,8 @@ export function createAssignmentCache(options: AssignmentCacheOptions): Assignme
         return {
           version: snapshot.version,
           checks: snapshot.checks,
+          // Absent in caches of earlier releases: 0, the unpartitioned subject, until the control plane answers.
+          partitions: snapshot.partitions,
           savedAtMs: typeof doc.savedAtMs === "number" ? doc.savedAtMs : 0,
         };
       } catch (err) {
@@ -52,7 +57,11 @@ export function createAssignmentCache(options: AssignmentCacheOptions): Assignme
         mkdirSync(options.dir, { recursive: true });
         const snapshot = toJson(
           AssignmentSnapshotSchema,
-          create(AssignmentSnapshotSchema, { version: state.version, checks: state.checks }),
+          create(AssignmentSnapshotSchema, {
+            version: state.version,
+            checks: state.checks,
+            partitions: state.partitions,
+          }),
         );
         writeFileAtomicSync(path, `${JSON.stringify({ savedAtMs: now(), snapshot }, null, 1)}\n`);
       } catch (err) {

@@ -108,6 +108,20 @@ describe("assignment client against a real grpc-js server", () => {
     expect(client.stats().connected).toBe(true);
   });
 
+  it("takes the partition count from the snapshot and every delta, and caches it for a restart", async () => {
+    const cp = await startFakeControlPlane(0, (call) => {
+      call.write(snapshot(3n, [check("a")], 16));
+      setTimeout(() => call.write(delta(4n, [check("b")], [], 32)), 50);
+    });
+    cleanups.push(cp.stop);
+    const { set, cache } = startClient(cp.addr);
+    await until("snapshot", () => set.version() === 3n);
+    expect(set.partitions()).toBe(16);
+    await until("delta", () => set.version() === 4n);
+    expect(set.partitions()).toBe(32);
+    expect(cache.load()?.partitions).toBe(32);
+  });
+
   it("reconnects after the server restarts, telling it the version it has", async () => {
     let first = await startFakeControlPlane(0, (call) => call.write(snapshot(3n, [check("a"), check("b")])));
     const port = first.port;
@@ -136,9 +150,11 @@ describe("assignment client against a real grpc-js server", () => {
   it("starts from its cache while the control plane is down, then syncs when it appears", async () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "assign-client-cache-"));
-    createAssignmentCache({ dir, log: silent }).save({ version: 8n, checks: [check("x"), check("y")] });
+    createAssignmentCache({ dir, log: silent }).save({ version: 8n, partitions: 8, checks: [check("x"), check("y")] });
     const { set, events, client } = startClient(`127.0.0.1:${port}`, {}, dir);
     expect(events[0]?.source).toBe("cache");
+    // The cached count stands until a control plane answers: results keep their partitions meanwhile.
+    expect(set.partitions()).toBe(8);
     expect(
       set
         .checks()

@@ -146,11 +146,21 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
     const event = response.event;
     let changes: AssignmentChange[];
     let source: ChangeSource;
+    const partitionsBefore = options.set.partitions();
     if (event.case === "snapshot") {
-      changes = options.set.applySnapshot({ version: event.value.version, checks: event.value.checks });
+      changes = options.set.applySnapshot({
+        version: event.value.version,
+        checks: event.value.checks,
+        partitions: event.value.partitions,
+      });
       source = "snapshot";
       log.info(
-        { version: String(event.value.version), checks: event.value.checks.length, changes: changes.length },
+        {
+          version: String(event.value.version),
+          checks: event.value.checks.length,
+          changes: changes.length,
+          partitions: event.value.partitions,
+        },
         "assignment snapshot received",
       );
     } else if (event.case === "delta") {
@@ -161,7 +171,10 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
       log.warn("assignment message without snapshot or delta; ignored");
       return;
     }
-    options.cache.save({ version: options.set.version(), checks: options.set.checks() });
+    const partitions = options.set.partitions();
+    if (partitions !== partitionsBefore)
+      log.info({ partitions, previous: partitionsBefore, source }, "result partition count changed");
+    options.cache.save({ version: options.set.version(), checks: options.set.checks(), partitions });
     emit(changes, source);
   };
 
@@ -279,7 +292,12 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
       if (cached) {
         const changes = options.set.applySnapshot(cached);
         log.info(
-          { version: String(cached.version), checks: cached.checks.length, savedAtMs: cached.savedAtMs },
+          {
+            version: String(cached.version),
+            checks: cached.checks.length,
+            partitions: cached.partitions,
+            savedAtMs: cached.savedAtMs,
+          },
           "loaded cached assignments",
         );
         emit(changes, "cache");

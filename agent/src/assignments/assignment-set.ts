@@ -9,16 +9,20 @@ export type AssignmentChange =
 export interface AssignmentState {
   version: bigint;
   checks: Check[];
+  /** The mesh's partition count the control plane announced; 0 = none (it predates partitions). */
+  partitions: number;
 }
 
 /** The checks currently assigned to this agent, with the version they came from. */
 export interface AssignmentSet {
   version(): bigint;
   checks(): Check[];
+  /** The partition count of the last snapshot or delta (0 = none announced): results are published by it. */
+  partitions(): number;
   /** Replaces the whole set; returns the changes from the previous set (unchanged checks yield nothing). */
   applySnapshot(snapshot: AssignmentState): AssignmentChange[];
-  /** Applies upserts then removals; returns what actually changed. */
-  applyDelta(delta: { version: bigint; upserted: Check[]; removed: string[] }): AssignmentChange[];
+  /** Applies upserts then removals and takes the delta's partition count; returns what actually changed. */
+  applyDelta(delta: { version: bigint; upserted: Check[]; removed: string[]; partitions: number }): AssignmentChange[];
 }
 
 /** Options of `createAssignmentSet`. */
@@ -31,6 +35,7 @@ export interface AssignmentSetOptions {
 export function createAssignmentSet(options: AssignmentSetOptions): AssignmentSet {
   const checks = new Map<string, Check>();
   let version = 0n;
+  let partitions = 0;
   // Defensive: the control plane filters by region already, but running another region's
   // check would report from the wrong vantage point.
   const mine = (c: Check) => c.regions.length === 0 || c.regions.includes(options.region);
@@ -55,12 +60,14 @@ export function createAssignmentSet(options: AssignmentSetOptions): AssignmentSe
   return {
     version: () => version,
     checks: () => [...checks.values()],
+    partitions: () => partitions,
     applySnapshot(snapshot) {
       const out: AssignmentChange[] = [];
       const incoming = new Set(snapshot.checks.map((c) => c.id));
       for (const id of [...checks.keys()]) if (!incoming.has(id)) remove(id, out);
       for (const c of snapshot.checks) upsert(c, out);
       version = snapshot.version;
+      partitions = snapshot.partitions;
       return out;
     },
     applyDelta(delta) {
@@ -68,6 +75,8 @@ export function createAssignmentSet(options: AssignmentSetOptions): AssignmentSe
       for (const c of delta.upserted) upsert(c, out);
       for (const id of delta.removed) remove(id, out);
       if (delta.version > version) version = delta.version;
+      // Every delta repeats the count: the latest message is the control plane's current word.
+      partitions = delta.partitions;
       return out;
     },
   };

@@ -1,3 +1,5 @@
+import { toBinary } from "@bufbuild/protobuf";
+import { ProbeResultSchema } from "@probemesh/proto";
 import { probeResultFixture } from "@probemesh/proto/testing";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +27,8 @@ function fakeSink() {
   let rejecting = false;
   const failOnce = new Set<string>();
   const accepted: string[] = [];
+  /** Subject of each accepted result, by id. */
+  const subjects = new Map<string, string>();
   const listeners = new Set<(up: boolean) => void>();
   const flight = { now: 0, max: 0 };
   const sink: ResultSink = {
@@ -35,8 +39,9 @@ function fakeSink() {
         if (!up) throw new Error("disconnected");
         if (rejecting) throw new Error("no stream");
         if (failOnce.delete(msgId)) throw new Error("ack timed out");
-        expect(subject).toBe("probemesh.results.r1.a1");
+        expect(subject).toMatch(/^probemesh\.results\.r1\.a1(\.\d+)?$/);
         accepted.push(msgId);
+        subjects.set(msgId, subject);
       } finally {
         flight.now--;
       }
@@ -50,6 +55,7 @@ function fakeSink() {
   return {
     sink,
     accepted,
+    subjects,
     flight,
     failOnce,
     setUp(v: boolean) {
@@ -178,6 +184,58 @@ describe("result publisher", () => {
     await until(() => second.accepted.length === 40);
     expect(second.accepted).toEqual(ids(0, 40));
     await second.pub.close();
+  });
+
+  it("publishes each result on the subject it was given, the default one without", async () => {
+    const t = setup();
+    t.pub.publish(result(0), "probemesh.results.r1.a1.3");
+    t.pub.publish(result(1));
+    t.pub.publish(result(2), "probemesh.results.r1.a1.15");
+    await until(() => t.accepted.length === 3);
+    expect(Object.fromEntries(t.subjects)).toEqual({
+      r00000: "probemesh.results.r1.a1.3",
+      r00001: "probemesh.results.r1.a1",
+      r00002: "probemesh.results.r1.a1.15",
+    });
+    await t.pub.close();
+  });
+
+  it("replays outboxed results after a restart on the subjects they were built for", async () => {
+    const first = setup();
+    first.setUp(false);
+    for (let i = 0; i < 10; i++) first.pub.publish(result(i), `probemesh.results.r1.a1.${i % 4}`);
+    await first.pub.close({ flushMs: 50 });
+    const second = setup(first.dir);
+    expect(second.outbox.depth()).toBe(10);
+    await until(() => second.accepted.length === 10);
+    expect(second.accepted).toEqual(ids(0, 10));
+    for (let i = 0; i < 10; i++)
+      expect(second.subjects.get(ids(i, i + 1)[0]!)).toBe(`probemesh.results.r1.a1.${i % 4}`);
+    await second.pub.close();
+  });
+
+  it("replays a bare result left in the outbox by an earlier release on the unpartitioned subject", async () => {
+    const dir = tempDir();
+    const old = openOutbox({ dir, maxBytes: 1024 * 1024, segmentBytes: 8192, log });
+    old.append(toBinary(ProbeResultSchema, result(0)));
+    old.close();
+    const t = setup(dir);
+    t.pub.publish(result(1), "probemesh.results.r1.a1.2");
+    await until(() => t.accepted.length === 2);
+    expect(Object.fromEntries(t.subjects)).toEqual({
+      r00000: "probemesh.results.r1.a1",
+      r00001: "probemesh.results.r1.a1.2",
+    });
+    await t.pub.close();
+  });
+
+  it("drops (and logs) a result given a subject the outbox could not keep, and goes on", async () => {
+    const t = setup();
+    t.pub.publish(result(0), "not a subject");
+    t.pub.publish(result(1));
+    await until(() => t.accepted.length === 1);
+    expect(t.accepted).toEqual(["r00001"]);
+    await t.pub.close();
   });
 
   it("on close with the sink up flushes what is in memory", async () => {

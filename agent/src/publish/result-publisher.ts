@@ -4,13 +4,17 @@ import type { Logger } from "pino";
 import { createBackoff, type BackoffOptions } from "../backoff.js";
 import { systemClock, type Clock, type TimerHandle } from "../schedule/clock.js";
 import type { Outbox, OutboxStats } from "./outbox.js";
+import { decodeOutboxRecord, encodeOutboxRecord, isKeepableSubject } from "./outbox-record.js";
 import type { ResultSink } from "./result-sink.js";
 
 /** Dependencies and options of `createResultPublisher`. */
 export interface ResultPublisherOptions {
   sink: ResultSink;
   outbox: Outbox;
-  /** Subject of this agent's results (`resultSubject(region, agentId)`). */
+  /**
+   * This agent's unpartitioned subject (`resultSubject(region, agentId)`): where a result published without
+   * a subject goes, and outbox records written by earlier releases (which kept no subject) are replayed.
+   */
   subject: string;
   log: Logger;
   /** @default systemClock() */
@@ -48,8 +52,12 @@ export interface PublisherStats {
 
 /** Publishes results in order, through the outbox whenever the sink cannot take them. */
 export interface ResultPublisher {
-  /** Queues a result; never throws and never blocks on the network. */
-  publish(result: ProbeResult): void;
+  /**
+   * Queues a result for `subject` (@default the `subject` option); never throws and never blocks on the
+   * network. The subject stays with the result through the outbox: a result replayed after a restart
+   * goes where it was built for, whatever the partition count is by then.
+   */
+  publish(result: ProbeResult, subject?: string): void;
   stats(): PublisherStats;
   /**
    * Stops sending: gives in-memory results up to `flushMs` to reach the sink, writes the rest to
@@ -60,6 +68,7 @@ export interface ResultPublisher {
 
 interface Pending {
   id: string;
+  subject: string;
   bytes: Uint8Array;
   /** Clock time it was queued, for the linger. */
   at: number;
@@ -74,7 +83,8 @@ interface Pending {
  * duplicate of its id when replayed), so no result is lost and none overtakes an older one.
  */
 export function createResultPublisher(options: ResultPublisherOptions): ResultPublisher {
-  const { sink, outbox, subject } = options;
+  const { sink, outbox } = options;
+  if (!isKeepableSubject(options.subject)) throw new RangeError(`invalid result subject ${options.subject}`);
   const clock = options.clock ?? systemClock();
   const log = options.log.child({ component: "publisher" });
   const retry = createBackoff({ initialMs: 250, maxMs: 5000, ...options.retry });
@@ -113,7 +123,7 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
 
   const send = async (item: Pending): Promise<boolean> => {
     try {
-      await sink.publish(subject, item.bytes, item.id);
+      await sink.publish(item.subject, item.bytes, item.id);
       published++;
       return true;
     } catch (err) {
@@ -130,7 +140,7 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
       log.warn({ pending: memory.length }, "results cannot be published now; writing them to the outbox");
     }
     for (const item of memory.splice(0)) {
-      outbox.append(item.bytes);
+      outbox.append(encodeOutboxRecord(item.subject, item.bytes));
       outboxed++;
     }
   };
@@ -145,16 +155,18 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
         }
         const entry = outbox.peek();
         if (!entry) continue;
-        let id: string;
+        let item: Pending;
         try {
-          id = fromBinary(ProbeResultSchema, entry.bytes).id;
+          const record = decodeOutboxRecord(entry.bytes);
+          const id = fromBinary(ProbeResultSchema, record.result).id;
+          item = { id, subject: record.subject ?? options.subject, bytes: record.result, at: 0 };
         } catch (err) {
           undecodable++;
           log.error({ err }, "outbox record is not a ProbeResult; discarded");
           outbox.ack(entry);
           continue;
         }
-        const ok = await send({ id, bytes: entry.bytes, at: 0 });
+        const ok = await send(item);
         if (closed) return;
         if (ok) {
           outbox.ack(entry);
@@ -191,12 +203,17 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
   const running = loop().catch((err: unknown) => log.error({ err }, "publisher loop failed"));
 
   return {
-    publish(result) {
+    publish(result, subject = options.subject) {
       if (closed) {
         log.error({ resultId: result.id }, "result after publisher close; dropped");
         return;
       }
-      memory.push({ id: result.id, bytes: toBinary(ProbeResultSchema, result), at: clock.now() });
+      if (!isKeepableSubject(subject)) {
+        // Callers build subjects with resultSubject; this only keeps a bug from stopping the send loop.
+        log.error({ resultId: result.id, subject: subject.slice(0, 300) }, "result with an invalid subject; dropped");
+        return;
+      }
+      memory.push({ id: result.id, subject, bytes: toBinary(ProbeResultSchema, result), at: clock.now() });
       if (wakeOn === "any" || memory.length >= maxWindow) wakeWork?.();
     },
     stats: () => ({ published, outboxed, failures, pending: memory.length, undecodable, outbox: outbox.stats() }),

@@ -28,6 +28,8 @@ export interface FakeControlPlaneOptions {
   token?: string;
   /** Checks sent as snapshot version 1 when a stream opens. @default no snapshot (the test writes to the stream) */
   checks?: Check[] | (() => Check[]);
+  /** Partition count announced in the snapshot and every delta. @default 0 (none, as before partitions) */
+  partitions?: number;
   /** Called for each accepted stream, after the snapshot if any. @default nothing */
   onWatch?: (stream: FakeAssignmentStream) => void;
   /** Answers GetNatsCredentials: `.creds` text and Unix ms expiry. @default FAILED_PRECONDITION (issues none) */
@@ -72,7 +74,7 @@ export async function startFakeControlPlane(opts: FakeControlPlaneOptions = {}):
       // The stream stays open, as the real control plane's does, until the agent goes away.
       if (opts.checks) {
         const checks = typeof opts.checks === "function" ? opts.checks() : opts.checks;
-        call.write(snapshotResponse(1n, checks));
+        call.write(snapshotResponse(1n, checks, opts.partitions ?? 0));
       }
       opts.onWatch?.(call);
     },
@@ -101,7 +103,7 @@ export async function startFakeControlPlane(opts: FakeControlPlaneOptions = {}):
     credentialRequests,
     streams,
     delta(version, upserted, removed = []) {
-      for (const s of streams) s.write(deltaResponse(version, upserted, removed));
+      for (const s of streams) s.write(deltaResponse(version, upserted, removed, opts.partitions ?? 0));
     },
     stop: () => server.forceShutdown(),
   };

@@ -52,7 +52,7 @@ async function setup(recent: Observation[] = []) {
   await enrollments.enroll({ id: "agent-gone", region: "sa-east", provider: "test" });
   await enrollments.revoke("agent-gone");
   const checks = followChecks(registry);
-  const binding = createResultBinding({ enrollments, check: checks.get });
+  const binding = createResultBinding({ enrollments, check: checks.get, partitions: 16 });
   const engine = createConsensusEngine({ now: () => clock, mayVote: (id, r) => enrollments.mayVote(id, r) });
   const seen: Transition[] = [];
   const service = createConsensusService({

@@ -71,7 +71,7 @@ describe("agent gRPC service", () => {
     await server?.close(1000);
   });
 
-  async function setup() {
+  async function setup(partitions = 16) {
     const registry = createMemoryRegistry({ log });
     const agents = createMemoryAgentDirectory();
     const enrollments = createMemoryEnrollments();
@@ -83,7 +83,7 @@ describe("agent gRPC service", () => {
       ["a1", "eu-west"],
     ] as const)
       tokens.set(id, (await enrollments.enroll({ id, region, provider: "test" })).token);
-    const service = createAgentService({ registry, agents, enrollments, log });
+    const service = createAgentService({ registry, agents, enrollments, log, partitions });
     server = await startGrpcServer({ addr: "127.0.0.1:0", service, log });
     client = createGrpcClient(AgentService, `127.0.0.1:${server.port}`, credentials.createInsecure());
     return { registry, agents, enrollments, service, client };
@@ -124,6 +124,35 @@ describe("agent gRPC service", () => {
     expect(service.stats()).toMatchObject({ openStreams: 1, snapshotsSent: 1, deltasSent: 3 });
     const listed = await agents.list();
     expect(listed).toMatchObject([{ id: "agent-eu-west", region: "eu-west", connected: true, assignmentVersion: 3 }]);
+  });
+
+  it("announces the mesh's partition count in the snapshot and in every delta", async () => {
+    const { registry, client } = await setup(64);
+    await registry.create(tcp("first"));
+    const s = collect(client.watchAssignments(watchReq("eu-west"), md()));
+    const snap = await s.next(1);
+    expect(snap.event.case === "snapshot" && snap.event.value.partitions).toBe(64);
+    await registry.create(tcp("second"));
+    await registry.delete("first");
+    const upsert = await s.next(2);
+    const removal = await s.next(3);
+    expect(upsert.event.case === "delta" && upsert.event.value.partitions).toBe(64);
+    expect(removal.event.case === "delta" && [removal.event.value.removed, removal.event.value.partitions]).toEqual([
+      ["first"],
+      64,
+    ]);
+  });
+
+  it.each([0, 1025, 2.5])("refuses to start with %s partitions", (partitions) => {
+    expect(() =>
+      createAgentService({
+        registry: createMemoryRegistry({ log }),
+        agents: createMemoryAgentDirectory(),
+        enrollments: createMemoryEnrollments(),
+        log,
+        partitions,
+      }),
+    ).toThrow(/partitions must be an integer in 1\.\.1024/);
   });
 
   it("sends an agent only the checks its capabilities cover, now and in later deltas", async () => {

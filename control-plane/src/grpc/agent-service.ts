@@ -6,6 +6,7 @@ import {
   AssignmentSnapshotSchema,
   grpcServiceDefinition,
   HeartbeatResponseSchema,
+  MAX_PARTITIONS,
   WatchAssignmentsResponseSchema,
   type AssignmentDelta,
   type GrpcServiceDefinition,
@@ -37,6 +38,11 @@ export interface AgentServiceOptions {
   now?: () => number;
   /** Mints agents' NATS credentials (GetNatsCredentials). @default none: FAILED_PRECONDITION */
   natsCredentials?: AgentCredentialIssuer;
+  /**
+   * The mesh's partition count (PROBEMESH_PARTITIONS, 1..MAX_PARTITIONS), sent in every snapshot and
+   * delta: agents publish each result on the partition of its check, where that partition's decider reads.
+   */
+  partitions: number;
 }
 
 /** Counters of the agent service. */
@@ -83,7 +89,9 @@ interface OpenStream {
  * region are that enrollment's; a revoked agent's open stream ends with PERMISSION_DENIED.
  */
 export function createAgentService(opts: AgentServiceOptions): AgentService {
-  const { registry, agents, enrollments } = opts;
+  const { registry, agents, enrollments, partitions } = opts;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)
+    throw new RangeError(`partitions must be an integer in 1..${MAX_PARTITIONS}, got ${partitions}`);
   const log = opts.log.child({ component: "agent-service" });
   const now = opts.now ?? Date.now;
   const streams = new Map<string, OpenStream>();
@@ -192,6 +200,8 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       call.write(message);
     };
     const sendDelta = (delta: AssignmentDelta) => {
+      // Every delta repeats the count, so an agent never publishes on a stale one for longer than a change.
+      delta.partitions = partitions;
       counters.deltasSent++;
       send(create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: delta } }));
       log.debug(
@@ -227,7 +237,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       create(WatchAssignmentsResponseSchema, {
         event: {
           case: "snapshot",
-          value: create(AssignmentSnapshotSchema, { version: BigInt(watch.version), checks }),
+          value: create(AssignmentSnapshotSchema, { version: BigInt(watch.version), checks, partitions }),
         },
       }),
     );
@@ -258,6 +268,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
         version: watch.version,
         capabilities: agent.capabilities,
         checks: checks.length,
+        partitions,
         // Checks of its region it is not given: their types are not among its capabilities.
         notRunnable: watch.checks.filter((r) => checkRunsIn(r.check, agent.region)).length - checks.length,
         streamId,

@@ -42,6 +42,7 @@ describe("GetNatsCredentials over a TLS gRPC server", () => {
       agents: createMemoryAgentDirectory(),
       enrollments,
       log,
+      partitions: 16,
       ...(issuer ? { natsCredentials: issuer } : {}),
     });
     server = await startGrpcServer({ addr: "127.0.0.1:0", service, log, tls });
@@ -74,7 +75,7 @@ describe("GetNatsCredentials over a TLS gRPC server", () => {
     expect(Number(res.expiresAt)).toBeGreaterThanOrEqual(Math.floor((before + 60_000) / 1000) * 1000);
     const claims = decodeUser(credsJwt(res.creds) ?? "");
     expect(claims.nats.issuer_account).toBe(account);
-    expect(claims.nats.pub?.allow).toEqual(["probemesh.results.eu-west.a1"]);
+    expect(claims.nats.pub?.allow).toEqual(["probemesh.results.eu-west.a1", "probemesh.results.eu-west.a1.*"]);
   });
 
   it("answers FAILED_PRECONDITION without a signing key, UNAUTHENTICATED without the token", async () => {

@@ -51,7 +51,7 @@ for (let c = 0; c < CHECKS; c++) {
   const list = c % 2 === 0 ? [] : [0, 1, 2].map((k) => regions[(c + k) % REGION_COUNT]!);
   checks.set(`check-${c}`, create(CheckSchema, { id: `check-${c}`, type: "http", version: 1, regions: list }));
 }
-const binding = createResultBinding({ enrollments, check: (id) => checks.get(id) });
+const binding = createResultBinding({ enrollments, check: (id) => checks.get(id), partitions: 16 });
 const untrusted = createUntrustedLog({ log: pino({ level: "silent" }) });
 
 /** One batch of realistic messages (what an HTTP probe publishes), each with the subject it came on. */

@@ -64,8 +64,9 @@ export interface IngestOptions {
   binding?: ResultBinding;
   /**
    * Deliveries a result of an agent or a check this replica does not know yet gets before it is dropped
-   * as `notEnrolled` / `notAssigned`: its copy of the enrollments or the registry may trail the replica
-   * that enrolled the agent or handed it the check, and a result must not be lost to that. @default 3
+   * as `notEnrolled` / `notAssigned` / `partition`: its copy of the enrollments or the registry may trail
+   * the replica that enrolled the agent or handed it the check (a check deleted and created again has a
+   * new uid, so a new partition), and a result must not be lost to that. @default 3
    */
   unknownDeliveries?: number;
   /** Delay before such a result comes back. @default 2000 */
@@ -90,7 +91,7 @@ export interface IngestStats {
   /**
    * Results dropped because they are not bound to their sender, per reason: region/agent differ from
    * the subject's, agent not enrolled or revoked, region not the agent's, check not assigned to that
-   * region (or unknown). Terminated, never stored, never seen by consensus.
+   * region (or unknown), partition token not its check's. Terminated, never stored, never seen by consensus.
    */
   untrusted: UntrustedCounts;
   /** Epoch ms of the last successful insert. */
@@ -235,7 +236,9 @@ export function createIngest(opts: IngestOptions): Ingest {
     const untrustedBy = binding?.problem(row, msg.subject);
     if (untrustedBy !== undefined) {
       const unknown =
-        untrustedBy === "notEnrolled" || (untrustedBy === "notAssigned" && !binding?.hasCheck(row.checkId));
+        untrustedBy === "notEnrolled" ||
+        untrustedBy === "partition" ||
+        (untrustedBy === "notAssigned" && !binding?.hasCheck(row.checkId));
       if (unknown && msg.info.deliveryCount < unknownDeliveries) {
         settle(log, "nak", () => msg.nak(unknownRetryMs));
         return;

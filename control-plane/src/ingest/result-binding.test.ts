@@ -1,4 +1,4 @@
-import { resultSubject, type Check } from "@probemesh/proto";
+import { partitionOf, resultSubject, type Check } from "@probemesh/proto";
 import { checkFixture } from "@probemesh/proto/testing";
 import { pino } from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -13,6 +13,9 @@ const claim = (over: Partial<{ checkId: string; agentId: string; region: string 
   ...over,
 });
 
+const P = 16;
+const WEB_UID = "6f1c1e4a-3b8e-4e51-9d0c-2a7f5b9e8c11";
+
 describe("result binding", () => {
   let enrollments: Enrollments;
   let binding: ResultBinding;
@@ -25,10 +28,10 @@ describe("result binding", () => {
     await enrollments.enroll({ id: "agent-old", region: "eu-west", provider: "aws" });
     await enrollments.revoke("agent-old");
     checks.clear();
-    checks.set("web", checkFixture("web", { regions: ["eu-west", "us-east"] }));
+    checks.set("web", checkFixture("web", { regions: ["eu-west", "us-east"], uid: WEB_UID }));
     checks.set("everywhere", checkFixture("everywhere"));
     checks.set("us-only", checkFixture("us-only", { regions: ["us-east"] }));
-    binding = createResultBinding({ enrollments, check: (id) => checks.get(id) });
+    binding = createResultBinding({ enrollments, check: (id) => checks.get(id), partitions: P });
   });
 
   it("trusts a result of an enrolled agent, for its region, on its own subject, of a check it runs", () => {
@@ -79,6 +82,48 @@ describe("result binding", () => {
     expect(binding.problem(claim({ checkId: "us-only" }))).toBeUndefined();
   });
 
+  it("accepts the partitioned subject of the result's check, and the 4-token one", () => {
+    const p = partitionOf(WEB_UID, P);
+    expect(binding.problem(claim(), resultSubject("eu-west", "agent-eu", p))).toBeUndefined();
+    expect(binding.problem(claim(), resultSubject("eu-west", "agent-eu"))).toBeUndefined();
+    // The partition does not hide the sender: region and agent are still the subject's.
+    expect(binding.problem(claim({ agentId: "agent-us" }), resultSubject("eu-west", "agent-eu", p))).toBe(
+      "subjectMismatch",
+    );
+    expect(binding.problem(claim(), `${resultSubject("eu-west", "agent-eu")}.${P + 2000}`)).toBe("subjectMismatch");
+    expect(binding.problem(claim(), `${resultSubject("eu-west", "agent-eu")}.07`)).toBe("subjectMismatch");
+  });
+
+  it("partition: a partitioned subject whose partition is not its check's", () => {
+    const p = partitionOf(WEB_UID, P);
+    for (const other of [0, 1, 2, P - 1, P, 1023].filter((q) => q !== p))
+      expect(binding.problem(claim(), resultSubject("eu-west", "agent-eu", other)), `partition ${other}`).toBe(
+        "partition",
+      );
+    // A check without a uid (created before uids) is published on the 4-token subject only.
+    expect(binding.problem(claim({ checkId: "everywhere" }), resultSubject("eu-west", "agent-eu", 0))).toBe(
+      "partition",
+    );
+    // Stored rows have no subject, so no partition to check.
+    expect(binding.problem(claim())).toBeUndefined();
+    // The check's partition follows its uid (a check deleted and created again has another).
+    const next = "0b2d7c1e-9a34-4f6e-8e21-5c3d1f0a7b99";
+    checks.set("web", checkFixture("web", { regions: ["eu-west"], uid: next }));
+    expect(binding.problem(claim(), resultSubject("eu-west", "agent-eu", partitionOf(next, P)))).toBeUndefined();
+  });
+
+  it("is checked after enrollment and assignment, so those reasons keep their meaning", () => {
+    const wrong = (partitionOf(WEB_UID, P) + 1) % P;
+    expect(binding.problem(claim({ agentId: "ghost" }), resultSubject("eu-west", "ghost", wrong))).toBe("notEnrolled");
+    expect(binding.problem(claim({ checkId: "us-only" }), resultSubject("eu-west", "agent-eu", wrong))).toBe(
+      "notAssigned",
+    );
+  });
+
+  it.each([0, 1025, 1.5])("refuses %s partitions", (partitions) => {
+    expect(() => createResultBinding({ enrollments, check: () => undefined, partitions })).toThrow(RangeError);
+  });
+
   it("a revocation takes effect on the next result", async () => {
     expect(binding.problem(claim())).toBeUndefined();
     await enrollments.revoke("agent-eu");
@@ -105,6 +150,7 @@ describe("untrusted log", () => {
       revoked: 1,
       wrongRegion: 1,
       notAssigned: 1,
+      partition: 1,
     });
   });
 
@@ -137,6 +183,10 @@ describe("untrusted log", () => {
       untrusted.drop("subjectMismatch", claim({ agentId: `ghost-${i}`, region: `x${i}` }), own);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ reason: "subjectMismatch", subject: own, agentId: "ghost-0", region: "x0" });
+    // On partitioned subjects the sender is still the agent token, whatever partition each result names.
+    for (let p = 0; p < 16; p++) untrusted.drop("partition", claim(), `${own}.${p}`);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatchObject({ reason: "partition", subject: `${own}.0` });
   });
 
   it("bounds what it remembers: a flood of invented agent ids shares one line a minute", () => {

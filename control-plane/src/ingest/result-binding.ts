@@ -1,13 +1,20 @@
 // Binds every result to its sender: the subject the agent's NATS identity may publish on, its
 // enrollment, and the checks assigned to its region. One function decides for both storage and
 // consensus, so the two paths can never disagree about what is trusted.
-import { RESULTS_SUBJECT_PREFIX, type Check } from "@probemesh/proto";
+import { MAX_PARTITIONS, parseResultSubject, partitionOf, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { checkRunsIn } from "../checks/check-record.js";
 import type { Enrollments } from "../trust/enrollment.js";
 
 /** Why a result is not trusted; each is counted on its own. */
-export const UNTRUSTED_REASONS = ["subjectMismatch", "notEnrolled", "revoked", "wrongRegion", "notAssigned"] as const;
+export const UNTRUSTED_REASONS = [
+  "subjectMismatch",
+  "notEnrolled",
+  "revoked",
+  "wrongRegion",
+  "notAssigned",
+  "partition",
+] as const;
 
 /** Why a result is not trusted (see {@link UNTRUSTED_REASONS}). */
 export type UntrustedReason = (typeof UNTRUSTED_REASONS)[number];
@@ -28,44 +35,37 @@ export interface ResultBindingOptions {
   enrollments: Pick<Enrollments, "get" | "mayVote">;
   /** The current check with this id, or undefined when there is none (synchronous: see followChecks). */
   check: (checkId: string) => Check | undefined;
+  /**
+   * The mesh's partition count (PROBEMESH_PARTITIONS): a result on a partitioned subject must be on
+   * `partitionOf(check.uid, partitions)`, the partition whose decider counts it.
+   */
+  partitions: number;
 }
 
 /** Decides whether a result may be stored and vote. */
 export interface ResultBinding {
   /**
    * Why `claim` must be dropped, or undefined when it is trusted. With `subject` (the NATS subject it
-   * arrived on), its region and agent must be the subject's tokens; without it (results read back from
-   * the store) only enrollment and assignment are checked.
+   * arrived on: `probemesh.results.<region>.<agent>` or `….<partition>`), its region and agent must be the
+   * subject's tokens and a partition token must be its check's; without it (results read back from the
+   * store) only enrollment and assignment are checked.
    */
   problem(claim: ResultClaim, subject?: string): UntrustedReason | undefined;
   /** True when the check exists (a `notAssigned` of an unknown check may only be the registry trailing). */
   hasCheck(checkId: string): boolean;
 }
 
-const PREFIX = `${RESULTS_SUBJECT_PREFIX}.`;
-
-/** True when `subject` is exactly `probemesh.results.<region>.<agentId>`. */
-function subjectMatches(subject: string, region: string, agentId: string): boolean {
-  // Compared in place: no split, no allocation on the hot path. Tokens have no dots, so this is exact.
-  const regionAt = PREFIX.length;
-  const agentAt = regionAt + region.length + 1;
-  return (
-    subject.length === agentAt + agentId.length &&
-    subject.startsWith(PREFIX) &&
-    subject.startsWith(region, regionAt) &&
-    subject.charCodeAt(agentAt - 1) === 46 /* "." */ &&
-    subject.startsWith(agentId, agentAt) &&
-    !region.includes(".") &&
-    !agentId.includes(".")
-  );
-}
-
 /** Creates the binding over the enrollments and the check registry. */
 export function createResultBinding(opts: ResultBindingOptions): ResultBinding {
-  const { enrollments, check } = opts;
+  const { enrollments, check, partitions } = opts;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)
+    throw new RangeError(`partitions must be an integer in 1..${MAX_PARTITIONS}, got ${partitions}`);
   return {
     problem(claim, subject) {
-      if (subject !== undefined && !subjectMatches(subject, claim.region, claim.agentId)) return "subjectMismatch";
+      // Both forms are accepted: agents of a control plane that announced no partition count use the 4-token one.
+      const sent = subject === undefined ? undefined : parseResultSubject(subject);
+      if (subject !== undefined && (sent?.region !== claim.region || sent.agentId !== claim.agentId))
+        return "subjectMismatch";
       // The common case costs one lookup; `get` (which copies) only tells refusals apart.
       if (!enrollments.mayVote(claim.agentId, claim.region)) {
         const agent = enrollments.get(claim.agentId);
@@ -75,6 +75,10 @@ export function createResultBinding(opts: ResultBindingOptions): ResultBinding {
       }
       const c = check(claim.checkId);
       if (!c || !checkRunsIn(c, claim.region)) return "notAssigned";
+      // A result on another partition would escape its check's decider (or vote in one it does not
+      // belong to). Agents publish checks without a uid on the 4-token subject, so no partition is theirs.
+      if (sent?.partition !== undefined && (c.uid === "" || sent.partition !== partitionOf(c.uid, partitions)))
+        return "partition";
       return undefined;
     },
     hasCheck: (checkId) => check(checkId) !== undefined,
@@ -83,7 +87,7 @@ export function createResultBinding(opts: ResultBindingOptions): ResultBinding {
 
 /** Zero for every reason. */
 export function emptyUntrustedCounts(): UntrustedCounts {
-  return { subjectMismatch: 0, notEnrolled: 0, revoked: 0, wrongRegion: 0, notAssigned: 0 };
+  return { subjectMismatch: 0, notEnrolled: 0, revoked: 0, wrongRegion: 0, notAssigned: 0, partition: 0 };
 }
 
 /** Options of {@link createUntrustedLog}. */
@@ -150,7 +154,8 @@ export function createUntrustedLog(opts: UntrustedLogOptions): UntrustedLog {
     drop(reason, claim, subject, fields = {}) {
       counts[reason]++;
       const t = now();
-      const sender = subject === undefined ? claim.agentId : subject.slice(subject.lastIndexOf(".") + 1);
+      // The subject's agent token, what NATS let publish it; a subject that is no result subject is its own sender.
+      const sender = subject === undefined ? claim.agentId : (parseResultSubject(subject)?.agentId ?? subject);
       const { slot, shared } = slotFor(`${reason}\u0000${sender}`, t);
       if (t - slot.loggedAt < everyMs) {
         slot.suppressed++;

@@ -7,7 +7,7 @@ describe("createAgentCredentialIssuer", () => {
   const account = publicKeyOf(accountSeed);
   const signingKeySeed = newSeed("account");
 
-  it("mints a .creds file whose JWT allows only the agent's results subject and inbox, expiring after the TTL", async () => {
+  it("mints a .creds file whose JWT allows only the agent's results subjects and inbox, expiring after the TTL", async () => {
     const now = 1_800_000_000_000;
     const issuer = createAgentCredentialIssuer({ signingKeySeed, account, ttlMs: 10 * 60_000, now: () => now + 123 });
     const { creds, expiresAt } = await issuer.issue({ id: "agent-1", region: "eu-west" });
@@ -18,7 +18,10 @@ describe("createAgentCredentialIssuer", () => {
     expect(claims.iss).toBe(publicKeyOf(signingKeySeed));
     expect(claims.nats.issuer_account).toBe(account);
     expect(claims.name).toBe("agent-agent-1");
-    expect(claims.nats.pub).toEqual({ allow: ["probemesh.results.eu-west.agent-1"], deny: [] });
+    expect(claims.nats.pub).toEqual({
+      allow: ["probemesh.results.eu-west.agent-1", "probemesh.results.eu-west.agent-1.*"],
+      deny: [],
+    });
     expect(claims.nats.sub).toEqual({ allow: ["_INBOX_agent-1.>"], deny: [] });
     expect(agentInboxPrefix("agent-1")).toBe("_INBOX_agent-1");
   });

@@ -25,15 +25,17 @@ export function agentInboxPrefix(agentId: string): string {
 }
 
 /**
- * The permissions of an agent's NATS user: publish only its own results subject, subscribe only
- * its own inbox (where JetStream publish acks arrive). No KV, no hook queue, no stream API.
+ * The permissions of an agent's NATS user: publish only its own results subjects (the partitioned
+ * `probemesh.results.<region>.<id>.<partition>`, and the 4-token form an agent uses while its control plane
+ * announces no partition count), subscribe only its own inbox (where JetStream publish acks arrive). No KV,
+ * no hook queue, no stream API. Which partition a result may go to is checked by ingest's binding, not here.
  */
 export function agentPermissions(agent: { id: string; region: string }): {
   pub: { allow: string[] };
   sub: { allow: string[] };
 } {
   return {
-    pub: { allow: [resultSubject(agent.region, agent.id)] },
+    pub: { allow: [resultSubject(agent.region, agent.id), `${resultSubject(agent.region, agent.id)}.*`] },
     sub: { allow: [`${agentInboxPrefix(agent.id)}.>`] },
   };
 }

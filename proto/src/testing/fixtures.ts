@@ -46,11 +46,20 @@ export function probeResultFixture(fields: ProbeResultInit = {}): ProbeResult {
 }
 
 /** A WatchAssignments message carrying the full assignment set at `version`. */
-export function snapshotResponse(version: bigint, checks: Check[]): WatchAssignmentsResponse {
-  return create(WatchAssignmentsResponseSchema, { event: { case: "snapshot", value: { version, checks } } });
+export function snapshotResponse(version: bigint, checks: Check[], partitions = 0): WatchAssignmentsResponse {
+  return create(WatchAssignmentsResponseSchema, {
+    event: { case: "snapshot", value: { version, checks, partitions } },
+  });
 }
 
 /** A WatchAssignments message carrying the changes that lead to `version`. */
-export function deltaResponse(version: bigint, upserted: Check[], removed: string[] = []): WatchAssignmentsResponse {
-  return create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: { version, upserted, removed } } });
+export function deltaResponse(
+  version: bigint,
+  upserted: Check[],
+  removed: string[] = [],
+  partitions = 0,
+): WatchAssignmentsResponse {
+  return create(WatchAssignmentsResponseSchema, {
+    event: { case: "delta", value: { version, upserted, removed, partitions } },
+  });
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file probemesh/v1/agent_service.proto.
  */
 export const file_probemesh_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBwcm9iZW1lc2gvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMcHJvYmVtZXNoLnYxImAKCUFnZW50SW5mbxIKCgJpZBgBIAEoCRIOCgZyZWdpb24YAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIUCgxjYXBhYmlsaXRpZXMYBSADKAkiWAoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvEhUKDWtub3duX3ZlcnNpb24YAiABKAQiSgoSQXNzaWdubWVudFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAQSIwoGY2hlY2tzGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrIloKD0Fzc2lnbm1lbnREZWx0YRIPCgd2ZXJzaW9uGAEgASgEEiUKCHVwc2VydGVkGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrEg8KB3JlbW92ZWQYAyADKAkiiQEKGFdhdGNoQXNzaWdubWVudHNSZXNwb25zZRI0CghzbmFwc2hvdBgBIAEoCzIgLnByb2JlbWVzaC52MS5Bc3NpZ25tZW50U25hcHNob3RIABIuCgVkZWx0YRgCIAEoCzIdLnByb2JlbWVzaC52MS5Bc3NpZ25tZW50RGVsdGFIAEIHCgVldmVudCKdAQoQSGVhcnRiZWF0UmVxdWVzdBImCgVhZ2VudBgBIAEoCzIXLnByb2JlbWVzaC52MS5BZ2VudEluZm8SGgoSYXNzaWdubWVudF92ZXJzaW9uGAIgASgEEhQKDG91dGJveF9kZXB0aBgDIAEoDRIQCghsYXN0X3NlcRgEIAEoBBIdChVzY2hlZHVsaW5nX2xhZ19wOTlfbXMYBSABKAEiKwoRSGVhcnRiZWF0UmVzcG9uc2USFgoOc2VydmVyX3RpbWVfbXMYASABKAQiQwoZR2V0TmF0c0NyZWRlbnRpYWxzUmVxdWVzdBImCgVhZ2VudBgBIAEoCzIXLnByb2JlbWVzaC52MS5BZ2VudEluZm8iPwoaR2V0TmF0c0NyZWRlbnRpYWxzUmVzcG9uc2USDQoFY3JlZHMYASABKAkSEgoKZXhwaXJlc19hdBgCIAEoAzKqAgoMQWdlbnRTZXJ2aWNlEmMKEFdhdGNoQXNzaWdubWVudHMSJS5wcm9iZW1lc2gudjEuV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QaJi5wcm9iZW1lc2gudjEuV2F0Y2hBc3NpZ25tZW50c1Jlc3BvbnNlMAESTAoJSGVhcnRiZWF0Eh4ucHJvYmVtZXNoLnYxLkhlYXJ0YmVhdFJlcXVlc3QaHy5wcm9iZW1lc2gudjEuSGVhcnRiZWF0UmVzcG9uc2USZwoSR2V0TmF0c0NyZWRlbnRpYWxzEicucHJvYmVtZXNoLnYxLkdldE5hdHNDcmVkZW50aWFsc1JlcXVlc3QaKC5wcm9iZW1lc2gudjEuR2V0TmF0c0NyZWRlbnRpYWxzUmVzcG9uc2ViBnByb3RvMw", [file_probemesh_v1_check]);
+  fileDesc("CiBwcm9iZW1lc2gvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMcHJvYmVtZXNoLnYxImAKCUFnZW50SW5mbxIKCgJpZBgBIAEoCRIOCgZyZWdpb24YAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIUCgxjYXBhYmlsaXRpZXMYBSADKAkiWAoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvEhUKDWtub3duX3ZlcnNpb24YAiABKAQiXgoSQXNzaWdubWVudFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAQSIwoGY2hlY2tzGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrEhIKCnBhcnRpdGlvbnMYAyABKA0ibgoPQXNzaWdubWVudERlbHRhEg8KB3ZlcnNpb24YASABKAQSJQoIdXBzZXJ0ZWQYAiADKAsyEy5wcm9iZW1lc2gudjEuQ2hlY2sSDwoHcmVtb3ZlZBgDIAMoCRISCgpwYXJ0aXRpb25zGAQgASgNIokBChhXYXRjaEFzc2lnbm1lbnRzUmVzcG9uc2USNAoIc25hcHNob3QYASABKAsyIC5wcm9iZW1lc2gudjEuQXNzaWdubWVudFNuYXBzaG90SAASLgoFZGVsdGEYAiABKAsyHS5wcm9iZW1lc2gudjEuQXNzaWdubWVudERlbHRhSABCBwoFZXZlbnQinQEKEEhlYXJ0YmVhdFJlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvEhoKEmFzc2lnbm1lbnRfdmVyc2lvbhgCIAEoBBIUCgxvdXRib3hfZGVwdGgYAyABKA0SEAoIbGFzdF9zZXEYBCABKAQSHQoVc2NoZWR1bGluZ19sYWdfcDk5X21zGAUgASgBIisKEUhlYXJ0YmVhdFJlc3BvbnNlEhYKDnNlcnZlcl90aW1lX21zGAEgASgEIkMKGUdldE5hdHNDcmVkZW50aWFsc1JlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvIj8KGkdldE5hdHNDcmVkZW50aWFsc1Jlc3BvbnNlEg0KBWNyZWRzGAEgASgJEhIKCmV4cGlyZXNfYXQYAiABKAMyqgIKDEFnZW50U2VydmljZRJjChBXYXRjaEFzc2lnbm1lbnRzEiUucHJvYmVtZXNoLnYxLldhdGNoQXNzaWdubWVudHNSZXF1ZXN0GiYucHJvYmVtZXNoLnYxLldhdGNoQXNzaWdubWVudHNSZXNwb25zZTABEkwKCUhlYXJ0YmVhdBIeLnByb2JlbWVzaC52MS5IZWFydGJlYXRSZXF1ZXN0Gh8ucHJvYmVtZXNoLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEmcKEkdldE5hdHNDcmVkZW50aWFscxInLnByb2JlbWVzaC52MS5HZXROYXRzQ3JlZGVudGlhbHNSZXF1ZXN0GigucHJvYmVtZXNoLnYxLkdldE5hdHNDcmVkZW50aWFsc1Jlc3BvbnNlYgZwcm90bzM", [file_probemesh_v1_check]);
 
 /**
  * Who an agent is; sent on every connection.
@@ -94,6 +94,15 @@ export type AssignmentSnapshot = Message<"probemesh.v1.AssignmentSnapshot"> & {
    * @generated from field: repeated probemesh.v1.Check checks = 2;
    */
   checks: Check[];
+
+  /**
+   * Decision partitions of the mesh: publish each result on
+   * `probemesh.results.<region>.<agent id>.<partitionOf(check uid, partitions)>`.
+   * 0 (a control plane that predates partitions): publish on `probemesh.results.<region>.<agent id>`.
+   *
+   * @generated from field: uint32 partitions = 3;
+   */
+  partitions: number;
 };
 
 /**
@@ -123,6 +132,13 @@ export type AssignmentDelta = Message<"probemesh.v1.AssignmentDelta"> & {
    * @generated from field: repeated string removed = 3;
    */
   removed: string[];
+
+  /**
+   * The partition count in force from this version on (see AssignmentSnapshot.partitions).
+   *
+   * @generated from field: uint32 partitions = 4;
+   */
+  partitions: number;
 };
 
 /**
@@ -233,7 +249,8 @@ export const GetNatsCredentialsRequestSchema: GenMessage<GetNatsCredentialsReque
   messageDesc(file_probemesh_v1_agent_service, 7);
 
 /**
- * NATS credentials for the calling agent: publish only its own results subject, subscribe only
+ * NATS credentials for the calling agent: publish only its own results subjects
+ * (`probemesh.results.<region>.<id>` and `probemesh.results.<region>.<id>.*`), subscribe only
  * its own inbox prefix `_INBOX_<agent id>`.
  *
  * @generated from message probemesh.v1.GetNatsCredentialsResponse
