@@ -191,6 +191,20 @@ interface CheckView {
   okViews: number;
   /** When the check last became `partial` with no partial announced yet (NaN when not pending). */
   partialPendingSince: number;
+  /**
+   * Id key of the pending partial (see {@link nextKey}), taken when the check became partial, in the
+   * stream's order, not when the hold ends (NaN when not pending): the end of the hold runs on this
+   * replica's clock, and which results arrived by then, which regions are still down, and whether a
+   * partial was announced at all, may differ between replicas. Taken whether it is announced or not.
+   */
+  partialPendingKey: number;
+  /**
+   * The first failure of the streaks of every region down while the check has been `partial`
+   * (Infinity when it is not): the start of a partial, and of an outage that grows from it, whether
+   * or not the partial was announced. Gathered at every evaluation in the stream's order, so it does
+   * not depend on when this replica's hold ended.
+   */
+  partialFrom: number;
   /** Slot bookkeeping of the check's outage/partial (see {@link Slot}). */
   slot: Slot;
 }
@@ -267,6 +281,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       nextStaleAt: Infinity,
       okViews: 0,
       partialPendingSince: NaN,
+      partialPendingKey: NaN,
+      partialFrom: Infinity,
       slot: newSlot(),
     };
     for (const r of policy.regions) check.regions.set(r, newRegion(r));
@@ -458,7 +474,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
    * incident's start; when an incident of the same kind already opened in this slot with that start
    * or a later one (the failing streak outlived it: an outage that fell back to a partial and formed
    * again), the newest result behind the decision keys it instead, so a new incident never takes an
-   * old one's id.
+   * old one's id. A held partial takes its key when the check becomes partial ({@link
+   * CheckView.partialPendingKey}), not when the hold ends.
    */
   function incidentId(
     kind: IncidentKind,
@@ -467,17 +484,29 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     startedAt: number,
     regions: readonly RegionView[],
   ): string {
+    return formatId(kind, check, nextKey(kind, slot, startedAt, newestResult(regions)), regions[0]?.name ?? "");
+  }
+
+  /** The next id key of `kind` in `slot` (see {@link incidentId}), taken: later keys are larger. */
+  function nextKey(kind: IncidentKind, slot: Slot, startedAt: number, newest: number): number {
     let key = startedAt;
     const previous = slot.lastKey[kind];
-    if (key <= previous) {
-      let newest = -Infinity;
-      for (const r of regions) for (const v of r.views.values()) if (v.last > newest) newest = v.last;
-      key = Math.max(previous + 1, newest);
-    }
+    if (key <= previous) key = Math.max(previous + 1, newest);
     slot.lastKey[kind] = key;
+    return key;
+  }
+
+  function formatId(kind: IncidentKind, check: CheckView, key: number, region: string): string {
     const { checkId, checkUid } = check.policy;
     const owner = checkUid !== "" ? `${checkId}:${checkUid.slice(0, 8)}` : checkId;
-    return kind === "region" ? `region:${owner}:${regions[0]?.name ?? ""}:${key}` : `${kind}:${owner}:${key}`;
+    return kind === "region" ? `region:${owner}:${region}:${key}` : `${kind}:${owner}:${key}`;
+  }
+
+  /** startedAt of the newest result of `regions` (-Infinity before any). */
+  function newestResult(regions: Iterable<RegionView>): number {
+    let newest = -Infinity;
+    for (const r of regions) for (const v of r.views.values()) if (v.last > newest) newest = v.last;
+    return newest;
   }
 
   /** Most frequent reason; ties go to the alphabetically first so replays agree. */
@@ -529,6 +558,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     check.incident = null;
     check.slot.unseen = false;
     check.partialPendingSince = NaN;
+    check.partialPendingKey = NaN;
+    check.partialFrom = Infinity;
   }
 
   function resolved(incident: Outage, t: number, regions: Iterable<string>): Outage {
@@ -768,7 +799,15 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     const want: IncidentKind | null = check.state === "down" ? "outage" : check.state === "partial" ? "partial" : null;
     const checkId = check.policy.checkId;
     const downRegions = [...check.regions.values()].filter((r) => r.state === "down");
-    if (want !== "partial") check.partialPendingSince = NaN;
+    const downFrom = Math.min(...downRegions.map((r) => r.downStartedAt));
+    // What an outage grows from: the partial just before it, announced or not.
+    const grewFrom = want === "outage" ? check.partialFrom : Infinity;
+    if (want === "partial") check.partialFrom = Math.min(check.partialFrom, downFrom);
+    else {
+      check.partialPendingSince = NaN;
+      check.partialPendingKey = NaN;
+      check.partialFrom = Infinity;
+    }
     let absorbed: Outage | null = null;
     if (check.incident && check.incident.kind !== want && check.slot.unseen && want !== "outage") {
       // Adopted at warm-up: it ends only on a recovery seen in results newer than its start.
@@ -791,15 +830,27 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     if (!check.incident) {
       if (want === "partial") {
         if (Number.isNaN(check.partialPendingSince)) check.partialPendingSince = t;
+        if (Number.isNaN(check.partialPendingKey) && downRegions.length > 0)
+          check.partialPendingKey = nextKey("partial", check.slot, downFrom, newestResult(downRegions));
         if (t < check.partialPendingSince + partialHoldMs(check.policy)) return;
       }
       if (downRegions.length === 0) return;
       check.partialPendingSince = NaN;
       const suppressedBy = dependenciesDown(check);
-      // From the results alone: the first failure of the streaks that decided (and of the partial it grew from).
-      const startedAt = Math.min(absorbed?.startedAt ?? Infinity, ...downRegions.map((r) => r.downStartedAt));
+      // From the results alone: the first failure of the streaks that decided (and of the partial it
+      // grew from, announced or not; an adopted partial's stored start too).
+      const startedAt = Math.min(
+        absorbed?.startedAt ?? Infinity,
+        want === "partial" ? check.partialFrom : grewFrom,
+        downFrom,
+      );
+      const id =
+        want === "partial" && !Number.isNaN(check.partialPendingKey)
+          ? formatId(want, check, check.partialPendingKey, "")
+          : incidentId(want, check, check.slot, startedAt, downRegions);
+      check.partialPendingKey = NaN;
       check.incident = {
-        id: incidentId(want, check, check.slot, startedAt, downRegions),
+        id,
         checkId,
         ...uidOf(check),
         kind: want,

@@ -92,7 +92,7 @@ function decide(
   windowMs: number,
   delay: number,
   tickMs: number,
-): string[] {
+): Announced[] {
   let clock = 0;
   const engine = createConsensusEngine({
     now: () => clock,
@@ -109,12 +109,12 @@ function decide(
       },
     ],
   });
-  const ids: string[] = [];
+  const events: Announced[] = [];
   const keep = (ts: Transition[]): void => {
     for (const t of ts)
       if (INCIDENT_TYPES.has(t.type)) {
         const status = engine.status("web");
-        for (const e of hookEventsFromTransition(t, status)) ids.push(e.id);
+        for (const e of hookEventsFromTransition(t, status)) events.push({ id: e.id, at: t.at });
       }
   };
   const stream = results(s, checkUid);
@@ -137,18 +137,208 @@ function decide(
   }
   clock += 10 * INTERVAL;
   keep(engine.tick());
-  return ids;
+  return events;
 }
 
-/** `ids` without the events of partials that `others` never announced and that ended absorbed. */
-function withoutLonePartials(ids: string[], others: string[]): string[] {
-  const incident = (id: string): string => id.slice(0, id.lastIndexOf(":"));
-  const seen = new Set(others.map(incident));
-  const absorbed = new Set(ids.filter((id) => id.endsWith(":partial.absorbed")).map(incident));
-  return ids.filter((id) => seen.has(incident(id)) || !absorbed.has(incident(id)));
+/** An announced incident event: its id and the `at` (deciding engine's clock) of its transition. */
+interface Announced {
+  id: string;
+  at: number;
 }
+
+/**
+ * `events`' ids without those of partials that `others` never announced and that ended (absorbed
+ * by an outage or resolved) at most `lagMs` after they opened.
+ *
+ * The partial hold runs on each engine's clock, from when it learned the check became partial to
+ * when it would announce; an engine that receives results up to `lagMs` later (batch window plus
+ * delivery delay) starts and ends its hold up to `lagMs` later, and learns that the check left
+ * `partial` up to `lagMs` later. When the check leaves `partial` within `lagMs` of the hold's end,
+ * one engine may see it leave before its hold ends (nothing to announce) and the other after (a
+ * partial opens and ends at once). Such a partial then lasted at most `lagMs` on the engine that
+ * announced it; any longer, and both must announce it under one id.
+ */
+function withoutLonePartials(events: Announced[], others: Announced[], lagMs: number): string[] {
+  const incident = (id: string): string => id.slice(0, id.lastIndexOf(":"));
+  const seen = new Set(others.map((e) => incident(e.id)));
+  const opened = new Map<string, number>();
+  const brief = new Set<string>();
+  for (const e of events) {
+    const key = incident(e.id);
+    if (e.id.endsWith(":partial.opened")) opened.set(key, e.at);
+    else if (/:partial\.(absorbed|resolved)$/.test(e.id) && e.at - (opened.get(key) ?? -Infinity) <= lagMs)
+      brief.add(key);
+  }
+  return events.map((e) => e.id).filter((id) => seen.has(incident(id)) || !brief.has(incident(id)));
+}
+
+const ids = (events: Announced[]): string[] => events.map((e) => e.id);
 
 describe("event ids are the same on every replica", () => {
+  const uid = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9";
+  /** `count` rounds of results, every one up at once (jitter and duration 0), then `edit` per round. */
+  const rounds = (
+    count: number,
+    agents: number,
+    edit: (k: number, a: number) => Partial<Scenario["rounds"][number][number]>,
+  ): Scenario["rounds"] =>
+    Array.from({ length: count }, (_, k) =>
+      Array.from({ length: agents }, (_, a) => ({ down: false, jitter: 0, duration: 0, ...edit(k, a) })),
+    );
+
+  it("a partial that re-forms over an outage's streak is keyed by the results when it formed, not when its hold ended", () => {
+    // Shrunk from seed 1713921274. r2 fails from round 12 (1_120_014), all regions rounds 15-17:
+    // partial 1120014, absorbed by outage 1120014. r0 and r1 recover (2 successes each) in round 19:
+    // the outage ends and the check is partial again over r2's streak, so the new partial's start,
+    // 1120014, is taken and the newest result of r2 keys it. Read when the hold ended, that was
+    // r2's round-19 result for the first engine (its hold ended at 1_202_147, just as r2's
+    // round-20 result completed) and r2's round-20 result for the second (it learned of r0's
+    // recovery 790 ms later, so its hold ended later): two ids for one partial.
+    const s: Scenario = {
+      regions: ["r0", "r1", "r2"],
+      agentsPerRegion: 1,
+      quorum: "all",
+      failureThreshold: 1,
+      recoveryThreshold: 2,
+      rounds: rounds(21, 3, (k, a) => ({
+        down: (a === 2 && k >= 12) || (k >= 15 && k <= 17),
+        ...(k === 19 ? { duration: [147, 930, 923][a]! } : {}),
+        ...(k === 20 && a === 2 ? { jitter: 135, duration: 1_998 } : {}),
+      })),
+    };
+    const expected = [
+      "partial:web:0f1e2d3c:1120014:partial.opened",
+      "partial:web:0f1e2d3c:1120014:partial.absorbed",
+      "outage:web:0f1e2d3c:1120014:outage.opened",
+      "outage:web:0f1e2d3c:1120014:outage.resolved",
+      // r2's newest result when the check became partial again (r0's round-19 success): round 18.
+      "partial:web:0f1e2d3c:1180014:partial.opened",
+    ];
+    expect(ids(decide(s, uid, [1], 0, 0, 1_000))).toEqual(expected);
+    expect(ids(decide(s, uid, [2], 790, 0, 200))).toEqual(expected);
+  });
+
+  it("a partial announced by one replica only takes the key both reserved: the next partial's id is the same on both", () => {
+    // Shrunk from a 3000-run search (seed 11). r0 and r2 fail rounds 3-5: outage 1030000. Round 6
+    // r0 recovers (partial, pending on both), r1 fails; round 7 r1 enters down: outage again. The
+    // second engine, 389 ms behind, ended its hold first (1_072_387) and announced a partial that
+    // the outage absorbed at once; the first did not. When the check became partial, both took
+    // that partial's key (1030028, r2's streak), so the partial after the second outage, over the
+    // same streak, is keyed past it on both (r2's newest result then), not only on the engine that
+    // happened to announce the first.
+    const late: Record<string, [number, number]> = {
+      "6:0": [0, 387],
+      "6:2": [0, 373],
+      "6:3": [0, 366],
+      "6:4": [1_329, 9],
+      "6:5": [0, 352],
+      "7:1": [0, 992],
+      "7:2": [0, 1_984],
+      "7:5": [533, 1_819],
+    };
+    const s: Scenario = {
+      regions: ["r0", "r1", "r2"],
+      agentsPerRegion: 2,
+      quorum: "majority",
+      failureThreshold: 2,
+      recoveryThreshold: 1,
+      rounds: rounds(18, 6, (k, a) => {
+        const region = Math.floor(a / 2);
+        const t = late[`${k}:${a}`];
+        return {
+          down: k >= 3 && k <= 11 && (region === 2 || (region === 0 ? k <= 5 : k >= 6 && k <= 8)),
+          ...(t ? { jitter: t[0], duration: t[1] } : {}),
+        };
+      }),
+    };
+    const one = decide(s, uid, [1], 0, 0, 1_000);
+    const other = decide(s, uid, [2], 389, 0, 200);
+    const both = [
+      "outage:web:0f1e2d3c:1030000:outage.opened",
+      "outage:web:0f1e2d3c:1030000:outage.resolved",
+      "outage:web:0f1e2d3c:1030028:outage.opened",
+      "outage:web:0f1e2d3c:1030028:outage.resolved",
+      "partial:web:0f1e2d3c:1080035:partial.opened",
+      "partial:web:0f1e2d3c:1080035:partial.resolved",
+    ];
+    expect(ids(one)).toEqual(both);
+    expect(ids(other)).toEqual([
+      ...both.slice(0, 2),
+      "partial:web:0f1e2d3c:1030028:partial.opened",
+      "partial:web:0f1e2d3c:1030028:partial.absorbed",
+      ...both.slice(2),
+    ]);
+    expect(withoutLonePartials(other, one, 389)).toEqual(both);
+  });
+
+  it("a partial's start, and its outage's, gather every region down while the check was partial, not only those down when the hold ended", () => {
+    // Shrunk from a 3000-run search (seed 66). r1 and r2 fail from round 3 (1_030_024 and
+    // 1_030_014) and enter down in round 5: partial. r2 recovers in round 6, its result completing
+    // at 1_062_025, exactly when the first engine's hold ends (the hold ends first: r2 counts);
+    // the second engine's hold ends 887 ms later, after r2's recovery. Rounds 9-11 r2 and r3 fail
+    // too: outage. Both must name the partial, and the outage that grows from it, the same.
+    const late: Record<string, [number, number]> = {
+      "3:1": [17, 0],
+      "5:0": [0, 25],
+      "5:1": [0, 18],
+      "5:2": [892, 6],
+      "6:2": [327, 1_684],
+    };
+    const s: Scenario = {
+      regions: ["r0", "r1", "r2", "r3"],
+      agentsPerRegion: 1,
+      quorum: "majority",
+      failureThreshold: 3,
+      recoveryThreshold: 1,
+      rounds: rounds(18, 4, (k, a) => {
+        const t = late[`${k}:${a}`];
+        return {
+          down: (a === 1 && k >= 3 && k <= 11) || (a === 2 && k >= 3 && k <= 5) || (a >= 2 && k >= 9 && k <= 11),
+          ...(t ? { jitter: t[0], duration: t[1] } : {}),
+        };
+      }),
+    };
+    const expected = [
+      "partial:web:0f1e2d3c:1030024:partial.opened",
+      "partial:web:0f1e2d3c:1030024:partial.absorbed",
+      "outage:web:0f1e2d3c:1030014:outage.opened",
+      "outage:web:0f1e2d3c:1030014:outage.resolved",
+    ];
+    expect(ids(decide(s, uid, [1], 0, 0, 1_000))).toEqual(expected);
+    expect(ids(decide(s, uid, [2], 887, 0, 200))).toEqual(expected);
+  });
+
+  it("a partial that ends within the delivery lag of its hold's end may be announced by one replica only", () => {
+    // Shrunk from seed 42. r0 (agents 0 and 1) fails rounds 0-2 and enters down with agent-0's
+    // third failure (1_020_000): partial, held 12 s. Agent-0's success of round 3 completes at
+    // 1_031_780, before the first engine's hold ends (1_032_000): r0 splits (unknown), the check is
+    // unknown, then up with agent-1's success at 1_032_014; nothing announced. The second engine
+    // holds results up to 234 ms for a batch: it learned of the partial at 1_020_007 and of
+    // agent-0's success only at 1_032_014, after its hold ended at 1_032_007, so it announces a
+    // partial that ends 7 ms later. Its id is still the one any replica announcing it would use.
+    const s: Scenario = {
+      regions: ["r0", "r1"],
+      agentsPerRegion: 2,
+      quorum: "majority",
+      failureThreshold: 3,
+      recoveryThreshold: 1,
+      rounds: rounds(9, 4, (k, a) => ({
+        down: a < 2 && k <= 2,
+        ...(k === 3 && a === 0 ? { duration: 1_780 } : {}),
+        ...(k === 3 && a === 1 ? { jitter: 231, duration: 1_776 } : {}),
+      })),
+    };
+    const one = decide(s, uid, [1], 0, 0, 1_000);
+    const other = decide(s, uid, [2], 234, 0, 200);
+    expect(one).toEqual([]);
+    expect(other).toEqual([
+      { id: "partial:web:0f1e2d3c:1000000:partial.opened", at: 1_032_007 },
+      { id: "partial:web:0f1e2d3c:1000000:partial.resolved", at: 1_032_014 },
+    ]);
+    expect(withoutLonePartials(other, one, 234)).toEqual([]);
+    expect(withoutLonePartials(other, one, 6)).toEqual(ids(other));
+  });
+
   it("property: two engines fed the same results in other batches, delays and tick cadences announce the same incident events under the same ids", () => {
     fc.assert(
       fc.property(
@@ -158,15 +348,17 @@ describe("event ids are the same on every replica", () => {
         fc.nat({ max: 400 }),
         fc.integer({ min: 200, max: 3_000 }),
         (s, batches, windowMs, delay, tickMs) => {
-          const uid = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9";
           const one = decide(s, uid, [1], 0, 0, 1_000);
           const other = decide(s, uid, batches, windowMs, delay, tickMs);
-          // The partial hold runs on the deciding replica's clock: a partial that an outage absorbs
-          // within moments of the hold's end may be announced by one replica only. Everything both
-          // announce, and every outage, carries the same id.
-          expect(withoutLonePartials(other, one)).toEqual(withoutLonePartials(one, other));
-          expect(one.filter((id) => id.startsWith("outage:"))).toEqual(other.filter((id) => id.startsWith("outage:")));
-          for (const id of one) expect(id).toMatch(/^(outage|partial):web:0f1e2d3c:\d+:[a-z.]+$/);
+          // The partial hold runs on the deciding replica's clock: a partial that ends, or that an
+          // outage absorbs, within moments of the hold's end may be announced by one replica only
+          // (see withoutLonePartials; `other` sees each result at most windowMs + delay after `one`).
+          // Everything both announce, and every outage, carries the same id.
+          const lag = windowMs + delay;
+          expect(withoutLonePartials(other, one, lag)).toEqual(withoutLonePartials(one, other, lag));
+          const outages = (events: Announced[]): string[] => ids(events).filter((id) => id.startsWith("outage:"));
+          expect(outages(one)).toEqual(outages(other));
+          for (const id of ids(one)) expect(id).toMatch(/^(outage|partial):web:0f1e2d3c:\d+:[a-z.]+$/);
         },
       ),
       { numRuns: 120 },
