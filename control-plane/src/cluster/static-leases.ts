@@ -47,7 +47,11 @@ export function createStaticLeases(opts: StaticLeasesOptions): PartitionLeases {
     },
     owned: () => (started ? all() : []),
     holds: (partition, e) =>
-      started && Number.isInteger(partition) && partition >= 0 && partition < partitions && (e === undefined || e === epoch),
+      started &&
+      Number.isInteger(partition) &&
+      partition >= 0 &&
+      partition < partitions &&
+      (e === undefined || e === epoch),
     view: (partition): LeaseView | undefined =>
       partition >= 0 && partition < partitions ? { partition, owner: replicaId, epoch, since } : undefined,
     fence: () => "current",

@@ -10,6 +10,7 @@ import type { Enrollments } from "../trust/enrollment.js";
 import type { ConsensusEngine, ConsensusStats } from "./engine.js";
 import { observationFromRow } from "./observation.js";
 import { createCheckTargets } from "./check-targets.js";
+import { logTransition } from "./transition-log.js";
 import { createIncidentSaver } from "./incident-saver.js";
 import { warmUpLookbackMs } from "./policy.js";
 import type { Observation, Outage, Transition } from "./types.js";
@@ -67,21 +68,6 @@ export interface ConsensusService {
   stats(): ConsensusServiceStats;
 }
 
-const TYPES_LOGGED_AT_INFO = new Set<Transition["type"]>([
-  "check.state",
-  "outage.opened",
-  "outage.resolved",
-  "partial.opened",
-  "partial.resolved",
-  "partial.absorbed",
-  "check.error",
-  "check.error.resolved",
-  "check.degraded",
-  "check.recovered",
-  "agent.impaired",
-  "agent.recovered",
-]);
-
 /** Creates the consensus service of a control plane. */
 export function createConsensusService(opts: ConsensusServiceOptions): ConsensusService {
   const { engine, outageStore, registry } = opts;
@@ -112,9 +98,7 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
   function handle(ts: readonly Transition[]): void {
     for (const t of ts) {
       if ("outage" in t) saver.changed(t.outage);
-      const line = describe(t);
-      if (TYPES_LOGGED_AT_INFO.has(t.type)) log.info(line, "consensus transition");
-      else log.debug(line, "consensus transition");
+      logTransition(log, t);
       if (opts.onTransition) {
         try {
           const r = opts.onTransition(t);
@@ -192,8 +176,7 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       saver.grown(engine.openIncidents());
       await saver
         .flush()
-        .catch((err: unknown) => log.warn({ err, pending: saver.pending() }, "incidents not saved at shutdown"),
-      );
+        .catch((err: unknown) => log.warn({ err, pending: saver.pending() }, "incidents not saved at shutdown"));
     },
 
     onStored(rows) {
@@ -219,33 +202,4 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       };
     },
   };
-}
-
-function describe(t: Transition): Record<string, unknown> {
-  switch (t.type) {
-    case "region.state":
-      return { type: t.type, checkId: t.checkId, region: t.region, from: t.from, to: t.to, at: t.at, reason: t.reason };
-    case "check.state":
-      return { type: t.type, checkId: t.checkId, from: t.from, to: t.to, at: t.at };
-    case "check.degraded":
-    case "check.recovered":
-      return { type: t.type, checkId: t.checkId, at: t.at };
-    case "check.error":
-      return { type: t.type, checkId: t.checkId, at: t.at, message: t.message };
-    case "check.error.resolved":
-      return { type: t.type, checkId: t.checkId, at: t.at, since: t.since, cause: t.cause };
-    case "agent.impaired":
-    case "agent.recovered":
-      return { type: t.type, agentId: t.agentId, region: t.region, at: t.at, reason: t.reason };
-    default:
-      return {
-        type: t.type,
-        checkId: t.checkId,
-        at: t.at,
-        outageId: t.outage.id,
-        regions: t.outage.regions,
-        startedAt: t.outage.startedAt,
-        reason: t.outage.reason,
-      };
-  }
 }

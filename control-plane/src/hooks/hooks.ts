@@ -1,3 +1,4 @@
+import type { PartitionLease } from "../cluster/types.js";
 import { randomBytes } from "node:crypto";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -39,6 +40,12 @@ export interface HooksOptions extends DeliveryWorkerOptions, DeliveryStreamOptio
   deliver?: boolean;
 }
 
+/** Options of one `publish()`. */
+export interface PublishOptions {
+  /** The lease the event was decided under; delivery refuses it once a later epoch began (see HA-PLAN fencing). */
+  fence?: PartitionLease;
+}
+
 /** What `publish()` did with one event. */
 export interface PublishResult {
   eventId: string;
@@ -65,7 +72,7 @@ export interface Hooks {
    * Rejects with ValidationError for a malformed event, UnavailableError when NATS could not take it
    * (safe to retry).
    */
-  publish(event: HookEvent): Promise<PublishResult>;
+  publish(event: HookEvent, opts?: PublishOptions): Promise<PublishResult>;
   /** Enqueues a test event for one hook (whatever its `events`); NotFoundError for an unknown hook. */
   test(hookId: string): Promise<{ eventId: string; deliveryId: string }>;
   /** Creates the streams, buckets and consumer if needed, and starts delivering. */
