@@ -34,6 +34,7 @@ describe("loadConfig", () => {
       ignored: [],
       logLevel: "info",
       retentionDays: 30,
+      partitions: 16,
       secretKeys: { keys: [{ id: "k1", key: Buffer.alloc(32, 7) }] },
       insecure: false,
       agentNatsCredsTtlMs: 900_000,
@@ -50,6 +51,7 @@ describe("loadConfig", () => {
       PROBEMESH_GRPC_ADDR: "[::1]:7071",
       PROBEMESH_LOG_LEVEL: "DEBUG",
       PROBEMESH_RETENTION_DAYS: "7",
+      PROBEMESH_PARTITIONS: "4",
       PROBEMESH_INSECURE: "true",
       PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "120",
     });
@@ -63,6 +65,7 @@ describe("loadConfig", () => {
       grpcAddr: "[::1]:7071",
       logLevel: "debug",
       retentionDays: 7,
+      partitions: 4,
     });
   });
 
@@ -76,6 +79,7 @@ describe("loadConfig", () => {
       PROBEMESH_PUBLIC_STATUS: "yes",
       PROBEMESH_LOG_LEVEL: "loud",
       PROBEMESH_RETENTION_DAYS: "0",
+      PROBEMESH_PARTITIONS: "0",
     });
     const fields = (e.details?.problems as { field: string }[]).map((p) => p.field);
     expect(fields).toEqual([
@@ -87,6 +91,7 @@ describe("loadConfig", () => {
       "PROBEMESH_API_TOKEN",
       "PROBEMESH_PUBLIC_STATUS",
       "PROBEMESH_LOG_LEVEL",
+      "PROBEMESH_PARTITIONS",
       "PROBEMESH_RETENTION_DAYS",
       "PROBEMESH_SECRET_KEY",
     ]);

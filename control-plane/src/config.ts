@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
+import { MAX_PARTITIONS } from "@probemesh/proto";
 import { Problems } from "./checks/problems.js";
 import { isHostname } from "./checks/rules.js";
 import { parseKeyRing, type KeyRing } from "./trust/secret-box.js";
@@ -29,6 +30,8 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   /** PROBEMESH_RETENTION_DAYS: days of results kept in ClickHouse. @default 30 */
   retentionDays: number;
+  /** PROBEMESH_PARTITIONS: decision partitions of the mesh (checks are spread over them by uid). @default 16 */
+  partitions: number;
   /**
    * PROBEMESH_SECRET_KEY: `<keyId>:<base64 of 32 bytes>[,...]`, the first seals secrets at rest, all
    * open them (rotation). Required unless PROBEMESH_INSECURE=true; undefined = secrets stored in clear.
@@ -57,6 +60,7 @@ export const CONFIG_DEFAULTS = {
   PROBEMESH_GRPC_ADDR: "127.0.0.1:7070",
   PROBEMESH_LOG_LEVEL: "info",
   PROBEMESH_RETENTION_DAYS: "30",
+  PROBEMESH_PARTITIONS: "16",
   PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "900",
 } as const;
 
@@ -118,6 +122,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.add("PROBEMESH_LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
   }
 
+  const rawPartitions = get("PROBEMESH_PARTITIONS");
+  const partitions = Number(rawPartitions);
+  if (!/^\d{1,4}$/.test(rawPartitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    problems.add("PROBEMESH_PARTITIONS", `must be a whole number between 1 and ${MAX_PARTITIONS}`);
+  }
   const rawDays = get("PROBEMESH_RETENTION_DAYS");
   const retentionDays = Number(rawDays);
   if (!/^\d{1,5}$/.test(rawDays) || retentionDays < 1 || retentionDays > 36_500) {
@@ -194,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ignored,
     logLevel: logLevel as Config["logLevel"],
     retentionDays,
+    partitions,
     secretKeys,
   };
 }

@@ -23,9 +23,13 @@ import { createRegistry } from "./registry/nats-registry.js";
 import { createClickHouseStore } from "./store/clickhouse-store.js";
 import { createOutageStore } from "./store/outages.js";
 import { startRetention } from "./store/retention.js";
-import { createConsensusEngine } from "./consensus/engine.js";
 import { policyFromCheck } from "./consensus/policy.js";
-import { createConsensusService } from "./consensus/service.js";
+import { createConsensusCluster } from "./consensus/cluster.js";
+import { createIncidentKv, openIncidentBucket } from "./consensus/incident-kv.js";
+import { jetStreamFeed } from "./consensus/result-feed.js";
+import { createStaticLeases } from "./cluster/static-leases.js";
+import type { PartitionLease } from "./cluster/types.js";
+import type { Transition } from "./consensus/types.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
 import { createHooks } from "./hooks/hooks.js";
 import { createHookRelay } from "./hooks/relay.js";
@@ -245,21 +249,40 @@ async function main(): Promise<void> {
     ]),
     migrations: store.migrated(),
   });
-  // One synchronous copy of the registry for ingest: results are bound to their enrolled sender (ingest and
-  // consensus apply the same binding) and stamped with their check's uid.
+  // One synchronous copy of the registry for ingest and the deciders: results are bound to their enrolled
+  // sender (both apply the same binding) and stamped with their check's uid.
   const checks = followChecks(registry);
   life.onStop(() => checks.stop());
   const binding = createResultBinding({ enrollments, check: checks.get });
-  // Consensus: one engine per control plane, fed by the rows this replica's ingest stored.
-  const engine = createConsensusEngine({
-    now: Date.now,
-    mayVote: (id: string, region: string) => enrollments.mayVote(id, region),
-  });
+  const replicaId = `${hostname()}-${process.pid}`;
+  // >>> LEASES: single-replica leases (every partition, epoch 1). The coordinator swaps this line for
+  // >>> createPartitionLeases({ nc, log, partitions: config.partitions, replicaId, ... }) from ./cluster/leases.js.
+  const leases = createStaticLeases({ partitions: config.partitions, replicaId });
+  // ClickHouse keeps incident history; it is written in the background and never waited for.
   const outageStore = createOutageStore({ client: store.client, log });
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
   const hooks = createHooks({ nc, log, secrets, checks: registry });
   const hooksLog = log.child({ component: "hooks" });
+  // Consensus: one decider per partition this replica holds, each fed by its partition's results
+  // straight from JetStream (never waiting on ClickHouse), its open incidents kept in NATS KV.
+  // The relay is created below; transitions reach it through this indirection.
+  let relayTransition: (t: Transition, fence: PartitionLease) => Promise<void> = () => Promise.resolve();
+  const consensus = createConsensusCluster({
+    leases,
+    registry,
+    checks,
+    binding,
+    enrollments,
+    openFeed: jetStreamFeed(nc, log),
+    incidents: createIncidentKv(() => openIncidentBucket(nc)),
+    outageStore,
+    // >>> TRANSITIONAL: agents publish unpartitioned subjects until they learn P from their assignments
+    // >>> (wip/routing); remove this line (and the option) once they do.
+    unpartitioned: true,
+    log,
+    onTransition: (t, fence) => relayTransition(t, fence),
+  });
   // Incidents opened inside a maintenance window are held back from hooks (see HOOKS.md).
   const labels = followCheckLabels(registry);
   life.onStop(() => labels.stop());
@@ -270,15 +293,17 @@ async function main(): Promise<void> {
   });
   // Incidents opened while a dependency (dependsOn) is down are held back too (see HOOKS.md).
   const dependencyGate = createDependencyGate({
-    incident: (checkId) => engine.status(checkId)?.outage,
-    dependenciesDown: (checkId) => engine.status(checkId)?.suppressedBy ?? [],
+    incident: (checkId) => consensus.status(checkId)?.outage,
+    dependenciesDown: (checkId) => consensus.status(checkId)?.suppressedBy ?? [],
     log: hooksLog,
   });
-  // Transitions become hook events in one queue, in order, gated, retried until NATS takes them.
+  // Transitions become hook events in one queue, in order, gated, retried until NATS takes them,
+  // each carrying the fence of the lease it was decided under.
   const relay = createHookRelay({
-    engine,
+    engine: { status: consensus.status, openIncidents: consensus.localOpenIncidents },
     outages: outageStore,
     hooks,
+    leases,
     maintenance: maintenanceGate,
     dependencies: dependencyGate,
     // Which checks have a check.degraded at hooks not yet followed by check.recovered, across restarts.
@@ -286,15 +311,7 @@ async function main(): Promise<void> {
     log,
     signal: life.signal,
   });
-  const consensus = createConsensusService({
-    engine,
-    outageStore,
-    registry,
-    log,
-    binding,
-    enrollments,
-    onTransition: relay.onTransition,
-  });
+  relayTransition = relay.onTransition;
 
   const identities = createCheckIdentityStore({ client: store.client, log });
   const app = createApi({
@@ -306,11 +323,11 @@ async function main(): Promise<void> {
     apiTokens,
     ready,
     log,
-    agentHealth: (id) => engine.agent(id),
+    agentHealth: (id) => consensus.agent(id),
     hooks,
     maintenance,
     consensus: {
-      engine,
+      engine: { status: consensus.status },
       outageStore,
       history: { identities, results: store },
       lookupCheck: async (id) => {
@@ -329,6 +346,28 @@ async function main(): Promise<void> {
   });
   life.onStop(() => apiServer.close());
 
+  await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: life.signal }, () =>
+    hooks.start(),
+  );
+  if (life.signal.aborted) return;
+  life.onStop(() => hooks.stop());
+
+  // Deciding needs NATS only: deciders start (and warm up from KV and JetStream) before ClickHouse is
+  // even reachable. Each partition's open incidents and recent results are loaded before its first live result.
+  await consensus.start();
+  life.onStop(() => consensus.stop());
+  await retryUntilAborted(
+    { what: "acquiring partitions", log: log.child({ component: "leases" }), signal: life.signal },
+    () => leases.start(),
+  );
+  if (life.signal.aborted) return;
+  life.onStop(() => leases.stop());
+
+  // Re-announces recent incidents and belated recoveries ahead of every live result, then releases
+  // held openings as their maintenance ends or their dependencies recover.
+  void relay.start();
+  life.onStop(() => relay.stop());
+
   await retryUntilAborted(
     { what: "migrating ClickHouse", log: log.child({ component: "clickhouse" }), signal: life.signal },
     () => store.migrate(),
@@ -336,28 +375,10 @@ async function main(): Promise<void> {
   if (life.signal.aborted) return;
   log.info({ database: config.clickhouseDatabase }, "ClickHouse schema is up to date");
 
-  await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: life.signal }, () =>
-    hooks.start(),
-  );
-  if (life.signal.aborted) return;
-  life.onStop(() => hooks.stop());
-
-  // Open incidents and recent results are loaded before the first new result is judged.
-  await retryUntilAborted(
-    { what: "starting consensus", log: log.child({ component: "consensus" }), signal: life.signal },
-    () => consensus.start(),
-  );
-  if (life.signal.aborted) return;
-  life.onStop(() => consensus.stop());
-
-  // Re-announces recent incidents and belated recoveries ahead of every live result, then releases
-  // held openings as their maintenance ends or their dependencies recover.
-  void relay.start();
-  life.onStop(() => relay.stop());
-
-  // Each result is attributed to the uid its check id has now; results of deleted checks are dropped.
+  // Storage only: each result is attributed to the uid its check id has now (results of deleted checks
+  // are dropped), inserted, then acked. Consensus reads the stream on its own.
   const attributed = attributingStore(store, { checks, log });
-  const ingest = createIngest({ nc, store: attributed, log, binding, onStored: (rows) => consensus.onStored(rows) });
+  const ingest = createIngest({ nc, store: attributed, log, binding });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
   life.onStop(() => ingest.stop());
   await ingest.start();

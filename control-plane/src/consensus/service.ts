@@ -13,7 +13,7 @@ import { createCheckTargets } from "./check-targets.js";
 import { logTransition } from "./transition-log.js";
 import { createIncidentSaver } from "./incident-saver.js";
 import { warmUpLookbackMs } from "./policy.js";
-import type { Observation, Outage, Transition } from "./types.js";
+import type { Observation, Transition } from "./types.js";
 
 /** Options of {@link createConsensusService}. */
 export interface ConsensusServiceOptions {
