@@ -354,6 +354,8 @@ async function main(): Promise<void> {
 
   // Deciding needs NATS only: deciders start (and warm up from KV and JetStream) before ClickHouse is
   // even reachable. Each partition's open incidents and recent results are loaded before its first live result.
+  // Stopped after consensus (stops run in reverse): deciders hand their state to KV while they still hold.
+  life.onStop(() => leases.stop());
   await consensus.start();
   life.onStop(() => consensus.stop());
   await retryUntilAborted(
@@ -361,7 +363,6 @@ async function main(): Promise<void> {
     () => leases.start(),
   );
   if (life.signal.aborted) return;
-  life.onStop(() => leases.stop());
 
   // Re-announces recent incidents and belated recoveries ahead of every live result, then releases
   // held openings as their maintenance ends or their dependencies recover.

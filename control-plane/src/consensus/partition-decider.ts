@@ -18,6 +18,7 @@ import { observationFromRow } from "./observation.js";
 import { warmUpLookbackMs } from "./policy.js";
 import type { Feed, FeedMessage, OpenFeed } from "./result-feed.js";
 import { logTransition } from "./transition-log.js";
+import { sleep } from "../sleep.js";
 import type { AgentHealth, CheckStatus, Observation, Outage, Transition } from "./types.js";
 
 /** Options of {@link createPartitionDecider}. */
@@ -54,6 +55,8 @@ export interface PartitionDeciderOptions {
   tickMs?: number;
   /** Longest history read at warm-up. @default 86400000 (24 h) */
   maxWarmUpMs?: number;
+  /** Longest a graceful stop keeps retrying pending KV writes (while the lease holds). @default 3000 */
+  kvDrainMs?: number;
 }
 
 /** Counters of one decider, besides its engine's. */
@@ -108,6 +111,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
   const log = opts.log.child({ component: "consensus", partition, epoch });
   const now = opts.now ?? Date.now;
   const tickMs = opts.tickMs ?? 1000;
+  const kvDrainMs = opts.kvDrainMs ?? 3000;
   const targets = createCheckTargets(engine);
   const counters = {
     messages: 0,
@@ -120,6 +124,8 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
     kvFailures: 0,
   };
   let stopped = false;
+  /** stop() runs: no more input (results, ticks), pending KV writes drain. */
+  let stopping = false;
   let live = false;
   let feed: Feed | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -128,7 +134,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
   const kvPending = new Map<string, Outage>();
   // Regions written per open incident: a region joining changes no state (no transition), so ticks compare.
   const kvRegions = new Map<string, number>();
-  let kvWriting = false;
+  let kvWriting: Promise<boolean> | undefined;
 
   const held = (): boolean => !stopped && leases.holds(partition, epoch);
 
@@ -146,13 +152,14 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
     }
   }
 
-  function kvFlush(): void {
-    if (kvWriting || kvPending.size === 0) return;
-    kvWriting = true;
-    void (async () => {
+  /** Writes what is pending, in order; resolves true once nothing is left, false when a write failed or the lease went. */
+  function kvFlush(): Promise<boolean> {
+    if (kvWriting) return kvWriting;
+    if (kvPending.size === 0) return Promise.resolve(true);
+    kvWriting = (async () => {
       try {
         while (kvPending.size > 0) {
-          if (!held()) return;
+          if (!held()) return false;
           const [id, o] = kvPending.entries().next().value as [string, Outage];
           try {
             if (o.state === "open") await incidents.put(partition, o);
@@ -160,14 +167,16 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
           } catch (err) {
             counters.kvFailures++;
             log.warn({ err, outageId: id, pending: kvPending.size }, "writing incident state to KV failed; will retry");
-            return;
+            return false;
           }
           if (kvPending.get(id) === o) kvPending.delete(id);
         }
+        return true;
       } finally {
-        kvWriting = false;
+        kvWriting = undefined;
       }
     })();
+    return kvWriting;
   }
 
   function handle(ts: readonly Transition[]): void {
@@ -194,7 +203,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       }
     }
     saver.retry();
-    kvFlush();
+    void kvFlush();
   }
 
   /** A stream message as the engine sees it, or undefined (counted) when it is none of this decider's. */
@@ -230,7 +239,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
   const warmedUp = new Promise<void>((resolve) => (caughtUp = resolve));
 
   function onMessage(m: FeedMessage): void {
-    if (stopped) return;
+    if (stopping) return;
     const o = observation(m);
     if (!o) return;
     if (!live) {
@@ -255,18 +264,18 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
         opts.maxWarmUpMs,
       );
       const openIncidents = await incidents.list(partition);
-      if (stopped) return;
+      if (stopping) return;
       const t = now();
       feed = await opts.openFeed(
         { partition, since: t - lookback, ...(opts.unpartitioned ? { unpartitioned: true } : {}) },
         { message: onMessage, caughtUp: () => caughtUp() },
       );
-      if (stopped) {
+      if (stopping) {
         await feed.stop();
         return;
       }
       await warmedUp;
-      if (stopped) return;
+      if (stopping) return;
       counters.warmUpResults = warmUp.length;
       for (const o of openIncidents) {
         saver.adopted(o);
@@ -284,37 +293,42 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
         "partition decider warmed up",
       );
       timer = setInterval(() => {
-        if (stopped) return;
+        if (stopping) return;
         handle(engine.tick(now()));
         if (!held()) return;
         saver.grown(engine.openIncidents());
         saver.retry();
         kvGrown();
-        kvFlush();
+        void kvFlush();
       }, tickMs);
       timer.unref();
     },
 
     async stop() {
-      if (stopped) return;
-      stopped = true;
-      caughtUp();
+      if (stopped || stopping) return;
+      stopping = true;
       if (timer) clearInterval(timer);
       timer = undefined;
-      warmUp.length = 0;
       await feed?.stop();
       feed = undefined;
+      // A graceful stop hands the decision state over: what is decided reaches KV while the lease
+      // still holds (retried for a while), so the next owner adopts it. A lost lease writes nothing.
+      const deadline = performance.now() + kvDrainMs;
+      while (!(await kvFlush()) && held() && performance.now() < deadline) await sleep(100);
+      stopped = true;
+      caughtUp();
+      warmUp.length = 0;
       log.info({ ...counters, pendingKv: kvPending.size }, "partition decider stopped");
     },
 
     upsertCheck(record) {
-      if (!stopped) handle(targets.upsert(record.check, record.createdAt));
+      if (!stopping) handle(targets.upsert(record.check, record.createdAt));
     },
     removeCheck(checkId) {
-      if (!stopped) handle(targets.remove(checkId));
+      if (!stopping) handle(targets.remove(checkId));
     },
     removeAgent(agentId) {
-      if (!stopped) handle(engine.removeAgent(agentId));
+      if (!stopping) handle(engine.removeAgent(agentId));
     },
     hasCheck: (checkId) => targets.uidOf(checkId) !== undefined,
     status: (checkId) => engine.status(checkId),
