@@ -2,7 +2,7 @@
 // the partition's open incidents in KV and its recent results in JetStream, then fed live from the
 // same ordered consumer. ClickHouse is written to in the background and never waited for.
 import { fromBinary } from "@bufbuild/protobuf";
-import { ProbeResultSchema, partitionOf } from "@probemesh/proto";
+import { ProbeResultSchema, parseResultSubject, partitionOf } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { attributeResult } from "../checks/attribute-results.js";
 import type { CheckRecord } from "../checks/check-record.js";
@@ -209,6 +209,12 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
   /** A stream message as the engine sees it, or undefined (counted) when it is none of this decider's. */
   function observation(m: FeedMessage): Observation | undefined {
     counters.messages++;
+    // An unpartitioned feed delivers every partition's results: the others' are skipped undecoded.
+    const sent = opts.unpartitioned ? parseResultSubject(m.subject) : undefined;
+    if (sent?.partition !== undefined && sent.partition !== partition) {
+      counters.otherPartition++;
+      return undefined;
+    }
     let row;
     try {
       row = resultToRow(fromBinary(ProbeResultSchema, m.data));

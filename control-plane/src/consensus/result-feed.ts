@@ -2,7 +2,7 @@
 // decider, starting at a point in time, so deciding never waits on storage.
 import { DeliverPolicy, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { RESULTS_STREAM, RESULTS_SUBJECT_PREFIX, partitionResultsFilter } from "@probemesh/proto";
+import { RESULTS_STREAM, RESULTS_SUBJECT_ALL, partitionResultsFilter } from "@probemesh/proto";
 import type { Logger } from "pino";
 
 /** One message of the results stream. */
@@ -25,7 +25,8 @@ export interface FeedRequest {
   since: number;
   /**
    * Also read results on the unpartitioned subjects (`probemesh.results.<region>.<agentId>`) of agents
-   * that do not know partitions yet; the caller drops those of other partitions. @default false
+   * that do not know partitions yet: the feed then delivers every result, and the caller drops those
+   * of other partitions. @default false
    */
   unpartitioned?: boolean;
 }
@@ -38,11 +39,12 @@ export interface Feed {
 /** Opens a feed; rejects when the consumer cannot be created. */
 export type OpenFeed = (req: FeedRequest, handlers: FeedHandlers) => Promise<Feed>;
 
-/** The filter subjects of a feed. */
-export function feedSubjects(req: Pick<FeedRequest, "partition" | "unpartitioned">): string[] {
-  const subjects = [partitionResultsFilter(req.partition)];
-  if (req.unpartitioned) subjects.push(`${RESULTS_SUBJECT_PREFIX}.*.*`);
-  return subjects;
+/**
+ * The filter subject of a feed. One subject (servers before 2.10 take no list): with `unpartitioned`,
+ * every result, and the caller drops the partitioned ones of other partitions by their subject.
+ */
+export function feedSubject(req: Pick<FeedRequest, "partition" | "unpartitioned">): string {
+  return req.unpartitioned ? RESULTS_SUBJECT_ALL : partitionResultsFilter(req.partition);
 }
 
 /** {@link OpenFeed} on the results stream of `nc`, with an ordered consumer (it survives server restarts). */
@@ -50,7 +52,7 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
   return async (req, handlers) => {
     const js = jetstream(nc);
     const consumer = await js.consumers.get(RESULTS_STREAM, {
-      filter_subjects: feedSubjects(req),
+      filter_subjects: feedSubject(req),
       deliver_policy: DeliverPolicy.StartTime,
       opt_start_time: new Date(Math.max(0, req.since)).toISOString(),
     });

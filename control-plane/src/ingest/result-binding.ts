@@ -44,13 +44,15 @@ export interface ResultBinding {
 
 const PREFIX = `${RESULTS_SUBJECT_PREFIX}.`;
 
-/** True when `subject` is exactly `probemesh.results.<region>.<agentId>`. */
+/** True when `subject` is exactly `probemesh.results.<region>.<agentId>`, optionally followed by `.<partition>`. */
 function subjectMatches(subject: string, region: string, agentId: string): boolean {
   // Compared in place: no split, no allocation on the hot path. Tokens have no dots, so this is exact.
   const regionAt = PREFIX.length;
   const agentAt = regionAt + region.length + 1;
+  const end = agentAt + agentId.length;
+  // The partition token (validated against the check's partition by the routing change) is digits.
   return (
-    subject.length === agentAt + agentId.length &&
+    (subject.length === end || (subject.charCodeAt(end) === 46 && /^\d{1,4}$/.test(subject.slice(end + 1)))) &&
     subject.startsWith(PREFIX) &&
     subject.startsWith(region, regionAt) &&
     subject.charCodeAt(agentAt - 1) === 46 /* "." */ &&
