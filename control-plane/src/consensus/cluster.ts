@@ -45,6 +45,8 @@ export interface ConsensusClusterOptions {
   tickMs?: number;
   /** Longest history read at a decider's warm-up. @default 86400000 (24 h) */
   maxWarmUpMs?: number;
+  /** How often open outages of partitions decided elsewhere are read from KV (cross-partition `dependsOn`). @default 2000 */
+  remoteEveryMs?: number;
   /** Makes each decider's engine (tests). @default createConsensusEngine with `now` and `enrollments.mayVote` */
   createEngine?: () => ConsensusEngine;
 }
@@ -102,7 +104,16 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
   const saver = createIncidentSaver({ outageStore: opts.outageStore, log });
   const untrusted = createUntrustedLog({ log, now });
   const mayVote = opts.enrollments && ((id: string, region: string) => opts.enrollments!.mayVote(id, region));
-  const newEngine = opts.createEngine ?? (() => createConsensusEngine({ now, ...(mayVote ? { mayVote } : {}) }));
+  // A dependency decided by another partition: its local decider, else the open incidents in KV as
+  // last read (refreshed every `remoteEveryMs` while some partition is decided elsewhere).
+  let remoteOutages = new Set<string>();
+  const outageElsewhere = (checkId: string): boolean => {
+    const p = routed.get(checkId);
+    const d = p === undefined ? undefined : deciders.get(p)?.decider;
+    return d ? d.outageOpen(checkId) : remoteOutages.has(checkId);
+  };
+  const newEngine =
+    opts.createEngine ?? (() => createConsensusEngine({ now, outageElsewhere, ...(mayVote ? { mayVote } : {}) }));
   const deciders = new Map<number, { decider: PartitionDecider; abort: AbortController }>();
   // Each check's partition as last routed, by id: a removal names the id only, and an edit that
   // brings a new uid may move the check to another partition.
@@ -111,6 +122,16 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
   const stops: (() => void)[] = [];
   let acquired = 0;
   let lost = 0;
+  let remoteTimer: NodeJS.Timeout | undefined;
+
+  async function refreshRemote(): Promise<void> {
+    if (deciders.size === partitions) {
+      remoteOutages = new Set();
+      return;
+    }
+    const open = await incidents.listAll();
+    remoteOutages = new Set(open.filter((o) => o.kind === "outage").map((o) => o.checkId));
+  }
 
   const partitionOfRecord = (record: CheckRecord): number => partitionOf(record.check.uid, partitions);
 
@@ -204,11 +225,21 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
       if (stopRevocations) stops.push(stopRevocations);
       stops.push(leases.onAcquired(acquire));
       stops.push(leases.onLost((lease, reason) => void drop(lease, reason)));
+      remoteTimer = setInterval(
+        () =>
+          void refreshRemote().catch((err: unknown) =>
+            log.debug({ err }, "could not read other partitions' open incidents"),
+          ),
+        opts.remoteEveryMs ?? 2000,
+      );
+      remoteTimer.unref();
       // Leases acquired before this subscription (the lease manager started first).
       await Promise.all(leases.owned().map((lease) => (deciders.has(lease.partition) ? undefined : acquire(lease))));
     },
 
     async stop() {
+      if (remoteTimer) clearInterval(remoteTimer);
+      remoteTimer = undefined;
       for (const stop of stops.splice(0)) stop();
       watch?.stop();
       watch = undefined;

@@ -96,6 +96,8 @@ export interface PartitionDecider {
   removeAgent(agentId: string): void;
   /** True when the check is one of this decider's. */
   hasCheck(checkId: string): boolean;
+  /** True while the check has an open outage (not a partial) here; cheap, for other engines' dependencies. */
+  outageOpen(checkId: string): boolean;
   status(checkId: string): CheckStatus | undefined;
   agents(): AgentHealth[];
   agent(agentId: string): AgentHealth | undefined;
@@ -179,6 +181,14 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
     return kvWriting;
   }
 
+  // Checks with an open outage, for the dependencies of checks other engines decide.
+  const outages = new Set<string>();
+  function trackOutage(o: Outage): void {
+    if (o.kind !== "outage") return;
+    if (o.state === "open") outages.add(o.checkId);
+    else outages.delete(o.checkId);
+  }
+
   function handle(ts: readonly Transition[]): void {
     if (ts.length === 0) return;
     if (!held()) {
@@ -191,6 +201,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       if ("outage" in t) {
         saver.changed(t.outage);
         kvChanged(t.outage);
+        trackOutage(t.outage);
       }
       logTransition(log, t);
       if (!opts.onTransition) continue;
@@ -289,6 +300,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       }
       live = true;
       handle(engine.warmUp({ results: warmUp.splice(0), openIncidents }));
+      for (const o of engine.openIncidents()) trackOutage(o);
       log.info(
         {
           checks: opts.checks.length,
@@ -337,6 +349,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       if (!stopping) handle(engine.removeAgent(agentId));
     },
     hasCheck: (checkId) => targets.uidOf(checkId) !== undefined,
+    outageOpen: (checkId) => outages.has(checkId),
     status: (checkId) => engine.status(checkId),
     agents: () => engine.agents(),
     agent: (agentId) => engine.agent(agentId),
