@@ -115,6 +115,13 @@ export {
 export {
   createConsensusEngine,
   createConsensusService,
+  createConsensusCluster,
+  createPartitionDecider,
+  createIncidentKv,
+  openIncidentBucket,
+  incidentKey,
+  INCIDENTS_BUCKET,
+  jetStreamFeed,
   replay,
   availability,
   policyFromCheck,
@@ -123,6 +130,10 @@ export {
   type ConsensusEngineOptions,
   type ConsensusService,
   type ConsensusServiceOptions,
+  type ConsensusCluster,
+  type ConsensusClusterOptions,
+  type IncidentKv,
+  type OpenFeed,
   type CheckPolicy,
   type GlobalState,
   type Observation,
@@ -131,6 +142,8 @@ export {
   type RegionState,
   type Transition,
 } from "./consensus/index.js";
+export { createStaticLeases, type StaticLeasesOptions } from "./cluster/static-leases.js";
+export type { FenceVerdict, LeaseLossReason, LeaseView, PartitionLease, PartitionLeases } from "./cluster/types.js";
 
 export {
   createHooks,
