@@ -12,6 +12,7 @@ import { loadConfig, redactUrl, type Config } from "./config.js";
 import { ValidationError } from "./errors.js";
 import { retryUntilAborted } from "./backoff.js";
 import { createLifecycle } from "./lifecycle.js";
+import { sleep } from "./sleep.js";
 import type { AgentCredentialIssuer } from "./trust/agent-credentials.js";
 import { envFilePath, withEnvFile } from "./trust/env-file.js";
 import { loadAgentCredentialIssuer, natsConnectionAuth } from "./trust/nats-auth.js";
@@ -46,6 +47,8 @@ import { createCheckIdentityStore } from "./store/check-identities.js";
 
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
+/** Longest the hook relay waits for ClickHouse's recently closed incidents at start (it re-announces open ones without). */
+const REANNOUNCE_LOAD_TIMEOUT_MS = 5_000;
 /** A shutdown that takes longer than this is forced. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
@@ -301,7 +304,17 @@ async function main(): Promise<void> {
   // each carrying the fence of the lease it was decided under.
   const relay = createHookRelay({
     engine: { status: consensus.status, openIncidents: consensus.localOpenIncidents },
-    outages: outageStore,
+    // Recently closed incidents come from ClickHouse: a ClickHouse that hangs must not hold the
+    // relay's queue (live events wait behind the re-announcement) for the client's 30 s timeout.
+    outages: {
+      listOutages: (q) =>
+        Promise.race([
+          outageStore.listOutages(q),
+          sleep(REANNOUNCE_LOAD_TIMEOUT_MS).then(() => {
+            throw new Error(`no answer from ClickHouse within ${REANNOUNCE_LOAD_TIMEOUT_MS} ms`);
+          }),
+        ]),
+    },
     hooks,
     leases,
     maintenance: maintenanceGate,
