@@ -38,6 +38,7 @@ describe("loadConfig", () => {
       secretKeys: { keys: [{ id: "k1", key: Buffer.alloc(32, 7) }] },
       insecure: false,
       agentNatsCredsTtlMs: 900_000,
+      jetstreamReplicas: 1,
     });
   });
 
@@ -54,8 +55,10 @@ describe("loadConfig", () => {
       PROBEMESH_PARTITIONS: "4",
       PROBEMESH_INSECURE: "true",
       PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "120",
+      PROBEMESH_JETSTREAM_REPLICAS: "3",
     });
     expect(c).toMatchObject({
+      jetstreamReplicas: 3,
       insecure: true,
       agentNatsCredsTtlMs: 120_000,
       natsUrl: ["nats://a:4222", "nats://b:4222"],
@@ -67,6 +70,14 @@ describe("loadConfig", () => {
       retentionDays: 7,
       partitions: 4,
     });
+  });
+
+  it("takes 1 to 5 JetStream replicas", () => {
+    for (const bad of ["0", "6", "2.5", "three", "-1"])
+      expect(problems({ ...tokens, PROBEMESH_JETSTREAM_REPLICAS: bad }).details?.problems, bad).toEqual([
+        expect.objectContaining({ field: "PROBEMESH_JETSTREAM_REPLICAS" }),
+      ]);
+    expect(loadConfig({ ...tokens, PROBEMESH_JETSTREAM_REPLICAS: "5" }).jetstreamReplicas).toBe(5);
   });
 
   it("lists every problem at once, naming each variable", () => {

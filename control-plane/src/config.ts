@@ -49,6 +49,11 @@ export interface Config {
   natsSigningKeyFile?: string;
   /** PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: lifetime of agents' NATS credentials. @default 900 */
   agentNatsCredsTtlMs: number;
+  /**
+   * PROBEMESH_JETSTREAM_REPLICAS: copies (num_replicas) of every stream and KV bucket the control plane
+   * creates; 3 on a 3-node NATS cluster. An existing stream or bucket is brought in line at start. @default 1
+   */
+  jetstreamReplicas: number;
 }
 
 /** Default of every optional variable, by env name. */
@@ -62,6 +67,7 @@ export const CONFIG_DEFAULTS = {
   PROBEMESH_RETENTION_DAYS: "30",
   PROBEMESH_PARTITIONS: "16",
   PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "900",
+  PROBEMESH_JETSTREAM_REPLICAS: "1",
 } as const;
 
 /**
@@ -185,6 +191,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!/^\d{1,6}$/.test(rawTtl) || ttlSeconds < 60 || ttlSeconds > 86_400)
     problems.add("PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS", "must be a whole number of seconds between 60 and 86400");
 
+  const rawReplicas = get("PROBEMESH_JETSTREAM_REPLICAS");
+  const jetstreamReplicas = Number(rawReplicas);
+  if (!/^[1-5]$/.test(rawReplicas))
+    problems.add(
+      "PROBEMESH_JETSTREAM_REPLICAS",
+      "must be a whole number between 1 and 5 (at most the NATS cluster's size)",
+    );
+
   problems.throwIfAny("configuration");
   return {
     ...(natsCredsFile ? { natsCredsFile } : {}),
@@ -193,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     insecure,
     ...(natsSigningKeyFile ? { natsSigningKeyFile } : {}),
     agentNatsCredsTtlMs: ttlSeconds * 1000,
+    jetstreamReplicas,
     natsUrl,
     clickhouseUrl,
     clickhouseDatabase,

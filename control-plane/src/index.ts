@@ -134,6 +134,7 @@ export {
   type ConsensusClusterOptions,
   type IncidentKv,
   type OpenFeed,
+  type CheckStatus,
   type CheckPolicy,
   type GlobalState,
   type Observation,
@@ -143,7 +144,6 @@ export {
   type Transition,
 } from "./consensus/index.js";
 export { createStaticLeases, type StaticLeasesOptions } from "./cluster/static-leases.js";
-export type { FenceVerdict, LeaseLossReason, LeaseView, PartitionLease, PartitionLeases } from "./cluster/types.js";
 
 export {
   createHooks,
@@ -164,7 +164,20 @@ export {
   type Hook,
   type HookEvent,
   type HookType,
+  type PublishOptions,
+  type FenceJudge,
 } from "./hooks/index.js";
+
+export {
+  serveStatus,
+  forwardedStatus,
+  localOrForwarded,
+  statusSubject,
+  STATUS_SUBJECT_PREFIX,
+  type StatusLookup,
+  type StatusServer,
+  type StatusServerStats,
+} from "./cluster/status-forwarding.js";
 
 export {
   createAgentCredentialIssuer,
@@ -174,7 +187,32 @@ export {
   type AgentCredentialIssuer,
   type AgentNatsCredentials,
 } from "./trust/agent-credentials.js";
-export { initTrust, initPaths, type InitOptions, type InitReport, type InitPaths } from "./trust/init.js";
+export {
+  initTrust,
+  initPaths,
+  natsNodePaths,
+  type InitOptions,
+  type InitReport,
+  type InitPaths,
+} from "./trust/init.js";
+export { openKvBucket } from "./jetstream/kv.js";
 export { loadAgentCredentialIssuer } from "./trust/nats-auth.js";
 export { parseEnvFile } from "./trust/env-file.js";
 export { attributingStore, type AttributingStore } from "./checks/attribute-results.js";
+
+export {
+  createPartitionLeases,
+  fairShare,
+  fenceVerdict,
+  LEASES_BUCKET,
+  type PartitionLeasesOptions,
+} from "./cluster/leases.js";
+export type {
+  PartitionLeases,
+  PartitionLease,
+  LeaseView,
+  LeaseLossReason,
+  LeaseStats,
+  FenceVerdict,
+} from "./cluster/types.js";
+export { FENCE_HEADER } from "./cluster/types.js";

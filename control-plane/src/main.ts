@@ -189,37 +189,39 @@ async function main(): Promise<void> {
     }
   })();
 
+  // Every stream and KV bucket gets PROBEMESH_JETSTREAM_REPLICAS copies (3 on a 3-node NATS cluster).
+  const replicas = config.jetstreamReplicas;
   const jsm = await retryUntilAborted(
     { what: "creating the results stream", log: natsLog, signal: life.signal },
     async () => {
       const m = await jetstreamManager(nc);
-      await ensureResultsStream(m);
+      await ensureResultsStream(m, { replicas });
       return m;
     },
   );
   if (!jsm) return;
 
-  const registry = createRegistry({ nc, log, secrets });
+  const registry = createRegistry({ nc, log, secrets, replicas });
   life.onStop(() => registry.stop());
   await retryUntilAborted({ what: "loading the check registry", log, signal: life.signal }, () => registry.start());
   if (life.signal.aborted) return;
 
-  const maintenance = createKvMaintenanceRegistry({ nc, log });
+  const maintenance = createKvMaintenanceRegistry({ nc, log, replicas });
   life.onStop(() => maintenance.stop());
   await retryUntilAborted({ what: "loading maintenance windows", log, signal: life.signal }, () => maintenance.start());
   if (life.signal.aborted) return;
 
-  const agents = createAgentDirectory({ nc, log, replicaId: `${hostname()}-${process.pid}` });
+  const agents = createAgentDirectory({ nc, log, replicaId: `${hostname()}-${process.pid}`, replicas });
   life.onStop(() => agents.stop());
   await retryUntilAborted({ what: "opening the agent directory", log, signal: life.signal }, () => agents.start());
   if (life.signal.aborted) return;
 
-  const enrollments = createKvEnrollments({ nc, log });
+  const enrollments = createKvEnrollments({ nc, log, replicas });
   life.onStop(() => enrollments.stop());
   await retryUntilAborted({ what: "loading agent enrollments", log, signal: life.signal }, () => enrollments.start());
   if (life.signal.aborted) return;
 
-  const apiTokens = createKvApiTokens({ nc, log });
+  const apiTokens = createKvApiTokens({ nc, log, replicas });
   life.onStop(() => apiTokens.stop());
   await retryUntilAborted({ what: "loading API tokens", log, signal: life.signal }, () => apiTokens.start());
   if (life.signal.aborted) return;
@@ -265,7 +267,7 @@ async function main(): Promise<void> {
   const outageStore = createOutageStore({ client: store.client, log });
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
-  const hooks = createHooks({ nc, log, secrets, checks: registry });
+  const hooks = createHooks({ nc, log, secrets, checks: registry, options: { replicas } });
   const hooksLog = log.child({ component: "hooks" });
   // Consensus: one decider per partition this replica holds, each fed by its partition's results
   // straight from JetStream (never waiting on ClickHouse), its open incidents kept in NATS KV.
@@ -320,7 +322,7 @@ async function main(): Promise<void> {
     maintenance: maintenanceGate,
     dependencies: dependencyGate,
     // Which checks have a check.degraded at hooks not yet followed by check.recovered, across restarts.
-    degraded: createDegradedAnnouncements({ open: () => openDegradedBucket(nc), log }),
+    degraded: createDegradedAnnouncements({ open: () => openDegradedBucket(nc, replicas), log }),
     log,
     signal: life.signal,
   });

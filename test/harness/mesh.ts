@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startClickHouse, type ClickHouseServer } from "./clickhouse.js";
-import { startNats, startSecureNats, type NatsServer } from "./nats.js";
+import { startNats, startSecureNats, startSecureNatsCluster, type NatsServer, type SecureNatsCluster } from "./nats.js";
 import { freePort } from "./ports.js";
 import { startProcess, waitFor, waitForPort, type Managed } from "./process.js";
 
@@ -42,9 +42,11 @@ export async function startControlPlane(opts: {
   host?: string;
   /** Serve TLS: `env` holds PROBEMESH_TLS_CERT/KEY (e.g. a SecureNatsServer's env); the API is reached over HTTPS trusting this CA. */
   caFile?: string;
+  /** Listen on these ports (a restart at the same addresses); default free ones. */
+  ports?: { http: number; grpc: number };
 }): Promise<ControlPlane> {
   const host = opts.host ?? "127.0.0.1";
-  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const [httpPort, grpcPort] = opts.ports ? [opts.ports.http, opts.ports.grpc] : [await freePort(), await freePort()];
   const env = {
     ...process.env,
     PROBEMESH_NATS_URL: opts.natsUrl,
@@ -118,6 +120,8 @@ export interface AgentOptions {
   env?: Record<string, string>;
   /** Verify the control plane (gRPC) and NATS against this CA (PROBEMESH_CA_FILE); gRPC then uses TLS. */
   caFile?: string;
+  /** Reuse this state dir (an agent restarted after a crash finds its outbox and sequence); default a new temp dir. */
+  stateDir?: string;
 }
 
 /** Enrolls an agent on the control plane (`POST /v1/agents`) and returns its token. */
@@ -144,7 +148,7 @@ export async function startEnrolledAgent(
 
 /** Starts `probemesh-agent` for a region. */
 export function startAgent(opts: AgentOptions): Agent {
-  const stateDir = mkdtempSync(join(tmpdir(), `probemesh-agent-${opts.id}-`));
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), `probemesh-agent-${opts.id}-`));
   const env = {
     ...process.env,
     PROBEMESH_AGENT_ID: opts.id,
@@ -176,18 +180,43 @@ export function startAgent(opts: AgentOptions): Agent {
   };
 }
 
+/** A replica run in a network namespace (see `startMesh`'s `replicaPlacement`). */
+export interface ReplicaPlacement {
+  netns: string;
+  /** Address it listens on (API and gRPC), reachable from the root namespace. */
+  host: string;
+  natsUrl: string;
+  clickhouseUrl: string;
+}
+
 /**
- * A whole local mesh: NATS, ClickHouse, a control plane and one enrolled agent per region
- * (`agent-<region>`).
+ * A whole local mesh: NATS, ClickHouse, one or more control-plane replicas and one enrolled agent per
+ * region (`agent-<region>`).
  */
 export interface Mesh {
+  /** NATS as a whole (with `natsNodes` > 1: `url` lists every node, stop/restart act on all). */
   readonly nats: NatsServer;
+  /** With `natsNodes` > 1: the cluster, node by node. */
+  readonly natsCluster?: SecureNatsCluster;
   readonly ch: ClickHouseServer;
-  /** The current control plane (replaced by `restartControlPlane`). */
+  /** The first replica (replaced by `restartControlPlane`). */
   readonly cp: ControlPlane;
+  /** Every control-plane replica, by index; `replicaIds[i]` is its PROBEMESH_REPLICA_ID. */
+  readonly replicas: readonly ControlPlane[];
+  readonly replicaIds: readonly string[];
   readonly agents: readonly Agent[];
-  /** Stops the control plane and starts a new one on the same NATS and ClickHouse (new ports). */
+  /** Stops the first replica and starts a new one on the same NATS and ClickHouse (new ports: agents lose it). */
   restartControlPlane(): Promise<ControlPlane>;
+  /**
+   * Starts replica `i` again with the same replica id and ports (after a crash or stop; stops it
+   * first if it still runs), so agents find it at the address they were given.
+   */
+  restartReplica(i: number): Promise<ControlPlane>;
+  /**
+   * Starts the agent `id` again on its state dir and token (outbox and sequence survive), stopping it
+   * first (SIGTERM) if it still runs; `env` is added to its environment (e.g. NODE_OPTIONS).
+   */
+  restartAgent(id: string, env?: Record<string, string>): Promise<Agent>;
   /** The tail of every program's output, for failure messages. */
   diagnostics(tailChars?: number): string;
   dispose(): Promise<void>;
@@ -199,57 +228,135 @@ export interface Mesh {
  * (`startSecureNats`), the control plane with the env `init` wrote (TLS gRPC and HTTPS, NATS
  * credentials, signing key), agents enrolled, verifying its CA and getting their NATS credentials
  * from it. `secure: false` runs plain NATS and plaintext gRPC/HTTP (still enrolled agents).
+ * `replicas: n` (default 1) starts n control planes on the same NATS and ClickHouse, one after the
+ * other (the first creates streams, buckets and tables), each with PROBEMESH_REPLICA_ID
+ * `replica-<i>`; agents get every replica's gRPC address (PROBEMESH_GRPC_ADDR="a,b,…").
  */
 export async function startMesh(opts: {
   regions: readonly string[];
   env?: Record<string, string>;
   secure?: boolean;
+  replicas?: number;
+  /** Host plain NATS listens on (`secure: false` only), e.g. `0.0.0.0` for replicas in network namespaces. */
+  natsHost?: string;
+  /**
+   * Where replica `i` runs, when not on 127.0.0.1 of this namespace: inside `netns`, listening on
+   * `host`, reaching NATS and ClickHouse at the URLs given (plaintext meshes only).
+   */
+  replicaPlacement?: (i: number) => ReplicaPlacement | undefined;
+  /** Runs once NATS and ClickHouse are up, before the first replica starts (e.g. to relay to them). */
+  beforeReplicas?: (servers: { nats: NatsServer; ch: ClickHouseServer }) => Promise<void>;
+  /** NATS nodes: > 1 runs a secure local cluster (`startSecureNatsCluster`). @default 1 */
+  natsNodes?: number;
+  /** PROBEMESH_JETSTREAM_REPLICAS of the control plane. @default 1 (`natsNodes` when that is 3 or more: 3) */
+  jetstreamReplicas?: number;
 }): Promise<Mesh> {
+  const clustered = (opts.natsNodes ?? 1) > 1;
+  if (clustered && opts.secure === false) throw new Error("startMesh: a NATS cluster is always secure");
   const [secureNats, ch] = await Promise.all([
-    (opts.secure ?? true) ? startSecureNats() : undefined,
+    clustered
+      ? startSecureNatsCluster({ nodes: opts.natsNodes ?? 3 })
+      : (opts.secure ?? true)
+        ? startSecureNats()
+        : undefined,
     startClickHouse(),
   ]);
-  const nats: NatsServer = secureNats ?? (await startNats());
+  const natsCluster = secureNats && "nodes" in secureNats ? secureNats : undefined;
+  const nats: NatsServer =
+    natsCluster !== undefined
+      ? clusterAsServer(natsCluster)
+      : ((secureNats as NatsServer | undefined) ?? (await startNats(opts.natsHost ? { host: opts.natsHost } : {})));
   const secure = secureNats ? { caFile: secureNats.caFile, env: secureNats.env } : undefined;
-  const launch = () =>
-    startControlPlane({
-      natsUrl: nats.url,
-      clickhouseUrl: ch.url,
+  const jsReplicas = opts.jetstreamReplicas ?? (clustered ? Math.min(3, opts.natsNodes ?? 3) : undefined);
+  const replicaIds = Array.from({ length: Math.max(1, opts.replicas ?? 1) }, (_, i) => `replica-${i}`);
+  const launch = (i: number, ports?: { http: number; grpc: number }) => {
+    const placed = opts.replicaPlacement?.(i);
+    return startControlPlane({
+      ...(ports ? { ports } : {}),
+      natsUrl: placed?.natsUrl ?? nats.url,
+      clickhouseUrl: placed?.clickhouseUrl ?? ch.url,
+      ...(placed ? { netns: placed.netns, host: placed.host } : {}),
       ...(secure ? { caFile: secure.caFile } : {}),
-      env: { ...secure?.env, ...opts.env },
+      env: {
+        ...secure?.env,
+        PROBEMESH_REPLICA_ID: replicaIds[i]!,
+        ...(jsReplicas !== undefined ? { PROBEMESH_JETSTREAM_REPLICAS: String(jsReplicas) } : {}),
+        ...opts.env,
+      },
     });
-  let cp = await launch();
+  };
+  await opts.beforeReplicas?.({ nats, ch });
+  const replicas: ControlPlane[] = [];
+  for (let i = 0; i < replicaIds.length; i++) replicas.push(await launch(i));
   const agents: Agent[] = [];
-  for (const region of opts.regions)
-    agents.push(
-      await startEnrolledAgent(cp, {
-        id: `agent-${region}`,
-        region,
-        grpcAddr: cp.grpcAddr,
-        natsUrl: nats.url,
-        ...(secure ? { caFile: secure.caFile } : {}),
-        ...(opts.env ? { env: opts.env } : {}),
-      }),
-    );
+  const tokens = new Map<string, string>();
+  const agentOptions = (region: string, env?: Record<string, string>): Omit<AgentOptions, "token"> => ({
+    id: `agent-${region}`,
+    region,
+    grpcAddr: replicas.map((r) => r.grpcAddr).join(","),
+    natsUrl: nats.url,
+    ...(secure ? { caFile: secure.caFile } : {}),
+    ...(opts.env || env ? { env: { ...opts.env, ...env } } : {}),
+  });
+  for (const region of opts.regions) {
+    const o = agentOptions(region);
+    const token = await enrollAgent(replicas[0]!, o);
+    tokens.set(o.id, token);
+    agents.push(startAgent({ ...o, token }));
+  }
   return {
     nats,
+    ...(natsCluster ? { natsCluster } : {}),
     ch,
     get cp() {
-      return cp;
+      return replicas[0]!;
     },
+    replicas,
+    replicaIds,
     agents,
     async restartControlPlane() {
-      await cp.stop();
-      cp = await launch();
-      return cp;
+      await replicas[0]!.stop();
+      replicas[0] = await launch(0);
+      return replicas[0];
+    },
+    async restartReplica(i) {
+      const old = replicas[i]!;
+      await old.stop();
+      const port = (addr: string) => Number(addr.slice(addr.lastIndexOf(":") + 1));
+      replicas[i] = await launch(i, { http: port(new URL(old.api).host), grpc: port(old.grpcAddr) });
+      return replicas[i];
+    },
+    async restartAgent(id, env) {
+      const i = agents.findIndex((a) => a.id === id);
+      const old = agents[i];
+      if (!old) throw new Error(`no agent ${id}`);
+      await old.stop();
+      agents[i] = startAgent({ ...agentOptions(old.region, env), token: tokens.get(id)!, stateDir: old.stateDir });
+      return agents[i];
     },
     diagnostics: (tailChars = 3000) =>
-      [cp, ...agents].map((p) => `--- ${p.proc.name} ---\n${p.proc.output().slice(-tailChars)}`).join("\n"),
+      [...replicas, ...agents].map((p) => `--- ${p.proc.name} ---\n${p.proc.output().slice(-tailChars)}`).join("\n"),
     async dispose() {
       await Promise.all(agents.map((a) => a.dispose()));
-      await cp.stop();
+      await Promise.all(replicas.map((r) => r.stop()));
       await Promise.all([nats.dispose(), ch.dispose()]);
     },
+  };
+}
+
+/** A cluster seen as one server: its URL lists every node; stop, restart and dispose act on all of them. */
+function clusterAsServer(c: SecureNatsCluster): NatsServer {
+  const first = c.nodes[0];
+  if (!first) throw new Error("a NATS cluster without nodes");
+  return {
+    url: c.url,
+    port: first.port,
+    get proc() {
+      return first.proc;
+    },
+    stop: () => c.stop(),
+    restart: () => c.restart(),
+    dispose: () => c.dispose(),
   };
 }
 

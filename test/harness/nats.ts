@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { CONTROL_PLANE_BIN } from "./bins.js";
+import { freePort } from "./ports.js";
 import { startProcess, waitForPort, type Managed } from "./process.js";
 
 /** A private nats-server with JetStream, on a port it chose itself, storing in a temp dir. */
@@ -112,6 +113,175 @@ export async function startSecureNats(opts: { sans?: readonly string[] } = {}): 
       });
     },
   };
+}
+
+/** One node of a {@link SecureNatsCluster}. */
+export interface NatsClusterNode extends NatsServer {
+  /** 1-based, as in `node-<i>.conf`; its server_name is `probemesh-nats-<i>`. */
+  readonly index: number;
+  readonly serverName: string;
+  /** Its route (cluster) port. */
+  readonly routePort: number;
+  /** The current process id (changes on restart). */
+  readonly pid: number | undefined;
+  /** SIGKILL (a crash): the node's store stays for `restart()`. */
+  kill(): Promise<void>;
+}
+
+/** A local NATS cluster (operator mode, TLS, mutual-TLS routes) configured by `init --nats-cluster`. */
+export interface SecureNatsCluster extends Omit<SecureNatsServer, "proc" | "port"> {
+  readonly nodes: readonly NatsClusterNode[];
+  /** Every node's client URL. */
+  readonly urls: readonly string[];
+  /** PROBEMESH_NATS_URL for the whole cluster: every node, comma-separated (also `env.PROBEMESH_NATS_URL`). */
+  readonly url: string;
+  /** The node whose server_name is `name` (as JetStream reports leaders and replicas). */
+  node(name: string): NatsClusterNode;
+}
+
+/**
+ * Runs `probemesh-control-plane init --nats-cluster N` in a temp dir and starts its N node
+ * configurations. Route ports are picked free up front and given on the command line (`--cluster`,
+ * `--routes`), client ports by each server itself (`-p -1`, kept across restarts); the rest (TLS,
+ * operator, JetStream store `nats/node-<i>/`, server_name, cluster name) is the files as written.
+ * Resolves once JetStream has a meta leader.
+ */
+export async function startSecureNatsCluster(opts: { nodes?: number } = {}): Promise<SecureNatsCluster> {
+  const count = opts.nodes ?? 3;
+  const dir = mkdtempSync(join(tmpdir(), "probemesh-nats-cluster-"));
+  const trust = join(dir, "trust");
+  const init = spawnSync(
+    process.execPath,
+    [CONTROL_PLANE_BIN, "init", "--dir", trust, "--nats-listen", "127.0.0.1:4222", "--nats-cluster", String(count)],
+    { encoding: "utf8" },
+  );
+  if (init.status !== 0)
+    throw new Error(`probemesh-control-plane init --nats-cluster failed:\n${init.stdout}${init.stderr}`);
+  const routePorts: number[] = [];
+  while (routePorts.length < count) {
+    const p = await freePort();
+    if (!routePorts.includes(p)) routePorts.push(p);
+  }
+  const route = (k: number) => `nats-route://127.0.0.1:${routePorts[k]}`;
+  const servers = await Promise.all(
+    routePorts.map((routePort, k) =>
+      launchServer({
+        host: "127.0.0.1",
+        dir: join(dir, "run", `node-${k + 1}`),
+        scheme: "tls",
+        args: [
+          "-c",
+          join(trust, "nats", `node-${k + 1}.conf`),
+          "--cluster",
+          `nats://127.0.0.1:${routePort}`,
+          "--routes",
+          routePorts
+            .map((_, j) => j)
+            .filter((j) => j !== k)
+            .map(route)
+            .join(","),
+        ],
+      }),
+    ),
+  );
+  const nodes: NatsClusterNode[] = servers.map((server, k) => ({
+    index: k + 1,
+    serverName: `probemesh-nats-${k + 1}`,
+    routePort: routePorts[k] ?? 0,
+    get url() {
+      return server.url;
+    },
+    get port() {
+      return server.port;
+    },
+    get proc() {
+      return server.proc;
+    },
+    get pid() {
+      return server.proc.child.pid;
+    },
+    kill: () => server.proc.kill(),
+    stop: () => server.stop(),
+    restart: () => server.restart(),
+    dispose: () => server.stop(),
+  }));
+  const urls = nodes.map((n) => n.url);
+  const url = urls.join(",");
+  const fileEnv = Object.fromEntries(
+    readFileSync(join(trust, "control-plane.env"), "utf8")
+      .split("\n")
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const),
+  );
+  const caFile = join(trust, "ca.pem");
+  const controlPlaneCreds = join(trust, "control-plane.creds");
+  const connectTo = (o: { creds?: string | Uint8Array; inboxPrefix?: string } = {}) => {
+    const creds = o.creds ?? readFileSync(controlPlaneCreds);
+    return connect({
+      servers: [...urls],
+      tls: { caFile },
+      authenticator: credsAuthenticator(typeof creds === "string" ? new TextEncoder().encode(creds) : creds),
+      ...(o.inboxPrefix ? { inboxPrefix: o.inboxPrefix } : {}),
+    });
+  };
+  const cluster: SecureNatsCluster = {
+    nodes,
+    urls,
+    url,
+    node(name) {
+      const n = nodes.find((x) => x.serverName === name);
+      if (!n) throw new Error(`no NATS node named ${name}`);
+      return n;
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+    async restart() {
+      await Promise.all(nodes.map((n) => n.restart()));
+    },
+    async dispose() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+    dir: trust,
+    caFile,
+    controlPlaneCreds,
+    signingKeyFile: join(trust, "nats-signing-key.nk"),
+    env: { ...fileEnv, PROBEMESH_NATS_URL: url },
+    connect: connectTo,
+  };
+  try {
+    await waitForJetStreamCluster(cluster);
+  } catch (err) {
+    const out = nodes.map((n) => `--- ${n.serverName} ---\n${n.proc.output().slice(-2000)}`).join("\n");
+    await cluster.dispose();
+    throw new Error(`${String(err)}\n${out}`);
+  }
+  return cluster;
+}
+
+/** Waits until JetStream answers account info through every node (the meta leader is elected, routes are up). */
+async function waitForJetStreamCluster(cluster: SecureNatsCluster): Promise<void> {
+  const creds = readFileSync(cluster.controlPlaneCreds);
+  const deadline = Date.now() + 30_000;
+  for (const url of cluster.urls) {
+    for (;;) {
+      const nc = await connect({
+        servers: url,
+        tls: { caFile: cluster.caFile },
+        authenticator: credsAuthenticator(creds),
+      }).catch(() => undefined);
+      try {
+        const r = nc ? await nc.request("$JS.API.INFO", "", { timeout: 1000 }).catch(() => undefined) : undefined;
+        const info = r ? (r.json() as { error?: unknown }) : undefined;
+        if (info && !info.error) break;
+      } finally {
+        await nc?.close().catch(() => undefined);
+      }
+      if (Date.now() > deadline) throw new Error(`JetStream cluster not ready through ${url} after 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /** Starts nats-server with `args`, on a port it picks itself, and keeps its dir until `dispose()`. */

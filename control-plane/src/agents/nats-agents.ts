@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { UnavailableError } from "../errors.js";
@@ -17,6 +17,7 @@ import {
   withStreamOpened,
 } from "./presence.js";
 import type { AgentDirectory, AgentRecord } from "./types.js";
+import { openKvBucket } from "../jetstream/kv.js";
 
 /** NATS KV bucket holding agent presence. */
 export const AGENTS_BUCKET = "probemesh_agents";
@@ -24,6 +25,8 @@ export const AGENTS_BUCKET = "probemesh_agents";
 /** Options of {@link createAgentDirectory}. */
 export interface AgentDirectoryOptions {
   nc: NatsConnection;
+  /** Copies of its KV bucket in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -138,7 +141,8 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
   return {
     async start() {
       if (follower) return;
-      const store = (kv ??= await new Kvm(opts.nc).create(bucket, {
+      const store = (kv ??= await openKvBucket(opts.nc, bucket, {
+        ...(opts.replicas ? { replicas: opts.replicas } : {}),
         history: 1,
         storage: StorageType.File,
         ttl: forgetAfterMs,

@@ -180,12 +180,13 @@ export function createApi(opts: ApiOptions): Api {
   v1.route("/tokens", createTokensRoutes({ tokens: opts.apiTokens, log: opts.log }));
   // /v1/public/status (no token; 404 unless PROBEMESH_PUBLIC_STATUS=true)
   const engine = opts.consensus?.engine;
+  const status = opts.consensus?.status;
   v1.route(
     "/public",
     createPublicRoutes({
       enabled: opts.config.publicStatus ?? false,
       registry: opts.registry,
-      state: engine && ((id) => engine.status(id)?.state),
+      state: status ? async (id) => (await status(id))?.state : engine && ((id) => engine.status(id)?.state),
     }),
   );
   // /v1/hooks, /v1/hooks/{id}, /v1/hooks/{id}/deliveries, /v1/hooks/{id}/test (admin, reads included)

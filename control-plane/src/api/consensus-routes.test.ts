@@ -9,6 +9,8 @@ import { createMemoryRegistry } from "../registry/memory-registry.js";
 import { createApi } from "./app.js";
 import { createMemoryApiTokens } from "../trust/api-tokens.js";
 import { createMemoryEnrollments } from "../trust/enrollments.js";
+import { UnavailableError } from "../errors.js";
+import type { ConsensusRoutesOptions } from "./consensus-routes.js";
 
 const TOKEN = "consensus-api-token";
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -117,7 +119,10 @@ describe("consensus API", () => {
   let policies: Map<string, CheckPolicy>;
   const NOW = 100 * H;
 
-  function app(store = memoryStore([]).store, extra: { maxReplayResults?: number } = {}) {
+  function app(
+    store = memoryStore([]).store,
+    extra: { maxReplayResults?: number; status?: ConsensusRoutesOptions["status"] } = {},
+  ) {
     return createApi({
       config: { apiToken: TOKEN },
       enrollments: createMemoryEnrollments(),
@@ -194,6 +199,37 @@ describe("consensus API", () => {
       const bad = await app().request("/v1/checks/BAD!/status", { headers: auth });
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ error: { code: "invalid_argument", details: { field: "id" } } });
+    });
+
+    it("a status forwarded from the partition's owner (a JSON round trip) reads as the local one; 503 when no owner answers", async () => {
+      s.round("web", all(R3, "up"));
+      for (let k = 0; k < 2; k++) s.round("web", { "eu-west": "down", "us-east": "down", "ap-south": "up" });
+      const local = await (await app().request("/v1/checks/web/status", { headers: auth })).json();
+      const asked: string[] = [];
+      const forwarded = app(undefined, {
+        status: async (id) => {
+          asked.push(id);
+          return JSON.parse(JSON.stringify(s.engine.status(id) ?? null)) ?? undefined;
+        },
+      });
+      const res = await forwarded.request("/v1/checks/web/status", { headers: auth });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual(local);
+      expect(asked).toEqual(["web"]);
+      const down = app(undefined, {
+        status: async () => {
+          throw new UnavailableError(
+            'status of check "web" (partition 3) unavailable: no control-plane replica owns partition 3 now',
+          );
+        },
+      });
+      const unavailable = await down.request("/v1/checks/web/status", { headers: auth });
+      expect(unavailable.status).toBe(503);
+      expect(await unavailable.json()).toMatchObject({
+        error: { code: "unavailable", message: expect.stringContaining("partition 3") },
+      });
+      // Unknown checks are still 404, without asking anyone.
+      expect((await down.request("/v1/checks/nope/status", { headers: auth })).status).toBe(404);
     });
 
     it("says which region abstains because its agent is impaired, and why", async () => {

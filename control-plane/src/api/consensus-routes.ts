@@ -30,7 +30,13 @@ export type KnownCheck = CheckPolicy & { createdAt?: number; labels?: Readonly<R
 
 /** Options of {@link createConsensusRoutes}. */
 export interface ConsensusRoutesOptions {
-  engine: Pick<ConsensusEngine, "status">;
+  /** The consensus engine of this replica (its status of a check, when `status` is not given). */
+  engine?: Pick<ConsensusEngine, "status">;
+  /**
+   * The live status of a check wherever it is decided (local, or forwarded to the replica owning its
+   * partition: `localOrForwarded`); may throw UnavailableError (503). @default the engine's
+   */
+  status?: (checkId: string) => Promise<CheckStatus | undefined>;
   outageStore: Pick<OutageStore, "listOutages" | "resultCounts" | "loadObservations" | "observedBuckets">;
   /**
    * The current policy of a check from the registry (and when it was created: availability windows
@@ -83,7 +89,7 @@ const getStatus = createRoute({
   request: { params: CheckIdParams },
   responses: {
     200: json(documenting<unknown>(StatusSchema), "The check's status"),
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 503),
   },
 });
 
@@ -118,6 +124,7 @@ const replayCheck = createRoute({
  */
 export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRoutes {
   const { engine, outageStore, lookupCheck } = opts;
+  const status = opts.status ?? (async (checkId: string) => engine?.status(checkId));
   const log = opts.log.child({ component: "consensus-api" });
   const now = opts.now ?? Date.now;
   const defaultSlo = opts.sloTarget ?? DEFAULT_SLO_TARGET;
@@ -136,9 +143,9 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
 
   checks.openapi(getStatus, async (c) => {
     const policy = await knownCheck(c.req.valid("param").id);
-    const status = statusJson(engine.status(policy.checkId) ?? emptyStatus(policy));
+    const current = statusJson((await status(policy.checkId)) ?? emptyStatus(policy));
     const o = inMaintenanceOccurrence(maintenanceWindows(), subject(policy), now());
-    return c.json(o ? { ...status, maintenance: { id: o.window.id, from: o.from, to: o.to } } : status, 200);
+    return c.json(o ? { ...current, maintenance: { id: o.window.id, from: o.from, to: o.to } } : current, 200);
   });
 
   const getAvailability = createRoute({

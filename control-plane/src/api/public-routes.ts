@@ -10,8 +10,11 @@ export interface PublicRoutesOptions {
   /** PROBEMESH_PUBLIC_STATUS: serve the routes; otherwise they answer 404. */
   enabled: boolean;
   registry: Pick<CheckRegistry, "list">;
-  /** The global state of a check. @default "unknown" for every check (no consensus) */
-  state?: ((checkId: string) => GlobalState | undefined) | undefined;
+  /**
+   * The global state of a check (may be asked of another replica: a failure shows it "unknown").
+   * @default "unknown" for every check (no consensus)
+   */
+  state?: ((checkId: string) => GlobalState | undefined | Promise<GlobalState | undefined>) | undefined;
 }
 
 /** One public check on the status page: nothing but its id and global state. */
@@ -49,10 +52,18 @@ export function createPublicRoutes(opts: PublicRoutesOptions): OpenAPIHono {
   app.openapi(publicStatus, async (c) => {
     if (!opts.enabled)
       throw new ProbemeshError("not_found", "the public status is off (PROBEMESH_PUBLIC_STATUS is not true)");
-    const checks = (await opts.registry.list())
-      .filter((r) => r.check.public)
-      .map((r) => ({ id: r.check.id, state: opts.state?.(r.check.id) ?? ("unknown" as const) }))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const state = async (id: string): Promise<GlobalState> => {
+      try {
+        return (await opts.state?.(id)) ?? "unknown";
+      } catch {
+        // Its partition's owner did not answer: one check unknown, not the whole page down.
+        return "unknown";
+      }
+    };
+    const publicChecks = (await opts.registry.list()).filter((r) => r.check.public);
+    const checks = (
+      await Promise.all(publicChecks.map(async (r) => ({ id: r.check.id, state: await state(r.check.id) })))
+    ).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return c.json({ checks }, 200);
   });
   return app;

@@ -52,6 +52,24 @@ export interface PartitionLeases {
   onAcquired(cb: (lease: PartitionLease) => void | Promise<void>): () => void;
   /** Called when a partition is lost, before anything else runs for it. */
   onLost(cb: (lease: PartitionLease, reason: LeaseLossReason) => void): () => void;
+  /** Counters since start (optional: fakes need not count). */
+  stats?(): LeaseStats;
+}
+
+/** Counters of one replica's partition leases. */
+export interface LeaseStats {
+  /** Leases acquired. */
+  acquired: number;
+  /** Leases lost, by reason. */
+  lost: Record<LeaseLossReason, number>;
+  /** Renewals that failed (conflicts and transport errors alike). */
+  renewFailures: number;
+  /** Claims another replica won. */
+  claimConflicts: number;
+  /** Leases held now. */
+  owned: number;
+  /** Replicas counted alive for the fair share (this one included). */
+  alive: number;
 }
 
 /** NATS header carrying the fencing token of an event: `<partition>:<epoch>`. */

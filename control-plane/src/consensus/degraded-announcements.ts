@@ -1,8 +1,9 @@
 import { StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import { type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { checkIdFromKey, checkKey } from "../registry/check-entry.js";
+import { openKvBucket } from "../jetstream/kv.js";
 
 /** NATS KV bucket of the checks whose `check.degraded` went to hooks without a `check.recovered` yet. */
 export const DEGRADED_BUCKET = "probemesh_degraded";
@@ -40,8 +41,8 @@ export interface DegradedAnnouncements {
 }
 
 /** Opens (creating if needed) the {@link DEGRADED_BUCKET} bucket: history 1, file storage. */
-export function openDegradedBucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(DEGRADED_BUCKET, { history: 1, storage: StorageType.File });
+export function openDegradedBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
+  return openKvBucket(nc, DEGRADED_BUCKET, { history: 1, storage: StorageType.File, replicas });
 }
 
 /** Creates the {@link DegradedAnnouncements} on the bucket `open()` resolves (opened once, retried after a failure). */

@@ -14,6 +14,8 @@ export interface HookLogStreamOptions {
   maxPerHook?: number;
   /** Records older than this are dropped. @default 2592000000 (30 days) */
   maxAgeMs?: number;
+  /** Copies of the stream in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
 }
 
 /** Creates (or updates) the log stream. */
@@ -24,6 +26,7 @@ export async function ensureHookLogStream(jsm: JetStreamManager, opts: HookLogSt
       subjects: [`${HOOK_LOG_SUBJECT_PREFIX}.>`],
       max_msgs_per_subject: opts.maxPerHook ?? 1000,
       max_age: (opts.maxAgeMs ?? 30 * 86_400_000) * 1_000_000,
+      num_replicas: opts.replicas ?? 1,
     },
   });
 }

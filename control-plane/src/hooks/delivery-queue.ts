@@ -4,8 +4,12 @@ import {
   RetentionPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  type JetStreamPublishOptions,
 } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { FENCE_HEADER, type PartitionLease } from "../cluster/types.js";
 import { ensureConsumer, ensureStream } from "../jetstream/ensure.js";
+import { formatFence } from "./fence.js";
 import type { HookEvent } from "./types.js";
 
 /** JetStream work-queue stream of pending deliveries (one message per event and hook). */
@@ -53,6 +57,8 @@ export interface DeliveryStreamOptions {
   ackWaitMs?: number;
   /** Dead letters older than this are dropped. @default 2592000000 (30 days) */
   deadLetterMaxAgeMs?: number;
+  /** Copies of the queue and dead-letter streams in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
 }
 
 /** The id of one event's delivery to one hook: JetStream msgID and the `webhook-id` header. */
@@ -68,6 +74,7 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
       subjects: [`${DELIVERIES_SUBJECT_PREFIX}.>`],
       duplicate_window: (opts.dedupeWindowMs ?? 3_600_000) * 1_000_000,
       max_age: (opts.maxAgeMs ?? 7 * 86_400_000) * 1_000_000,
+      num_replicas: opts.replicas ?? 1,
     },
     createOnly: { retention: RetentionPolicy.Workqueue },
   });
@@ -89,6 +96,7 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
       subjects: [`${DEAD_LETTERS_SUBJECT_PREFIX}.>`],
       max_msgs: 10_000,
       max_age: (opts.deadLetterMaxAgeMs ?? 30 * 86_400_000) * 1_000_000,
+      num_replicas: opts.replicas ?? 1,
     },
   });
 }
@@ -98,10 +106,22 @@ export async function publishDeadLetter(js: JetStreamClient, d: DeadLetter): Pro
   await js.publish(`${DEAD_LETTERS_SUBJECT_PREFIX}.${d.reason}`, JSON.stringify(d));
 }
 
-/** Enqueues one delivery; false when JetStream dropped it as a duplicate of an earlier enqueue. */
-export async function enqueueDelivery(js: JetStreamClient, d: QueuedDelivery): Promise<boolean> {
-  const ack = await js.publish(`${DELIVERIES_SUBJECT_PREFIX}.${d.hookId}`, JSON.stringify(d), {
-    msgID: deliveryId(d.event.id, d.hookId),
-  });
+/**
+ * Enqueues one delivery; false when JetStream dropped it as a duplicate of an earlier enqueue.
+ * `fence`: the partition lease the event was decided under, sent as the `Probemesh-Fence` header.
+ */
+export async function enqueueDelivery(
+  js: JetStreamClient,
+  d: QueuedDelivery,
+  fence?: PartitionLease,
+): Promise<boolean> {
+  const msgID = deliveryId(d.event.id, d.hookId);
+  let opts: Partial<JetStreamPublishOptions> = { msgID };
+  if (fence) {
+    const h = headers();
+    h.set(FENCE_HEADER, formatFence(fence));
+    opts = { msgID, headers: h };
+  }
+  const ack = await js.publish(`${DELIVERIES_SUBJECT_PREFIX}.${d.hookId}`, JSON.stringify(d), opts);
   return !ack.duplicate;
 }

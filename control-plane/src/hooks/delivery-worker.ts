@@ -17,6 +17,8 @@ import {
   type QueuedDelivery,
 } from "./delivery-queue.js";
 import type { DeliveryLog } from "./delivery-log.js";
+import { checkFence, type FenceJudge } from "./fence.js";
+import { FENCE_HEADER } from "../cluster/types.js";
 import { decide, eventTime } from "./guardrails.js";
 import type { HookStateStore } from "./hook-state.js";
 import type { HookRegistry } from "./registry.js";
@@ -55,6 +57,7 @@ export function emptyDeliveryStats(): DeliveryStats {
     deadLettered: 0,
     logErrors: 0,
     waitedForLease: 0,
+    fenced: 0,
   };
 }
 
@@ -77,6 +80,8 @@ export interface DeliveryStats {
   logErrors: number;
   /** Times a delivery waited because another action of the same hook and check was running. */
   waitedForLease: number;
+  /** Deliveries refused because their partition lease was stale when they were enqueued (recorded `fenced`). */
+  fenced: number;
 }
 
 // A lease outlives the attempt it guards by this much (recording the outcome included).
@@ -106,6 +111,11 @@ export interface DeliveryWorkerDeps {
   checks?: KnownChecks;
   deliveryLog: DeliveryLog;
   state: HookStateStore;
+  /**
+   * Judges a delivery's `Probemesh-Fence` (`leases.fence`): "stale" → not attempted, acked, recorded
+   * `fenced`. @default every well-formed fence is current
+   */
+  fence?: FenceJudge;
   adapters: AdapterSet;
   log: Logger;
   now?: () => number;
@@ -196,6 +206,16 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     // The subject names the hook too: a message whose payload names another hook was not enqueued by us.
     if (m.subject !== `${DELIVERIES_SUBJECT_PREFIX}.${hookId}`)
       return deadLetter(m, "subject_mismatch", `payload names hook ${JSON.stringify(hookId)}`);
+    let fence: ReturnType<typeof checkFence>;
+    try {
+      // JetStream's timestamp is the server's time of the enqueue: the fence compares it with when
+      // later leases began (server time too), never with this replica's clock.
+      fence = checkFence(m.headers?.values(FENCE_HEADER), Math.floor(m.info.timestampNanos / 1e6), deps.fence);
+    } catch (err) {
+      log.warn({ subject: m.subject, seq: m.seq, err: errorMessage(err) }, "could not judge the fence; retrying");
+      return void m.nak(policy.initialMs);
+    }
+    if (fence.kind === "malformed") return deadLetter(m, "malformed", fence.detail);
     const id = deliveryId(event.id, hookId);
     const base = {
       hookId,
@@ -207,6 +227,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     };
     const record = (outcome: DeliveryOutcome, extra: Partial<DeliveryRecord> = {}): DeliveryRecord => ({
       ...base,
+      ...(fence.kind !== "none" ? { fence: fence.fence } : {}),
       outcome,
       latencyMs: 0,
       at: now(),
@@ -225,6 +246,19 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     });
     if (rec === null) return void m.nak(retryMs);
     if (!rec) return deadLetter(m, "unknown_hook", `no hook ${JSON.stringify(hookId)} (never created, or deleted)`);
+    if (fence.kind === "stale") {
+      // A replica that had lost the partition decided this event: the new owner decides for itself.
+      stats.fenced++;
+      const { partition, epoch } = fence.fence;
+      log.warn({ ...line, partition, epoch, publishedAt: fence.publishedAt }, "delivery fenced: stale partition lease");
+      return finish(
+        m,
+        record("fenced", {
+          error: `published under epoch ${epoch} of partition ${partition} after a newer lease had begun`,
+        }),
+        "ack",
+      );
+    }
     if (rec.disabled) {
       stats.skipped++;
       log.info({ ...line, reason: "disabled" }, "delivery skipped");

@@ -111,6 +111,7 @@ const OUTCOMES = [
   "disabled",
   "gave_up",
   "skipped",
+  "fenced",
 ] as const;
 
 /** One line of a hook's delivery log. */
@@ -142,6 +143,10 @@ export const DeliverySchema = z
       .optional()
       .openapi("ActionResult", { description: "The action and its read-back, when one ran." }),
     retryAt: z.number().int().optional().openapi({ description: "Epoch ms of the next attempt (failed, held)." }),
+    fence: z.object({ partition: z.number().int(), epoch: z.number().int() }).optional().openapi({
+      description:
+        "The partition lease the event was decided under (`Probemesh-Fence`); `fenced`: a newer lease had begun before it was published.",
+    }),
   })
   .openapi("Delivery", {
     example: {

@@ -1,9 +1,9 @@
-import type { PartitionLease } from "../cluster/types.js";
 import { randomBytes } from "node:crypto";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
+import { openKvBucket } from "../jetstream/kv.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import type { PartitionLease } from "../cluster/types.js";
 import type { SecretBox } from "../trust/secret-box.js";
 import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import { createAdapters, type AdapterSet } from "./actions/index.js";
@@ -23,6 +23,7 @@ import {
   type DeliveryWorkerOptions,
   type KnownChecks,
 } from "./delivery-worker.js";
+import type { FenceJudge } from "./fence.js";
 import { eventTime } from "./guardrails.js";
 import { createKvHookStateStore, HOOK_STATE_BUCKET, type HookStateStore } from "./hook-state.js";
 import { createKvHookRegistry, HOOKS_BUCKET, type HookRegistry } from "./registry.js";
@@ -38,11 +39,17 @@ export interface HooksOptions extends DeliveryWorkerOptions, DeliveryStreamOptio
   adapters?: Partial<AdapterSet>;
   /** Run the delivery worker in this replica. @default true */
   deliver?: boolean;
+  /** Copies of every hooks stream and KV bucket in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
 }
 
-/** Options of one `publish()`. */
+/** Options of {@link Hooks.publish}. */
 export interface PublishOptions {
-  /** The lease the event was decided under; delivery refuses it once a later epoch began (see HA-PLAN fencing). */
+  /**
+   * The partition lease the event was decided under: every delivery carries it (`Probemesh-Fence`
+   * header) and the delivery worker refuses it (`fenced`) if a newer lease had begun before it was
+   * enqueued. @default unfenced (always delivered)
+   */
   fence?: PartitionLease;
 }
 
@@ -97,6 +104,7 @@ export function createHooks({
   log,
   secrets,
   checks,
+  fence,
   now = Date.now,
   options = {},
 }: {
@@ -109,6 +117,11 @@ export function createHooks({
    * state is dead-lettered. Without it, check ids of queued deliveries are not validated.
    */
   checks?: KnownChecks;
+  /**
+   * Judges fenced deliveries (`leases.fence`): one whose lease was stale when it was enqueued is not
+   * attempted but recorded as `fenced`. @default every well-formed fence is current (one replica)
+   */
+  fence?: FenceJudge;
   now?: () => number;
   options?: HooksOptions;
 }): Hooks {
@@ -123,11 +136,11 @@ export function createHooks({
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
       await ensureDeliveryStream(jsm, options);
-      await ensureHookLogStream(jsm, options.log);
-      const kvm = new Kvm(js);
+      const replicas = options.replicas ?? 1;
+      await ensureHookLogStream(jsm, { replicas, ...options.log });
       const [hooksKv, stateKv] = await Promise.all([
-        kvm.create(HOOKS_BUCKET, { history: 1 }),
-        kvm.create(HOOK_STATE_BUCKET, { history: 1 }),
+        openKvBucket(nc, HOOKS_BUCKET, { history: 1, replicas }),
+        openKvBucket(nc, HOOK_STATE_BUCKET, { history: 1, replicas }),
       ]);
       return {
         js,
@@ -162,7 +175,7 @@ export function createHooks({
     get stats() {
       return { ...(worker?.stats ?? emptyDeliveryStats()), ...counters };
     },
-    async publish(input) {
+    async publish(input, opts = {}) {
       let event: HookEvent;
       try {
         event = validateEvent(input);
@@ -186,7 +199,7 @@ export function createHooks({
       await Promise.all(
         targets.map(async (r) => {
           try {
-            const fresh = await enqueueDelivery(p.js, { hookId: r.hook.id, event, enqueuedAt: now() });
+            const fresh = await enqueueDelivery(p.js, { hookId: r.hook.id, event, enqueuedAt: now() }, opts.fence);
             (fresh ? result.enqueued : result.duplicates).push(r.hook.id);
           } catch (err) {
             failed.push(r.hook.id);
@@ -203,6 +216,7 @@ export function createHooks({
           checkId: event.data.checkId,
           enqueued: result.enqueued,
           duplicates: result.duplicates.length,
+          ...(opts.fence ? { fence: opts.fence } : {}),
         },
         "hook event published",
       );
@@ -252,6 +266,7 @@ export function createHooks({
         deliveryLog: p.deliveries,
         state: p.state,
         ...(checks ? { checks } : {}),
+        ...(fence ? { fence } : {}),
         adapters: { ...createAdapters(), ...options.adapters },
         log: hlog,
         now,

@@ -2,7 +2,9 @@
 export { createHooks } from "./hooks.js";
 export { wants, handles, DEFAULT_EVENTS, SUPPORTED_EVENTS } from "./subscription.js";
 export { hookEventFromTransition, hookEventsFromTransition, reannouncements } from "./from-transition.js";
-export type { Hooks, HooksOptions, HooksStats, PublishResult } from "./hooks.js";
+export type { Hooks, HooksOptions, HooksStats, PublishOptions, PublishResult } from "./hooks.js";
+export { checkFence, formatFence, parseFence } from "./fence.js";
+export type { FenceCheck, FenceJudge } from "./fence.js";
 export { createHookRelay, REANNOUNCE_WINDOW_MS, RELEASE_EVERY_MS } from "./relay.js";
 export type { HookRelay, HookRelayOptions, HookRelayStats } from "./relay.js";
 export {

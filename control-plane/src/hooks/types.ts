@@ -181,7 +181,16 @@ export interface HookRecord {
 
 /** What a delivery attempt did, as recorded in the delivery log. */
 export type DeliveryOutcome =
-  "delivered" | "dry_run" | "failed" | "held" | "refused" | "superseded" | "disabled" | "gave_up" | "skipped";
+  | "delivered"
+  | "dry_run"
+  | "failed"
+  | "held"
+  | "refused"
+  | "superseded"
+  | "disabled"
+  | "gave_up"
+  | "skipped"
+  | "fenced";
 
 /** Result of applying (or verifying) a hook's action. */
 export interface ActionResult {
@@ -226,4 +235,6 @@ export interface DeliveryRecord {
   result?: ActionResult;
   /** When the delivery will be retried (epoch ms), for "failed" and "held". */
   retryAt?: number;
+  /** The partition lease the event was published under (its `Probemesh-Fence` header), when it had one. */
+  fence?: { partition: number; epoch: number };
 }

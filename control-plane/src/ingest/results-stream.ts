@@ -16,7 +16,7 @@ export const RESULTS_DUPLICATE_WINDOW_MS = 2 * 60_000;
 export interface ResultsStreamOptions {
   /** How long results stay in the stream (replay, new consumers). @default 604800000 (7 days) */
   maxAgeMs?: number;
-  /** Stream replicas (1 on a single server). @default 1 */
+  /** Stream replicas (PROBEMESH_JETSTREAM_REPLICAS; 1 on a single server), kept in line on an existing stream. @default 1 */
   replicas?: number;
 }
 
@@ -35,12 +35,12 @@ export async function ensureResultsStream(jsm: JetStreamManager, opts: ResultsSt
       subjects: [RESULTS_SUBJECT_ALL],
       max_age: nanos(maxAgeMs),
       duplicate_window: nanos(RESULTS_DUPLICATE_WINDOW_MS),
+      num_replicas: opts.replicas ?? 1,
     },
     createOnly: {
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
-      num_replicas: opts.replicas ?? 1,
     },
   });
 }

@@ -1,10 +1,11 @@
 import { StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ConflictError, UnavailableError } from "../errors.js";
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import type { MaintenanceWindow } from "./types.js";
+import { openKvBucket } from "../jetstream/kv.js";
 
 /** NATS KV bucket holding the maintenance windows (key = window id). */
 export const MAINTENANCE_BUCKET = "probemesh_maintenance";
@@ -43,6 +44,8 @@ const byId = (a: MaintenanceRecord, b: MaintenanceRecord) => (a.window.id < b.wi
 /** Options of {@link createKvMaintenanceRegistry}. */
 export interface KvMaintenanceRegistryOptions {
   nc: NatsConnection;
+  /** Copies of its KV bucket in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -88,7 +91,11 @@ export function createKvMaintenanceRegistry(opts: KvMaintenanceRegistryOptions):
 
   return {
     async start() {
-      kv ??= await new Kvm(opts.nc).create(MAINTENANCE_BUCKET, { history: 1, storage: StorageType.File });
+      kv ??= await openKvBucket(opts.nc, MAINTENANCE_BUCKET, {
+        history: 1,
+        storage: StorageType.File,
+        ...(opts.replicas ? { replicas: opts.replicas } : {}),
+      });
       follower ??= followKv({ kv, log, onEntry });
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       log.info({ bucket: MAINTENANCE_BUCKET, windows: known.size }, "maintenance windows loaded");

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { clone } from "@bufbuild/protobuf";
 import { StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
@@ -13,10 +13,13 @@ import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
 import { followKv, type KvFollower } from "./kv-follower.js";
 import { CHECKS_BUCKET, checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckEntry } from "./check-entry.js";
 import { withUid, type CheckRegistry } from "./types.js";
+import { openKvBucket } from "../jetstream/kv.js";
 
 /** Options of {@link createRegistry}. */
 export interface RegistryOptions {
   nc: NatsConnection;
+  /** Copies of its KV bucket in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
   log: Logger;
   /** Seals check secrets before they are written and opens them after they are read. */
   secrets: SecretBox;
@@ -161,7 +164,11 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
     // Safe to call again after a failure (main retries it while NATS or JetStream comes up).
     async start() {
       if (started) return;
-      const store = (kv ??= await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File }));
+      const store = (kv ??= await openKvBucket(nc, bucket, {
+        history: 1,
+        storage: StorageType.File,
+        ...(opts.replicas ? { replicas: opts.replicas } : {}),
+      }));
       follower ??= followKv({ kv: store, log, onEntry, rewatchDelayMs });
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       started = true;

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { UnavailableError, ValidationError } from "../errors.js";
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import { hashToken, newToken } from "./token.js";
+import { openKvBucket } from "../jetstream/kv.js";
 
 /** What an API request may do: admin implies write, write implies read. */
 export type Scope = "read" | "write" | "admin";
@@ -164,6 +165,8 @@ export function createMemoryApiTokens(opts: { now?: () => number } = {}): ApiTok
 /** Options of {@link createKvApiTokens}. */
 export interface KvApiTokensOptions {
   nc: NatsConnection;
+  /** Copies of its KV bucket in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -210,7 +213,11 @@ export function createKvApiTokens(opts: KvApiTokensOptions): ApiTokens {
 
   return {
     async start() {
-      kv ??= await new Kvm(opts.nc).create(API_TOKENS_BUCKET, { history: 1, storage: StorageType.File });
+      kv ??= await openKvBucket(opts.nc, API_TOKENS_BUCKET, {
+        history: 1,
+        storage: StorageType.File,
+        ...(opts.replicas ? { replicas: opts.replicas } : {}),
+      });
       follower ??= followKv({ kv, log, onEntry });
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       log.info({ bucket: API_TOKENS_BUCKET, tokens: index.list().length }, "API tokens loaded");

@@ -1,5 +1,5 @@
 import { StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { subjectToken } from "../checks/rules.js";
@@ -9,6 +9,7 @@ import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import type { Enrollment, Enrollments } from "./enrollment.js";
 import { createEnrollmentIndex, decodeEnrollment, enrolledAgent, type EnrollmentRecord } from "./enrollment-index.js";
 import { hashToken, newToken } from "./token.js";
+import { openKvBucket } from "../jetstream/kv.js";
 
 /** NATS KV bucket of the enrollments (key = agent id). */
 export const ENROLLMENTS_BUCKET = "probemesh_enrollments";
@@ -93,6 +94,8 @@ export function createMemoryEnrollments(opts: MemoryEnrollmentsOptions = {}): En
 /** Options of {@link createKvEnrollments}. */
 export interface KvEnrollmentsOptions {
   nc: NatsConnection;
+  /** Copies of its KV bucket in a NATS cluster (PROBEMESH_JETSTREAM_REPLICAS). @default 1 */
+  replicas?: number;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -144,7 +147,11 @@ export function createKvEnrollments(opts: KvEnrollmentsOptions): EnrollmentStore
 
   return {
     async start() {
-      kv ??= await new Kvm(opts.nc).create(ENROLLMENTS_BUCKET, { history: 1, storage: StorageType.File });
+      kv ??= await openKvBucket(opts.nc, ENROLLMENTS_BUCKET, {
+        history: 1,
+        storage: StorageType.File,
+        ...(opts.replicas ? { replicas: opts.replicas } : {}),
+      });
       follower ??= followKv({ kv, log, onEntry });
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       log.info({ bucket: ENROLLMENTS_BUCKET, agents: index.list().length }, "enrollments loaded");

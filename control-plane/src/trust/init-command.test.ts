@@ -16,6 +16,11 @@ describe("probemesh-control-plane init", () => {
     expect(await runInitCommand([], capture(), err)).toBe(2);
     expect(err.text()).toMatch(/--dir and --nats-listen are required\nusage:/);
     expect(await runInitCommand(["--dir", "x", "--nats-listen", "h:1", "--nope"], capture(), capture())).toBe(2);
+    const bad = capture();
+    expect(
+      await runInitCommand(["--dir", "x", "--nats-listen", "h:1", "--nats-cluster", "three"], capture(), bad),
+    ).toBe(2);
+    expect(bad.text()).toMatch(/--nats-cluster must be a whole number/);
     const out = capture();
     expect(await runInitCommand(["--help"], out, capture())).toBe(0);
     expect(out.text()).toMatch(/^usage: probemesh-control-plane init/);

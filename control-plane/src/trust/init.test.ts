@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import { decode } from "@nats-io/jwt";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseEnvFile } from "./env-file.js";
-import { initPaths, initTrust } from "./init.js";
+import { initPaths, initTrust, natsNodePaths } from "./init.js";
 import { accountOfUser, credsJwt, decodeUser, publicKeyOf } from "./nats-jwt.js";
 import { certSans } from "./pki.js";
 
@@ -153,5 +153,56 @@ describe("initTrust", () => {
 
   it("rejects a bad listen address", async () => {
     await expect(initTrust({ dir: tempDir(), natsListen: "nowhere" })).rejects.toThrow(/--nats-listen/);
+  });
+
+  it("writes a local NATS cluster with --nats-cluster: one configuration per node, mutual TLS routes, every URL in the env file", async () => {
+    const dir = tempDir();
+    const report = await initTrust({ dir, natsListen: "127.0.0.1:5222", natsNodes: 3 });
+    const p = initPaths(dir);
+    expect(report.natsNodeConfs).toEqual([1, 2, 3].map((i) => natsNodePaths(dir, i).conf));
+    expect(report.created).not.toContain(p.natsConf);
+    const env = parseEnvFile(readFileSync(p.env, "utf8"));
+    expect(env.get("PROBEMESH_NATS_URL")).toBe("tls://127.0.0.1:5222,tls://127.0.0.1:5223,tls://127.0.0.1:5224");
+    const accountJwt = readFileSync(p.accountJwt, "utf8").trim();
+    for (const i of [1, 2, 3]) {
+      const node = natsNodePaths(dir, i);
+      expect(statSync(node.conf).mode & 0o777).toBe(0o600);
+      expect(statSync(node.storeDir).isDirectory()).toBe(true);
+      const conf = readFileSync(node.conf, "utf8");
+      expect(conf).toContain(`server_name: "probemesh-nats-${i}"`);
+      expect(conf).toContain(`listen: "127.0.0.1:${5221 + i}"`);
+      expect(conf).toContain(`listen: "127.0.0.1:${7221 + i}"`);
+      expect(conf).toContain(`store_dir: "${node.storeDir}"`);
+      expect(conf).toContain('name: "probemesh"');
+      expect(conf).toContain(`ca_file: "${p.caCert}"`);
+      expect(conf).toContain("verify: true");
+      for (const k of [1, 2, 3])
+        if (k === i) expect(conf).not.toContain(`nats-route://127.0.0.1:${7221 + k}`);
+        else expect(conf).toContain(`nats-route://127.0.0.1:${7221 + k}`);
+      expect(conf).toContain(accountJwt);
+    }
+
+    // Idempotent like the single server.
+    const before = snapshot(dir);
+    const again = await initTrust({ dir, natsListen: "127.0.0.1:5222", natsNodes: 3 });
+    expect(again.created).toEqual([]);
+    expect(again.warnings).toEqual([]);
+    expect(snapshot(dir)).toEqual(before);
+    expect(statSync(natsNodePaths(dir, 2).storeDir).isDirectory()).toBe(true);
+  });
+
+  it("names the route port with --nats-cluster-port and warns when the env file lists other NATS servers", async () => {
+    const dir = tempDir();
+    await initTrust({ dir, natsListen: "127.0.0.1:4222" });
+    const report = await initTrust({ dir, natsListen: "127.0.0.1:4222", natsNodes: 2, clusterPort: 9100 });
+    expect(readFileSync(natsNodePaths(dir, 1).conf, "utf8")).toContain("nats-route://127.0.0.1:9101");
+    expect(readFileSync(natsNodePaths(dir, 2).conf, "utf8")).toContain('listen: "127.0.0.1:9101"');
+    expect(report.warnings.join("\n")).toMatch(/PROBEMESH_NATS_URL=tls:\/\/127\.0\.0\.1:4222, not .*4223/);
+    await expect(initTrust({ dir: tempDir(), natsListen: "127.0.0.1:4222", natsNodes: 6 })).rejects.toThrow(
+      /--nats-cluster/,
+    );
+    await expect(
+      initTrust({ dir: tempDir(), natsListen: "127.0.0.1:4222", natsNodes: 3, clusterPort: 4223 }),
+    ).rejects.toThrow(/overlap/);
   });
 });

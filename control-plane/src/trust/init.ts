@@ -16,9 +16,22 @@ export interface InitOptions {
   natsListen: string;
   /** Extra names and addresses for the server certificate (`--san`); localhost and 127.0.0.1 always. */
   sans?: readonly string[];
+  /**
+   * `--nats-cluster N` (2..5): a local NATS cluster of N nodes instead of one server. Node i (1-based)
+   * listens for clients on the port of `natsListen` + i - 1 and for routes on `clusterPort` + i - 1,
+   * stores JetStream under `nats/node-<i>/`; its configuration is `nats/node-<i>.conf`. @default 1 (one server)
+   */
+  natsNodes?: number;
+  /** `--nats-cluster-port PORT`: route port of node 1. @default the client port + 2000 (4222 → 6222) */
+  clusterPort?: number;
   /** @default new Date() */
   now?: Date;
 }
+
+/** Largest `--nats-cluster`. */
+export const MAX_NATS_NODES = 5;
+/** The NATS cluster's name (`cluster.name` of every node). */
+export const NATS_CLUSTER_NAME = "probemesh";
 
 /** What {@link initTrust} did, file by file. Never holds a secret. */
 export interface InitReport {
@@ -30,6 +43,8 @@ export interface InitReport {
   warnings: string[];
   /** Where the important files are. */
   paths: InitPaths;
+  /** With `natsNodes` > 1: each node's configuration file (otherwise `paths.natsConf` is the one). */
+  natsNodeConfs: string[];
 }
 
 /** The layout `init` creates under its directory. */
@@ -84,6 +99,12 @@ export function initPaths(dir: string): InitPaths {
   };
 }
 
+/** Configuration file and JetStream store dir of cluster node `i` (1-based) under `dir`. */
+export function natsNodePaths(dir: string, i: number): { conf: string; storeDir: string } {
+  const nats = join(resolve(dir), "nats");
+  return { conf: join(nats, `node-${i}.conf`), storeDir: join(nats, `node-${i}`) };
+}
+
 /** `<keyId>:<base64 of 32 random bytes>`, the format of PROBEMESH_SECRET_KEY. */
 export function newSecretKey(keyId = "k1"): string {
   return `${keyId}:${randomBytes(32).toString("base64")}`;
@@ -122,13 +143,35 @@ export async function initTrust(opts: InitOptions): Promise<InitReport> {
     if (!/^[A-Za-z0-9.:*_-]{1,253}$/.test(san))
       throw new ValidationError(`--san: ${JSON.stringify(san)} is not a host name or IP address`, { field: "--san" });
 
+  const nodes = opts.natsNodes ?? 1;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NATS_NODES)
+    throw new ValidationError(`--nats-cluster: give a number of nodes from 1 (one server) to ${MAX_NATS_NODES}`, {
+      field: "--nats-cluster",
+    });
+  const clusterPort = opts.clusterPort ?? listen.port + 2000;
+  if (
+    nodes > 1 &&
+    (!Number.isInteger(clusterPort) ||
+      clusterPort < 1 ||
+      clusterPort + nodes - 1 > 65535 ||
+      listen.port + nodes - 1 > 65535)
+  )
+    throw new ValidationError("--nats-cluster-port: the client and route ports of every node must be 1..65535", {
+      field: "--nats-cluster-port",
+    });
+  if (nodes > 1 && clusterPort < listen.port + nodes && listen.port < clusterPort + nodes)
+    throw new ValidationError(
+      `--nats-cluster-port: route ports ${clusterPort}..${clusterPort + nodes - 1} overlap client ports ${listen.port}..${listen.port + nodes - 1}`,
+      { field: "--nats-cluster-port" },
+    );
+
   const paths = initPaths(opts.dir);
   if (/["\\\r\n]/.test(paths.dir))
     throw new ValidationError("--dir: the path must not contain quotes, backslashes or line breaks", {
       field: "--dir",
     });
   const now = opts.now ?? new Date();
-  const report: InitReport = { created: [], kept: [], warnings: [], paths };
+  const report: InitReport = { created: [], kept: [], warnings: [], paths, natsNodeConfs: [] };
 
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   mkdirSync(paths.keysDir, { recursive: true, mode: 0o700 });
@@ -215,32 +258,68 @@ export async function initTrust(opts: InitOptions): Promise<InitReport> {
     );
   await ensure(paths.systemCreds, () => userCreds({ name: "system", account: systemAccount, signerSeed: systemSeed }));
 
-  const conf = await ensure(
-    paths.natsConf,
-    () =>
-      natsServerConf({
-        listen: opts.natsListen,
-        certFile: paths.serverCert,
-        keyFile: paths.serverKey,
-        // nats-server stores under <store_dir>/jetstream.
-        storeDir: dirname(paths.natsStore),
-        operatorJwtFile: paths.operatorJwt,
-        systemAccount,
-        accounts: [
-          [systemAccount, sysJwt],
-          [account, accJwt],
-        ],
-      }),
-    0o600,
-  );
-  if (!conf.includes(accJwt) || !conf.includes(sysJwt))
-    report.warnings.push(
-      `${paths.natsConf} preloads other account JWTs than ${paths.accountJwt}: delete it and run init again`,
+  const common = {
+    certFile: paths.serverCert,
+    keyFile: paths.serverKey,
+    operatorJwtFile: paths.operatorJwt,
+    systemAccount,
+    accounts: [
+      [systemAccount, sysJwt],
+      [account, accJwt],
+    ] as const,
+  };
+  const checkPreload = (file: string, conf: string) => {
+    if (!conf.includes(accJwt) || !conf.includes(sysJwt))
+      report.warnings.push(
+        `${file} preloads other account JWTs than ${paths.accountJwt}: delete it and run init again`,
+      );
+  };
+  // Client URLs of the NATS servers, in node order.
+  const natsUrls: string[] = [];
+  if (nodes === 1) {
+    // nats-server stores under <store_dir>/jetstream.
+    const conf = await ensure(
+      paths.natsConf,
+      () => natsServerConf({ ...common, listen: opts.natsListen, storeDir: dirname(paths.natsStore) }),
+      0o600,
     );
+    checkPreload(paths.natsConf, conf);
+    natsUrls.push(`tls://${clientHost(listen.host)}:${listen.port}`);
+  } else {
+    const hostOf = (port: number) =>
+      listen.host.includes(":") ? `[${listen.host}]:${port}` : `${listen.host}:${port}`;
+    const routeUrl = (i: number) => `nats-route://${clientHost(listen.host)}:${clusterPort + i - 1}`;
+    for (let i = 1; i <= nodes; i++) {
+      const node = natsNodePaths(paths.dir, i);
+      mkdirSync(node.storeDir, { recursive: true, mode: 0o700 });
+      const conf = await ensure(
+        node.conf,
+        () =>
+          natsServerConf({
+            ...common,
+            listen: hostOf(listen.port + i - 1),
+            storeDir: node.storeDir,
+            serverName: `probemesh-nats-${i}`,
+            cluster: {
+              name: NATS_CLUSTER_NAME,
+              listen: hostOf(clusterPort + i - 1),
+              routes: Array.from({ length: nodes }, (_, k) => k + 1)
+                .filter((k) => k !== i)
+                .map(routeUrl),
+              caFile: paths.caCert,
+            },
+          }),
+        0o600,
+      );
+      checkPreload(node.conf, conf);
+      report.natsNodeConfs.push(node.conf);
+      natsUrls.push(`tls://${clientHost(listen.host)}:${listen.port + i - 1}`);
+    }
+  }
 
   // The env file: existing values are kept, missing ones added.
   const wanted: [string, () => string][] = [
-    ["PROBEMESH_NATS_URL", () => `tls://${clientHost(listen.host)}:${listen.port}`],
+    ["PROBEMESH_NATS_URL", () => natsUrls.join(",")],
     ["PROBEMESH_NATS_CREDS", () => paths.controlPlaneCreds],
     ["PROBEMESH_CA_FILE", () => paths.caCert],
     ["PROBEMESH_TLS_CERT", () => paths.serverCert],
@@ -251,6 +330,11 @@ export async function initTrust(opts: InitOptions): Promise<InitReport> {
   ];
   if (existsSync(paths.env)) {
     const existing = parseEnvFile(readFileSync(paths.env, "utf8"), paths.env);
+    const natsUrl = existing.get("PROBEMESH_NATS_URL");
+    if (natsUrl !== undefined && natsUrl !== natsUrls.join(","))
+      report.warnings.push(
+        `${paths.env} has PROBEMESH_NATS_URL=${natsUrl}, not ${natsUrls.join(",")}: edit that line (or delete it and run init again)`,
+      );
     const added = wanted.filter(([key]) => !existing.has(key)).map(([key, make]) => [key, make()] as const);
     if (added.length > 0) {
       const text = readFileSync(paths.env, "utf8");
@@ -308,11 +392,16 @@ export function natsServerConf(c: {
   operatorJwtFile: string;
   systemAccount: string;
   accounts: readonly (readonly [string, string])[];
+  /** A cluster node's unique name (JetStream needs one per node). */
+  serverName?: string;
+  /** Routes to the other nodes, mutual TLS with certificates of the CA. */
+  cluster?: { name: string; listen: string; routes: readonly string[]; caFile: string };
 }): string {
   const q = (s: string) => JSON.stringify(s);
   return [
     "# Written by `probemesh-control-plane init`. Run: nats-server -c <this file>",
     "# Every client must use TLS and a user JWT of an account below (operator mode).",
+    ...(c.serverName ? [`server_name: ${q(c.serverName)}`] : []),
     `listen: ${q(c.listen)}`,
     "",
     "tls {",
@@ -325,6 +414,26 @@ export function natsServerConf(c: {
     `  store_dir: ${q(c.storeDir)}`,
     "}",
     "",
+    ...(c.cluster
+      ? [
+          "# Routes between the nodes: mutual TLS, each side presents a certificate of the installation's CA.",
+          "cluster {",
+          `  name: ${q(c.cluster.name)}`,
+          `  listen: ${q(c.cluster.listen)}`,
+          "  tls {",
+          `    cert_file: ${q(c.certFile)}`,
+          `    key_file: ${q(c.keyFile)}`,
+          `    ca_file: ${q(c.cluster.caFile)}`,
+          "    verify: true",
+          "    timeout: 2",
+          "  }",
+          "  routes: [",
+          ...c.cluster.routes.map((r) => `    ${q(r)}`),
+          "  ]",
+          "}",
+          "",
+        ]
+      : []),
     `operator: ${q(c.operatorJwtFile)}`,
     `system_account: ${c.systemAccount}`,
     "",

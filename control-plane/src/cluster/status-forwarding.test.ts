@@ -1,0 +1,160 @@
+// The lease lifecycle of status forwarding, without a server: which subjects the owner listens to,
+// when it answers, and where a lookup goes. test/hook-fencing.test.ts runs it on a real nats-server.
+import type { Msg, MsgCallback, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import type { CheckStatus } from "../consensus/types.js";
+import { localOrForwarded, serveStatus, statusSubject } from "./status-forwarding.js";
+import type { LeaseLossReason, PartitionLease, PartitionLeases } from "./types.js";
+
+const log = pino({ level: "silent" });
+
+/** PartitionLeases whose ownership the test sets by hand. */
+function testLeases(initial: PartitionLease[] = []) {
+  const owned = new Map(initial.map((l) => [l.partition, l]));
+  const acquired = new Set<(l: PartitionLease) => void | Promise<void>>();
+  const lost = new Set<(l: PartitionLease, r: LeaseLossReason) => void>();
+  let valid = true;
+  const leases: PartitionLeases = {
+    replicaId: "test",
+    partitions: 16,
+    start: async () => {},
+    stop: async () => {},
+    owned: () => [...owned.values()],
+    holds: (p, e) => valid && owned.has(p) && (e === undefined || owned.get(p)?.epoch === e),
+    view: () => undefined,
+    fence: () => "current",
+    onAcquired: (cb) => (acquired.add(cb), () => void acquired.delete(cb)),
+    onLost: (cb) => (lost.add(cb), () => void lost.delete(cb)),
+  };
+  return {
+    leases,
+    async acquire(l: PartitionLease) {
+      owned.set(l.partition, l);
+      for (const cb of acquired) await cb(l);
+    },
+    lose(p: number, reason: LeaseLossReason = "taken") {
+      const l = owned.get(p);
+      owned.delete(p);
+      if (l) for (const cb of lost) cb(l, reason);
+    },
+    /** Past the lease's validity on the local clock, before onLost has fired. */
+    expire: () => void (valid = false),
+    listeners: () => acquired.size + lost.size,
+  };
+}
+
+/** Just enough of a NatsConnection for serveStatus: subscriptions by subject, requests delivered by hand. */
+function fakeNats() {
+  const subs = new Map<string, { cb: MsgCallback<Msg>; closed: boolean }>();
+  const nc = {
+    subscribe(subject: string, opts: { callback: MsgCallback<Msg> }) {
+      const entry = { cb: opts.callback, closed: false };
+      subs.set(subject, entry);
+      return {
+        unsubscribe: () => void ((entry.closed = true), subs.delete(subject)),
+        isClosed: () => entry.closed,
+      } as unknown as Subscription;
+    },
+  } as unknown as NatsConnection;
+  async function request(subject: string, body: unknown): Promise<unknown> {
+    const sub = subs.get(subject);
+    if (!sub) throw new Error(`no subscriber on ${subject}`);
+    const data = typeof body === "string" ? body : JSON.stringify(body);
+    return new Promise((resolve) => {
+      const m = {
+        subject,
+        json: () => JSON.parse(data) as unknown,
+        respond: (r: string) => (resolve(JSON.parse(r)), true),
+      } as unknown as Msg;
+      void sub.cb(null, m);
+      // Unanswered requests resolve to "silence" once the handler's promise chain has run.
+      setTimeout(() => resolve("silence"), 20);
+    });
+  }
+  return { nc, request, subjects: () => [...subs.keys()].sort() };
+}
+
+const status = (checkId: string): CheckStatus => ({
+  checkId,
+  state: "down",
+  reason: "",
+  since: 1_700_000_000_000,
+  regions: {},
+  outage: null,
+});
+
+describe("serveStatus (the owner side)", () => {
+  it("listens on the partitions it holds, follows acquisitions and losses, and stops", async () => {
+    const l = testLeases([{ partition: 2, epoch: 5 }]);
+    const n = fakeNats();
+    const server = serveStatus({ nc: n.nc, leases: l.leases, status, log });
+    expect(n.subjects()).toEqual([statusSubject(2)]);
+    await l.acquire({ partition: 9, epoch: 1 });
+    expect(server.serving()).toEqual([2, 9]);
+    expect(n.subjects()).toEqual(["probemesh.control.status.2", "probemesh.control.status.9"]);
+    l.lose(2);
+    expect(n.subjects()).toEqual(["probemesh.control.status.9"]);
+    server.stop();
+    expect(n.subjects()).toEqual([]);
+    expect(l.listeners()).toBe(0);
+  });
+
+  it('answers {"status"} (null for a check it knows nothing of) while the lease is valid, then stays silent', async () => {
+    const l = testLeases([{ partition: 3, epoch: 7 }]);
+    const n = fakeNats();
+    const server = serveStatus({
+      nc: n.nc,
+      leases: l.leases,
+      status: (id) => (id === "web" ? status(id) : undefined),
+      log,
+    });
+    expect(await n.request("probemesh.control.status.3", { checkId: "web" })).toEqual({ status: status("web") });
+    expect(await n.request("probemesh.control.status.3", { checkId: "other" })).toEqual({ status: null });
+    expect(await n.request("probemesh.control.status.3", "not json")).toEqual({
+      error: 'request must be {"checkId": string}',
+    });
+    l.expire();
+    expect(await n.request("probemesh.control.status.3", { checkId: "web" })).toBe("silence");
+    expect(server.stats).toEqual({ answered: 2, notOwner: 1, malformed: 1, failed: 0 });
+  });
+
+  it("a failing lookup is answered with its error", async () => {
+    const l = testLeases([{ partition: 0, epoch: 1 }]);
+    const n = fakeNats();
+    const server = serveStatus({
+      nc: n.nc,
+      leases: l.leases,
+      status: async () => {
+        throw new Error("engine gone");
+      },
+      log,
+    });
+    expect(await n.request("probemesh.control.status.0", { checkId: "web" })).toEqual({ error: "engine gone" });
+    expect(server.stats.failed).toBe(1);
+  });
+});
+
+describe("localOrForwarded", () => {
+  it("reads locally the checks of partitions this replica holds, asks the owner for the others", async () => {
+    const l = testLeases([{ partition: 1, epoch: 4 }]);
+    const partitionOf = (id: string) => ({ web: 1, api: 2 })[id];
+    const forwarded: string[] = [];
+    const lookup = localOrForwarded({
+      leases: l.leases,
+      partitionOf: async (id) => partitionOf(id),
+      local: (id) => ({ ...status(id), reason: "local" }),
+      forwarded: async (id) => {
+        forwarded.push(id);
+        return { ...status(id), reason: "forwarded" };
+      },
+    });
+    expect((await lookup("web"))?.reason).toBe("local");
+    expect((await lookup("api"))?.reason).toBe("forwarded");
+    l.lose(1);
+    expect((await lookup("web"))?.reason).toBe("forwarded");
+    expect(forwarded).toEqual(["api", "web"]);
+    // An unknown check has no partition: nothing to forward.
+    expect((await lookup("nope"))?.reason).toBe("local");
+  });
+});
