@@ -280,7 +280,7 @@ async function main(): Promise<void> {
     binding,
     enrollments,
     openFeed: jetStreamFeed(nc, log),
-    incidents: createIncidentKv(() => openIncidentBucket(nc)),
+    incidents: createIncidentKv(() => openIncidentBucket(nc, replicas)),
     outageStore,
     // >>> TRANSITIONAL: agents publish unpartitioned subjects until they learn P from their assignments
     // >>> (wip/routing); remove this line (and the option) once they do.

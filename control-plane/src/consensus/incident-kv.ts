@@ -2,8 +2,9 @@
 // and what every replica lists for the API. ClickHouse keeps the history; this is the decision state,
 // readable while ClickHouse is away.
 import { StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { openKvBucket } from "../jetstream/kv.js";
 import type { Outage } from "./types.js";
 
 /** NATS KV bucket of the open incidents, key `p<partition>.<escaped incident id>`, value JSON {@link Outage}. */
@@ -24,13 +25,9 @@ export interface IncidentKv {
   listAll(): Promise<Outage[]>;
 }
 
-/** Opens (creating if needed) the {@link INCIDENTS_BUCKET}: history 1, file storage. */
-export function openIncidentBucket(nc: NatsConnection, opts: { replicas?: number } = {}): Promise<KV> {
-  return new Kvm(nc).create(INCIDENTS_BUCKET, {
-    history: 1,
-    storage: StorageType.File,
-    ...(opts.replicas ? { replicas: opts.replicas } : {}),
-  });
+/** Opens (creating if needed) the {@link INCIDENTS_BUCKET}: history 1, file storage, `replicas` copies. */
+export function openIncidentBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
+  return openKvBucket(nc, INCIDENTS_BUCKET, { history: 1, storage: StorageType.File, replicas });
 }
 
 // Incident ids hold colons (and, from a check id, maybe more); KV keys take [-/_=.a-zA-Z0-9] only.
