@@ -39,7 +39,16 @@ describe("loadConfig", () => {
       agentNatsCredsTtlMs: 900_000,
       jetstreamReplicas: 1,
       partitions: 16,
+      replicaId: expect.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
     });
+  });
+
+  it("takes PROBEMESH_REPLICA_ID as the lease owner id, refusing what a lease key cannot hold", () => {
+    expect(loadConfig({ ...tokens, PROBEMESH_REPLICA_ID: "cp-eu-1" }).replicaId).toBe("cp-eu-1");
+    const fields = (
+      problems({ ...tokens, PROBEMESH_REPLICA_ID: "cp.eu 1" }).details?.problems as { field: string }[]
+    ).map((p) => p.field);
+    expect(fields).toEqual(["PROBEMESH_REPLICA_ID"]);
   });
 
   it("reads every variable", () => {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
-import { MAX_PARTITIONS } from "@probemesh/proto";
+import { hostname } from "node:os";
+import { isSubjectToken, MAX_PARTITIONS } from "@probemesh/proto";
 import { Problems } from "./checks/problems.js";
 import { isHostname } from "./checks/rules.js";
 import { parseKeyRing, type KeyRing } from "./trust/secret-box.js";
@@ -57,6 +58,8 @@ export interface Config {
    * each result on the partition of its check. Every replica of one mesh must use the same value. @default 16
    */
   partitions: number;
+  /** PROBEMESH_REPLICA_ID: this replica's id in the partition leases. @default `<hostname>-<pid>` (made a valid token) */
+  replicaId: string;
 }
 
 /** Default of every optional variable, by env name. */
@@ -201,6 +204,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       "must be a whole number between 1 and 5 (at most the NATS cluster's size)",
     );
 
+  const replicaId = env.PROBEMESH_REPLICA_ID?.trim() || defaultReplicaId();
+  if (!isSubjectToken(replicaId)) problems.add("PROBEMESH_REPLICA_ID", "must be 1 to 64 letters, digits, '-' or '_'");
+
   problems.throwIfAny("configuration");
   return {
     ...(natsCredsFile ? { natsCredsFile } : {}),
@@ -211,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     agentNatsCredsTtlMs: ttlSeconds * 1000,
     jetstreamReplicas,
     partitions,
+    replicaId,
     natsUrl,
     clickhouseUrl,
     clickhouseDatabase,
@@ -223,6 +230,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionDays,
     secretKeys,
   };
+}
+
+/** `<hostname>-<pid>`, with every character a lease key cannot hold replaced by `_`. */
+function defaultReplicaId(): string {
+  return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, "_").slice(-64);
 }
 
 /**

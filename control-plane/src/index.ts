@@ -115,6 +115,13 @@ export {
 export {
   createConsensusEngine,
   createConsensusService,
+  createConsensusCluster,
+  createPartitionDecider,
+  createIncidentKv,
+  openIncidentBucket,
+  incidentKey,
+  INCIDENTS_BUCKET,
+  jetStreamFeed,
   replay,
   availability,
   policyFromCheck,
@@ -123,6 +130,10 @@ export {
   type ConsensusEngineOptions,
   type ConsensusService,
   type ConsensusServiceOptions,
+  type ConsensusCluster,
+  type ConsensusClusterOptions,
+  type IncidentKv,
+  type OpenFeed,
   type CheckStatus,
   type CheckPolicy,
   type GlobalState,
@@ -132,6 +143,7 @@ export {
   type RegionState,
   type Transition,
 } from "./consensus/index.js";
+export { createStaticLeases, type StaticLeasesOptions } from "./cluster/static-leases.js";
 
 export {
   createHooks,

@@ -12,6 +12,7 @@ import { loadConfig, redactUrl, type Config } from "./config.js";
 import { ValidationError } from "./errors.js";
 import { retryUntilAborted } from "./backoff.js";
 import { createLifecycle } from "./lifecycle.js";
+import { sleep } from "./sleep.js";
 import type { AgentCredentialIssuer } from "./trust/agent-credentials.js";
 import { envFilePath, withEnvFile } from "./trust/env-file.js";
 import { loadAgentCredentialIssuer, natsConnectionAuth } from "./trust/nats-auth.js";
@@ -23,9 +24,14 @@ import { createRegistry } from "./registry/nats-registry.js";
 import { createClickHouseStore } from "./store/clickhouse-store.js";
 import { createOutageStore } from "./store/outages.js";
 import { startRetention } from "./store/retention.js";
-import { createConsensusEngine } from "./consensus/engine.js";
 import { policyFromCheck } from "./consensus/policy.js";
-import { createConsensusService } from "./consensus/service.js";
+import { createConsensusCluster } from "./consensus/cluster.js";
+import { createIncidentKv, openIncidentBucket } from "./consensus/incident-kv.js";
+import { jetStreamFeed } from "./consensus/result-feed.js";
+import { createPartitionLeases } from "./cluster/leases.js";
+import { forwardedStatus, localOrForwarded, serveStatus } from "./cluster/status-forwarding.js";
+import type { PartitionLease } from "./cluster/types.js";
+import type { Outage, Transition } from "./consensus/types.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
 import { createHooks } from "./hooks/hooks.js";
 import { createHookRelay } from "./hooks/relay.js";
@@ -42,6 +48,8 @@ import { createCheckIdentityStore } from "./store/check-identities.js";
 
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
+/** Longest the hook relay waits for ClickHouse's recently closed incidents at start (it re-announces open ones without). */
+const REANNOUNCE_LOAD_TIMEOUT_MS = 5_000;
 /** A shutdown that takes longer than this is forced. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
@@ -204,7 +212,7 @@ async function main(): Promise<void> {
   await retryUntilAborted({ what: "loading maintenance windows", log, signal: life.signal }, () => maintenance.start());
   if (life.signal.aborted) return;
 
-  const agents = createAgentDirectory({ nc, log, replicaId: `${hostname()}-${process.pid}`, replicas });
+  const agents = createAgentDirectory({ nc, log, replicaId: config.replicaId, replicas });
   life.onStop(() => agents.stop());
   await retryUntilAborted({ what: "opening the agent directory", log, signal: life.signal }, () => agents.start());
   if (life.signal.aborted) return;
@@ -248,21 +256,46 @@ async function main(): Promise<void> {
     ]),
     migrations: store.migrated(),
   });
-  // One synchronous copy of the registry for ingest: results are bound to their enrolled sender (ingest and
-  // consensus apply the same binding) and stamped with their check's uid.
+  // One synchronous copy of the registry for ingest and the deciders: results are bound to their enrolled
+  // sender (both apply the same binding) and stamped with their check's uid.
   const checks = followChecks(registry);
   life.onStop(() => checks.stop());
   const binding = createResultBinding({ enrollments, check: checks.get, partitions: config.partitions });
-  // Consensus: one engine per control plane, fed by the rows this replica's ingest stored.
-  const engine = createConsensusEngine({
-    now: Date.now,
-    mayVote: (id: string, region: string) => enrollments.mayVote(id, region),
+  // Each partition is decided by the replica holding its lease (NATS KV, compare-and-set, fencing epochs).
+  const leases = createPartitionLeases({
+    nc,
+    log,
+    replicaId: config.replicaId,
+    partitions: config.partitions,
+    replicas,
   });
+  // ClickHouse keeps incident history; it is written in the background and never waited for.
   const outageStore = createOutageStore({ client: store.client, log });
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
-  const hooks = createHooks({ nc, log, secrets, checks: registry, options: { replicas } });
+  // A delivery enqueued under a lease epoch that a newer one had replaced is refused (`fenced`).
+  const hooks = createHooks({ nc, log, secrets, checks: registry, options: { replicas }, fence: leases.fence });
   const hooksLog = log.child({ component: "hooks" });
+  // Consensus: one decider per partition this replica holds, each fed by its partition's results
+  // straight from JetStream (never waiting on ClickHouse), its open incidents kept in NATS KV.
+  // The relay is created below; transitions reach it through this indirection.
+  let relayTransition: (t: Transition, fence: PartitionLease) => Promise<void> = () => Promise.resolve();
+  let relayReannounce: (open: Outage[], fence: PartitionLease) => Promise<void> = () => Promise.resolve();
+  const consensus = createConsensusCluster({
+    leases,
+    registry,
+    checks,
+    binding,
+    enrollments,
+    openFeed: jetStreamFeed(nc, log),
+    incidents: createIncidentKv(() => openIncidentBucket(nc, replicas)),
+    outageStore,
+    log,
+    onTransition: (t, fence) => relayTransition(t, fence),
+    // A taken-over partition's open incidents are announced again (same ids: JetStream drops what the
+    // previous owner already enqueued); what it decided but died before enqueuing goes out now.
+    onWarmedUp: (lease, open) => relayReannounce(open, lease),
+  });
   // Incidents opened inside a maintenance window are held back from hooks (see HOOKS.md).
   const labels = followCheckLabels(registry);
   life.onStop(() => labels.stop());
@@ -273,15 +306,27 @@ async function main(): Promise<void> {
   });
   // Incidents opened while a dependency (dependsOn) is down are held back too (see HOOKS.md).
   const dependencyGate = createDependencyGate({
-    incident: (checkId) => engine.status(checkId)?.outage,
-    dependenciesDown: (checkId) => engine.status(checkId)?.suppressedBy ?? [],
+    incident: (checkId) => consensus.status(checkId)?.outage,
+    dependenciesDown: (checkId) => consensus.status(checkId)?.suppressedBy ?? [],
     log: hooksLog,
   });
-  // Transitions become hook events in one queue, in order, gated, retried until NATS takes them.
+  // Transitions become hook events in one queue, in order, gated, retried until NATS takes them,
+  // each carrying the fence of the lease it was decided under.
   const relay = createHookRelay({
-    engine,
-    outages: outageStore,
+    engine: { status: consensus.status, openIncidents: consensus.localOpenIncidents },
+    // Recently closed incidents come from ClickHouse: a ClickHouse that hangs must not hold the
+    // relay's queue (live events wait behind the re-announcement) for the client's 30 s timeout.
+    outages: {
+      listOutages: (q) =>
+        Promise.race([
+          outageStore.listOutages(q),
+          sleep(REANNOUNCE_LOAD_TIMEOUT_MS).then(() => {
+            throw new Error(`no answer from ClickHouse within ${REANNOUNCE_LOAD_TIMEOUT_MS} ms`);
+          }),
+        ]),
+    },
     hooks,
+    leases,
     maintenance: maintenanceGate,
     dependencies: dependencyGate,
     // Which checks have a check.degraded at hooks not yet followed by check.recovered, across restarts.
@@ -289,14 +334,17 @@ async function main(): Promise<void> {
     log,
     signal: life.signal,
   });
-  const consensus = createConsensusService({
-    engine,
-    outageStore,
-    registry,
-    log,
-    binding,
-    enrollments,
-    onTransition: relay.onTransition,
+  relayTransition = relay.onTransition;
+  relayReannounce = relay.reannounceOpen;
+
+  // Any replica answers a check's status: its own decider's, or the owner's over NATS.
+  const statusServer = serveStatus({ nc, leases, status: consensus.status, log });
+  life.onStop(() => statusServer.stop());
+  const status = localOrForwarded({
+    leases,
+    partitionOf: consensus.partitionOfCheck,
+    local: consensus.status,
+    forwarded: forwardedStatus({ nc, partitionOf: consensus.partitionOfCheck }),
   });
 
   const identities = createCheckIdentityStore({ client: store.client, log });
@@ -309,11 +357,11 @@ async function main(): Promise<void> {
     apiTokens,
     ready,
     log,
-    agentHealth: (id) => engine.agent(id),
+    agentHealth: (id) => consensus.agent(id),
     hooks,
     maintenance,
     consensus: {
-      engine,
+      status,
       outageStore,
       history: { identities, results: store },
       lookupCheck: async (id) => {
@@ -332,6 +380,29 @@ async function main(): Promise<void> {
   });
   life.onStop(() => apiServer.close());
 
+  await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: life.signal }, () =>
+    hooks.start(),
+  );
+  if (life.signal.aborted) return;
+  life.onStop(() => hooks.stop());
+
+  // Deciding needs NATS only: deciders start (and warm up from KV and JetStream) before ClickHouse is
+  // even reachable. Each partition's open incidents and recent results are loaded before its first live result.
+  // Stopped after consensus (stops run in reverse): deciders hand their state to KV while they still hold.
+  life.onStop(() => leases.stop());
+  await consensus.start();
+  life.onStop(() => consensus.stop());
+  await retryUntilAborted(
+    { what: "acquiring partitions", log: log.child({ component: "leases" }), signal: life.signal },
+    () => leases.start(),
+  );
+  if (life.signal.aborted) return;
+
+  // Re-announces recent incidents and belated recoveries ahead of every live result, then releases
+  // held openings as their maintenance ends or their dependencies recover.
+  void relay.start();
+  life.onStop(() => relay.stop());
+
   await retryUntilAborted(
     { what: "migrating ClickHouse", log: log.child({ component: "clickhouse" }), signal: life.signal },
     () => store.migrate(),
@@ -339,28 +410,10 @@ async function main(): Promise<void> {
   if (life.signal.aborted) return;
   log.info({ database: config.clickhouseDatabase }, "ClickHouse schema is up to date");
 
-  await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: life.signal }, () =>
-    hooks.start(),
-  );
-  if (life.signal.aborted) return;
-  life.onStop(() => hooks.stop());
-
-  // Open incidents and recent results are loaded before the first new result is judged.
-  await retryUntilAborted(
-    { what: "starting consensus", log: log.child({ component: "consensus" }), signal: life.signal },
-    () => consensus.start(),
-  );
-  if (life.signal.aborted) return;
-  life.onStop(() => consensus.stop());
-
-  // Re-announces recent incidents and belated recoveries ahead of every live result, then releases
-  // held openings as their maintenance ends or their dependencies recover.
-  void relay.start();
-  life.onStop(() => relay.stop());
-
-  // Each result is attributed to the uid its check id has now; results of deleted checks are dropped.
+  // Storage only: each result is attributed to the uid its check id has now (results of deleted checks
+  // are dropped), inserted, then acked. Consensus reads the stream on its own.
   const attributed = attributingStore(store, { checks, log });
-  const ingest = createIngest({ nc, store: attributed, log, binding, onStored: (rows) => consensus.onStored(rows) });
+  const ingest = createIngest({ nc, store: attributed, log, binding });
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
   life.onStop(() => ingest.stop());
   await ingest.start();

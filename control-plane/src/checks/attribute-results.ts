@@ -22,6 +22,25 @@ export interface AttributingStore extends Pick<ResultStore, "insertResults"> {
   stats(): AttributionStats;
 }
 
+/** Why a result belongs to no live check, or undefined when it was stamped with its check's uid. */
+export type AttributionDrop = "deleted" | "beforeCreation";
+
+/**
+ * Stamps `row` with the uid its check id has now (`checkUid`), or says why it belongs to no live
+ * check: its id names none (deleted), or it started before the current check of that id was
+ * created (a deleted check of the same id). The one rule storage and the deciders share.
+ */
+export function attributeResult(
+  row: Pick<ResultRow, "checkId" | "startedAt" | "checkUid">,
+  checks: Pick<FollowedChecks, "record">,
+): AttributionDrop | undefined {
+  const record = checks.record(row.checkId);
+  if (!record) return "deleted";
+  if (row.startedAt < record.createdAt) return "beforeCreation";
+  row.checkUid = record.check.uid;
+  return undefined;
+}
+
 /**
  * Wraps the store ingest writes to: a result is attributed to the uid its check id has when it
  * arrives (agents report check ids only), and stamped with it (`checkUid`, set on the row itself so
@@ -42,13 +61,10 @@ export function attributingStore(
       let deleted = 0;
       let early = 0;
       for (const row of rows) {
-        const record = opts.checks.record(row.checkId);
-        if (!record) deleted++;
-        else if (row.startedAt < record.createdAt) early++;
-        else {
-          row.checkUid = record.check.uid;
-          kept.push(row);
-        }
+        const drop = attributeResult(row, opts.checks);
+        if (drop === "deleted") deleted++;
+        else if (drop === "beforeCreation") early++;
+        else kept.push(row);
       }
       if (deleted + early > 0) {
         stats.droppedDeleted += deleted;

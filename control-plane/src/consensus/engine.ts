@@ -40,6 +40,11 @@ export interface ConsensusEngineOptions {
    * grows the engine. Without it every result votes (replay of trusted history, simulations).
    */
   mayVote?: (agentId: string, region: string) => boolean;
+  /**
+   * Whether a check this engine does not hold has an open outage: dependencies (`dependsOn`) decided
+   * by another engine (another partition). Without it such a dependency counts as up.
+   */
+  outageElsewhere?: (checkId: string) => boolean;
 }
 
 /** Counters of what the engine did, for metrics and tests. */
@@ -537,7 +542,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     const down: string[] = [];
     for (const id of check.policy.dependsOn) {
       const dependency = checks.get(id);
-      if (dependency?.incident?.kind === "outage") down.push(id);
+      if (dependency ? dependency.incident?.kind === "outage" : options.outageElsewhere?.(id)) down.push(id);
     }
     return down;
   }

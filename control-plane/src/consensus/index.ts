@@ -32,3 +32,11 @@ export type {
 } from "./types.js";
 export { createConsensusService } from "./service.js";
 export type { ConsensusService, ConsensusServiceOptions, ConsensusServiceStats } from "./service.js";
+export { createConsensusCluster } from "./cluster.js";
+export type { ConsensusCluster, ConsensusClusterOptions, ConsensusClusterStats } from "./cluster.js";
+export { createPartitionDecider } from "./partition-decider.js";
+export type { PartitionDecider, PartitionDeciderOptions, PartitionDeciderStats } from "./partition-decider.js";
+export { createIncidentKv, openIncidentBucket, incidentKey, INCIDENTS_BUCKET } from "./incident-kv.js";
+export type { IncidentKv } from "./incident-kv.js";
+export { jetStreamFeed } from "./result-feed.js";
+export type { Feed, FeedHandlers, FeedMessage, FeedRequest, OpenFeed } from "./result-feed.js";

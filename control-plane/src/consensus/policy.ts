@@ -84,3 +84,17 @@ function positive(value: number | undefined, fallback: number): number {
 export function partialHoldMs(policy: CheckPolicy): number {
   return policy.intervalMs + policy.timeoutMs;
 }
+
+/**
+ * How far back results are read to rebuild the state of `checks` after a start or a takeover: long
+ * enough to refill every check's streaks and freshness window, at most `maxMs`.
+ * @param maxMs @default 86400000 (24 h)
+ */
+export function warmUpLookbackMs(checks: Iterable<Check>, maxMs = 86_400_000): number {
+  let lookback = 0;
+  for (const check of checks) {
+    const p = policyFromCheck(check);
+    lookback = Math.max(lookback, staleAfterMs(p) + Math.max(p.failureThreshold, p.recoveryThreshold) * p.intervalMs);
+  }
+  return Math.min(lookback, maxMs);
+}

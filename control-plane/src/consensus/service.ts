@@ -1,7 +1,6 @@
 // The engine's I/O shell in the control plane: keeps its checks in step with the registry, feeds it the
 // rows ingest stored, ticks it, persists incidents (surviving ClickHouse outages), warms it up after a
 // restart, and hands every transition on (hooks). The engine itself stays pure.
-import type { Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { createUntrustedLog, type ResultBinding, type UntrustedCounts } from "../ingest/result-binding.js";
 import type { CheckRegistry, RegistryWatch } from "../registry/types.js";
@@ -10,8 +9,11 @@ import type { ResultRow } from "../store/types.js";
 import type { Enrollments } from "../trust/enrollment.js";
 import type { ConsensusEngine, ConsensusStats } from "./engine.js";
 import { observationFromRow } from "./observation.js";
-import { policyFromCheck, probedTarget, staleAfterMs } from "./policy.js";
-import type { Observation, Outage, Transition } from "./types.js";
+import { createCheckTargets } from "./check-targets.js";
+import { logTransition } from "./transition-log.js";
+import { createIncidentSaver } from "./incident-saver.js";
+import { warmUpLookbackMs } from "./policy.js";
+import type { Observation, Transition } from "./types.js";
 
 /** Options of {@link createConsensusService}. */
 export interface ConsensusServiceOptions {
@@ -66,31 +68,13 @@ export interface ConsensusService {
   stats(): ConsensusServiceStats;
 }
 
-const TYPES_LOGGED_AT_INFO = new Set<Transition["type"]>([
-  "check.state",
-  "outage.opened",
-  "outage.resolved",
-  "partial.opened",
-  "partial.resolved",
-  "partial.absorbed",
-  "check.error",
-  "check.error.resolved",
-  "check.degraded",
-  "check.recovered",
-  "agent.impaired",
-  "agent.recovered",
-]);
-
 /** Creates the consensus service of a control plane. */
 export function createConsensusService(opts: ConsensusServiceOptions): ConsensusService {
   const { engine, outageStore, registry } = opts;
   const log = opts.log.child({ component: "consensus" });
   const now = opts.now ?? Date.now;
   const tickMs = opts.tickMs ?? 1000;
-  // Newest version of every incident not yet saved, by id: bounded by the number of live incidents.
-  const pending = new Map<string, Outage>();
-  let saving: Promise<void> | null = null;
-  let saveFailures = 0;
+  const saver = createIncidentSaver({ outageStore, log });
   let rowsReceived = 0;
   let warmUpResults = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -111,34 +95,10 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
     return kept;
   }
 
-  // Regions saved per open incident. A region that joins an open incident changes no state, so the
-  // engine emits nothing for it; the tick compares and saves the grown record (its version grows
-  // with the region count), so GET /v1/outages lists every region while the incident is open.
-  const savedRegions = new Map<string, number>();
-
-  function track(o: Outage): void {
-    if (o.state === "open") savedRegions.set(o.id, o.regions.length);
-    else savedRegions.delete(o.id);
-  }
-
-  function saveGrownIncidents(): void {
-    for (const o of engine.openIncidents()) {
-      const saved = savedRegions.get(o.id);
-      if (saved === undefined || o.regions.length <= saved) continue;
-      pending.set(o.id, o);
-      track(o);
-    }
-  }
-
   function handle(ts: readonly Transition[]): void {
     for (const t of ts) {
-      if ("outage" in t) {
-        pending.set(t.outage.id, t.outage);
-        track(t.outage);
-      }
-      const line = describe(t);
-      if (TYPES_LOGGED_AT_INFO.has(t.type)) log.info(line, "consensus transition");
-      else log.debug(line, "consensus transition");
+      if ("outage" in t) saver.changed(t.outage);
+      logTransition(log, t);
       if (opts.onTransition) {
         try {
           const r = opts.onTransition(t);
@@ -149,45 +109,10 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
         }
       }
     }
-    if (pending.size > 0) void save().catch(() => undefined);
+    saver.retry();
   }
 
-  /** Writes pending incidents one batch at a time; a failed batch stays pending for the next tick. */
-  function save(): Promise<void> {
-    if (saving) return saving;
-    if (pending.size === 0) return Promise.resolve();
-    const batch = [...pending.values()];
-    saving = outageStore
-      .saveOutages(batch)
-      .then(() => {
-        // Keep entries that changed again while this batch was in flight.
-        for (const o of batch) if (pending.get(o.id) === o) pending.delete(o.id);
-      })
-      .catch((err: unknown) => {
-        saveFailures++;
-        log.warn({ err, pending: pending.size }, "saving incidents failed; will retry");
-        throw err;
-      })
-      .finally(() => {
-        saving = null;
-      });
-    return saving;
-  }
-
-  // What each check probes, and since which config version: an edit that changes the target is a
-  // new target, whose open incidents are abandoned (never resolved) and whose old results stop voting.
-  // A new uid under a known id is another check (its deletion was missed): nothing carries over.
-  const targets = new Map<string, { target: string; sinceVersion: number; uid: string }>();
-
-  function upsert(check: Check, createdAt: number): Transition[] {
-    const target = probedTarget(check);
-    const previous = targets.get(check.id);
-    const known = previous?.uid === check.uid ? previous : undefined;
-    const replaced = known !== undefined && known.target !== target;
-    const sinceVersion = replaced ? check.version : (known?.sinceVersion ?? 0);
-    targets.set(check.id, { target, sinceVersion, uid: check.uid });
-    return engine.upsertCheck({ ...policyFromCheck(check), sinceVersion, notBefore: createdAt }, { replaced });
-  }
+  const targets = createCheckTargets(engine);
 
   return {
     async start() {
@@ -200,23 +125,14 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
         handle(ts);
       });
       watch = registry.watch((change) => {
-        if (change.type === "upsert") handle(upsert(change.record.check, change.record.createdAt));
-        else {
-          targets.delete(change.id);
-          handle(engine.removeCheck(change.id));
-        }
+        if (change.type === "upsert") handle(targets.upsert(change.record.check, change.record.createdAt));
+        else handle(targets.remove(change.id));
       });
-      for (const record of watch.checks) handle(upsert(record.check, record.createdAt));
-      // History long enough to refill every check's streaks and freshness window.
-      let lookback = 0;
-      for (const record of watch.checks) {
-        const p = policyFromCheck(record.check);
-        lookback = Math.max(
-          lookback,
-          staleAfterMs(p) + Math.max(p.failureThreshold, p.recoveryThreshold) * p.intervalMs,
-        );
-      }
-      lookback = Math.min(lookback, opts.maxWarmUpMs ?? 86_400_000);
+      for (const record of watch.checks) handle(targets.upsert(record.check, record.createdAt));
+      const lookback = warmUpLookbackMs(
+        watch.checks.map((r) => r.check),
+        opts.maxWarmUpMs,
+      );
       const perAgent =
         2 + Math.max(2, ...watch.checks.map((r) => Math.max(r.check.failureThreshold, r.check.recoveryThreshold)));
       const t = now();
@@ -231,7 +147,7 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
           : [],
       ]);
       warmUpResults = results.length;
-      for (const o of openIncidents) track(o);
+      for (const o of openIncidents) saver.adopted(o);
       handle(engine.warmUp({ results: trusted(results), openIncidents }));
       log.info(
         {
@@ -244,8 +160,8 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       );
       timer = setInterval(() => {
         handle(engine.tick(now()));
-        saveGrownIncidents();
-        if (pending.size > 0) void save().catch(() => undefined);
+        saver.grown(engine.openIncidents());
+        saver.retry();
       }, tickMs);
       timer.unref();
     },
@@ -257,10 +173,10 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       watch = undefined;
       stopRevocations?.();
       stopRevocations = undefined;
-      saveGrownIncidents();
-      await this.flush().catch((err: unknown) =>
-        log.warn({ err, pending: pending.size }, "incidents not saved at shutdown"),
-      );
+      saver.grown(engine.openIncidents());
+      await saver
+        .flush()
+        .catch((err: unknown) => log.warn({ err, pending: saver.pending() }, "incidents not saved at shutdown"));
     },
 
     onStored(rows) {
@@ -273,51 +189,17 @@ export function createConsensusService(opts: ConsensusServiceOptions): Consensus
       }
     },
 
-    async flush() {
-      while (pending.size > 0 || saving) {
-        if (saving) await saving;
-        else await save();
-      }
-    },
+    flush: () => saver.flush(),
 
     stats() {
       return {
         ...engine.stats(),
-        pendingSaves: pending.size,
-        saveFailures,
+        pendingSaves: saver.pending(),
+        saveFailures: saver.failures(),
         rowsReceived,
         warmUpResults,
         untrusted: untrusted.counts(),
       };
     },
   };
-}
-
-function describe(t: Transition): Record<string, unknown> {
-  switch (t.type) {
-    case "region.state":
-      return { type: t.type, checkId: t.checkId, region: t.region, from: t.from, to: t.to, at: t.at, reason: t.reason };
-    case "check.state":
-      return { type: t.type, checkId: t.checkId, from: t.from, to: t.to, at: t.at };
-    case "check.degraded":
-    case "check.recovered":
-      return { type: t.type, checkId: t.checkId, at: t.at };
-    case "check.error":
-      return { type: t.type, checkId: t.checkId, at: t.at, message: t.message };
-    case "check.error.resolved":
-      return { type: t.type, checkId: t.checkId, at: t.at, since: t.since, cause: t.cause };
-    case "agent.impaired":
-    case "agent.recovered":
-      return { type: t.type, agentId: t.agentId, region: t.region, at: t.at, reason: t.reason };
-    default:
-      return {
-        type: t.type,
-        checkId: t.checkId,
-        at: t.at,
-        outageId: t.outage.id,
-        regions: t.outage.regions,
-        startedAt: t.outage.startedAt,
-        reason: t.outage.reason,
-      };
-  }
 }

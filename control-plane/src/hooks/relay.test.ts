@@ -8,7 +8,7 @@ import { UnavailableError, ValidationError } from "../errors.js";
 import { createMaintenanceGate } from "../maintenance/hook-gate.js";
 import type { MaintenanceWindow } from "../maintenance/types.js";
 import type { OutageQuery } from "../store/outages.js";
-import type { PublishResult } from "./hooks.js";
+import type { PublishOptions, PublishResult } from "./hooks.js";
 import { createHookRelay, type HookRelayOptions } from "./relay.js";
 import type { HookEvent } from "./types.js";
 
@@ -55,8 +55,10 @@ function fakeHooks() {
   const calls: string[] = [];
   const state: { failNext: number; refuse: boolean; hold?: Promise<void> } = { failNext: 0, refuse: false };
   const hooks = {
-    publish: async (event: HookEvent): Promise<PublishResult> => {
+    fences: [] as (PublishOptions | undefined)[],
+    publish: async (event: HookEvent, opts?: PublishOptions): Promise<PublishResult> => {
       calls.push(event.id);
+      hooks.fences.push(opts);
       if (state.hold) await state.hold;
       if (state.refuse) throw new ValidationError("malformed event");
       if (state.failNext > 0) {
@@ -410,5 +412,28 @@ describe("the hook relay", () => {
     await relay.onTransition({ type: "check.error", checkId: "web", at: 6000, message: "boom" });
     expect(ids(taken)).toEqual(["web:check.degraded:2000", "web:check.error:6000"]);
     expect(relay.stats().failures).toBe(1);
+  });
+
+  it("passes the fence on with each event, and drops (counts) the events of a lease that no longer holds", async () => {
+    let held = true;
+    const { relay, taken, hooks, statuses } = setup(
+      {},
+      { leases: { holds: (p: number, e?: number) => held && p === 3 && e === 9 } },
+    );
+    const outage = incident("outage", 5000);
+    statuses.set("web", status("down", { outage }));
+    await relay.onTransition({ type: "outage.opened", checkId: "web", at: 5000, outage }, { partition: 3, epoch: 9 });
+    expect(taken.map((e) => e.type)).toEqual(["outage.opened"]);
+    expect(hooks.fences).toEqual([{ fence: { partition: 3, epoch: 9 } }]);
+
+    held = false;
+    const done = { ...outage, state: "resolved" as const, resolvedAt: 9000 };
+    statuses.set("web", status("up"));
+    await relay.onTransition(
+      { type: "outage.resolved", checkId: "web", at: 9000, outage: done },
+      { partition: 3, epoch: 9 },
+    );
+    expect(taken).toHaveLength(1);
+    expect(relay.stats()).toMatchObject({ fencedOff: 1, published: 1 });
   });
 });

@@ -4,9 +4,10 @@
 // `check.degraded` went out, and retrying an enqueue until NATS takes it.
 import type { Logger } from "pino";
 import { retryUntilAborted, STARTUP_RETRY, type BackoffPolicy } from "../backoff.js";
+import type { PartitionLease, PartitionLeases } from "../cluster/types.js";
 import type { DegradedAnnouncements } from "../consensus/degraded-announcements.js";
 import type { ConsensusEngine } from "../consensus/engine.js";
-import type { Transition } from "../consensus/types.js";
+import type { Outage, Transition } from "../consensus/types.js";
 import type { DependencyGate } from "../dependencies/hook-gate.js";
 import { ValidationError } from "../errors.js";
 import type { MaintenanceGate } from "../maintenance/hook-gate.js";
@@ -28,6 +29,11 @@ export interface HookRelayOptions {
   outages: Pick<OutageStore, "listOutages">;
   /** Where events are enqueued; a rejection other than ValidationError is retried. */
   hooks: Pick<Hooks, "publish">;
+  /**
+   * Asked before each enqueue attempt of an event decided under a fence: one whose lease no longer
+   * holds is dropped (counted as `fencedOff`), its partition's new owner decides it. Without it every event goes out.
+   */
+  leases?: Pick<PartitionLeases, "holds">;
   /** Holds incidents opened inside a maintenance window. */
   maintenance: Pick<MaintenanceGate, "filter" | "release">;
   /** Holds incidents opened while a dependency is down (applied after the maintenance gate). */
@@ -63,6 +69,8 @@ export interface HookRelayStats {
   released: number;
   /** Steps of the queue that failed unexpectedly (logged; the queue goes on). */
   failures: number;
+  /** Events dropped because the lease they were decided under no longer held. */
+  fencedOff: number;
 }
 
 /**
@@ -71,14 +79,23 @@ export interface HookRelayStats {
  * a partial that grows into an outage reaches hooks as `partial.absorbed` then `outage.opened`.
  */
 export interface HookRelay {
-  /** The consensus service's `onTransition`: queues the transition's events; resolves once they are enqueued. */
-  onTransition(t: Transition): Promise<void>;
+  /**
+   * The consensus service's `onTransition`: queues the transition's events; resolves once they are
+   * enqueued. `fence`: the partition lease it was decided under, passed on to hooks with each event.
+   */
+  onTransition(t: Transition, fence?: PartitionLease): Promise<void>;
   /**
    * Queues the re-announcement of recent incidents (open ones, and ones closed within the dedupe
    * window, same ids) and the belated recoveries of checks marked degraded, then releases held
    * openings every `releaseEveryMs`. Call it once consensus has warmed up.
    */
   start(): Promise<void>;
+  /**
+   * Queues the opening events of a partition's open incidents once its new owner has warmed up (same
+   * ids: whatever the previous owner delivered is not delivered twice; what it decided but died before
+   * enqueuing is delivered now), under the new owner's fence.
+   */
+  reannounceOpen(incidents: readonly Outage[], fence: PartitionLease): Promise<void>;
   /** Queues the held openings whose maintenance ended or whose dependencies recovered; resolves once enqueued. */
   release(): Promise<void>;
   /** Resolves when everything queued so far has been handled. */
@@ -109,6 +126,7 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
     belatedRecoveries: 0,
     released: 0,
     failures: 0,
+    fencedOff: 0,
   };
   let queue: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -127,10 +145,15 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
   const gate = (events: HookEvent[], at: number): HookEvent[] =>
     opts.dependencies.filter(opts.maintenance.filter(events, at), at);
 
-  async function publish(event: HookEvent): Promise<void> {
+  async function publish(event: HookEvent, fence?: PartitionLease): Promise<void> {
     let refused = false;
-    const done = await retryUntilAborted({ what: `publishing hook event ${event.id}`, log, signal, policy }, () =>
-      hooks.publish(event).catch((err: unknown) => {
+    let fencedOff = false;
+    const done = await retryUntilAborted({ what: `publishing hook event ${event.id}`, log, signal, policy }, () => {
+      if (fence && opts.leases && !opts.leases.holds(fence.partition, fence.epoch)) {
+        fencedOff = true;
+        return Promise.resolve(undefined);
+      }
+      return (fence ? hooks.publish(event, { fence }) : hooks.publish(event)).catch((err: unknown) => {
         // A refused event will not become valid by retrying; it is logged and counted by hooks.
         if (err instanceof ValidationError) {
           refused = true;
@@ -138,8 +161,13 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
         }
         counters.retries++;
         throw err;
-      }),
-    );
+      });
+    });
+    if (fencedOff) {
+      counters.fencedOff++;
+      log.info({ eventId: event.id, ...fence }, "hook event dropped: the partition's lease no longer holds");
+      return;
+    }
     if (event.type === "check.recovered") engineRecovering.delete(event.data.checkId);
     if (refused) counters.refused++;
     else if (done) counters.published++;
@@ -148,8 +176,8 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
     else if (event.type === "check.recovered") await degraded.clear(event.data.checkId);
   }
 
-  async function publishAll(events: readonly HookEvent[]): Promise<void> {
-    for (const event of events) await publish(event);
+  async function publishAll(events: readonly HookEvent[], fence?: PartitionLease): Promise<void> {
+    for (const event of events) await publish(event, fence);
   }
 
   /** Publishes `check.recovered` for a marked check that is up (or forgets a deleted one); true if published. */
@@ -207,10 +235,10 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
   }
 
   return {
-    onTransition(t) {
+    onTransition(t, fence) {
       const events = "checkId" in t ? gate(hookEventsFromTransition(t, engine.status(t.checkId)), now()) : [];
       if (t.type === "check.recovered") engineRecovering.add(t.checkId);
-      if (events.length > 0) return enqueue(`publishing the events of ${t.type}`, () => publishAll(events));
+      if (events.length > 0) return enqueue(`publishing the events of ${t.type}`, () => publishAll(events, fence));
       // A check up again after its degraded announcement, without the engine's own check.recovered
       // (it went down in between, or warmed up unknown after a restart): announce the recovery.
       // Decided when its turn comes, once the check.degraded queued before it has been marked.
@@ -232,6 +260,22 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
       const started = enqueue("announcing recoveries of checks degraded before the start", recoverMarked);
       if (releaseEveryMs > 0 && !timer && !signal.aborted) timer = setInterval(() => void release(), releaseEveryMs);
       return started;
+    },
+    reannounceOpen(incidents, fence) {
+      if (incidents.length === 0) return queue;
+      return enqueue(`re-announcing the open incidents of partition ${fence.partition}`, async () => {
+        const events = gate(
+          reannouncements(incidents, (id) => engine.status(id), { now: now(), dedupeWindowMs: windowMs }),
+          now(),
+        );
+        await publishAll(events, fence);
+        counters.reannounced += events.length;
+        if (events.length > 0)
+          log.info(
+            { events: events.length, partition: fence.partition },
+            "re-announced a taken-over partition's open incidents",
+          );
+      });
     },
     release,
     idle: () => queue,
