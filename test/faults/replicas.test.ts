@@ -15,7 +15,8 @@
 // which one owns the check is then read from the lease, and the cut case can hand the lease to the
 // namespaced replica with a graceful restart of the other (stop() releases its leases).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   announcedOnce,
   kill9,
@@ -97,6 +98,14 @@ describe("fault suite, two replicas: the owner of the check's partition fails du
     partition = partitionOfCheck(uid, PARTITIONS);
     await waitFor("a lease on the check's partition", () => readLease(nc, partition), 30_000, 250).catch(fail("lease"));
   }, 180_000);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail" && process.env.PROBEMESH_FAULT_DIAG)
+      writeFileSync(
+        `${process.env.PROBEMESH_FAULT_DIAG}-${ctx.task.name.slice(0, 20).replace(/\W+/g, "_")}.log`,
+        mesh.diagnostics(400_000),
+      );
+  });
 
   afterAll(async () => {
     await nc?.close();

@@ -56,7 +56,7 @@ export async function startTrackedTarget(): Promise<TrackedTarget> {
 export interface HookEvent {
   id: string;
   type: string;
-  data: { checkId: string; outageId?: string; state: string; startedAt?: number };
+  data: { checkId: string; outageId?: string; state: string; startedAt?: number; confirmedAt?: number };
 }
 
 /** One verified delivery: the event, its webhook-id, when it arrived and whether the target was down then. */
@@ -201,10 +201,14 @@ export function announcedOnce(
   const resolved = mine.filter((d) => d.event.type === "outage.resolved");
   for (const [i, span] of target.timeline.entries()) {
     if (span.downAt < since) continue;
-    // An incident belongs to the down interval that contains its start (the first failing result).
+    // An incident belongs to the down interval in which it was confirmed. Not the one containing its
+    // start: a region that had not yet recovered when the target failed again keeps the first failure
+    // of its streak, so an outage confirmed in this interval may start in the previous one.
     const inSpan = (t: number | undefined) =>
-      t !== undefined && t >= span.downAt - 1000 && (span.upAt === undefined || t < span.upAt);
-    const incidents = new Set(opened.filter((d) => inSpan(d.event.data.startedAt)).map((d) => d.event.data.outageId));
+      t !== undefined && t >= span.downAt && (span.upAt === undefined || t < span.upAt);
+    const incidents = new Set(
+      opened.filter((d) => inSpan(d.event.data.confirmedAt ?? d.at)).map((d) => d.event.data.outageId),
+    );
     const label = `down interval #${i + 1} (${new Date(span.downAt).toISOString()}..${span.upAt ? new Date(span.upAt).toISOString() : "now"})`;
     if (incidents.size !== 1) {
       problems.push(`${label}: ${incidents.size} outage.opened incidents (${[...incidents].join(", ")})`);

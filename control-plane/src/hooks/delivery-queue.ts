@@ -53,7 +53,11 @@ export interface DeliveryStreamOptions {
   dedupeWindowMs?: number;
   /** Pending deliveries older than this are dropped by the server (keep above every hook's deadline). @default 604800000 (7 days) */
   maxAgeMs?: number;
-  /** Redelivery delay of a message whose replica died mid-attempt (alive replicas extend it while working). @default 30000 */
+  /**
+   * Redelivery delay of a message whose replica died or froze holding it (alive replicas extend it every
+   * second while working): short, so a frozen replica's deliveries go to another one within seconds,
+   * before the target's state can change again. @default 5000
+   */
   ackWaitMs?: number;
   /** Dead letters older than this are dropped. @default 2592000000 (30 days) */
   deadLetterMaxAgeMs?: number;
@@ -84,7 +88,7 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
       durable_name: DELIVERIES_CONSUMER,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
+      ack_wait: (opts.ackWaitMs ?? 5_000) * 1_000_000,
       max_deliver: -1,
       max_ack_pending: 10_000,
     },

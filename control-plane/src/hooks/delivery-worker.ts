@@ -35,7 +35,7 @@ export interface DeliveryWorkerOptions {
   concurrency?: number;
   /** Retry policy of failed attempts (its `random` is the worker's). @default {@link HOOK_RETRY} */
   backoff?: Omit<BackoffOptions, "random">;
-  /** How often a running attempt tells JetStream it is still working (keep below the consumer's ack wait). @default 5000 */
+  /** How often a delivery being handled tells JetStream it is still working (keep well below the consumer's ack wait). @default 1000 */
   heartbeatMs?: number;
   /** How long one pull waits for new deliveries (also bounds how long stop() waits). @default 5000 */
   fetchExpiresMs?: number;
@@ -138,7 +138,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const policy = backoffPolicy({ ...HOOK_RETRY, ...deps.options?.backoff, random });
   // Waits for another replica's lease on the same hook and check: short, spread so waiters do not collide.
   const leaseWait = backoffPolicy({ initialMs: 500, maxMs: 500, jitter: "equal", random });
-  const heartbeatMs = deps.options?.heartbeatMs ?? 5000;
+  const heartbeatMs = deps.options?.heartbeatMs ?? 1000;
   const fetchExpiresMs = deps.options?.fetchExpiresMs ?? 5000;
   const stats = emptyDeliveryStats();
   const inFlight = new Set<Promise<void>>();
@@ -387,7 +387,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       () => controller.abort(new Error(`attempt timed out after ${hook.timeoutMs} ms`)),
       hook.timeoutMs,
     );
-    const beat = setInterval(() => m.working(), heartbeatMs);
     const start = now();
     try {
       const result = await adapter.apply(d.event, hook, {
@@ -403,7 +402,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       return { result: { ok: false, action: hook.type, error: errorMessage(err) }, latencyMs: now() - start };
     } finally {
       clearTimeout(timer);
-      clearInterval(beat);
     }
   }
 
@@ -415,7 +413,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       try {
         batch = await consumer.fetch({ max_messages: concurrency - inFlight.size, expires: fetchExpiresMs });
         for await (const m of batch) {
+          // Tells JetStream this replica still works on it for as long as it does (serialized waits
+          // included), so the short ack wait only ever runs out for a replica that died or froze.
+          const beat = setInterval(() => m.working(), heartbeatMs);
           const p: Promise<void> = handle(m)
+            .finally(() => clearInterval(beat))
             .catch((err: unknown) => {
               log.error({ err: errorMessage(err), seq: m.seq }, "delivery handler failed; message will be redelivered");
               m.nak(policy.initialMs);
