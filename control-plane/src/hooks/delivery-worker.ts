@@ -319,7 +319,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         });
       }
 
-      const result = await runAttempt(hook, d, id, m);
+      const result = await runAttempt(hook, d, id);
       const latencyMs = result.latencyMs;
       const outcome: Partial<DeliveryRecord> = {
         latencyMs,
@@ -379,7 +379,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     hook: Hook,
     d: QueuedDelivery,
     id: string,
-    m: JsMsg,
   ): Promise<{ result: ActionResult; latencyMs: number }> {
     const adapter = adapters[hook.type];
     const controller = new AbortController();
