@@ -242,9 +242,7 @@ describe("verdicts end to end: prober errors and availability", () => {
     });
     expect(outage.startedAt).toBeGreaterThanOrEqual(before);
     // The incident is stored before its hook delivery arrives: wait for the delivery, not the row.
-    await eventually("outage.opened at the feed", async () =>
-      events("dead").find((e) => e.type === "outage.opened"),
-    );
+    await eventually("outage.opened at the feed", async () => events("dead").find((e) => e.type === "outage.opened"));
 
     interface Report {
       from: number;
