@@ -171,7 +171,9 @@ describe("partition routing: agents publish on their check's partition, ingest h
         "the wrong-partition result refused",
         () =>
           logLines(mesh, "untrusted probe result dropped").find(
-            (l) => l.reason === "partition" && l.subject === resultSubject(REGION, AGENT, wrong),
+            // Ingest's refusal (the partition's decider refuses it too, at once, in its own log lines).
+            (l) =>
+              l.component === "ingest" && l.reason === "partition" && l.subject === resultSubject(REGION, AGENT, wrong),
           ),
         30_000,
         300,

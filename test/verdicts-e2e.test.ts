@@ -8,7 +8,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { verifyWebhook } from "@probemesh/control-plane";
-import { ProbeResultSchema, ProbeState, resultSubject } from "@probemesh/proto";
+import { partitionOf, ProbeResultSchema, ProbeState, resultSubject } from "@probemesh/proto";
 import { probeResultFixture } from "@probemesh/proto/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
@@ -117,6 +117,9 @@ describe("verdicts end to end: prober errors and availability", () => {
     const entry = { report, stop: async () => {} };
     let running = true;
     const loop = (async () => {
+      // Agents publish on their check's partition (the control plane's default count, 16).
+      const { uid } = await get<{ uid: string }>(`/v1/checks/${checkId}`);
+      const partition = partitionOf(uid, 16);
       while (running) {
         await Promise.all(
           REGIONS.map(async (region) => {
@@ -136,7 +139,9 @@ describe("verdicts end to end: prober errors and availability", () => {
               seq: BigInt(seq),
               target: "127.0.0.1:1",
             });
-            await js.publish(resultSubject(region, agentId), toBinary(ProbeResultSchema, r), { msgID: r.id });
+            await js.publish(resultSubject(region, agentId, partition), toBinary(ProbeResultSchema, r), {
+              msgID: r.id,
+            });
           }),
         );
         await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS / 2));

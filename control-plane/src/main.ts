@@ -327,6 +327,7 @@ async function main(): Promise<void> {
     },
     hooks,
     leases,
+    owner: (checkId) => (consensus.decides(checkId) ? "mine" : checks.get(checkId) ? "elsewhere" : "gone"),
     maintenance: maintenanceGate,
     dependencies: dependencyGate,
     // Which checks have a check.degraded at hooks not yet followed by check.recovered, across restarts.

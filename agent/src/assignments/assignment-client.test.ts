@@ -263,9 +263,11 @@ describe("assignment client over several control-plane replicas", () => {
     await until("a heartbeat on the first", () => first.heartbeats.length > 0);
 
     first.stop();
-    await until("disconnected", () => !client.stats().connected);
-    expect(set.checks()).toHaveLength(2); // still probing what it had
-    await until("version 4 from the second", () => set.version() === 4n, 5000);
+    // Disconnected, or (on a loaded machine, between two polls) already on the second replica.
+    await until("left the first", () => !client.stats().connected || client.stats().addr === second.addr);
+    // Still probing what it had meanwhile: never fewer checks than before.
+    expect(set.checks().length).toBeGreaterThanOrEqual(2);
+    await until("version 4 from the second", () => set.version() === 4n, 10_000);
     expect(client.stats()).toMatchObject({ connected: true, addr: second.addr, replicaMoves: 1 });
     // It told the second replica what it had, and only the difference was applied.
     expect(second.watches[0]?.request.knownVersion).toBe(3n);

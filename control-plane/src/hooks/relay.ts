@@ -38,6 +38,12 @@ export interface HookRelayOptions {
   maintenance: Pick<MaintenanceGate, "filter" | "release">;
   /** Holds incidents opened while a dependency is down (applied after the maintenance gate). */
   dependencies: Pick<DependencyGate, "filter" | "release">;
+  /**
+   * Who decides a check now: this replica ("mine"), another one ("elsewhere": its degraded mark is left
+   * to that replica), or nobody because the check is gone ("gone": the mark is forgotten). Without it,
+   * every check is this replica's.
+   */
+  owner?: (checkId: string) => "mine" | "elsewhere" | "gone";
   /** Which checks have a `check.degraded` at hooks not yet followed by `check.recovered` (kept across restarts). */
   degraded: DegradedAnnouncements;
   log: Logger;
@@ -216,7 +222,12 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
 
   async function recoverMarked(): Promise<void> {
     let recovered = 0;
-    for (const mark of await degraded.list()) if (await announceBelatedRecovery(mark.checkId)) recovered++;
+    for (const mark of await degraded.list()) {
+      const owner = opts.owner?.(mark.checkId) ?? "mine";
+      if (owner === "elsewhere") continue;
+      if (owner === "gone") await degraded.clear(mark.checkId);
+      else if (await announceBelatedRecovery(mark.checkId)) recovered++;
+    }
     if (recovered > 0) log.info({ events: recovered }, "announced recoveries of checks degraded before the start");
   }
 
@@ -262,7 +273,6 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
       return started;
     },
     reannounceOpen(incidents, fence) {
-      if (incidents.length === 0) return queue;
       return enqueue(`re-announcing the open incidents of partition ${fence.partition}`, async () => {
         const events = gate(
           reannouncements(incidents, (id) => engine.status(id), { now: now(), dedupeWindowMs: windowMs }),
@@ -270,6 +280,8 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
         );
         await publishAll(events, fence);
         counters.reannounced += events.length;
+        // Its checks degraded (and announced) under the previous owner that recovered meanwhile.
+        await recoverMarked();
         if (events.length > 0)
           log.info(
             { events: events.length, partition: fence.partition },
