@@ -253,12 +253,14 @@ describe("status forwarding between replicas", () => {
 
   it("the owner of the check's partition answers; 503 when nobody owns it or the owner stops answering", async () => {
     const owner = testLeases({ 3: 7 });
+    const ownerNc = await conn();
     const server = serveStatus({
-      nc: await conn(),
+      nc: ownerNc,
       leases: owner.leases,
       status: (id) => (id === "web" ? WEB : undefined),
       log: logs.log,
     });
+    await ownerNc.flush(); // its subscription has reached the server
     const status = forwardedStatus({ nc: await conn(), partitionOf, timeoutMs: 500 });
 
     // Through JSON and back: numbers, nulls and optional fields as the owner has them.
@@ -274,6 +276,7 @@ describe("status forwarding between replicas", () => {
     // Lost: it no longer listens at all.
     owner.lose(3);
     expect(server.serving()).toEqual([]);
+    await ownerNc.flush(); // the unsubscription has reached the server
     await expect(status("web")).rejects.toThrow(/no control-plane replica owns partition 3/);
     server.stop();
   });
