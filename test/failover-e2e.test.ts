@@ -140,9 +140,22 @@ describe("failover hooks end to end: outage in a quorum of regions -> one signed
       100,
     );
     expect(resolved!.data.outageId).toBe(outageId);
-    const log = (await (await cp.request("/v1/hooks/lb/deliveries")).json()) as { eventId: string; status: number }[];
-    const delivered = log.filter((d) => d.status >= 200 && d.status < 300).map((d) => d.eventId);
-    expect(delivered).toEqual(expect.arrayContaining([`${outageId}:outage.opened`, `${outageId}:outage.resolved`]));
+    // The delivery is recorded once the receiver has answered: wait for the record, not only the arrival.
+    const want = [`${outageId}:outage.opened`, `${outageId}:outage.resolved`];
+    const delivered = await waitFor(
+      "both deliveries in the log",
+      async () => {
+        const log = (await (await cp.request("/v1/hooks/lb/deliveries")).json()) as {
+          eventId: string;
+          status: number;
+        }[];
+        const ok = log.filter((d) => d.status >= 200 && d.status < 300).map((d) => d.eventId);
+        return want.every((id) => ok.includes(id)) ? ok : undefined;
+      },
+      10_000,
+      100,
+    );
+    expect(delivered).toEqual(expect.arrayContaining(want));
   });
 
   it("a restarted control plane re-announces recent incidents without delivering anything twice", async () => {
