@@ -38,8 +38,6 @@ export interface ConsensusClusterOptions {
   onTransition?: (t: Transition, fence: PartitionLease) => void | Promise<void>;
   /** Called once a partition's decider has warmed up, with the open incidents it adopted (to re-announce them). */
   onWarmedUp?: (lease: PartitionLease, openIncidents: Outage[]) => void | Promise<void>;
-  /** Also read results published without a partition (agents that predate partitions). @default false */
-  unpartitioned?: boolean;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -177,7 +175,6 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
       incidents,
       saver,
       ...(opts.onTransition ? { onTransition: opts.onTransition } : {}),
-      ...(opts.unpartitioned ? { unpartitioned: true } : {}),
       log,
       now,
       ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),

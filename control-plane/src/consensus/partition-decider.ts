@@ -2,7 +2,7 @@
 // the partition's open incidents in KV and its recent results in JetStream, then fed live from the
 // same ordered consumer. ClickHouse is written to in the background and never waited for.
 import { fromBinary } from "@bufbuild/protobuf";
-import { ProbeResultSchema, parseResultSubject, partitionOf } from "@probemesh/proto";
+import { ProbeResultSchema, partitionOf } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { attributeResult } from "../checks/attribute-results.js";
 import type { CheckRecord } from "../checks/check-record.js";
@@ -46,8 +46,6 @@ export interface PartitionDeciderOptions {
   saver: IncidentSaver;
   /** Called with every transition and the fence it was decided under; errors are logged. */
   onTransition?: (t: Transition, fence: PartitionLease) => void | Promise<void>;
-  /** Also read results published without a partition (agents that predate partitions). @default false */
-  unpartitioned?: boolean;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -74,7 +72,7 @@ export interface PartitionDeciderStats extends ConsensusStats {
   untrusted: number;
   /** Results of no live check (deleted, or started before the check of that id was created). */
   unattributed: number;
-  /** Results of checks of another partition (read from unpartitioned subjects). */
+  /** Results whose check belongs to another partition (a partition token that was not the check's). */
   otherPartition: number;
   /** Transitions dropped because the lease no longer held when they were decided. */
   fencedOff: number;
@@ -220,12 +218,6 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
   /** A stream message as the engine sees it, or undefined (counted) when it is none of this decider's. */
   function observation(m: FeedMessage): Observation | undefined {
     counters.messages++;
-    // An unpartitioned feed delivers every partition's results: the others' are skipped undecoded.
-    const sent = opts.unpartitioned ? parseResultSubject(m.subject) : undefined;
-    if (sent?.partition !== undefined && sent.partition !== partition) {
-      counters.otherPartition++;
-      return undefined;
-    }
     let row;
     try {
       row = resultToRow(fromBinary(ProbeResultSchema, m.data));
@@ -284,7 +276,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       if (stopping) return;
       const t = now();
       feed = await opts.openFeed(
-        { partition, since: t - lookback, ...(opts.unpartitioned ? { unpartitioned: true } : {}) },
+        { partition, since: t - lookback },
         { message: onMessage, caughtUp: () => caughtUp() },
       );
       if (stopping) {

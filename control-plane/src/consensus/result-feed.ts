@@ -2,7 +2,7 @@
 // decider, starting at a point in time, so deciding never waits on storage.
 import { DeliverPolicy, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { RESULTS_STREAM, RESULTS_SUBJECT_ALL, partitionResultsFilter } from "@probemesh/proto";
+import { RESULTS_STREAM, partitionResultsFilter } from "@probemesh/proto";
 import type { Logger } from "pino";
 
 /** One message of the results stream. */
@@ -23,12 +23,6 @@ export interface FeedRequest {
   partition: number;
   /** Epoch ms: the first message delivered is the first published at or after it. */
   since: number;
-  /**
-   * Also read results on the unpartitioned subjects (`probemesh.results.<region>.<agentId>`) of agents
-   * that do not know partitions yet: the feed then delivers every result, and the caller drops those
-   * of other partitions. @default false
-   */
-  unpartitioned?: boolean;
 }
 
 /** An open feed. */
@@ -39,12 +33,9 @@ export interface Feed {
 /** Opens a feed; rejects when the consumer cannot be created. */
 export type OpenFeed = (req: FeedRequest, handlers: FeedHandlers) => Promise<Feed>;
 
-/**
- * The filter subject of a feed. One subject (servers before 2.10 take no list): with `unpartitioned`,
- * every result, and the caller drops the partitioned ones of other partitions by their subject.
- */
-export function feedSubject(req: Pick<FeedRequest, "partition" | "unpartitioned">): string {
-  return req.unpartitioned ? RESULTS_SUBJECT_ALL : partitionResultsFilter(req.partition);
+/** The filter subject of a feed: its partition's results only (one subject: servers before 2.10 take no list). */
+export function feedSubject(req: Pick<FeedRequest, "partition">): string {
+  return partitionResultsFilter(req.partition);
 }
 
 /** {@link OpenFeed} on the results stream of `nc`, with an ordered consumer (it survives server restarts). */
