@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what probemesh needs from the repo's own files, idempotently:
 #   - Debian packages: nats-server and clickhouse-server (the mesh), plus the real consumers and
-#     tools the integration tests drive (HAProxy, PowerDNS, BIND, blackbox_exporter, iproute2, ...).
+#     tools the integration tests drive (HAProxy, PowerDNS, BIND, blackbox_exporter, Prometheus,
+#     Alertmanager, Chromium, iproute2, ...).
 #   - pnpm (pinned by package.json's packageManager) and the JS dependencies from pnpm-lock.yaml.
 #   - the TypeScript build.
 # Usage: deploy/bootstrap.sh [mesh|test]   (mesh installs only what the local mesh needs)
@@ -13,7 +14,8 @@ say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 mesh_pkgs=(nats-server clickhouse-server)
 test_pkgs=(haproxy pdns-server pdns-backend-sqlite3 sqlite3 bind9 bind9-dnsutils
-  prometheus-blackbox-exporter iproute2 iputils-ping openssl procps)
+  prometheus-blackbox-exporter prometheus prometheus-alertmanager chromium iproute2 iputils-ping
+  openssl procps)
 pkgs=("${mesh_pkgs[@]}")
 [ "$profile" = test ] && pkgs+=("${test_pkgs[@]}")
 
