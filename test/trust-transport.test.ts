@@ -40,6 +40,79 @@ async function nextError(nc: NatsConnection, ms = 3000): Promise<string | undefi
   return Promise.race([error, timeout]);
 }
 
+/**
+ * The secure mesh runs the whole file: its agent renews its NATS credentials 40 s after it got them
+ * (2/3 of the shortest lifetime allowed, 60 s), so the renewal block comes last and that wait runs
+ * while the other blocks test.
+ */
+let mesh: Mesh;
+afterAll(async () => {
+  await mesh?.dispose();
+});
+
+describe("secure mesh: TLS gRPC and HTTPS, agents' NATS credentials from the control plane", () => {
+  beforeAll(async () => {
+    mesh = await startMesh({
+      regions: ["eu-west"],
+      secure: true,
+      env: { PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "60" },
+    });
+  });
+
+  it("the agent gets NATS credentials over TLS gRPC, keeps them 0600, and its results arrive", async () => {
+    const check = {
+      id: "tcp-trust",
+      type: "tcp",
+      intervalMs: 1000,
+      timeoutMs: 500,
+      tcp: { host: "127.0.0.1", port: 1 },
+    };
+    const created = await mesh.cp.request("/v1/checks", { method: "POST", body: JSON.stringify(check) });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const agent = mesh.agents[0];
+    if (!agent) throw new Error("no agent");
+    const credsFile = join(agent.stateDir, "nats.creds");
+    await waitFor(
+      "results of the secure agent",
+      async () => {
+        const res = await mesh.cp.request(`/v1/checks/${check.id}/results?limit=1`);
+        const body = (await res.json()) as unknown;
+        return Array.isArray(body) && body.length > 0;
+      },
+      60_000,
+      500,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${mesh.diagnostics()}`);
+    });
+    expect(statSync(credsFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(credsFile, "utf8")).toContain("-----BEGIN NATS USER JWT-----");
+    expect(mesh.diagnostics(100_000)).toContain("NATS credentials received");
+  });
+
+  it("refuses plaintext gRPC and plaintext HTTP", async () => {
+    const client = createGrpcClient(AgentService, mesh.cp.grpcAddr, credentials.createInsecure());
+    try {
+      const md = new Metadata();
+      md.set("authorization", "Bearer whatever");
+      const err = await new Promise<ServiceError | null>((resolve) =>
+        client.getNatsCredentials(
+          create(GetNatsCredentialsRequestSchema, {
+            agent: create(AgentInfoSchema, { id: "x", region: "eu-west", provider: "p", version: "1" }),
+          }),
+          md,
+          { deadline: Date.now() + 3000 },
+          (e) => resolve(e),
+        ),
+      );
+      expect(err?.code).toBe(status.UNAVAILABLE);
+    } finally {
+      client.close();
+    }
+    expect(mesh.cp.api).toMatch(/^https:/);
+    await expect(fetch(`${mesh.cp.api.replace("https:", "http:")}/healthz`)).rejects.toThrow();
+  });
+});
+
 describe("secure NATS: operator mode, TLS required", () => {
   let nats: SecureNatsServer;
   let cp: NatsConnection;
@@ -242,73 +315,7 @@ describe("probemesh-control-plane init (built program)", () => {
   });
 });
 
-describe("secure mesh: TLS gRPC and HTTPS, agents' NATS credentials from the control plane", () => {
-  let mesh: Mesh;
-  beforeAll(async () => {
-    // The shortest lifetime allowed: the agent renews after 40 s, within this file's run.
-    mesh = await startMesh({
-      regions: ["eu-west"],
-      secure: true,
-      env: { PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "60" },
-    });
-  });
-  afterAll(async () => {
-    await mesh?.dispose();
-  });
-
-  it("the agent gets NATS credentials over TLS gRPC, keeps them 0600, and its results arrive", async () => {
-    const check = {
-      id: "tcp-trust",
-      type: "tcp",
-      intervalMs: 1000,
-      timeoutMs: 500,
-      tcp: { host: "127.0.0.1", port: 1 },
-    };
-    const created = await mesh.cp.request("/v1/checks", { method: "POST", body: JSON.stringify(check) });
-    expect(created.status, await created.clone().text()).toBe(201);
-    const agent = mesh.agents[0];
-    if (!agent) throw new Error("no agent");
-    const credsFile = join(agent.stateDir, "nats.creds");
-    await waitFor(
-      "results of the secure agent",
-      async () => {
-        const res = await mesh.cp.request(`/v1/checks/${check.id}/results?limit=1`);
-        const body = (await res.json()) as unknown;
-        return Array.isArray(body) && body.length > 0;
-      },
-      60_000,
-      500,
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${mesh.diagnostics()}`);
-    });
-    expect(statSync(credsFile).mode & 0o777).toBe(0o600);
-    expect(readFileSync(credsFile, "utf8")).toContain("-----BEGIN NATS USER JWT-----");
-    expect(mesh.diagnostics(100_000)).toContain("NATS credentials received");
-  });
-
-  it("refuses plaintext gRPC and plaintext HTTP", async () => {
-    const client = createGrpcClient(AgentService, mesh.cp.grpcAddr, credentials.createInsecure());
-    try {
-      const md = new Metadata();
-      md.set("authorization", "Bearer whatever");
-      const err = await new Promise<ServiceError | null>((resolve) =>
-        client.getNatsCredentials(
-          create(GetNatsCredentialsRequestSchema, {
-            agent: create(AgentInfoSchema, { id: "x", region: "eu-west", provider: "p", version: "1" }),
-          }),
-          md,
-          { deadline: Date.now() + 3000 },
-          (e) => resolve(e),
-        ),
-      );
-      expect(err?.code).toBe(status.UNAVAILABLE);
-    } finally {
-      client.close();
-    }
-    expect(mesh.cp.api).toMatch(/^https:/);
-    await expect(fetch(`${mesh.cp.api.replace("https:", "http:")}/healthz`)).rejects.toThrow();
-  });
-
+describe("secure mesh, about 40 s on: agents' NATS credentials renewed", () => {
   it("renews the agent's credentials before they expire, and results keep arriving", async () => {
     const agent = mesh.agents[0];
     if (!agent) throw new Error("no agent");
