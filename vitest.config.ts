@@ -21,6 +21,8 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Integration tests start real servers and processes: one file at a time on 2 cores.
           fileParallelism: false,
+          // One `probemesh-control-plane init` per kind of trust material for the whole run (test/harness/trust-init.ts).
+          globalSetup: ["test/harness/global-setup.ts"],
         },
       },
     ],

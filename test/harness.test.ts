@@ -1,10 +1,11 @@
 // The shared harness itself: private nats-server and clickhouse-server processes start, answer, stop,
 // restart with their data, and clean up.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
-import { startClickHouse, startNats } from "./harness/index.js";
+import { startClickHouse, startNats, startSecureNats } from "./harness/index.js";
 
 describe("test harness", () => {
   it("starts a private clickhouse-server that answers, keeps data across restart and cleans up", async () => {
@@ -55,6 +56,26 @@ describe("test harness", () => {
       expect(a.httpPort).not.toBe(b.httpPort);
       await a.query("CREATE DATABASE only_a");
       expect(await b.rows("SELECT name FROM system.databases WHERE name = 'only_a'")).toEqual([]);
+    } finally {
+      await Promise.all([a.dispose(), b.dispose()]);
+    }
+  });
+
+  it("gives each secure nats-server its own copy of the run's trust material, paths pointing into it", async () => {
+    const [a, b] = await Promise.all([startSecureNats(), startSecureNats()]);
+    try {
+      expect(a.dir).not.toBe(b.dir);
+      for (const s of [a, b]) {
+        for (const file of ["control-plane.env", join("nats", "nats-server.conf")]) {
+          const text = readFileSync(join(s.dir, file), "utf8");
+          expect(text).toContain(s.dir);
+          expect(text).not.toContain((s === a ? b : a).dir);
+        }
+        expect(s.env.PROBEMESH_CA_FILE).toBe(s.caFile);
+        const nc = await s.connect();
+        await nc.flush();
+        await nc.close();
+      }
     } finally {
       await Promise.all([a.dispose(), b.dispose()]);
     }

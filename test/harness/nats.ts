@@ -1,11 +1,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { CONTROL_PLANE_BIN } from "./bins.js";
 import { freePort } from "./ports.js";
 import { startProcess, waitForPort, type Managed } from "./process.js";
+import { initTrust } from "./trust-init.js";
 
 /** A private nats-server with JetStream, on a port it chose itself, storing in a temp dir. */
 export interface NatsServer {
@@ -49,27 +48,14 @@ export interface SecureNatsServer extends NatsServer {
 }
 
 /**
- * Runs the built `probemesh-control-plane init` in a temp dir and starts nats-server with the
+ * Runs the built `probemesh-control-plane init` in a temp dir (once per test run: `initTrust`) and starts nats-server with the
  * configuration it wrote: operator mode (preloaded memory resolver), TLS required, JetStream. The
  * port comes from `-p -1`, which overrides the file's `listen` port (the host stays).
  */
 export async function startSecureNats(opts: { sans?: readonly string[] } = {}): Promise<SecureNatsServer> {
   const dir = mkdtempSync(join(tmpdir(), "probemesh-secure-nats-"));
   const trust = join(dir, "trust");
-  const init = spawnSync(
-    process.execPath,
-    [
-      CONTROL_PLANE_BIN,
-      "init",
-      "--dir",
-      trust,
-      "--nats-listen",
-      "127.0.0.1:4222",
-      ...(opts.sans ?? []).flatMap((s) => ["--san", s]),
-    ],
-    { encoding: "utf8" },
-  );
-  if (init.status !== 0) throw new Error(`probemesh-control-plane init failed:\n${init.stdout}${init.stderr}`);
+  await initTrust(trust, ["--nats-listen", "127.0.0.1:4222", ...(opts.sans ?? []).flatMap((s) => ["--san", s])]);
   const server = await launchServer({
     host: "127.0.0.1",
     dir,
@@ -150,13 +136,7 @@ export async function startSecureNatsCluster(opts: { nodes?: number } = {}): Pro
   const count = opts.nodes ?? 3;
   const dir = mkdtempSync(join(tmpdir(), "probemesh-nats-cluster-"));
   const trust = join(dir, "trust");
-  const init = spawnSync(
-    process.execPath,
-    [CONTROL_PLANE_BIN, "init", "--dir", trust, "--nats-listen", "127.0.0.1:4222", "--nats-cluster", String(count)],
-    { encoding: "utf8" },
-  );
-  if (init.status !== 0)
-    throw new Error(`probemesh-control-plane init --nats-cluster failed:\n${init.stdout}${init.stderr}`);
+  await initTrust(trust, ["--nats-listen", "127.0.0.1:4222", "--nats-cluster", String(count)]);
   const routePorts: number[] = [];
   while (routePorts.length < count) {
     const p = await freePort();
