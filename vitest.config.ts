@@ -23,6 +23,9 @@ export default defineConfig({
           fileParallelism: false,
           // One `probemesh-control-plane init` per kind of trust material for the whole run (test/harness/trust-init.ts).
           globalSetup: ["test/harness/global-setup.ts"],
+          // The workspace packages are imported as built (dist/, as the programs run), natively: run
+          // through Vite's module runner each file paid seconds transforming the control plane again.
+          server: { deps: { external: [/\/(control-plane|agent|proto)\/dist\//] } },
         },
       },
     ],
