@@ -83,7 +83,7 @@ const value = (text: string, series: string) =>
 
 describe("the agent's exposition", () => {
   it("counts runs by type and outcome, times publishes, counts reconnects and reads the outbox", async () => {
-    const m = createAgentMetrics({ processMetrics: false });
+    const m = createAgentMetrics();
     m.readStats(() => stats);
     m.onRun(report("http", "up"));
     m.onRun(report("http", "down"));

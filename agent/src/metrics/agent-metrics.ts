@@ -32,7 +32,12 @@ export interface AgentMetricsOptions {
  */
 export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics {
   const registry = new Registry();
-  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // Gauges named like counters, which `promtool check metrics` refuses; nodejs_active_* {type} remain.
+    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+      registry.removeSingleMetric(name);
+  }
   let stats: () => AgentStats | undefined = () => undefined;
   const current = (): AgentStats | undefined => {
     try {

@@ -56,7 +56,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return undefined;
 }
 
-function mesh(sources: Partial<ControlPlaneMetricsSources> = {}) {
+function mesh(sources: Partial<ControlPlaneMetricsSources> = {}, processMetrics = false) {
   const decided = new Map<string, CheckStatus>([
     ["web", status("web", "down")],
     ["api", status("api", "up")],
@@ -67,7 +67,7 @@ function mesh(sources: Partial<ControlPlaneMetricsSources> = {}) {
     { id: "elsewhere", labels: {} },
   ];
   const metrics = createControlPlaneMetrics({
-    processMetrics: false,
+    processMetrics,
     checkLabels: parseCheckLabelNames("team,cost-center"),
     sources: {
       ingest: () => ingestStats(),
@@ -218,8 +218,8 @@ describe("the control plane's exposition", () => {
     expect(tb).toContain("process_cpu_user_seconds_total");
   });
 
-  it("passes `promtool check metrics`", async () => {
-    const { metrics } = mesh();
+  it("passes `promtool check metrics`, process metrics included", async () => {
+    const { metrics } = mesh({}, true);
     metrics.onObservation(observation({}));
     metrics.onRequest({ method: "GET", route: "/v1/checks", status: 200, seconds: 0.01 });
     const { body } = await metrics.render();
