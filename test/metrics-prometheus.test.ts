@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchTrusting } from "./harness/https-fetch.js";
-import { startMesh, type Mesh } from "./harness/mesh.js";
+import { startControlPlane, startMesh, type Mesh } from "./harness/mesh.js";
 import { freePort, listenOnLoopback } from "./harness/ports.js";
 import { waitFor } from "./harness/process.js";
 import { promtoolCheckMetrics, startPrometheus, type Prometheus } from "./harness/prometheus.js";
@@ -157,4 +157,24 @@ describe("metrics scraped by a real Prometheus", () => {
       expect(used).toContain(name);
     expect([...used].filter((n) => !known.has(n))).toEqual([]);
   }, 60_000);
+
+  it("serves a replica's metrics without a token on PROBEMESH_METRICS_ADDR, and only /metrics", async () => {
+    const addr = `127.0.0.1:${await freePort()}`;
+    const replica = await startControlPlane({
+      natsUrl: mesh.nats.url,
+      clickhouseUrl: mesh.ch.url,
+      caFile: mesh.secureNats!.caFile,
+      env: { ...mesh.secureNats!.env, PROBEMESH_REPLICA_ID: "replica-metrics", PROBEMESH_METRICS_ADDR: addr },
+    });
+    try {
+      const res = await fetch(`http://${addr}/metrics`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toMatch(/^probemesh_consensus_partitions_owned \d+/m);
+      expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: "" });
+      expect((await fetch(`http://${addr}/v1/checks`)).status).toBe(404);
+    } finally {
+      await replica.stop();
+    }
+  }, 120_000);
 });
