@@ -1,3 +1,4 @@
+import type { AgentMetricsHooks } from "./metrics/index.js";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { resultSubject } from "@probemesh/proto";
@@ -57,6 +58,8 @@ export interface AgentDeps {
   minIntervalMs?: number;
   /** How often a stats line is logged (0 = never). @default 60000 */
   statsLogIntervalMs?: number;
+  /** Prometheus metrics (PROBEMESH_METRICS_ADDR): told every run, and time the sink. @default none */
+  metrics?: AgentMetricsHooks;
 }
 
 /** Everything the agent counts, for logs and tests. */
@@ -172,7 +175,7 @@ export function createAgent(deps: AgentDeps): Agent {
             beforeConnect: () => natsCredentials?.firstAttempt(FIRST_CREDENTIALS_WAIT_MS) ?? Promise.resolve(),
           }));
         const publisher = createResultPublisher({
-          sink,
+          sink: deps.metrics ? deps.metrics.sink(sink) : sink,
           outbox,
           subject: resultSubject(config.region, config.agentId),
           lingerMs: config.publishLingerMs,
@@ -190,8 +193,10 @@ export function createAgent(deps: AgentDeps): Agent {
           probers: deps.probers,
           maxConcurrency: config.maxConcurrency,
           // The partition count in force when the result is built decides its subject (kept in the outbox).
-          onResult: (report) =>
-            publisher.publish(build(report), subjectForResult(self, report.check, set.partitions())),
+          onResult: (report) => {
+            deps.metrics?.onRun(report);
+            publisher.publish(build(report), subjectForResult(self, report.check, set.partitions()));
+          },
           log: deps.log,
           ...(deps.clock ? { clock: deps.clock } : {}),
           ...(deps.minIntervalMs !== undefined ? { minIntervalMs: deps.minIntervalMs } : {}),

@@ -3,6 +3,7 @@ import { hostname as osHostname } from "node:os";
 import { resolve } from "node:path";
 import { isSubjectToken } from "@probemesh/proto";
 import { ConfigError } from "./errors.js";
+import { metricsAddrProblem } from "./metrics/listen-addr.js";
 
 /** Log levels pino understands. */
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -34,6 +35,8 @@ export interface AgentConfig {
   insecure: boolean;
   /** PROBEMESH_NATS_CREDS: a NATS `.creds` file used when the control plane issues none. */
   natsCredsFile?: string;
+  /** PROBEMESH_METRICS_ADDR: host:port of a plain-HTTP GET /metrics (loopback or private). @default none (off) */
+  metricsAddr?: string;
 }
 
 /** One environment variable the agent reads, for docs and `--help`. */
@@ -103,6 +106,12 @@ export const AGENT_ENV_VARS: readonly EnvVarDoc[] = [
     default: "(none)",
     meaning:
       "NATS .creds file used when the control plane issues no NATS credentials; issued ones are kept in $PROBEMESH_STATE_DIR/nats.creds (0600)",
+  },
+  {
+    name: "PROBEMESH_METRICS_ADDR",
+    default: "(off)",
+    meaning:
+      "host:port of a plain-HTTP Prometheus GET /metrics without a token; a loopback or private address unless PROBEMESH_INSECURE=true",
   },
 ];
 
@@ -239,8 +248,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
           `PROBEMESH_GRPC_ADDR: ${addr} is not a loopback address: set PROBEMESH_CA_FILE to use TLS, or PROBEMESH_INSECURE=true to send the agent token in clear anyway`,
         );
 
+  const metricsAddr = get("PROBEMESH_METRICS_ADDR");
+  const metricsProblem = metricsAddr === undefined ? undefined : metricsAddrProblem(metricsAddr, insecure);
+  if (metricsProblem) problems.push(`PROBEMESH_METRICS_ADDR: ${metricsProblem}`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
+    ...(metricsAddr !== undefined ? { metricsAddr } : {}),
     ...(caFile !== undefined ? { caFile } : {}),
     insecure,
     ...(natsCredsFile !== undefined ? { natsCredsFile } : {}),

@@ -8,6 +8,7 @@ const { AGENT_ENV_VARS, ConfigError, loadConfig } = await import("./config.js");
 const { createAgent } = await import("./agent.js");
 const { createLogger } = await import("./logger.js");
 const { createProbers } = await import("./probes/index.js");
+const { createAgentMetrics, startAgentMetricsListener } = await import("./metrics/index.js");
 const { agentVersion } = await import("./version.js");
 
 /** Longest a graceful stop may take before the process exits anyway. */
@@ -50,9 +51,14 @@ async function main(): Promise<void> {
   });
   if (leanHeapFlags.length > 0) log.debug({ v8Flags: leanHeapFlags }, "lean V8 heap flags applied");
 
-  const agent = createAgent({ config, log, probers: createProbers() });
+  const metrics = config.metricsAddr ? createAgentMetrics() : undefined;
+  const agent = createAgent({ config, log, probers: createProbers(), ...(metrics ? { metrics } : {}) });
   try {
     await agent.start();
+    if (metrics && config.metricsAddr) {
+      metrics.readStats(() => agent.stats());
+      await startAgentMetricsListener({ addr: config.metricsAddr, render: () => metrics.render(), log });
+    }
   } catch (err) {
     log.fatal({ err }, "agent failed to start");
     process.exit(1);

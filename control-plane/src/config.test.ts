@@ -40,7 +40,32 @@ describe("loadConfig", () => {
       jetstreamReplicas: 1,
       partitions: 16,
       replicaId: expect.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+      metricsCheckLabels: [],
     });
+  });
+
+  it("reads PROBEMESH_METRICS_ADDR (loopback or private unless insecure) and PROBEMESH_METRICS_CHECK_LABELS", () => {
+    const c = loadConfig({
+      ...tokens,
+      PROBEMESH_METRICS_ADDR: "10.0.0.5:9464",
+      PROBEMESH_METRICS_CHECK_LABELS: "team, cost-center",
+    });
+    expect(c.metricsAddr).toBe("10.0.0.5:9464");
+    expect(c.metricsCheckLabels).toEqual([
+      { key: "team", name: "team" },
+      { key: "cost-center", name: "cost_center" },
+    ]);
+    const found = (problems({
+      ...tokens,
+      PROBEMESH_METRICS_ADDR: "0.0.0.0:9464",
+      PROBEMESH_METRICS_CHECK_LABELS: "team,check",
+    }).details?.problems ?? []) as { field: string; message: string }[];
+    expect(found.map((p) => p.field)).toEqual(["PROBEMESH_METRICS_ADDR", "PROBEMESH_METRICS_CHECK_LABELS"]);
+    expect(found[0]?.message).toMatch(/not a loopback or private address.*PROBEMESH_INSECURE=true/);
+    expect(found[1]?.message).toMatch(/"check"/);
+    expect(
+      loadConfig({ ...tokens, PROBEMESH_INSECURE: "true", PROBEMESH_METRICS_ADDR: "0.0.0.0:9464" }).metricsAddr,
+    ).toBe("0.0.0.0:9464");
   });
 
   it("takes PROBEMESH_REPLICA_ID as the lease owner id, refusing what a lease key cannot hold", () => {

@@ -5,6 +5,8 @@ import { isSubjectToken, MAX_PARTITIONS } from "@probemesh/proto";
 import { Problems } from "./checks/problems.js";
 import { isHostname } from "./checks/rules.js";
 import { parseKeyRing, type KeyRing } from "./trust/secret-box.js";
+import { parseCheckLabelNames, type ExportedCheckLabel } from "./metrics/check-label-names.js";
+import { metricsAddrProblem } from "./metrics/listen-addr.js";
 
 /** Log levels pino accepts. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -60,6 +62,10 @@ export interface Config {
   partitions: number;
   /** PROBEMESH_REPLICA_ID: this replica's id in the partition leases. @default `<hostname>-<pid>` (made a valid token) */
   replicaId: string;
+  /** PROBEMESH_METRICS_ADDR: host:port of a plain-HTTP GET /metrics without a token (loopback or private). @default none */
+  metricsAddr?: string;
+  /** PROBEMESH_METRICS_CHECK_LABELS: check labels exported on the per-check series (`team,env`). @default none */
+  metricsCheckLabels: ExportedCheckLabel[];
 }
 
 /** Default of every optional variable, by env name. */
@@ -207,8 +213,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const replicaId = env.PROBEMESH_REPLICA_ID?.trim() || defaultReplicaId();
   if (!isSubjectToken(replicaId)) problems.add("PROBEMESH_REPLICA_ID", "must be 1 to 64 letters, digits, '-' or '_'");
 
+  const metricsAddr = env.PROBEMESH_METRICS_ADDR?.trim() || undefined;
+  const metricsProblem = metricsAddr && (addrProblem(metricsAddr) ?? metricsAddrProblem(metricsAddr, insecure));
+  if (metricsProblem) problems.add("PROBEMESH_METRICS_ADDR", metricsProblem);
+  let metricsCheckLabels: ExportedCheckLabel[] = [];
+  try {
+    metricsCheckLabels = parseCheckLabelNames(env.PROBEMESH_METRICS_CHECK_LABELS);
+  } catch (err) {
+    problems.add("PROBEMESH_METRICS_CHECK_LABELS", (err as Error).message);
+  }
+
   problems.throwIfAny("configuration");
   return {
+    ...(metricsAddr ? { metricsAddr } : {}),
+    metricsCheckLabels,
     ...(natsCredsFile ? { natsCredsFile } : {}),
     ...(caFile ? { caFile } : {}),
     ...(certFile && keyFile ? { tls: { certFile, keyFile } } : {}),

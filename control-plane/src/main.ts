@@ -45,6 +45,12 @@ import { attributingStore } from "./checks/attribute-results.js";
 import { followCheckLabels } from "./checks/check-labels.js";
 import { recordingIdentities } from "./checks/identity-recorder.js";
 import { createCheckIdentityStore } from "./store/check-identities.js";
+import {
+  consumerPending,
+  createControlPlaneMetrics,
+  startMetricsListener,
+  type ControlPlaneMetricsSources,
+} from "./metrics/index.js";
 
 /** How often old result partitions are dropped. */
 const RETENTION_EVERY_MS = 3_600_000;
@@ -274,7 +280,19 @@ async function main(): Promise<void> {
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
   // A delivery enqueued under a lease epoch that a newer one had replaced is refused (`fenced`).
-  const hooks = createHooks({ nc, log, secrets, checks: registry, options: { replicas }, fence: leases.fence });
+  // Prometheus metrics (GET /metrics, PROBEMESH_METRICS_ADDR): read from each part's stats at scrape
+  // time (sources are filled in below as the parts are created), histograms fed by their hooks.
+  const metricsSources: ControlPlaneMetricsSources = { consumerPending: consumerPending(jsm) };
+  const metrics = createControlPlaneMetrics({ sources: metricsSources, checkLabels: config.metricsCheckLabels });
+  const hooks = createHooks({
+    nc,
+    log,
+    secrets,
+    checks: registry,
+    options: { replicas },
+    fence: leases.fence,
+    onDelivery: metrics.onDelivery,
+  });
   const hooksLog = log.child({ component: "hooks" });
   // Consensus: one decider per partition this replica holds, each fed by its partition's results
   // straight from JetStream (never waiting on ClickHouse), its open incidents kept in NATS KV.
@@ -291,7 +309,11 @@ async function main(): Promise<void> {
     incidents: createIncidentKv(() => openIncidentBucket(nc, replicas)),
     outageStore,
     log,
-    onTransition: (t, fence) => relayTransition(t, fence),
+    onTransition: (t, fence) => {
+      metrics.onTransition(t);
+      return relayTransition(t, fence);
+    },
+    onObservation: metrics.onObservation,
     // A taken-over partition's open incidents are announced again (same ids: JetStream drops what the
     // previous owner already enqueued); what it decided but died before enqueuing goes out now.
     onWarmedUp: (lease, open) => relayReannounce(open, lease),
@@ -337,6 +359,14 @@ async function main(): Promise<void> {
   });
   relayTransition = relay.onTransition;
   relayReannounce = relay.reannounceOpen;
+  Object.assign(metricsSources, {
+    consensus,
+    status: consensus.status,
+    checks: async () => (await registry.list()).map((r) => ({ id: r.check.id, labels: r.check.labels })),
+    hooks,
+    relay: () => relay.stats(),
+    hookType: async (id: string) => (await hooks.registry.get(id))?.hook.type,
+  } satisfies ControlPlaneMetricsSources);
 
   // Any replica answers a check's status: its own decider's, or the owner's over NATS.
   const statusServer = serveStatus({ nc, leases, status: consensus.status, log });
@@ -361,6 +391,7 @@ async function main(): Promise<void> {
     agentHealth: (id) => consensus.agent(id),
     hooks,
     maintenance,
+    metrics,
     consensus: {
       status,
       outageStore,
@@ -380,6 +411,14 @@ async function main(): Promise<void> {
     ...(trust.tls ? { tls: trust.tls } : {}),
   });
   life.onStop(() => apiServer.close());
+  if (config.metricsAddr) {
+    const listener = await startMetricsListener({
+      addr: config.metricsAddr,
+      metrics,
+      log: log.child({ component: "metrics" }),
+    });
+    life.onStop(() => listener.close());
+  }
 
   await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: life.signal }, () =>
     hooks.start(),
@@ -414,7 +453,8 @@ async function main(): Promise<void> {
   // Storage only: each result is attributed to the uid its check id has now (results of deleted checks
   // are dropped), inserted, then acked. Consensus reads the stream on its own.
   const attributed = attributingStore(store, { checks, log });
-  const ingest = createIngest({ nc, store: attributed, log, binding });
+  const ingest = createIngest({ nc, store: metrics.timedStore(attributed), log, binding });
+  metricsSources.ingest = () => ingest.stats();
   // Registered before start() so a shutdown during start still stops it; ingest stops before the store closes.
   life.onStop(() => ingest.stop());
   await ingest.start();

@@ -17,6 +17,7 @@ import { createHooksApi, type HooksApiOptions } from "./hooks-routes.js";
 import { createHealthRoutes, type Readiness } from "./health-routes.js";
 import type { MaintenanceRegistry } from "../maintenance/registry.js";
 import { createMaintenanceRoutes } from "./maintenance-routes.js";
+import { createMetricsRoutes, requestMetrics, type MetricsSource, type RequestObserver } from "../metrics/index.js";
 import { documenting, NO_TOKEN, openApiDocument } from "./openapi.js";
 import { createPublicRoutes } from "./public-routes.js";
 import { createTokensRoutes } from "./tokens-routes.js";
@@ -67,6 +68,11 @@ export interface ApiOptions {
    * @default not served
    */
   maintenance?: MaintenanceRegistry;
+  /**
+   * GET /metrics (read scope) serves this exposition, and every request is counted by route.
+   * @default not served, not counted
+   */
+  metrics?: MetricsSource & RequestObserver;
 }
 
 /** Counters of the API. */
@@ -116,6 +122,7 @@ export function createApi(opts: ApiOptions): Api {
 
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use("*", requestLog(log));
+  if (opts.metrics) app.use("*", requestMetrics(opts.metrics));
   // The one place errors become responses; sub-apps have no onError of their own.
   app.onError((err, c) => {
     if (err instanceof ValidationError) counters.invalid++;
@@ -129,10 +136,11 @@ export function createApi(opts: ApiOptions): Api {
   // /v1 guards: every route needs a token (the bootstrap one or an API token) except the public
   // status; each route then requires its scope (`requires(...)` in its definition); one body limit.
   const v1 = new OpenAPIHono({ defaultHook: validationHook });
+  const authenticate = tokenAuthenticator(opts.config.apiToken, (t) => opts.apiTokens.authenticate(t));
   v1.use(
     "*",
     bearerAuth({
-      authenticate: tokenAuthenticator(opts.config.apiToken, (t) => opts.apiTokens.authenticate(t)),
+      authenticate,
       anonymous: (c) => c.req.path.startsWith("/v1/public/"),
       onReject: countRejected,
     }),
@@ -195,6 +203,12 @@ export function createApi(opts: ApiOptions): Api {
   if (maintenance) v1.route("/maintenance", createMaintenanceRoutes({ maintenance, log: opts.log }));
   // /healthz, /readyz
   app.route("/", createHealthRoutes({ ready: opts.ready, log }));
+  // /metrics (read scope; also on PROBEMESH_METRICS_ADDR without a token)
+  if (opts.metrics)
+    app.route(
+      "/",
+      createMetricsRoutes({ metrics: opts.metrics, auth: bearerAuth({ authenticate, onReject: countRejected }) }),
+    );
   app.route("/v1", v1);
 
   let document: ReturnType<typeof openApiDocument> | undefined;

@@ -14,6 +14,7 @@ import type { HooksApiOptions } from "./hooks-routes.js";
 import type { OpenApiDocument } from "./openapi.js";
 import { createMemoryApiTokens, type ApiTokens, type Scope } from "../trust/api-tokens.js";
 import { createMemoryEnrollments } from "../trust/enrollments.js";
+import { createControlPlaneMetrics } from "../metrics/index.js";
 
 const log = pino({ level: "silent" });
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -35,6 +36,7 @@ function fullApi(apiTokens: ApiTokens = createMemoryApiTokens()): Api {
     log,
     hooks,
     maintenance: createMemoryMaintenanceRegistry(),
+    metrics: createControlPlaneMetrics({ processMetrics: false }),
     consensus: {
       engine: { status: () => undefined },
       outageStore: {

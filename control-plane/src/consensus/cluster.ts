@@ -16,7 +16,7 @@ import type { IncidentKv } from "./incident-kv.js";
 import { createIncidentSaver } from "./incident-saver.js";
 import { createPartitionDecider, type PartitionDecider, type PartitionDeciderStats } from "./partition-decider.js";
 import type { OpenFeed } from "./result-feed.js";
-import type { AgentHealth, CheckStatus, Outage, Transition } from "./types.js";
+import type { AgentHealth, CheckStatus, Observation, Outage, Transition } from "./types.js";
 
 /** Options of {@link createConsensusCluster}. */
 export interface ConsensusClusterOptions {
@@ -36,6 +36,8 @@ export interface ConsensusClusterOptions {
   outageStore: Pick<OutageStore, "saveOutages">;
   /** Called with every transition and its fence `{partition, epoch}`; errors are logged. */
   onTransition?: (t: Transition, fence: PartitionLease) => void | Promise<void>;
+  /** Called with every result a decider accepts (metrics: the newest result per check and region); must not throw. */
+  onObservation?: (o: Observation) => void;
   /** Called once a partition's decider has warmed up, with the open incidents it adopted (to re-announce them). */
   onWarmedUp?: (lease: PartitionLease, openIncidents: Outage[]) => void | Promise<void>;
   log: Logger;
@@ -175,6 +177,7 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
       incidents,
       saver,
       ...(opts.onTransition ? { onTransition: opts.onTransition } : {}),
+      ...(opts.onObservation ? { onObservation: opts.onObservation } : {}),
       log,
       now,
       ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),

@@ -46,6 +46,8 @@ export interface PartitionDeciderOptions {
   saver: IncidentSaver;
   /** Called with every transition and the fence it was decided under; errors are logged. */
   onTransition?: (t: Transition, fence: PartitionLease) => void | Promise<void>;
+  /** Called with every result the decider accepts, warm-up included (metrics); must not throw. */
+  onObservation?: (o: Observation) => void;
   log: Logger;
   /** @default Date.now */
   now?: () => number;
@@ -251,6 +253,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
     if (stopping) return;
     const o = observation(m);
     if (!o) return;
+    opts.onObservation?.(o);
     if (!live) {
       warmUp.push(o);
       return;

@@ -28,7 +28,7 @@ import { eventTime } from "./guardrails.js";
 import { createKvHookStateStore, HOOK_STATE_BUCKET, type HookStateStore } from "./hook-state.js";
 import { createKvHookRegistry, HOOKS_BUCKET, type HookRegistry } from "./registry.js";
 import { wants } from "./subscription.js";
-import type { HookEvent } from "./types.js";
+import type { DeliveryRecord, HookEvent } from "./types.js";
 import { validateEvent } from "./validate-event.js";
 
 /** Options of {@link createHooks}; every field has a default. */
@@ -105,6 +105,7 @@ export function createHooks({
   secrets,
   checks,
   fence,
+  onDelivery,
   now = Date.now,
   options = {},
 }: {
@@ -122,6 +123,8 @@ export function createHooks({
    * attempted but recorded as `fenced`. @default every well-formed fence is current (one replica)
    */
   fence?: FenceJudge;
+  /** Called with every delivery record once written to the log (metrics); must not throw. @default none */
+  onDelivery?: (record: DeliveryRecord) => void;
   now?: () => number;
   options?: HooksOptions;
 }): Hooks {
@@ -142,10 +145,13 @@ export function createHooks({
         openKvBucket(nc, HOOKS_BUCKET, { history: 1, replicas }),
         openKvBucket(nc, HOOK_STATE_BUCKET, { history: 1, replicas }),
       ]);
+      const deliveries = createJetStreamDeliveryLog({ js, jsm });
       return {
         js,
         registry: createKvHookRegistry({ kv: hooksKv, log: hlog, secrets, now }),
-        deliveries: createJetStreamDeliveryLog({ js, jsm }),
+        deliveries: onDelivery
+          ? { ...deliveries, record: (e: DeliveryRecord) => deliveries.record(e).then(() => onDelivery(e)) }
+          : deliveries,
         state: createKvHookStateStore(stateKv, now),
       };
     })().catch((err: unknown) => {

@@ -1,0 +1,237 @@
+import { execFile } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import type { CheckStatus, Observation } from "../consensus/types.js";
+import type { HooksStats } from "../hooks/hooks.js";
+import { emptyDeliveryStats } from "../hooks/delivery-worker.js";
+import type { IngestStats } from "../ingest/ingest.js";
+import { emptyUntrustedCounts } from "../ingest/result-binding.js";
+import { parseCheckLabelNames } from "./check-label-names.js";
+import { createControlPlaneMetrics, type ControlPlaneMetricsSources } from "./control-plane-metrics.js";
+
+const ingestStats = (over: Partial<IngestStats> = {}): IngestStats => ({
+  received: 12,
+  inserted: 10,
+  malformed: 1,
+  insertFailures: 0,
+  rejected: 1,
+  untrusted: { ...emptyUntrustedCounts(), notEnrolled: 3 },
+  lastInsertAt: 0,
+  pending: 2,
+  inserts: 3,
+  largestBatch: 5,
+  progressAcks: 0,
+  nakedOnStop: 0,
+  ...over,
+});
+
+const status = (checkId: string, state: CheckStatus["state"]): CheckStatus => ({
+  checkId,
+  state,
+  reason: "",
+  since: 0,
+  regions: {},
+  outage: null,
+});
+
+const observation = (over: Partial<Observation>): Observation => ({
+  checkId: "web",
+  agentId: "agent-eu",
+  region: "eu",
+  startedAt: 1000,
+  durationMs: 250,
+  state: "up",
+  reason: "",
+  canary: false,
+  ...over,
+});
+
+/** The value of the one sample of `text` named `name` whose labels include every `labels` pair. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = m[2] ?? "";
+    if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) return Number(m[3]);
+  }
+  return undefined;
+}
+
+function mesh(sources: Partial<ControlPlaneMetricsSources> = {}, processMetrics = false) {
+  const decided = new Map<string, CheckStatus>([
+    ["web", status("web", "down")],
+    ["api", status("api", "up")],
+  ]);
+  const checks: { id: string; labels: Record<string, string> }[] = [
+    { id: "web", labels: { team: "web", "cost-center": "42" } },
+    { id: "api", labels: {} },
+    { id: "elsewhere", labels: {} },
+  ];
+  const metrics = createControlPlaneMetrics({
+    processMetrics,
+    checkLabels: parseCheckLabelNames("team,cost-center"),
+    sources: {
+      ingest: () => ingestStats(),
+      checks: async () => checks,
+      status: (id) => decided.get(id),
+      consensus: {
+        stats: () => ({
+          deciders: [],
+          pendingSaves: 0,
+          saveFailures: 0,
+          untrusted: emptyUntrustedCounts(),
+          acquired: 0,
+          lost: 0,
+        }),
+        agents: () => [
+          {
+            agentId: "a1",
+            region: "eu",
+            impaired: true,
+            reason: "x",
+            since: 0,
+            checks: 1,
+            contradicted: 1,
+            canariesDown: 0,
+          },
+          {
+            agentId: "a2",
+            region: "us",
+            impaired: false,
+            reason: "",
+            since: 0,
+            checks: 1,
+            contradicted: 0,
+            canariesDown: 0,
+          },
+        ],
+      },
+      hooks: {
+        stats: {
+          ...emptyDeliveryStats(),
+          deadLettered: 2,
+          published: 4,
+          rejectedEvents: 0,
+          enqueued: 4,
+          duplicates: 0,
+        } as HooksStats,
+      },
+      hookType: async () => "webhook",
+      consumerPending: async (which) => (which === "ingest" ? 7 : 1),
+      ...sources,
+    },
+  });
+  return { metrics, decided, checks };
+}
+
+describe("the control plane's exposition", () => {
+  it("reads ingest, consensus and hook counters from the stats objects at scrape time", async () => {
+    const { metrics } = mesh();
+    const { body, contentType } = await metrics.render();
+    expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(sample(body, "probemesh_ingest_received_total")).toBe(12);
+    expect(sample(body, "probemesh_ingest_stored_total")).toBe(10);
+    expect(sample(body, "probemesh_ingest_rejected_total", { reason: "malformed" })).toBe(1);
+    expect(sample(body, "probemesh_ingest_untrusted_total", { reason: "notEnrolled" })).toBe(3);
+    expect(sample(body, "probemesh_ingest_consumer_lag_messages")).toBe(7);
+    expect(sample(body, "probemesh_hook_queue_depth")).toBe(1);
+    expect(sample(body, "probemesh_hook_dead_letters_total")).toBe(2);
+    expect(sample(body, "probemesh_consensus_impaired_agents", { region: "eu" })).toBe(1);
+    expect(sample(body, "probemesh_consensus_impaired_agents", { region: "us" })).toBe(0);
+    expect(sample(body, "probemesh_consensus_checks", { state: "down" })).toBe(1);
+    expect(sample(body, "probemesh_consensus_checks", { state: "up" })).toBe(1);
+  });
+
+  it("exports probe_success, probe_duration_seconds and one probemesh_check_state series per state for the checks it decides", async () => {
+    const { metrics, decided } = mesh();
+    metrics.onObservation(observation({ region: "eu", state: "down", durationMs: 1500, startedAt: 2000 }));
+    metrics.onObservation(observation({ region: "eu", state: "up", startedAt: 1000 })); // older: ignored
+    metrics.onObservation(observation({ region: "us", state: "degraded", durationMs: 80 }));
+    metrics.onObservation(observation({ checkId: "elsewhere", region: "us" }));
+    let { body } = await metrics.render();
+    expect(sample(body, "probe_success", { check: "web", region: "eu", team: "web", cost_center: "42" })).toBe(0);
+    expect(sample(body, "probe_duration_seconds", { check: "web", region: "eu" })).toBe(1.5);
+    expect(sample(body, "probe_success", { check: "web", region: "us" })).toBe(1);
+    expect(sample(body, "probemesh_check_state", { check: "web", state: "down" })).toBe(1);
+    expect(sample(body, "probemesh_check_state", { check: "web", state: "up" })).toBe(0);
+    expect(sample(body, "probemesh_check_state", { check: "api", state: "up", team: "" })).toBe(1);
+    expect(body.match(/^probemesh_check_state\{/gm)).toHaveLength(10);
+    // Decided by another replica: exported there, not here.
+    expect(body).not.toContain('check="elsewhere"');
+    // The partition moved away: the series vanish at the next scrape.
+    decided.delete("web");
+    ({ body } = await metrics.render());
+    expect(body).not.toContain('check="web"');
+    expect(sample(body, "probemesh_check_state", { check: "api", state: "up" })).toBe(1);
+  });
+
+  it("counts transitions, decision latency, deliveries by hook type and API requests, and times inserts", async () => {
+    const { metrics } = mesh();
+    const outage = {
+      id: "o1",
+      checkId: "web",
+      kind: "outage" as const,
+      state: "open" as const,
+      startedAt: 10_000,
+      confirmedAt: 40_000,
+      resolvedAt: null,
+      regions: ["eu", "us"],
+      reason: "timeout",
+    };
+    metrics.onTransition({ type: "outage.opened", checkId: "web", at: 40_000, outage });
+    metrics.onTransition({ type: "check.state", checkId: "web", from: "up", to: "down", at: 40_000 });
+    const record = {
+      hookId: "h1",
+      eventId: "e",
+      eventType: "outage.opened" as const,
+      checkId: "web",
+      deliveryId: "d",
+      at: 0,
+    };
+    metrics.onDelivery({ ...record, attempt: 1, outcome: "failed", latencyMs: 100 });
+    metrics.onDelivery({ ...record, attempt: 2, outcome: "delivered", latencyMs: 20 });
+    metrics.onRequest({ method: "GET", route: "/v1/checks/:id", status: 200, seconds: 0.01 });
+    await metrics.timedStore({ insertResults: async () => {} }).insertResults([{} as never, {} as never]);
+    await new Promise((r) => setImmediate(r)); // the hook type lookup
+    const { body } = await metrics.render();
+    expect(sample(body, "probemesh_consensus_transitions_total", { type: "outage.opened" })).toBe(1);
+    expect(sample(body, "probemesh_consensus_transitions_total", { type: "check.state" })).toBe(1);
+    expect(sample(body, "probemesh_consensus_decision_latency_seconds_sum", { kind: "outage" })).toBe(30);
+    expect(sample(body, "probemesh_hook_deliveries_total", { hook_type: "webhook", outcome: "failed" })).toBe(1);
+    expect(sample(body, "probemesh_hook_deliveries_total", { hook_type: "webhook", outcome: "delivered" })).toBe(1);
+    expect(sample(body, "probemesh_hook_delivery_attempts_count", { hook_type: "webhook" })).toBe(1);
+    expect(sample(body, "probemesh_hook_delivery_attempts_sum", { hook_type: "webhook" })).toBe(2);
+    expect(sample(body, "probemesh_hook_delivery_duration_seconds_count", { hook_type: "webhook" })).toBe(2);
+    expect(sample(body, "probemesh_http_requests_total", { route: "/v1/checks/:id", status: "200" })).toBe(1);
+    expect(sample(body, "probemesh_ingest_batch_size_sum")).toBe(2);
+    expect(sample(body, "probemesh_ingest_insert_duration_seconds_count")).toBe(1);
+  });
+
+  it("has no series for parts not given, and two instances in one process do not share a registry", async () => {
+    const a = createControlPlaneMetrics({ processMetrics: true });
+    const b = createControlPlaneMetrics({ processMetrics: true });
+    a.onRequest({ method: "GET", route: "/healthz", status: 200, seconds: 0 });
+    const [ta, tb] = [(await a.render()).body, (await b.render()).body];
+    expect(sample(ta, "probemesh_http_requests_total")).toBe(1);
+    expect(sample(tb, "probemesh_http_requests_total")).toBeUndefined();
+    expect(sample(tb, "probemesh_ingest_received_total")).toBe(0);
+    expect(sample(tb, "probemesh_ingest_consumer_lag_messages")).toBeUndefined();
+    expect(tb).toContain("process_cpu_user_seconds_total");
+  });
+
+  it("passes `promtool check metrics`, process metrics included", async () => {
+    const { metrics } = mesh({}, true);
+    metrics.onObservation(observation({}));
+    metrics.onRequest({ method: "GET", route: "/v1/checks", status: 200, seconds: 0.01 });
+    const { body } = await metrics.render();
+    const child = execFile("promtool", ["check", "metrics"]);
+    child.stdin?.end(body);
+    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      let text = "";
+      child.stdout?.on("data", (d: Buffer) => (text += d.toString()));
+      child.stderr?.on("data", (d: Buffer) => (text += d.toString()));
+      child.on("close", (code) => resolve({ code, text }));
+    });
+    expect(out.text).toBe("");
+    expect(out.code).toBe(0);
+  });
+});
