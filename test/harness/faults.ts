@@ -7,9 +7,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { verifyWebhook } from "@probemesh/control-plane";
 import { partitionOf } from "@probemesh/proto";
+import { expect } from "vitest";
 import { startReceiver, type Receiver } from "../hooks/receiver.js";
 import type { ClickHouseServer } from "./clickhouse.js";
-import type { Agent, ControlPlane } from "./mesh.js";
+import type { Agent, ControlPlane, Mesh } from "./mesh.js";
 import type { Managed } from "./process.js";
 import { startFlipTarget, type FlipTarget } from "./targets.js";
 import { waitFor } from "./process.js";
@@ -427,5 +428,77 @@ export async function startRelay(host: string, to: { host: string; port: number 
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** The steps every fault case shares: an outage opened before the fault, resolved after it, and the final assertions. */
+export interface OutageCase {
+  /**
+   * Target up and the check up (as `api` sees it), then the target down everywhere; resolves once
+   * `outage.opened` was received, with the time the target went down (the case's start).
+   */
+  open(api?: ControlPlane): Promise<number>;
+  /** Target back; resolves once `outage.resolved` was received. */
+  resolve(): Promise<void>;
+  /**
+   * The assertions every case ends with: every agent's results stored exactly once within 30 s of
+   * `faultEnd` (by each agent's clock when a function of the agent id: per-agent seq contiguous, no
+   * result id twice), and since `caseStart` each transition announced once (one webhook-id per
+   * incident and type), no `outage.resolved` while the target was down, recovery announced once.
+   */
+  expectIntact(
+    caseStart: number,
+    faultEnd: number | ((agentId: string) => number),
+    resumedAt?: ReadonlyMap<string, readonly number[]>,
+  ): Promise<void>;
+  /** Wraps an error with the mesh's diagnostics. */
+  fail(what: string): (err: unknown) => never;
+}
+
+/** The {@link OutageCase} of `checkId` on `mesh()` (a getter: the mesh is started in beforeAll). */
+export function outageCase(opts: {
+  mesh: () => Pick<Mesh, "cp" | "ch" | "agents" | "diagnostics">;
+  checkId: string;
+  target: () => TrackedTarget;
+  receiver: () => SignedReceiver;
+  /** Extra diagnostics on failure (e.g. NATS nodes' logs). */
+  diagnostics?: () => string;
+}): OutageCase {
+  const { checkId } = opts;
+  const fail =
+    (what: string) =>
+    (err: unknown): never => {
+      throw new Error(`${what}: ${String(err)}\n${opts.mesh().diagnostics(2500)}\n${opts.diagnostics?.() ?? ""}`);
+    };
+  return {
+    fail,
+    async open(api = opts.mesh().cp) {
+      const target = opts.target();
+      target.up(); // a previous case that failed half-way may have left it down
+      await waitForState(api, checkId, "up", 30_000).catch(fail("check up before the case"));
+      const since = Date.now();
+      target.down();
+      await waitForDelivery(opts.receiver(), { checkId, type: "outage.opened", since }).catch(fail("outage.opened"));
+      return since;
+    },
+    async resolve() {
+      const since = Date.now();
+      opts.target().up();
+      await waitForDelivery(opts.receiver(), { checkId, type: "outage.resolved", since }).catch(
+        fail("outage.resolved"),
+      );
+    },
+    async expectIntact(caseStart, faultEnd, resumedAt) {
+      const mesh = opts.mesh();
+      const stored = await waitStoredExactlyOnce(mesh.ch, mesh.agents, {
+        after: faultEnd,
+        ...(resumedAt ? { resumedAt } : {}),
+      });
+      expect.soft(stored, "every agent's results stored exactly once within 30 s of the fault's end").toEqual([]);
+      expect(
+        announcedOnce(opts.receiver(), checkId, opts.target(), { since: caseStart }),
+        "each transition announced once",
+      ).toEqual([]);
+    },
   };
 }
