@@ -230,10 +230,8 @@ export interface AgentResults {
   firstSeq: number;
   lastSeq: number;
   lastStartedAt: number;
-  /** Seqs missing between first and last, as ranges, beyond the allowed ones. */
+  /** Seqs missing between first and last, as ranges. */
   missing: string[];
-  /** Breaks in the sequence explained by a crash (reserved numbers never handed out). */
-  reservedGaps: string[];
   /** Result ids with more than one row after ReplacingMergeTree collapsing (FINAL), or several seqs. */
   duplicates: string[];
 }
@@ -241,15 +239,13 @@ export interface AgentResults {
 /**
  * Reads every agent's results (`results FINAL`: rows a reader could tell apart) and checks that
  * each agent's `seq` runs without a hole from the first stored to the last and that no result id is
- * stored twice. A crashed agent (kill -9) resumes above its persisted high-water mark (the seq
- * counter reserves numbers in blocks, see agent/src/publish/seq-counter.ts), so a break whose upper
- * end is the high-water mark a restart logged (`resumedAt`: agent id → the `lastSeq` of its
- * "agent starting" line) is reported as reserved, not missing.
+ * stored twice. Any break is missing, a crash's included: an agent killed with SIGKILL resumes
+ * right after the last seq it released (agent/src/publish/seq-counter.ts).
  */
 export async function storedExactlyOnce(
   ch: ClickHouseServer,
   agents: readonly Pick<Agent, "id">[],
-  opts: { database?: string; resumedAt?: ReadonlyMap<string, readonly number[]> } = {},
+  opts: { database?: string } = {},
 ): Promise<AgentResults[]> {
   const db = opts.database ?? "probemesh";
   const ids = agents.map((a) => `'${a.id.replace(/[^A-Za-z0-9_.-]/g, "")}'`).join(",");
@@ -263,7 +259,6 @@ export async function storedExactlyOnce(
   );
   return agents.map(({ id }) => {
     const mine = rows.filter((r) => r.agent_id === id).map((r) => ({ ...r, seq: Number(r.seq) }));
-    const resumed = new Set(opts.resumedAt?.get(id) ?? []);
     const out: AgentResults = {
       agentId: id,
       rows: mine.reduce((n, r) => n + Number(r.n), 0),
@@ -271,16 +266,13 @@ export async function storedExactlyOnce(
       lastSeq: mine.at(-1)?.seq ?? 0,
       lastStartedAt: mine.reduce((t, r) => Math.max(t, Number(r.started)), 0),
       missing: [],
-      reservedGaps: [],
       duplicates: byId.filter((r) => r.agent_id === id).map((r) => `${r.id} ×${r.n}`),
     };
     for (const r of mine) if (Number(r.n) > 1) out.duplicates.push(`seq ${r.seq}: ${r.n} rows, ${r.ids} ids`);
     for (let i = 1; i < mine.length; i++) {
       const [a, b] = [mine[i - 1]!.seq, mine[i]!.seq];
       if (b === a + 1) continue;
-      const range = `${a + 1}..${b - 1}`;
-      if (resumed.has(b - 1)) out.reservedGaps.push(range);
-      else out.missing.push(range);
+      out.missing.push(`${a + 1}..${b - 1}`);
     }
     return out;
   });
@@ -297,7 +289,6 @@ export async function waitStoredExactlyOnce(
   opts: {
     after: number | ((agentId: string) => number);
     timeoutMs?: number;
-    resumedAt?: ReadonlyMap<string, readonly number[]>;
   },
 ): Promise<string[]> {
   const after = typeof opts.after === "number" ? () => opts.after as number : opts.after;
@@ -316,7 +307,7 @@ export async function waitStoredExactlyOnce(
   await waitFor(
     "every agent's results stored exactly once",
     async () => {
-      last = problems(await storedExactlyOnce(ch, agents, opts.resumedAt ? { resumedAt: opts.resumedAt } : {}));
+      last = problems(await storedExactlyOnce(ch, agents));
       return last.length === 0;
     },
     opts.timeoutMs ?? 30_000,
@@ -446,11 +437,7 @@ export interface OutageCase {
    * result id twice), and since `caseStart` each transition announced once (one webhook-id per
    * incident and type), no `outage.resolved` while the target was down, recovery announced once.
    */
-  expectIntact(
-    caseStart: number,
-    faultEnd: number | ((agentId: string) => number),
-    resumedAt?: ReadonlyMap<string, readonly number[]>,
-  ): Promise<void>;
+  expectIntact(caseStart: number, faultEnd: number | ((agentId: string) => number)): Promise<void>;
   /** Wraps an error with the mesh's diagnostics. */
   fail(what: string): (err: unknown) => never;
 }
@@ -488,12 +475,9 @@ export function outageCase(opts: {
         fail("outage.resolved"),
       );
     },
-    async expectIntact(caseStart, faultEnd, resumedAt) {
+    async expectIntact(caseStart, faultEnd) {
       const mesh = opts.mesh();
-      const stored = await waitStoredExactlyOnce(mesh.ch, mesh.agents, {
-        after: faultEnd,
-        ...(resumedAt ? { resumedAt } : {}),
-      });
+      const stored = await waitStoredExactlyOnce(mesh.ch, mesh.agents, { after: faultEnd });
       expect.soft(stored, "every agent's results stored exactly once within 30 s of the fault's end").toEqual([]);
       expect(
         announcedOnce(opts.receiver(), checkId, opts.target(), { since: caseStart }),
