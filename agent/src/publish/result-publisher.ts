@@ -133,7 +133,12 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
     if (!options.seq || items.length === 0) return;
     let high = 0n;
     for (const item of items) if (item.seq > high) high = item.seq;
-    options.seq.released(high);
+    try {
+      options.seq.released(high);
+    } catch (err) {
+      // The counter fell back to its fsynced reservation (a gap after a crash, never a reuse): keep sending.
+      log.error({ err }, "could not record the released seq");
+    }
   };
 
   const send = async (item: Pending): Promise<boolean> => {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../atomic-file.js";
 import { SeqStateError } from "../errors.js";
@@ -93,7 +93,19 @@ export function openSeqCounter(options: SeqCounterOptions): SeqCounter {
   const writeReleased = (value: bigint) => {
     if (releasedFd === undefined) return;
     const line = Buffer.from(`${bootId} ${value.toString().padStart(20, "0")}\n`, "latin1");
-    writeSync(releasedFd, line, 0, line.length, 0);
+    try {
+      writeSync(releasedFd, line, 0, line.length, 0);
+    } catch (err) {
+      // An older mark must not outlive a failed write (a restart would reuse numbers): drop the file
+      // and resume above the fsynced reservation after a crash from now on; report it to the caller.
+      const fd = releasedFd;
+      releasedFd = undefined;
+      closeSync(fd);
+      rmSync(releasedPath, { force: true });
+      throw new SeqStateError(`could not record the released seq in ${releasedPath}; no longer tracked`, {
+        cause: err,
+      });
+    }
   };
   // Opening with "w" emptied it: write the resume point back at once (a crash right now must find it).
   // When the old mark was not trusted the resume point is the reservation: everything below may have been used.
