@@ -91,7 +91,7 @@ describe("fault suite, NATS cluster: kill -9 of a node during a live outage", ()
     }
   }
 
-  it("kill -9 of the node leading the results and hook streams: recovery decided by the survivors, announced once", async () => {
+  it("kill -9 of the node leading the most of the results, hook and decision streams: recovery decided by the survivors, announced once", async () => {
     const caseStart = await outage.open();
     const { node, leads } = await busiestLeader().catch(outage.fail("stream leaders"));
     await node.kill();
