@@ -179,6 +179,8 @@ export function createAgent(deps: AgentDeps): Agent {
           outbox,
           subject: resultSubject(config.region, config.agentId),
           lingerMs: config.publishLingerMs,
+          // Results mark their seq released before they leave: a restart after kill -9 numbers on without a gap.
+          seq,
           log: deps.log,
           ...(deps.clock ? { clock: deps.clock } : {}),
         });

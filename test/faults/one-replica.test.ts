@@ -12,9 +12,9 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  announcedOnce,
   crashAndRestartClickHouse,
   kill9,
+  outageCase,
   pause,
   setUpOutageCheck,
   agentStarted,
@@ -22,7 +22,6 @@ import {
   startTrackedTarget,
   waitForDelivery,
   waitForState,
-  waitStoredExactlyOnce,
   type SignedReceiver,
   type TrackedTarget,
 } from "../harness/faults.js";
@@ -38,8 +37,6 @@ describe("fault suite, one control plane: every fault during a live outage", () 
   let mesh: Mesh;
   let target: TrackedTarget;
   let receiver: SignedReceiver;
-  /** Per agent: the seq high-water marks its restarts resumed at (reserved blocks a crash skipped). */
-  const resumedAt = new Map<string, number[]>();
 
   beforeAll(async () => {
     target = await startTrackedTarget();
@@ -54,45 +51,19 @@ describe("fault suite, one control plane: every fault during a live outage", () 
     target?.close();
   });
 
-  const fail =
-    (what: string) =>
-    (err: unknown): never => {
-      throw new Error(`${what}: ${String(err)}\n${mesh.diagnostics(2500)}`);
-    };
+  const outage = outageCase({ mesh: () => mesh, checkId: CHECK, target: () => target, receiver: () => receiver });
+  const fail = outage.fail;
+  const openOutage = () => outage.open();
+  const resolveOutage = () => outage.resolve();
 
-  /** Target down everywhere; resolves once `outage.opened` was received, with the time it went down. */
-  async function openOutage(): Promise<number> {
-    target.up(); // a previous case that failed half-way may have left it down
-    await waitForState(mesh.cp, CHECK, "up", 30_000).catch(fail("check up before the case"));
-    const since = Date.now();
-    target.down();
-    await waitForDelivery(receiver, { checkId: CHECK, type: "outage.opened", since }).catch(fail("outage.opened"));
-    return since;
-  }
+  const expectIntact = (caseStart: number, faultEnd: number | ((agentId: string) => number)) =>
+    outage.expectIntact(caseStart, faultEnd);
 
-  /** Target back; resolves once `outage.resolved` was received. */
-  async function resolveOutage(): Promise<void> {
-    const since = Date.now();
-    target.up();
-    await waitForDelivery(receiver, { checkId: CHECK, type: "outage.resolved", since }).catch(fail("outage.resolved"));
-  }
-
-  /** Restarts an agent on its state dir and records where its sequence resumed. */
+  /** Restarts an agent on its state dir; resolves once it logged its start (seq resumed, outbox depth). */
   async function restartAgent(id: string, env?: Record<string, string>) {
     const agent = await mesh.restartAgent(id, env);
     const start = await agentStarted(agent).catch(fail(`${id} restart`));
-    resumedAt.set(id, [...(resumedAt.get(id) ?? []), start.lastSeq]);
     return { agent, start };
-  }
-
-  /**
-   * The assertions every case ends with: results of every agent stored exactly once within 30 s of
-   * `faultEnd` (by each agent's clock), and the announcements since `caseStart` made once each.
-   */
-  async function expectIntact(caseStart: number, faultEnd: number | ((agentId: string) => number)): Promise<void> {
-    const stored = await waitStoredExactlyOnce(mesh.ch, mesh.agents, { after: faultEnd, resumedAt });
-    expect.soft(stored, "every agent's results stored exactly once within 30 s of the fault's end").toEqual([]);
-    expect(announcedOnce(receiver, CHECK, target, { since: caseStart }), "each transition announced once").toEqual([]);
   }
 
   it("ClickHouse hung (SIGSTOP 20 s): recovery and a new outage are both announced while it is stopped", async () => {

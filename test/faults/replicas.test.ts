@@ -18,8 +18,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { writeFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
-  announcedOnce,
   kill9,
+  outageCase,
   partitionOfCheck,
   pause,
   readLease,
@@ -28,8 +28,6 @@ import {
   startSignedReceiver,
   startTrackedTarget,
   waitForDelivery,
-  waitForState,
-  waitStoredExactlyOnce,
   type Relay,
   type SignedReceiver,
   type TrackedTarget,
@@ -144,27 +142,10 @@ describe("fault suite, two replicas: the owner of the check's partition fails du
     return lease.epoch;
   }
 
-  /** Target down; resolves once `outage.opened` was received (asking replica `api`), with the time it went down. */
-  async function openOutage(api: ControlPlane): Promise<number> {
-    target.up();
-    await waitForState(api, CHECK, "up", 30_000).catch(fail("check up before the case"));
-    const since = Date.now();
-    target.down();
-    await waitForDelivery(receiver, { checkId: CHECK, type: "outage.opened", since }).catch(fail("outage.opened"));
-    return since;
-  }
-
-  async function resolveOutage(): Promise<void> {
-    const since = Date.now();
-    target.up();
-    await waitForDelivery(receiver, { checkId: CHECK, type: "outage.resolved", since }).catch(fail("outage.resolved"));
-  }
-
-  async function expectIntact(caseStart: number, faultEnd: number): Promise<void> {
-    const stored = await waitStoredExactlyOnce(mesh.ch, mesh.agents, { after: faultEnd });
-    expect.soft(stored, "every agent's results stored exactly once within 30 s of the fault's end").toEqual([]);
-    expect(announcedOnce(receiver, CHECK, target, { since: caseStart }), "each transition announced once").toEqual([]);
-  }
+  const outage = outageCase({ mesh: () => mesh, checkId: CHECK, target: () => target, receiver: () => receiver });
+  const openOutage = (api: ControlPlane) => outage.open(api);
+  const resolveOutage = () => outage.resolve();
+  const expectIntact = (caseStart: number, faultEnd: number) => outage.expectIntact(caseStart, faultEnd);
 
   /**
    * While the owner is out (`during` the fault): the other replica takes the partition over, then

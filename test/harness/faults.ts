@@ -7,9 +7,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { verifyWebhook } from "@probemesh/control-plane";
 import { partitionOf } from "@probemesh/proto";
+import { expect } from "vitest";
 import { startReceiver, type Receiver } from "../hooks/receiver.js";
 import type { ClickHouseServer } from "./clickhouse.js";
-import type { Agent, ControlPlane } from "./mesh.js";
+import type { Agent, ControlPlane, Mesh } from "./mesh.js";
 import type { Managed } from "./process.js";
 import { startFlipTarget, type FlipTarget } from "./targets.js";
 import { waitFor } from "./process.js";
@@ -229,10 +230,8 @@ export interface AgentResults {
   firstSeq: number;
   lastSeq: number;
   lastStartedAt: number;
-  /** Seqs missing between first and last, as ranges, beyond the allowed ones. */
+  /** Seqs missing between first and last, as ranges. */
   missing: string[];
-  /** Breaks in the sequence explained by a crash (reserved numbers never handed out). */
-  reservedGaps: string[];
   /** Result ids with more than one row after ReplacingMergeTree collapsing (FINAL), or several seqs. */
   duplicates: string[];
 }
@@ -240,15 +239,13 @@ export interface AgentResults {
 /**
  * Reads every agent's results (`results FINAL`: rows a reader could tell apart) and checks that
  * each agent's `seq` runs without a hole from the first stored to the last and that no result id is
- * stored twice. A crashed agent (kill -9) resumes above its persisted high-water mark (the seq
- * counter reserves numbers in blocks, see agent/src/publish/seq-counter.ts), so a break whose upper
- * end is the high-water mark a restart logged (`resumedAt`: agent id → the `lastSeq` of its
- * "agent starting" line) is reported as reserved, not missing.
+ * stored twice. Any break is missing, a crash's included: an agent killed with SIGKILL resumes
+ * right after the last seq it released (agent/src/publish/seq-counter.ts).
  */
 export async function storedExactlyOnce(
   ch: ClickHouseServer,
   agents: readonly Pick<Agent, "id">[],
-  opts: { database?: string; resumedAt?: ReadonlyMap<string, readonly number[]> } = {},
+  opts: { database?: string } = {},
 ): Promise<AgentResults[]> {
   const db = opts.database ?? "probemesh";
   const ids = agents.map((a) => `'${a.id.replace(/[^A-Za-z0-9_.-]/g, "")}'`).join(",");
@@ -262,7 +259,6 @@ export async function storedExactlyOnce(
   );
   return agents.map(({ id }) => {
     const mine = rows.filter((r) => r.agent_id === id).map((r) => ({ ...r, seq: Number(r.seq) }));
-    const resumed = new Set(opts.resumedAt?.get(id) ?? []);
     const out: AgentResults = {
       agentId: id,
       rows: mine.reduce((n, r) => n + Number(r.n), 0),
@@ -270,16 +266,13 @@ export async function storedExactlyOnce(
       lastSeq: mine.at(-1)?.seq ?? 0,
       lastStartedAt: mine.reduce((t, r) => Math.max(t, Number(r.started)), 0),
       missing: [],
-      reservedGaps: [],
       duplicates: byId.filter((r) => r.agent_id === id).map((r) => `${r.id} ×${r.n}`),
     };
     for (const r of mine) if (Number(r.n) > 1) out.duplicates.push(`seq ${r.seq}: ${r.n} rows, ${r.ids} ids`);
     for (let i = 1; i < mine.length; i++) {
       const [a, b] = [mine[i - 1]!.seq, mine[i]!.seq];
       if (b === a + 1) continue;
-      const range = `${a + 1}..${b - 1}`;
-      if (resumed.has(b - 1)) out.reservedGaps.push(range);
-      else out.missing.push(range);
+      out.missing.push(`${a + 1}..${b - 1}`);
     }
     return out;
   });
@@ -296,7 +289,6 @@ export async function waitStoredExactlyOnce(
   opts: {
     after: number | ((agentId: string) => number);
     timeoutMs?: number;
-    resumedAt?: ReadonlyMap<string, readonly number[]>;
   },
 ): Promise<string[]> {
   const after = typeof opts.after === "number" ? () => opts.after as number : opts.after;
@@ -315,7 +307,7 @@ export async function waitStoredExactlyOnce(
   await waitFor(
     "every agent's results stored exactly once",
     async () => {
-      last = problems(await storedExactlyOnce(ch, agents, opts.resumedAt ? { resumedAt: opts.resumedAt } : {}));
+      last = problems(await storedExactlyOnce(ch, agents));
       return last.length === 0;
     },
     opts.timeoutMs ?? 30_000,
@@ -427,5 +419,70 @@ export async function startRelay(host: string, to: { host: string; port: number 
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** The steps every fault case shares: an outage opened before the fault, resolved after it, and the final assertions. */
+export interface OutageCase {
+  /**
+   * Target up and the check up (as `api` sees it), then the target down everywhere; resolves once
+   * `outage.opened` was received, with the time the target went down (the case's start).
+   */
+  open(api?: ControlPlane): Promise<number>;
+  /** Target back; resolves once `outage.resolved` was received. */
+  resolve(): Promise<void>;
+  /**
+   * The assertions every case ends with: every agent's results stored exactly once within 30 s of
+   * `faultEnd` (by each agent's clock when a function of the agent id: per-agent seq contiguous, no
+   * result id twice), and since `caseStart` each transition announced once (one webhook-id per
+   * incident and type), no `outage.resolved` while the target was down, recovery announced once.
+   */
+  expectIntact(caseStart: number, faultEnd: number | ((agentId: string) => number)): Promise<void>;
+  /** Wraps an error with the mesh's diagnostics. */
+  fail(what: string): (err: unknown) => never;
+}
+
+/** The {@link OutageCase} of `checkId` on `mesh()` (a getter: the mesh is started in beforeAll). */
+export function outageCase(opts: {
+  mesh: () => Pick<Mesh, "cp" | "ch" | "agents" | "diagnostics">;
+  checkId: string;
+  target: () => TrackedTarget;
+  receiver: () => SignedReceiver;
+  /** Extra diagnostics on failure (e.g. NATS nodes' logs). */
+  diagnostics?: () => string;
+}): OutageCase {
+  const { checkId } = opts;
+  const fail =
+    (what: string) =>
+    (err: unknown): never => {
+      throw new Error(`${what}: ${String(err)}\n${opts.mesh().diagnostics(2500)}\n${opts.diagnostics?.() ?? ""}`);
+    };
+  return {
+    fail,
+    async open(api = opts.mesh().cp) {
+      const target = opts.target();
+      target.up(); // a previous case that failed half-way may have left it down
+      await waitForState(api, checkId, "up", 30_000).catch(fail("check up before the case"));
+      const since = Date.now();
+      target.down();
+      await waitForDelivery(opts.receiver(), { checkId, type: "outage.opened", since }).catch(fail("outage.opened"));
+      return since;
+    },
+    async resolve() {
+      const since = Date.now();
+      opts.target().up();
+      await waitForDelivery(opts.receiver(), { checkId, type: "outage.resolved", since }).catch(
+        fail("outage.resolved"),
+      );
+    },
+    async expectIntact(caseStart, faultEnd) {
+      const mesh = opts.mesh();
+      const stored = await waitStoredExactlyOnce(mesh.ch, mesh.agents, { after: faultEnd });
+      expect.soft(stored, "every agent's results stored exactly once within 30 s of the fault's end").toEqual([]);
+      expect(
+        announcedOnce(opts.receiver(), checkId, opts.target(), { since: caseStart }),
+        "each transition announced once",
+      ).toEqual([]);
+    },
   };
 }

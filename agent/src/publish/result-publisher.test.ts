@@ -81,6 +81,8 @@ async function until(cond: () => boolean, ms = 10_000) {
 
 function setup(dir = tempDir(), window: { lingerMs?: number; maxWindow?: number } = {}) {
   const f = fakeSink();
+  /** The released seq marks, in order, and how many results the sink had accepted or the outbox held at each. */
+  const released: { seq: bigint; accepted: number; outboxed: number }[] = [];
   const outbox = openOutbox({ dir, maxBytes: 1024 * 1024, segmentBytes: 8192, log });
   const pub = createResultPublisher({
     sink: f.sink,
@@ -89,12 +91,28 @@ function setup(dir = tempDir(), window: { lingerMs?: number; maxWindow?: number 
     log,
     retry: { initialMs: 5, maxMs: 20 },
     lingerMs: 0,
+    seq: { released: (seq) => released.push({ seq, accepted: f.accepted.length, outboxed: outbox.depth() }) },
     ...window,
   });
-  return { ...f, outbox, pub, dir };
+  return { ...f, outbox, pub, dir, released };
 }
 
 describe("result publisher", () => {
+  it("releases each result's seq before it is sent or written to the outbox", async () => {
+    const t = setup();
+    for (let i = 1; i <= 20; i++) t.pub.publish(result(i));
+    await until(() => t.accepted.length === 20);
+    t.setUp(false);
+    for (let i = 21; i <= 30; i++) t.pub.publish(result(i));
+    await until(() => t.outbox.depth() === 10);
+    const marks = t.released.map((r) => r.seq);
+    expect(marks.at(-1)).toBe(30n);
+    expect([...marks].sort((a, b) => Number(a - b))).toEqual(marks);
+    // When seq n was released, fewer than n results had reached the sink or the outbox.
+    for (const r of t.released) expect(r.accepted + r.outboxed).toBeLessThan(Number(r.seq));
+    await t.pub.close({ flushMs: 0 });
+  });
+
   it("publishes directly, in order, while the sink is up", async () => {
     const t = setup();
     for (let i = 0; i < 50; i++) t.pub.publish(result(i));

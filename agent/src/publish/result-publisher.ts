@@ -6,6 +6,7 @@ import { systemClock, type Clock, type TimerHandle } from "../schedule/clock.js"
 import type { Outbox, OutboxStats } from "./outbox.js";
 import { decodeOutboxRecord, encodeOutboxRecord, isKeepableSubject } from "./outbox-record.js";
 import type { ResultSink } from "./result-sink.js";
+import type { SeqCounter } from "./seq-counter.js";
 
 /** Dependencies and options of `createResultPublisher`. */
 export interface ResultPublisherOptions {
@@ -30,6 +31,11 @@ export interface ResultPublisherOptions {
   lingerMs?: number;
   /** Most results in flight in one window. @default 256 */
   maxWindow?: number;
+  /**
+   * Told the highest `seq` of the results about to leave memory (sent or written to the outbox),
+   * before they leave: a restart after a crash resumes numbering right after it (no gap, no reuse).
+   */
+  seq?: Pick<SeqCounter, "released">;
 }
 
 /** Default wait for a publish window to fill: 100 results/s then share one round trip by fours. */
@@ -68,6 +74,7 @@ export interface ResultPublisher {
 
 interface Pending {
   id: string;
+  seq: bigint;
   subject: string;
   bytes: Uint8Array;
   /** Clock time it was queued, for the linger. */
@@ -121,6 +128,19 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
 
   const unsubscribe = sink.onUpChange(() => wakeSink?.());
 
+  /** Records, before they leave memory, the highest seq of `items` (see the `seq` option). */
+  const release = (items: readonly Pending[]) => {
+    if (!options.seq || items.length === 0) return;
+    let high = 0n;
+    for (const item of items) if (item.seq > high) high = item.seq;
+    try {
+      options.seq.released(high);
+    } catch (err) {
+      // The counter fell back to its fsynced reservation (a gap after a crash, never a reuse): keep sending.
+      log.error({ err }, "could not record the released seq");
+    }
+  };
+
   const send = async (item: Pending): Promise<boolean> => {
     try {
       await sink.publish(item.subject, item.bytes, item.id);
@@ -139,6 +159,7 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
       buffering = true;
       log.warn({ pending: memory.length }, "results cannot be published now; writing them to the outbox");
     }
+    release(memory);
     for (const item of memory.splice(0)) {
       outbox.append(encodeOutboxRecord(item.subject, item.bytes));
       outboxed++;
@@ -158,8 +179,14 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
         let item: Pending;
         try {
           const record = decodeOutboxRecord(entry.bytes);
-          const id = fromBinary(ProbeResultSchema, record.result).id;
-          item = { id, subject: record.subject ?? options.subject, bytes: record.result, at: 0 };
+          const result = fromBinary(ProbeResultSchema, record.result);
+          item = {
+            id: result.id,
+            seq: result.seq,
+            subject: record.subject ?? options.subject,
+            bytes: record.result,
+            at: 0,
+          };
         } catch (err) {
           undecodable++;
           log.error({ err }, "outbox record is not a ProbeResult; discarded");
@@ -189,6 +216,7 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
           continue;
         }
         const window = memory.slice(0, maxWindow);
+        release(window);
         const oks = await Promise.all(window.map(send));
         if (closed) return;
         const firstFailed = oks.indexOf(false);
@@ -213,7 +241,13 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
         log.error({ resultId: result.id, subject: subject.slice(0, 300) }, "result with an invalid subject; dropped");
         return;
       }
-      memory.push({ id: result.id, subject, bytes: toBinary(ProbeResultSchema, result), at: clock.now() });
+      memory.push({
+        id: result.id,
+        seq: result.seq,
+        subject,
+        bytes: toBinary(ProbeResultSchema, result),
+        at: clock.now(),
+      });
       if (wakeOn === "any" || memory.length >= maxWindow) wakeWork?.();
     },
     stats: () => ({ published, outboxed, failures, pending: memory.length, undecodable, outbox: outbox.stats() }),

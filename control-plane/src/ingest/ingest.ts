@@ -450,7 +450,12 @@ export function createIngest(opts: IngestOptions): Ingest {
     while (!stopping) {
       try {
         const consumer = await js.consumers.get(RESULTS_STREAM, durable);
-        messages = await consumer.consume({ max_messages: Math.min(batchSize, maxAckPending), callback: receive });
+        // 5 s pulls (heartbeat 2.5 s): after the consumer leader's node dies, the next pull reaches the new leader within seconds, not 30.
+        messages = await consumer.consume({
+          max_messages: Math.min(batchSize, maxAckPending),
+          expires: 5000,
+          callback: receive,
+        });
         if (stopping) {
           // stop() ran while we were (re)connecting and found nothing to close.
           await messages.close();
