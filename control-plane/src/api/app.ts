@@ -19,6 +19,7 @@ import type { MaintenanceRegistry } from "../maintenance/registry.js";
 import { createMaintenanceRoutes } from "./maintenance-routes.js";
 import { documenting, NO_TOKEN, openApiDocument } from "./openapi.js";
 import { createPublicRoutes } from "./public-routes.js";
+import { createStatusRoutes, type StatusRoutesOptions } from "./status-routes.js";
 import { createTokensRoutes } from "./tokens-routes.js";
 import { requestLog } from "./request-log.js";
 import { validationHook } from "./validation-hook.js";
@@ -67,6 +68,11 @@ export interface ApiOptions {
    * @default not served
    */
   maintenance?: MaintenanceRegistry;
+  /**
+   * Every check's status at once (GET /v1/status): one request per partition to its owner.
+   * @default not served
+   */
+  statuses?: StatusRoutesOptions["statuses"];
 }
 
 /** Counters of the API. */
@@ -166,6 +172,17 @@ export function createApi(opts: ApiOptions): Api {
     v1.route("/checks", consensus.checks);
     v1.route("/outages", consensus.outages);
   }
+  // /v1/status (every check's verdict)
+  if (opts.statuses)
+    v1.route(
+      "/status",
+      createStatusRoutes({
+        registry: opts.registry,
+        statuses: opts.statuses,
+        ...(maintenance ? { maintenanceWindows: () => maintenance.current() } : {}),
+        now,
+      }),
+    );
   // /v1/agents, /v1/agents/{id} (admin)
   v1.route(
     "/agents",
