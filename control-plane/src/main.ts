@@ -362,7 +362,13 @@ async function main(): Promise<void> {
     forwarded: forwardedStatus({ nc, partitionOf: consensus.partitionOfCheck }),
   });
 
-  const eventHub = createEventHub({ js: jetstream(nc), jsm, checkOf: checks.get, log });
+  const eventHub = createEventHub({
+    js: jetstream(nc),
+    jsm,
+    checkOf: checks.get,
+    log,
+    maxBuffered: config.eventsClientBuffer,
+  });
 
   const identities = createCheckIdentityStore({ client: store.client, log });
   const app = createApi({
