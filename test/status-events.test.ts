@@ -33,6 +33,9 @@ interface SseClient {
   close(): void;
 }
 
+/** The bootstrap token of the mesh's control planes (init wrote it). */
+let token = API_TOKEN;
+
 function openEvents(cp: ControlPlane, ca: Buffer, query = "", lastEventId?: string): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const events: SseEvent[] = [];
@@ -40,7 +43,7 @@ function openEvents(cp: ControlPlane, ca: Buffer, query = "", lastEventId?: stri
     const ended = new Promise<void>((r) => (endedResolve = r));
     const sep = query === "" ? "?" : "&";
     const req = request(
-      `${cp.api}/v1/events${query}${sep}token=${encodeURIComponent(API_TOKEN)}`,
+      `${cp.api}/v1/events${query}${sep}token=${encodeURIComponent(token)}`,
       { ca, headers: lastEventId ? { "last-event-id": lastEventId } : {} },
       (res: IncomingMessage) => {
         let pending = "";
@@ -103,6 +106,7 @@ describe("GET /v1/status and GET /v1/events across replicas", () => {
       env: { PROBEMESH_EVENTS_CLIENT_BUFFER: String(CLIENT_BUFFER) },
     });
     ca = readFileSync(mesh.secureNats!.caFile);
+    token = mesh.secureNats!.env.PROBEMESH_API_TOKEN ?? API_TOKEN;
     const check = (id: string, target: FlipTarget, extra: Record<string, unknown>) => ({
       id,
       type: "http",
@@ -229,7 +233,12 @@ describe("GET /v1/status and GET /v1/events across replicas", () => {
     slow.pause();
     // A burst of status events (as owners publish them) larger than the socket buffers and the
     // client's allowance: 4000 of ~1.3 KB.
-    const nc = await mesh.secureNats!.connect();
+    const nc = await waitFor(
+      "a NATS connection",
+      () => mesh.secureNats!.connect().catch(() => undefined),
+      DEADLINE_MS,
+      500,
+    );
     const js = jetstream(nc);
     const pad = "x".repeat(1200);
     const BURST = 4000;
