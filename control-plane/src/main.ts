@@ -2,7 +2,7 @@
 // probemesh-control-plane: reads the config once, wires every part with explicit dependencies,
 // and shuts down cleanly on SIGINT/SIGTERM.
 import { hostname } from "node:os";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino, type Logger } from "pino";
 import { createAgentDirectory } from "./agents/nats-agents.js";
@@ -29,12 +29,20 @@ import { createConsensusCluster } from "./consensus/cluster.js";
 import { createIncidentKv, openIncidentBucket } from "./consensus/incident-kv.js";
 import { jetStreamFeed } from "./consensus/result-feed.js";
 import { createPartitionLeases } from "./cluster/leases.js";
-import { forwardedStatus, localOrForwarded, serveStatus } from "./cluster/status-forwarding.js";
+import {
+  allStatuses,
+  forwardedStatus,
+  forwardedStatuses,
+  localOrForwarded,
+  serveStatus,
+} from "./cluster/status-forwarding.js";
 import type { PartitionLease } from "./cluster/types.js";
 import type { Outage, Transition } from "./consensus/types.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
 import { createHooks } from "./hooks/hooks.js";
 import { createHookRelay } from "./hooks/relay.js";
+import { createEventPublisher, ensureEventsStream } from "./events/events-stream.js";
+import { createEventHub } from "./events/live-feed.js";
 import { createMaintenanceGate } from "./maintenance/hook-gate.js";
 import { createSecretBox } from "./trust/secret-box.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
@@ -203,6 +211,7 @@ async function main(): Promise<void> {
     async () => {
       const m = await jetstreamManager(nc);
       await ensureResultsStream(m, { replicas });
+      await ensureEventsStream(m, { replicas });
       return m;
     },
   );
@@ -294,6 +303,8 @@ async function main(): Promise<void> {
     onDelivery: metrics.onDelivery,
   });
   const hooksLog = log.child({ component: "hooks" });
+  // Live events (GET /v1/events): what this replica decides goes to the events stream while it holds the lease.
+  const events = createEventPublisher({ js: jetstream(nc), leases, log });
   // Consensus: one decider per partition this replica holds, each fed by its partition's results
   // straight from JetStream (never waiting on ClickHouse), its open incidents kept in NATS KV.
   // The relay is created below; transitions reach it through this indirection.
@@ -311,6 +322,7 @@ async function main(): Promise<void> {
     log,
     onTransition: (t, fence) => {
       metrics.onTransition(t);
+      if ("checkId" in t) events.statusChanged(t, fence, consensus.status(t.checkId));
       return relayTransition(t, fence);
     },
     onObservation: metrics.onObservation,
@@ -347,7 +359,7 @@ async function main(): Promise<void> {
           }),
         ]),
     },
-    hooks,
+    hooks: events.announcing(hooks),
     leases,
     owner: (checkId) => (consensus.decides(checkId) ? "mine" : checks.get(checkId) ? "elsewhere" : "gone"),
     maintenance: maintenanceGate,
@@ -378,6 +390,14 @@ async function main(): Promise<void> {
     forwarded: forwardedStatus({ nc, partitionOf: consensus.partitionOfCheck }),
   });
 
+  const eventHub = createEventHub({
+    js: jetstream(nc),
+    jsm,
+    checkOf: checks.get,
+    log,
+    maxBuffered: config.eventsClientBuffer,
+  });
+
   const identities = createCheckIdentityStore({ client: store.client, log });
   const app = createApi({
     config,
@@ -392,6 +412,14 @@ async function main(): Promise<void> {
     hooks,
     maintenance,
     metrics,
+    events: eventHub,
+    statuses: (ids) =>
+      allStatuses(ids, {
+        leases,
+        partitionOf: consensus.partitionOfCheck,
+        local: consensus.status,
+        forwarded: forwardedStatuses({ nc }),
+      }),
     consensus: {
       status,
       outageStore,
@@ -419,6 +447,8 @@ async function main(): Promise<void> {
     });
     life.onStop(() => listener.close());
   }
+  // Stops run in reverse: event streams end first, so closing the server does not wait on them.
+  life.onStop(() => eventHub.stop());
 
   await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: life.signal }, () =>
     hooks.start(),

@@ -20,6 +20,8 @@ import { createMaintenanceRoutes } from "./maintenance-routes.js";
 import { createMetricsRoutes, requestMetrics, type MetricsSource, type RequestObserver } from "../metrics/index.js";
 import { documenting, NO_TOKEN, openApiDocument } from "./openapi.js";
 import { createPublicRoutes } from "./public-routes.js";
+import { createStatusRoutes, type StatusRoutesOptions } from "./status-routes.js";
+import { createEventsRoutes, type EventsRoutesOptions } from "./events-routes.js";
 import { createTokensRoutes } from "./tokens-routes.js";
 import { requestLog } from "./request-log.js";
 import { validationHook } from "./validation-hook.js";
@@ -73,6 +75,16 @@ export interface ApiOptions {
    * @default not served, not counted
    */
   metrics?: MetricsSource & RequestObserver;
+  /**
+   * Every check's status at once (GET /v1/status): one request per partition to its owner.
+   * @default not served
+   */
+  statuses?: StatusRoutesOptions["statuses"];
+  /**
+   * Live events (GET /v1/events, Server-Sent Events; the only route taking `?token=`).
+   * @default not served
+   */
+  events?: EventsRoutesOptions["hub"];
 }
 
 /** Counters of the API. */
@@ -142,6 +154,7 @@ export function createApi(opts: ApiOptions): Api {
     bearerAuth({
       authenticate,
       anonymous: (c) => c.req.path.startsWith("/v1/public/"),
+      queryToken: (c) => c.req.path === "/v1/events",
       onReject: countRejected,
     }),
     bodyLimit({
@@ -174,6 +187,19 @@ export function createApi(opts: ApiOptions): Api {
     v1.route("/checks", consensus.checks);
     v1.route("/outages", consensus.outages);
   }
+  // /v1/status (every check's verdict)
+  if (opts.statuses)
+    v1.route(
+      "/status",
+      createStatusRoutes({
+        registry: opts.registry,
+        statuses: opts.statuses,
+        ...(maintenance ? { maintenanceWindows: () => maintenance.current() } : {}),
+        now,
+      }),
+    );
+  // /v1/events (Server-Sent Events)
+  if (opts.events) v1.route("/events", createEventsRoutes({ hub: opts.events, log: opts.log }));
   // /v1/agents, /v1/agents/{id} (admin)
   v1.route(
     "/agents",

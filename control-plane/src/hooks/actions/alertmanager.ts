@@ -87,7 +87,42 @@ export function alertmanagerPayload(event: HookEvent, opts: AlertmanagerOptions)
   };
 }
 
-/** `alertmanager`: POSTs Alertmanager webhook (v4) payloads, for receivers built for Alertmanager. */
+/** How long a firing alert pushed to Alertmanager's API stays active without being sent again (its `endsAt`). */
+export const ALERT_HOLD_MS = 7 * 86_400_000;
+
+/** True when the hook's URL is Alertmanager's own alerts API (`…/api/v2/alerts`), not a webhook receiver. */
+export function isAlertmanagerApi(url: string): boolean {
+  try {
+    return new URL(url).pathname.replace(/\/+$/, "").endsWith("/api/v2/alerts");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The body of `POST /api/v2/alerts` for an event: the webhook payload's one alert as a postable alert.
+ * Firing: `endsAt` {@link ALERT_HOLD_MS} ahead (Alertmanager would resolve an alert nobody sends again
+ * after its `resolve_timeout`); resolved: the same labels with the real `endsAt`, which ends it.
+ */
+export function alertmanagerApiPayload(
+  event: HookEvent,
+  opts: AlertmanagerOptions,
+  now: number,
+): Record<string, unknown>[] {
+  const payload = alertmanagerPayload(event, opts) as { alerts: Record<string, unknown>[] };
+  return payload.alerts.map(({ status, labels, annotations, startsAt, endsAt }) => ({
+    labels,
+    annotations,
+    startsAt,
+    endsAt: status === "firing" ? new Date(now + ALERT_HOLD_MS).toISOString() : endsAt,
+    generatorURL: "",
+  }));
+}
+
+/**
+ * `alertmanager`: POSTs to Alertmanager's API (`POST /api/v2/alerts`, when the URL ends so), or
+ * Alertmanager webhook (v4) payloads, for receivers built for Alertmanager.
+ */
 export function createAlertmanagerAdapter(): HookAdapter {
   return {
     type: "alertmanager",
@@ -97,14 +132,35 @@ export function createAlertmanagerAdapter(): HookAdapter {
       if (event.type === "check.deleted")
         return { ok: true, action: "nothing to send to Alertmanager for check.deleted" };
       const opts = hook.alertmanager ?? { labels: {}, receiver: "probemesh" };
+      if (isAlertmanagerApi(hook.url)) {
+        const alerts = alertmanagerApiPayload(event, opts, ctx.now());
+        const firing = alerts.every((a) => a.endsAt !== undefined && Date.parse(String(a.endsAt)) > ctx.now());
+        const action = `POST ${firing ? "firing" : "resolved"} alert for ${event.data.checkId} to Alertmanager`;
+        const { body: _b, ...result } = await postSigned(hook, alerts, ctx, action);
+        if (!result.ok || result.dryRun || event.type !== "test") return result;
+        // A test must not leave an alert firing: the same alert ends at once.
+        const ended = alerts.map((a) => ({ ...a, endsAt: new Date(ctx.now()).toISOString() }));
+        const { body: _e, ...resolved } = await postSigned(hook, ended, ctx, "POST its resolution");
+        return resolved.ok ? { ...result, action: `${action}, then its resolution` } : resolved;
+      }
       const payload = alertmanagerPayload(event, opts);
-      const { body: _body, ...result } = await postSigned(
+      const action = `POST ${String(payload.status)} alert for ${event.data.checkId}`;
+      const { body: _body, ...result } = await postSigned(hook, payload, ctx, action);
+      if (!result.ok || result.dryRun || event.type !== "test") return result;
+      // A test must not leave an alert firing: the same alert, resolved, follows.
+      const end = new Date(ctx.now()).toISOString();
+      const alerts = (payload.alerts as Record<string, unknown>[]).map((a) => ({
+        ...a,
+        status: "resolved",
+        endsAt: end,
+      }));
+      const { body: _e, ...resolved } = await postSigned(
         hook,
-        payload,
+        { ...payload, status: "resolved", alerts },
         ctx,
-        `POST ${String(payload.status)} alert for ${event.data.checkId}`,
+        "POST its resolution",
       );
-      return result;
+      return resolved.ok ? { ...result, action: `${action}, then its resolution` } : resolved;
     },
     verify: (event) => pushOnlyVerify(`POST alert for ${event.data.checkId}`),
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { HookEvent } from "../types.js";
-import { alertmanagerPayload } from "./alertmanager.js";
+import { ALERT_HOLD_MS, alertmanagerApiPayload, alertmanagerPayload, isAlertmanagerApi } from "./alertmanager.js";
 import { pagerdutyPayload } from "./pagerduty.js";
 
 const PD = { routingKey: "R0UTING", severity: "critical", source: "probemesh" } as const;
@@ -132,5 +132,35 @@ describe("alertmanagerPayload", () => {
     expect(e!.fingerprint).toBe(f!.fingerprint);
     expect(e!.startsAt).toBe(f!.startsAt);
     expect(e!.endsAt).toBe(new Date(9000).toISOString());
+  });
+});
+
+describe("alertmanager API (POST /api/v2/alerts)", () => {
+  it("is chosen by the URL; firing holds 7 days ahead, the resolve has the same labels and the real end", () => {
+    expect(isAlertmanagerApi("http://am:9093/api/v2/alerts")).toBe(true);
+    expect(isAlertmanagerApi("http://am:9093/api/v2/alerts/")).toBe(true);
+    expect(isAlertmanagerApi("http://receiver/alerts")).toBe(false);
+    const opts = { labels: { team: "web" }, receiver: "probemesh" };
+    const data = { checkId: "web", outageId: "o1", state: "down", regions: {}, startedAt: 1000 };
+    const now = 1_767_225_600_000;
+    const [firing] = alertmanagerApiPayload(
+      { id: "o1:outage.opened", type: "outage.opened", timestamp: new Date(now).toISOString(), data },
+      opts,
+      now,
+    );
+    const [resolved] = alertmanagerApiPayload(
+      {
+        id: "o1:outage.resolved",
+        type: "outage.resolved",
+        timestamp: new Date(now).toISOString(),
+        data: { ...data, state: "up", resolvedAt: now },
+      },
+      opts,
+      now,
+    );
+    expect(firing?.endsAt).toBe(new Date(now + ALERT_HOLD_MS).toISOString());
+    expect(resolved?.endsAt).toBe(new Date(now).toISOString());
+    expect(resolved?.labels).toEqual(firing?.labels);
+    expect(firing?.labels).toMatchObject({ alertname: "ProbemeshOutage", check: "web", team: "web" });
   });
 });

@@ -95,6 +95,22 @@ export function createPagerdutyAdapter(): HookAdapter {
           result.verified = false;
         }
       }
+      if (result.ok && !result.dryRun && event.type === "test") {
+        // A test must not leave an open incident: resolve it at once (a failure retries both, idempotently).
+        const resolve = {
+          routing_key: hook.pagerduty.routingKey,
+          event_action: "resolve",
+          dedup_key: payload.dedup_key,
+        };
+        const { body: _b, ...resolved } = await postSigned(
+          hook,
+          resolve,
+          ctx,
+          `resolve PagerDuty incident ${String(payload.dedup_key)}`,
+        );
+        if (!resolved.ok) return { ...resolved, action: `${action}, then ${resolved.action}` };
+        result.action = `${action}, then resolve it`;
+      }
       return result;
     },
     verify: (event) => pushOnlyVerify(`PagerDuty ${pagerdutyAction(event.type) ?? "nothing"}`),

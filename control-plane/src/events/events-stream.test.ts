@@ -1,0 +1,71 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import type { HookEvent } from "../hooks/types.js";
+import { createEventPublisher, statusEvent, transitionEvent } from "./events-stream.js";
+import { formatEventId, parseEventId } from "./live-feed.js";
+
+const event: HookEvent = {
+  id: "outage:web:1:outage.opened",
+  type: "outage.opened",
+  timestamp: "2026-01-01T00:00:00.000Z",
+  data: { checkId: "web", state: "down", regions: { "eu-west": { state: "down" } } },
+};
+
+describe("live events", () => {
+  it("a transition carries the hook event with its check and time lifted up", () => {
+    expect(transitionEvent(event)).toEqual({
+      id: event.id,
+      type: "outage.opened",
+      checkId: "web",
+      at: 1767225600000,
+      timestamp: event.timestamp,
+      data: event.data,
+    });
+  });
+
+  it("a status event keeps state, since (null when never) and each region's state", () => {
+    const region = { lastResultAt: 5, impairedReason: "", lastReason: "", error: "", agents: [] };
+    expect(
+      statusEvent({
+        checkId: "web",
+        state: "partial",
+        reason: "",
+        since: 0,
+        regions: { a: { ...region, state: "down", since: 4, impaired: true } },
+        outage: null,
+      }),
+    ).toEqual({
+      checkId: "web",
+      state: "partial",
+      since: null,
+      regions: { a: { state: "down", since: 4, impaired: true } },
+    });
+  });
+
+  it("event ids round-trip both positions; anything else is not one", () => {
+    expect(parseEventId(formatEventId({ events: 12, deliveries: 3 }))).toEqual({ events: 12, deliveries: 3 });
+    for (const bad of ["", "12", "a-b", "1-2-3", "-1-2"]) expect(parseEventId(bad)).toBeUndefined();
+  });
+
+  it("publishes only under a lease still held, with a message id from the data", async () => {
+    const published: { subject: string; msgID: string }[] = [];
+    let held = true;
+    const p = createEventPublisher({
+      js: {
+        publish: async (subject: string, _data: unknown, opts?: { msgID?: string }) => {
+          published.push({ subject, msgID: opts?.msgID ?? "" });
+          return { duplicate: false, seq: published.length, stream: "PROBEMESH_EVENTS", domain: "" } as never;
+        },
+      } as never,
+      leases: { holds: () => held },
+      log: pino({ level: "silent" }),
+    });
+    const fence = { partition: 3, epoch: 9 };
+    p.transition(event, fence);
+    held = false;
+    p.transition(event, fence);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(published).toEqual([{ subject: "probemesh.events.transition.3", msgID: `transition:${event.id}` }]);
+    expect(p.stats()).toMatchObject({ published: 1, notOwner: 1 });
+  });
+});
