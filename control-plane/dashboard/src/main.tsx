@@ -147,7 +147,7 @@ function App() {
   // A safety net under the live stream: poll often while it is down, rarely while it is up.
   useEffect(() => {
     if (!token) return;
-    const id = setInterval(() => void refresh(), live === "live" ? 30_000 : 3_000);
+    const id = setInterval(() => void refresh(), live === "live" ? 30_000 : 2_000);
     return () => clearInterval(id);
   }, [token, live, refresh]);
 
