@@ -65,7 +65,8 @@ export function dashboardStatic(opts: DashboardStaticOptions = {}): MiddlewareHa
     c.header("Referrer-Policy", "no-referrer");
     c.header("X-Frame-Options", "DENY");
     if (c.req.header("if-none-match") === file.etag) return c.body(null, 304);
-    return c.body(c.req.method === "HEAD" ? null : (file.body as Uint8Array<ArrayBuffer>), 200);
+    if (c.req.method === "HEAD") return c.body(null, 200);
+    return c.body(file.body as Uint8Array<ArrayBuffer>, 200);
   };
 }
 
