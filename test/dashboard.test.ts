@@ -133,6 +133,9 @@ describe("dashboard in chromium against a secure mesh", () => {
     expect(await rowState("demo-tcp")).toBe("up");
     await page.waitForSelector('[data-incident="demo-web"]', { timeout: 10_000 });
     await shot("overview-down-1280");
+    // The README's picture (control-plane/docs/dashboard.png): the overview down to its last row.
+    const height = await page.evaluate(() => Math.ceil(document.querySelector("main")!.getBoundingClientRect().bottom));
+    await page.screenshot({ path: join(out, "dashboard.png"), clip: { x: 0, y: 0, width: 1280, height } });
   });
 
   it("reaches a check's view by keyboard alone, with a visible focus", async () => {
