@@ -29,7 +29,13 @@ import { createConsensusCluster } from "./consensus/cluster.js";
 import { createIncidentKv, openIncidentBucket } from "./consensus/incident-kv.js";
 import { jetStreamFeed } from "./consensus/result-feed.js";
 import { createPartitionLeases } from "./cluster/leases.js";
-import { forwardedStatus, localOrForwarded, serveStatus } from "./cluster/status-forwarding.js";
+import {
+  allStatuses,
+  forwardedStatus,
+  forwardedStatuses,
+  localOrForwarded,
+  serveStatus,
+} from "./cluster/status-forwarding.js";
 import type { PartitionLease } from "./cluster/types.js";
 import type { Outage, Transition } from "./consensus/types.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
@@ -361,6 +367,13 @@ async function main(): Promise<void> {
     agentHealth: (id) => consensus.agent(id),
     hooks,
     maintenance,
+    statuses: (ids) =>
+      allStatuses(ids, {
+        leases,
+        partitionOf: consensus.partitionOfCheck,
+        local: consensus.status,
+        forwarded: forwardedStatuses({ nc }),
+      }),
     consensus: {
       status,
       outageStore,

@@ -20,6 +20,7 @@ import type { MaintenanceRegistry } from "../maintenance/registry.js";
 import { createMaintenanceRoutes } from "./maintenance-routes.js";
 import { documenting, NO_TOKEN, openApiDocument } from "./openapi.js";
 import { createPublicRoutes } from "./public-routes.js";
+import { createStatusRoutes, type StatusRoutesOptions } from "./status-routes.js";
 import { createTokensRoutes } from "./tokens-routes.js";
 import { requestLog } from "./request-log.js";
 import { validationHook } from "./validation-hook.js";
@@ -70,6 +71,11 @@ export interface ApiOptions {
   maintenance?: MaintenanceRegistry;
   /** The built dashboard served at / (no token; its data calls carry one). @default control-plane/dist/dashboard */
   dashboardDir?: string;
+  /**
+   * Every check's status at once (GET /v1/status): one request per partition to its owner.
+   * @default not served
+   */
+  statuses?: StatusRoutesOptions["statuses"];
 }
 
 /** Counters of the API. */
@@ -169,6 +175,17 @@ export function createApi(opts: ApiOptions): Api {
     v1.route("/checks", consensus.checks);
     v1.route("/outages", consensus.outages);
   }
+  // /v1/status (every check's verdict)
+  if (opts.statuses)
+    v1.route(
+      "/status",
+      createStatusRoutes({
+        registry: opts.registry,
+        statuses: opts.statuses,
+        ...(maintenance ? { maintenanceWindows: () => maintenance.current() } : {}),
+        now,
+      }),
+    );
   // /v1/agents, /v1/agents/{id} (admin)
   v1.route(
     "/agents",

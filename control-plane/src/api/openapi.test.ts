@@ -35,6 +35,7 @@ function fullApi(apiTokens: ApiTokens = createMemoryApiTokens()): Api {
     log,
     hooks,
     maintenance: createMemoryMaintenanceRegistry(),
+    statuses: async () => ({ statuses: new Map(), unavailablePartitions: [] }),
     consensus: {
       engine: { status: () => undefined },
       outageStore: {
