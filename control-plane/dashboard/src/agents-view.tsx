@@ -1,33 +1,18 @@
 // Agents: region, provider, version, connected, impaired and why, scheduling lag and outbox depth
 // (GET /v1/agents needs the admin scope; with a read token the regions' impairment from the check
 // verdicts is still shown).
-import { useEffect, useState } from "preact/hooks";
-import { ApiError, describeError, getJson } from "./api";
+import { getJson } from "./api";
+import { usePolled } from "./poll";
 import { ago } from "./format";
 import type { Agent, Status } from "./types";
+import { Head } from "./table-head";
 
 export function AgentsView(props: { token: string; statuses: Status[] }) {
-  const [agents, setAgents] = useState<Agent[]>();
-  const [error, setError] = useState("");
-  const [forbidden, setForbidden] = useState(false);
-  useEffect(() => {
-    let stop = false;
-    const run = () =>
-      getJson<Agent[]>("/v1/agents", props.token).then(
-        (a) => !stop && (setAgents(a), setError("")),
-        (err: unknown) => {
-          if (stop) return;
-          setForbidden(err instanceof ApiError && err.status === 403);
-          setError(describeError(err));
-        },
-      );
-    void run();
-    const id = setInterval(() => void run(), 10_000);
-    return () => {
-      stop = true;
-      clearInterval(id);
-    };
-  }, [props.token]);
+  const {
+    value: agents,
+    error,
+    forbidden,
+  } = usePolled(() => getJson<Agent[]>("/v1/agents", props.token), 10_000, [props.token]);
 
   // What the verdicts say about each vantage point, available with a read token.
   const impaired = new Map<string, { agents: Set<string>; reasons: Set<string> }>();
@@ -55,19 +40,19 @@ export function AgentsView(props: { token: string; statuses: Status[] }) {
       {agents ? (
         <div class="scroll">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Agent</th>
-                <th scope="col">Region</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Version</th>
-                <th scope="col">Connected</th>
-                <th scope="col">Impaired</th>
-                <th scope="col">Sched. lag p99</th>
-                <th scope="col">Outbox</th>
-                <th scope="col">Last seq</th>
-              </tr>
-            </thead>
+            <Head
+              cols={[
+                "Agent",
+                "Region",
+                "Provider",
+                "Version",
+                "Connected",
+                "Impaired",
+                "Sched. lag p99",
+                "Outbox",
+                "Last seq",
+              ]}
+            />
             <tbody>
               {agents.map((a) => (
                 <tr key={a.id} data-agent={a.id}>
@@ -106,13 +91,7 @@ export function AgentsView(props: { token: string; statuses: Status[] }) {
       {!agents && impaired.size > 0 ? (
         <div class="scroll">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Region</th>
-                <th scope="col">Impaired agents</th>
-                <th scope="col">Why</th>
-              </tr>
-            </thead>
+            <Head cols={["Region", "Impaired agents", "Why"]} />
             <tbody>
               {[...impaired]
                 .sort(([a], [b]) => (a < b ? -1 : 1))

@@ -1,55 +1,37 @@
 // One check: its verdict and the evidence behind it (which agents said what), latency per region,
 // phase breakdown, the outage / partial timeline, availability and SLO for 24h / 7d / 30d, and the
 // last results with their reasons.
-import { useEffect, useState } from "preact/hooks";
-import { describeError, enc, getJson } from "./api";
+import { enc, getJson } from "./api";
+import { usePolled } from "./poll";
 import { ago, duration, percent, time } from "./format";
 import { LatencyChart } from "./latency-chart";
 import { StateBadge } from "./state";
 import type { Availability, Check, Outage, Result, Status } from "./types";
+import { Head } from "./table-head";
 
 const WINDOWS = ["24h", "7d", "30d"] as const;
 const PHASES = ["dnsMs", "connectMs", "tlsMs", "ttfbMs", "transferMs"] as const;
 
-/** Calls `load` now, every `everyMs`, and whenever `deps` change; keeps the last good answer. */
-function usePolled<T>(load: () => Promise<T>, everyMs: number, deps: unknown[]): [T | undefined, string] {
-  const [value, setValue] = useState<T>();
-  const [error, setError] = useState("");
-  useEffect(() => {
-    let stop = false;
-    const run = () =>
-      load().then(
-        (v) => !stop && (setValue(v), setError("")),
-        (err: unknown) => !stop && setError(describeError(err)),
-      );
-    void run();
-    const id = setInterval(() => void run(), everyMs);
-    return () => {
-      stop = true;
-      clearInterval(id);
-    };
-  }, deps);
-  return [value, error];
-}
-
 export function CheckView(props: { token: string; checkId: string; status?: Status; transitions: number }) {
   const { token, checkId } = props;
   const base = `/v1/checks/${enc(checkId)}`;
-  const [check, checkError] = usePolled(() => getJson<Check>(base, token), 60_000, [checkId]);
-  const [status, statusError] = usePolled(() => getJson<Status>(`${base}/status`, token), 5_000, [
+  const { value: check, error: checkError } = usePolled(() => getJson<Check>(base, token), 60_000, [checkId]);
+  const { value: status, error: statusError } = usePolled(() => getJson<Status>(`${base}/status`, token), 5_000, [
     checkId,
     props.transitions,
     props.status?.state,
   ]);
-  const [results, resultsError] = usePolled(() => getJson<Result[]>(`${base}/results?limit=2000`, token), 10_000, [
-    checkId,
-  ]);
-  const [availability, availabilityError] = usePolled(
+  const { value: results, error: resultsError } = usePolled(
+    () => getJson<Result[]>(`${base}/results?limit=2000`, token),
+    10_000,
+    [checkId],
+  );
+  const { value: availability, error: availabilityError } = usePolled(
     () => Promise.all(WINDOWS.map((w) => getJson<Availability>(`${base}/availability?window=${w}`, token))),
     60_000,
     [checkId, props.transitions],
   );
-  const [outages, outagesError] = usePolled(
+  const { value: outages, error: outagesError } = usePolled(
     () => getJson<Outage[]>(`/v1/outages?checkId=${enc(checkId)}&from=${Date.now() - 30 * 86_400_000}`, token),
     30_000,
     [checkId, props.transitions],
@@ -123,15 +105,7 @@ function Evidence({ status }: { status: Status }) {
   return (
     <div class="scroll">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Region</th>
-            <th scope="col">Verdict</th>
-            <th scope="col">Since</th>
-            <th scope="col">Why</th>
-            <th scope="col">Agents (what each said)</th>
-          </tr>
-        </thead>
+        <Head cols={["Region", "Verdict", "Since", "Why", "Agents (what each said)"]} />
         <tbody>
           {regions.map(([name, r]) => (
             <tr key={name} data-region={name}>
@@ -303,16 +277,7 @@ function Timeline({ outages }: { outages: Outage[] }) {
       ) : (
         <div class="scroll">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Kind</th>
-                <th scope="col">State</th>
-                <th scope="col">Started</th>
-                <th scope="col">Duration</th>
-                <th scope="col">Regions</th>
-                <th scope="col">Reason</th>
-              </tr>
-            </thead>
+            <Head cols={["Kind", "State", "Started", "Duration", "Regions", "Reason"]} />
             <tbody>
               {sorted.slice(0, 50).map((o) => (
                 <tr key={o.id}>
@@ -341,16 +306,7 @@ function ResultsTable({ results }: { results: Result[] }) {
   return (
     <div class="scroll">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">Region</th>
-            <th scope="col">Agent</th>
-            <th scope="col">State</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Reason</th>
-          </tr>
-        </thead>
+        <Head cols={["Time", "Region", "Agent", "State", "Duration", "Reason"]} />
         <tbody>
           {results.map((r) => (
             <tr key={r.id}>

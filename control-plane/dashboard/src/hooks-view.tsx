@@ -1,41 +1,29 @@
 // Hooks: each hook's delivery log with outcomes and retries (GET /v1/hooks... needs the admin
 // scope), and the deliveries GET /v1/events streamed since this page was opened.
-import { useEffect, useState } from "preact/hooks";
-import { ApiError, describeError, enc, getJson } from "./api";
+import { enc, getJson } from "./api";
+import { usePolled } from "./poll";
 import { duration, time } from "./format";
 import type { Delivery, Hook } from "./types";
+import { Head } from "./table-head";
 
 export function HooksView(props: { token: string; live: Delivery[] }) {
-  const [hooks, setHooks] = useState<{ hook: Hook; deliveries: Delivery[] }[]>();
-  const [error, setError] = useState("");
-  const [forbidden, setForbidden] = useState(false);
-  useEffect(() => {
-    let stop = false;
-    const run = async () => {
-      try {
-        const list = await getJson<Hook[]>("/v1/hooks", props.token);
-        const withLogs = await Promise.all(
-          list.map(async (hook) => ({
-            hook,
-            deliveries: await getJson<Delivery[]>(`/v1/hooks/${enc(hook.id)}/deliveries?limit=50`, props.token),
-          })),
-        );
-        if (stop) return;
-        setHooks(withLogs);
-        setError("");
-      } catch (err) {
-        if (stop) return;
-        setForbidden(err instanceof ApiError && err.status === 403);
-        setError(describeError(err));
-      }
-    };
-    void run();
-    const id = setInterval(() => void run(), 10_000);
-    return () => {
-      stop = true;
-      clearInterval(id);
-    };
-  }, [props.token, props.live.length]);
+  const {
+    value: hooks,
+    error,
+    forbidden,
+  } = usePolled(
+    async () => {
+      const list = await getJson<Hook[]>("/v1/hooks", props.token);
+      return Promise.all(
+        list.map(async (hook) => ({
+          hook,
+          deliveries: await getJson<Delivery[]>(`/v1/hooks/${enc(hook.id)}/deliveries?limit=50`, props.token),
+        })),
+      );
+    },
+    10_000,
+    [props.token, props.live.length],
+  );
 
   return (
     <section aria-labelledby="hooks-h">
@@ -76,18 +64,7 @@ function Deliveries({ list }: { list: Delivery[] }) {
   return (
     <div class="scroll">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">Event</th>
-            <th scope="col">Check</th>
-            <th scope="col">Attempt</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Status</th>
-            <th scope="col">Latency</th>
-            <th scope="col">Error / next retry</th>
-          </tr>
-        </thead>
+        <Head cols={["Time", "Event", "Check", "Attempt", "Outcome", "Status", "Latency", "Error / next retry"]} />
         <tbody>
           {list.map((d) => (
             <tr key={`${d.deliveryId}:${d.attempt}:${d.at}`}>
