@@ -9,7 +9,9 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMesh, waitFor, type Mesh } from "./harness/mesh.js";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
+import { startReceiver, type Receiver } from "./hooks/receiver.js";
 
+// page.evaluate takes browser code as strings: this program is typed for Node, not the DOM.
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 const CHROMIUM_ARGS = [
   "--headless",
@@ -26,10 +28,12 @@ describe("dashboard in chromium against a secure mesh", () => {
   let mesh: Mesh;
   let target: FlipTarget;
   let steady: FlipTarget;
+  let receiver: Receiver;
   let browser: Browser;
   let page: Page;
   let out = "";
   let readToken = "";
+  let adminToken = "";
 
   const shot = (name: string) => page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
   const rowState = (id: string) => page.getAttribute(`tr[data-check="${id}"]`, "data-state");
@@ -37,15 +41,31 @@ describe("dashboard in chromium against a secure mesh", () => {
   beforeAll(async () => {
     out = await mkdtemp(join(tmpdir(), "probemesh-dashboard-test-"));
     console.log(`dashboard screenshots: ${out}`);
-    [target, steady] = await Promise.all([startFlipTarget(), startFlipTarget()]);
+    [target, steady, receiver] = await Promise.all([startFlipTarget(), startFlipTarget(), startReceiver()]);
     mesh = await startMesh({ regions: REGIONS });
     const cp = mesh.cp;
+    const hook = await cp.request("/v1/hooks", {
+      method: "POST",
+      body: JSON.stringify({
+        id: "pager",
+        type: "webhook",
+        url: receiver.url,
+        events: ["outage.opened"],
+        checks: ["demo-web"],
+      }),
+    });
+    expect(hook.status, await hook.clone().text()).toBe(201);
     const token = await cp.request("/v1/tokens", {
       method: "POST",
       body: JSON.stringify({ name: "dashboard", scopes: ["read"] }),
     });
     expect(token.status).toBe(201);
     readToken = ((await token.json()) as { token: string }).token;
+    const admin = await cp.request("/v1/tokens", {
+      method: "POST",
+      body: JSON.stringify({ name: "dashboard-admin", scopes: ["admin"] }),
+    });
+    adminToken = ((await admin.json()) as { token: string }).token;
     // The demo checks of deploy/up.sh, at a 1 s interval: two HTTP checks on the target the test
     // flips, one TCP check on another.
     const checks = [
@@ -87,6 +107,7 @@ describe("dashboard in chromium against a secure mesh", () => {
     await mesh?.dispose();
     target?.close();
     steady?.close();
+    await receiver?.close();
   });
 
   it("serves the app at / with its CSP and no token, and logs in with a read token", async () => {
@@ -103,7 +124,9 @@ describe("dashboard in chromium against a secure mesh", () => {
     await page.getByLabel("API token (read scope)").fill(readToken);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForSelector('tr[data-check="demo-tcp"]');
-    expect(await page.evaluate(() => sessionStorage.getItem("probemesh.token"))).toBe(readToken);
+    expect(await page.evaluate<string | null>('sessionStorage.getItem("probemesh.token")')).toBe(readToken);
+    // Live through GET /v1/events (EventSource with ?token=).
+    await page.waitForSelector('[data-live="live"]', { timeout: 15_000 });
     expect(violations).toEqual([]);
   });
 
@@ -119,7 +142,7 @@ describe("dashboard in chromium against a secure mesh", () => {
   });
 
   it("turns a check's row red within 5 s of its target failing, without a reload", async () => {
-    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await page.evaluate("window.notReloaded = true");
     const flippedAt = Date.now();
     target.healthy = false;
     await page.waitForSelector('tr[data-check="demo-web"][data-state="down"]', { timeout: 5_000 });
@@ -127,14 +150,19 @@ describe("dashboard in chromium against a secure mesh", () => {
     console.log(`dashboard: demo-web shown down ${seenAfterMs} ms after its target failed`);
     const badge = page.locator('tr[data-check="demo-web"] td .badge').first();
     expect(await badge.textContent()).toMatch(/down/);
-    const [r, g, b] = (await badge.evaluate((el) => getComputedStyle(el).backgroundColor)).match(/\d+/g)!.map(Number);
+    const colour = await page.evaluate<string>(
+      `getComputedStyle(document.querySelector('tr[data-check="demo-web"] td .badge')).backgroundColor`,
+    );
+    const [r, g, b] = colour.match(/\d+/g)!.map(Number);
     expect(r! > g! && r! > b!).toBe(true); // red, besides the icon and the word
-    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(await page.evaluate<boolean | undefined>("window.notReloaded")).toBe(true);
     expect(await rowState("demo-tcp")).toBe("up");
     await page.waitForSelector('[data-incident="demo-web"]', { timeout: 10_000 });
     await shot("overview-down-1280");
     // The README's picture (control-plane/docs/dashboard.png): the overview down to its last row.
-    const height = await page.evaluate(() => Math.ceil(document.querySelector("main")!.getBoundingClientRect().bottom));
+    const height = await page.evaluate<number>(
+      'Math.ceil(document.querySelector("main").getBoundingClientRect().bottom)',
+    );
     await page.screenshot({ path: join(out, "dashboard.png"), clip: { x: 0, y: 0, width: 1280, height } });
   });
 
@@ -144,10 +172,10 @@ describe("dashboard in chromium against a secure mesh", () => {
     let focused = "";
     for (let i = 0; i < 40 && focused !== "#/check/demo-web"; i++) {
       await page.keyboard.press("Tab");
-      focused = await page.evaluate(() => document.activeElement?.getAttribute("href") ?? "");
+      focused = await page.evaluate<string>('document.activeElement?.getAttribute("href") ?? ""');
     }
     expect(focused).toBe("#/check/demo-web");
-    const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    const outline = await page.evaluate<string>("getComputedStyle(document.activeElement).outlineStyle");
     expect(outline).not.toBe("none");
     await page.keyboard.press("Enter");
     await page.waitForSelector('[data-check-view="demo-web"]');
@@ -157,13 +185,30 @@ describe("dashboard in chromium against a secure mesh", () => {
     await shot("check-1280");
   });
 
+  it("with an admin token, lists the agents and the hook's delivery log", async () => {
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByLabel("API token (read scope)").fill(adminToken);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("link", { name: "Agents" }).click();
+    for (const region of REGIONS)
+      await expect
+        .poll(() => page.locator(`tr[data-agent="agent-${region}"]`).textContent(), { timeout: 15_000 })
+        .toMatch(new RegExp(`${region}.*✓ connected`));
+    await shot("agents-1280");
+    await page.getByRole("link", { name: "Hooks" }).click();
+    await expect
+      .poll(() => page.locator('section[aria-label="hook pager"]').textContent(), { timeout: 20_000 })
+      .toMatch(/outage\.opened.*demo-web.*✓ delivered/);
+    await shot("hooks-1280");
+  });
+
   it("fits a phone's width (390 px) without horizontal scrolling", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const hash of ["#/", "#/check/demo-web", "#/agents", "#/hooks"]) {
       await page.goto(`${mesh.cp.api}/${hash}`);
       await page.waitForSelector("main h1");
       await page.waitForTimeout(500);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
       expect(overflow, hash).toBeLessThanOrEqual(0);
       await shot(`phone-${hash.replace(/[#/]/g, "") || "overview"}`);
     }
