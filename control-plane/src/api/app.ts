@@ -21,6 +21,7 @@ import { createMaintenanceRoutes } from "./maintenance-routes.js";
 import { documenting, NO_TOKEN, openApiDocument } from "./openapi.js";
 import { createPublicRoutes } from "./public-routes.js";
 import { createStatusRoutes, type StatusRoutesOptions } from "./status-routes.js";
+import { createEventsRoutes, type EventsRoutesOptions } from "./events-routes.js";
 import { createTokensRoutes } from "./tokens-routes.js";
 import { requestLog } from "./request-log.js";
 import { validationHook } from "./validation-hook.js";
@@ -76,6 +77,11 @@ export interface ApiOptions {
    * @default not served
    */
   statuses?: StatusRoutesOptions["statuses"];
+  /**
+   * Live events (GET /v1/events, Server-Sent Events; the only route taking `?token=`).
+   * @default not served
+   */
+  events?: EventsRoutesOptions["hub"];
 }
 
 /** Counters of the API. */
@@ -143,6 +149,7 @@ export function createApi(opts: ApiOptions): Api {
     bearerAuth({
       authenticate: tokenAuthenticator(opts.config.apiToken, (t) => opts.apiTokens.authenticate(t)),
       anonymous: (c) => c.req.path.startsWith("/v1/public/"),
+      queryToken: (c) => c.req.path === "/v1/events",
       onReject: countRejected,
     }),
     bodyLimit({
@@ -186,6 +193,8 @@ export function createApi(opts: ApiOptions): Api {
         now,
       }),
     );
+  // /v1/events (Server-Sent Events)
+  if (opts.events) v1.route("/events", createEventsRoutes({ hub: opts.events, log: opts.log }));
   // /v1/agents, /v1/agents/{id} (admin)
   v1.route(
     "/agents",
