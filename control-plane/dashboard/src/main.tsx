@@ -85,8 +85,8 @@ function App() {
   const [statusError, setStatusError] = useState("");
   const [live, setLive] = useState<LiveState>("connecting");
   const [deliveries, setDeliveries] = useState<Delivery[]>([]);
-  /** Bumped on every transition: views refetch what a transition changes (incidents, evidence). */
-  const [transitions, setTransitions] = useState(0);
+  /** Transitions seen per check: a check's view refetches what they change (incidents, evidence). */
+  const [transitions, setTransitions] = useState<Record<string, number>>({});
   const refreshTimer = useRef<ReturnType<typeof setTimeout>>();
 
   const logout = useCallback((message?: string) => {
@@ -120,7 +120,11 @@ function App() {
     if (!token) return;
     void refresh();
     return connectLive(token, {
-      state: setLive,
+      state: (s) => {
+        setLive(s);
+        // (Re)connected: catch up with anything missed while the stream was down.
+        if (s === "live") refreshSoon();
+      },
       status: (e: StatusEvent) =>
         setStatuses((list) => {
           if (!list) return list;
@@ -136,8 +140,8 @@ function App() {
           next[i] = { ...old, state: e.state, since: e.since, regions };
           return next;
         }),
-      transition: () => {
-        setTransitions((n) => n + 1);
+      transition: (e) => {
+        setTransitions((t) => ({ ...t, [e.checkId]: (t[e.checkId] ?? 0) + 1 }));
         refreshSoon();
       },
       delivery: (d) => setDeliveries((list) => [d, ...list].slice(0, 200)),
@@ -170,7 +174,7 @@ function App() {
         token={token}
         checkId={decodeURIComponent(arg)}
         status={statuses?.find((s) => s.checkId === decodeURIComponent(arg))}
-        transitions={transitions}
+        transitions={transitions[decodeURIComponent(arg)] ?? 0}
       />
     ) : view === "agents" ? (
       <AgentsView token={token} statuses={statuses ?? []} />
