@@ -3,7 +3,8 @@
 // a target's flip seen live on the replica that does not decide it, a resume that gets exactly what
 // was missed, and a client too slow to read cut off while another keeps receiving.
 import { readFileSync } from "node:fs";
-import { request, type IncomingMessage } from "node:https";
+import type { IncomingMessage } from "node:http";
+import { request } from "node:https";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
