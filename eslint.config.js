@@ -112,6 +112,17 @@ export default defineConfig(
     files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     languageOptions: { globals: nodeGlobals },
   },
+  {
+    // The dashboard runs in the browser: its own program (DOM types, preact JSX).
+    files: ["control-plane/dashboard/src/**/*.{ts,tsx}"],
+    languageOptions: {
+      parserOptions: { project: ["./control-plane/dashboard/tsconfig.json"], tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
+    },
+  },
 
   // ---- Boundaries -------------------------------------------------------------------------------
   {

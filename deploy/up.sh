@@ -206,6 +206,7 @@ cat >&2 <<MSG
 probemesh is up, secured: TLS everywhere, NATS in operator mode, each agent enrolled with its own token.
 $cp_lines
   admin token    PROBEMESH_API_TOKEN in $trust/control-plane.env (every /v1 route needs a token)
+  dashboard      $api/   (log in with a read token: POST /v1/tokens {"name":"dashboard","scopes":["read"]}; trust $trust/ca.pem)
 $nats_line
   ClickHouse     http://127.0.0.1:$ch_http_port   (database probemesh)
   agents         agent-eu-west (aws), agent-us-east (gcp), agent-ap-south (hetzner)

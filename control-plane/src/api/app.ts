@@ -12,6 +12,7 @@ import type { Enrollments } from "../trust/enrollment.js";
 import { bearerAuth, tokenAuthenticator } from "./bearer-auth.js";
 import { createChecksRoutes } from "./checks-routes.js";
 import { createConsensusRoutes, type ConsensusRoutesOptions } from "./consensus-routes.js";
+import { dashboardStatic } from "./dashboard-static.js";
 import { errorResponse } from "./error-response.js";
 import { createHooksApi, type HooksApiOptions } from "./hooks-routes.js";
 import { createHealthRoutes, type Readiness } from "./health-routes.js";
@@ -70,6 +71,8 @@ export interface ApiOptions {
    * @default not served
    */
   maintenance?: MaintenanceRegistry;
+  /** The built dashboard served at / (no token; its data calls carry one). @default control-plane/dist/dashboard */
+  dashboardDir?: string;
   /**
    * GET /metrics (read scope) serves this exposition, and every request is counted by route.
    * @default not served, not counted
@@ -227,6 +230,10 @@ export function createApi(opts: ApiOptions): Api {
   if (opts.hooks) v1.route("/hooks", createHooksApi({ hooks: opts.hooks, log: opts.log, maxBodyBytes }));
   // /v1/maintenance, /v1/maintenance/{id}
   if (maintenance) v1.route("/maintenance", createMaintenanceRoutes({ maintenance, log: opts.log }));
+  // / and /assets/*: the dashboard (static, no token)
+  const dashboard = dashboardStatic(opts.dashboardDir ? { dir: opts.dashboardDir } : {});
+  app.use("/", dashboard);
+  app.use("/assets/*", dashboard);
   // /healthz, /readyz
   app.route("/", createHealthRoutes({ ready: opts.ready, log }));
   // /metrics (read scope; also on PROBEMESH_METRICS_ADDR without a token)
