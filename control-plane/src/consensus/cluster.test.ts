@@ -17,6 +17,17 @@ const log = pino({ level: "silent" });
 const R3 = ["eu-west", "us-east", "ap-south"];
 const P = 4;
 
+/** Each partition's live feed, caught up at once (nothing to replay). */
+function memoryFeeds() {
+  const feeds = new Map<number, FeedHandlers>();
+  const openFeed: OpenFeed = async (req, handlers) => {
+    feeds.set(req.partition, handlers);
+    queueMicrotask(() => handlers.caughtUp());
+    return { stop: async () => void feeds.delete(req.partition) };
+  };
+  return { feeds, openFeed };
+}
+
 describe("consensus cluster", () => {
   it("runs a decider per owned partition, routes checks by uid and hands transitions on with their fence", async () => {
     let clock = 1_000_000;
@@ -25,12 +36,7 @@ describe("consensus cluster", () => {
     for (const id of ["a", "b", "c"])
       await registry.create(checkFixture(id, { intervalMs: 10_000, timeoutMs: 2000, regions: R3 }));
     const checks = followChecks(registry);
-    const feeds = new Map<number, FeedHandlers>();
-    const openFeed: OpenFeed = async (req, handlers) => {
-      feeds.set(req.partition, handlers);
-      queueMicrotask(() => handlers.caughtUp());
-      return { stop: async () => void feeds.delete(req.partition) };
-    };
+    const { feeds, openFeed } = memoryFeeds();
     const kv = new Map<string, Outage>();
     const incidents: IncidentKv = {
       put: async (p, o) => void kv.set(`p${p}.${o.id}`, o),
@@ -104,12 +110,7 @@ describe("consensus cluster", () => {
     const registry = createMemoryRegistry({ log, now: () => 0, newUid: () => "uid-web" });
     await registry.create(checkFixture("web", { intervalMs: 10_000, timeoutMs: 2000, regions: R3 }));
     const checks = followChecks(registry);
-    const feeds = new Map<number, FeedHandlers>();
-    const openFeed: OpenFeed = async (req, handlers) => {
-      feeds.set(req.partition, handlers);
-      queueMicrotask(() => handlers.caughtUp());
-      return { stop: async () => void feeds.delete(req.partition) };
-    };
+    const { feeds, openFeed } = memoryFeeds();
     const incidents: IncidentKv = {
       put: async () => undefined,
       delete: async () => undefined,
