@@ -185,6 +185,58 @@ describe("fenced hook deliveries", () => {
     });
   });
 
+  it("a stale copy enqueued before the new owner's never swallows it, and a copy of a delivery already made is not made again", async () => {
+    const rcv = await startReceiver();
+    receivers.push(rcv);
+    const takeover: { at?: { partition: number; epoch: number; since: number } } = {};
+    const fence: FenceJudge = (partition, epoch, publishedAt) => {
+      const t = takeover.at;
+      return t && partition === t.partition && epoch < t.epoch && publishedAt >= t.since ? "stale" : "current";
+    };
+    const oldOwner = await hooksOn(await conn(), { options: { ...FAST, deliver: false } });
+    const newOwner = await hooksOn(await conn(), { options: { ...FAST, deliver: false } });
+    const worker = await hooksOn(await conn(), { fence });
+    const { hook } = validateHook({ id: "race", type: "webhook", url: rcv.url, checks: ["web"] }, { mode: "create" });
+    await oldOwner.registry.create(hook);
+
+    // Delivered under epoch 4 before any takeover.
+    const open = outageEvent("outage.opened", { outageId: "o-open" });
+    await oldOwner.publish(open, { fence: { partition: 5, epoch: 4 } });
+    await new Promise((r) => setTimeout(r, 20));
+    takeover.at = { partition: 5, epoch: 5, since: Date.now() };
+    await new Promise((r) => setTimeout(r, 20));
+    // The old owner, frozen before its enqueue, wakes after the takeover: its copy lands first...
+    const resolved = outageEvent("outage.resolved", { outageId: "o-open" });
+    await oldOwner.publish(resolved, { fence: { partition: 5, epoch: 4 } });
+    // ...then the new owner decides the same transition (same id), and re-announces the open incident it adopted.
+    // (Enqueued once its copy of the hooks has the hook; a second try is JetStream's duplicate.)
+    await waitFor("the new owner's copy enqueued", async () => {
+      const r = await newOwner.publish(resolved, { fence: { partition: 5, epoch: 5 } });
+      return r.enqueued.length + r.duplicates.length > 0;
+    });
+    await newOwner.publish(open, { fence: { partition: 5, epoch: 5 } });
+
+    await worker.start();
+    const records = await waitFor("four delivery records", async () => {
+      const l = await worker.deliveries.list("race");
+      return l.length >= 4 ? l : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    // Each event reached the receiver exactly once.
+    expect(rcv.received.map((r) => String(r.headers["webhook-id"])).sort()).toEqual(
+      [`${open.id}:race`, `${resolved.id}:race`].sort(),
+    );
+    const of = (id: string) => records.filter((r) => r.eventId === id).map((r) => `${r.outcome} ${r.fence?.epoch}`);
+    // The stale copy is fenced; the new owner's, which it used to swallow, is delivered.
+    expect(of(resolved.id).sort()).toEqual(["delivered 5", "fenced 4"]);
+    // One copy of the re-announced opening is attempted (whichever the worker claimed first), the other is a duplicate.
+    expect(
+      of(open.id)
+        .map((o) => o.split(" ")[0])
+        .sort(),
+    ).toEqual(["delivered", "duplicate"]);
+  });
+
   it("a malformed Probemesh-Fence header is dead-lettered, never delivered", async () => {
     const rcv = await startReceiver();
     receivers.push(rcv);

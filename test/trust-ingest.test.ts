@@ -1,7 +1,8 @@
-// Results are bound to their sender, on real servers: ingest (JetStream -> ClickHouse) and the consensus
-// engine behind it drop, count and settle results whose payload names another region or agent than the
-// subject, whose agent is not enrolled or revoked, whose region is not the agent's, or whose check is not
-// assigned to that region. Forged results change no verdict, are never stored, and never block the stream.
+// Results are bound to their sender, on real servers: ingest (JetStream -> ClickHouse) and the partition
+// deciders (JetStream -> consensus, wired as main.ts wires them, with real leases) each drop, count and
+// settle results whose payload names another region or agent than the subject, whose agent is not
+// enrolled or revoked, whose region is not the agent's, or whose check is not assigned to that region.
+// Forged results change no verdict, are never stored, and never block the stream.
 import { toBinary } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -16,20 +17,23 @@ import {
 import { checkFixture, probeResultFixture, type ProbeResultInit } from "@probemesh/proto/testing";
 import {
   type ClickHouseStore,
-  type ConsensusService,
+  type ConsensusCluster,
   createClickHouseStore,
-  createConsensusEngine,
-  createConsensusService,
+  createConsensusCluster,
+  createIncidentKv,
   createIngest,
   createMemoryEnrollments,
   createMemoryRegistry,
   createOutageStore,
+  createPartitionLeases,
   createResultBinding,
   ensureResultsStream,
   followChecks,
-  type ConsensusEngine,
+  jetStreamFeed,
+  openIncidentBucket,
   type Enrollments,
   type Ingest,
+  type PartitionLeases,
   type Transition,
 } from "@probemesh/control-plane";
 import { pino } from "pino";
@@ -41,8 +45,8 @@ const DURABLE = "probemesh-ingest";
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 const agentOf = (region: string) => `agent-${region}`;
 const PARTITIONS = 16;
-/** Uid the registry gave check "routed" (a uid is given on create). */
-let routedUid = "";
+/** Uid the registry gave each check (a uid is given on create). */
+const uids = new Map<string, string>();
 
 let n = 0;
 function result(over: ProbeResultInit & { agentId: string; region: string }): ProbeResult {
@@ -72,14 +76,23 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
   let jsm: JetStreamManager;
   let store: ClickHouseStore;
   let enrollments: Enrollments;
-  let engine: ConsensusEngine;
-  let consensus: ConsensusService;
+  let leases: PartitionLeases;
+  let consensus: ConsensusCluster;
   let ingest: Ingest;
   let stopChecks: () => void;
   const transitions: Transition[] = [];
 
+  /**
+   * The subject an agent that knows partitions publishes `r` on: the region, agent and partition of
+   * the check it claims (the 4-token form for a check nobody knows); deciders read their partitions'.
+   */
+  function subjectOf(r: ProbeResult, region = r.region, agentId = r.agentId): string {
+    const uid = uids.get(r.checkId);
+    return resultSubject(region, agentId, uid === undefined ? undefined : partitionOf(uid, PARTITIONS));
+  }
+
   /** Publishes `r` on `subject` (default: the subject of the region/agent the payload claims). */
-  async function publish(r: ProbeResult, subject = resultSubject(r.region, r.agentId)): Promise<void> {
+  async function publish(r: ProbeResult, subject = subjectOf(r)): Promise<void> {
     await js.publish(subject, toBinary(ProbeResultSchema, r), { msgID: r.id });
   }
 
@@ -115,40 +128,44 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
     await enrollments.revoke("agent-retired");
     const registry = createMemoryRegistry({ log });
     // Runs in every region (no list): the kind of check invented regions used to grow.
-    await registry.create(checkFixture("web", { intervalMs: 1000, timeoutMs: 500, failureThreshold: 2 }));
-    await registry.create(checkFixture("eu-only", { intervalMs: 1000, timeoutMs: 500, regions: ["eu-west"] }));
-    routedUid = (await registry.create(checkFixture("routed", { intervalMs: 1000, timeoutMs: 500 }))).check.uid;
+    for (const check of [
+      checkFixture("web", { intervalMs: 1000, timeoutMs: 500, failureThreshold: 2 }),
+      checkFixture("eu-only", { intervalMs: 1000, timeoutMs: 500, regions: ["eu-west"] }),
+      checkFixture("routed", { intervalMs: 1000, timeoutMs: 500 }),
+    ])
+      uids.set(check.id, (await registry.create(check)).check.uid);
     const checks = followChecks(registry);
     stopChecks = checks.stop;
     const binding = createResultBinding({ enrollments, check: checks.get, partitions: PARTITIONS });
 
-    engine = createConsensusEngine({ now: Date.now, mayVote: (id, region) => enrollments.mayVote(id, region) });
-    consensus = createConsensusService({
-      engine,
-      outageStore: createOutageStore({ client: store.client, log }),
+    // As main.ts wires it: storage and the deciders read the stream independently, both bound.
+    leases = createPartitionLeases({ nc, log, replicaId: "trust", partitions: PARTITIONS });
+    consensus = createConsensusCluster({
+      leases,
       registry,
-      log,
+      checks,
       binding,
       enrollments,
+      openFeed: jetStreamFeed(nc, log),
+      incidents: createIncidentKv(() => openIncidentBucket(nc)),
+      outageStore: createOutageStore({ client: store.client, log }),
+      log,
       onTransition: (t) => void transitions.push(t),
     });
     await consensus.start();
-    ingest = createIngest({
-      nc,
-      store,
-      log,
-      binding,
-      batchSize: 50,
-      flushMs: 50,
-      unknownRetryMs: 100,
-      onStored: (rows) => consensus.onStored(rows),
+    await leases.start();
+    await waitFor("every partition decided live", () => {
+      const deciders = consensus.stats().deciders;
+      return deciders.length === PARTITIONS && deciders.every((d) => d.live);
     });
+    ingest = createIngest({ nc, store, log, binding, batchSize: 50, flushMs: 50, unknownRetryMs: 100 });
     await ingest.start();
   });
 
   afterAll(async () => {
     await ingest?.stop();
     await consensus?.stop();
+    await leases?.stop();
     stopChecks?.();
     await nc?.close();
     await store?.close();
@@ -158,14 +175,15 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
   it("honest results are stored and decide the verdict", async () => {
     const ids = [...(await honestRound()), ...(await honestRound())].map((r) => r.id);
     await waitFor("honest rows stored", async () => (await stored(ids)).length === ids.length);
-    await waitFor("check up", () => engine.status("web")?.state === "up");
-    expect(Object.keys(engine.status("web")!.regions).sort()).toEqual([...REGIONS].sort());
+    await waitFor("check up", () => consensus.status("web")?.state === "up");
+    expect(Object.keys(consensus.status("web")!.regions).sort()).toEqual([...REGIONS].sort());
   });
 
   it("foreign regions and agents in payloads on an agent's own subject change no verdict, are counted and not stored", async () => {
-    const own = resultSubject("eu-west", agentOf("eu-west"));
+    const own = resultSubject("eu-west", agentOf("eu-west"), partitionOf(uids.get("web")!, PARTITIONS));
     const forged: ProbeResult[] = [];
     const before = ingest.stats().untrusted;
+    const decidersBefore = consensus.stats().untrusted;
     for (let round = 0; round < 4; round++) {
       // The attack of the issue: results from invented regions, enough of them for any quorum, sent on the
       // compromised eu-west agent's own subject (the only one its NATS identity may publish on).
@@ -181,10 +199,20 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
       "forged results counted",
       () => ingest.stats().untrusted.subjectMismatch - before.subjectMismatch === 20,
     );
+    // The deciders read the same messages and refuse them for the same reason.
+    await waitFor(
+      "forged results refused by the deciders",
+      () => consensus.stats().untrusted.subjectMismatch - decidersBefore.subjectMismatch === 20,
+    );
     await waitFor("consumer drained", drained);
-    expect(engine.status("web")?.state).toBe("up");
-    expect(Object.keys(engine.status("web")!.regions).sort()).toEqual([...REGIONS].sort());
-    expect(engine.agents().map((a) => a.agentId)).toEqual(REGIONS.map(agentOf).sort());
+    expect(consensus.status("web")?.state).toBe("up");
+    expect(Object.keys(consensus.status("web")!.regions).sort()).toEqual([...REGIONS].sort());
+    expect(
+      consensus
+        .agents()
+        .map((a) => a.agentId)
+        .sort(),
+    ).toEqual(REGIONS.map(agentOf).sort());
     expect(transitions.filter((t) => t.type === "outage.opened" || t.type === "partial.opened")).toEqual([]);
     expect(await stored(forged.map((r) => r.id))).toEqual([]);
   });
@@ -213,8 +241,8 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
     });
     await waitFor("consumer drained", drained);
     expect(await stored(forged.map((r) => r.id))).toEqual([]);
-    expect(engine.status("web")?.state).toBe("up");
-    expect(engine.status("eu-only")?.regions).toEqual({ "eu-west": expect.objectContaining({ agents: [] }) });
+    expect(consensus.status("web")?.state).toBe("up");
+    expect(consensus.status("eu-only")?.regions).toEqual({ "eu-west": expect.objectContaining({ agents: [] }) });
   });
 
   it("a result of a check this replica does not know is redelivered a few times, then dropped as notAssigned", async () => {
@@ -241,7 +269,7 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
 
   it("partitioned subjects: the check's partition and the 4-token form are stored, another partition is redelivered, then dropped and counted", async () => {
     const agent = agentOf("ap-south");
-    const right = partitionOf(routedUid, PARTITIONS);
+    const right = partitionOf(uids.get("routed")!, PARTITIONS);
     const before = ingest.stats().untrusted;
     const receivedBefore = ingest.stats().received;
     const onRight = result({ checkId: "routed", agentId: agent, region: "ap-south" });
@@ -271,15 +299,22 @@ describe("results bound to their senders, on real NATS and ClickHouse", () => {
       await publish(result({ agentId: agentOf("ap-south"), region: "ap-south" }));
       await new Promise((r) => setTimeout(r, 200));
     }
-    await waitFor("outage opened", () => engine.status("web")?.state === "down");
+    await waitFor("outage opened", () => consensus.status("web")?.state === "down");
+    expect(transitions.filter((t) => t.type === "outage.opened")).toHaveLength(1);
     await enrollments.revoke(agentOf("eu-west"));
-    expect(engine.agent(agentOf("eu-west"))).toBeUndefined();
-    expect(Object.keys(engine.status("web")!.regions).sort()).toEqual(["ap-south", "us-east"]);
+    expect(consensus.agent(agentOf("eu-west"))).toBeUndefined();
+    expect(Object.keys(consensus.status("web")!.regions).sort()).toEqual(["ap-south", "us-east"]);
     const before = ingest.stats().untrusted.revoked;
+    const decidersBefore = consensus.stats().untrusted.revoked;
     const late = result({ agentId: agentOf("eu-west"), region: "eu-west", ...down });
     await publish(late);
+    // Storage and the deciders each refuse it: it is neither stored nor a vote.
     await waitFor("late result dropped", () => ingest.stats().untrusted.revoked === before + 1);
+    await waitFor(
+      "late result refused by the decider",
+      () => consensus.stats().untrusted.revoked === decidersBefore + 1,
+    );
     expect(await stored([late.id])).toEqual([]);
-    expect(consensus.stats().untrusted.revoked).toBe(0); // ingest dropped it before consensus saw it
+    expect(consensus.agent(agentOf("eu-west"))).toBeUndefined();
   });
 });

@@ -188,6 +188,8 @@ describe("verdicts end to end: prober errors and availability", () => {
     );
     expect(error.data).toMatchObject({ checkId: "bad", state: "unknown", reason: "error" });
     expect(error.data.message).toContain(message);
+    // Keyed by its episode (the check's uid and the first prober error's startedAt), not a replica's clock.
+    expect(error.id).toMatch(/^error:bad:[0-9a-f]{8}:\d+:check\.error$/);
 
     // Two more rounds of errors from every region: still no incident of any kind, no second check.error.
     const errorAt = Date.parse(error.timestamp);
@@ -205,7 +207,8 @@ describe("verdicts end to end: prober errors and availability", () => {
       events("bad").find((e) => e.type === "check.error.resolved"),
     );
     expect(resolved).toMatchObject({
-      id: `bad:check.error.resolved:${errorAt}`,
+      // The episode's id (from result data), the same as its check.error's.
+      id: error.id.replace(/:check\.error$/, ":check.error.resolved"),
       data: { checkId: "bad", startedAt: errorAt, cause: "verdict" },
     });
     await eventually("bad up", async () => (await get<{ state: string }>("/v1/checks/bad/status")).state === "up");

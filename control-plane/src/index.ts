@@ -114,7 +114,6 @@ export {
 
 export {
   createConsensusEngine,
-  createConsensusService,
   createConsensusCluster,
   createPartitionDecider,
   createIncidentKv,
@@ -128,8 +127,6 @@ export {
   observationFromRow,
   type ConsensusEngine,
   type ConsensusEngineOptions,
-  type ConsensusService,
-  type ConsensusServiceOptions,
   type ConsensusCluster,
   type ConsensusClusterOptions,
   type IncidentKv,
@@ -143,7 +140,6 @@ export {
   type RegionState,
   type Transition,
 } from "./consensus/index.js";
-export { createStaticLeases, type StaticLeasesOptions } from "./cluster/static-leases.js";
 
 export {
   createHooks,

@@ -12,6 +12,11 @@ export const DEGRADED_BUCKET = "probemesh_degraded";
 export interface DegradedMark {
   checkId: string;
   at: number;
+  /**
+   * The announced episode (`Transition.episode`): its `check.recovered` carries the same one, whichever
+   * replica announces it. Absent in marks written before episodes.
+   */
+  episode?: string;
 }
 
 /** The part of a NATS KV bucket this module uses (a memory fake fits for tests). */
@@ -29,14 +34,16 @@ export interface DegradedAnnouncementsStats {
  * logged and counted, and hook publishing goes on without it.
  */
 export interface DegradedAnnouncements {
-  /** Records that `check.degraded` was announced for the check. */
-  mark(checkId: string, at: number): Promise<void>;
+  /** Records that `check.degraded` of `episode` was announced for the check at `at`. */
+  mark(checkId: string, at: number, episode?: string): Promise<void>;
   /** Forgets the check (its `check.recovered` was announced, or it no longer exists). */
   clear(checkId: string): Promise<void>;
   /** Every marked check, read from KV (also refreshes {@link has}); `[]` when KV fails. */
   list(): Promise<DegradedMark[]>;
   /** Whether this replica knows the check as marked (from its own marks and the last {@link list}). */
   has(checkId: string): boolean;
+  /** The episode of the check's mark as this replica knows it (see {@link has}); undefined when none. */
+  episode(checkId: string): string | undefined;
   readonly stats: DegradedAnnouncementsStats;
 }
 
@@ -56,7 +63,7 @@ export function createDegradedAnnouncements({
   const dlog = log.child({ component: "degraded-announcements" });
   const stats: DegradedAnnouncementsStats = { failures: 0 };
   // Mirror of the bucket for this replica: the live path must decide without waiting for NATS.
-  const known = new Map<string, number>();
+  const known = new Map<string, DegradedMark>();
   let bucket: Promise<DegradedBucket> | undefined;
 
   function kv(): Promise<DegradedBucket> {
@@ -75,10 +82,10 @@ export function createDegradedAnnouncements({
   }
 
   return {
-    async mark(checkId, at) {
-      known.set(checkId, at);
+    async mark(checkId, at, episode) {
+      known.set(checkId, { checkId, at, ...(episode ? { episode } : {}) });
       try {
-        await (await kv()).put(checkKey(checkId), JSON.stringify({ at }));
+        await (await kv()).put(checkKey(checkId), JSON.stringify({ at, ...(episode ? { episode } : {}) }));
       } catch (err) {
         failed("marking a degraded announcement", checkId, err);
       }
@@ -102,15 +109,17 @@ export function createDegradedAnnouncements({
           const entry = await store.get(key);
           if (!checkId || !entry || entry.operation !== "PUT") continue;
           let at = 0;
+          let episode: string | undefined;
           try {
-            const parsed = JSON.parse(entry.string()) as { at?: unknown };
+            const parsed = JSON.parse(entry.string()) as { at?: unknown; episode?: unknown };
             if (typeof parsed.at === "number" && Number.isFinite(parsed.at)) at = parsed.at;
+            if (typeof parsed.episode === "string" && parsed.episode !== "") episode = parsed.episode;
           } catch {
-            // A malformed value still says the check was marked; only its time is lost.
+            // A malformed value still says the check was marked; only its time and episode are lost.
           }
-          marks.push({ checkId, at });
+          marks.push({ checkId, at, ...(episode ? { episode } : {}) });
         }
-        for (const m of marks) known.set(m.checkId, m.at);
+        for (const m of marks) known.set(m.checkId, m);
         return marks;
       } catch (err) {
         failed("listing degraded announcements", undefined, err);
@@ -118,6 +127,7 @@ export function createDegradedAnnouncements({
       }
     },
     has: (checkId) => known.has(checkId),
+    episode: (checkId) => known.get(checkId)?.episode,
     stats,
   };
 }

@@ -64,6 +64,7 @@ describe("consensus engine", () => {
     const s = sim([{ checkId: "dns", regions: [...R3] }]);
     s.round("dns", all(R3, "up"));
     const internal = { state: "down", reason: "internal" } as const;
+    const firstError = s.clock() + 10; // eu-west reports first in a round
     for (let k = 0; k < 5; k++) s.round("dns", { "eu-west": internal, "us-east": internal, "ap-south": internal });
     expect(s.of("outage.opened")).toEqual([]);
     expect(s.of("partial.opened")).toEqual([]);
@@ -72,18 +73,29 @@ describe("consensus engine", () => {
     expect(status).toMatchObject({ state: "unknown", reason: "error" });
     expect(status.regions["eu-west"]).toMatchObject({ state: "error", error: "agent agent-eu-west: internal" });
     expect(status.regions["eu-west"]?.agents[0]).toMatchObject({ error: "internal" });
-    expect(s.of("check.error")).toMatchObject([{ checkId: "dns" }]);
+    // Its episode is keyed by the first prober error of the regions in error (result data), not by when it was decided.
+    expect(s.of("check.error")).toMatchObject([{ checkId: "dns", episode: `error:dns:${firstError}` }]);
+    expect(s.of("check.error")[0]!.at).toBeGreaterThan(firstError);
     expect(s.of("check.error.resolved")).toEqual([]);
     // Once the probes run again, the check is judged again, the episode ends, and a later one is announced again.
     for (let k = 0; k < 2; k++) s.round("dns", all(R3, "up"));
     expect(s.engine.status("dns")).toMatchObject({ state: "up", reason: "" });
     const [first] = s.of("check.error");
     expect(s.of("check.error.resolved")).toEqual([
-      { type: "check.error.resolved", checkId: "dns", at: expect.any(Number), since: first!.at, cause: "verdict" },
+      {
+        type: "check.error.resolved",
+        checkId: "dns",
+        at: expect.any(Number),
+        since: first!.at,
+        episode: first!.episode,
+        cause: "verdict",
+      },
     ]);
     expect(s.of("check.error.resolved")[0]!.at).toBeGreaterThan(first!.at);
+    const secondError = s.clock() + 10;
     s.round("dns", { "eu-west": internal, "us-east": internal, "ap-south": internal });
     expect(s.of("check.error")).toHaveLength(2);
+    expect(s.of("check.error")[1]!.episode).toBe(`error:dns:${secondError}`);
     expect(s.of("check.error.resolved")).toHaveLength(1);
   });
 
@@ -103,14 +115,23 @@ describe("consensus engine", () => {
     // One region judging the target again (even below quorum) ends it: a vantage point can probe it.
     s.round("dns", { "eu-west": "up", "us-east": internal, "ap-south": internal });
     expect(s.engine.status("dns")?.state).toBe("unknown");
-    expect(s.of("check.error.resolved")).toMatchObject([{ since: episode!.at, cause: "verdict" }]);
+    expect(s.of("check.error.resolved")).toMatchObject([
+      { since: episode!.at, episode: episode!.episode, cause: "verdict" },
+    ]);
     // Deleting a check with an open episode ends it too, once.
     s.round("dns", errors);
     const [, second] = s.of("check.error");
     expect(second).toBeDefined();
     const removed = s.engine.removeCheck("dns");
     expect(removed.filter((t) => t.type === "check.error.resolved")).toEqual([
-      { type: "check.error.resolved", checkId: "dns", at: s.clock(), since: second!.at, cause: "check.deleted" },
+      {
+        type: "check.error.resolved",
+        checkId: "dns",
+        at: s.clock(),
+        since: second!.at,
+        episode: second!.episode,
+        cause: "check.deleted",
+      },
     ]);
   });
 
@@ -601,7 +622,7 @@ describe("consensus engine", () => {
 
     // "Restart": a new engine on the same clock gets the stored incidents and the recent results.
     const after = sim([{ checkId: "web", regions: [...R3] }], {}, before.clock());
-    const ts = after.engine.warmUp({ results: [...results].reverse(), openIncidents: open });
+    const ts = after.engine.warmUp({ results, openIncidents: open });
     expect(ts.filter((t) => t.type.endsWith(".opened") || t.type.endsWith(".resolved"))).toEqual([]);
     expect(after.engine.status("web")).toMatchObject({
       state: "down",

@@ -72,7 +72,11 @@ export interface ConsensusStats {
 
 /** Open incidents and recent results to rebuild state after a restart. */
 export interface WarmUpInput {
-  /** Recent results (any order); the newest few intervals per check are enough. */
+  /**
+   * Recent results in the stream's order, as live decisions took them (ids are keyed by results in
+   * that order, so re-sorting could name an incident otherwise than its live owner did); the newest
+   * few intervals per check are enough.
+   */
   results: Iterable<Observation>;
   /** Incidents stored as open: they are adopted, not re-opened, when the state still says so. */
   openIncidents: Iterable<Outage>;
@@ -142,6 +146,10 @@ interface View {
   contradicted: boolean;
   /** The newest result was a prober error (the probe could not run): its message; "" otherwise. */
   error: string;
+  /** startedAt of the result that put the view into `degraded` (NaN when it is not degraded). */
+  degradedFrom: number;
+  /** startedAt of the first prober error of the current run of them (NaN when the newest result is no prober error). */
+  errorFrom: number;
 }
 
 interface RegionView {
@@ -154,6 +162,10 @@ interface RegionView {
   reason: string;
   /** A prober error message while the region is in `error`. */
   error: string;
+  /** When it entered `degraded`: the earliest `degradedFrom` of its degraded voters then (result data). */
+  degradedFrom: number;
+  /** When it entered `error`: the earliest `errorFrom` of its erring agents then (result data). */
+  errorFrom: number;
   views: Map<string, View>;
   okViews: number;
   incident: Outage | null;
@@ -166,8 +178,11 @@ interface RegionView {
  * open incident, so ids stay data-derived and warm-up never closes what it has not seen recover.
  */
 interface Slot {
-  /** Id key (epoch ms, from result data) of the newest incident opened per kind; -Infinity before the first. */
-  lastKey: Record<IncidentKind, number>;
+  /**
+   * Id key (epoch ms, from result data) of the newest incident (or `degraded`/`error` episode of the
+   * check) opened per kind; -Infinity before the first.
+   */
+  lastKey: Record<KeyKind, number>;
   /**
    * The open incident was adopted at warm-up and no result newer than its start has shown a
    * recovery yet: it may not be resolved (the stored history may lag behind what decided it).
@@ -175,8 +190,14 @@ interface Slot {
   unseen: boolean;
 }
 
+/** What gets a data-derived id: an incident, or a check's `check.degraded` / `check.error` episode. */
+type KeyKind = IncidentKind | "degraded" | "error";
+
 function newSlot(): Slot {
-  return { lastKey: { outage: -Infinity, partial: -Infinity, region: -Infinity }, unseen: false };
+  return {
+    lastKey: { outage: -Infinity, partial: -Infinity, region: -Infinity, degraded: -Infinity, error: -Infinity },
+    unseen: false,
+  };
 }
 
 interface CheckView {
@@ -186,11 +207,17 @@ interface CheckView {
   state: GlobalState;
   since: number;
   degradedOpen: boolean;
+  /** Id of the open `check.degraded` episode (see {@link episodeId}), "" when none is open. */
+  degradedEpisode: string;
   /**
    * When the open `check.error` episode was announced (its `at`), NaN when none is open. It stays
    * open through silence: only a region with a verdict again, a deletion or a replacement ends it.
    */
   errorSince: number;
+  /** Id of the open `check.error` episode (see {@link episodeId}), "" when none is open. */
+  errorEpisode: string;
+  /** The message its `check.error` carried. */
+  errorMessage: string;
   incident: Outage | null;
   nextStaleAt: number;
   okViews: number;
@@ -246,6 +273,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
   /** While warming up, state moves but nothing is emitted and no incident opens or closes. */
   let warming = false;
   /**
+   * The replay's clock while warming up: each result is judged when it completed (never past the
+   * warm-up's start, never backwards), as its live owner judged it, so episodes are keyed alike.
+   */
+  let replayClock = -Infinity;
+  let replayUntil = Infinity;
+  /**
    * Other open incidents stored for the slot of an open incident, by its id: two replicas decided
    * one outage under different ids (before ids were derived from data). Each ends with it, the same way.
    */
@@ -281,7 +314,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       state: "unknown",
       since: 0,
       degradedOpen: false,
+      degradedEpisode: "",
       errorSince: NaN,
+      errorEpisode: "",
+      errorMessage: "",
       incident: null,
       nextStaleAt: Infinity,
       okViews: 0,
@@ -306,6 +342,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       downStartedAt: 0,
       reason: "",
       error: "",
+      degradedFrom: NaN,
+      errorFrom: NaN,
       views: new Map(),
       okViews: 0,
       incident: null,
@@ -342,6 +380,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       lastOk: undefined,
       contradicted: false,
       error: "",
+      degradedFrom: NaN,
+      errorFrom: NaN,
     };
     region.views.set(agentId, view);
     agent.views.add(view);
@@ -380,13 +420,20 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     stats.views--;
   }
 
+  /** Sets a view's state; entering `degraded` keys it by its newest result (result data). */
+  function enter(view: View, state: RegionState): void {
+    if (state === "degraded" && view.state !== "degraded") view.degradedFrom = view.last;
+    else if (state !== "degraded") view.degradedFrom = NaN;
+    view.state = state;
+  }
+
   /** Hysteresis of one (check, agent): N failures to enter down, M successes to leave it. */
   function applyThresholds(view: View): void {
     const { failureThreshold, recoveryThreshold } = view.check.policy;
     if (view.state === "down") {
-      if (view.successes >= recoveryThreshold) view.state = view.lastOkState;
+      if (view.successes >= recoveryThreshold) enter(view, view.lastOkState);
     } else if (view.failures >= failureThreshold) {
-      view.state = "down";
+      enter(view, "down");
       view.downSince = view.streakStart;
     }
   }
@@ -395,10 +442,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     view.last = o.startedAt;
     if (proberError(o)) {
       // Says nothing about the target: the view abstains, and its streaks neither grow nor break.
+      if (view.error === "") view.errorFrom = o.startedAt;
       view.error = `${o.reason}${o.message ? `: ${o.message}` : ""}`.slice(0, 512);
       return;
     }
     view.error = "";
+    view.errorFrom = NaN;
     if (o.state === "down") {
       if (view.failures === 0) view.streakStart = o.startedAt;
       view.failures++;
@@ -411,7 +460,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       view.lastOkState = o.state;
       // Leaving `down` needs M successes; any other state follows the newest success at once.
       if (view.state === "down") applyThresholds(view);
-      else view.state = o.state;
+      else enter(view, o.state);
     }
   }
 
@@ -462,7 +511,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
           // must show N fresh failures before it votes down, instead of voting with stale streaks.
           for (const v of agent.views) {
             v.failures = 0;
-            if (v.state === "down") v.state = v.lastOk ? v.lastOkState : "unknown";
+            if (v.state === "down") enter(v, v.lastOk ? v.lastOkState : "unknown");
           }
         }
         for (const v of agent.views) dirty.add(v.check);
@@ -493,7 +542,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
   }
 
   /** The next id key of `kind` in `slot` (see {@link incidentId}), taken: later keys are larger. */
-  function nextKey(kind: IncidentKind, slot: Slot, startedAt: number, newest: number): number {
+  function nextKey(kind: KeyKind, slot: Slot, startedAt: number, newest: number): number {
     let key = startedAt;
     const previous = slot.lastKey[kind];
     if (key <= previous) key = Math.max(previous + 1, newest);
@@ -501,10 +550,26 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     return key;
   }
 
-  function formatId(kind: IncidentKind, check: CheckView, key: number, region: string): string {
+  function formatId(kind: KeyKind, check: CheckView, key: number, region: string): string {
     const { checkId, checkUid } = check.policy;
     const owner = checkUid !== "" ? `${checkId}:${checkUid.slice(0, 8)}` : checkId;
     return kind === "region" ? `region:${owner}:${region}:${key}` : `${kind}:${owner}:${key}`;
+  }
+
+  /**
+   * The id of a `check.degraded` or `check.error` episode opening now, from data like an incident's:
+   * `${kind}:${checkId}:${uid8}:${key}`, keyed by the earliest `from` (the result that put a voter
+   * into `degraded`, or the first of an agent's run of prober errors) of the regions in that state,
+   * never past the previous episode's key (then the newest result of those regions keys it).
+   */
+  function episodeId(kind: "degraded" | "error", check: CheckView, regions: readonly RegionView[]): string {
+    let from = Infinity;
+    for (const r of regions) {
+      const f = kind === "degraded" ? r.degradedFrom : r.errorFrom;
+      if (f < from) from = f;
+    }
+    if (!Number.isFinite(from)) from = newestResult(regions);
+    return formatId(kind, check, nextKey(kind, check.slot, from, newestResult(regions)), "");
   }
 
   /** startedAt of the newest result of `regions` (-Infinity before any). */
@@ -528,8 +593,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
   function endError(check: CheckView, t: number, cause: ErrorEndCause, out: Transition[]): void {
     if (Number.isNaN(check.errorSince)) return;
     const since = check.errorSince;
+    const episode = check.errorEpisode;
     check.errorSince = NaN;
-    emit(out, { type: "check.error.resolved", checkId: check.policy.checkId, at: t, since, cause });
+    check.errorEpisode = "";
+    emit(out, { type: "check.error.resolved", checkId: check.policy.checkId, at: t, since, episode, cause });
   }
 
   /** `{ checkUid }` of the check's incidents, or nothing for a check without uid (created before uids). */
@@ -654,6 +721,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     let errorFresh = 0;
     let error = "";
     let minDown = Infinity;
+    let minDegraded = Infinity;
+    let minError = Infinity;
     for (const v of region.views.values()) {
       const deadline = v.last + check.staleAfter;
       if (t >= deadline) continue;
@@ -666,6 +735,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       if (v.error !== "") {
         errorFresh++;
         if (error === "") error = `agent ${v.agentId}: ${v.error}`;
+        if (v.errorFrom < minError) minError = v.errorFrom;
         continue;
       }
       if (v.state === "unknown") continue;
@@ -673,8 +743,10 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       if (v.state === "down") {
         down++;
         if (v.downSince < minDown) minDown = v.downSince;
-      } else if (v.state === "degraded") degraded++;
-      else up++;
+      } else if (v.state === "degraded") {
+        degraded++;
+        if (v.degradedFrom < minDegraded) minDegraded = v.degradedFrom;
+      } else up++;
     }
     let state: RegionState;
     if (voters === 0) state = errorFresh > 0 && impairedFresh === 0 ? "error" : "unknown";
@@ -695,6 +767,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       region.state = state;
       region.since = t;
       if (state === "down") region.downStartedAt = minDown;
+      region.degradedFrom = state === "degraded" ? minDegraded : NaN;
+      region.errorFrom = state === "error" ? minError : NaN;
       const why =
         state === "down"
           ? region.reason
@@ -766,26 +840,34 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       check.state = state;
       check.since = t;
     }
-    if (warming) return;
+    // Episodes are followed while warming up too (emit() announces nothing then), so a takeover names
+    // them as their live owner did.
     const allError = state === "unknown" && states.length > 0 && everyVantagePointErrors(check);
     if (allError && Number.isNaN(check.errorSince)) {
       check.errorSince = t;
-      const first = [...check.regions.values()].find((r) => r.state === "error");
-      emit(out, { type: "check.error", checkId, at: t, message: first?.error ?? "" });
+      const erring = [...check.regions.values()].filter((r) => r.state === "error");
+      check.errorEpisode = episodeId("error", check, erring);
+      check.errorMessage = erring[0]?.error ?? "";
+      emit(out, { type: "check.error", checkId, at: t, episode: check.errorEpisode, message: check.errorMessage });
     } else if (!allError && states.some((s) => s === "up" || s === "degraded" || s === "down")) {
       // A vantage point can judge the check again. Silence (no fresh results) ends nothing.
       endError(check, t, "verdict", out);
     }
     if (state === "degraded" && !check.degradedOpen) {
       check.degradedOpen = true;
-      emit(out, { type: "check.degraded", checkId, at: t });
+      check.degradedEpisode = degradedEpisode(check);
+      emit(out, { type: "check.degraded", checkId, at: t, episode: check.degradedEpisode });
     } else if (state === "up" && check.degradedOpen) {
+      const episode = check.degradedEpisode;
       check.degradedOpen = false;
-      emit(out, { type: "check.recovered", checkId, at: t });
+      check.degradedEpisode = "";
+      emit(out, { type: "check.recovered", checkId, at: t, episode });
     } else if (state === "down" || state === "partial") {
       // Outage and partial events take over from degraded/recovered.
       check.degradedOpen = false;
+      check.degradedEpisode = "";
     }
+    if (warming) return;
     syncIncident(check, t, out);
     // A held partial is announced at the end of its hold even if no result arrives then.
     const holdEnds = check.partialPendingSince + partialHoldMs(check.policy);
@@ -888,6 +970,15 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     }
   }
 
+  /** The id of the check's `check.degraded` episode opening now (from its degraded regions' results). */
+  function degradedEpisode(check: CheckView): string {
+    return episodeId(
+      "degraded",
+      check,
+      [...check.regions.values()].filter((r) => r.state === "degraded"),
+    );
+  }
+
   /** Processes staleness deadlines of one check in time order, each at its own instant, so results do not depend on tick cadence. */
   function expire(check: CheckView, t: number, out: Transition[]): void {
     while (check.nextStaleAt <= t) evaluate(check, check.nextStaleAt, out);
@@ -973,7 +1064,9 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       stats.ignoredOldVersion++;
       return;
     }
-    const t = now();
+    const t = warming
+      ? (replayClock = Math.max(replayClock, Math.min(replayUntil, o.startedAt + o.durationMs)))
+      : now();
     if (o.startedAt > t + maxFutureMs) {
       stats.ignoredFuture++;
       return;
@@ -1088,6 +1181,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         check.state = "unknown";
         check.since = t;
         check.degradedOpen = false;
+        check.degradedEpisode = "";
       }
       expire(check, t, out);
       const views = [...check.regions.values()].flatMap((r) => [...r.views.values()]);
@@ -1187,18 +1281,32 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
 
     warmUp({ results, openIncidents }) {
       const out: Transition[] = [];
+      const t = now();
       warming = true;
+      replayClock = -Infinity;
+      replayUntil = t;
       try {
-        const sorted = [...results].sort((a, b) => a.startedAt - b.startedAt);
-        for (const r of sorted) observeOne(r, out);
+        for (const r of results) observeOne(r, out);
+        // Staleness up to now, each deadline at its own instant, still silently.
+        for (const check of checks.values()) expire(check, t, out);
       } finally {
         warming = false;
       }
       out.length = 0;
-      // A check degraded before the restart was announced then: no second check.degraded (with a new
-      // id no consumer could dedupe), but its recovery is announced.
-      for (const check of checks.values()) check.degradedOpen = check.state === "degraded";
-      const t = now();
+      // Degraded and error episodes were followed along the replay, keyed as live. A check degraded
+      // then was announced then: no second check.degraded, but its recovery is announced (the hook
+      // relay prefers the episode its announcement recorded, which the replay may not reach back to).
+      // An open error episode may not have been announced before the owner died: it is announced
+      // (again), under the same id.
+      for (const check of checks.values())
+        if (!Number.isNaN(check.errorSince))
+          emit(out, {
+            type: "check.error",
+            checkId: check.policy.checkId,
+            at: t,
+            episode: check.errorEpisode,
+            message: check.errorMessage,
+          });
       for (const incident of openIncidents) {
         if (incident.state !== "open") continue;
         const check = checks.get(incident.checkId);

@@ -30,8 +30,6 @@ export type {
   RegionStatus,
   Transition,
 } from "./types.js";
-export { createConsensusService } from "./service.js";
-export type { ConsensusService, ConsensusServiceOptions, ConsensusServiceStats } from "./service.js";
 export { createConsensusCluster } from "./cluster.js";
 export type { ConsensusCluster, ConsensusClusterOptions, ConsensusClusterStats } from "./cluster.js";
 export { createPartitionDecider } from "./partition-decider.js";

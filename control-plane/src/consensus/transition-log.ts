@@ -31,11 +31,11 @@ function describe(t: Transition): Record<string, unknown> {
       return { type: t.type, checkId: t.checkId, from: t.from, to: t.to, at: t.at };
     case "check.degraded":
     case "check.recovered":
-      return { type: t.type, checkId: t.checkId, at: t.at };
+      return { type: t.type, checkId: t.checkId, at: t.at, episode: t.episode };
     case "check.error":
-      return { type: t.type, checkId: t.checkId, at: t.at, message: t.message };
+      return { type: t.type, checkId: t.checkId, at: t.at, episode: t.episode, message: t.message };
     case "check.error.resolved":
-      return { type: t.type, checkId: t.checkId, at: t.at, since: t.since, cause: t.cause };
+      return { type: t.type, checkId: t.checkId, at: t.at, since: t.since, episode: t.episode, cause: t.cause };
     case "agent.impaired":
     case "agent.recovered":
       return { type: t.type, agentId: t.agentId, region: t.region, at: t.at, reason: t.reason };

@@ -195,12 +195,23 @@ export type Transition =
       reason: string;
     }
   | { type: "check.state"; checkId: string; from: GlobalState; to: GlobalState; at: number }
-  | { type: "check.degraded" | "check.recovered"; checkId: string; at: number }
+  | {
+      type: "check.degraded" | "check.recovered";
+      checkId: string;
+      at: number;
+      /**
+       * The degraded episode this opens or ends: `degraded:${checkId}:${uid8}:${key}`, from result data
+       * (see the consensus README), the same on every replica that decides it from the same results.
+       */
+      episode: string;
+    }
   | {
       /** Every vantage point of the check fails to run it (prober errors): nobody can judge it. */
       type: "check.error";
       checkId: string;
       at: number;
+      /** The episode: `error:${checkId}:${uid8}:${key}`, from result data like `check.degraded`'s. */
+      episode: string;
       /** One of the probers' messages. */
       message: string;
     }
@@ -211,6 +222,8 @@ export type Transition =
       at: number;
       /** `at` of the episode's `check.error`. */
       since: number;
+      /** The `episode` of that `check.error`. */
+      episode: string;
       cause: ErrorEndCause;
     }
   | {

@@ -22,6 +22,10 @@ export const DELIVERIES_CONSUMER = "hook-deliveries";
 export const DEAD_LETTERS_STREAM = "PROBEMESH_HOOK_DEAD_LETTERS";
 /** Subject prefix; full subject `probemesh.hooks.dead.<reason>`. */
 export const DEAD_LETTERS_SUBJECT_PREFIX = "probemesh.hooks.dead";
+/** Claims of deliveries (one per `webhook-id` within the dedupe window): which queue message attempts it. */
+export const CLAIMS_STREAM = "PROBEMESH_HOOK_CLAIMS";
+/** Subject prefix; full subject `probemesh.hooks.claim.<hookId>`. */
+export const CLAIMS_SUBJECT_PREFIX = "probemesh.hooks.claim";
 /** Why a queue message was dead-lettered. */
 export type DeadLetterReason = "malformed" | "unknown_hook" | "unknown_check" | "subject_mismatch";
 
@@ -94,6 +98,17 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
     },
     updatable: ["ack_wait", "max_ack_pending"],
   });
+  // One claim per delivery id within the dedupe window: copies of one delivery enqueued under
+  // different epochs (distinct message ids) are attempted once.
+  await ensureStream(jsm, {
+    name: CLAIMS_STREAM,
+    settings: {
+      subjects: [`${CLAIMS_SUBJECT_PREFIX}.>`],
+      duplicate_window: (opts.dedupeWindowMs ?? 3_600_000) * 1_000_000,
+      max_age: (opts.dedupeWindowMs ?? 3_600_000) * 1_000_000,
+      num_replicas: opts.replicas ?? 1,
+    },
+  });
   await ensureStream(jsm, {
     name: DEAD_LETTERS_STREAM,
     settings: {
@@ -113,13 +128,16 @@ export async function publishDeadLetter(js: JetStreamClient, d: DeadLetter): Pro
 /**
  * Enqueues one delivery; false when JetStream dropped it as a duplicate of an earlier enqueue.
  * `fence`: the partition lease the event was decided under, sent as the `Probemesh-Fence` header.
+ * The message id carries the fence's epoch: a stale owner's copy of an event can never make the
+ * new owner's copy a duplicate (the worker attempts one copy per delivery id: {@link claimDelivery}).
  */
 export async function enqueueDelivery(
   js: JetStreamClient,
   d: QueuedDelivery,
   fence?: PartitionLease,
 ): Promise<boolean> {
-  const msgID = deliveryId(d.event.id, d.hookId);
+  const id = deliveryId(d.event.id, d.hookId);
+  const msgID = fence ? `${id}:${fence.epoch}` : id;
   let opts: Partial<JetStreamPublishOptions> = { msgID };
   if (fence) {
     const h = headers();
@@ -128,4 +146,22 @@ export async function enqueueDelivery(
   }
   const ack = await js.publish(`${DELIVERIES_SUBJECT_PREFIX}.${d.hookId}`, JSON.stringify(d), opts);
   return !ack.duplicate;
+}
+
+/**
+ * Claims the attempts of delivery `id` for the queue message `seq`: "mine" when no other queue message
+ * claimed it within the dedupe window (or this one did, on an earlier delivery of it), "other" when
+ * another copy of the delivery (enqueued under another epoch, or unfenced at a restart) has it.
+ */
+export async function claimDelivery(
+  js: JetStreamClient,
+  hookId: string,
+  id: string,
+  seq: number,
+): Promise<"mine" | "other"> {
+  const ack = await js.publish(`${CLAIMS_SUBJECT_PREFIX}.${hookId}`, JSON.stringify({ seq }), { msgID: id });
+  if (!ack.duplicate) return "mine";
+  // A duplicate's ack names the claim JetStream kept.
+  const kept = await (await js.jetstreamManager()).streams.getMessage(CLAIMS_STREAM, { seq: ack.seq });
+  return kept?.json<{ seq?: unknown }>().seq === seq ? "mine" : "other";
 }

@@ -8,7 +8,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { FenceVerdict } from "../cluster/types.js";
 import { createAdapters, type AdapterSet } from "./actions/index.js";
 import { createMemoryDeliveryLog } from "./delivery-log.js";
-import { DEAD_LETTERS_SUBJECT_PREFIX, DELIVERIES_SUBJECT_PREFIX, type QueuedDelivery } from "./delivery-queue.js";
+import {
+  CLAIMS_SUBJECT_PREFIX,
+  DEAD_LETTERS_SUBJECT_PREFIX,
+  DELIVERIES_SUBJECT_PREFIX,
+  type QueuedDelivery,
+} from "./delivery-queue.js";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
 import type { FenceJudge } from "./fence.js";
 import { createMemoryHookStateStore } from "./hook-state.js";
@@ -176,9 +181,13 @@ describe("delivery worker fencing", () => {
     expect(plain).toMatchObject({ outcome: "delivered" });
     expect(plain?.fence).toBeUndefined();
     expect(records.some((r) => r.eventId === "malformed:outage.opened")).toBe(false);
-    expect(published).toHaveLength(1);
-    expect(published[0]?.subject).toBe(`${DEAD_LETTERS_SUBJECT_PREFIX}.malformed`);
-    expect(JSON.parse(published[0]?.data ?? "{}")).toMatchObject({
+    // Each delivery attempted was claimed first (the stale one never was); one dead letter.
+    const claims = published.filter((p) => p.subject.startsWith(`${CLAIMS_SUBJECT_PREFIX}.`));
+    expect(claims.map((c) => (JSON.parse(c.data) as { seq: number }).seq).sort()).toEqual([2, 3, 4]);
+    const letters = published.filter((p) => !p.subject.startsWith(`${CLAIMS_SUBJECT_PREFIX}.`));
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.subject).toBe(`${DEAD_LETTERS_SUBJECT_PREFIX}.malformed`);
+    expect(JSON.parse(letters[0]?.data ?? "{}")).toMatchObject({
       reason: "malformed",
       detail: expect.stringContaining("Probemesh-Fence"),
       seq: 5,

@@ -7,6 +7,7 @@ import type { AdapterSet } from "./actions/index.js";
 import { directionOf, errorMessage } from "./actions/types.js";
 import { SecretBoxError } from "../trust/secret-box.js";
 import {
+  claimDelivery,
   DELIVERIES_CONSUMER,
   DELIVERIES_STREAM,
   DELIVERIES_SUBJECT_PREFIX,
@@ -58,6 +59,7 @@ export function emptyDeliveryStats(): DeliveryStats {
     logErrors: 0,
     waitedForLease: 0,
     fenced: 0,
+    duplicates: 0,
   };
 }
 
@@ -82,6 +84,8 @@ export interface DeliveryStats {
   waitedForLease: number;
   /** Deliveries refused because their partition lease was stale when they were enqueued (recorded `fenced`). */
   fenced: number;
+  /** Copies of a delivery another queue message had claimed (recorded `duplicate`, not attempted). */
+  duplicates: number;
 }
 
 // A lease outlives the attempt it guards by this much (recording the outcome included).
@@ -288,6 +292,18 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       stats.skipped++;
       log.info({ ...line }, "delivery skipped: hook no longer subscribed");
       return finish(m, record("skipped", { error: "hook no longer subscribed to this event type or check" }), "ack");
+    }
+    // One queue message per delivery id attempts it: another copy (a new owner's re-announcement under
+    // its epoch, a restart's) of a delivery already claimed is a duplicate, never a second attempt.
+    const claim = await claimDelivery(js, hookId, id, m.seq).catch((err: unknown) => {
+      log.warn({ ...line, err: errorMessage(err) }, "could not claim the delivery; retrying");
+      return null;
+    });
+    if (claim === null) return void m.nak(policy.initialMs);
+    if (claim === "other") {
+      stats.duplicates++;
+      log.info({ ...line }, "delivery is a duplicate of another copy's; not attempted");
+      return finish(m, record("duplicate", { error: "another copy of this delivery was attempted" }), "ack");
     }
     const checkId = event.data.checkId;
     // Traffic-changing actions run one at a time per hook and check, across replicas, so that an

@@ -98,8 +98,10 @@ describe("hookEventFromTransition", () => {
   });
 
   it("maps degraded and recovered, and ignores region and agent transitions", () => {
-    expect(hookEventFromTransition({ type: "check.degraded", checkId: "web", at: 7 }, undefined)).toMatchObject({
-      id: "web:check.degraded:7",
+    expect(
+      hookEventFromTransition({ type: "check.degraded", checkId: "web", at: 7, episode: "degraded:web:5" }, undefined),
+    ).toMatchObject({
+      id: "degraded:web:5:check.degraded",
       type: "check.degraded",
       data: { checkId: "web", state: "degraded", regions: {} },
     });
@@ -185,23 +187,30 @@ describe("transitions that end an incident without a recovery", () => {
       data: { outageId: "partial:web:400", kind: "partial", absorbedBy: "outage:web:1000", resolvedAt: 1000 },
     });
     const error = hookEventFromTransition(
-      { type: "check.error", checkId: "web", at: 3000, message: "internal: invalid check: bad regex" },
+      {
+        type: "check.error",
+        checkId: "web",
+        at: 3000,
+        episode: "error:web:2500",
+        message: "internal: invalid check: bad regex",
+      },
       { ...status, state: "unknown", reason: "error" },
     )!;
     expect(error).toMatchObject({
-      id: "web:check.error:3000",
+      id: "error:web:2500:check.error",
       type: "check.error",
       data: { checkId: "web", state: "unknown", reason: "error", message: "internal: invalid check: bad regex" },
     });
     for (const e of [absorbed, error]) expect(validateEvent(e)).toEqual(e);
   });
 
-  it("check.error.resolved is keyed by the episode's start, whenever and wherever its end is noticed", () => {
+  it("check.error.resolved is keyed by the episode, whenever and wherever its end is noticed", () => {
+    const episode = "error:web:2500";
     const ended = (at: number, cause: "verdict" | "check.deleted", s: typeof status | undefined) =>
-      hookEventFromTransition({ type: "check.error.resolved", checkId: "web", at, since: 3000, cause }, s)!;
+      hookEventFromTransition({ type: "check.error.resolved", checkId: "web", at, since: 3000, episode, cause }, s)!;
     const byVerdict = ended(9000, "verdict", status);
     expect(byVerdict).toEqual({
-      id: "web:check.error.resolved:3000",
+      id: "error:web:2500:check.error.resolved",
       type: "check.error.resolved",
       timestamp: new Date(9000).toISOString(),
       data: expect.objectContaining({
@@ -214,11 +223,11 @@ describe("transitions that end an incident without a recovery", () => {
     });
     // A deletion noticed at different times by two replicas: one event id; the check has no status left.
     const deleted = [ended(9100, "check.deleted", undefined), ended(9200, "check.deleted", undefined)];
-    expect(new Set(deleted.map((e) => e.id))).toEqual(new Set(["web:check.error.resolved:3000"]));
+    expect(new Set(deleted.map((e) => e.id))).toEqual(new Set(["error:web:2500:check.error.resolved"]));
     expect(deleted[0]!.data).toMatchObject({ state: "deleted", regions: {}, cause: "check.deleted" });
     expect(
       hookEventsFromTransition(
-        { type: "check.error.resolved", checkId: "web", at: 9000, since: 3000, cause: "verdict" },
+        { type: "check.error.resolved", checkId: "web", at: 9000, since: 3000, episode, cause: "verdict" },
         status,
       ),
     ).toEqual([byVerdict]);
@@ -312,17 +321,26 @@ describe("reannouncements", () => {
 describe("belatedRecovery", () => {
   const up: CheckStatus = { ...status, state: "up", since: 9000, outage: null };
 
-  it("announces check.recovered for a marked check that is up, timed when it became up (same id on every replica and start)", () => {
-    const e = belatedRecovery("web", up, 20_000);
+  it("announces check.recovered for a marked check that is up, under the marked episode (same id on every replica and start)", () => {
+    const episode = "degraded:web:0f1e2d3c:4000";
+    const e = belatedRecovery("web", up, 20_000, episode);
     expect(e).toMatchObject({
-      id: "web:check.recovered:9000",
+      id: `${episode}:check.recovered`,
       type: "check.recovered",
       timestamp: new Date(9000).toISOString(),
       data: { checkId: "web", state: "up" },
     });
     expect(validateEvent(e)).toEqual(e);
     // The very event the engine would have made had it seen the recovery itself.
-    expect(e).toEqual(hookEventFromTransition({ type: "check.recovered", checkId: "web", at: 9000 }, up));
+    expect(e).toEqual(hookEventFromTransition({ type: "check.recovered", checkId: "web", at: 9000, episode }, up));
+    // Whenever it is noticed.
+    expect(belatedRecovery("web", { ...up, since: 0 }, 20_000, episode)).toMatchObject({
+      id: `${episode}:check.recovered`,
+    });
+  });
+
+  it("keys the recovery of a mark from before episodes by when the check became up, as before", () => {
+    expect(belatedRecovery("web", up, 20_000)).toMatchObject({ id: "web:check.recovered:9000" });
     // An up state with no known change time falls back to now.
     expect(belatedRecovery("web", { ...up, since: 0 }, 20_000)).toMatchObject({ id: "web:check.recovered:20000" });
   });

@@ -82,17 +82,17 @@ export function hookEventFromTransition(t: Transition, status: CheckStatus | und
   }
   if (t.type === "check.error") {
     return {
-      id: `${t.checkId}:check.error:${t.at}`,
+      id: `${t.episode}:check.error`,
       type: "check.error",
       timestamp,
       data: { checkId: t.checkId, state: status?.state ?? "unknown", regions, reason: "error", message: t.message },
     };
   }
   if (t.type === "check.error.resolved") {
-    // Keyed by the episode's start, never by when its end was noticed (a deletion's time differs
-    // between replicas): every replica and replay gives the same id.
+    // Keyed by the episode (from result data), never by when its end was noticed (a deletion's time
+    // differs between replicas): every replica and replay gives the same id.
     return {
-      id: `${t.checkId}:check.error.resolved:${t.since}`,
+      id: `${t.episode}:check.error.resolved`,
       type: "check.error.resolved",
       timestamp,
       data: {
@@ -107,7 +107,7 @@ export function hookEventFromTransition(t: Transition, status: CheckStatus | und
   }
   if (t.type === "check.degraded" || t.type === "check.recovered") {
     return {
-      id: `${t.checkId}:${t.type}:${t.at}`,
+      id: `${t.episode}:${t.type}`,
       type: t.type,
       timestamp,
       data: { checkId: t.checkId, state: status?.state ?? (t.type === "check.degraded" ? "degraded" : "up"), regions },
@@ -188,18 +188,20 @@ export function reannouncements(
  * recovery may have happened while no control plane ran, or behind an outage, where the engine
  * announces none): a `check.recovered` event when the check is up now; `"forget"` when the check no
  * longer exists; undefined (keep waiting) while it is degraded, down, partial or unknown, since its
- * next recovery must still be announced. The event's time is when the check became up (`now` if
- * unknown), so replicas and repeated starts produce the same id.
+ * next recovery must still be announced. Its id is the announced episode's (`episode`, recorded with
+ * the degraded mark), so replicas and repeated starts produce the same id, and the same as the
+ * engine's own `check.recovered` of that episode. A mark from before episodes has none: the id is then
+ * keyed by when the check became up (`now` if unknown), as it was.
  */
 export function belatedRecovery(
   checkId: string,
   status: CheckStatus | undefined,
   now: number,
+  episode?: string,
 ): HookEvent | "forget" | undefined {
   if (!status) return "forget";
   if (status.state !== "up") return undefined;
-  return hookEventFromTransition(
-    { type: "check.recovered", checkId, at: status.since > 0 ? status.since : now },
-    status,
-  );
+  const at = status.since > 0 ? status.since : now;
+  const event = hookEventFromTransition({ type: "check.recovered", checkId, at, episode: episode ?? checkId }, status);
+  return event && episode === undefined ? { ...event, id: `${checkId}:check.recovered:${at}` } : event;
 }

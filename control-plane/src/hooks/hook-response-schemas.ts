@@ -112,6 +112,7 @@ const OUTCOMES = [
   "gave_up",
   "skipped",
   "fenced",
+  "duplicate",
 ] as const;
 
 /** One line of a hook's delivery log. */

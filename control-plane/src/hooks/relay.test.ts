@@ -188,13 +188,19 @@ describe("the hook relay", () => {
   it("retries an enqueue until hooks take it, and never retries an event hooks refuse as malformed", async () => {
     const { relay, taken, calls, state, bucket } = setup();
     state.failNext = 3;
-    await relay.onTransition({ type: "check.error", checkId: "web", at: 2000, message: "boom" });
+    await relay.onTransition({
+      type: "check.error",
+      checkId: "web",
+      at: 2000,
+      episode: `error:web:${2000}`,
+      message: "boom",
+    });
     expect(calls).toHaveLength(4);
-    expect(ids(taken)).toEqual(["web:check.error:2000"]);
+    expect(ids(taken)).toEqual(["error:web:2000:check.error"]);
     expect(relay.stats()).toMatchObject({ published: 1, retries: 3, refused: 0 });
 
     state.refuse = true;
-    await relay.onTransition({ type: "check.degraded", checkId: "web", at: 3000 });
+    await relay.onTransition({ type: "check.degraded", checkId: "web", at: 3000, episode: "degraded:web:2000" });
     expect(calls).toHaveLength(5);
     expect(relay.stats()).toMatchObject({ published: 1, refused: 1 });
     // A refused check.degraded never reached hooks: no recovery is owed for it.
@@ -208,7 +214,13 @@ describe("the hook relay", () => {
       { retry: backoffPolicy({ initialMs: 5, jitter: "none" }), signal: shutdown.signal },
     );
     state.failNext = Number.POSITIVE_INFINITY;
-    const pending = relay.onTransition({ type: "check.error", checkId: "web", at: 2000, message: "boom" });
+    const pending = relay.onTransition({
+      type: "check.error",
+      checkId: "web",
+      at: 2000,
+      episode: `error:web:${2000}`,
+      message: "boom",
+    });
     await vi.waitFor(() => expect(calls.length).toBeGreaterThanOrEqual(2));
     shutdown.abort();
     await pending;
@@ -303,27 +315,47 @@ describe("the hook relay", () => {
   it("marks an announced check.degraded and clears the mark with the engine's check.recovered, one recovery only", async () => {
     const { relay, taken, statuses, bucket } = setup();
     statuses.set("web", status("degraded", { since: 2000 }));
-    await relay.onTransition({ type: "check.degraded", checkId: "web", at: 2000 });
-    expect(JSON.parse(bucket.data.get("web") ?? "null")).toEqual({ at: 2000 });
+    await relay.onTransition({ type: "check.degraded", checkId: "web", at: 2000, episode: "degraded:web:2000" });
+    expect(JSON.parse(bucket.data.get("web") ?? "null")).toEqual({ at: 2000, episode: "degraded:web:2000" });
 
     // The engine says both: the check is up (check.state), and recovered.
     statuses.set("web", status("up", { since: 7000 }));
     const a = relay.onTransition({ type: "check.state", checkId: "web", from: "degraded", to: "up", at: 7000 });
-    const b = relay.onTransition({ type: "check.recovered", checkId: "web", at: 7000 });
+    const b = relay.onTransition({ type: "check.recovered", checkId: "web", at: 7000, episode: "degraded:web:2000" });
     await Promise.all([a, b]);
-    expect(ids(taken)).toEqual(["web:check.degraded:2000", "web:check.recovered:7000"]);
+    expect(ids(taken)).toEqual(["degraded:web:2000:check.degraded", "degraded:web:2000:check.recovered"]);
     expect(bucket.data.size).toBe(0);
+  });
+
+  it("ends the episode another owner announced: the engine's check.recovered takes the marked episode's id", async () => {
+    const bucket = fakeBucket();
+    // Marked by the previous owner, whose replay window reached further back than this one's.
+    bucket.data.set("web", JSON.stringify({ at: 500, episode: "degraded:web:400" }));
+    const { relay, taken, statuses } = setup({ bucket });
+    statuses.set("web", status("degraded", { since: 2000 }));
+    await relay.start();
+    expect(taken).toEqual([]);
+    statuses.set("web", status("up", { since: 7000 }));
+    await relay.onTransition({ type: "check.recovered", checkId: "web", at: 7000, episode: "degraded:web:900" });
+    expect(ids(taken)).toEqual(["degraded:web:400:check.recovered"]);
+    expect(bucket.data.size).toBe(0);
+    relay.stop();
   });
 
   it("announces a belated check.recovered for a degraded check that comes back up through an outage", async () => {
     const { relay, taken, statuses, bucket } = setup();
     statuses.set("web", status("degraded", { since: 2000 }));
     // Queued before its mark is written: the later check.state must still see it.
-    const degraded = relay.onTransition({ type: "check.degraded", checkId: "web", at: 2000 });
+    const degraded = relay.onTransition({
+      type: "check.degraded",
+      checkId: "web",
+      at: 2000,
+      episode: "degraded:web:2000",
+    });
     statuses.set("web", status("up", { since: 9000 }));
     const up = relay.onTransition({ type: "check.state", checkId: "web", from: "down", to: "up", at: 9000 });
     await Promise.all([degraded, up]);
-    expect(ids(taken)).toEqual(["web:check.degraded:2000", "web:check.recovered:9000"]);
+    expect(ids(taken)).toEqual(["degraded:web:2000:check.degraded", "degraded:web:2000:check.recovered"]);
     expect(relay.stats().belatedRecoveries).toBe(1);
     expect(bucket.data.size).toBe(0);
 
@@ -358,7 +390,13 @@ describe("the hook relay", () => {
     statuses.set("slow", status("degraded", { checkId: "slow" }));
 
     const started = relay.start();
-    const live = relay.onTransition({ type: "check.error", checkId: "web", at: now, message: "boom" });
+    const live = relay.onTransition({
+      type: "check.error",
+      checkId: "web",
+      at: now,
+      episode: `error:web:${now}`,
+      message: "boom",
+    });
     await Promise.all([started, live]);
     expect(queries).toEqual([
       { from: now - 3_600_000, state: "resolved" },
@@ -371,7 +409,7 @@ describe("the hook relay", () => {
       "outage:web:recent:outage.opened",
       "outage:web:recent:outage.resolved",
       `api:check.recovered:${now - 1000}`,
-      `web:check.error:${now}`,
+      `error:web:${now}:check.error`,
     ]);
     // api recovered (cleared), gone was deleted (forgotten), slow is still degraded (kept).
     expect([...bucket.data.keys()]).toEqual(["slow"]);
@@ -404,13 +442,19 @@ describe("the hook relay", () => {
   it("goes on with the next transition when a step fails unexpectedly", async () => {
     const { relay, taken, statuses, engineStatus } = setup();
     statuses.set("web", status("degraded", { since: 2000 }));
-    await relay.onTransition({ type: "check.degraded", checkId: "web", at: 2000 });
+    await relay.onTransition({ type: "check.degraded", checkId: "web", at: 2000, episode: "degraded:web:2000" });
     // The transition's own read succeeds; the belated-recovery step's, when its turn comes, fails.
     engineStatus.failIn = 2;
     await relay.onTransition({ type: "check.state", checkId: "web", from: "down", to: "up", at: 5000 });
     statuses.set("web", status("down"));
-    await relay.onTransition({ type: "check.error", checkId: "web", at: 6000, message: "boom" });
-    expect(ids(taken)).toEqual(["web:check.degraded:2000", "web:check.error:6000"]);
+    await relay.onTransition({
+      type: "check.error",
+      checkId: "web",
+      at: 6000,
+      episode: `error:web:${6000}`,
+      message: "boom",
+    });
+    expect(ids(taken)).toEqual(["degraded:web:2000:check.degraded", "error:web:6000:check.error"]);
     expect(relay.stats().failures).toBe(1);
   });
 

@@ -151,7 +151,8 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
   const gate = (events: HookEvent[], at: number): HookEvent[] =>
     opts.dependencies.filter(opts.maintenance.filter(events, at), at);
 
-  async function publish(event: HookEvent, fence?: PartitionLease): Promise<void> {
+  /** `episode`: of a `check.degraded`, recorded with its mark. */
+  async function publish(event: HookEvent, fence?: PartitionLease, episode?: string): Promise<void> {
     let refused = false;
     let fencedOff = false;
     const done = await retryUntilAborted({ what: `publishing hook event ${event.id}`, log, signal, policy }, () => {
@@ -178,17 +179,17 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
     if (refused) counters.refused++;
     else if (done) counters.published++;
     if (!done) return;
-    if (event.type === "check.degraded") await degraded.mark(event.data.checkId, Date.parse(event.timestamp));
+    if (event.type === "check.degraded") await degraded.mark(event.data.checkId, Date.parse(event.timestamp), episode);
     else if (event.type === "check.recovered") await degraded.clear(event.data.checkId);
   }
 
-  async function publishAll(events: readonly HookEvent[], fence?: PartitionLease): Promise<void> {
-    for (const event of events) await publish(event, fence);
+  async function publishAll(events: readonly HookEvent[], fence?: PartitionLease, episode?: string): Promise<void> {
+    for (const event of events) await publish(event, fence, episode);
   }
 
   /** Publishes `check.recovered` for a marked check that is up (or forgets a deleted one); true if published. */
   async function announceBelatedRecovery(checkId: string): Promise<boolean> {
-    const decision = belatedRecovery(checkId, engine.status(checkId), now());
+    const decision = belatedRecovery(checkId, engine.status(checkId), now(), degraded.episode(checkId));
     if (decision === "forget") await degraded.clear(checkId);
     else if (decision) await publish(decision);
     const announced = decision !== undefined && decision !== "forget";
@@ -247,9 +248,26 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
 
   return {
     onTransition(t, fence) {
-      const events = "checkId" in t ? gate(hookEventsFromTransition(t, engine.status(t.checkId)), now()) : [];
-      if (t.type === "check.recovered") engineRecovering.add(t.checkId);
-      if (events.length > 0) return enqueue(`publishing the events of ${t.type}`, () => publishAll(events, fence));
+      const status = "checkId" in t ? engine.status(t.checkId) : undefined;
+      const at = now();
+      const events = "checkId" in t ? gate(hookEventsFromTransition(t, status), at) : [];
+      if (t.type === "check.recovered") {
+        engineRecovering.add(t.checkId);
+        // It ends the episode whose check.degraded went out, as recorded with its mark when its turn
+        // comes (another owner announced it, or this engine's replay window did not reach its start).
+        const recovered = t;
+        return enqueue(`publishing the events of ${t.type}`, () => {
+          const marked = degraded.episode(recovered.checkId);
+          const list =
+            marked === undefined || marked === recovered.episode
+              ? events
+              : gate(hookEventsFromTransition({ ...recovered, episode: marked }, status), at);
+          return publishAll(list, fence);
+        });
+      }
+      const episode = t.type === "check.degraded" ? t.episode : undefined;
+      if (events.length > 0)
+        return enqueue(`publishing the events of ${t.type}`, () => publishAll(events, fence, episode));
       // A check up again after its degraded announcement, without the engine's own check.recovered
       // (it went down in between, or warmed up unknown after a restart): announce the recovery.
       // Decided when its turn comes, once the check.degraded queued before it has been marked.

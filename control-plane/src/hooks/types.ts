@@ -190,7 +190,8 @@ export type DeliveryOutcome =
   | "disabled"
   | "gave_up"
   | "skipped"
-  | "fenced";
+  | "fenced"
+  | "duplicate";
 
 /** Result of applying (or verifying) a hook's action. */
 export interface ActionResult {

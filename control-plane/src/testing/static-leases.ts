@@ -1,7 +1,7 @@
-// Leases for a single replica that owns the whole mesh: every partition at epoch 1, forever. For unit
-// tests and single-replica setups until the lease manager (leases.ts) is wired in; nothing ever
+// Leases for a single replica that owns the whole mesh: every partition at epoch 1, forever. For tests
+// only (production uses the NATS KV lease manager, cluster/leases.ts); nothing ever
 // takes a partition away, so every fence is "current".
-import type { LeaseLossReason, LeaseView, PartitionLease, PartitionLeases } from "./types.js";
+import type { LeaseLossReason, LeaseView, PartitionLease, PartitionLeases } from "../cluster/types.js";
 
 /** Options of {@link createStaticLeases}. */
 export interface StaticLeasesOptions {
