@@ -140,6 +140,48 @@ describe("ClickHouse store on clickhouse-server 18.16", () => {
     expect((await ch.query("EXISTS TABLE pm_store.results")).trim()).toBe("1");
   });
 
+  it("stores a TabSeparated batch of hostile strings and extreme numbers, every field exact", async () => {
+    const hostile = [
+      "tab\there",
+      "line\nfeed",
+      "cr\r\nlf",
+      "back\\slash\\",
+      "\\t not a tab",
+      "\\N",
+      "trailing backslash\\",
+      `"double" and 'single' quotes`,
+      "nul\u0000byte \b \f",
+      "🚀 ünïcödé 中文 \u2028\u2029",
+      "",
+    ];
+    const numbers = [1e-7, 1e21, 0.1 + 0.2, -0, 123456.789012345, Number.MAX_VALUE];
+    const rows = hostile.map((s, i) =>
+      row({
+        id: `tsv-${i}${s}`,
+        checkId: "tsv",
+        checkUid: s,
+        provider: s,
+        startedAt: T0 + i,
+        reason: s,
+        message: s,
+        target: `https://x/${s}?q=${s}`,
+        details: { dns: { rcode: s, answers: [s, "\t\n"] } },
+        durationMs: numbers[i % numbers.length]!,
+        lagMs: numbers[(i + 1) % numbers.length]!,
+        seq: Number.MAX_SAFE_INTEGER - i,
+        bodyBytes: 2 ** 53 - 1,
+        httpStatus: 4_294_967_295,
+        canary: i % 2 === 0,
+      }),
+    );
+    await store.insertResults(rows);
+    const back = await store.queryResults({ checkId: "tsv", from: 0, to: T0 * 2, limit: 100 });
+    // -0 is stored as 0 (both formats send "0").
+    expect([...back].reverse()).toEqual(
+      rows.map((r) => ({ ...r, durationMs: r.durationMs || 0, lagMs: r.lagMs || 0 })),
+    );
+  });
+
   it("rejects bad queries and rows before sending anything", async () => {
     await expect(store.queryResults({ checkId: "web", from: -1, to: 5, limit: 10 })).rejects.toThrow(/from/);
     await expect(store.queryResults({ checkId: "web", from: 0, to: 5, limit: 0 })).rejects.toThrow(/limit/);

@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     const binding = createResultBinding({ enrollments, check: (id) => checks.get(id), partitions: 16 });
 
     /** Starts the agents' process with `count` pre-encoded results; resolves once they are encoded. */
-    async function agents(prefix: string): Promise<{ go(): Promise<number> }> {
+    async function agents(prefix: string): Promise<{ go(): Promise<{ ms: number; cpuMs: number }> }> {
       const p = startProcess("ingest-publisher", process.execPath, ["--import", "tsx", PUBLISHER], {
         cwd: ROOT,
         stdio: ["pipe", "pipe", "pipe"],
@@ -115,8 +115,13 @@ async function main(): Promise<void> {
       return {
         async go() {
           p.child.stdin!.write("go\n");
-          const m = await waitFor("publisher done", () => /done ([\d.]+)/.exec(output()) ?? undefined, 600_000, 5);
-          return Number(m[1]);
+          const m = await waitFor(
+            "publisher done",
+            () => /done ([\d.]+) cpu ([\d.]+)/.exec(output()) ?? undefined,
+            600_000,
+            5,
+          );
+          return { ms: Number(m[1]), cpuMs: Number(m[2]) };
         },
       };
     }
@@ -137,12 +142,16 @@ async function main(): Promise<void> {
       natsRawCpu: number;
       natsCpu: number;
       drain: number;
+      pubRawCpu: number;
+      pubCpu: number;
+      drainCpCpu: number;
+      drainChCpu: number;
     }[] = [];
     for (let run = 1; run <= RUNS; run++) {
       // raw: JetStream alone.
       const raw = await agents(`raw-${run}`);
       const natsRaw0 = procCpuMs(natsPid);
-      const rawMs = await raw.go();
+      const { ms: rawMs, cpuMs: pubRawCpu } = await raw.go();
       const natsRaw = procCpuMs(natsPid) - natsRaw0;
       await jsm.streams.purge(RESULTS_STREAM);
 
@@ -155,7 +164,7 @@ async function main(): Promise<void> {
       const ch0 = procCpuMs(chPid);
       const nats0 = procCpuMs(natsPid);
       const t0 = performance.now();
-      const pubMs = await e2eAgents.go();
+      const { ms: pubMs, cpuMs: pubCpu } = await e2eAgents.go();
       await waitFor("all stored", () => ingest.stats().inserted >= RESULTS, 600_000, 10);
       const e2eMs = performance.now() - t0;
       const cp = cpuMs() - cp0;
@@ -173,10 +182,14 @@ async function main(): Promise<void> {
       await backlogIngest.stop();
       await (await agents(`backlog-${run}`)).go();
       const d0 = performance.now();
+      const dcp0 = cpuMs();
+      const dch0 = procCpuMs(chPid);
       const drainer = createIngest(ingestOpts(backlogDurable));
       await drainer.start();
       await waitFor("backlog drained", () => drainer.stats().inserted >= RESULTS, 600_000, 10);
       const drainMs = performance.now() - d0;
+      const drainCp = cpuMs() - dcp0;
+      const drainCh = procCpuMs(chPid) - dch0;
       const ds = drainer.stats();
       await stopIngest(drainer, backlogDurable);
       await jsm.streams.purge(RESULTS_STREAM);
@@ -190,14 +203,20 @@ async function main(): Promise<void> {
         natsRawCpu: (natsRaw * 1000) / RESULTS,
         natsCpu: (natsCpu * 1000) / RESULTS,
         drain: (RESULTS * 1000) / drainMs,
+        pubRawCpu: (pubRawCpu * 1000) / RESULTS,
+        pubCpu: (pubCpu * 1000) / RESULTS,
+        drainCpCpu: (drainCp * 1000) / RESULTS,
+        drainChCpu: (drainCh * 1000) / RESULTS,
       };
       rows.push(r);
       process.stdout.write(
         `run ${run}: raw publish ${fmt(r.raw)}/s | end-to-end ${fmt(r.e2e)}/s (${(r.e2e / r.raw).toFixed(2)} x raw; ` +
           `agents published at ${fmt(r.pubDuring)}/s meanwhile; ${s.inserts} inserts, largest ${s.largestBatch} rows) | ` +
           `control plane ${r.cpCpu.toFixed(1)} CPU-ms, ClickHouse ${r.chCpu.toFixed(1)} CPU-ms, ` +
-          `nats-server ${r.natsCpu.toFixed(1)} CPU-ms (${r.natsRawCpu.toFixed(1)} publish only) per 1,000 | ` +
-          `backlog drain ${fmt(r.drain)}/s (${ds.inserts} inserts, largest ${ds.largestBatch} rows)\n`,
+          `nats-server ${r.natsCpu.toFixed(1)} CPU-ms (${r.natsRawCpu.toFixed(1)} publish only), ` +
+          `agents ${r.pubCpu.toFixed(1)} CPU-ms (${r.pubRawCpu.toFixed(1)} publish only) per 1,000 | ` +
+          `backlog drain ${fmt(r.drain)}/s (${ds.inserts} inserts, largest ${ds.largestBatch} rows; control plane ` +
+          `${r.drainCpCpu.toFixed(1)}, ClickHouse ${r.drainChCpu.toFixed(1)} CPU-ms per 1,000)\n`,
       );
     }
 
@@ -249,8 +268,10 @@ async function main(): Promise<void> {
         `  raw JetStream publish ${fmt(m("raw"))} results/s; end to end ${fmt(m("e2e"))} results/s = ` +
         `${median(rows.map((r) => r.e2e / r.raw)).toFixed(2)} x raw (goal >= 0.9)\n` +
         `  control plane ${m("cpCpu").toFixed(1)} CPU-ms and ClickHouse ${m("chCpu").toFixed(1)} CPU-ms per 1,000 results ` +
-        `(nats-server ${m("natsCpu").toFixed(1)} CPU-ms end to end, ${m("natsRawCpu").toFixed(1)} publish only)\n` +
-        `  backlog drain ${fmt(m("drain"))} results/s\n` +
+        `(nats-server ${m("natsCpu").toFixed(1)} CPU-ms end to end, ${m("natsRawCpu").toFixed(1)} publish only; ` +
+        `agents ${m("pubCpu").toFixed(1)} CPU-ms end to end, ${m("pubRawCpu").toFixed(1)} publish only)\n` +
+        `  backlog drain ${fmt(m("drain"))} results/s (control plane ${m("drainCpCpu").toFixed(1)} and ClickHouse ` +
+        `${m("drainChCpu").toFixed(1)} CPU-ms per 1,000)\n` +
         `  idle (one result every 200 ms): publish -> stored and acked p50 ${sorted[15]!.toFixed(0)} ms, ` +
         `max ${sorted.at(-1)!.toFixed(0)} ms, ${idleStats.inserts} inserts of at most ${idleStats.largestBatch} rows\n`,
     );

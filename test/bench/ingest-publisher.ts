@@ -2,7 +2,8 @@
 // control plane's. Pre-encodes COUNT results (ids `<PREFIX>-<n>`) from AGENTS agents before the clock
 // starts, prints `ready`, waits for a `go` line on stdin, then publishes them the way agents do: each
 // agent in order, awaiting JetStream's ack with the result id as message id (server-side dedupe), up to
-// WINDOW results of one agent in flight. Prints `done <ms>` (first publish to last ack).
+// WINDOW results of one agent in flight. Prints `done <ms> cpu <ms>` (first publish to last ack, and the
+// CPU this process spent meanwhile).
 import { createInterface } from "node:readline";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
   for await (const line of lines) if (line.trim() === "go") break;
 
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     perAgent.map(async (results, a) => {
       const js = clients[a % clients.length]!;
@@ -77,7 +79,8 @@ async function main(): Promise<void> {
     }),
   );
   const ms = performance.now() - start;
-  process.stdout.write(`done ${ms.toFixed(1)}\n`);
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(`done ${ms.toFixed(1)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)}\n`);
   await Promise.all(conns.map((nc) => nc.close()));
 }
 

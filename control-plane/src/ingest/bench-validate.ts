@@ -9,7 +9,7 @@ import { ProbeResultSchema, ProbeState, resultSubject, type Check, CheckSchema }
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { toDbRow } from "../store/result-columns.js";
+import { toTsvLine } from "../store/result-columns.js";
 import { createMemoryEnrollments } from "../trust/enrollments.js";
 import { createResultBinding, createUntrustedLog } from "./result-binding.js";
 import { resultToRow } from "./result-to-row.js";
@@ -89,9 +89,9 @@ let sink = 0;
 function decode(): void {
   for (const m of batch) sink += resultToRow(fromBinary(ProbeResultSchema, m.data)).startedAt;
 }
-/** The same plus the insert's per-row serialization (the ClickHouse client writes JSONEachRow). */
+/** The same plus the insert's per-row serialization (a TabSeparated line, as the store writes). */
 function before(): void {
-  for (const m of batch) sink += JSON.stringify(toDbRow(resultToRow(fromBinary(ProbeResultSchema, m.data)))).length;
+  for (const m of batch) sink += toTsvLine(resultToRow(fromBinary(ProbeResultSchema, m.data))).length;
 }
 /**
  * The same plus binding: ingest's check (subject, enrollment, assignment) and the engine's vote check,
@@ -103,7 +103,7 @@ function after(): void {
     const row = resultToRow(fromBinary(ProbeResultSchema, m.data));
     const reason = binding.problem(row, m.subject);
     if (reason !== undefined) untrusted.drop(reason, row, m.subject);
-    else if (enrollments.mayVote(row.agentId, row.region)) sink += JSON.stringify(toDbRow(row)).length;
+    else if (enrollments.mayVote(row.agentId, row.region)) sink += toTsvLine(row).length;
   }
 }
 

@@ -29,13 +29,16 @@ export interface IngestOptions {
   /** Most rows per insert (the batch a backlog grows to). @default 5000 */
   batchSize?: number;
   /**
-   * Longest the oldest buffered message waits before it is inserted while the consumer is caught up
-   * (the server reports nothing more pending): small batches, low latency when idle. @default 50
+   * While the consumer is caught up (the server reports nothing more pending), a batch is inserted
+   * once no message has arrived for this long: a lone result when idle, or the tail of a burst, is
+   * stored about flushMs after it arrives. @default 50
    */
   flushMs?: number;
   /**
-   * Longest the oldest buffered message waits for its batch to reach batchSize while the server reports
-   * more messages pending for the consumer (a backlog): big batches, few inserts. @default 1000
+   * Longest the oldest buffered message waits for its batch to reach batchSize while messages keep
+   * arriving (a steady flow, or a backlog the server reports pending): big batches, few inserts.
+   * Each insert writes a part to `results` and to each rollup view, which ClickHouse merges later,
+   * so a few large inserts a second cost it far less CPU than many small ones. @default 1000
    */
   backlogFlushMs?: number;
   /** Unacked messages the server hands this consumer at most (bounds memory while ClickHouse is down). @default 3 * batchSize */
@@ -206,6 +209,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   const backoffTimer = napper();
   const progressTimer = napper();
   let flushed = false;
+  /** performance.now() when the last message was buffered (the flow is quiet when it is flushMs old). */
+  let lastArrival = 0;
 
   function receive(msg: JsMsg): void {
     stats.received++;
@@ -249,6 +254,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       return;
     }
     const at = performance.now();
+    lastArrival = at;
     buffer.push({ msg, row, at, touched: at });
     const wasBacklogged = backlog > 0;
     backlog = msg.info.pending;
@@ -365,11 +371,11 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   /**
    * The adaptive batch rule. One insert at a time; while it runs, the next batch accumulates. A batch
-   * is sent when it holds batchSize rows, or when its oldest row has waited flushMs while the consumer
-   * is caught up (the last message said nothing more is pending), or backlogFlushMs while the server
-   * reports a backlog. Idle: a lone result is stored ~flushMs after it arrives. Under a backlog or a
-   * high rate: batches grow to batchSize (or whatever arrives within backlogFlushMs), so ClickHouse
-   * sees few large inserts and the ingest keeps up with what JetStream delivers.
+   * is sent when it holds batchSize rows, or when its oldest row has waited backlogFlushMs, or, while
+   * the consumer is caught up (the last message said nothing more is pending), when no message has
+   * arrived for flushMs. Idle: a lone result is stored ~flushMs after it arrives, and so is the last
+   * result of a burst. A steady high rate or a backlog: batches grow to batchSize (or whatever arrives
+   * within backlogFlushMs), so ClickHouse sees a few large inserts a second, not one per insert latency.
    */
   async function flushLoop(): Promise<void> {
     try {
@@ -394,8 +400,11 @@ export function createIngest(opts: IngestOptions): Ingest {
         await flushTimer.nap(1_000);
         continue;
       }
-      const oldest = buffer[0]?.at ?? performance.now();
-      const wait = (backlog > 0 ? backlogFlushMs : flushMs) - (performance.now() - oldest);
+      const t = performance.now();
+      const waitForFull = backlogFlushMs - (t - (buffer[0]?.at ?? t));
+      // Caught up: also sent once the flow pauses for flushMs. Under a backlog, gaps between deliveries
+      // are round trips, not pauses.
+      const wait = backlog > 0 ? waitForFull : Math.min(waitForFull, flushMs - (t - lastArrival));
       if (buffer.length < batchSize && wait > 0) {
         await flushTimer.nap(wait);
         continue;

@@ -14,35 +14,42 @@ export const MAX_TARGET_LENGTH = 2_048;
 /** Latest accepted start time: the last ms the `results` partition key (a 32-bit DateTime) holds, in 2106. */
 export const MAX_STARTED_AT_MS = 4_294_967_295_999n;
 
-const VALID_STATES = new Set([ProbeState.UP, ProbeState.DEGRADED, ProbeState.DOWN]);
+/** Why an id-like field is not acceptable, or undefined. */
+function idProblem(field: string, value: string): string | undefined {
+  if (value === "") return `${field} is empty`;
+  if (value.length > MAX_ID_LENGTH) return `${field} is longer than ${MAX_ID_LENGTH}`;
+  return undefined;
+}
 
-/** Why a decoded result must not be stored, or undefined when it is fine. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+const bad = (field: string): string => `${field} must be a finite non-negative number`;
+
+/** True for a finite non-negative number (false for NaN). */
+const duration = (value: number): boolean => value >= 0 && value !== Infinity;
+
+/** Why a decoded result must not be stored, or undefined when it is fine. (Runs once per result: no allocation.) */
 export function resultProblem(r: ProbeResult): string | undefined {
-  for (const [field, value] of [
-    ["id", r.id],
-    ["checkId", r.checkId],
-    ["agentId", r.agentId],
-    ["region", r.region],
-  ] as const) {
-    if (value === "") return `${field} is empty`;
-    if (value.length > MAX_ID_LENGTH) return `${field} is longer than ${MAX_ID_LENGTH}`;
-  }
-  if (!VALID_STATES.has(r.state)) return `state ${r.state} is not up, degraded or down`;
+  const idIssue =
+    idProblem("id", r.id) ??
+    idProblem("checkId", r.checkId) ??
+    idProblem("agentId", r.agentId) ??
+    idProblem("region", r.region);
+  if (idIssue !== undefined) return idIssue;
+  if (r.state !== ProbeState.UP && r.state !== ProbeState.DEGRADED && r.state !== ProbeState.DOWN)
+    return `state ${r.state} is not up, degraded or down`;
   if (r.startedAtMs <= 0n || r.startedAtMs > MAX_STARTED_AT_MS)
     return "startedAtMs is not a valid epoch ms (1970..2106)";
-  if (r.seq > BigInt(Number.MAX_SAFE_INTEGER) || r.bodyBytes > BigInt(Number.MAX_SAFE_INTEGER))
-    return "seq or bodyBytes out of range";
-  const durations: [string, number][] = [
-    ["durationMs", r.durationMs],
-    ["lagMs", r.lagMs],
-    ["phases.dnsMs", r.phases?.dnsMs ?? 0],
-    ["phases.connectMs", r.phases?.connectMs ?? 0],
-    ["phases.tlsMs", r.phases?.tlsMs ?? 0],
-    ["phases.ttfbMs", r.phases?.ttfbMs ?? 0],
-    ["phases.transferMs", r.phases?.transferMs ?? 0],
-  ];
-  for (const [field, value] of durations) {
-    if (!Number.isFinite(value) || value < 0) return `${field} must be a finite non-negative number`;
+  if (r.seq > MAX_SAFE || r.bodyBytes > MAX_SAFE) return "seq or bodyBytes out of range";
+  if (!duration(r.durationMs)) return bad("durationMs");
+  if (!duration(r.lagMs)) return bad("lagMs");
+  const p = r.phases;
+  if (p) {
+    if (!duration(p.dnsMs)) return bad("phases.dnsMs");
+    if (!duration(p.connectMs)) return bad("phases.connectMs");
+    if (!duration(p.tlsMs)) return bad("phases.tlsMs");
+    if (!duration(p.ttfbMs)) return bad("phases.ttfbMs");
+    if (!duration(p.transferMs)) return bad("phases.transferMs");
   }
   return undefined;
 }

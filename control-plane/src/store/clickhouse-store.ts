@@ -5,10 +5,11 @@ import {
   type ClickHouseClient,
   type Logger as ClientLogger,
 } from "@clickhouse/client";
+import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { ProbemeshError, UnavailableError, ValidationError } from "../errors.js";
 import { runMigrations, type SqlExecutor } from "./migrate.js";
-import { fromDbRow, RESULT_COLUMNS, toDbRow } from "./result-columns.js";
+import { fromDbRow, RESULT_COLUMNS, toTsv } from "./result-columns.js";
 import { partitionsBefore } from "./retention.js";
 import { ident, int, isIdentifier, joinSql, sql, type Sql } from "./sql.js";
 import type { ResultQuery, ResultRow, ResultStore } from "./types.js";
@@ -212,9 +213,16 @@ export function createClickHouseStore(opts: ClickHouseStoreOptions): ClickHouseS
 
     async insertResults(rows) {
       if (rows.length === 0) return;
-      const values = rows.map(toDbRow);
+      // TabSeparated, not JSONEachRow: a fraction of the CPU to write here and to parse in ClickHouse.
+      // Encoded (and validated) before anything is sent: a bad row throws ValidationError up front.
+      const body = Buffer.from(toTsv(rows), "utf8");
       try {
-        await client.insert({ table: "results", values, format: "JSONEachRow" });
+        await client.insert({
+          table: "results",
+          columns: [...RESULT_COLUMNS],
+          values: Readable.from([body], { objectMode: false }),
+          format: "TabSeparated",
+        });
       } catch (err) {
         throw storeError(`insert of ${rows.length} results failed`, err);
       }

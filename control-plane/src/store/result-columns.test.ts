@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
-import { fromDbRow, RESULT_COLUMNS, toDbRow } from "./result-columns.js";
+import { fromDbRow, RESULT_COLUMNS, toDbRow, toTsv, toTsvLine, tsvString } from "./result-columns.js";
 import type { ResultRow } from "./types.js";
 
 function sampleRow(over: Partial<ResultRow> = {}): ResultRow {
@@ -67,12 +67,14 @@ describe("result row mapping", () => {
       [{ phases: { dnsMs: NaN, connectMs: 0, tlsMs: 0, ttfbMs: 0, transferMs: 0 } }, "phases.dnsMs"],
     ];
     for (const [over, field] of cases) {
-      try {
-        toDbRow(sampleRow(over));
-        expect.unreachable(`expected ${field} to be rejected`);
-      } catch (err) {
-        expect(err).toBeInstanceOf(ValidationError);
-        expect((err as ValidationError).details).toEqual({ field });
+      for (const encode of [toDbRow, toTsvLine]) {
+        try {
+          encode(sampleRow(over));
+          expect.unreachable(`expected ${field} to be rejected`);
+        } catch (err) {
+          expect(err).toBeInstanceOf(ValidationError);
+          expect((err as ValidationError).details).toEqual({ field });
+        }
       }
     }
   });
@@ -84,5 +86,78 @@ describe("result row mapping", () => {
     expect(row.startedAt).toBe(5);
     expect(row.phases.dnsMs).toBe(0);
     expect(fromDbRow({ details: "[1,2]" }).details).toEqual({});
+  });
+
+  /** ClickHouse's TabSeparated reading of one line: split on tabs, then undo the escapes. */
+  function readTsvLine(line: string): string[] {
+    const unescape: Record<string, string> = {
+      b: "\b",
+      f: "\f",
+      r: "\r",
+      n: "\n",
+      t: "\t",
+      "0": "\0",
+      "\\": "\\",
+      "'": "'",
+    };
+    return line.split("\t").map((f) => f.replace(/\\(.)/gs, (_, c: string) => unescape[c] ?? `\\${c}`));
+  }
+
+  const HOSTILE = [
+    "tab\there",
+    "line\nfeed",
+    "cr\r\nlf",
+    "back\\slash\\",
+    "\\t not a tab",
+    "\\",
+    "trailing backslash\\",
+    "'; DROP TABLE results; --",
+    `"double" and 'single' quotes`,
+    "nul\u0000byte \b \f",
+    "🚀 ünïcödé 中文 \u2028\u2029",
+    "",
+  ];
+
+  it("escapes every TabSeparated special character and leaves the rest as is", () => {
+    expect(tsvString("plain text, 'quotes' \"too\" 🚀")).toBe("plain text, 'quotes' \"too\" 🚀");
+    expect(tsvString("a\tb\nc\\d\re\u0000f\bg\fh")).toBe("a\\tb\\nc\\\\d\\re\\0f\\bg\\fh");
+    for (const s of HOSTILE) {
+      const escaped = tsvString(s);
+      expect([...escaped].filter((c) => "\t\n\r\0".includes(c))).toEqual([]);
+      expect(readTsvLine(escaped)).toEqual([s]);
+    }
+  });
+
+  it("writes one line per row with every column in table order, hostile strings intact", () => {
+    const rows = HOSTILE.map((s, i) =>
+      sampleRow({
+        id: `id-${i}${s}`,
+        checkId: `c${s}`,
+        provider: s,
+        reason: s,
+        message: s,
+        target: `https://x/${s}`,
+        checkUid: s,
+        details: { dns: { answers: [s] } },
+        durationMs: [1e-7, 1e21, 0.1 + 0.2][i % 3]!,
+        seq: Number.MAX_SAFE_INTEGER,
+        canary: i % 2 === 0,
+      }),
+    );
+    const body = toTsv(rows);
+    expect(body.endsWith("\n")).toBe(true);
+    const lines = body.slice(0, -1).split("\n");
+    expect(lines).toHaveLength(rows.length);
+    for (const [i, line] of lines.entries()) {
+      const fields = readTsvLine(line);
+      expect(fields).toHaveLength(RESULT_COLUMNS.length);
+      const db = toDbRow(rows[i]!);
+      // Each field is the JSON encoder's value as text: the two formats carry the same row.
+      expect(Object.fromEntries(RESULT_COLUMNS.map((c, k) => [c, fields[k]]))).toEqual(
+        Object.fromEntries(RESULT_COLUMNS.map((c) => [c, String(db[c])])),
+      );
+      expect(Number(fields[RESULT_COLUMNS.indexOf("duration_ms")])).toBe(rows[i]!.durationMs);
+    }
+    expect(toTsv([])).toBe("");
   });
 });

@@ -113,9 +113,82 @@ export function toDbRow(row: ResultRow): ResultDbRow {
     lag_ms: finite(row.lagMs, "lagMs"),
     http_status: uint(row.httpStatus, "httpStatus", 4_294_967_295),
     body_bytes: uint(row.bodyBytes, "bodyBytes"),
-    details: JSON.stringify(row.details ?? {}),
+    details: detailsJson(row.details),
     check_uid: text(row.checkUid ?? "", "checkUid"),
   };
+}
+
+/** TabSeparated escapes (ClickHouse's own): backslash, tab, line feed, carriage return, NUL, backspace, form feed. */
+const TSV_ESCAPES: Record<string, string> = {
+  "\\": "\\\\",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\0": "\\0",
+  "\b": "\\b",
+  "\f": "\\f",
+};
+const TSV_SPECIAL = /[\\\t\n\r\0\b\f]/;
+const TSV_SPECIAL_ALL = /[\\\t\n\r\0\b\f]/g;
+
+/**
+ * `value` as a TabSeparated String field: every byte ClickHouse's TSV reader treats specially is
+ * escaped, so a field never ends early or spans lines; everything else (quotes, any Unicode) goes as
+ * is, in UTF-8. (Lone UTF-16 surrogates become U+FFFD when the batch is UTF-8 encoded, as in JSON.)
+ */
+export function tsvString(value: string): string {
+  return TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c]!) : value;
+}
+
+/**
+ * One `results` row as a TabSeparated line (columns in {@link RESULT_COLUMNS} order, no line end),
+ * with the same checks as {@link toDbRow}: a value the column cannot hold throws ValidationError.
+ * Numbers are JS decimal text (finite, integers within 2^53), which ClickHouse's float and integer
+ * parsers read back exactly. (Built as an array joined once: string concatenation here would make
+ * ropes that cost more to flatten than JSON.stringify.)
+ */
+export function toTsvLine(row: ResultRow): string {
+  if (!STATES.has(row.state)) throw new ValidationError(`state must be up, degraded or down`, { field: "state" });
+  const p = row.phases;
+  return [
+    tsvString(text(row.id, "id", true)),
+    tsvString(text(row.checkId, "checkId", true)),
+    uint(row.checkVersion, "checkVersion", 4_294_967_295),
+    tsvString(text(row.agentId, "agentId", true)),
+    tsvString(text(row.region, "region", true)),
+    tsvString(text(row.provider, "provider")),
+    uint(row.startedAt, "startedAt"),
+    finite(row.durationMs, "durationMs"),
+    row.state,
+    tsvString(text(row.reason, "reason")),
+    tsvString(text(row.message, "message")),
+    finite(p.dnsMs, "phases.dnsMs"),
+    finite(p.connectMs, "phases.connectMs"),
+    finite(p.tlsMs, "phases.tlsMs"),
+    finite(p.ttfbMs, "phases.ttfbMs"),
+    finite(p.transferMs, "phases.transferMs"),
+    uint(row.seq, "seq"),
+    uint(row.attempts, "attempts", 4_294_967_295),
+    tsvString(text(row.target, "target")),
+    row.canary ? 1 : 0,
+    finite(row.lagMs, "lagMs"),
+    uint(row.httpStatus, "httpStatus", 4_294_967_295),
+    uint(row.bodyBytes, "bodyBytes"),
+    tsvString(detailsJson(row.details)),
+    tsvString(text(row.checkUid ?? "", "checkUid")),
+  ].join("\t");
+}
+
+/** Rows as a TabSeparated insert body: one {@link toTsvLine} each, every line ending in "\n". */
+export function toTsv(rows: readonly ResultRow[]): string {
+  return rows.length === 0 ? "" : rows.map(toTsvLine).join("\n") + "\n";
+}
+
+/** `details` as stored: JSON text, "{}" when empty (the common case, without a stringify). */
+function detailsJson(details: Record<string, unknown> | undefined): string {
+  if (details === undefined) return "{}";
+  for (const _ in details) return JSON.stringify(details);
+  return "{}";
 }
 
 function num(value: unknown): number {
