@@ -274,7 +274,18 @@ async function main(): Promise<void> {
   // Hooks: durable deliveries in JetStream; every global transition becomes one event. Publishing is
   // retried until NATS takes it (the event id is deterministic, so a retry is never a second event).
   // A delivery enqueued under a lease epoch that a newer one had replaced is refused (`fenced`).
-  const hooks = createHooks({ nc, log, secrets, checks: registry, options: { replicas }, fence: leases.fence });
+  // Check labels (maintenance windows and hook selectors pick checks by them).
+  const labels = followCheckLabels(registry);
+  life.onStop(() => labels.stop());
+  const hooks = createHooks({
+    nc,
+    log,
+    secrets,
+    checks: registry,
+    labelsOf: labels.labelsOf,
+    options: { replicas },
+    fence: leases.fence,
+  });
   const hooksLog = log.child({ component: "hooks" });
   // Consensus: one decider per partition this replica holds, each fed by its partition's results
   // straight from JetStream (never waiting on ClickHouse), its open incidents kept in NATS KV.
@@ -297,8 +308,6 @@ async function main(): Promise<void> {
     onWarmedUp: (lease, open) => relayReannounce(open, lease),
   });
   // Incidents opened inside a maintenance window are held back from hooks (see HOOKS.md).
-  const labels = followCheckLabels(registry);
-  life.onStop(() => labels.stop());
   const maintenanceGate = createMaintenanceGate({
     windows: () => maintenance.current(),
     labelsOf: labels.labelsOf,
