@@ -24,6 +24,20 @@ const GETTABLE: Record<string, { path: string; columns: string[] }> = {
 };
 const STATUS_COLUMNS = ["checkId", "state", "since", "reason", "regions"];
 
+/** A status as a table row: `since` as a date, regions as `region=state`. */
+function statusRow(s: unknown): Record<string, unknown> {
+  const o = (typeof s === "object" && s !== null ? s : {}) as Record<string, unknown>;
+  const regions = (typeof o.regions === "object" && o.regions !== null ? o.regions : {}) as Record<
+    string,
+    { state?: string }
+  >;
+  return {
+    ...o,
+    since: typeof o.since === "number" ? new Date(o.since).toISOString() : "",
+    regions: Object.fromEntries(Object.entries(regions).map(([r, v]) => [r, v.state ?? ""])),
+  };
+}
+
 interface Globals {
   url?: string;
   token?: string;
@@ -146,7 +160,7 @@ export function program(): Command {
           "GET",
           `/v1/checks/${encodeURIComponent(check)}/status`,
         );
-        out(render(answer.body, o.output, STATUS_COLUMNS));
+        out(render(o.output === "table" ? statusRow(answer.body) : answer.body, o.output, STATUS_COLUMNS));
         return;
       }
       const answer = await api.call("status", "GET", "/v1/status");
@@ -155,7 +169,7 @@ export function program(): Command {
         out(render(body, o.output, STATUS_COLUMNS));
         return;
       }
-      out(render(body.checks ?? [], "table", STATUS_COLUMNS));
+      out(render((body.checks ?? []).map(statusRow), "table", STATUS_COLUMNS));
       if (Array.isArray(body.unavailablePartitions) && body.unavailablePartitions.length > 0)
         err(
           `partitions whose owner did not answer: ${body.unavailablePartitions.join(", ")} (their checks show unknown)`,

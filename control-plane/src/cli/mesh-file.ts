@@ -88,9 +88,14 @@ function withEpochTimes(w: Json, where: string): Json {
 
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-/** True when `v` is a `{fromEnv: NAME}` reference. */
-function isFromEnv(v: unknown): v is { fromEnv: string } {
-  return isObject(v) && Object.keys(v).length === 1 && typeof v.fromEnv === "string";
+/** True when `v` is a `{fromEnv: NAME}` reference (`as: number` for a numeric field such as a port). */
+function isFromEnv(v: unknown): v is { fromEnv: string; as?: "number" } {
+  return (
+    isObject(v) &&
+    typeof v.fromEnv === "string" &&
+    Object.keys(v).every((k) => k === "fromEnv" || k === "as") &&
+    (v.as === undefined || v.as === "number")
+  );
 }
 
 /**
@@ -105,7 +110,16 @@ export function resolveEnv(value: unknown, env: NodeJS.ProcessEnv, path: string)
       throw new CliError(`${path}: environment variable ${name} is not set (the file references it)`);
     return v;
   };
-  if (isFromEnv(value)) return lookup(value.fromEnv);
+  if (isFromEnv(value)) {
+    const text = lookup(value.fromEnv);
+    if (value.as !== "number") return text;
+    const n = Number(text);
+    if (text.trim() === "" || !Number.isFinite(n))
+      throw new CliError(
+        `${path}: environment variable ${value.fromEnv} must be a number, got ${JSON.stringify(text)}`,
+      );
+    return n;
+  }
   if (typeof value === "string") return value.replace(ENV_REF, (_m, name: string) => lookup(name));
   if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, env, `${path}[${i}]`));
   if (isObject(value))
