@@ -39,6 +39,7 @@ describe("loadConfig", () => {
       agentNatsCredsTtlMs: 900_000,
       jetstreamReplicas: 1,
       partitions: 16,
+      eventsClientBuffer: 1000,
       replicaId: expect.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
     });
   });

@@ -60,6 +60,8 @@ export interface Config {
   partitions: number;
   /** PROBEMESH_REPLICA_ID: this replica's id in the partition leases. @default `<hostname>-<pid>` (made a valid token) */
   replicaId: string;
+  /** PROBEMESH_EVENTS_CLIENT_BUFFER: events a GET /v1/events client may have waiting before it is cut off. @default 1000 */
+  eventsClientBuffer: number;
 }
 
 /** Default of every optional variable, by env name. */
@@ -74,6 +76,7 @@ export const CONFIG_DEFAULTS = {
   PROBEMESH_AGENT_NATS_CREDS_TTL_SECONDS: "900",
   PROBEMESH_JETSTREAM_REPLICAS: "1",
   PROBEMESH_PARTITIONS: "16",
+  PROBEMESH_EVENTS_CLIENT_BUFFER: "1000",
 } as const;
 
 /**
@@ -196,6 +199,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!/^\d{1,4}$/.test(rawPartitions) || partitions < 1 || partitions > MAX_PARTITIONS)
     problems.add("PROBEMESH_PARTITIONS", `must be a whole number between 1 and ${MAX_PARTITIONS}`);
 
+  const rawBuffer = get("PROBEMESH_EVENTS_CLIENT_BUFFER");
+  const eventsClientBuffer = Number(rawBuffer);
+  if (!/^\d{1,6}$/.test(rawBuffer) || eventsClientBuffer < 1)
+    problems.add("PROBEMESH_EVENTS_CLIENT_BUFFER", "must be a whole number of events between 1 and 999999");
+
   const rawReplicas = get("PROBEMESH_JETSTREAM_REPLICAS");
   const jetstreamReplicas = Number(rawReplicas);
   if (!/^[1-5]$/.test(rawReplicas))
@@ -218,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jetstreamReplicas,
     partitions,
     replicaId,
+    eventsClientBuffer,
     natsUrl,
     clickhouseUrl,
     clickhouseDatabase,

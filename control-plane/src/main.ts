@@ -2,7 +2,7 @@
 // probemesh-control-plane: reads the config once, wires every part with explicit dependencies,
 // and shuts down cleanly on SIGINT/SIGTERM.
 import { hostname } from "node:os";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino, type Logger } from "pino";
 import { createAgentDirectory } from "./agents/nats-agents.js";
@@ -29,12 +29,20 @@ import { createConsensusCluster } from "./consensus/cluster.js";
 import { createIncidentKv, openIncidentBucket } from "./consensus/incident-kv.js";
 import { jetStreamFeed } from "./consensus/result-feed.js";
 import { createPartitionLeases } from "./cluster/leases.js";
-import { forwardedStatus, localOrForwarded, serveStatus } from "./cluster/status-forwarding.js";
+import {
+  allStatuses,
+  forwardedStatus,
+  forwardedStatuses,
+  localOrForwarded,
+  serveStatus,
+} from "./cluster/status-forwarding.js";
 import type { PartitionLease } from "./cluster/types.js";
 import type { Outage, Transition } from "./consensus/types.js";
 import { createDegradedAnnouncements, openDegradedBucket } from "./consensus/degraded-announcements.js";
 import { createHooks } from "./hooks/hooks.js";
 import { createHookRelay } from "./hooks/relay.js";
+import { createEventPublisher, ensureEventsStream } from "./events/events-stream.js";
+import { createEventHub } from "./events/live-feed.js";
 import { createMaintenanceGate } from "./maintenance/hook-gate.js";
 import { createSecretBox } from "./trust/secret-box.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
@@ -197,6 +205,7 @@ async function main(): Promise<void> {
     async () => {
       const m = await jetstreamManager(nc);
       await ensureResultsStream(m, { replicas });
+      await ensureEventsStream(m, { replicas });
       return m;
     },
   );
@@ -287,6 +296,8 @@ async function main(): Promise<void> {
     fence: leases.fence,
   });
   const hooksLog = log.child({ component: "hooks" });
+  // Live events (GET /v1/events): what this replica decides goes to the events stream while it holds the lease.
+  const events = createEventPublisher({ js: jetstream(nc), leases, log });
   // Consensus: one decider per partition this replica holds, each fed by its partition's results
   // straight from JetStream (never waiting on ClickHouse), its open incidents kept in NATS KV.
   // The relay is created below; transitions reach it through this indirection.
@@ -302,7 +313,10 @@ async function main(): Promise<void> {
     incidents: createIncidentKv(() => openIncidentBucket(nc, replicas)),
     outageStore,
     log,
-    onTransition: (t, fence) => relayTransition(t, fence),
+    onTransition: (t, fence) => {
+      if ("checkId" in t) events.statusChanged(t, fence, consensus.status(t.checkId));
+      return relayTransition(t, fence);
+    },
     // A taken-over partition's open incidents are announced again (same ids: JetStream drops what the
     // previous owner already enqueued); what it decided but died before enqueuing goes out now.
     onWarmedUp: (lease, open) => relayReannounce(open, lease),
@@ -334,7 +348,7 @@ async function main(): Promise<void> {
           }),
         ]),
     },
-    hooks,
+    hooks: events.announcing(hooks),
     leases,
     owner: (checkId) => (consensus.decides(checkId) ? "mine" : checks.get(checkId) ? "elsewhere" : "gone"),
     maintenance: maintenanceGate,
@@ -357,6 +371,14 @@ async function main(): Promise<void> {
     forwarded: forwardedStatus({ nc, partitionOf: consensus.partitionOfCheck }),
   });
 
+  const eventHub = createEventHub({
+    js: jetstream(nc),
+    jsm,
+    checkOf: checks.get,
+    log,
+    maxBuffered: config.eventsClientBuffer,
+  });
+
   const identities = createCheckIdentityStore({ client: store.client, log });
   const app = createApi({
     config,
@@ -370,6 +392,14 @@ async function main(): Promise<void> {
     agentHealth: (id) => consensus.agent(id),
     hooks,
     maintenance,
+    events: eventHub,
+    statuses: (ids) =>
+      allStatuses(ids, {
+        leases,
+        partitionOf: consensus.partitionOfCheck,
+        local: consensus.status,
+        forwarded: forwardedStatuses({ nc }),
+      }),
     consensus: {
       status,
       outageStore,
@@ -389,6 +419,8 @@ async function main(): Promise<void> {
     ...(trust.tls ? { tls: trust.tls } : {}),
   });
   life.onStop(() => apiServer.close());
+  // Stops run in reverse: event streams end first, so closing the server does not wait on them.
+  life.onStop(() => eventHub.stop());
 
   await retryUntilAborted({ what: "starting hook deliveries", log: hooksLog, signal: life.signal }, () =>
     hooks.start(),

@@ -19,6 +19,8 @@ import type { MaintenanceRegistry } from "../maintenance/registry.js";
 import { createMaintenanceRoutes } from "./maintenance-routes.js";
 import { documenting, NO_TOKEN, openApiDocument } from "./openapi.js";
 import { createPublicRoutes } from "./public-routes.js";
+import { createStatusRoutes, type StatusRoutesOptions } from "./status-routes.js";
+import { createEventsRoutes, type EventsRoutesOptions } from "./events-routes.js";
 import { createTokensRoutes } from "./tokens-routes.js";
 import { requestLog } from "./request-log.js";
 import { validationHook } from "./validation-hook.js";
@@ -67,6 +69,16 @@ export interface ApiOptions {
    * @default not served
    */
   maintenance?: MaintenanceRegistry;
+  /**
+   * Every check's status at once (GET /v1/status): one request per partition to its owner.
+   * @default not served
+   */
+  statuses?: StatusRoutesOptions["statuses"];
+  /**
+   * Live events (GET /v1/events, Server-Sent Events; the only route taking `?token=`).
+   * @default not served
+   */
+  events?: EventsRoutesOptions["hub"];
 }
 
 /** Counters of the API. */
@@ -134,6 +146,7 @@ export function createApi(opts: ApiOptions): Api {
     bearerAuth({
       authenticate: tokenAuthenticator(opts.config.apiToken, (t) => opts.apiTokens.authenticate(t)),
       anonymous: (c) => c.req.path.startsWith("/v1/public/"),
+      queryToken: (c) => c.req.path === "/v1/events",
       onReject: countRejected,
     }),
     bodyLimit({
@@ -166,6 +179,19 @@ export function createApi(opts: ApiOptions): Api {
     v1.route("/checks", consensus.checks);
     v1.route("/outages", consensus.outages);
   }
+  // /v1/status (every check's verdict)
+  if (opts.statuses)
+    v1.route(
+      "/status",
+      createStatusRoutes({
+        registry: opts.registry,
+        statuses: opts.statuses,
+        ...(maintenance ? { maintenanceWindows: () => maintenance.current() } : {}),
+        now,
+      }),
+    );
+  // /v1/events (Server-Sent Events)
+  if (opts.events) v1.route("/events", createEventsRoutes({ hub: opts.events, log: opts.log }));
   // /v1/agents, /v1/agents/{id} (admin)
   v1.route(
     "/agents",

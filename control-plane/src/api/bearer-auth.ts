@@ -46,6 +46,11 @@ export interface BearerAuthOptions {
    * token all the same, so a wrong token never passes silently. @default none
    */
   anonymous?: (c: Context) => boolean;
+  /**
+   * Requests that may carry their token as `?token=` instead of the Authorization header (EventSource
+   * cannot send headers); the request log never logs query strings. @default none
+   */
+  queryToken?: (c: Context) => boolean;
   /** Called for every request rejected with 401, e.g. to count it. @default does nothing */
   onReject?: (c: Context) => void;
 }
@@ -62,7 +67,8 @@ export function bearerAuth(opts: BearerAuthOptions): MiddlewareHandler {
       await next();
       return;
     }
-    const token = bearerToken(header);
+    const token =
+      header === undefined && opts.queryToken?.(c) ? c.req.query("token") || undefined : bearerToken(header);
     const principal = token === undefined ? undefined : opts.authenticate(token);
     if (!principal) {
       opts.onReject?.(c);

@@ -328,7 +328,8 @@ function orNull(ms: number): number | null {
   return ms > 0 ? ms : null;
 }
 
-function statusJson(s: CheckStatus): Record<string, unknown> {
+/** A status as the API shows it (GET /v1/checks/{id}/status, GET /v1/status). */
+export function statusJson(s: CheckStatus): Record<string, unknown> {
   const regions: Record<string, unknown> = {};
   for (const [name, r] of Object.entries(s.regions)) regions[name] = regionJson(r);
   return {
@@ -356,7 +357,8 @@ function regionJson(r: RegionStatus): unknown {
   };
 }
 
-function emptyStatus(policy: CheckPolicy): CheckStatus {
+/** The status of a check its engine has not seen yet. */
+export function emptyStatus(policy: Pick<CheckPolicy, "checkId" | "regions">): CheckStatus {
   const regions: Record<string, RegionStatus> = {};
   for (const name of policy.regions) {
     regions[name] = {

@@ -35,6 +35,9 @@ function fullApi(apiTokens: ApiTokens = createMemoryApiTokens()): Api {
     log,
     hooks,
     maintenance: createMemoryMaintenanceRegistry(),
+    statuses: async () => ({ statuses: new Map(), unavailablePartitions: [] }),
+    // An event feed that has already ended: the walk's GET /v1/events closes at once.
+    events: { subscribe: async () => ({ take: async () => [], close: () => {}, ended: "stopped", onEnd: () => {} }) },
     consensus: {
       engine: { status: () => undefined },
       outageStore: {

@@ -4,7 +4,7 @@ import type { Msg, MsgCallback, NatsConnection, Subscription } from "@nats-io/tr
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { CheckStatus } from "../consensus/types.js";
-import { localOrForwarded, serveStatus, statusSubject } from "./status-forwarding.js";
+import { allStatuses, localOrForwarded, serveStatus, statusSubject } from "./status-forwarding.js";
 import type { LeaseLossReason, PartitionLease, PartitionLeases } from "./types.js";
 
 const log = pino({ level: "silent" });
@@ -112,7 +112,7 @@ describe("serveStatus (the owner side)", () => {
     expect(await n.request("probemesh.control.status.3", { checkId: "web" })).toEqual({ status: status("web") });
     expect(await n.request("probemesh.control.status.3", { checkId: "other" })).toEqual({ status: null });
     expect(await n.request("probemesh.control.status.3", "not json")).toEqual({
-      error: 'request must be {"checkId": string}',
+      error: 'request must be {"checkId": string} or {"checkIds": string[]} (at most 200)',
     });
     l.expire();
     expect(await n.request("probemesh.control.status.3", { checkId: "web" })).toBe("silence");
@@ -156,5 +156,44 @@ describe("localOrForwarded", () => {
     expect(forwarded).toEqual(["api", "web"]);
     // An unknown check has no partition: nothing to forward.
     expect((await lookup("nope"))?.reason).toBe("local");
+  });
+});
+
+describe("bulk status (GET /v1/status)", () => {
+  it('the owner answers {"checkIds"} with every status at once', async () => {
+    const l = testLeases([{ partition: 4, epoch: 1 }]);
+    const n = fakeNats();
+    serveStatus({ nc: n.nc, leases: l.leases, status: (id) => (id === "web" ? status(id) : undefined), log });
+    expect(await n.request("probemesh.control.status.4", { checkIds: ["web", "gone"] })).toEqual({
+      statuses: { web: status("web"), gone: null },
+    });
+    const tooMany = Array.from({ length: 201 }, (_, i) => `c${i}`);
+    expect(await n.request("probemesh.control.status.4", { checkIds: tooMany })).toHaveProperty("error");
+  });
+
+  it("reads owned partitions locally, asks each other partition once, and lists those whose owner is silent", async () => {
+    const l = testLeases([{ partition: 1, epoch: 4 }]);
+    const partitionOf = (id: string) => ({ a: 1, b: 2, c: 2, d: 3 })[id];
+    const asked: [number, readonly string[]][] = [];
+    const got = await allStatuses(["a", "b", "c", "d", "nope"], {
+      leases: l.leases,
+      partitionOf,
+      local: (id) => ({ ...status(id), reason: "local" }),
+      forwarded: async (p, ids) => {
+        asked.push([p, ids]);
+        if (p === 3) throw new Error("timeout");
+        return Object.fromEntries(ids.map((id) => [id, { ...status(id), reason: "forwarded" }]));
+      },
+    });
+    expect(asked.sort()).toEqual([
+      [2, ["b", "c"]],
+      [3, ["d"]],
+    ]);
+    expect(got.unavailablePartitions).toEqual([3]);
+    expect(got.statuses.get("a")?.reason).toBe("local");
+    expect(got.statuses.get("c")?.reason).toBe("forwarded");
+    expect(got.statuses.has("d")).toBe(false);
+    expect(got.statuses.has("nope")).toBe(true);
+    expect(got.statuses.get("nope")).toBeUndefined();
   });
 });

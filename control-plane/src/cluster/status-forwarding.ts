@@ -17,11 +17,21 @@ export function statusSubject(partition: number): string {
 /** The status of one check, wherever its partition is owned; undefined when nothing is known of it. */
 export type StatusLookup = (checkId: string) => Promise<CheckStatus | undefined>;
 
-/** A request: `{"checkId"}`. A reply: `{"status": CheckStatus | null}`, or `{"error"}` when the owner failed. */
+/**
+ * A request: `{"checkId"}`, or `{"checkIds": [...]}` for many checks of the partition at once (GET
+ * /v1/status). A reply: `{"status": CheckStatus | null}`, `{"statuses": {<checkId>: CheckStatus | null}}`,
+ * or `{"error"}` when the owner failed.
+ */
 interface StatusReply {
   status?: CheckStatus | null;
+  statuses?: Record<string, CheckStatus | null>;
   error?: string;
 }
+
+/** Most check ids one bulk status request names (callers split larger partitions). */
+export const MAX_BULK_STATUS_IDS = 200;
+
+const validCheckId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 256;
 
 /** Counters of {@link serveStatus}. */
 export interface StatusServerStats {
@@ -66,15 +76,24 @@ export function serveStatus({
   const stats: StatusServerStats = { answered: 0, notOwner: 0, malformed: 0, failed: 0 };
 
   async function answer(partition: number, m: Msg): Promise<void> {
-    let checkId: unknown;
+    let req: { checkId?: unknown; checkIds?: unknown } = {};
     try {
-      checkId = (m.json<{ checkId?: unknown }>() ?? {}).checkId;
+      req = m.json<typeof req>() ?? {};
     } catch {
-      checkId = undefined;
+      req = {};
     }
-    if (typeof checkId !== "string" || checkId.length === 0 || checkId.length > 256) {
+    const { checkId, checkIds } = req;
+    const bulk =
+      Array.isArray(checkIds) && checkIds.length <= MAX_BULK_STATUS_IDS && checkIds.every(validCheckId)
+        ? checkIds
+        : undefined;
+    if (!validCheckId(checkId) && !bulk) {
       stats.malformed++;
-      m.respond(JSON.stringify({ error: 'request must be {"checkId": string}' } satisfies StatusReply));
+      m.respond(
+        JSON.stringify({
+          error: `request must be {"checkId": string} or {"checkIds": string[]} (at most ${MAX_BULK_STATUS_IDS})`,
+        } satisfies StatusReply),
+      );
       return;
     }
     if (!leases.holds(partition)) {
@@ -83,12 +102,16 @@ export function serveStatus({
     }
     let reply: StatusReply;
     try {
-      reply = { status: (await status(checkId)) ?? null };
+      if (bulk) {
+        const statuses: Record<string, CheckStatus | null> = {};
+        for (const id of bulk) statuses[id] = (await status(id)) ?? null;
+        reply = { statuses };
+      } else reply = { status: (await status(checkId as string)) ?? null };
       stats.answered++;
     } catch (err) {
       stats.failed++;
       const message = err instanceof Error ? err.message : String(err);
-      slog.warn({ partition, checkId, err: message }, "status lookup failed");
+      slog.warn({ partition, checkId, checks: bulk?.length, err: message }, "status lookup failed");
       reply = { error: message };
     }
     m.respond(JSON.stringify(reply));
@@ -202,4 +225,88 @@ export function localOrForwarded({
     if (partition === undefined || leases.holds(partition)) return local(checkId);
     return forwarded(checkId);
   };
+}
+
+/** The statuses of many checks of one partition (null: nothing known of it); throws when its owner does not answer. */
+export type PartitionStatusLookup = (
+  partition: number,
+  checkIds: readonly string[],
+) => Promise<Record<string, CheckStatus | null>>;
+
+/**
+ * The caller side of bulk status: asks the owner of `partition` for its checks' statuses, in requests
+ * of at most {@link MAX_BULK_STATUS_IDS} ids sent together. Throws when any is not answered within `timeoutMs`.
+ */
+export function forwardedStatuses({
+  nc,
+  timeoutMs = 1000,
+}: {
+  nc: NatsConnection;
+  /** How long to wait for the owner. @default 1000 */
+  timeoutMs?: number;
+}): PartitionStatusLookup {
+  return async (partition, checkIds) => {
+    const chunks: string[][] = [];
+    for (let i = 0; i < checkIds.length; i += MAX_BULK_STATUS_IDS)
+      chunks.push(checkIds.slice(i, i + MAX_BULK_STATUS_IDS));
+    const replies = await Promise.all(
+      chunks.map(async (ids) => {
+        const m = await nc.request(statusSubject(partition), JSON.stringify({ checkIds: ids }), { timeout: timeoutMs });
+        const reply = m.json<StatusReply>();
+        if (typeof reply !== "object" || reply === null || typeof reply.statuses !== "object" || !reply.statuses)
+          throw new UnavailableError(
+            `the owner of partition ${partition} failed: ${typeof reply?.error === "string" ? reply.error : "malformed reply"}`,
+          );
+        return reply.statuses;
+      }),
+    );
+    return Object.assign({}, ...replies) as Record<string, CheckStatus | null>;
+  };
+}
+
+/** What {@link allStatuses} found: every asked check's status (undefined: nothing known) and the partitions nobody answered for. */
+export interface AllStatuses {
+  statuses: Map<string, CheckStatus | undefined>;
+  unavailablePartitions: number[];
+}
+
+/**
+ * The statuses of many checks, one bulk request per partition in parallel: local for the partitions
+ * this replica holds, from their owners otherwise. A partition whose owner does not answer is listed
+ * in `unavailablePartitions` (its checks are left out of `statuses`), never an error for the whole.
+ */
+export async function allStatuses(
+  checkIds: readonly string[],
+  {
+    leases,
+    partitionOf,
+    local,
+    forwarded,
+  }: {
+    leases: Pick<PartitionLeases, "holds">;
+    partitionOf: (checkId: string) => number | undefined;
+    local: (checkId: string) => CheckStatus | undefined;
+    forwarded: PartitionStatusLookup;
+  },
+): Promise<AllStatuses> {
+  const statuses = new Map<string, CheckStatus | undefined>();
+  const byPartition = new Map<number, string[]>();
+  for (const id of checkIds) {
+    const p = partitionOf(id);
+    if (p === undefined) statuses.set(id, undefined);
+    else if (leases.holds(p)) statuses.set(id, local(id));
+    else byPartition.set(p, [...(byPartition.get(p) ?? []), id]);
+  }
+  const unavailablePartitions: number[] = [];
+  await Promise.all(
+    [...byPartition].map(async ([p, ids]) => {
+      try {
+        const got = await forwarded(p, ids);
+        for (const id of ids) statuses.set(id, got[id] ?? undefined);
+      } catch {
+        unavailablePartitions.push(p);
+      }
+    }),
+  );
+  return { statuses, unavailablePartitions: unavailablePartitions.sort((a, b) => a - b) };
 }

@@ -1,0 +1,297 @@
+// GET /v1/status and GET /v1/events as a dashboard uses them, on a secure mesh of two replicas (HTTPS,
+// tokens, operator-mode NATS): every check's verdict from either replica whatever partitions it owns,
+// a target's flip seen live on the replica that does not decide it, a resume that gets exactly what
+// was missed, and a client too slow to read cut off while another keeps receiving.
+import { readFileSync } from "node:fs";
+import { request, type IncomingMessage } from "node:https";
+import { jetstream } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { API_TOKEN, startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
+import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
+
+const REGIONS = ["eu-west", "us-east"] as const;
+/** Events a client may have waiting on the control plane before it is cut off (PROBEMESH_EVENTS_CLIENT_BUFFER). */
+const CLIENT_BUFFER = 50;
+/** Deadline for a flip to reach the stream on a loaded 2-core box. */
+const DEADLINE_MS = 30_000;
+
+interface SseEvent {
+  id: string;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** A GET /v1/events client reading over HTTPS, as EventSource would (token in the query). */
+interface SseClient {
+  readonly events: SseEvent[];
+  readonly status: number;
+  /** Resolves when the server ended the stream. */
+  readonly ended: Promise<void>;
+  /** Stops reading the socket (a slow client); `resume()` reads again. */
+  pause(): void;
+  resume(): void;
+  close(): void;
+}
+
+/** The bootstrap token of the mesh's control planes (init wrote it). */
+let token = API_TOKEN;
+
+function openEvents(cp: ControlPlane, ca: Buffer, query = "", lastEventId?: string): Promise<SseClient> {
+  return new Promise((resolve, reject) => {
+    const events: SseEvent[] = [];
+    let endedResolve!: () => void;
+    const ended = new Promise<void>((r) => (endedResolve = r));
+    const sep = query === "" ? "?" : "&";
+    const req = request(
+      `${cp.api}/v1/events${query}${sep}token=${encodeURIComponent(token)}`,
+      { ca, headers: lastEventId ? { "last-event-id": lastEventId } : {} },
+      (res: IncomingMessage) => {
+        let pending = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          pending += chunk;
+          let i;
+          while ((i = pending.indexOf("\n\n")) >= 0) {
+            const block = pending.slice(0, i);
+            pending = pending.slice(i + 2);
+            const e: Partial<SseEvent> = {};
+            for (const line of block.split("\n")) {
+              if (line.startsWith("id: ")) e.id = line.slice(4);
+              else if (line.startsWith("event: ")) e.event = line.slice(7);
+              else if (line.startsWith("data: ")) e.data = JSON.parse(line.slice(6)) as Record<string, unknown>;
+            }
+            if (e.event) events.push(e as SseEvent);
+          }
+        });
+        const end = () => endedResolve();
+        res.on("end", end);
+        res.on("close", end);
+        res.on("error", end);
+        resolve({
+          events,
+          status: res.statusCode ?? 0,
+          ended,
+          pause: () => void res.pause(),
+          resume: () => void res.resume(),
+          close: () => req.destroy(),
+        });
+      },
+    );
+    req.on("error", (err) => {
+      endedResolve();
+      reject(err);
+    });
+    req.end();
+  });
+}
+
+interface StatusList {
+  generatedAt: number;
+  checks: { checkId: string; state: string; name: string; labels: Record<string, string>; regions: object }[];
+  unavailablePartitions: number[];
+}
+
+describe("GET /v1/status and GET /v1/events across replicas", () => {
+  let mesh: Mesh;
+  let ca: Buffer;
+  let web: FlipTarget;
+  let api: FlipTarget;
+  let db: FlipTarget;
+
+  beforeAll(async () => {
+    [web, api, db] = await Promise.all([startFlipTarget(), startFlipTarget(), startFlipTarget()]);
+    mesh = await startMesh({
+      regions: REGIONS,
+      replicas: 2,
+      env: { PROBEMESH_EVENTS_CLIENT_BUFFER: String(CLIENT_BUFFER) },
+    });
+    ca = readFileSync(mesh.secureNats!.caFile);
+    token = mesh.secureNats!.env.PROBEMESH_API_TOKEN ?? API_TOKEN;
+    const check = (id: string, target: FlipTarget, extra: Record<string, unknown>) => ({
+      id,
+      type: "http",
+      intervalMs: 1000,
+      timeoutMs: 500,
+      http: { url: `http://127.0.0.1:${target.port}/` },
+      ...extra,
+    });
+    for (const c of [
+      check("web", web, { labels: { team: "web" } }),
+      check("api", api, { labels: { team: "api" }, regions: ["us-east"] }),
+      check("db", db, { labels: { team: "web" } }),
+    ]) {
+      const res = await mesh.cp.request("/v1/checks", { method: "POST", body: JSON.stringify(c) });
+      expect(res.status, await res.clone().text()).toBe(201);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await mesh?.dispose();
+    for (const t of [web, api, db]) t?.close();
+  });
+
+  const explain = (err: unknown): never => {
+    throw new Error(`${String(err)}\n${mesh.diagnostics()}`);
+  };
+  const list = async (cp: ControlPlane, query = "") => {
+    const res = await cp.request(`/v1/status${query}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    return (await res.json()) as StatusList;
+  };
+
+  it("either replica lists every check with its verdict; filters by state, label and region", async () => {
+    for (const cp of mesh.replicas)
+      await waitFor(
+        "every check up on this replica",
+        async () => {
+          const l = await list(cp);
+          return l.checks.length === 3 && l.checks.every((c) => c.state === "up") ? l : undefined;
+        },
+        DEADLINE_MS,
+        250,
+      ).catch(explain);
+    const all = await list(mesh.replicas[1]!);
+    expect(all.checks.map((c) => c.checkId)).toEqual(["api", "db", "web"]);
+    expect(all.unavailablePartitions).toEqual([]);
+    expect(all.checks[2]).toMatchObject({ name: "web", labels: { team: "web" } });
+    const ids = async (q: string) => (await list(mesh.replicas[1]!, q)).checks.map((c) => c.checkId);
+    expect(await ids("?label=team=web")).toEqual(["db", "web"]);
+    expect(await ids("?region=eu-west")).toEqual(["db", "web"]);
+    expect(await ids("?state=down")).toEqual([]);
+    expect(await ids("?state=up,down&label=team=api")).toEqual(["api"]);
+    const trimmed = await list(mesh.replicas[0]!, "?region=us-east&label=team=api");
+    expect(Object.keys(trimmed.checks[0]!.regions)).toEqual(["us-east"]);
+    expect((await mesh.cp.request("/v1/status?state=sideways")).status).toBe(400);
+  });
+
+  let watcher: SseClient;
+
+  it("a target's flip reaches an SSE client on either replica within seconds (status and transition)", async () => {
+    const clients = await Promise.all(mesh.replicas.map((cp) => openEvents(cp, ca)));
+    const filtered = await openEvents(mesh.replicas[1]!, ca, "?types=status&label=team=api");
+    watcher = await openEvents(mesh.replicas[0]!, ca);
+    for (const c of [...clients, filtered, watcher]) expect(c.status).toBe(200);
+    const missing = await openEvents(mesh.replicas[0]!, ca, "?types=nope");
+    expect(missing.status).toBe(400);
+    // Token in neither the header nor the query: 401.
+    const anonymous = await fetchStatus(mesh.cp, ca, "/v1/events");
+    expect(anonymous).toBe(401);
+
+    const flippedAt = Date.now();
+    web.healthy = false;
+    for (const c of clients) {
+      const opened = await waitFor(
+        "outage.opened of web",
+        () =>
+          c.events.find((e) => e.event === "transition" && e.data.type === "outage.opened" && e.data.checkId === "web"),
+        DEADLINE_MS,
+        100,
+      ).catch(explain);
+      expect(opened.data).toMatchObject({ checkId: "web", data: { checkId: "web", state: "down" } });
+      expect(typeof opened.id).toBe("string");
+      const down = c.events.find((e) => e.event === "status" && e.data.checkId === "web" && e.data.state === "down");
+      expect(down?.data).toMatchObject({ checkId: "web", state: "down", regions: { "eu-west": { state: "down" } } });
+    }
+    // Seconds, not the deadline: failure threshold 2 at a 1 s interval, plus ingest and the stream.
+    expect(Date.now() - flippedAt).toBeLessThan(DEADLINE_MS);
+    // The filtered client saw nothing of web.
+    expect(filtered.events.filter((e) => e.data.checkId !== "api" || e.event !== "status")).toEqual([]);
+    for (const c of [...clients, filtered, missing]) c.close();
+  });
+
+  it("a client back with Last-Event-ID gets exactly the events it missed", async () => {
+    const before = watcher.events.length;
+    const lastSeenId = watcher.events.at(-1)!.id;
+    web.healthy = true;
+    await waitFor(
+      "outage.resolved of web",
+      () =>
+        watcher.events.find(
+          (e) => e.event === "transition" && e.data.type === "outage.resolved" && e.data.checkId === "web",
+        ),
+      DEADLINE_MS,
+      100,
+    ).catch(explain);
+    // Let the status changes and deliveries that follow the recovery arrive too.
+    await new Promise((r) => setTimeout(r, 2000));
+    const missed = watcher.events.slice(before);
+    expect(missed.length).toBeGreaterThan(0);
+    const resumed = await openEvents(mesh.replicas[1]!, ca, "", lastSeenId);
+    await waitFor("the missed events", () => resumed.events.length >= missed.length || undefined, DEADLINE_MS, 100);
+    await new Promise((r) => setTimeout(r, 1000));
+    const key = (e: SseEvent) => `${e.event} ${JSON.stringify(e.data)}`;
+    // Exactly those: none twice, none left out (newer ones may follow both).
+    const got = resumed.events.slice(0, missed.length).map(key).sort();
+    expect(got).toEqual(missed.map(key).sort());
+    expect(resumed.events.slice(missed.length).map(key)).toEqual(watcher.events.slice(before + missed.length).map(key));
+    resumed.close();
+  });
+
+  it("a client that stops reading is disconnected while another keeps receiving", async () => {
+    const slow = await openEvents(mesh.replicas[1]!, ca);
+    const fast = await openEvents(mesh.replicas[1]!, ca);
+    slow.pause();
+    // A burst of status events (as owners publish them) larger than the socket buffers and the
+    // client's allowance: 4000 of ~1.3 KB.
+    const nc = await waitFor(
+      "a NATS connection",
+      () => mesh.secureNats!.connect().catch(() => undefined),
+      DEADLINE_MS,
+      500,
+    );
+    const js = jetstream(nc);
+    const pad = "x".repeat(1200);
+    const BURST = 4000;
+    for (let i = 0; i < BURST; i += 500)
+      await Promise.all(
+        Array.from({ length: Math.min(500, BURST - i) }, (_, j) =>
+          js.publish(
+            "probemesh.events.status.burst",
+            JSON.stringify({ checkId: `burst-${i + j}`, state: "up", since: null, regions: {}, pad }),
+          ),
+        ),
+      );
+    await nc.close();
+    await waitFor(
+      "the fast client got the whole burst",
+      () => fast.events.find((e) => e.data.checkId === `burst-${BURST - 1}`),
+      DEADLINE_MS,
+      100,
+    ).catch(explain);
+    await waitFor(
+      "the replica cut the slow client off",
+      () => mesh.replicas[1]!.proc.output().includes("too slow"),
+      DEADLINE_MS,
+      200,
+    ).catch(explain);
+    slow.resume();
+    await Promise.race([
+      slow.ended,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("the slow client's stream did not end")), 15_000)),
+    ]);
+    expect(slow.events.length).toBeLessThan(BURST);
+    // The other client still receives live events.
+    const n = fast.events.length;
+    web.healthy = false;
+    await waitFor(
+      "a live event after the burst",
+      () => fast.events.slice(n).find((e) => e.data.checkId === "web"),
+      DEADLINE_MS,
+      100,
+    ).catch(explain);
+    fast.close();
+    watcher.close();
+  });
+});
+
+/** The status of a GET over HTTPS trusting `ca`, without a token. */
+function fetchStatus(cp: ControlPlane, ca: Buffer, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${cp.api}${path}`, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
