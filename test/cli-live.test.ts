@@ -85,7 +85,7 @@ describe("probemesh status and events, live", () => {
     await new Promise((r) => setTimeout(r, 2000));
     target.healthy = false;
     await waitFor("status event web down", seen("down"), 60_000, 200).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n--- events stdout ---\n${out}\n--- stderr ---\n${err}\n${mesh.diagnostics(3000)}`);
+      throw new Error(`${String(e)}\n--- events stdout ---\n${out}\n--- stderr ---\n${err}\n${mesh.diagnostics(12000)}`);
     });
     // A transition carries the hook event envelope (check id in `data.data` as hooks get it, or at its top).
     const transitionOf = (l: Line) => {
@@ -115,7 +115,7 @@ describe("probemesh status and events, live", () => {
       90_000,
       200,
     ).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n--- events stdout ---\n${out}\n--- stderr ---\n${err}\n${mesh.diagnostics(3000)}`);
+      throw new Error(`${String(e)}\n--- events stdout ---\n${out}\n--- stderr ---\n${err}\n${mesh.diagnostics(12000)}`);
     });
     expect(err).toContain("reconnecting");
     const ids = lines().map((l) => l.id);

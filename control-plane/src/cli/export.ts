@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import { isObject, KINDS, API_VERSION, type Json, type Kind, type MeshFile } from "./mesh-file.js";
-import { MAP_FIELDS, MASK, withoutReadOnly } from "./plan.js";
+import { isEmpty, MAP_FIELDS, MASK, withoutReadOnly } from "./plan.js";
 
 const WHOLE_SECRET = /^(?:whsec_)?\*\*\*$/;
 
@@ -32,24 +32,12 @@ function fileValue(v: unknown, path: string[], inMap: boolean): unknown {
     const out: Json = {};
     for (const [k, item] of Object.entries(v)) {
       const kept = fileValue(item, [...path, k], MAP_FIELDS.has(k));
-      if (!inMap && isDropped(kept)) continue;
+      if (!inMap && isEmpty(kept)) continue;
       out[k] = kept;
     }
     return out;
   }
   return v;
-}
-
-function isDropped(v: unknown): boolean {
-  return (
-    v === undefined ||
-    v === null ||
-    v === "" ||
-    v === false ||
-    v === 0 ||
-    (Array.isArray(v) && v.length === 0) ||
-    (isObject(v) && Object.keys(v).length === 0)
-  );
 }
 
 /** A stored object as a mesh file lists it (maintenance times as ISO-8601 dates). */

@@ -37,7 +37,8 @@ export function withoutReadOnly(kind: Kind, obj: Json): Json {
   return out;
 }
 
-function isEmpty(v: unknown): boolean {
+/** True for a value the API treats as unset: absent, null, "", false, 0, [] or {}. */
+export function isEmpty(v: unknown): boolean {
   return (
     v === undefined ||
     v === null ||
