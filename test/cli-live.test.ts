@@ -76,7 +76,7 @@ describe("probemesh status and events, live", () => {
   });
 
   it("events follows transitions and status changes, across a control-plane restart", async () => {
-    follower = spawn(process.execPath, [CLI, "events", "--label", "team=web", "-o", "json"], { env });
+    follower = spawn(process.execPath, [CLI, "events", "-o", "json"], { env });
     follower.stdout!.on("data", (c: Buffer) => (out += c.toString()));
     follower.stderr!.on("data", (c: Buffer) => (err += c.toString()));
     const seen = (state: string) => () =>
@@ -85,7 +85,9 @@ describe("probemesh status and events, live", () => {
     await new Promise((r) => setTimeout(r, 2000));
     target.healthy = false;
     await waitFor("status event web down", seen("down"), 60_000, 200).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n--- events stdout ---\n${out}\n--- stderr ---\n${err}\n${mesh.diagnostics(12000)}`);
+      throw new Error(
+        `${String(e)}\n--- events stdout ---\n${out}\n--- stderr ---\n${err}\n${mesh.diagnostics(12000)}`,
+      );
     });
     // A transition carries the hook event envelope (check id in `data.data` as hooks get it, or at its top).
     const transitionOf = (l: Line) => {
@@ -115,7 +117,9 @@ describe("probemesh status and events, live", () => {
       90_000,
       200,
     ).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n--- events stdout ---\n${out}\n--- stderr ---\n${err}\n${mesh.diagnostics(12000)}`);
+      throw new Error(
+        `${String(e)}\n--- events stdout ---\n${out}\n--- stderr ---\n${err}\n${mesh.diagnostics(12000)}`,
+      );
     });
     expect(err).toContain("reconnecting");
     const ids = lines().map((l) => l.id);
