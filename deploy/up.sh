@@ -165,26 +165,10 @@ for spec in eu-west:aws us-east:gcp ap-south:hetzner; do
     PROBEMESH_STATE_DIR="$mesh/agents/$region" start "agent-$region" node agent/dist/main.js
 done
 
-# Demo checks (created once; kept in NATS KV across restarts of the mesh).
-PROBEMESH_API_TOKEN=$admin_token node - "$api" "$demo_http_port" "$demo_tcp_port" <<'JS'
-const [api, httpPort, tcpPort] = process.argv.slice(2);
-const checks = [
-  { id: "demo-web", type: "http", intervalMs: 2000, timeoutMs: 1000, http: { url: `http://127.0.0.1:${httpPort}/`, expectStatus: ["2xx"] } },
-  { id: "demo-health", type: "http", intervalMs: 2000, timeoutMs: 1000, http: { url: `http://127.0.0.1:${httpPort}/health`, bodyContains: "ok" } },
-  { id: "demo-tcp", type: "tcp", intervalMs: 5000, timeoutMs: 1000, tcp: { host: "127.0.0.1", port: Number(tcpPort) } },
-];
-for (const c of checks) {
-  const res = await fetch(`${api}/v1/checks`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${process.env.PROBEMESH_API_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(c),
-  });
-  if (res.status !== 201 && res.status !== 409) {
-    console.error(`creating ${c.id}: ${res.status} ${await res.text()}`);
-    process.exit(1);
-  }
-}
-JS
+# Demo checks, hooks and a maintenance window as code (deploy/mesh.yaml), applied with the CLI:
+# idempotent, so a restart changes nothing; kept in NATS KV across restarts of the mesh.
+MESH_DEMO_HTTP_PORT=$demo_http_port MESH_DEMO_TCP_PORT=$demo_tcp_port PROBEMESH_URL=$api PROBEMESH_TOKEN=$admin_token \
+  PROBEMESH_CA_FILE="$trust/ca.pem" node control-plane/dist/cli/main.js apply -f deploy/mesh.yaml >&2
 
 if ((cp_replicas == 1)); then
   cp_lines="  API            $api   (TLS; CA: $trust/ca.pem)
@@ -213,7 +197,11 @@ $nats_line
   demo target    http://127.0.0.1:$demo_http_port/  (POST /toggle flips /health between 200 and 503)
   logs           $mesh/logs/
 
-Try (after: set -a; . $trust/control-plane.env; set +a):
+Try the CLI (after: export PROBEMESH_URL=$api PROBEMESH_CA_FILE=$trust/ca.pem; PROBEMESH_TOKEN from the env file):
+  node control-plane/dist/cli/main.js status
+  node control-plane/dist/cli/main.js events
+  node control-plane/dist/cli/main.js export
+or curl (after: set -a; . $trust/control-plane.env; set +a):
   curl -s --cacert $trust/ca.pem -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/checks
   curl -s --cacert $trust/ca.pem -H "authorization: Bearer \$PROBEMESH_API_TOKEN" $api/v1/agents
   curl -s --cacert $trust/ca.pem -H "authorization: Bearer \$PROBEMESH_API_TOKEN" "$api/v1/checks/demo-web/results?limit=5"

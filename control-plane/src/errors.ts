@@ -58,6 +58,34 @@ export class ConflictError extends ProbemeshError {
   }
 }
 
+/**
+ * A conditional write (`If-Match`) whose version is no longer the stored one: someone changed the
+ * object since it was read. Maps to HTTP 412; `details.etag` is the current version.
+ */
+export class PreconditionFailedError extends ProbemeshError {
+  override name = "PreconditionFailedError";
+  constructor(kind: string, id: string, current: number | undefined) {
+    super(
+      "failed_precondition",
+      `${kind} ${JSON.stringify(id)} changed since it was read (If-Match does not name its current version` +
+        `${current !== undefined ? ` "${current}"` : ""}): read it again and retry`,
+      { kind, id, ...(current !== undefined ? { etag: `"${current}"` } : {}) },
+    );
+  }
+}
+
+/** Only these revisions of an object may be changed (from `If-Match`); absent = any. */
+export interface WriteCondition {
+  /** The KV revision (ETag) the writer read; a write of any other version fails with {@link PreconditionFailedError}. */
+  ifRevision?: number;
+}
+
+/** Throws {@link PreconditionFailedError} when `revision` is not the one `cond` names. */
+export function assertRevision(kind: string, id: string, revision: number, cond: WriteCondition | undefined): void {
+  if (cond?.ifRevision !== undefined && cond.ifRevision !== revision)
+    throw new PreconditionFailedError(kind, id, revision);
+}
+
 /** A dependency (NATS, ClickHouse) is unavailable. Maps to HTTP 503. */
 export class UnavailableError extends ProbemeshError {
   override name = "UnavailableError";

@@ -293,11 +293,15 @@ async function main(): Promise<void> {
   // time (sources are filled in below as the parts are created), histograms fed by their hooks.
   const metricsSources: ControlPlaneMetricsSources = { consumerPending: consumerPending(jsm) };
   const metrics = createControlPlaneMetrics({ sources: metricsSources, checkLabels: config.metricsCheckLabels });
+  // Check labels (maintenance windows and hook selectors pick checks by them).
+  const labels = followCheckLabels(registry);
+  life.onStop(() => labels.stop());
   const hooks = createHooks({
     nc,
     log,
     secrets,
     checks: registry,
+    labelsOf: labels.labelsOf,
     options: { replicas },
     fence: leases.fence,
     onDelivery: metrics.onDelivery,
@@ -331,8 +335,6 @@ async function main(): Promise<void> {
     onWarmedUp: (lease, open) => relayReannounce(open, lease),
   });
   // Incidents opened inside a maintenance window are held back from hooks (see HOOKS.md).
-  const labels = followCheckLabels(registry);
-  life.onStop(() => labels.stop());
   const maintenanceGate = createMaintenanceGate({
     windows: () => maintenance.current(),
     labelsOf: labels.labelsOf,

@@ -10,6 +10,7 @@ import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import type { CheckRegistry } from "../registry/types.js";
 import type { ResultStore } from "../store/types.js";
 import { CheckIdParams } from "./check-id-param.js";
+import { ETAG_HEADER, etagOf, IF_MATCH_DESCRIPTION, IfMatchHeaders, writeCondition } from "./etag.js";
 import { errorResponses } from "./error-schema.js";
 import { bodyReadByHandler, documenting, requires } from "./openapi.js";
 import { maskUrlQuery } from "../trust/url-query.js";
@@ -71,7 +72,10 @@ const getCheck = createRoute({
   summary: "Get a check",
   ...requires("read"),
   request: { params: CheckIdParams },
-  responses: { 200: json(CheckJson, "The check, secrets masked"), ...errorResponses(400, 401, 403, 404, 503) },
+  responses: {
+    200: { ...json(CheckJson, "The check, secrets masked"), headers: ETAG_HEADER },
+    ...errorResponses(400, 401, 403, 404, 503),
+  },
 });
 
 const replaceCheck = createRoute({
@@ -82,15 +86,20 @@ const replaceCheck = createRoute({
   summary: "Replace a check",
   description:
     "Secrets sent back masked (`***`, as a GET shows them) keep their stored values. " +
-    "The type and the uid cannot change (400 naming `type` or `uid`): delete and create the check instead.",
+    "The type and the uid cannot change (400 naming `type` or `uid`): delete and create the check instead. " +
+    IF_MATCH_DESCRIPTION,
   ...requires("write"),
   request: {
     params: CheckIdParams,
+    headers: IfMatchHeaders,
     body: bodyReadByHandler("CheckReplace", "The check; a body id must match the path"),
   },
   responses: {
-    200: json(CheckJson, "The new version; `warnings` when the mesh cannot run it as written"),
-    ...errorResponses(400, 401, 403, 404, 413, 503),
+    200: {
+      ...json(CheckJson, "The new version; `warnings` when the mesh cannot run it as written"),
+      headers: ETAG_HEADER,
+    },
+    ...errorResponses(400, 401, 403, 404, 412, 413, 503),
   },
 });
 
@@ -100,9 +109,10 @@ const deleteCheck = createRoute({
   path: "/{id}",
   tags,
   summary: "Delete a check",
+  description: IF_MATCH_DESCRIPTION,
   ...requires("write"),
-  request: { params: CheckIdParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 503) },
+  request: { params: CheckIdParams, headers: IfMatchHeaders },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 412, 503) },
 });
 
 /**
@@ -150,6 +160,7 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
     const { id } = c.req.valid("param");
     const record = await registry.get(id);
     if (!record) throw new NotFoundError("check", id);
+    c.header("ETag", etagOf(record.revision));
     return c.json(checkToJson(record), 200);
   });
 
@@ -165,12 +176,14 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
       dependencies: await dependencies(),
     });
     if (!existing) throw new NotFoundError("check", id);
-    const record = await registry.replace(restoreMaskedSecrets(next, existing.check));
+    const record = await registry.replace(restoreMaskedSecrets(next, existing.check), writeCondition(c, "check", id));
+    c.header("ETag", etagOf(record.revision));
     return c.json(await written(record), 200);
   });
 
   app.openapi(deleteCheck, async (c) => {
-    await registry.delete(c.req.valid("param").id);
+    const { id } = c.req.valid("param");
+    await registry.delete(id, writeCondition(c, "check", id));
     return c.body(null, 204);
   });
 

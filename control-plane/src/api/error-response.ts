@@ -16,6 +16,7 @@ const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
   permission_denied: 403,
   not_found: 404,
   conflict: 409,
+  failed_precondition: 412,
   payload_too_large: 413,
   unavailable: 503,
 };
@@ -27,6 +28,7 @@ const CODE_OF_STATUS: Record<number, string> = {
   404: "not_found",
   405: "method_not_allowed",
   409: "conflict",
+  412: "failed_precondition",
   413: "payload_too_large",
   503: "unavailable",
 };

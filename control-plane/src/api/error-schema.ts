@@ -12,6 +12,7 @@ export const ErrorSchema = z
           "not_found",
           "method_not_allowed",
           "conflict",
+          "failed_precondition",
           "payload_too_large",
           "unavailable",
           "internal",
@@ -55,6 +56,7 @@ const WHY: Record<number, string> = {
   403: "The token lacks the scope this route needs",
   404: "No such check",
   409: "A check with this id exists",
+  412: "`If-Match` names a version that is no longer the stored one (someone changed it since it was read); `details.etag` is the current one",
   413: "Request body too large",
   503: "A dependency (NATS, ClickHouse) is unavailable; try again later",
 };

@@ -3,6 +3,7 @@ import type { Env, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import { NotFoundError, ProbemeshError, ValidationError } from "../errors.js";
+import { ETAG_HEADER, etagOf, IF_MATCH_DESCRIPTION, IfMatchHeaders, writeCondition } from "./etag.js";
 import { DeliverySchema, HookSchema, TestEventResultSchema } from "../hooks/hook-response-schemas.js";
 import { HookInputSchema } from "../hooks/hook-schema.js";
 import type { Hooks } from "../hooks/hooks.js";
@@ -147,7 +148,7 @@ const getHook = createRoute({
   summary: "Get a hook",
   request: { params: IdParams },
   responses: {
-    200: hookJson("The hook, secrets masked"),
+    200: { ...hookJson("The hook, secrets masked"), headers: ETAG_HEADER },
     ...errors({
       400: "Invalid id",
       401: "Missing or wrong token",
@@ -164,15 +165,16 @@ const replaceHook = createRoute({
   tags,
   ...requires("admin"),
   summary: "Replace a hook",
-  description: "A GET body may be sent back: masked secrets keep their stored values. The type cannot change.",
-  request: { params: IdParams, body: hookBody },
+  description: `A GET body may be sent back: masked secrets keep their stored values. The type cannot change. ${IF_MATCH_DESCRIPTION}`,
+  request: { params: IdParams, headers: IfMatchHeaders, body: hookBody },
   responses: {
-    200: hookJson("The hook"),
+    200: { ...hookJson("The hook"), headers: ETAG_HEADER },
     ...errors({
       400: "Invalid hook",
       401: "Missing or wrong token",
       403: "The token lacks the admin scope",
       404: "No such hook",
+      412: "If-Match names another version than the stored one",
       413: "Body too large",
     }),
   },
@@ -185,7 +187,8 @@ const deleteHook = createRoute({
   tags,
   ...requires("admin"),
   summary: "Delete a hook",
-  request: { params: IdParams },
+  description: IF_MATCH_DESCRIPTION,
+  request: { params: IdParams, headers: IfMatchHeaders },
   responses: {
     204: { description: "Deleted" },
     ...errors({
@@ -193,6 +196,7 @@ const deleteHook = createRoute({
       401: "Missing or wrong token",
       403: "The token lacks the admin scope",
       404: "No such hook",
+      412: "If-Match names another version than the stored one",
     }),
   },
 });
@@ -285,6 +289,7 @@ export function createHooksApi(opts: HooksApiOptions): OpenAPIHono {
     const { id } = c.req.valid("param");
     const record = await hooks.registry.get(id);
     if (!record) throw new NotFoundError("hook", id);
+    c.header("ETag", etagOf(record.revision));
     return c.json(publicHook(record), 200);
   });
 
@@ -294,14 +299,15 @@ export function createHooksApi(opts: HooksApiOptions): OpenAPIHono {
     const existing = await hooks.registry.get(id);
     if (!existing) throw new NotFoundError("hook", id);
     const { hook, generatedSecret } = validateHook(body, { mode: "replace", id, existing: existing.hook });
-    const record = await hooks.registry.replace(hook);
+    const record = await hooks.registry.replace(hook, writeCondition(c, "hook", id));
     log.info({ hookId: id, type: hook.type }, "hook replaced");
+    c.header("ETag", etagOf(record.revision));
     return c.json({ ...publicHook(record), ...(generatedSecret ? { secret: generatedSecret } : {}) }, 200);
   });
 
   app.openapi(deleteHook, async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await hooks.registry.delete(id))) throw new NotFoundError("hook", id);
+    if (!(await hooks.registry.delete(id, writeCondition(c, "hook", id)))) throw new NotFoundError("hook", id);
     log.info({ hookId: id }, "hook deleted");
     return c.body(null, 204);
   });

@@ -1,16 +1,17 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Logger } from "pino";
-import { NotFoundError } from "../errors.js";
+import { NotFoundError, ValidationError } from "../errors.js";
 import { HOOK_ID_PATTERN } from "../hooks/hook-schema.js";
 import type { MaintenanceRecord, MaintenanceRegistry } from "../maintenance/registry.js";
 import { MaintenanceWindowBody, validateMaintenanceWindow } from "../maintenance/window-schema.js";
 import { errorResponses } from "./error-schema.js";
+import { ETAG_HEADER, etagOf, IF_MATCH_DESCRIPTION, IfMatchHeaders, writeCondition } from "./etag.js";
 import { bodyReadByHandler, documenting, requires } from "./openapi.js";
 import { readJson } from "./read-json.js";
 
 /** Options of {@link createMaintenanceRoutes}. */
 export interface MaintenanceRoutesOptions {
-  maintenance: Pick<MaintenanceRegistry, "create" | "get" | "list" | "delete">;
+  maintenance: Pick<MaintenanceRegistry, "create" | "get" | "list" | "replace" | "delete">;
   /** Parent logger; the routes log as `component: "maintenance-api"`. */
   log: Logger;
 }
@@ -87,7 +88,25 @@ const getWindow = createRoute({
   summary: "Get a maintenance window",
   ...requires("read"),
   request: { params: IdParams },
-  responses: { 200: json(MaintenanceWindowJson, "The window"), ...errorResponses(400, 401, 403, 404, 503) },
+  responses: {
+    200: { ...json(MaintenanceWindowJson, "The window"), headers: ETAG_HEADER },
+    ...errorResponses(400, 401, 403, 404, 503),
+  },
+});
+
+const replaceWindow = createRoute({
+  operationId: "replaceMaintenanceWindow",
+  method: "put",
+  path: "/{id}",
+  tags,
+  summary: "Replace a maintenance window",
+  description: `A body id must match the path; \`createdAt\` (as a GET shows it) is ignored. ${IF_MATCH_DESCRIPTION}`,
+  ...requires("write"),
+  request: { params: IdParams, headers: IfMatchHeaders, body: bodyReadByHandler("MaintenanceWindow", "The window") },
+  responses: {
+    200: { ...json(MaintenanceWindowJson, "The new version"), headers: ETAG_HEADER },
+    ...errorResponses(400, 401, 403, 404, 412, 413, 503),
+  },
 });
 
 const deleteWindow = createRoute({
@@ -96,10 +115,10 @@ const deleteWindow = createRoute({
   path: "/{id}",
   tags,
   summary: "Delete a maintenance window",
-  description: "Ends it now: an outage it held back that is still open is announced.",
+  description: `Ends it now: an outage it held back that is still open is announced. ${IF_MATCH_DESCRIPTION}`,
   ...requires("write"),
-  request: { params: IdParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 503) },
+  request: { params: IdParams, headers: IfMatchHeaders },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 412, 503) },
 });
 
 function recordJson(r: MaintenanceRecord): unknown {
@@ -107,7 +126,7 @@ function recordJson(r: MaintenanceRecord): unknown {
 }
 
 /**
- * Maintenance windows, mounted at /v1/maintenance: POST /, GET /, GET|DELETE /{id}. Guards (token
+ * Maintenance windows, mounted at /v1/maintenance: POST /, GET /, GET|PUT|DELETE /{id}. Guards (token
  * for writes, body limit) and error shaping come from the root.
  */
 export function createMaintenanceRoutes(opts: MaintenanceRoutesOptions): OpenAPIHono {
@@ -127,12 +146,38 @@ export function createMaintenanceRoutes(opts: MaintenanceRoutesOptions): OpenAPI
     const { id } = c.req.valid("param");
     const record = await maintenance.get(id);
     if (!record) throw new NotFoundError("maintenance window", id);
+    c.header("ETag", etagOf(record.revision));
     return c.json(recordJson(record), 200);
+  });
+
+  app.openapi(replaceWindow, async (c) => {
+    const { id } = c.req.valid("param");
+    const body = await readJson(c);
+    if (typeof body === "object" && body !== null && !Array.isArray(body)) {
+      const { createdAt: _createdAt, ...rest } = body as Record<string, unknown>;
+      if (rest.id !== undefined && rest.id !== id)
+        throw new ValidationError(
+          `invalid maintenance window: id: must match the id in the path (${JSON.stringify(id)})`,
+          {
+            field: "id",
+            problems: [{ field: "id", message: `must match the id in the path (${JSON.stringify(id)})` }],
+          },
+        );
+      const record = await maintenance.replace(
+        validateMaintenanceWindow({ ...rest, id }),
+        writeCondition(c, "maintenance window", id),
+      );
+      c.header("ETag", etagOf(record.revision));
+      return c.json(recordJson(record), 200);
+    }
+    validateMaintenanceWindow(body);
+    throw new ValidationError("invalid maintenance window: must be a JSON object");
   });
 
   app.openapi(deleteWindow, async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await maintenance.delete(id))) throw new NotFoundError("maintenance window", id);
+    if (!(await maintenance.delete(id, writeCondition(c, "maintenance window", id))))
+      throw new NotFoundError("maintenance window", id);
     return c.body(null, 204);
   });
 

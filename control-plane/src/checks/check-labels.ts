@@ -1,8 +1,11 @@
 import type { CheckRegistry } from "../registry/types.js";
 
+/** Deleted checks whose labels are remembered (their last events still reach hooks selecting by label). */
+const REMEMBERED_DELETED = 1024;
+
 /** The labels of every live check, kept in step with the registry (synchronous reads). */
 export interface CheckLabels {
-  /** The labels of a check, or undefined when it has none or does not exist. */
+  /** The labels of a check (or of one of the last deleted), or undefined when it has none or is unknown. */
   labelsOf(checkId: string): Readonly<Record<string, string>> | undefined;
   stop(): void;
 }
@@ -14,10 +17,19 @@ export function followCheckLabels(registry: Pick<CheckRegistry, "watch">): Check
     if (Object.keys(value).length > 0) labels.set(id, value);
     else labels.delete(id);
   };
+  const deleted = new Map<string, Readonly<Record<string, string>>>();
   const watch = registry.watch((change) => {
-    if (change.type === "upsert") set(change.record.check.id, change.record.check.labels);
-    else labels.delete(change.id);
+    if (change.type === "upsert") {
+      deleted.delete(change.record.check.id);
+      set(change.record.check.id, change.record.check.labels);
+      return;
+    }
+    const last = labels.get(change.id);
+    labels.delete(change.id);
+    if (!last) return;
+    deleted.set(change.id, last);
+    if (deleted.size > REMEMBERED_DELETED) deleted.delete(deleted.keys().next().value as string);
   });
   for (const r of watch.checks) set(r.check.id, r.check.labels);
-  return { labelsOf: (id) => labels.get(id), stop: () => watch.stop() };
+  return { labelsOf: (id) => labels.get(id) ?? deleted.get(id), stop: () => watch.stop() };
 }

@@ -46,6 +46,10 @@ export const DEFAULT_QUORUM = "majority";
 export const MAX_DEPENDS_ON = 32;
 /** Most labels on one check. */
 export const MAX_LABELS = 32;
+/** Longest check name. */
+export const MAX_NAME = 200;
+/** Longest check description. */
+export const MAX_DESCRIPTION = 2000;
 
 const QUORUM_MESSAGE = 'must be "majority", "all", "any" or a number of regions between 1 and 1000';
 const STATUS_MESSAGE = 'must be a status code between 100 and 599 or a class "1xx".."5xx"';
@@ -235,6 +239,13 @@ function checkShape(id: z.ZodType<string>) {
   return {
     id: id.openapi({ example: "web", pattern: rule.CHECK_ID_PATTERN.source }),
     type: requiredText({ max: 16, rule: oneOf(CHECK_TYPES) }).openapi({ enum: [...CHECK_TYPES] }),
+    name: text({ max: MAX_NAME }).openapi({
+      description: `display name, at most ${MAX_NAME} characters`,
+      example: "Web front",
+    }),
+    description: text({ max: MAX_DESCRIPTION }).openapi({
+      description: `what the check watches and why, at most ${MAX_DESCRIPTION} characters`,
+    }),
     intervalMs: int(MIN_INTERVAL_MS, MAX_INTERVAL_MS, DEFAULT_INTERVAL_MS),
     timeoutMs: boundedLater(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS).openapi({
       description: `at most intervalMs; default ${DEFAULT_TIMEOUT_MS} bounded by intervalMs`,

@@ -51,15 +51,15 @@ export function recordingIdentities(registry: CheckRegistry, opts: RecordingIden
       await record(created.check, created.createdAt, null, created.createdAt);
       return created;
     },
-    async replace(check) {
+    async replace(check, cond) {
       // Its target may have changed: the history shows the newest.
-      const replaced = await registry.replace(check);
+      const replaced = await registry.replace(check, cond);
       await record(replaced.check, replaced.createdAt, null, replaced.updatedAt);
       return replaced;
     },
-    async delete(id) {
+    async delete(id, cond) {
       const before = await registry.get(id);
-      await registry.delete(id);
+      await registry.delete(id, cond);
       const at = Math.max(now(), before?.updatedAt ?? 0, before?.createdAt ?? 0);
       if (before) await record(before.check, before.createdAt, at, at);
     },

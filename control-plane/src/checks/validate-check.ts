@@ -162,6 +162,8 @@ function toCheck(body: CheckBodyOutput, id: string): Check {
   const init: MessageInitShape<typeof CheckSchema> = {
     id,
     type: body.type,
+    name: body.name,
+    description: body.description,
     intervalMs,
     timeoutMs,
     regions: body.regions,

@@ -38,6 +38,7 @@ export const HookSchema = z
     previousSecrets: z.array(masked(SECRET_MASK)).optional(),
     events: z.array(z.enum(HOOK_EVENT_TYPES)),
     checks: z.array(z.string()),
+    selector: z.record(z.string(), z.string()),
     cooldownMs: z.number().int(),
     minHoldMs: z.number().int(),
     dryRun: z.boolean(),

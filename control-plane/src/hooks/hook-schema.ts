@@ -380,8 +380,13 @@ export function hookInputSchema(ctx: HookSchemaContext) {
         example: ["outage.opened", "outage.resolved"],
       }),
       checks: list({ maxItems: 256, maxLength: 63, rule: rule.checkId, unique: true }).openapi({
-        description: "Check ids the hook is for; empty = every check.",
+        description: "Check ids the hook is for; empty = every check (or the checks `selector` picks).",
         example: ["web"],
+      }),
+      selector: stringMap({ maxEntries: 32, maxValueLength: 63, keyRule: rule.labelKey }).openapi({
+        description:
+          "Check labels the hook is for (`{key: value}`, all must match); an alternative to `checks` (not both). Empty = every check.",
+        example: { team: "web" },
       }),
       cooldownMs: int(0, 86_400_000, 0),
       minHoldMs: int(0, 86_400_000, 0),
@@ -391,10 +396,20 @@ export function hookInputSchema(ctx: HookSchemaContext) {
       ...ownOptions,
       ...readOnly,
     })
-    .superRefine((_v, c) => {
+    .superRefine((v, c) => {
       // A bad path id is the caller's own problem; the routes refuse it before reading the body.
       const problem = ctx.mode === "replace" ? hookIdRule(ctx.pathId ?? "") : undefined;
       if (problem) c.addIssue({ code: "custom", message: problem, path: ["id"] });
+      const given = (typeof v === "object" && v !== null ? v : {}) as { checks?: unknown; selector?: unknown };
+      const selector = given.selector;
+      const hasSelector = typeof selector === "object" && selector !== null && Object.keys(selector).length > 0;
+      if (Array.isArray(given.checks) && given.checks.length > 0 && hasSelector)
+        c.addIssue({
+          code: "custom",
+          message:
+            "must not be given with `checks`: a hook selects checks by id (`checks`) or by label (`selector`), not both",
+          path: ["selector"],
+        });
     }, ALWAYS);
   return schema.transform((v): Hook => {
     const hook: Hook = {
@@ -406,6 +421,7 @@ export function hookInputSchema(ctx: HookSchemaContext) {
       previousSecrets: v.previousSecrets,
       events: v.events.length > 0 ? (v.events as HookEventType[]) : defaultEvents,
       checks: v.checks,
+      selector: v.selector,
       cooldownMs: v.cooldownMs,
       minHoldMs: v.minHoldMs,
       dryRun: v.dryRun,

@@ -27,7 +27,7 @@ import type { FenceJudge } from "./fence.js";
 import { eventTime } from "./guardrails.js";
 import { createKvHookStateStore, HOOK_STATE_BUCKET, type HookStateStore } from "./hook-state.js";
 import { createKvHookRegistry, HOOKS_BUCKET, type HookRegistry } from "./registry.js";
-import { wants } from "./subscription.js";
+import { wants, type LabelsOf } from "./subscription.js";
 import type { DeliveryRecord, HookEvent } from "./types.js";
 import { validateEvent } from "./validate-event.js";
 
@@ -91,6 +91,8 @@ export interface Hooks {
   readonly stats: HooksStats;
 }
 
+const noLabels: LabelsOf = () => undefined;
+
 interface Parts {
   js: JetStreamClient;
   registry: HookRegistry;
@@ -104,6 +106,7 @@ export function createHooks({
   log,
   secrets,
   checks,
+  labelsOf,
   fence,
   onDelivery,
   now = Date.now,
@@ -118,6 +121,11 @@ export function createHooks({
    * state is dead-lettered. Without it, check ids of queued deliveries are not validated.
    */
   checks?: KnownChecks;
+  /**
+   * The labels of a check (or of one just deleted), for hooks with a `selector`. Without it, a hook
+   * with a non-empty selector hears no check events.
+   */
+  labelsOf?: LabelsOf;
   /**
    * Judges fenced deliveries (`leases.fence`): one whose lease was stale when it was enqueued is not
    * attempted but recorded as `fenced`. @default every well-formed fence is current (one replica)
@@ -166,8 +174,8 @@ export function createHooks({
     create: async (h) => (await setup()).registry.create(h),
     get: async (id) => (await setup()).registry.get(id),
     list: async () => (await setup()).registry.list(),
-    replace: async (h) => (await setup()).registry.replace(h),
-    delete: async (id) => (await setup()).registry.delete(id),
+    replace: async (h, cond) => (await setup()).registry.replace(h, cond),
+    delete: async (id, cond) => (await setup()).registry.delete(id, cond),
     disable: async (id, reason) => (await setup()).registry.disable(id, reason),
   };
   const deliveries: DeliveryLog = {
@@ -199,7 +207,7 @@ export function createHooks({
             hlog.warn({ err: errorMessage(err), checkId: event.data.checkId }, "could not record check state"),
           );
       }
-      const targets = (await p.registry.list()).filter((r) => wants(r, event));
+      const targets = (await p.registry.list()).filter((r) => wants(r, event, labelsOf ?? noLabels));
       const result: PublishResult = { eventId: event.id, enqueued: [], duplicates: [] };
       const failed: string[] = [];
       await Promise.all(

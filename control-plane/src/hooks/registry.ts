@@ -1,6 +1,13 @@
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { ConflictError, NotFoundError, UnavailableError } from "../errors.js";
+import {
+  assertRevision,
+  ConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnavailableError,
+  type WriteCondition,
+} from "../errors.js";
 import { openHook, sealHook } from "../trust/hook-secrets.js";
 import { SecretBoxError, type SecretBox } from "../trust/secret-box.js";
 import type { Hook, HookRecord } from "./types.js";
@@ -16,10 +23,10 @@ export interface HookRegistry {
   get(id: string): Promise<HookRecord | undefined>;
   /** Every readable hook, sorted by id (unreadable ones are logged and left out). */
   list(): Promise<HookRecord[]>;
-  /** Replaces a hook (and re-enables it); NotFoundError when absent. */
-  replace(hook: Hook): Promise<HookRecord>;
-  /** Deletes a hook; false when it did not exist. */
-  delete(id: string): Promise<boolean>;
+  /** Replaces a hook (and re-enables it); NotFoundError when absent, PreconditionFailedError when `cond` names another revision. */
+  replace(hook: Hook, cond?: WriteCondition): Promise<HookRecord>;
+  /** Deletes a hook; false when it did not exist. PreconditionFailedError when `cond` names another revision. */
+  delete(id: string, cond?: WriteCondition): Promise<boolean>;
   /** Marks a hook disabled (e.g. its receiver answered 410 Gone); deliveries to it stop until a PUT. */
   disable(id: string, reason: string): Promise<void>;
   /**
@@ -63,7 +70,7 @@ function encode(r: Omit<HookRecord, "revision">, box: SecretBox): string {
 }
 
 function unavailable(err: unknown): never {
-  if (err instanceof ConflictError || err instanceof NotFoundError) throw err;
+  if (err instanceof ConflictError || err instanceof NotFoundError || err instanceof PreconditionFailedError) throw err;
   throw new UnavailableError(`hook registry (NATS KV) failed: ${err instanceof Error ? err.message : String(err)}`, {
     cause: err,
   });
@@ -105,14 +112,22 @@ export function createKvHookRegistry({
     for await (const k of await kv.keys().catch(unavailable)) out.push(k);
     return out;
   }
-  async function update(id: string, change: (r: HookRecord) => Omit<HookRecord, "revision">): Promise<HookRecord> {
+  async function update(
+    id: string,
+    change: (r: HookRecord) => Omit<HookRecord, "revision">,
+    cond?: WriteCondition,
+  ): Promise<HookRecord> {
     const current = await get(id);
     if (!current) throw new NotFoundError("hook", id);
+    assertRevision("hook", id, current.revision, cond);
     const next = change(current);
     try {
       const revision = await kv.update(id, encode(next, secrets), current.revision);
       return { ...next, revision };
     } catch (err) {
+      // Compare-and-set lost: with If-Match, the other writer won (412); without, a plain conflict.
+      if (/wrong last sequence/i.test(String(err)) && cond?.ifRevision !== undefined)
+        throw new PreconditionFailedError("hook", id, undefined);
       if (/wrong last sequence/i.test(String(err)))
         throw new ConflictError(`hook ${JSON.stringify(id)} changed concurrently; retry`);
       return unavailable(err);
@@ -145,14 +160,21 @@ export function createKvHookRegistry({
       );
       return records.filter((r): r is HookRecord => r !== undefined).sort((a, b) => (a.hook.id < b.hook.id ? -1 : 1));
     },
-    async replace(hook) {
-      const rec = await update(hook.id, (r) => ({ hook, createdAt: r.createdAt, updatedAt: now() }));
+    async replace(hook, cond) {
+      const rec = await update(hook.id, (r) => ({ hook, createdAt: r.createdAt, updatedAt: now() }), cond);
       rlog.info({ hookId: hook.id, type: hook.type }, "hook replaced");
       return rec;
     },
-    async delete(id) {
-      if (!(await get(id))) return false;
-      await kv.delete(id).catch(unavailable);
+    async delete(id, cond) {
+      const current = await get(id);
+      if (!current) return false;
+      assertRevision("hook", id, current.revision, cond);
+      await kv
+        .delete(id, cond?.ifRevision !== undefined ? { previousSeq: current.revision } : undefined)
+        .catch((err: unknown) => {
+          if (/wrong last sequence/i.test(String(err))) throw new PreconditionFailedError("hook", id, undefined);
+          return unavailable(err);
+        });
       rlog.info({ hookId: id }, "hook deleted");
       return true;
     },
@@ -214,14 +236,19 @@ export function createMemoryHookRegistry({ now = Date.now }: { now?: () => numbe
     },
     get: async (id) => hooks.get(id),
     list: async () => [...hooks.values()].sort((a, b) => (a.hook.id < b.hook.id ? -1 : 1)),
-    async replace(hook) {
+    async replace(hook, cond) {
       const cur = hooks.get(hook.id);
       if (!cur) throw new NotFoundError("hook", hook.id);
+      assertRevision("hook", hook.id, cur.revision, cond);
       const rec = { hook, createdAt: cur.createdAt, updatedAt: now(), revision: ++revision };
       hooks.set(hook.id, rec);
       return rec;
     },
-    delete: async (id) => hooks.delete(id),
+    async delete(id, cond) {
+      const cur = hooks.get(id);
+      if (cur) assertRevision("hook", id, cur.revision, cond);
+      return hooks.delete(id);
+    },
     async disable(id, reason) {
       const cur = hooks.get(id);
       if (!cur) throw new NotFoundError("hook", id);

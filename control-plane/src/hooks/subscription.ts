@@ -72,8 +72,9 @@ function openingOf(event: HookEvent): HookEventType | undefined {
  * A PagerDuty or Alertmanager hook that heard an incident open also hears it end when it is abandoned
  * or absorbed, and one that heard `check.error` hears `check.error.resolved`, even if it does not list
  * that event (hooks stored before those events existed): a trigger must not stay open for ever.
+ * A hook with a `selector` hears the checks whose labels (`labelsOf`) match it (see {@link selects}).
  */
-export function wants(rec: HookRecord, event: HookEvent): boolean {
+export function wants(rec: HookRecord, event: HookEvent, labelsOf?: LabelsOf): boolean {
   if (rec.disabled) return false;
   if (event.type === "test") return true;
   const { type, events } = rec.hook;
@@ -81,5 +82,26 @@ export function wants(rec: HookRecord, event: HookEvent): boolean {
   const notification = type === "pagerduty" || type === "alertmanager";
   const listed = events.includes(event.type) || (notification && opening !== undefined && events.includes(opening));
   if (!listed || !handles(type, event.type)) return false;
-  return rec.hook.checks.length === 0 || rec.hook.checks.includes(event.data.checkId);
+  if (rec.hook.checks.length > 0 && !rec.hook.checks.includes(event.data.checkId)) return false;
+  return selects(rec.hook.selector, event.data.checkId, labelsOf);
+}
+
+/** The labels a check has (or had, for a check just deleted), or undefined when unknown. */
+export type LabelsOf = (checkId: string) => Readonly<Record<string, string>> | undefined;
+
+/**
+ * True when a hook's `selector` picks the check: every key has the value in the check's labels.
+ * An empty selector picks every check. Without `labelsOf` (a caller that cannot see labels: the
+ * delivery worker re-judging an event already matched when it was enqueued) the selector is not judged.
+ * A check whose labels are unknown is not picked by a non-empty selector.
+ */
+export function selects(
+  selector: Readonly<Record<string, string>> | undefined,
+  checkId: string,
+  labelsOf: LabelsOf | undefined,
+): boolean {
+  const wanted = Object.entries(selector ?? {});
+  if (wanted.length === 0 || !labelsOf) return true;
+  const labels = labelsOf(checkId);
+  return labels !== undefined && wanted.every(([k, v]) => labels[k] === v);
 }

@@ -149,8 +149,10 @@ export interface Hook {
   /** Older secrets still signed with during a rotation. */
   previousSecrets: string[];
   events: HookEventType[];
-  /** Check ids the hook is for; empty = every check. */
+  /** Check ids the hook is for; empty = every check (or those `selector` picks). */
   checks: string[];
+  /** Check labels the hook is for, all must match (an alternative to `checks`); absent or empty = every check. */
+  selector?: Record<string, string>;
   /** Minimum time between two opposite actions of this hook for one check. @default 0 */
   cooldownMs: number;
   /** Minimum time a failover stays in place before a failback is applied. @default 0 */

@@ -70,6 +70,7 @@ export function publicHook(record: {
       : {}),
     events: h.events.filter((e) => e !== "test"),
     checks: h.checks,
+    selector: h.selector ?? {},
     cooldownMs: h.cooldownMs,
     minHoldMs: h.minHoldMs,
     dryRun: h.dryRun,

@@ -2,7 +2,14 @@ import { StorageType } from "@nats-io/jetstream";
 import { type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { ConflictError, UnavailableError } from "../errors.js";
+import {
+  assertRevision,
+  ConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnavailableError,
+  type WriteCondition,
+} from "../errors.js";
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import type { MaintenanceWindow } from "./types.js";
 import { openKvBucket } from "../jetstream/kv.js";
@@ -14,6 +21,8 @@ export const MAINTENANCE_BUCKET = "probemesh_maintenance";
 export interface MaintenanceRecord {
   window: MaintenanceWindow;
   createdAt: number;
+  /** Registry (NATS KV) revision of this version: its ETag. */
+  revision: number;
 }
 
 /** Where maintenance windows live: NATS KV shared by every replica, followed into memory; a memory fake for tests. */
@@ -26,18 +35,24 @@ export interface MaintenanceRegistry {
   get(id: string): Promise<MaintenanceRecord | undefined>;
   /** Every window, sorted by id. */
   list(): Promise<MaintenanceRecord[]>;
-  /** Deletes a window; false when it did not exist. */
-  delete(id: string): Promise<boolean>;
+  /** Replaces a window (compare-and-set); NotFoundError when absent, PreconditionFailedError when `cond` names another revision. */
+  replace(window: MaintenanceWindow, cond?: WriteCondition): Promise<MaintenanceRecord>;
+  /** Deletes a window; false when it did not exist. PreconditionFailedError when `cond` names another revision. */
+  delete(id: string, cond?: WriteCondition): Promise<boolean>;
   /** The windows this replica knows now, without waiting (the hook relay decides synchronously). */
   current(): MaintenanceWindow[];
 }
 
-function decode(text: string): MaintenanceRecord {
-  const s = JSON.parse(text) as MaintenanceRecord;
+type Stored = Omit<MaintenanceRecord, "revision">;
+
+function decode(text: string, revision: number): MaintenanceRecord {
+  const s = JSON.parse(text) as Stored;
   if (typeof s !== "object" || s === null || typeof s.window?.id !== "string" || typeof s.window.from !== "number")
     throw new Error("stored maintenance window is malformed");
-  return s;
+  return { window: s.window, createdAt: s.createdAt, revision };
 }
+
+const encode = (r: Stored): string => JSON.stringify({ window: r.window, createdAt: r.createdAt });
 
 const byId = (a: MaintenanceRecord, b: MaintenanceRecord) => (a.window.id < b.window.id ? -1 : 1);
 
@@ -68,7 +83,7 @@ export function createKvMaintenanceRegistry(opts: KvMaintenanceRegistryOptions):
       return;
     }
     try {
-      known.set(e.key, decode(e.string()));
+      known.set(e.key, decode(e.string(), e.revision));
     } catch (err) {
       known.delete(e.key);
       log.error({ err, windowId: e.key }, "skipping malformed maintenance window");
@@ -79,7 +94,13 @@ export function createKvMaintenanceRegistry(opts: KvMaintenanceRegistryOptions):
     return { kv, follower };
   }
   function unavailable(err: unknown): never {
-    if (err instanceof ConflictError || err instanceof UnavailableError) throw err;
+    if (
+      err instanceof ConflictError ||
+      err instanceof UnavailableError ||
+      err instanceof NotFoundError ||
+      err instanceof PreconditionFailedError
+    )
+      throw err;
     throw new UnavailableError(
       `maintenance registry (NATS KV) failed: ${err instanceof Error ? err.message : String(err)}`,
       { cause: err },
@@ -105,9 +126,11 @@ export function createKvMaintenanceRegistry(opts: KvMaintenanceRegistryOptions):
     },
     async create(window) {
       const s = started();
-      const rec: MaintenanceRecord = { window, createdAt: now() };
+      const stored: Stored = { window, createdAt: now() };
+      let rec: MaintenanceRecord;
       try {
-        const revision = await s.kv.create(window.id, JSON.stringify(rec));
+        const revision = await s.kv.create(window.id, encode(stored));
+        rec = { ...stored, revision };
         await s.follower.waitForRevision(revision, syncTimeoutMs);
       } catch (err) {
         if (/wrong last sequence|key exists/i.test(String(err)))
@@ -128,11 +151,39 @@ export function createKvMaintenanceRegistry(opts: KvMaintenanceRegistryOptions):
       await sync();
       return [...known.values()].sort(byId);
     },
-    async delete(id) {
-      await sync();
-      if (!known.has(id)) return false;
+    async replace(window, cond) {
       const s = started();
-      await s.kv.delete(id).catch(unavailable);
+      const entry = await s.kv.get(window.id).catch(unavailable);
+      if (!entry || entry.operation !== "PUT") throw new NotFoundError("maintenance window", window.id);
+      // Compare-and-set on the revision read: of two writers holding the same ETag, one wins.
+      assertRevision("maintenance window", window.id, entry.revision, cond);
+      const stored: Stored = { window, createdAt: decode(entry.string(), entry.revision).createdAt };
+      try {
+        const revision = await s.kv.update(window.id, encode(stored), entry.revision);
+        await s.follower.waitForRevision(revision, syncTimeoutMs);
+        log.info({ windowId: window.id, from: window.from, to: window.to }, "maintenance window replaced");
+        return { ...stored, revision };
+      } catch (err) {
+        if (/wrong last sequence/i.test(String(err)))
+          throw cond?.ifRevision !== undefined
+            ? new PreconditionFailedError("maintenance window", window.id, undefined)
+            : new ConflictError(`maintenance window ${JSON.stringify(window.id)} changed concurrently; retry`);
+        return unavailable(err);
+      }
+    },
+    async delete(id, cond) {
+      await sync();
+      const current = known.get(id);
+      if (!current) return false;
+      assertRevision("maintenance window", id, current.revision, cond);
+      const s = started();
+      await s.kv
+        .delete(id, cond?.ifRevision !== undefined ? { previousSeq: current.revision } : undefined)
+        .catch((err: unknown) => {
+          if (/wrong last sequence/i.test(String(err)))
+            throw new PreconditionFailedError("maintenance window", id, undefined);
+          return unavailable(err);
+        });
       await sync();
       log.info({ windowId: id }, "maintenance window deleted");
       return true;
@@ -144,19 +195,32 @@ export function createKvMaintenanceRegistry(opts: KvMaintenanceRegistryOptions):
 /** An in-memory {@link MaintenanceRegistry}, for tests and single-process use. */
 export function createMemoryMaintenanceRegistry({ now = Date.now }: { now?: () => number } = {}): MaintenanceRegistry {
   const windows = new Map<string, MaintenanceRecord>();
+  let revision = 0;
   return {
     start: async () => {},
     stop: async () => {},
     async create(window) {
       if (windows.has(window.id))
         throw new ConflictError(`maintenance window ${JSON.stringify(window.id)} already exists`, { id: window.id });
-      const rec = { window, createdAt: now() };
+      const rec = { window, createdAt: now(), revision: ++revision };
       windows.set(window.id, rec);
       return rec;
     },
     get: async (id) => windows.get(id),
     list: async () => [...windows.values()].sort(byId),
-    delete: async (id) => windows.delete(id),
+    async replace(window, cond) {
+      const cur = windows.get(window.id);
+      if (!cur) throw new NotFoundError("maintenance window", window.id);
+      assertRevision("maintenance window", window.id, cur.revision, cond);
+      const rec = { window, createdAt: cur.createdAt, revision: ++revision };
+      windows.set(window.id, rec);
+      return rec;
+    },
+    async delete(id, cond) {
+      const cur = windows.get(id);
+      if (cur) assertRevision("maintenance window", id, cur.revision, cond);
+      return windows.delete(id);
+    },
     current: () => [...windows.values()].map((r) => r.window),
   };
 }

@@ -4,7 +4,7 @@ import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import type { CheckRecord } from "../checks/check-record.js";
 import { assertSameIdentity } from "../checks/validate-check.js";
-import { ConflictError, NotFoundError } from "../errors.js";
+import { assertRevision, ConflictError, NotFoundError } from "../errors.js";
 import { createCheckCache } from "./check-cache.js";
 import { withUid, type CheckRegistry } from "./types.js";
 
@@ -39,14 +39,17 @@ export function createMemoryRegistry({
         throw new ConflictError(`check ${JSON.stringify(check.id)} already exists`, { id: check.id });
       return store(withUid(check, newUid()), 1, now());
     },
-    async replace(check) {
+    async replace(check, cond) {
       const previous = cache.get(check.id);
       if (!previous) throw new NotFoundError("check", check.id);
+      assertRevision("check", check.id, previous.revision, cond);
       assertSameIdentity(previous.check, check);
       return store(withUid(check, previous.check.uid), previous.check.version + 1, previous.createdAt);
     },
-    async delete(id) {
-      if (!cache.get(id)) throw new NotFoundError("check", id);
+    async delete(id, cond) {
+      const previous = cache.get(id);
+      if (!previous) throw new NotFoundError("check", id);
+      assertRevision("check", id, previous.revision, cond);
       cache.apply(++revision, id, undefined);
     },
     get: async (id) => cache.get(id),

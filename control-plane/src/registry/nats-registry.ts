@@ -6,7 +6,15 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { assertSameIdentity } from "../checks/validate-check.js";
-import { ConflictError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
+import {
+  assertRevision,
+  ConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnavailableError,
+  ValidationError,
+  type WriteCondition,
+} from "../errors.js";
 import { SecretBoxError, type SecretBox } from "../trust/secret-box.js";
 import { createCheckCache } from "./check-cache.js";
 import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
@@ -126,7 +134,13 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
     try {
       return await fn(store);
     } catch (err) {
-      if (err instanceof ConflictError || err instanceof NotFoundError || err instanceof ValidationError) throw err;
+      if (
+        err instanceof ConflictError ||
+        err instanceof NotFoundError ||
+        err instanceof ValidationError ||
+        err instanceof PreconditionFailedError
+      )
+        throw err;
       throw new UnavailableError(`check registry ${what} of ${JSON.stringify(id)} failed: ${errorMessage(err)}`, {
         cause: err,
       });
@@ -211,12 +225,14 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       return record;
     },
 
-    async replace(check: Check) {
+    async replace(check: Check, cond?: WriteCondition) {
       const id = check.id;
       const record = await write("replace", id, async (store) => {
         for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
           const entry = await store.get(checkKey(id));
           if (!entry || entry.operation !== "PUT") throw new NotFoundError("check", id);
+          // Compare-and-set below: of two writers holding the same ETag, the loser reads the new revision here.
+          assertRevision("check", id, entry.revision, cond);
           const previous = decodeCheckEntry(entry.string(), entry.revision, box);
           // Checked again here, atomically with the write: a concurrent replace may have raced the API's check.
           assertSameIdentity(previous.check, check);
@@ -240,11 +256,12 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       return record;
     },
 
-    async delete(id: string) {
+    async delete(id: string, cond?: WriteCondition) {
       await write("delete", id, async (store) => {
         for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
           const entry = await store.get(checkKey(id));
           if (!entry || entry.operation !== "PUT") throw new NotFoundError("check", id);
+          assertRevision("check", id, entry.revision, cond);
           try {
             await store.delete(checkKey(id), { previousSeq: entry.revision });
             return;

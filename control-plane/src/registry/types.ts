@@ -1,6 +1,7 @@
 import { clone } from "@bufbuild/protobuf";
 import { CheckSchema, type Check } from "@probemesh/proto";
 import type { CheckRecord } from "../checks/check-record.js";
+import type { WriteCondition } from "../errors.js";
 
 /** One change of the registry, in registry order. `version` is the registry revision after it. */
 export type RegistryChange =
@@ -21,9 +22,9 @@ export interface CheckRegistry {
   /** Stores a new check at version 1 with a new `uid` (any uid given is replaced); ConflictError when the id exists. */
   create(check: Check): Promise<CheckRecord>;
   /** Replaces an existing check, bumping its version; NotFoundError when the id does not exist, ValidationError (field `type` or `uid`) when the type or uid would change; the stored uid is kept. */
-  replace(check: Check): Promise<CheckRecord>;
-  /** Removes a check; NotFoundError when the id does not exist. */
-  delete(id: string): Promise<void>;
+  replace(check: Check, cond?: WriteCondition): Promise<CheckRecord>;
+  /** Removes a check; NotFoundError when the id does not exist. PreconditionFailedError when `cond` names another revision. */
+  delete(id: string, cond?: WriteCondition): Promise<void>;
   /** The check with `id`, or undefined. */
   get(id: string): Promise<CheckRecord | undefined>;
   /** Every check, sorted by id. */
