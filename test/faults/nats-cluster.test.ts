@@ -11,7 +11,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { writeFileSync } from "node:fs";
 import { RESULTS_STREAM } from "@probemesh/proto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, it } from "vitest";
 import {
   outageCase,
   setUpOutageCheck,
