@@ -335,7 +335,9 @@ describe("status forwarding between replicas", () => {
 
   it("GET /v1/checks/:id/status on a replica that does not own the check: forwarded, 503 when nobody owns it", async () => {
     const owner = testLeases({ 3: 7 });
-    serveStatus({ nc: await conn(), leases: owner.leases, status: () => WEB, log: logs.log });
+    const ownerNc = await conn();
+    serveStatus({ nc: ownerNc, leases: owner.leases, status: () => WEB, log: logs.log });
+    await ownerNc.flush(); // its subscription has reached the server
     const mine = testLeases({ 0: 1 });
     const status = localOrForwarded({
       leases: mine.leases,
@@ -404,6 +406,8 @@ describe("status forwarding between replicas", () => {
       conns.push(a, b);
       const owner = testLeases({ 3: 1 });
       serveStatus({ nc: a, leases: owner.leases, status: () => WEB, log: logs.log });
+      // The owner's subscription must have reached the server before the other replica asks.
+      await a.flush();
       expect(await forwardedStatus({ nc: b, partitionOf })("web")).toEqual(WEB);
     } finally {
       for (const nc of conns.splice(0)) if (!nc.isClosed()) await nc.close();
