@@ -113,17 +113,22 @@ let haproxy: HaproxyServer;
 let pdns: PowerdnsServer;
 let bind: BindServer;
 
+/** dedup_keys of PagerDuty test incidents (the trigger and its resolve). */
+const pagerdutyTestKeys = new Set<string>();
+
 const fixtures: Fixture[] = [
   httpFixture("webhook", {}, (b) =>
     b.type === "test" ? "test" : b.type === "outage.opened" ? "failed-over" : "normal",
   ),
-  httpFixture("pagerduty", { pagerduty: { routingKey: "R0UTING0KEY" } }, (b) =>
-    (b.payload as { class?: string } | undefined)?.class === "test"
-      ? "test"
-      : b.event_action === "trigger"
-        ? "failed-over"
-        : "normal",
-  ),
+  // A test event triggers and then resolves its own incident: both are the test, not a change.
+  httpFixture("pagerduty", { pagerduty: { routingKey: "R0UTING0KEY" } }, (b) => {
+    if ((b.payload as { class?: string } | undefined)?.class === "test") {
+      pagerdutyTestKeys.add(String(b.dedup_key));
+      return "test";
+    }
+    if (pagerdutyTestKeys.has(String(b.dedup_key))) return "test";
+    return b.event_action === "trigger" ? "failed-over" : "normal";
+  }),
   httpFixture("alertmanager", { alertmanager: { labels: { team: "sre" } } }, (b) =>
     (b.commonLabels as { alertname?: string }).alertname === "ProbemeshTest"
       ? "test"
