@@ -1,9 +1,13 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createSecretBox, generateKeySpec, parseKeyRing } from "../../trust/secret-box.js";
 import { openHook, sealHook } from "../../trust/hook-secrets.js";
 import type { HookEvent, HookEventType } from "../types.js";
 import { MASK, publicHook, validateHook } from "../validate-hook.js";
-import { slackEscape, slackPayload } from "./slack.js";
+import { createSlackAdapter, slackEscape, slackPayload } from "./slack.js";
+import type { ActionContext } from "./types.js";
 
 const SLACK_URL = "https://hooks.slack.com/services/T000/B000/s3cr3tT0ken";
 const regions = { "eu-west": { state: "down", since: 600 }, "us-east": { state: "up", since: 100 } };
@@ -55,6 +59,13 @@ describe("slackPayload", () => {
     for (const [type, data, head] of heads) expect(textOf(event(type, data)).split("\n")[0]).toContain(head);
     expect(textOf(event("outage.resolved", { resolvedAt: 2000 }))).toContain("Ended: 1970-01-01T00:00:02.000Z");
     expect(textOf(event("check.error", { message: "bad regex" }))).toContain("Message: bad regex");
+  });
+
+  it("names the check (escaped) and its id when it has a name", () => {
+    const p = slackPayload(event("check.degraded", { state: "degraded" }), "A & B");
+    expect(p.text.split("\n")[0]).toBe("Degraded: check A &amp; B is slow");
+    expect(p.text).toContain("Check: web (A &amp; B)");
+    expect(slackPayload(event("check.degraded"), "web").text).toContain("Check: web\n");
   });
 
   it("escapes Slack's control characters in reasons and messages: no link, no mention", () => {
@@ -115,5 +126,71 @@ describe("slack hooks", () => {
     const sealed = sealHook(hook, box);
     expect(JSON.stringify(sealed)).not.toMatch(/s3cr3t|hooks\.slack\.com/);
     expect(openHook(sealed, box)).toEqual({ hook, stale: false });
+  });
+});
+
+describe("the slack adapter", () => {
+  async function receiver() {
+    const got: { headers: Record<string, unknown>; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        got.push({ headers: req.headers, body });
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    return { got, url: `http://127.0.0.1:${port}/services/T/B/tok`, close: () => server.close() };
+  }
+  const ctx = (checkName?: ActionContext["checkName"]): ActionContext => ({
+    signal: AbortSignal.timeout(5000),
+    now: Date.now,
+    log: pino({ level: "silent" }),
+    deliveryId: "d1",
+    checkState: async () => undefined,
+    ...(checkName ? { checkName } : {}),
+  });
+
+  it("POSTs {text, blocks} unsigned, with the check's name (escaped) when the registry knows it", async () => {
+    const rcv = await receiver();
+    try {
+      const { hook } = validateHook({ id: "chat", type: "slack", url: rcv.url }, { mode: "create" });
+      const r = await createSlackAdapter().apply(
+        event("outage.opened"),
+        hook,
+        ctx(async () => "Web <shop>"),
+      );
+      expect(r).toMatchObject({ ok: true, status: 200 });
+      expect(rcv.got).toHaveLength(1);
+      expect(rcv.got[0]?.headers["content-type"]).toBe("application/json");
+      expect(rcv.got[0]?.headers["webhook-signature"]).toBeUndefined();
+      const body = JSON.parse(rcv.got[0]?.body ?? "{}") as { text: string };
+      expect(body.text.split("\n")[0]).toBe("Outage opened: check Web &lt;shop&gt; is down");
+      expect(body.text).toContain("Check: web (Web &lt;shop&gt;)");
+      // check.deleted: nothing is sent (its incident.abandoned says it).
+      expect(await createSlackAdapter().apply(event("check.deleted"), hook, ctx())).toMatchObject({ ok: true });
+      expect(rcv.got).toHaveLength(1);
+    } finally {
+      rcv.close();
+    }
+  });
+
+  it("sends the id alone when the name lookup fails or hangs", async () => {
+    const rcv = await receiver();
+    try {
+      const { hook } = validateHook({ id: "chat", type: "slack", url: rcv.url }, { mode: "create" });
+      const failing = ctx(() => Promise.reject(new Error("kv down")));
+      expect(await createSlackAdapter().apply(event("outage.opened"), hook, failing)).toMatchObject({ ok: true });
+      const hanging = ctx(() => new Promise<string>(() => {}));
+      expect(await createSlackAdapter().apply(event("outage.opened"), hook, hanging)).toMatchObject({ ok: true });
+      expect(rcv.got.map((g) => (JSON.parse(g.body) as { text: string }).text.split("\n")[0])).toEqual([
+        "Outage opened: check web is down",
+        "Outage opened: check web is down",
+      ]);
+    } finally {
+      rcv.close();
+    }
   });
 });
