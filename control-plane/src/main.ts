@@ -399,6 +399,8 @@ async function main(): Promise<void> {
     log,
     maxBuffered: config.eventsClientBuffer,
   });
+  metricsSources.eventHub = () => eventHub.stats();
+  metricsSources.eventPublisher = () => events.stats();
 
   const identities = createCheckIdentityStore({ client: store.client, log });
   const app = createApi({

@@ -160,6 +160,27 @@ describe("mesh file", () => {
     };
     expect(planApply(resolved, { checks: [stored], hooks: [hook], maintenance: [window] }, true)).toEqual([]);
   });
+
+  it("exports a slack hook's URL (a secret, shown as ***) as an env reference that plans back unchanged", () => {
+    const hook = {
+      id: "chat",
+      type: "slack",
+      url: "***",
+      events: ["outage.opened"],
+      checks: [],
+      selector: {},
+      createdAt: 1,
+      updatedAt: 1,
+      disabled: null,
+    };
+    const text = exportMesh({ hooks: [hook] });
+    expect(text).not.toMatch(/\*\*\*/);
+    expect((parse(text) as { hooks: { url: unknown }[] }).hooks[0]!.url).toEqual({ fromEnv: "CHAT_URL" });
+    const raw = parseMeshFile(text, "export");
+    const env = { CHAT_URL: "https://hooks.slack.com/services/T/B/x" };
+    const hooks = raw.hooks!.map((o) => resolveEnv(o, env, "h") as Record<string, unknown>);
+    expect(planApply({ hooks }, { hooks: [hook] }, true)).toEqual([]);
+  });
 });
 
 describe("events", () => {

@@ -101,7 +101,7 @@ export interface DeliveryWorker {
 
 /** The check registry as the worker asks it: does a check exist? */
 export interface KnownChecks {
-  get(id: string): Promise<unknown>;
+  get(id: string): Promise<{ check?: { name?: string } } | undefined>;
 }
 
 /** Dependencies of {@link createDeliveryWorker}. */
@@ -410,6 +410,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         log,
         deliveryId: id,
         checkState: async (checkId) => (await state.checkState(checkId))?.state,
+        checkName: async (checkId) => (await deps.checks?.get(checkId))?.check?.name || undefined,
       });
       return { result, latencyMs: now() - start };
     } catch (err) {

@@ -25,7 +25,8 @@ export const HookSchema = z
     type: z.enum(HOOK_TYPES),
     url: z.string().optional().openapi({
       example: "https://ops.example.test/hooks",
-      description: "Query values are masked (`?token=***`); sent back masked, they keep their stored values.",
+      description:
+        "Query values are masked (`?token=***`); a slack hook's whole URL is shown as `***`. Sent back masked, they keep their stored values.",
     }),
     secret: z
       .string()

@@ -296,8 +296,14 @@ function secretFields(type: HookType | undefined, existing: Hook | undefined) {
   };
 }
 
-function urlField(type: HookType | undefined) {
+function urlField(type: HookType | undefined, existing: Hook | undefined) {
   switch (type) {
+    case "slack":
+      // The incoming-webhook URL is the credential: masked whole ("***"), which keeps the stored one.
+      return keptSecret(2048, existing?.type === "slack" ? existing.url : undefined, httpUrl).openapi({
+        example: "https://hooks.slack.com/services/T000/B000/XXXX",
+        description: 'Incoming-webhook URL (a secret: shown as "***"; sent back masked, it keeps the stored one).',
+      });
     case "webhook":
     case "alertmanager":
     case "powerdns":
@@ -358,7 +364,7 @@ export function hookInputSchema(ctx: HookSchemaContext) {
   const eventRule: Rule = (e) =>
     knownEvent(e) ??
     (type && !handles(type, e as HookEventType)
-      ? type === "pagerduty" || type === "alertmanager"
+      ? type === "pagerduty" || type === "alertmanager" || type === "slack"
         ? `${type} hooks ignore ${e}: the incident.abandoned sent with it already closes the incident`
         : `${type} hooks ignore ${e}: failover actions keep their state on it`
       : undefined);
@@ -367,7 +373,7 @@ export function hookInputSchema(ctx: HookSchemaContext) {
       id: id.openapi({ example: "dns-failover", description: "Lower case, at most 63 characters; also in the URL." }),
       type: typeField,
       ...foreignOptions,
-      url: urlField(type),
+      url: urlField(type, existing),
       ...secretFields(type, existing),
       events: list({
         maxItems: HOOK_EVENT_TYPES.length,

@@ -22,6 +22,7 @@ export const SUPPORTED_EVENTS: Readonly<Record<HookType, readonly HookEventType[
   webhook: HOOK_EVENT_TYPES,
   pagerduty: NOTIFICATION_EVENTS,
   alertmanager: NOTIFICATION_EVENTS,
+  slack: NOTIFICATION_EVENTS,
   haproxy: HOOK_EVENT_TYPES.filter((e) => !NO_TRAFFIC_EVENTS.includes(e)),
   powerdns: HOOK_EVENT_TYPES.filter((e) => !NO_TRAFFIC_EVENTS.includes(e)),
   rfc2136: HOOK_EVENT_TYPES.filter((e) => !NO_TRAFFIC_EVENTS.includes(e)),
@@ -44,6 +45,7 @@ export const DEFAULT_EVENTS: Readonly<Record<HookType, readonly HookEventType[]>
   webhook: HOOK_EVENT_TYPES,
   pagerduty: OUTAGE_NOTIFICATIONS,
   alertmanager: OUTAGE_NOTIFICATIONS,
+  slack: OUTAGE_NOTIFICATIONS,
   haproxy: OUTAGE_ACTIONS,
   powerdns: OUTAGE_ACTIONS,
   rfc2136: OUTAGE_ACTIONS,
@@ -79,7 +81,7 @@ export function wants(rec: HookRecord, event: HookEvent, labelsOf?: LabelsOf): b
   if (event.type === "test") return true;
   const { type, events } = rec.hook;
   const opening = openingOf(event);
-  const notification = type === "pagerduty" || type === "alertmanager";
+  const notification = type === "pagerduty" || type === "alertmanager" || type === "slack";
   const listed = events.includes(event.type) || (notification && opening !== undefined && events.includes(opening));
   if (!listed || !handles(type, event.type)) return false;
   if (rec.hook.checks.length > 0 && !rec.hook.checks.includes(event.data.checkId)) return false;

@@ -62,7 +62,7 @@ export interface HookEvent {
 }
 
 /** Hook types: a signed webhook, a built-in action, or a notification format. */
-export const HOOK_TYPES = ["webhook", "haproxy", "powerdns", "rfc2136", "pagerduty", "alertmanager"] as const;
+export const HOOK_TYPES = ["webhook", "haproxy", "powerdns", "rfc2136", "pagerduty", "alertmanager", "slack"] as const;
 /** One of {@link HOOK_TYPES}. */
 export type HookType = (typeof HOOK_TYPES)[number];
 
@@ -142,7 +142,10 @@ export interface AlertmanagerOptions {
 export interface Hook {
   id: string;
   type: HookType;
-  /** Where to POST (webhook, pagerduty, alertmanager) or the PowerDNS API base URL; "" for others. */
+  /**
+   * Where to POST (webhook, pagerduty, alertmanager, slack) or the PowerDNS API base URL; "" for others.
+   * A slack hook's URL is itself the credential: sealed at rest and masked whole in answers.
+   */
   url: string;
   /** Standard Webhooks secret (`whsec_` + base64) used to sign HTTP deliveries; "" for non-HTTP types. */
   secret: string;

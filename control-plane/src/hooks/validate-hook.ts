@@ -64,7 +64,7 @@ export function publicHook(record: {
   return {
     id: h.id,
     type: h.type,
-    ...(h.url ? { url: maskUrlQuery(h.url) } : {}),
+    ...(h.url ? { url: h.type === "slack" ? MASK : maskUrlQuery(h.url) } : {}),
     ...(h.secret
       ? { secret: SECRET_MASK, hasSecret: true, previousSecrets: h.previousSecrets.map(() => SECRET_MASK) }
       : {}),

@@ -117,6 +117,8 @@ function mesh(sources: Partial<ControlPlaneMetricsSources> = {}, processMetrics 
       },
       hookType: async () => "webhook",
       consumerPending: async (which) => (which === "ingest" ? 7 : 1),
+      eventHub: () => ({ clients: 3, connected: 9, slowDisconnects: 2, refused: 1, buffered: 40, malformed: 0 }),
+      eventPublisher: () => ({ published: 17, duplicates: 1, notOwner: 0, failures: 0, dropped: 0 }),
       ...sources,
     },
   });
@@ -204,6 +206,45 @@ describe("the control plane's exposition", () => {
     expect(sample(body, "probemesh_http_requests_total", { route: "/v1/checks/:id", status: "200" })).toBe(1);
     expect(sample(body, "probemesh_ingest_batch_size_sum")).toBe(2);
     expect(sample(body, "probemesh_ingest_insert_duration_seconds_count")).toBe(1);
+  });
+
+  it("reads the live events' clients, slow disconnects and publishes at scrape time", async () => {
+    let clients = 3;
+    const { metrics } = mesh({
+      eventHub: () => ({ clients, connected: 9, slowDisconnects: 2, refused: 1, buffered: 40, malformed: 0 }),
+    });
+    let { body } = await metrics.render();
+    expect(body).toContain("# TYPE probemesh_events_clients gauge");
+    expect(body).toContain("# TYPE probemesh_events_slow_disconnects_total counter");
+    expect(body).toContain("# TYPE probemesh_events_published_total counter");
+    expect(sample(body, "probemesh_events_clients")).toBe(3);
+    expect(sample(body, "probemesh_events_slow_disconnects_total")).toBe(2);
+    expect(sample(body, "probemesh_events_published_total")).toBe(17);
+    clients = 0;
+    ({ body } = await metrics.render());
+    expect(sample(body, "probemesh_events_clients")).toBe(0);
+    // Not created yet (main.ts fills the sources in as it goes): no clients series until they are set.
+    const sources: ControlPlaneMetricsSources = {};
+    const late = createControlPlaneMetrics({ processMetrics: false, sources });
+    ({ body } = await late.render());
+    expect(sample(body, "probemesh_events_clients")).toBeUndefined();
+    expect(sample(body, "probemesh_events_published_total")).toBe(0); // an unlabelled counter starts at 0
+    sources.eventHub = () => ({ clients: 1, connected: 1, slowDisconnects: 0, refused: 0, buffered: 0, malformed: 0 });
+    sources.eventPublisher = () => ({ published: 5, duplicates: 0, notOwner: 0, failures: 0, dropped: 0 });
+    ({ body } = await late.render());
+    expect(sample(body, "probemesh_events_clients")).toBe(1);
+    expect(sample(body, "probemesh_events_published_total")).toBe(5);
+  });
+
+  it("counts a duplicate delivery (a copy another copy claimed, not attempted) under its outcome", async () => {
+    const { metrics } = mesh();
+    const record = { hookId: "h1", eventId: "e", eventType: "outage.opened" as const, checkId: "web", deliveryId: "d" };
+    metrics.onDelivery({ ...record, attempt: 1, outcome: "delivered", latencyMs: 20, at: 0 });
+    metrics.onDelivery({ ...record, attempt: 2, outcome: "duplicate", latencyMs: 0, at: 1 });
+    await new Promise((r) => setImmediate(r)); // the hook type lookup
+    const { body } = await metrics.render();
+    expect(sample(body, "probemesh_hook_deliveries_total", { hook_type: "webhook", outcome: "duplicate" })).toBe(1);
+    expect(sample(body, "probemesh_hook_deliveries_total", { hook_type: "webhook", outcome: "delivered" })).toBe(1);
   });
 
   it("has no series for parts not given, and two instances in one process do not share a registry", async () => {

@@ -1,5 +1,7 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 import type { ConsensusClusterStats } from "../consensus/cluster.js";
+import type { EventPublisherStats } from "../events/events-stream.js";
+import type { EventHubStats } from "../events/live-feed.js";
 import type { AgentHealth, CheckStatus, Observation, Transition } from "../consensus/types.js";
 import type { HookRelayStats } from "../hooks/relay.js";
 import type { HooksStats } from "../hooks/hooks.js";
@@ -34,6 +36,10 @@ export interface ControlPlaneMetricsSources {
   hookType?: (hookId: string) => Promise<string | undefined>;
   /** Messages waiting in a JetStream consumer (ingest lag, hook queue); undefined when unknown. */
   consumerPending?: (which: "ingest" | "hooks") => Promise<number | undefined>;
+  /** The GET /v1/events clients of this replica (`EventHub.stats`). */
+  eventHub?: () => EventHubStats | undefined;
+  /** What this replica published to the events stream (`EventPublisher.stats`). */
+  eventPublisher?: () => EventPublisherStats | undefined;
 }
 
 /** Options of {@link createControlPlaneMetrics}. */
@@ -261,6 +267,41 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
     labelNames: ["hook_type"],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
+  });
+
+  // Live events (GET /v1/events). The sources are read at each scrape: main.ts sets them after this.
+  const fromStats =
+    <S>(get: () => S | undefined, read: (s: S) => number) =>
+    (): readonly Sample<string>[] => {
+      const s = get();
+      return s ? [[{}, read(s)]] : [];
+    };
+  gaugeFromStats({
+    registry,
+    name: "probemesh_events_clients",
+    help: "GET /v1/events clients connected to this replica",
+    read: fromStats(
+      () => src.eventHub?.(),
+      (s) => s.clients,
+    ),
+  });
+  counterFromStats({
+    registry,
+    name: "probemesh_events_slow_disconnects_total",
+    help: "GET /v1/events clients this replica cut off because their buffer filled (too slow to read)",
+    read: fromStats(
+      () => src.eventHub?.(),
+      (s) => s.slowDisconnects,
+    ),
+  });
+  counterFromStats({
+    registry,
+    name: "probemesh_events_published_total",
+    help: "Events this replica published to the events stream (repeats of an event already there included)",
+    read: fromStats(
+      () => src.eventPublisher?.(),
+      (s) => s.published,
+    ),
   });
 
   // API.

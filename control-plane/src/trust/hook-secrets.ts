@@ -1,7 +1,7 @@
 /**
  * Which values of a hook are secrets, sealed at rest by the hook registry's serialisation: the
- * signing secret and its predecessors, the PowerDNS API key, the TSIG key, the PagerDuty routing key
- * and every query value of the hook URL.
+ * signing secret and its predecessors, the PowerDNS API key, the TSIG key, the PagerDuty routing key,
+ * every query value of the hook URL, and the whole URL of a slack hook.
  */
 import type { Hook } from "../hooks/types.js";
 import type { SecretBox } from "./secret-box.js";
@@ -13,7 +13,11 @@ function eachSecret(hook: Hook, fn: Transform): Hook {
   const at = (path: string) => `hook:${hook.id}:${path}`;
   const out: Hook = {
     ...hook,
-    url: mapQueryValues(hook.url, (value, _name, i) => fn(value, at(`url?${i}`))),
+    // A slack hook's whole URL is the credential (https://hooks.slack.com/services/<ids>/<token>).
+    url:
+      hook.type === "slack"
+        ? fn(hook.url, at("url"))
+        : mapQueryValues(hook.url, (value, _name, i) => fn(value, at(`url?${i}`))),
     secret: fn(hook.secret, at("secret")),
     previousSecrets: hook.previousSecrets.map((s, i) => fn(s, at(`previousSecrets[${i}]`))),
   };

@@ -4,6 +4,7 @@ import { createHaproxyAdapter } from "./haproxy.js";
 import { createPagerdutyAdapter } from "./pagerduty.js";
 import { createPowerdnsAdapter } from "./powerdns.js";
 import { createRfc2136Adapter } from "./rfc2136.js";
+import { createSlackAdapter } from "./slack.js";
 import type { HookAdapter } from "./types.js";
 import { createWebhookAdapter } from "./webhook.js";
 
@@ -19,6 +20,7 @@ export function createAdapters(): AdapterSet {
     rfc2136: createRfc2136Adapter(),
     pagerduty: createPagerdutyAdapter(),
     alertmanager: createAlertmanagerAdapter(),
+    slack: createSlackAdapter(),
   };
 }
 

@@ -12,6 +12,8 @@ export interface ActionContext {
   deliveryId: string;
   /** Last known global state of a check ("down", "up", ...), as seen by the hooks; undefined when unknown. */
   checkState: (checkId: string) => Promise<string | undefined>;
+  /** A check's display name (`name`), when it has one and the registry knows it; notifications show it. */
+  checkName?: (checkId: string) => Promise<string | undefined>;
 }
 
 /**
