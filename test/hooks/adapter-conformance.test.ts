@@ -75,7 +75,7 @@ function dnsObserved(addrs: string[]): Observed {
 }
 
 function httpFixture(
-  type: "webhook" | "pagerduty" | "alertmanager",
+  type: "webhook" | "pagerduty" | "alertmanager" | "slack",
   extra: Record<string, unknown>,
   meaning: (body: Record<string, unknown>) => Observed | "test",
 ): Fixture & { rcv?: Receiver } {
@@ -128,6 +128,12 @@ const fixtures: Fixture[] = [
     }
     if (pagerdutyTestKeys.has(String(b.dedup_key))) return "test";
     return b.event_action === "trigger" ? "failed-over" : "normal";
+  }),
+  // Slack: what the message says it is (an incident ending any way reads "normal").
+  httpFixture("slack", {}, (b) => {
+    const text = String(b.text);
+    if (text.startsWith("Test notification")) return "test";
+    return text.startsWith("Outage opened") ? "failed-over" : "normal";
   }),
   httpFixture("alertmanager", { alertmanager: { labels: { team: "sre" } } }, (b) =>
     (b.commonLabels as { alertname?: string }).alertname === "ProbemeshTest"
