@@ -47,6 +47,34 @@ describe("live events", () => {
     for (const bad of ["", "12", "a-b", "1-2-3", "-1-2"]) expect(parseEventId(bad)).toBeUndefined();
   });
 
+  it("a region change and the check's change from one decision publish one status (same message id)", async () => {
+    const ids: string[] = [];
+    const p = createEventPublisher({
+      js: {
+        publish: async (_subject: string, _data: unknown, opts?: { msgID?: string }) => {
+          ids.push(opts?.msgID ?? "");
+          return { duplicate: false, seq: ids.length, stream: "PROBEMESH_EVENTS", domain: "" } as never;
+        },
+      } as never,
+      leases: { holds: () => true },
+      log: pino({ level: "silent" }),
+    });
+    const fence = { partition: 3, epoch: 9 };
+    const down = { checkId: "web", state: "down", reason: "", since: 5, regions: {}, outage: null } as never;
+    const up = { checkId: "web", state: "up", reason: "", since: 9, regions: {}, outage: null } as never;
+    p.statusChanged(
+      { type: "region.state", checkId: "web", region: "eu", from: "up", to: "down", at: 5 } as never,
+      fence,
+      down,
+    );
+    p.statusChanged({ type: "check.state", checkId: "web", from: "up", to: "down", at: 5 } as never, fence, down);
+    p.statusChanged({ type: "check.state", checkId: "web", from: "down", to: "up", at: 9 } as never, fence, up);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(ids).toHaveLength(3);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
+  });
+
   it("publishes only under a lease still held, with a message id from the data", async () => {
     const published: { subject: string; msgID: string }[] = [];
     let held = true;

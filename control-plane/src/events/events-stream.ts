@@ -1,6 +1,7 @@
 // The live events of GET /v1/events: each partition's owner publishes its transitions (as hooks get
 // them) and its checks' status changes to one JetStream stream, only while it holds the lease, with a
 // message id derived from the data, so a takeover that decides the same thing again dedupes.
+import { createHash } from "node:crypto";
 import { headers } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
@@ -159,8 +160,11 @@ export function createEventPublisher({
     },
     statusChanged(t, fence, status) {
       if ((t.type !== "region.state" && t.type !== "check.state") || !status) return;
-      const what = t.type === "region.state" ? `${t.region}:${t.to}` : t.to;
-      publish("status", `status:${t.checkId}:${t.type}:${what}:${t.at}`, statusEvent(status), fence);
+      // One decision can change a region and the check at once (two transitions, one resulting
+      // status): the id names the status it publishes, so JetStream keeps one copy.
+      const data = statusEvent(status);
+      const digest = createHash("sha256").update(JSON.stringify(data)).digest("hex").slice(0, 16);
+      publish("status", `status:${t.checkId}:${t.at}:${digest}`, data, fence);
     },
     announcing(hooks) {
       return {
