@@ -175,8 +175,10 @@ describe("GET /v1/status and GET /v1/events across replicas", () => {
   it("a target's flip reaches an SSE client on either replica within seconds (status and transition)", async () => {
     const clients = await Promise.all(mesh.replicas.map((cp) => openEvents(cp, ca)));
     const filtered = await openEvents(mesh.replicas[1]!, ca, "?types=status&label=team=api");
+    // The same filter matching web: it must see web's change (a filter dropping everything fails here).
+    const matching = await openEvents(mesh.replicas[1]!, ca, "?types=status&label=team=web");
     watcher = await openEvents(mesh.replicas[0]!, ca);
-    for (const c of [...clients, filtered, watcher]) expect(c.status).toBe(200);
+    for (const c of [...clients, filtered, matching, watcher]) expect(c.status).toBe(200);
     const missing = await openEvents(mesh.replicas[0]!, ca, "?types=nope");
     expect(missing.status).toBe(400);
     // Token in neither the header nor the query: 401.
@@ -200,9 +202,16 @@ describe("GET /v1/status and GET /v1/events across replicas", () => {
     }
     // Seconds, not the deadline: failure threshold 2 at a 1 s interval, plus ingest and the stream.
     expect(Date.now() - flippedAt).toBeLessThan(DEADLINE_MS);
-    // The filtered client saw nothing of web.
+    // The filtered client saw nothing of web; the one selecting web's label saw its status go down.
     expect(filtered.events.filter((e) => e.data.checkId !== "api" || e.event !== "status")).toEqual([]);
-    for (const c of [...clients, filtered, missing]) c.close();
+    await waitFor(
+      "status down of web through ?label=team=web",
+      () => matching.events.find((e) => e.event === "status" && e.data.checkId === "web" && e.data.state === "down"),
+      DEADLINE_MS,
+      100,
+    ).catch(explain);
+    expect(matching.events.filter((e) => e.event !== "status" || e.data.checkId === "api")).toEqual([]);
+    for (const c of [...clients, filtered, matching, missing]) c.close();
   });
 
   it("a client back with Last-Event-ID gets exactly the events it missed", async () => {
