@@ -1,7 +1,7 @@
 // The metrics as a Prometheus user sees them: a real Prometheus (Debian's) scrapes the secure
 // control plane's HTTPS GET /metrics with a read token and an agent's PROBEMESH_METRICS_ADDR, and
 // answers queries on probe_success and the ingest counters; promtool accepts both expositions; the
-// Grafana dashboard queries only metrics they contain.
+// Grafana dashboard queries only metrics they contain, and each of its queries runs on the real Prometheus.
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
@@ -156,6 +156,31 @@ describe("metrics scraped by a real Prometheus", () => {
     for (const name of ["probe_success", "probemesh_hook_deliveries_total", "probemesh_ingest_received_total"])
       expect(used).toContain(name);
     expect([...used].filter((n) => !known.has(n))).toEqual([]);
+
+    // What Grafana sends: each panel's query with its variables expanded ("All" is `.*`), run by the
+    // real Prometheus. A query it cannot parse throws; the panels on checks and ingest have data.
+    const p = prometheus!;
+    const expand = (e: string) =>
+      e
+        .replaceAll("$__rate_interval", "1m")
+        .replaceAll("$__range", "5m")
+        .replaceAll("$check", ".*")
+        .replaceAll("$region", ".*");
+    const withData = new Map<string, number>();
+    for (const panel of dashboard.panels)
+      for (const t of panel.targets ?? []) {
+        const r = await p.query(expand(t.expr));
+        withData.set(panel.title, (withData.get(panel.title) ?? 0) + r.length);
+      }
+    for (const title of ["Availability over the range", "Consensus state", "Probe success by region", "Ingest rate"])
+      expect(withData.get(title), title).toBeGreaterThan(0);
+    // The template variables (Grafana's label_values(metric, label)) list the check and its region.
+    for (const v of dashboard.templating.list) {
+      const m = /^label_values\((\w+), (\w+)\)$/.exec(v.query.query);
+      expect(m, v.query.query).not.toBeNull();
+      const values = (await p.query(`count by (${m![2]}) (${m![1]})`)).map((s) => s.metric[m![2]!]);
+      expect(values.length, v.query.query).toBeGreaterThan(0);
+    }
   }, 60_000);
 
   it("serves a replica's metrics without a token on PROBEMESH_METRICS_ADDR, and only /metrics", async () => {
