@@ -49,6 +49,7 @@ function fullApi(apiTokens: ApiTokens = createMemoryApiTokens()): Api {
         observedBuckets: async () => new Map(),
       },
       lookupCheck: async () => undefined,
+      latencyBuckets: async () => [],
       history: { identities: { list: async () => [] }, results: { queryResults: async () => [] } },
     },
   });
