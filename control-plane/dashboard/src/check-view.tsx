@@ -106,12 +106,16 @@ export function CheckView(props: { token: string; checkId: string; status?: Stat
         <p class="muted">
           {range === "1h"
             ? "Each result of the last hour (down results left out)."
-            : `Mean duration per ${duration(rollup?.bucketMs ?? 0)} from the rollups, over ${range} (a bucket's mean includes its down results).`}
+            : `Mean duration per ${bucketText(rollup?.bucketMs ?? 0)} from the rollups, over ${range} (a bucket's mean includes its down results).`}
         </p>
         {!series ? (
           <p class="muted">Loading…</p>
         ) : series.data[0].length > 0 ? (
-          <LatencyChart series={series} label={`Latency over ${range}`} />
+          <LatencyChart
+            series={series}
+            label={`Latency over ${range}`}
+            {...(range !== "1h" && rollup ? { window: { from: rollup.from, to: rollup.to } } : {})}
+          />
         ) : (
           <p class="muted">No results in this range yet.</p>
         )}
@@ -175,6 +179,11 @@ function Evidence({ status }: { status: Status }) {
       </table>
     </div>
   );
+}
+
+/** "5 min", "1 h", "6 h". */
+function bucketText(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${ms / 60_000} min`;
 }
 
 function Phases({ results }: { results: Result[] }) {

@@ -92,7 +92,7 @@ function Deliveries({ list, withHook = false }: { list: Delivery[]; withHook?: b
             "Outcome",
             "Status",
             "Latency",
-            "Error / next retry",
+            withHook ? "Next retry" : "Error / next retry",
           ]}
         />
         <tbody>

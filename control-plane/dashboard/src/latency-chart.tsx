@@ -36,10 +36,16 @@ export function alignBuckets(buckets: LatencyBucket[]): Aligned {
   return align(buckets.map((b) => ({ region: b.region, at: b.at, ms: b.total > b.down ? b.avgDurationMs : null })));
 }
 
-export function LatencyChart(props: { series: Aligned; label: string }) {
+/**
+ * `window`: the time range to show (epoch ms), so a few buckets sit where they belong in it;
+ * @default the data's own extent
+ */
+export function LatencyChart(props: { series: Aligned; label: string; window?: { from: number; to: number } }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot>();
   const { regions, data } = props.series;
+  const span = useRef(props.window);
+  span.current = props.window;
   const key = regions.join(",");
 
   useEffect(() => {
@@ -48,7 +54,12 @@ export function LatencyChart(props: { series: Aligned; label: string }) {
     const opts: uPlot.Options = {
       width: Math.max(280, el.clientWidth),
       height: 240,
-      scales: { x: { time: true } },
+      scales: {
+        x: {
+          time: true,
+          range: (_u, min, max) => (span.current ? [span.current.from / 1000, span.current.to / 1000] : [min, max]),
+        },
+      },
       axes: [{}, { label: "ms", size: 50 }],
       series: [
         {},
