@@ -1,7 +1,9 @@
 // The dashboard in a real browser: Debian's chromium, headless, driven by playwright-core (nothing
 // downloaded), against a secure mesh (HTTPS API with the test CA, tokens). It logs in with a read
 // token, sees every demo check up, sees a check turn down without a reload when its target fails,
-// reaches a check by keyboard alone, and fits a phone's width. Screenshots go to a temp dir (printed).
+// reaches a check by keyboard alone and charts its latency over 24h from the rollups, sees the agents
+// and the hook's deliveries with that read token, and fits a phone's width. Screenshots go to a temp
+// dir (printed).
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -183,6 +185,39 @@ describe("dashboard in chromium against a secure mesh", () => {
     await page.waitForSelector(".chart canvas", { timeout: 15_000 });
     await expect.poll(() => page.locator("#results-h ~ *").textContent(), { timeout: 10_000 }).toMatch(/http_status/);
     await shot("check-1280");
+  });
+
+  it("switches the check's latency chart to 24h, drawn from the rollups", async () => {
+    expect(await page.getAttribute('[data-range="1h"]', "aria-pressed")).toBe("true");
+    const answer = page.waitForResponse((r) => r.url().endsWith("/v1/checks/demo-web/latency?window=24h"));
+    await page.click('[data-range="24h"]');
+    expect(await page.getAttribute('[data-range="24h"]', "aria-pressed")).toBe("true");
+    const latency = (await (await answer).json()) as { bucketMs: number; buckets: { at: number; region: string }[] };
+    // The rollups (ClickHouse) already hold the test's results, in 5-minute buckets of every region.
+    expect(latency.bucketMs).toBe(300_000);
+    expect(new Set(latency.buckets.map((b) => b.region))).toEqual(new Set(REGIONS));
+    // The chart draws those buckets, not the raw results of the last hour.
+    const chart = page.locator('.chart[aria-label^="Latency over 24h"]');
+    await chart.locator("canvas").waitFor({ timeout: 15_000 });
+    expect(Number(await chart.getAttribute("data-points"))).toBe(new Set(latency.buckets.map((b) => b.at)).size);
+    expect(await chart.getAttribute("aria-label")).toContain("ap-south, eu-west, us-east");
+    await shot("check-24h-1280");
+  });
+
+  it("with the read token, lists the agents and every hook's deliveries, the transition's included", async () => {
+    await page.getByRole("link", { name: "Agents" }).click();
+    for (const region of REGIONS)
+      await expect
+        .poll(() => page.locator(`tr[data-agent="agent-${region}"]`).textContent(), { timeout: 15_000 })
+        .toMatch(new RegExp(`${region}.*✓ connected`));
+    expect(await page.locator("tr[data-agent]").count()).toBe(REGIONS.length);
+    await page.getByRole("link", { name: "Hooks" }).click();
+    await expect
+      .poll(() => page.locator('section[aria-label="delivery log"]').textContent(), { timeout: 20_000 })
+      .toMatch(/pager.*webhook.*outage\.opened.*demo-web.*✓ delivered/);
+    // The read log never shows where a hook delivers.
+    expect(await page.locator("main").textContent()).not.toContain(receiver.url);
+    await shot("hooks-read-1280");
   });
 
   it("with an admin token, lists the agents and the hook's delivery log", async () => {

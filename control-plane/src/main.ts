@@ -427,6 +427,7 @@ async function main(): Promise<void> {
     consensus: {
       status,
       outageStore,
+      latencyBuckets: (q) => outageStore.latencyBuckets(q),
       history: { identities, results: store },
       lookupCheck: async (id) => {
         const record = await registry.get(id);

@@ -1,6 +1,6 @@
-// Agents: region, provider, version, connected, impaired and why, scheduling lag and outbox depth
-// (GET /v1/agents needs the admin scope; with a read token the regions' impairment from the check
-// verdicts is still shown).
+// Agents: region, provider, version, connected, impaired and why, scheduling lag and outbox depth,
+// from GET /v1/agents (read scope). Should it fail, the regions' impairment from the check verdicts
+// is still shown.
 import { getJson } from "./api";
 import { usePolled } from "./poll";
 import { ago } from "./format";
@@ -29,8 +29,8 @@ export function AgentsView(props: { token: string; statuses: Status[] }) {
       <h1 id="agents-h">Agents</h1>
       {forbidden ? (
         <p class="note">
-          The agent list (<code>GET /v1/agents</code>) needs a token with the <code>admin</code> scope; log in with one
-          to see versions, connections, scheduling lag and outbox depth. Vantage points as the verdicts see them:
+          This token may not read the agent list (<code>GET /v1/agents</code> needs the <code>read</code> scope).
+          Vantage points as the verdicts see them:
         </p>
       ) : error ? (
         <p role="alert" class="error">

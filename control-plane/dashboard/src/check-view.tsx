@@ -2,14 +2,18 @@
 // phase breakdown, the outage / partial timeline, availability and SLO for 24h / 7d / 30d, and the
 // last results with their reasons.
 import { enc, getJson } from "./api";
+import { useMemo, useState } from "preact/hooks";
 import { usePolled } from "./poll";
 import { ago, duration, percent, time } from "./format";
-import { LatencyChart } from "./latency-chart";
+import { alignBuckets, alignByRegion, LatencyChart } from "./latency-chart";
 import { StateBadge } from "./state";
-import type { Availability, Check, Outage, Result, Status } from "./types";
+import type { Availability, Check, Latency, Outage, Result, Status } from "./types";
 import { Head } from "./table-head";
 
 const WINDOWS = ["24h", "7d", "30d"] as const;
+/** The latency chart's ranges: the last hour of raw results, or a window of the rollups. */
+const RANGES = ["1h", ...WINDOWS] as const;
+type Range = (typeof RANGES)[number];
 const PHASES = ["dnsMs", "connectMs", "tlsMs", "ttfbMs", "transferMs"] as const;
 
 export function CheckView(props: { token: string; checkId: string; status?: Status; transitions: number }) {
@@ -26,6 +30,12 @@ export function CheckView(props: { token: string; checkId: string; status?: Stat
     10_000,
     [checkId],
   );
+  const [range, setRange] = useState<Range>("1h");
+  const { value: rollup, error: rollupError } = usePolled(
+    async () => (range === "1h" ? undefined : getJson<Latency>(`${base}/latency?window=${range}`, token)),
+    60_000,
+    [checkId, range],
+  );
   const { value: availability, error: availabilityError } = usePolled(
     () => Promise.all(WINDOWS.map((w) => getJson<Availability>(`${base}/availability?window=${w}`, token))),
     60_000,
@@ -37,7 +47,16 @@ export function CheckView(props: { token: string; checkId: string; status?: Stat
     [checkId, props.transitions],
   );
   const state = props.status?.state ?? status?.state ?? "unknown";
-  const errors = [checkError, statusError, resultsError, availabilityError, outagesError].filter(Boolean);
+  const errors = [checkError, statusError, resultsError, rollupError, availabilityError, outagesError].filter(Boolean);
+  const series = useMemo(
+    () =>
+      range === "1h"
+        ? results && alignByRegion(results)
+        : rollup?.window === range
+          ? alignBuckets(rollup.buckets)
+          : undefined,
+    [range, results, rollup],
+  );
 
   return (
     <article class="check" data-check-view={checkId}>
@@ -76,8 +95,30 @@ export function CheckView(props: { token: string; checkId: string; status?: Stat
       </section>
 
       <section aria-labelledby="latency-h">
-        <h2 id="latency-h">Latency per region (last hour)</h2>
-        {results && results.length > 0 ? <LatencyChart results={results} /> : <p class="muted">No results yet.</p>}
+        <h2 id="latency-h">Latency per region</h2>
+        <div class="ranges" role="group" aria-label="Latency range">
+          {RANGES.map((r) => (
+            <button type="button" key={r} aria-pressed={range === r} data-range={r} onClick={() => setRange(r)}>
+              {r}
+            </button>
+          ))}
+        </div>
+        <p class="muted">
+          {range === "1h"
+            ? "Each result of the last hour (down results left out)."
+            : `Mean duration per ${bucketText(rollup?.bucketMs ?? 0)} from the rollups, over ${range} (a bucket's mean includes its down results).`}
+        </p>
+        {!series ? (
+          <p class="muted">Loading…</p>
+        ) : series.data[0].length > 0 ? (
+          <LatencyChart
+            series={series}
+            label={`Latency over ${range}`}
+            {...(range !== "1h" && rollup ? { window: { from: rollup.from, to: rollup.to } } : {})}
+          />
+        ) : (
+          <p class="muted">No results in this range yet.</p>
+        )}
         {results ? <Phases results={results} /> : null}
       </section>
 
@@ -138,6 +179,11 @@ function Evidence({ status }: { status: Status }) {
       </table>
     </div>
   );
+}
+
+/** "5 min", "1 h", "6 h". */
+function bucketText(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${ms / 60_000} min`;
 }
 
 function Phases({ results }: { results: Result[] }) {

@@ -1,36 +1,44 @@
-// Hooks: each hook's delivery log with outcomes and retries (GET /v1/hooks... needs the admin
-// scope), and the deliveries GET /v1/events streamed since this page was opened.
-import { enc, getJson } from "./api";
+// Hooks: the delivery log with outcomes and retries. A read token gets every hook's log, redacted,
+// from GET /v1/deliveries; an admin token gets each hook's full log (with error texts) from
+// GET /v1/hooks/{id}/deliveries. Refreshed when GET /v1/events streams a delivery.
+import { ApiError, enc, getJson } from "./api";
 import { usePolled } from "./poll";
 import { duration, time } from "./format";
 import type { Delivery, Hook } from "./types";
 import { Head } from "./table-head";
 
+/** Each hook with its log (admin token), or the merged log of every hook (read token). */
+type HookLogs = { admin: true; hooks: { hook: Hook; deliveries: Delivery[] }[] } | { admin: false; all: Delivery[] };
+
+async function loadLogs(token: string): Promise<HookLogs> {
+  try {
+    const list = await getJson<Hook[]>("/v1/hooks", token);
+    const hooks = await Promise.all(
+      list.map(async (hook) => ({
+        hook,
+        deliveries: await getJson<Delivery[]>(`/v1/hooks/${enc(hook.id)}/deliveries?limit=50`, token),
+      })),
+    );
+    return { admin: true, hooks };
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 403)) throw err;
+  }
+  return { admin: false, all: (await getJson<Delivery[]>("/v1/deliveries?limit=200", token)).reverse() };
+}
+
 export function HooksView(props: { token: string; live: Delivery[] }) {
   const {
-    value: hooks,
+    value: logs,
     error,
     forbidden,
-  } = usePolled(
-    async () => {
-      const list = await getJson<Hook[]>("/v1/hooks", props.token);
-      return Promise.all(
-        list.map(async (hook) => ({
-          hook,
-          deliveries: await getJson<Delivery[]>(`/v1/hooks/${enc(hook.id)}/deliveries?limit=50`, props.token),
-        })),
-      );
-    },
-    10_000,
-    [props.token, props.live.length],
-  );
+  } = usePolled(() => loadLogs(props.token), 10_000, [props.token, props.live.length]);
 
   return (
     <section aria-labelledby="hooks-h">
       <h1 id="hooks-h">Hooks</h1>
       {forbidden ? (
         <p class="note">
-          Hooks and their delivery logs (<code>GET /v1/hooks</code>) need a token with the <code>admin</code> scope.
+          This token may not read the delivery log (<code>GET /v1/deliveries</code> needs the <code>read</code> scope).
           Below: the deliveries streamed live since this page was opened.
         </p>
       ) : error ? (
@@ -38,19 +46,29 @@ export function HooksView(props: { token: string; live: Delivery[] }) {
           {error}
         </p>
       ) : null}
-      {hooks?.length === 0 ? <p class="muted">No hook is configured.</p> : null}
-      {hooks?.map(({ hook, deliveries }) => (
-        <section key={hook.id} aria-label={`hook ${hook.id}`}>
-          <h2>
-            {hook.id} <span class="muted">{hook.type}</span>
-          </h2>
-          <Deliveries list={deliveries} />
+      {logs?.admin && logs.hooks.length === 0 ? <p class="muted">No hook is configured.</p> : null}
+      {logs?.admin
+        ? logs.hooks.map(({ hook, deliveries }) => (
+            <section key={hook.id} aria-label={`hook ${hook.id}`}>
+              <h2>
+                {hook.id} <span class="muted">{hook.type}</span>
+              </h2>
+              <Deliveries list={deliveries} />
+            </section>
+          ))
+        : null}
+      {logs && !logs.admin ? (
+        <section aria-label="delivery log">
+          <p class="muted">
+            Every hook's deliveries, newest first. Hook settings and error texts need an <code>admin</code> token.
+          </p>
+          <Deliveries list={logs.all} withHook />
         </section>
-      ))}
-      {!hooks ? (
+      ) : null}
+      {!logs ? (
         <section aria-label="live deliveries">
           <h2>Live deliveries</h2>
-          <Deliveries list={props.live} />
+          <Deliveries list={props.live} withHook />
         </section>
       ) : null}
     </section>
@@ -59,16 +77,33 @@ export function HooksView(props: { token: string; live: Delivery[] }) {
 
 const GOOD = new Set(["delivered", "dry_run", "skipped", "superseded"]);
 
-function Deliveries({ list }: { list: Delivery[] }) {
+function Deliveries({ list, withHook = false }: { list: Delivery[]; withHook?: boolean }) {
   if (list.length === 0) return <p class="muted">No delivery yet.</p>;
   return (
     <div class="scroll">
       <table>
-        <Head cols={["Time", "Event", "Check", "Attempt", "Outcome", "Status", "Latency", "Error / next retry"]} />
+        <Head
+          cols={[
+            "Time",
+            ...(withHook ? ["Hook"] : []),
+            "Event",
+            "Check",
+            "Attempt",
+            "Outcome",
+            "Status",
+            "Latency",
+            withHook ? "Next retry" : "Error / next retry",
+          ]}
+        />
         <tbody>
           {list.map((d) => (
-            <tr key={`${d.deliveryId}:${d.attempt}:${d.at}`}>
+            <tr key={`${d.deliveryId}:${d.attempt}:${d.at}`} data-delivery={d.deliveryId} data-outcome={d.outcome}>
               <td>{time(d.at)}</td>
+              {withHook ? (
+                <td>
+                  {d.hookId} {d.hookType ? <span class="muted">{d.hookType}</span> : null}
+                </td>
+              ) : null}
               <td>{d.eventType}</td>
               <td>
                 <a href={`#/check/${enc(d.checkId)}`}>{d.checkId}</a>

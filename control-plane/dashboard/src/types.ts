@@ -138,6 +138,8 @@ export interface Hook {
 
 export interface Delivery {
   hookId: string;
+  /** The hook's type; in GET /v1/deliveries (read scope) records only. */
+  hookType?: string;
   eventId: string;
   eventType: string;
   checkId: string;
@@ -166,4 +168,23 @@ export interface TransitionEvent {
   checkId: string;
   at: number;
   data: unknown;
+}
+
+/** One bucket of GET /v1/checks/{id}/latency (the result rollups). */
+export interface LatencyBucket {
+  region: string;
+  at: number;
+  total: number;
+  down: number;
+  avgDurationMs: number;
+}
+
+/** GET /v1/checks/{id}/latency. */
+export interface Latency {
+  checkId: string;
+  window: string;
+  from: number;
+  to: number;
+  bucketMs: number;
+  buckets: LatencyBucket[];
 }

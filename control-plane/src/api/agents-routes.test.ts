@@ -116,12 +116,53 @@ describe("/v1/agents", () => {
     expect((await call("DELETE", "/v1/agents/nobody")).status).toBe(404);
   });
 
-  it("needs the admin scope, reads included", async () => {
+  it("enrolling and revoking need the admin scope", async () => {
     const { call, apiTokens } = await setup();
     const write = (await apiTokens.create({ name: "ci", scopes: ["write"] })).token;
     const admin = (await apiTokens.create({ name: "ops", scopes: ["admin"] })).token;
-    expect((await call("GET", "/v1/agents", undefined, write)).status).toBe(403);
     expect((await call("POST", "/v1/agents", { id: "a", region: "r" }, write)).status).toBe(403);
+    expect((await call("DELETE", "/v1/agents/a", undefined, write)).status).toBe(403);
     expect((await call("POST", "/v1/agents", { id: "a", region: "r" }, admin)).status).toBe(201);
+  });
+
+  it("a read token lists agents (the dashboard's view) and the answer holds no token or credential", async () => {
+    const { call, apiTokens, enrollments, agents } = await setup();
+    const read = (await apiTokens.create({ name: "dashboard", scopes: ["read"] })).token;
+    const { token } = await enrollments.enroll({ id: "agent-eu", region: "eu-west", provider: "aws" });
+    await agents.heartbeat(
+      { id: "agent-eu", region: "eu-west", provider: "aws", version: "1.2.3", capabilities: ["http"] },
+      { assignmentVersion: 3, outboxDepth: 42, lastSeq: 9, schedulingLagP99Ms: 7 },
+    );
+    const res = await call("GET", "/v1/agents", undefined, read);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const [agent] = JSON.parse(text) as Record<string, unknown>[];
+    expect(agent).toMatchObject({ id: "agent-eu", region: "eu-west", outboxDepth: 42, schedulingLagP99Ms: 7 });
+    // Exactly the documented fields: a new one must be judged before a read token sees it.
+    expect(Object.keys(agent ?? {}).sort()).toEqual(
+      [
+        "id",
+        "region",
+        "provider",
+        "enrolledAt",
+        "revokedAt",
+        "version",
+        "capabilities",
+        "assignmentVersion",
+        "outboxDepth",
+        "lastSeq",
+        "schedulingLagP99Ms",
+        "connected",
+        "lastSeenAt",
+        "connectedAt",
+        "impaired",
+        "impairedReason",
+        "impairedSince",
+      ].sort(),
+    );
+    expect(text).not.toContain(token);
+    expect(text).not.toMatch(/token|hash|secret/i);
+    expect((await call("GET", "/v1/agents/agent-eu", undefined, read)).status).toBe(200);
+    expect((await call("POST", "/v1/agents", { id: "b", region: "r" }, read)).status).toBe(403);
   });
 });

@@ -130,7 +130,7 @@ const listAgents = createRoute({
   path: "/",
   tags,
   summary: "List enrolled agents with their presence",
-  ...requires("admin"),
+  ...requires("read"),
   responses: {
     200: json(z.array(AgentSchema), "Every enrolled agent (revoked ones included), sorted by id"),
     ...errorResponses(401, 403, 503),
@@ -143,7 +143,7 @@ const getAgent = createRoute({
   path: "/{id}",
   tags,
   summary: "Get an enrolled agent",
-  ...requires("admin"),
+  ...requires("read"),
   request: { params: IdParams },
   responses: { 200: json(AgentSchema, "The agent"), ...errorResponses(400, 401, 403, 404, 503) },
 });
@@ -174,8 +174,10 @@ const absent: Omit<AgentView, "id" | "region" | "provider"> = {
 };
 
 /**
- * Agents, mounted at /v1/agents: POST / (enroll), GET /, GET|DELETE /{id}. Every route needs the
- * admin scope: the list names the mesh's vantage points and enrolling one grants a vote.
+ * Agents, mounted at /v1/agents: POST / (enroll), GET /, GET|DELETE /{id}. Enrolling and revoking
+ * need the admin scope (an agent's token grants a vote); the reads need only "read": their answer
+ * carries no token, hash or credential (the vantage points are in every verdict anyway), and the
+ * dashboard shows it to a read token.
  */
 export function createAgentsRoutes(opts: AgentsRoutesOptions): OpenAPIHono {
   const { enrollments, agents } = opts;

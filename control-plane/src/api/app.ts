@@ -14,6 +14,7 @@ import { createChecksRoutes } from "./checks-routes.js";
 import { createConsensusRoutes, type ConsensusRoutesOptions } from "./consensus-routes.js";
 import { dashboardStatic } from "./dashboard-static.js";
 import { errorResponse } from "./error-response.js";
+import { createDeliveriesRoutes } from "./deliveries-routes.js";
 import { createHooksApi, type HooksApiOptions } from "./hooks-routes.js";
 import { createHealthRoutes, type Readiness } from "./health-routes.js";
 import type { MaintenanceRegistry } from "../maintenance/registry.js";
@@ -203,7 +204,7 @@ export function createApi(opts: ApiOptions): Api {
     );
   // /v1/events (Server-Sent Events)
   if (opts.events) v1.route("/events", createEventsRoutes({ hub: opts.events, log: opts.log }));
-  // /v1/agents, /v1/agents/{id} (admin)
+  // /v1/agents, /v1/agents/{id} (reads: read; enroll, revoke: admin)
   v1.route(
     "/agents",
     createAgentsRoutes({
@@ -228,6 +229,8 @@ export function createApi(opts: ApiOptions): Api {
   );
   // /v1/hooks, /v1/hooks/{id}, /v1/hooks/{id}/deliveries, /v1/hooks/{id}/test (admin, reads included)
   if (opts.hooks) v1.route("/hooks", createHooksApi({ hooks: opts.hooks, log: opts.log, maxBodyBytes }));
+  // /v1/deliveries (read: every hook's delivery log, without URLs, secrets or error texts)
+  if (opts.hooks) v1.route("/deliveries", createDeliveriesRoutes({ hooks: opts.hooks }));
   // /v1/maintenance, /v1/maintenance/{id}
   if (maintenance) v1.route("/maintenance", createMaintenanceRoutes({ maintenance, log: opts.log }));
   // / and /assets/*: the dashboard (static, no token)

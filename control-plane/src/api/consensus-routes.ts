@@ -24,6 +24,7 @@ import { OutagesQuery } from "./outages-query.js";
 import { readJson } from "./read-json.js";
 import { parseReplayRequest, ReplayRequest } from "./replay-request.js";
 import { createHistoryRoutes, type HistoryRoutesOptions } from "./history-routes.js";
+import { createLatencyRoutes } from "./latency-routes.js";
 
 /** A check as the consensus routes need it: its policy, creation time and labels. */
 export type KnownCheck = CheckPolicy & { createdAt?: number; labels?: Readonly<Record<string, string>> };
@@ -56,6 +57,11 @@ export interface ConsensusRoutesOptions {
    * @default not served
    */
   history?: Pick<HistoryRoutesOptions, "identities" | "results">;
+  /**
+   * Latency per region and time bucket from the rollups: GET /{id}/latency.
+   * @default not served
+   */
+  latencyBuckets?: OutageStore["latencyBuckets"];
   /** SLO target (percent) when the request does not give one. @default 99.9 */
   sloTarget?: number;
   /** Most results one replay loads; beyond it the replay stops early and says so. @default 500000 */
@@ -252,6 +258,8 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
 
   if (opts.history)
     checks.route("/", createHistoryRoutes({ ...opts.history, outageStore, lookupCheck, outageJson, now }));
+  if (opts.latencyBuckets)
+    checks.route("/", createLatencyRoutes({ latencyBuckets: opts.latencyBuckets, knownCheck, now }));
 
   const outages = new OpenAPIHono();
   outages.openapi(listOutages, async (c) => {

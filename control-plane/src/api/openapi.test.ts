@@ -49,6 +49,7 @@ function fullApi(apiTokens: ApiTokens = createMemoryApiTokens()): Api {
         observedBuckets: async () => new Map(),
       },
       lookupCheck: async () => undefined,
+      latencyBuckets: async () => [],
       history: { identities: { list: async () => [] }, results: { queryResults: async () => [] } },
     },
   });
@@ -89,7 +90,9 @@ describe("GET /openapi.json", () => {
     expect(doc.paths?.["/v1/checks/{id}/replay"]?.post?.security).toEqual([{ bearerAuth: ["write"] }]);
     expect(doc.paths?.["/v1/checks"]?.get?.security).toEqual([{ bearerAuth: ["read"] }]);
     expect(doc.paths?.["/v1/hooks"]?.get?.security).toEqual([{ bearerAuth: ["admin"] }]);
-    expect(doc.paths?.["/v1/agents"]?.get).toHaveProperty("x-probemesh-scope", "admin");
+    expect(doc.paths?.["/v1/agents"]?.get).toHaveProperty("x-probemesh-scope", "read");
+    expect(doc.paths?.["/v1/agents"]?.post).toHaveProperty("x-probemesh-scope", "admin");
+    expect(doc.paths?.["/v1/deliveries"]?.get).toHaveProperty("x-probemesh-scope", "read");
     expect(doc.paths?.["/healthz"]?.get?.security).toEqual([]);
     expect(doc.paths?.["/v1/public/status"]?.get?.security).toEqual([]);
     for (const name of ["Check", "Result", "Agent", "Status", "Outage", "Availability", "Replay", "Error", "ApiToken"])
@@ -134,8 +137,12 @@ describe("GET /openapi.json", () => {
 
 /** Operations served without a token; every other one names its scope. */
 const PUBLIC = ["GET /healthz", "GET /readyz", "GET /openapi.json", "GET /v1/public/status"];
-/** The policy: agents, tokens and hooks need admin (they grant votes, access and hold secrets). */
-const ADMIN_PREFIXES = ["/v1/agents", "/v1/tokens", "/v1/hooks"];
+/**
+ * The policy: tokens and hooks need admin (they grant access and hold secrets), and so do agents'
+ * writes (an agent's token grants a vote); the agent list, secret-free, is a read.
+ */
+const ADMIN_PREFIXES = ["/v1/tokens", "/v1/hooks"];
+const ADMIN_WRITE_PREFIXES = ["/v1/agents"];
 
 describe("scopes, walking every operation of /openapi.json", () => {
   it("every route refuses a missing token (401) and a token without its scope (403), and serves one with it", async () => {
@@ -175,11 +182,13 @@ describe("scopes, walking every operation of /openapi.json", () => {
           continue;
         }
         const scope = op["x-probemesh-scope"] as Scope;
-        const policy: Scope = ADMIN_PREFIXES.some((p) => path.startsWith(p))
-          ? "admin"
-          : method === "get"
-            ? "read"
-            : "write";
+        const policy: Scope =
+          ADMIN_PREFIXES.some((p) => path.startsWith(p)) ||
+          (method !== "get" && ADMIN_WRITE_PREFIXES.some((p) => path.startsWith(p)))
+            ? "admin"
+            : method === "get"
+              ? "read"
+              : "write";
         expect(scope, name).toBe(policy);
         expect(op.security, name).toEqual([{ bearerAuth: [scope] }]);
         expect((await call()).status, `${name} without a token`).toBe(401);

@@ -4,7 +4,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { Logger } from "pino";
 import type { IncidentKind, Observation, Outage } from "../consensus/types.js";
 import { UnavailableError } from "../errors.js";
-import { inList, int, joinSql, sql, type Sql } from "./sql.js";
+import { ident, inList, int, joinSql, sql, type Sql } from "./sql.js";
 
 /** Filter of `listOutages`; times are epoch ms. */
 export interface OutageQuery {
@@ -33,6 +33,17 @@ export interface RegionCounts {
   avgDurationMs: number;
 }
 
+/** Results of one region in one time bucket, read from the rollups. */
+export interface LatencyBucket {
+  region: string;
+  /** Epoch ms the bucket starts. */
+  at: number;
+  total: number;
+  down: number;
+  /** Mean probe duration of the bucket's results (failed ones included: the rollups sum every duration). */
+  avgDurationMs: number;
+}
+
 /** Persistence of incidents and the result reads of the consensus engine. */
 export interface OutageStore {
   /** Writes incidents (new or changed); the newest version of each id wins. */
@@ -55,6 +66,17 @@ export interface OutageStore {
     to: number;
     bucketMs: number;
   }): Promise<Map<string, number[]>>;
+  /**
+   * Per region and `bucketMs` bucket of [from, to) (a multiple of a minute; of an hour reads the
+   * hourly rollup), the result count and mean duration, by time then region; empty buckets absent.
+   */
+  latencyBuckets(query: {
+    checkId: string;
+    checkUid?: string;
+    from: number;
+    to: number;
+    bucketMs: number;
+  }): Promise<LatencyBucket[]>;
   /** Results of one check in [from, to), oldest first, each id once; `truncated` when more than `limit` exist. */
   loadObservations(query: {
     checkId: string;
@@ -277,6 +299,28 @@ export function createOutageStore(deps: {
         out.set(str(r.region), list);
       }
       return out;
+    },
+
+    async latencyBuckets({ checkId, checkUid, from, to, bucketMs }) {
+      const size = Math.max(MINUTE, Math.ceil(bucketMs / MINUTE) * MINUTE);
+      const table = ident(size % HOUR === 0 ? "rollup_1h" : "rollup_1m");
+      const a = Math.floor(from / size) * size;
+      const b = int(size, "UInt64", "bucketMs");
+      const statement = sql`SELECT region, intDiv(bucket, ${b}) * ${b} AS at, countMerge(total) AS t,
+          sumMerge(down) AS d, sumMerge(duration_sum) AS s
+        FROM ${table} WHERE ${ofCheck(checkId, checkUid)}
+          AND bucket >= ${int(a, "UInt64", "from")} AND bucket < ${int(to, "UInt64", "to")}
+        GROUP BY region, at ORDER BY at, region`;
+      return (await rows(statement)).map((r) => {
+        const total = num(r.t);
+        return {
+          region: str(r.region),
+          at: num(r.at),
+          total,
+          down: num(r.d),
+          avgDurationMs: total > 0 ? num(r.s) / total : 0,
+        };
+      });
     },
 
     async loadObservations({ checkId, checkUid, from, to, limit }) {
