@@ -56,8 +56,12 @@ export function eventLine(e: StreamEvent): string {
   const time = new Date(at).toISOString();
   const str = (v: unknown) => (typeof v === "string" || typeof v === "number" ? String(v) : "");
   switch (e.event) {
-    case "transition":
-      return `${time} transition ${str(o.type)} ${str(o.checkId ?? data.checkId)}${data.state ? ` state=${str(data.state)}` : ""}`;
+    case "transition": {
+      const held = isObject(o.held)
+        ? ` held=${str(o.held.by)}${o.held.windowId !== undefined ? `:${str(o.held.windowId)}` : ""}${Array.isArray(o.held.checkIds) ? `:${o.held.checkIds.map(str).join(",")}` : ""}`
+        : "";
+      return `${time} transition ${str(o.type)} ${str(o.checkId ?? data.checkId)}${data.state ? ` state=${str(data.state)}` : ""}${held}`;
+    }
     case "status": {
       const regions = isObject(o.regions)
         ? Object.entries(o.regions)
