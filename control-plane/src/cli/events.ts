@@ -85,6 +85,11 @@ export interface FollowOptions {
   print: (e: StreamEvent) => void;
   /** Reports a reconnection (stderr). */
   warn: (line: string) => void;
+  /**
+   * Told once the server follows the stream for this client (each connection): events decided from
+   * then on are printed. Until then a filter that selects nothing and a stream not yet open look alike. @default nothing
+   */
+  connected?: (line: string) => void;
   /** Stop after this many events. */
   limit?: number;
   signal?: AbortSignal;
@@ -131,6 +136,9 @@ export async function followEvents(api: ApiClient, opts: FollowOptions): Promise
         reason = `HTTP ${status}`;
       } else {
         pause = 250;
+        opts.connected?.(
+          `events: following /v1/events${opts.query} ${lastId !== undefined ? `after ${lastId}` : "from now"}`,
+        );
         let done = false;
         const feed = sseParser((e) => {
           if (done) return;
