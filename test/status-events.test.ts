@@ -6,9 +6,22 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { request } from "node:https";
 import { jetstream } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  allStatuses,
+  forwardedStatuses,
+  serveStatus,
+  type CheckStatus,
+  type PartitionLeases,
+} from "@probemesh/control-plane";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_TOKEN, startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
+import { freePort } from "./harness/ports.js";
+import { startProcess, waitForPort, type Managed } from "./harness/process.js";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 
 const REGIONS = ["eu-west", "us-east"] as const;
@@ -289,6 +302,72 @@ describe("GET /v1/status and GET /v1/events across replicas", () => {
     ).catch(explain);
     fast.close();
     watcher?.close();
+  });
+});
+
+describe("GET /v1/status's bulk requests on a nats-server with a small max_payload", () => {
+  const MAX_PAYLOAD = 16_384;
+  let dir: string;
+  let server: Managed;
+  let owner: NatsConnection;
+  let asker: NatsConnection;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "probemesh-status-paging-"));
+    const port = await freePort();
+    writeFileSync(join(dir, "nats.conf"), `listen: "127.0.0.1:${port}"\nmax_payload: ${MAX_PAYLOAD}\n`);
+    server = startProcess("nats-server", "nats-server", ["-c", join(dir, "nats.conf")]);
+    await waitForPort("127.0.0.1", port);
+    [owner, asker] = await Promise.all([
+      connect({ servers: `127.0.0.1:${port}` }),
+      connect({ servers: `127.0.0.1:${port}` }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await owner?.close();
+    await asker?.close();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("pages a reply larger than max_payload: every check listed once; one status too large for any reply is named", async () => {
+    // 300 checks with 20 agents each (~2 KB a status, ~600 KB in all) in one partition.
+    const agents = Array.from({ length: 20 }, (_, i) => ({ agentId: `agent-${i}-${"a".repeat(40)}`, state: "up" }));
+    const statusOf = (checkId: string): CheckStatus =>
+      ({
+        checkId,
+        state: "up",
+        reason: checkId === "huge" ? "x".repeat(2 * MAX_PAYLOAD) : "",
+        since: 1,
+        regions: { "eu-west": { state: "up", since: 1, impaired: false, agents } },
+        outage: null,
+      }) as unknown as CheckStatus;
+    const ids = [...Array.from({ length: 300 }, (_, i) => `check-${String(i).padStart(3, "0")}`), "huge"];
+    const leases = {
+      holds: (p: number) => p === 0,
+      owned: () => [{ partition: 0, epoch: 1 }],
+      onAcquired: () => () => undefined,
+      onLost: () => () => undefined,
+    } as unknown as PartitionLeases;
+    const served = serveStatus({ nc: owner, leases, status: statusOf, log: pino({ level: "silent" }) });
+    await owner.flush();
+    try {
+      const got = await allStatuses(ids, {
+        leases: { holds: () => false },
+        partitionOf: () => 0,
+        local: () => undefined,
+        forwarded: forwardedStatuses({ nc: asker, timeoutMs: 5000 }),
+      });
+      expect(got.unavailablePartitions).toEqual([]);
+      expect([...got.statuses.keys()].sort()).toEqual(ids.filter((id) => id !== "huge"));
+      expect(got.statuses.get("check-299")).toEqual(statusOf("check-299"));
+      expect(got.oversized).toEqual(["huge"]);
+      expect(served.stats.paged).toBeGreaterThan(10);
+      expect(served.stats).toMatchObject({ oversized: 1, failed: 0, malformed: 0 });
+    } finally {
+      served.stop();
+    }
   });
 });
 

@@ -366,6 +366,8 @@ async function main(): Promise<void> {
     owner: (checkId) => (consensus.decides(checkId) ? "mine" : checks.get(checkId) ? "elsewhere" : "gone"),
     maintenance: maintenanceGate,
     dependencies: dependencyGate,
+    // What the gates hold back still shows on GET /v1/events (marked `held`), never at hooks.
+    onHeld: events.held,
     // Which checks have a check.degraded at hooks not yet followed by check.recovered, across restarts.
     degraded: createDegradedAnnouncements({ open: () => openDegradedBucket(nc, replicas), log }),
     log,

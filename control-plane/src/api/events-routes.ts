@@ -47,7 +47,9 @@ const getEvents = createRoute({
   tags: ["consensus"],
   summary: "Live transitions, status changes and hook delivery outcomes (Server-Sent Events)",
   description:
-    "`event: transition` (the hook event), `event: status` ({checkId, state, since, regions}), `event: delivery` " +
+    '`event: transition` (the hook event; with `held: {by: "maintenance", windowId} | {by: "dependency", checkIds}` ' +
+    "when a maintenance window or a down dependency held it back from hooks: nothing was delivered, and a later " +
+    "release comes again without `held`), `event: status` ({checkId, state, since, regions}), `event: delivery` " +
     "(a delivery-log record); each with an opaque `id:` to resume from (`Last-Event-ID`). A `: ping` comment every " +
     "15 s. A client that does not keep up is disconnected. Any replica serves every partition's events.",
   ...requires("read"),

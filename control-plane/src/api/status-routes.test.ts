@@ -31,7 +31,8 @@ function status(checkId: string, state: CheckStatus["state"]): CheckStatus {
   };
 }
 
-async function setup() {
+/** `oversized`: checks whose owner could not send their status (larger than NATS max_payload). */
+async function setup(oversized: string[] = []) {
   const registry = createMemoryRegistry({ log });
   const check = (id: string, extra: Record<string, unknown>) =>
     registry.create(
@@ -51,8 +52,13 @@ async function setup() {
     log,
     // "db" is in a partition whose owner is silent.
     statuses: async (ids) => ({
-      statuses: new Map(ids.filter((id) => id !== "db").map((id) => [id, status(id, id === "web" ? "down" : "up")])),
+      statuses: new Map(
+        ids
+          .filter((id) => id !== "db" && !oversized.includes(id))
+          .map((id) => [id, status(id, id === "web" ? "down" : "up")]),
+      ),
       unavailablePartitions: ids.includes("db") ? [7] : [],
+      oversized,
     }),
     now: () => 1234,
   });
@@ -79,6 +85,17 @@ describe("GET /v1/status", () => {
     ]);
     expect(body.checks[1]).toMatchObject({ reason: "owner unavailable", labels: { team: "web" } });
     expect(typeof body.checks[0]?.checkUid).toBe("string");
+  });
+
+  it("a check whose status is larger than NATS max_payload is unknown, saying so", async () => {
+    const get = await setup(["api"]);
+    const { body } = await get("");
+    expect(body.checks[0]).toMatchObject({
+      checkId: "api",
+      state: "unknown",
+      reason: "status larger than NATS max_payload",
+    });
+    expect(body.unavailablePartitions).toEqual([7]);
   });
 
   it("filters by state (repeatable, comma lists), labels (all must match) and region (regions trimmed)", async () => {

@@ -28,6 +28,8 @@ export const StatusListQuery = strictQuery(filterQueryShape).openapi("StatusList
 
 /** Reason of a check whose partition's owner did not answer. */
 export const OWNER_UNAVAILABLE = "owner unavailable";
+/** Reason of a check whose status is larger than NATS max_payload (its owner cannot send it; counted there). */
+export const STATUS_TOO_LARGE = "status larger than NATS max_payload";
 
 const StatusListSchema = z
   .object({
@@ -42,7 +44,7 @@ const StatusListSchema = z
       )
       .openapi({ description: "every matching check, by checkId" }),
     unavailablePartitions: z.array(z.int()).openapi({
-      description: `partitions whose owner did not answer in time: their checks are "unknown" with reason "${OWNER_UNAVAILABLE}"`,
+      description: `partitions whose owner did not answer in time: their checks are "unknown" with reason "${OWNER_UNAVAILABLE}" (a check whose status alone exceeds NATS max_payload is "unknown" with reason "${STATUS_TOO_LARGE}")`,
     }),
   })
   .openapi("StatusList");
@@ -74,14 +76,15 @@ export function createStatusRoutes(opts: StatusRoutesOptions): OpenAPIHono {
     const records = (await opts.registry.list())
       .filter((r) => checkMatches(r.check, filter))
       .sort((a, b) => (a.check.id < b.check.id ? -1 : a.check.id > b.check.id ? 1 : 0));
-    const { statuses, unavailablePartitions } = await opts.statuses(records.map((r) => r.check.id));
+    const { statuses, unavailablePartitions, oversized } = await opts.statuses(records.map((r) => r.check.id));
+    const tooLarge = new Set(oversized);
     const t = now();
     const checks = [];
     for (const record of records) {
       const { check } = record;
       const known = statuses.has(check.id);
       const s: CheckStatus = statuses.get(check.id) ?? emptyStatus({ checkId: check.id, regions: check.regions });
-      const status = known ? s : { ...s, reason: OWNER_UNAVAILABLE };
+      const status = known ? s : { ...s, reason: tooLarge.has(check.id) ? STATUS_TOO_LARGE : OWNER_UNAVAILABLE };
       if (!stateMatches(status.state, filter)) continue;
       const json = statusJson({ ...status, regions: trimRegions(status.regions, filter) });
       const o = inMaintenanceOccurrence(windows(), { id: check.id, labels: check.labels }, t);

@@ -56,8 +56,12 @@ export function eventLine(e: StreamEvent): string {
   const time = new Date(at).toISOString();
   const str = (v: unknown) => (typeof v === "string" || typeof v === "number" ? String(v) : "");
   switch (e.event) {
-    case "transition":
-      return `${time} transition ${str(o.type)} ${str(o.checkId ?? data.checkId)}${data.state ? ` state=${str(data.state)}` : ""}`;
+    case "transition": {
+      const held = isObject(o.held)
+        ? ` held=${str(o.held.by)}${o.held.windowId !== undefined ? `:${str(o.held.windowId)}` : ""}${Array.isArray(o.held.checkIds) ? `:${o.held.checkIds.map(str).join(",")}` : ""}`
+        : "";
+      return `${time} transition ${str(o.type)} ${str(o.checkId ?? data.checkId)}${data.state ? ` state=${str(data.state)}` : ""}${held}`;
+    }
     case "status": {
       const regions = isObject(o.regions)
         ? Object.entries(o.regions)
@@ -81,6 +85,11 @@ export interface FollowOptions {
   print: (e: StreamEvent) => void;
   /** Reports a reconnection (stderr). */
   warn: (line: string) => void;
+  /**
+   * Told once the server follows the stream for this client (each connection): events decided from
+   * then on are printed. Until then a filter that selects nothing and a stream not yet open look alike. @default nothing
+   */
+  connected?: (line: string) => void;
   /** Stop after this many events. */
   limit?: number;
   signal?: AbortSignal;
@@ -127,6 +136,9 @@ export async function followEvents(api: ApiClient, opts: FollowOptions): Promise
         reason = `HTTP ${status}`;
       } else {
         pause = 250;
+        opts.connected?.(
+          `events: following /v1/events${opts.query} ${lastId !== undefined ? `after ${lastId}` : "from now"}`,
+        );
         let done = false;
         const feed = sseParser((e) => {
           if (done) return;

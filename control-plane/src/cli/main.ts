@@ -212,6 +212,7 @@ export function program(): Command {
           signal: stop.signal,
           ...(o.limit !== undefined ? { limit: o.limit } : {}),
           warn: err,
+          connected: err,
           print: (e) =>
             out(
               o.output === "json"

@@ -4,7 +4,14 @@ import type { Msg, MsgCallback, NatsConnection, Subscription } from "@nats-io/tr
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { CheckStatus } from "../consensus/types.js";
-import { allStatuses, localOrForwarded, serveStatus, statusSubject } from "./status-forwarding.js";
+import {
+  allStatuses,
+  forwardedStatuses,
+  localOrForwarded,
+  MAX_BULK_STATUS_IDS,
+  serveStatus,
+  statusSubject,
+} from "./status-forwarding.js";
 import type { LeaseLossReason, PartitionLease, PartitionLeases } from "./types.js";
 
 const log = pino({ level: "silent" });
@@ -116,7 +123,7 @@ describe("serveStatus (the owner side)", () => {
     });
     l.expire();
     expect(await n.request("probemesh.control.status.3", { checkId: "web" })).toBe("silence");
-    expect(server.stats).toEqual({ answered: 2, notOwner: 1, malformed: 1, failed: 0 });
+    expect(server.stats).toEqual({ answered: 2, notOwner: 1, malformed: 1, failed: 0, paged: 0, oversized: 0 });
   });
 
   it("a failing lookup is answered with its error", async () => {
@@ -182,7 +189,10 @@ describe("bulk status (GET /v1/status)", () => {
       forwarded: async (p, ids) => {
         asked.push([p, ids]);
         if (p === 3) throw new Error("timeout");
-        return Object.fromEntries(ids.map((id) => [id, { ...status(id), reason: "forwarded" }]));
+        return {
+          statuses: Object.fromEntries(ids.map((id) => [id, { ...status(id), reason: "forwarded" }])),
+          oversized: [],
+        };
       },
     });
     expect(asked.sort()).toEqual([
@@ -195,5 +205,61 @@ describe("bulk status (GET /v1/status)", () => {
     expect(got.statuses.has("d")).toBe(false);
     expect(got.statuses.has("nope")).toBe(true);
     expect(got.statuses.get("nope")).toBeUndefined();
+  });
+
+  it("a reply larger than max_payload is paged: every check once, an oversized status named apart and counted", async () => {
+    const l = testLeases([{ partition: 5, epoch: 1 }]);
+    const n = fakeNats();
+    // 450 checks (three chunks of at most 200 ids), ~330 bytes each, 4 KB replies: dozens of pages.
+    const ids = Array.from({ length: 450 }, (_, i) => `check-${i}`);
+    const big = (id: string) => ({ ...status(id), reason: id === "check-7" ? "x".repeat(5000) : "y".repeat(200) });
+    const server = serveStatus({ nc: n.nc, leases: l.leases, status: big, log, maxReplyBytes: 4096 });
+    const sizes: number[] = [];
+    const requests: string[][] = [];
+    const nc = {
+      request: async (subject: string, data: string) => {
+        requests.push((JSON.parse(data) as { checkIds: string[] }).checkIds);
+        const reply = await n.request(subject, data);
+        sizes.push(JSON.stringify(reply).length);
+        return { json: () => reply };
+      },
+    } as unknown as NatsConnection;
+    const got = await forwardedStatuses({ nc })(5, ids);
+    expect(Object.keys(got.statuses).sort()).toEqual(ids.filter((id) => id !== "check-7").sort());
+    expect(got.statuses["check-449"]).toEqual(big("check-449"));
+    expect(got.oversized).toEqual(["check-7"]);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4096);
+    expect(requests.every((r) => r.length <= MAX_BULK_STATUS_IDS)).toBe(true);
+    expect(requests.length).toBeGreaterThan(30);
+    expect(server.stats).toMatchObject({ oversized: 1, malformed: 0, failed: 0 });
+    expect(server.stats.paged).toBe(requests.length - 3);
+
+    // Through allStatuses: the oversized check is reported, not silently unknown.
+    const all = await allStatuses(ids, {
+      leases: testLeases().leases,
+      partitionOf: () => 5,
+      local: () => undefined,
+      forwarded: forwardedStatuses({ nc }),
+    });
+    expect(all.statuses.size).toBe(449);
+    expect(all.statuses.has("check-7")).toBe(false);
+    expect(all.oversized).toEqual(["check-7"]);
+    expect(all.unavailablePartitions).toEqual([]);
+  });
+
+  it("a single status larger than max_payload is answered with an error (counted), not left to time out", async () => {
+    const l = testLeases([{ partition: 6, epoch: 1 }]);
+    const n = fakeNats();
+    const server = serveStatus({
+      nc: n.nc,
+      leases: l.leases,
+      status: (id) => ({ ...status(id), reason: "x".repeat(5000) }),
+      log,
+      maxReplyBytes: 4096,
+    });
+    expect(await n.request(statusSubject(6), { checkId: "web" })).toEqual({
+      error: expect.stringContaining("more than NATS max_payload (4096)") as unknown,
+    });
+    expect(server.stats.oversized).toBe(1);
   });
 });

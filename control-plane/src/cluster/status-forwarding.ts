@@ -20,13 +20,22 @@ export type StatusLookup = (checkId: string) => Promise<CheckStatus | undefined>
 /**
  * A request: `{"checkId"}`, or `{"checkIds": [...]}` for many checks of the partition at once (GET
  * /v1/status). A reply: `{"status": CheckStatus | null}`, `{"statuses": {<checkId>: CheckStatus | null}}`,
- * or `{"error"}` when the owner failed.
+ * or `{"error"}` when the owner failed. A bulk reply never exceeds the server's max_payload: it holds
+ * the first statuses that fit, in request order, with `"more": true` when it stopped early (the
+ * caller asks again for the rest), and lists in `"oversized"` the checks whose status alone would not fit.
  */
 interface StatusReply {
   status?: CheckStatus | null;
   statuses?: Record<string, CheckStatus | null>;
+  more?: boolean;
+  oversized?: string[];
   error?: string;
 }
+
+/** Bytes kept free in a reply for its envelope (`{"statuses":{…},"more":true}`). */
+const REPLY_ENVELOPE_BYTES = 64;
+/** NATS's default max_payload, when the server did not say. */
+const DEFAULT_MAX_PAYLOAD = 1_048_576;
 
 /** Most check ids one bulk status request names (callers split larger partitions). */
 export const MAX_BULK_STATUS_IDS = 200;
@@ -43,6 +52,10 @@ export interface StatusServerStats {
   malformed: number;
   /** Requests whose status lookup threw (answered with an error). */
   failed: number;
+  /** Bulk replies cut short to fit max_payload (the caller asked again for the rest). */
+  paged: number;
+  /** Statuses that alone exceed max_payload: not sent (the check shows unknown, with the reason). */
+  oversized: number;
 }
 
 /** The owner side of status forwarding. */
@@ -64,16 +77,56 @@ export function serveStatus({
   leases,
   status,
   log,
+  maxReplyBytes,
 }: {
   nc: NatsConnection;
   leases: PartitionLeases;
   /** The local status of a check of an owned partition (its partition's consensus engine). */
   status: (checkId: string) => CheckStatus | undefined | Promise<CheckStatus | undefined>;
   log: Logger;
+  /** Largest reply in bytes. @default the server's max_payload (1 MiB when it did not say) */
+  maxReplyBytes?: number;
 }): StatusServer {
   const slog = log.child({ component: "status-forwarding" });
   const subs = new Map<number, Subscription>();
-  const stats: StatusServerStats = { answered: 0, notOwner: 0, malformed: 0, failed: 0 };
+  const stats: StatusServerStats = { answered: 0, notOwner: 0, malformed: 0, failed: 0, paged: 0, oversized: 0 };
+  const limit = () => maxReplyBytes ?? nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+
+  function tooLarge(partition: number, checkId: string, bytes: number): void {
+    stats.oversized++;
+    slog.warn(
+      { partition, checkId, bytes, maxPayload: limit(), oversized: stats.oversized },
+      "a check's status is larger than NATS max_payload: not forwarded",
+    );
+  }
+
+  /** The bulk reply: as many statuses as fit in the limit, in request order. */
+  async function bulkReply(partition: number, ids: readonly string[]): Promise<string> {
+    const budget = limit() - REPLY_ENVELOPE_BYTES;
+    const entries: string[] = [];
+    const oversized: string[] = [];
+    let bytes = 0;
+    let more = false;
+    for (const id of ids) {
+      const entry = `${JSON.stringify(id)}:${JSON.stringify((await status(id)) ?? null)}`;
+      const size = Buffer.byteLength(entry) + 1;
+      // A status that alone would not fit is named in `oversized` instead, so every page moves on.
+      const fits = size <= budget;
+      const cost = fits ? size : Buffer.byteLength(JSON.stringify(id)) + 1;
+      if (bytes + cost > budget) {
+        more = true;
+        break;
+      }
+      if (fits) entries.push(entry);
+      else {
+        tooLarge(partition, id, size);
+        oversized.push(id);
+      }
+      bytes += cost;
+    }
+    if (more) stats.paged++;
+    return `{"statuses":{${entries.join(",")}}${oversized.length > 0 ? `,"oversized":${JSON.stringify(oversized)}` : ""}${more ? ',"more":true' : ""}}`;
+  }
 
   async function answer(partition: number, m: Msg): Promise<void> {
     let req: { checkId?: unknown; checkIds?: unknown } = {};
@@ -100,21 +153,28 @@ export function serveStatus({
       stats.notOwner++;
       return;
     }
-    let reply: StatusReply;
+    let reply: string;
     try {
-      if (bulk) {
-        const statuses: Record<string, CheckStatus | null> = {};
-        for (const id of bulk) statuses[id] = (await status(id)) ?? null;
-        reply = { statuses };
-      } else reply = { status: (await status(checkId as string)) ?? null };
+      if (bulk) reply = await bulkReply(partition, bulk);
+      else {
+        const id = checkId as string;
+        reply = JSON.stringify({ status: (await status(id)) ?? null } satisfies StatusReply);
+        const bytes = Buffer.byteLength(reply);
+        if (bytes > limit()) {
+          tooLarge(partition, id, bytes);
+          reply = JSON.stringify({
+            error: `the status of ${JSON.stringify(id)} is ${bytes} bytes, more than NATS max_payload (${limit()})`,
+          } satisfies StatusReply);
+        }
+      }
       stats.answered++;
     } catch (err) {
       stats.failed++;
       const message = err instanceof Error ? err.message : String(err);
       slog.warn({ partition, checkId, checks: bulk?.length, err: message }, "status lookup failed");
-      reply = { error: message };
+      reply = JSON.stringify({ error: message } satisfies StatusReply);
     }
-    m.respond(JSON.stringify(reply));
+    m.respond(reply);
   }
 
   function listen(partition: number): void {
@@ -227,40 +287,61 @@ export function localOrForwarded({
   };
 }
 
-/** The statuses of many checks of one partition (null: nothing known of it); throws when its owner does not answer. */
-export type PartitionStatusLookup = (
-  partition: number,
-  checkIds: readonly string[],
-) => Promise<Record<string, CheckStatus | null>>;
+/** What the owner of a partition answered for many of its checks. */
+export interface PartitionStatuses {
+  /** Each answered check's status (null: nothing known of it). */
+  statuses: Record<string, CheckStatus | null>;
+  /** Checks whose status alone is larger than NATS max_payload (not sent; counted by the owner). */
+  oversized: string[];
+}
+
+/** The statuses of many checks of one partition; throws when its owner does not answer. */
+export type PartitionStatusLookup = (partition: number, checkIds: readonly string[]) => Promise<PartitionStatuses>;
 
 /**
  * The caller side of bulk status: asks the owner of `partition` for its checks' statuses, in requests
- * of at most {@link MAX_BULK_STATUS_IDS} ids sent together. Throws when any is not answered within `timeoutMs`.
+ * of at most {@link MAX_BULK_STATUS_IDS} ids sent together. A reply cut short to fit max_payload
+ * (`more`) is followed by a request for the ids it did not cover, so at most one request per id.
+ * Throws when a request is not answered within `timeoutMs`, or a reply covers none of its ids.
  */
 export function forwardedStatuses({
   nc,
   timeoutMs = 1000,
 }: {
   nc: NatsConnection;
-  /** How long to wait for the owner. @default 1000 */
+  /** How long to wait for the owner, per request. @default 1000 */
   timeoutMs?: number;
 }): PartitionStatusLookup {
+  async function page(partition: number, ids: readonly string[], into: PartitionStatuses): Promise<void> {
+    let rest = ids;
+    while (rest.length > 0) {
+      const m = await nc.request(statusSubject(partition), JSON.stringify({ checkIds: rest }), { timeout: timeoutMs });
+      const reply = m.json<StatusReply>();
+      if (typeof reply !== "object" || reply === null || typeof reply.statuses !== "object" || !reply.statuses)
+        throw new UnavailableError(
+          `the owner of partition ${partition} failed: ${typeof reply?.error === "string" ? reply.error : "malformed reply"}`,
+        );
+      const { statuses } = reply;
+      const oversized = new Set(Array.isArray(reply.oversized) ? reply.oversized : []);
+      const covered = (id: string) => Object.hasOwn(statuses, id) || oversized.has(id);
+      const left = rest.filter((id) => !covered(id));
+      if (left.length === rest.length || (left.length > 0 && reply.more !== true))
+        throw new UnavailableError(`the owner of partition ${partition} failed: its reply left checks out`);
+      for (const id of rest) {
+        if (Object.hasOwn(statuses, id)) into.statuses[id] = statuses[id] ?? null;
+        else if (oversized.has(id)) into.oversized.push(id);
+      }
+      rest = left;
+    }
+  }
+
   return async (partition, checkIds) => {
+    const got: PartitionStatuses = { statuses: {}, oversized: [] };
     const chunks: string[][] = [];
     for (let i = 0; i < checkIds.length; i += MAX_BULK_STATUS_IDS)
       chunks.push(checkIds.slice(i, i + MAX_BULK_STATUS_IDS));
-    const replies = await Promise.all(
-      chunks.map(async (ids) => {
-        const m = await nc.request(statusSubject(partition), JSON.stringify({ checkIds: ids }), { timeout: timeoutMs });
-        const reply = m.json<StatusReply>();
-        if (typeof reply !== "object" || reply === null || typeof reply.statuses !== "object" || !reply.statuses)
-          throw new UnavailableError(
-            `the owner of partition ${partition} failed: ${typeof reply?.error === "string" ? reply.error : "malformed reply"}`,
-          );
-        return reply.statuses;
-      }),
-    );
-    return Object.assign({}, ...replies) as Record<string, CheckStatus | null>;
+    await Promise.all(chunks.map((ids) => page(partition, ids, got)));
+    return got;
   };
 }
 
@@ -268,6 +349,8 @@ export function forwardedStatuses({
 export interface AllStatuses {
   statuses: Map<string, CheckStatus | undefined>;
   unavailablePartitions: number[];
+  /** Checks whose status is larger than NATS max_payload: their owner could not send it (left out of `statuses`). @default none */
+  oversized?: string[];
 }
 
 /**
@@ -298,15 +381,18 @@ export async function allStatuses(
     else byPartition.set(p, [...(byPartition.get(p) ?? []), id]);
   }
   const unavailablePartitions: number[] = [];
+  const oversized: string[] = [];
   await Promise.all(
     [...byPartition].map(async ([p, ids]) => {
       try {
         const got = await forwarded(p, ids);
-        for (const id of ids) statuses.set(id, got[id] ?? undefined);
+        const tooLarge = new Set(got.oversized);
+        for (const id of ids) if (!tooLarge.has(id)) statuses.set(id, got.statuses[id] ?? undefined);
+        oversized.push(...got.oversized);
       } catch {
         unavailablePartitions.push(p);
       }
     }),
   );
-  return { statuses, unavailablePartitions: unavailablePartitions.sort((a, b) => a - b) };
+  return { statuses, unavailablePartitions: unavailablePartitions.sort((a, b) => a - b), oversized: oversized.sort() };
 }

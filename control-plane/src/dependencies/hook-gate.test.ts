@@ -73,6 +73,25 @@ describe("the dependency gate", () => {
     expect(gate.stats()).toEqual({ suppressed: 1, released: 0, held: 0 });
   });
 
+  it("tells what it holds back (GET /v1/events): the opening and the end of a suppressed incident, with the dependencies", () => {
+    const { world, gate } = setup(incident("o1"), ["db"]);
+    const held: [string, unknown][] = [];
+    const onHeld = (e: HookEvent, by: unknown) => void held.push([e.id, by]);
+    gate.filter([event("outage.opened", "o1")], 2000, onHeld);
+    world.down = ["db", "cache"];
+    gate.filter([event("outage.opened", "o1")], 2500, onHeld);
+    world.open = null;
+    gate.filter([event("outage.resolved", "o1", 3000)], 3000, onHeld);
+    const free = event("outage.opened", "o2", 4000, []);
+    expect(gate.filter([free], 4000, onHeld)).toEqual([free]);
+    const by = { by: "dependency", checkIds: ["db"] };
+    expect(held).toEqual([
+      ["o1:outage.opened", by],
+      ["o1:outage.opened", by],
+      ["o1:outage.resolved", by],
+    ]);
+  });
+
   it("passes incidents that are not suppressed, and suppressed ones whose dependencies already recovered", () => {
     const plain = setup(incident("o1", []), ["db"]);
     const opened = event("outage.opened", "o1", 2000, []);

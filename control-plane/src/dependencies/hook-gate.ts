@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Outage } from "../consensus/types.js";
-import type { HookEvent } from "../hooks/types.js";
+import type { HookEvent, OnHeld } from "../hooks/types.js";
 
 const OPENED = new Set<string>(["outage.opened", "partial.opened"]);
 const CLOSED = new Set<string>([
@@ -32,8 +32,8 @@ export interface DependencyGateStats {
  * pass through the gate again.
  */
 export interface DependencyGate {
-  /** The events of one transition to publish now, in order. */
-  filter(events: readonly HookEvent[], now: number): HookEvent[];
+  /** The events of one transition to publish now, in order; `onHeld` is told of each event held back or dropped. */
+  filter(events: readonly HookEvent[], now: number, onHeld?: OnHeld): HookEvent[];
   /** Held openings whose dependencies all recovered, their incident still open: publish them. */
   release(now: number): HookEvent[];
   stats(): DependencyGateStats;
@@ -51,6 +51,8 @@ export interface DependencyGateOptions {
 interface Held {
   event: HookEvent;
   checkId: string;
+  /** The dependencies that were down when it was held. */
+  down: string[];
 }
 
 /** Creates a {@link DependencyGate}. */
@@ -59,24 +61,31 @@ export function createDependencyGate(opts: DependencyGateOptions): DependencyGat
   const held = new Map<string, Held>();
   const counters = { suppressed: 0, released: 0 };
 
-  function decide(event: HookEvent): HookEvent[] {
+  function decide(event: HookEvent, onHeld: OnHeld | undefined): HookEvent[] {
     const { checkId, outageId } = event.data;
     if (outageId === undefined) return [event];
+    const already = held.get(outageId);
     if (OPENED.has(event.type)) {
-      if (held.has(outageId)) return [];
+      if (already) {
+        onHeld?.(event, { by: "dependency", checkIds: already.down });
+        return [];
+      }
       // The event says whether its incident was suppressed when it opened (the engine may have moved on).
       if ((event.data.suppressedBy ?? []).length === 0) return [event];
       const down = opts.dependenciesDown(checkId);
       if (down.length === 0) return [event];
-      held.set(outageId, { event, checkId });
+      held.set(outageId, { event, checkId, down: [...down] });
+      onHeld?.(event, { by: "dependency", checkIds: [...down] });
       log.info(
         { eventId: event.id, checkId, dependencies: down },
         "incident opened while a dependency is down: suppressed (announced if it outlasts them)",
       );
       return [];
     }
-    if (CLOSED.has(event.type) && held.delete(outageId)) {
+    if (CLOSED.has(event.type) && already) {
+      held.delete(outageId);
       counters.suppressed++;
+      onHeld?.(event, { by: "dependency", checkIds: already.down });
       log.info(
         { eventId: event.id, type: event.type, checkId, suppressed: counters.suppressed },
         "suppressed incident closed while its dependency was down: not announced",
@@ -87,8 +96,8 @@ export function createDependencyGate(opts: DependencyGateOptions): DependencyGat
   }
 
   return {
-    filter(events) {
-      return events.flatMap(decide);
+    filter(events, _now, onHeld) {
+      return events.flatMap((e) => decide(e, onHeld));
     },
     release(now) {
       const out: HookEvent[] = [];

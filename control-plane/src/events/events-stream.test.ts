@@ -96,4 +96,30 @@ describe("live events", () => {
     expect(published).toEqual([{ subject: "probemesh.events.transition.3", msgID: `transition:${event.id}` }]);
     expect(p.stats()).toMatchObject({ published: 1, notOwner: 1 });
   });
+
+  it("a held event is a transition marked held, under its own id (its later release is published apart)", async () => {
+    const published: { subject: string; msgID: string; data: unknown }[] = [];
+    const p = createEventPublisher({
+      js: {
+        publish: async (subject: string, data: string, opts?: { msgID?: string }) => {
+          published.push({ subject, msgID: opts?.msgID ?? "", data: JSON.parse(data) });
+          return { duplicate: false, seq: published.length, stream: "PROBEMESH_EVENTS", domain: "" } as never;
+        },
+      } as never,
+      leases: { holds: () => true },
+      log: pino({ level: "silent" }),
+    });
+    const fence = { partition: 3, epoch: 9 };
+    p.held(event, { by: "maintenance", windowId: "upgrade" }, fence);
+    p.transition(event, fence);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(published).toEqual([
+      {
+        subject: "probemesh.events.transition.3",
+        msgID: `transition:held:${event.id}`,
+        data: { ...transitionEvent(event), held: { by: "maintenance", windowId: "upgrade" } },
+      },
+      { subject: "probemesh.events.transition.3", msgID: `transition:${event.id}`, data: transitionEvent(event) },
+    ]);
+  });
 });

@@ -10,7 +10,7 @@ import type { CheckStatus, Transition } from "../consensus/types.js";
 import { ensureStream } from "../jetstream/ensure.js";
 import { formatFence } from "../hooks/fence.js";
 import type { Hooks } from "../hooks/hooks.js";
-import type { HookEvent } from "../hooks/types.js";
+import type { HeldBy, HookEvent } from "../hooks/types.js";
 
 /** JetStream stream of transition and status events (bounded by age and bytes). */
 export const EVENTS_STREAM = "PROBEMESH_EVENTS";
@@ -53,6 +53,12 @@ export interface TransitionEvent {
   /** ISO 8601 time, as hooks get it. */
   timestamp: string;
   data: HookEvent["data"];
+  /**
+   * Present when a gate held the event back from hooks (nothing was delivered): a maintenance window
+   * (`{by: "maintenance", windowId}`) or dependencies down (`{by: "dependency", checkIds}`). An opening
+   * released later comes again, without `held`, when hooks get it.
+   */
+  held?: HeldBy;
 }
 
 /** `event: status` data: a check's global state and its regions' after a change. */
@@ -64,8 +70,8 @@ export interface StatusEvent {
   regions: Record<string, { state: string; since: number | null; impaired: boolean }>;
 }
 
-/** The envelope of a {@link HookEvent} as `event: transition` carries it. */
-export function transitionEvent(e: HookEvent): TransitionEvent {
+/** The envelope of a {@link HookEvent} as `event: transition` carries it; `held` when a gate held it back. */
+export function transitionEvent(e: HookEvent, held?: HeldBy): TransitionEvent {
   const at = Date.parse(e.timestamp);
   return {
     id: e.id,
@@ -74,6 +80,7 @@ export function transitionEvent(e: HookEvent): TransitionEvent {
     at: Number.isFinite(at) ? at : 0,
     timestamp: e.timestamp,
     data: e.data,
+    ...(held ? { held } : {}),
   };
 }
 
@@ -103,6 +110,8 @@ export interface EventPublisherStats {
 export interface EventPublisher {
   /** A hook event that hooks took, decided under `fence`. */
   transition(e: HookEvent, fence?: PartitionLease): void;
+  /** A hook event a gate held back from hooks (`event: transition` with `held`); never reaches hooks. */
+  held(e: HookEvent, held: HeldBy, fence?: PartitionLease): void;
   /** A consensus transition: a `region.state` or `check.state` one publishes the check's status now. */
   statusChanged(t: Transition, fence: PartitionLease, status: CheckStatus | undefined): void;
   /** `hooks` whose successful publishes also go out as `event: transition`. */
@@ -157,6 +166,10 @@ export function createEventPublisher({
   const publisher: EventPublisher = {
     transition(e, fence) {
       publish("transition", `transition:${e.id}`, transitionEvent(e), fence);
+    },
+    held(e, held, fence) {
+      // Its own id: the same event released to hooks later is published again, without `held`.
+      publish("transition", `transition:held:${e.id}`, transitionEvent(e, held), fence);
     },
     statusChanged(t, fence, status) {
       if ((t.type !== "region.state" && t.type !== "check.state") || !status) return;

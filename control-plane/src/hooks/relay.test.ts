@@ -257,6 +257,30 @@ describe("the hook relay", () => {
     expect(ids(taken)).toEqual(["outage:web:120000:outage.opened", "outage:web:120000:outage.resolved"]);
   });
 
+  it("tells onHeld, with the fence, of what a gate holds back; hooks get none of it", async () => {
+    const window: MaintenanceWindow = { id: "upgrade", checks: ["web"], from: 0, to: 10 * M };
+    const held: [string, unknown, unknown][] = [];
+    const { relay, taken, calls, clock, statuses } = setup(
+      { windows: [window] },
+      { onHeld: (e, by, fence) => void held.push([e.id, by, fence]) },
+    );
+    const outage = incident("outage", 2 * M);
+    statuses.set("web", status("down", { outage }));
+    clock.now = 2 * M;
+    const fence = { partition: 1, epoch: 3 };
+    await relay.onTransition({ type: "outage.opened", checkId: "web", at: 2 * M, outage }, fence);
+    statuses.set("web", status("up"));
+    const resolved = { ...outage, state: "resolved" as const, resolvedAt: 5 * M };
+    await relay.onTransition({ type: "outage.resolved", checkId: "web", at: 5 * M, outage: resolved }, fence);
+    const by = { by: "maintenance", windowId: "upgrade" };
+    expect(held).toEqual([
+      ["outage:web:120000:outage.opened", by, fence],
+      ["outage:web:120000:outage.resolved", by, fence],
+    ]);
+    expect(taken).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
   it("announces nothing of an outage opened and resolved inside a maintenance window", async () => {
     const window: MaintenanceWindow = { id: "upgrade", checks: ["web"], from: 0, to: 10 * M };
     const { relay, taken, clock, statuses } = setup({ windows: [window] });

@@ -14,7 +14,7 @@ import type { MaintenanceGate } from "../maintenance/hook-gate.js";
 import type { OutageStore } from "../store/outages.js";
 import { belatedRecovery, hookEventsFromTransition, reannouncements } from "./from-transition.js";
 import type { Hooks } from "./hooks.js";
-import type { HookEvent } from "./types.js";
+import type { HeldBy, HookEvent } from "./types.js";
 
 /** Incidents closed this recently are re-announced at start: the delivery queue's dedupe window. */
 export const REANNOUNCE_WINDOW_MS = 3_600_000;
@@ -38,6 +38,11 @@ export interface HookRelayOptions {
   maintenance: Pick<MaintenanceGate, "filter" | "release">;
   /** Holds incidents opened while a dependency is down (applied after the maintenance gate). */
   dependencies: Pick<DependencyGate, "filter" | "release">;
+  /**
+   * Told of each event a gate holds back from hooks (never enqueued), with the fence it was decided
+   * under: GET /v1/events shows it. @default nothing
+   */
+  onHeld?: (event: HookEvent, held: HeldBy, fence?: PartitionLease) => void;
   /**
    * Who decides a check now: this replica ("mine"), another one ("elsewhere": its degraded mark is left
    * to that replica), or nobody because the check is gone ("gone": the mark is forgotten). Without it,
@@ -148,8 +153,10 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
     return queue;
   }
 
-  const gate = (events: HookEvent[], at: number): HookEvent[] =>
-    opts.dependencies.filter(opts.maintenance.filter(events, at), at);
+  const gate = (events: HookEvent[], at: number, fence?: PartitionLease): HookEvent[] => {
+    const onHeld = opts.onHeld && ((e: HookEvent, held: HeldBy) => opts.onHeld?.(e, held, fence));
+    return opts.dependencies.filter(opts.maintenance.filter(events, at, onHeld), at, onHeld);
+  };
 
   /** `episode`: of a `check.degraded`, recorded with its mark. */
   async function publish(event: HookEvent, fence?: PartitionLease, episode?: string): Promise<void> {
@@ -238,6 +245,7 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
       ...opts.dependencies.filter(
         opts.maintenance.release(at, (checkId, outageId) => engine.status(checkId)?.outage?.id === outageId),
         at,
+        opts.onHeld && ((e, held) => opts.onHeld?.(e, held)),
       ),
       ...opts.dependencies.release(at),
     ];
@@ -250,7 +258,7 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
     onTransition(t, fence) {
       const status = "checkId" in t ? engine.status(t.checkId) : undefined;
       const at = now();
-      const events = "checkId" in t ? gate(hookEventsFromTransition(t, status), at) : [];
+      const events = "checkId" in t ? gate(hookEventsFromTransition(t, status), at, fence) : [];
       if (t.type === "check.recovered") {
         engineRecovering.add(t.checkId);
         // It ends the episode whose check.degraded went out, as recorded with its mark when its turn
@@ -261,7 +269,7 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
           const list =
             marked === undefined || marked === recovered.episode
               ? events
-              : gate(hookEventsFromTransition({ ...recovered, episode: marked }, status), at);
+              : gate(hookEventsFromTransition({ ...recovered, episode: marked }, status), at, fence);
           return publishAll(list, fence);
         });
       }
@@ -295,6 +303,7 @@ export function createHookRelay(opts: HookRelayOptions): HookRelay {
         const events = gate(
           reannouncements(incidents, (id) => engine.status(id), { now: now(), dedupeWindowMs: windowMs }),
           now(),
+          fence,
         );
         await publishAll(events, fence);
         counters.reannounced += events.length;

@@ -61,6 +61,15 @@ export interface HookEvent {
   data: HookEventData;
 }
 
+/**
+ * Why a gate held an event back from hooks (for now or for good): a maintenance window of its check,
+ * or the check's dependencies (`dependsOn`) that were down. GET /v1/events shows such events with it.
+ */
+export type HeldBy = { by: "maintenance"; windowId: string } | { by: "dependency"; checkIds: string[] };
+
+/** Told of each event a gate holds back from hooks, and why. */
+export type OnHeld = (event: HookEvent, held: HeldBy) => void;
+
 /** Hook types: a signed webhook, a built-in action, or a notification format. */
 export const HOOK_TYPES = ["webhook", "haproxy", "powerdns", "rfc2136", "pagerduty", "alertmanager", "slack"] as const;
 /** One of {@link HOOK_TYPES}. */

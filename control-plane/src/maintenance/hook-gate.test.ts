@@ -102,6 +102,35 @@ describe("the maintenance gate", () => {
   });
 });
 
+describe("the maintenance gate tells what it holds back (GET /v1/events)", () => {
+  it("each held or dropped event once per filter, with its window; nothing of what passes", () => {
+    const g = gate();
+    const held: [string, unknown][] = [];
+    const onHeld = (e: HookEvent, by: unknown) => void held.push([e.id, by]);
+    const before = event("outage.opened", 5 * M, 5 * M);
+    expect(g.filter([before], 5 * M, onHeld)).toEqual([before]);
+    const opened = event("outage.opened", 12 * M, 12 * M);
+    expect(g.filter([opened], 12 * M, onHeld)).toEqual([]);
+    // A re-announcement of the same opening is held again (same id: the stream keeps one).
+    expect(g.filter([opened], 13 * M, onHeld)).toEqual([]);
+    expect(g.filter([event("outage.resolved", 12 * M, 15 * M, 15 * M)], 15 * M, onHeld)).toEqual([]);
+    const error: HookEvent = {
+      id: "web:check.error:660000",
+      type: "check.error",
+      timestamp: new Date(11 * M).toISOString(),
+      data: { checkId: "web", state: "unknown", regions: {}, reason: "error" },
+    };
+    expect(g.filter([error], 11 * M, onHeld)).toEqual([]);
+    const by = { by: "maintenance", windowId: "upgrade" };
+    expect(held).toEqual([
+      [opened.id, by],
+      [opened.id, by],
+      ["outage:web:720000:outage.resolved", by],
+      [error.id, by],
+    ]);
+  });
+});
+
 describe("the maintenance gate with windows selecting by labels", () => {
   it("holds the openings of checks whose labels match, now", () => {
     const byLabel: MaintenanceWindow = {

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { HookEvent } from "../hooks/types.js";
+import type { HookEvent, OnHeld } from "../hooks/types.js";
 import { inMaintenanceOccurrence, maintenanceEnd } from "./in-maintenance.js";
 import type { MaintenanceSubject, MaintenanceWindow } from "./types.js";
 
@@ -34,8 +34,11 @@ export interface MaintenanceGateStats {
  * window is dropped. Degraded events are never held.
  */
 export interface MaintenanceGate {
-  /** The events of one transition to publish now, in order (a held opening may precede its end event). */
-  filter(events: readonly HookEvent[], now: number): HookEvent[];
+  /**
+   * The events of one transition to publish now, in order (a held opening may precede its end event);
+   * `onHeld` is told of each event held back or dropped, with its window.
+   */
+  filter(events: readonly HookEvent[], now: number, onHeld?: OnHeld): HookEvent[];
   /** Held openings whose maintenance ended and whose incident `isOpen` still: publish them. */
   release(now: number, isOpen: (checkId: string, outageId: string) => boolean): HookEvent[];
   stats(): MaintenanceGateStats;
@@ -54,6 +57,7 @@ interface Held {
   event: HookEvent;
   checkId: string;
   confirmedAt: number;
+  windowId: string;
 }
 
 /** Creates a {@link MaintenanceGate}; its held openings live in memory (a restart re-announces open incidents). */
@@ -62,8 +66,9 @@ export function createMaintenanceGate(opts: MaintenanceGateOptions): Maintenance
   const held = new Map<string, Held>();
   const counters = { suppressed: 0, released: 0 };
 
-  function suppress(event: HookEvent, windowId: string, why: string): void {
+  function suppress(event: HookEvent, windowId: string, why: string, onHeld: OnHeld | undefined): void {
     counters.suppressed++;
+    onHeld?.(event, { by: "maintenance", windowId });
     log.info(
       { eventId: event.id, type: event.type, checkId: event.data.checkId, windowId, suppressed: counters.suppressed },
       why,
@@ -75,13 +80,13 @@ export function createMaintenanceGate(opts: MaintenanceGateOptions): Maintenance
   };
   const at = (end: number, confirmedAt: number, now: number) => new Date(end > confirmedAt ? end : now).toISOString();
 
-  function decide(event: HookEvent, now: number): HookEvent[] {
+  function decide(event: HookEvent, now: number, onHeld: OnHeld | undefined): HookEvent[] {
     const windows = opts.windows();
     const { checkId, outageId, confirmedAt } = event.data;
     if (event.type === "check.error") {
       const o = inMaintenanceOccurrence(windows, subject(checkId), Date.parse(event.timestamp));
       if (!o) return [event];
-      suppress(event, o.window.id, "check.error inside a maintenance window: not announced");
+      suppress(event, o.window.id, "check.error inside a maintenance window: not announced", onHeld);
       return [];
     }
     if (outageId === undefined || confirmedAt === undefined) return [event];
@@ -93,12 +98,13 @@ export function createMaintenanceGate(opts: MaintenanceGateOptions): Maintenance
       if (!o) return [event];
       const resolvedAt = event.data.resolvedAt;
       if (resolvedAt !== undefined && resolvedAt < end) {
-        suppress(event, o.window.id, "incident opened and closed inside a maintenance window: not announced");
+        suppress(event, o.window.id, "incident opened and closed inside a maintenance window: not announced", onHeld);
         return [];
       }
       if (now >= end) return [{ ...event, timestamp: at(end, confirmedAt, now) }];
+      onHeld?.(event, { by: "maintenance", windowId: held.get(outageId)?.windowId ?? o.window.id });
       if (!held.has(outageId)) {
-        held.set(outageId, { event, checkId, confirmedAt });
+        held.set(outageId, { event, checkId, confirmedAt, windowId: o.window.id });
         log.info(
           { eventId: event.id, checkId, windowId: o.window.id, until: end },
           "incident opened inside a maintenance window: announced at its end if still open",
@@ -110,7 +116,7 @@ export function createMaintenanceGate(opts: MaintenanceGateOptions): Maintenance
     const h = held.get(outageId);
     if (o && closedAt < end) {
       held.delete(outageId);
-      suppress(event, o.window.id, "incident closed inside the maintenance window it opened in: not announced");
+      suppress(event, o.window.id, "incident closed inside the maintenance window it opened in: not announced", onHeld);
       return [];
     }
     if (!h) return [event];
@@ -121,8 +127,8 @@ export function createMaintenanceGate(opts: MaintenanceGateOptions): Maintenance
   }
 
   return {
-    filter(events, now) {
-      return events.flatMap((e) => decide(e, now));
+    filter(events, now, onHeld) {
+      return events.flatMap((e) => decide(e, now, onHeld));
     },
     release(now, isOpen) {
       const out: HookEvent[] = [];
