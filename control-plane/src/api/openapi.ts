@@ -13,7 +13,7 @@ export const SCOPE_EXTENSION = "x-probemesh-scope";
 /**
  * What a route needs, spread into its `createRoute({...})`: documented (security scopes and
  * {@link SCOPE_EXTENSION}) and enforced (the route's {@link requireScope} middleware) from this one
- * declaration. Reads need "read", writes "write"; agents, tokens and hooks "admin".
+ * declaration. Reads need "read", writes "write"; tokens, hooks and agents' writes "admin".
  */
 export function requires(scope: Scope) {
   return {
@@ -66,7 +66,7 @@ export function openApiDocument(app: OpenAPIHono, opts: OpenApiDocumentOptions =
     type: "http",
     scheme: "bearer",
     description:
-      "PROBEMESH_API_TOKEN (every scope) or a token from POST /v1/tokens. Scopes: read (every GET), write (other methods), admin (agents, tokens, hooks; implies write, which implies read).",
+      "PROBEMESH_API_TOKEN (every scope) or a token from POST /v1/tokens. Scopes: read (GETs, agents included), write (other methods), admin (tokens, hooks, enrolling and revoking agents; implies write, which implies read).",
   });
   return app.getOpenAPI31Document({
     openapi: "3.1.0",
