@@ -25,8 +25,13 @@ import { startProcess, waitForPort, type Managed } from "./harness/process.js";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 
 const REGIONS = ["eu-west", "us-east"] as const;
-/** Events a client may have waiting on the control plane before it is cut off (PROBEMESH_EVENTS_CLIENT_BUFFER). */
-const CLIENT_BUFFER = 500;
+/**
+ * Events a client may have waiting on the control plane before it is cut off
+ * (PROBEMESH_EVENTS_CLIENT_BUFFER). The burst below is 4000 events of ~4 KB: at 500, a reading client
+ * on a loaded box fell 2 MB behind for a moment and was cut off too; 1500 (6 MB) plus the socket
+ * buffers still cannot hold the burst for a client that does not read.
+ */
+const CLIENT_BUFFER = 1500;
 /** Deadline for a flip to reach the stream on a loaded 2-core box. */
 const DEADLINE_MS = 30_000;
 
@@ -113,6 +118,7 @@ describe("GET /v1/status and GET /v1/events across replicas", () => {
   let api: FlipTarget;
   let db: FlipTarget;
   let nc: NatsConnection;
+  let brokenPort: number;
 
   beforeAll(async () => {
     [web, api, db] = await Promise.all([startFlipTarget(), startFlipTarget(), startFlipTarget()]);
@@ -141,6 +147,19 @@ describe("GET /v1/status and GET /v1/events across replicas", () => {
       const res = await mesh.cp.request("/v1/checks", { method: "POST", body: JSON.stringify(c) });
       expect(res.status, await res.clone().text()).toBe(201);
     }
+    // A hook whose receiver is down: its failed deliveries carry an error naming the receiver.
+    brokenPort = await freePort();
+    const hook = await mesh.cp.request("/v1/hooks", {
+      method: "POST",
+      body: JSON.stringify({
+        id: "broken",
+        type: "webhook",
+        url: `http://127.0.0.1:${brokenPort}/hook-private-path`,
+        events: ["outage.opened"],
+        checks: ["web"],
+      }),
+    });
+    expect(hook.status, await hook.clone().text()).toBe(201);
   }, 180_000);
 
   afterAll(async () => {
@@ -224,6 +243,19 @@ describe("GET /v1/status and GET /v1/events across replicas", () => {
       100,
     ).catch(explain);
     expect(matching.events.filter((e) => e.event !== "status" || e.data.checkId === "api")).toEqual([]);
+    // The failed delivery reaches the stream without its error text (it names the receiver); the
+    // admin delivery log has it.
+    const failed = await waitFor(
+      "the failed delivery of the broken hook",
+      () => watcher.events.find((e) => e.event === "delivery" && e.data.hookId === "broken"),
+      DEADLINE_MS,
+      100,
+    ).catch(explain);
+    expect(failed.data).toMatchObject({ hookId: "broken", checkId: "web", outcome: "failed" });
+    expect(Object.keys(failed.data)).not.toContain("error");
+    expect(JSON.stringify(failed.data)).not.toMatch(new RegExp(`hook-private-path|:${brokenPort}`));
+    const log = await mesh.cp.request("/v1/hooks/broken/deliveries");
+    expect(JSON.stringify(await log.json())).toContain(String(brokenPort));
     for (const c of [...clients, filtered, matching, missing]) c.close();
   });
 

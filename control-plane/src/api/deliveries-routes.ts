@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { checkId } from "../checks/rules.js";
+import { redactDelivery } from "../hooks/delivery-log.js";
 import { DeliverySchema } from "../hooks/hook-response-schemas.js";
 import { HOOK_ID_PATTERN } from "../hooks/validate-hook.js";
 import type { Hooks } from "../hooks/hooks.js";
@@ -14,12 +15,7 @@ export interface DeliveriesRoutesOptions {
   hooks: Pick<Hooks, "registry" | "deliveries">;
 }
 
-/**
- * One line of the read-scoped delivery log: what happened, never where or with what. The hook's URL,
- * headers and secrets are not in a delivery record, but its `error` and `result` texts may echo a
- * receiver's address (a fetch error names the host; an action names its DNS server or socket), so
- * they are left out; the admin `GET /v1/hooks/{id}/deliveries` has them.
- */
+/** One line of the read-scoped delivery log ({@link redactDelivery}: no error or result texts). */
 export const PublicDeliverySchema = DeliverySchema.pick({
   hookId: true,
   eventId: true,
@@ -36,22 +32,9 @@ export const PublicDeliverySchema = DeliverySchema.pick({
   .extend({ hookType: z.enum(HOOK_TYPES).openapi({ description: "the hook's type" }) })
   .openapi("PublicDelivery");
 
-/** A delivery record as {@link PublicDeliverySchema} shows it (built field by field: nothing else leaks). */
+/** A delivery record as {@link PublicDeliverySchema} shows it: {@link redactDelivery} and the hook's type. */
 export function publicDelivery(r: DeliveryRecord, hookType: HookType) {
-  return {
-    hookId: r.hookId,
-    hookType,
-    eventId: r.eventId,
-    eventType: r.eventType,
-    checkId: r.checkId,
-    deliveryId: r.deliveryId,
-    attempt: r.attempt,
-    outcome: r.outcome,
-    ...(r.status === undefined ? {} : { status: r.status }),
-    latencyMs: r.latencyMs,
-    at: r.at,
-    ...(r.retryAt === undefined ? {} : { retryAt: r.retryAt }),
-  };
+  return { ...redactDelivery(r), hookType };
 }
 
 const DeliveriesQuery = strictQuery({

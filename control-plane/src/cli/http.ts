@@ -59,7 +59,9 @@ export function answerProblem(what: string, answer: ApiAnswer): CliError {
     case 401:
       return new CliError(`${what}: the token was refused (401 ${said}). Check PROBEMESH_TOKEN (or --token)`);
     case 403:
-      return new CliError(`${what}: the token lacks the scope this needs (403 ${said}); hooks and agents need admin`);
+      return new CliError(
+        `${what}: the token lacks the scope this needs (403 ${said}); hooks, tokens and enrolling agents need admin`,
+      );
     case 412:
       return new CliError(
         `${what}: refused, it changed since it was read (412 ${said}). Someone else wrote it: read it again (or run apply again to see the new diff)`,

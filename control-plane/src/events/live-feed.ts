@@ -11,7 +11,8 @@ import {
 } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { UnavailableError } from "../errors.js";
-import { HOOK_LOG_STREAM } from "../hooks/delivery-log.js";
+import { HOOK_LOG_STREAM, redactDelivery } from "../hooks/delivery-log.js";
+import type { DeliveryRecord } from "../hooks/types.js";
 import { isJsApiError, JsApiCode } from "../jetstream/ensure.js";
 import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, type StatusEvent } from "./events-stream.js";
 import { checkMatches, stateMatches, trimRegions, type CheckFilter, type FilteredCheck } from "./filter.js";
@@ -141,6 +142,8 @@ export function createEventHub(opts: EventHubOptions): EventHub {
       const check = checkOf(data.checkId);
       if (!check || !checkMatches(check, filter)) return undefined;
     }
+    // Read scope: a delivery's error and result texts may name the receiver; they stay admin-only.
+    if (type === "delivery") return JSON.stringify(redactDelivery(data as DeliveryRecord));
     if (type !== "status") return raw.string();
     const status = data as StatusEvent;
     if (!stateMatches(status.state, filter)) return undefined;

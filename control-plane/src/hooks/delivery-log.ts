@@ -8,6 +8,29 @@ export const HOOK_LOG_STREAM = "PROBEMESH_HOOK_LOG";
 /** Subject prefix of the log; full subject `probemesh.hooks.log.<hookId>`. */
 export const HOOK_LOG_SUBJECT_PREFIX = "probemesh.hooks.log";
 
+/**
+ * A delivery record as read-scoped readers see it (GET /v1/deliveries, `delivery` events on GET
+ * /v1/events): what happened, never where or with what. A record holds no URL, header or secret,
+ * but its `error` and `result` texts may echo a receiver's address (a fetch error names the host; an
+ * action names its DNS server or socket), so they are left out; the admin GET /v1/hooks/{id}/deliveries
+ * has them. Built field by field, so a field added to the record stays private until named here.
+ */
+export function redactDelivery(r: DeliveryRecord) {
+  return {
+    hookId: r.hookId,
+    eventId: r.eventId,
+    eventType: r.eventType,
+    checkId: r.checkId,
+    deliveryId: r.deliveryId,
+    attempt: r.attempt,
+    outcome: r.outcome,
+    ...(r.status === undefined ? {} : { status: r.status }),
+    latencyMs: r.latencyMs,
+    at: r.at,
+    ...(r.retryAt === undefined ? {} : { retryAt: r.retryAt }),
+  };
+}
+
 /** Options of {@link ensureHookLogStream}. */
 export interface HookLogStreamOptions {
   /** Records kept per hook (oldest dropped first). @default 1000 */
