@@ -1,7 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { claimMode, claimOrder, createPartitionLeases, fairShare, fenceVerdict } from "./leases.js";
+import { claimMode, claimOrder, createPartitionLeases, fairShare, fenceVerdict, type LeaseBucket } from "./leases.js";
+import type { PartitionLease } from "./types.js";
 
 describe("fairShare", () => {
   it("is ceil(P / alive), never below the whole for a lone replica", () => {
@@ -109,5 +111,297 @@ describe("createPartitionLeases options", () => {
     expect(l.view(0)).toBeUndefined();
     expect(l.fence(0, 1, Date.now())).toBe("current");
     expect(l.stats().owned).toBe(0);
+  });
+});
+
+/** An error as the client throws it for a NATS request nobody answered in time. */
+function timeout(): Error {
+  return Object.assign(new Error("timeout"), { name: "TimeoutError" });
+}
+
+interface Stored {
+  key: string;
+  revision: number;
+  operation: "PUT" | "DEL";
+  value: string;
+  created: Date;
+}
+
+/**
+ * An in-memory lease bucket with the compare-and-set rules of NATS KV (revision = stream sequence), a
+ * switch that makes every request fail as during a leader election, one that applies an update but
+ * loses its reply, and watchers that can be stalled (as when the NATS node holding one is killed).
+ */
+function memoryBucket() {
+  const log: Stored[] = [];
+  const last = new Map<string, Stored>();
+  const watchers = new Set<{ push: (e: Stored) => void; stalled: boolean }>();
+  const b = {
+    /** Every request fails with this while set. */
+    failing: undefined as (() => Error) | undefined,
+    /** The next update is applied, then its reply is lost. */
+    loseNextReply: false,
+    watchesOpened: 0,
+    /** Every watcher open now stops delivering (those opened later work). */
+    stallWatchers() {
+      for (const w of watchers) w.stalled = true;
+    },
+    /** Writes as another replica would (every unstalled watcher sees it). */
+    append(key: string, operation: "PUT" | "DEL", value: string): number {
+      const e: Stored = { key, revision: log.length + 1, operation, value, created: new Date() };
+      log.push(e);
+      last.set(key, e);
+      for (const w of watchers) if (!w.stalled) w.push(e);
+      return e.revision;
+    },
+    value(key: string) {
+      const e = last.get(key);
+      return e?.operation === "PUT" ? (JSON.parse(e.value) as { owner: string; epoch?: number }) : undefined;
+    },
+    lastRevision: () => log.length,
+  };
+  const check = () => {
+    if (b.failing) throw b.failing();
+  };
+  const conflict = () =>
+    new JetStreamApiError({
+      err_code: JetStreamApiCodes.StreamWrongLastSequence,
+      code: 400,
+      description: "wrong last sequence",
+    });
+  const entry = (e: Stored) => ({ ...e, length: e.value.length, json: <T>() => JSON.parse(e.value) as T });
+  const bucket = {
+    async create(key: string, value: string) {
+      check();
+      if (last.get(key)?.operation === "PUT") throw new Error("wrong last sequence: key exists");
+      return b.append(key, "PUT", value);
+    },
+    async update(key: string, value: string, revision: number) {
+      check();
+      if ((last.get(key)?.revision ?? 0) !== revision) throw conflict();
+      const r = b.append(key, "PUT", value);
+      if (b.loseNextReply) {
+        b.loseNextReply = false;
+        throw timeout();
+      }
+      return r;
+    },
+    async put(key: string, value: string) {
+      check();
+      return b.append(key, "PUT", value);
+    },
+    async get(key: string, opts?: { revision: number }) {
+      check();
+      const e = opts ? log.find((x) => x.revision === opts.revision && x.key === key) : last.get(key);
+      return e ? entry(e) : null;
+    },
+    async delete(key: string, opts?: { previousSeq?: number }) {
+      check();
+      if (opts?.previousSeq !== undefined && last.get(key)?.revision !== opts.previousSeq) throw conflict();
+      b.append(key, "DEL", "");
+    },
+    async status() {
+      check();
+      return { streamInfo: { state: { messages: log.length, last_seq: log.length } } };
+    },
+    async watch(opts: { resumeFromRevision?: number } = {}) {
+      check();
+      b.watchesOpened++;
+      const queue: Stored[] = [];
+      let wake: (() => void) | undefined;
+      let done = false;
+      const w = {
+        stalled: false,
+        push: (e: Stored) => {
+          queue.push(e);
+          wake?.();
+        },
+      };
+      const from = opts.resumeFromRevision ?? 0;
+      queue.push(...(from > 0 ? log.filter((x) => x.revision >= from) : [...last.values()]));
+      queue.sort((x, y) => x.revision - y.revision);
+      watchers.add(w);
+      return {
+        stop() {
+          done = true;
+          watchers.delete(w);
+          wake?.();
+        },
+        async *[Symbol.asyncIterator]() {
+          while (!done) {
+            const e = queue.shift();
+            if (e) yield entry(e);
+            else await new Promise<void>((r) => (wake = r));
+          }
+        },
+      };
+    },
+  };
+  return { b, bucket: bucket as unknown as LeaseBucket };
+}
+
+describe("partition leases through a NATS leader election (issue 12)", () => {
+  const log = pino({ level: "silent" });
+  const nc = {} as NatsConnection;
+  const TTL = 3000;
+  /** Lets a few 5 ms rounds run. */
+  const someRounds = () => new Promise((r) => setTimeout(r, 40));
+
+  /** A replica on `bucket` whose monotonic clock moves only when the test says so. */
+  function replica(bucket: LeaseBucket, replicaId: string, partitions = 1) {
+    let t = 0;
+    const l = createPartitionLeases({
+      nc,
+      log,
+      replicaId,
+      partitions,
+      ttlMs: TTL,
+      renewMs: 5,
+      monotonicNow: () => t,
+      kv: bucket,
+    });
+    const lost: string[] = [];
+    l.onLost((lease, reason) => lost.push(`${lease.partition}@${lease.epoch}:${reason}`));
+    return { l, lost, advance: (ms: number) => (t += ms) };
+  }
+
+  /** Runs `body` with two replicas sharing two partitions, one each, then stops both. */
+  async function withTwoOwners(
+    body: (s: {
+      b: ReturnType<typeof memoryBucket>["b"];
+      a: ReturnType<typeof replica>;
+      c: ReturnType<typeof replica>;
+    }) => Promise<void>,
+  ): Promise<void> {
+    const { b, bucket } = memoryBucket();
+    const a = replica(bucket, "a", 2);
+    const c = replica(bucket, "c", 2);
+    await a.l.start();
+    await c.l.start();
+    try {
+      await vi.waitFor(() => expect([a.l.owned().length, c.l.owned().length]).toEqual([1, 1]), { timeout: 5000 });
+      await body({ b, a, c });
+    } finally {
+      b.failing = undefined;
+      await a.l.stop();
+      await c.l.stop();
+    }
+  }
+
+  /** Runs `body` with one replica that owns the one partition of a fresh bucket, then stops it. */
+  async function withOwner(
+    body: (s: {
+      b: ReturnType<typeof memoryBucket>["b"];
+      r: ReturnType<typeof replica>;
+      lease: PartitionLease;
+    }) => Promise<void>,
+  ): Promise<void> {
+    const { b, bucket } = memoryBucket();
+    const r = replica(bucket, "a");
+    await r.l.start();
+    try {
+      await vi.waitFor(() => expect(r.l.owned()).toHaveLength(1));
+      await body({ b, r, lease: r.l.owned()[0]! });
+    } finally {
+      b.failing = undefined;
+      await r.l.stop();
+    }
+  }
+
+  it("keeps a lease whose renewals time out while it is valid by its own clock, and renews it under the same epoch after", async () => {
+    await withOwner(async ({ b, r, lease }) => {
+      b.failing = timeout;
+      await someRounds();
+      r.advance(TTL - 500);
+      await someRounds();
+      expect(r.l.stats().renewFailures).toBeGreaterThan(0);
+      expect(r.l.holds(0, lease.epoch)).toBe(true);
+      b.failing = undefined;
+      const before = b.lastRevision();
+      await vi.waitFor(() => expect(b.lastRevision()).toBeGreaterThan(before + 4));
+      // The renewals after the election extended the lease: still held well past the first expiry.
+      r.advance(TTL - 500);
+      expect(r.l.holds(0, lease.epoch)).toBe(true);
+      expect(r.l.owned()).toEqual([lease]);
+      expect(b.value("partition.0")).toMatchObject({ owner: "a", epoch: lease.epoch });
+      expect(r.lost).toEqual([]);
+    });
+  });
+
+  it("stops acting once its lease has expired by its own clock while the bucket does not answer", async () => {
+    await withOwner(async ({ b, r, lease }) => {
+      b.failing = timeout;
+      await someRounds();
+      r.advance(TTL + 1);
+      expect(r.l.holds(0, lease.epoch)).toBe(false);
+      expect(r.lost).toEqual([`0@${lease.epoch}:expired`]);
+      expect(r.l.owned()).toEqual([]);
+    });
+  });
+
+  it("adopts its own renewal whose reply was lost (a compare-and-set on the key still carrying its epoch is no loss)", async () => {
+    await withOwner(async ({ b, r, lease }) => {
+      // The watcher does not deliver the landed renewal either: only a read of the key can tell.
+      b.stallWatchers();
+      b.loseNextReply = true;
+      await vi.waitFor(() => expect(b.loseNextReply).toBe(false));
+      const after = b.lastRevision();
+      await vi.waitFor(() => expect(b.lastRevision()).toBeGreaterThan(after + 4));
+      expect(r.l.owned()).toEqual([lease]);
+      expect(r.lost).toEqual([]);
+      expect(b.value("partition.0")).toMatchObject({ owner: "a", epoch: lease.epoch });
+    });
+  });
+
+  it("calls a lease taken when its compare-and-set fails on another owner's write, even one its watcher never delivered", async () => {
+    await withOwner(async ({ b, r, lease }) => {
+      b.stallWatchers();
+      b.append("partition.0", "PUT", JSON.stringify({ owner: "b", epoch: 999, since: 1 }));
+      await vi.waitFor(() => expect(r.lost).toEqual([`0@${lease.epoch}:taken`]));
+      expect(r.l.holds(0)).toBe(false);
+      expect(b.value("partition.0")).toMatchObject({ owner: "b" });
+    });
+  });
+
+  it("after a blackout longer than the ttl, each owner takes its own partition back and nobody grabs the other's", async () => {
+    await withTwoOwners(async ({ b, a, c }) => {
+      const pa = a.l.owned()[0]!.partition;
+      const pc = c.l.owned()[0]!.partition;
+      const acquired = a.l.stats().acquired + c.l.stats().acquired;
+      const handedOver = () =>
+        a.l.stats().lost.taken + c.l.stats().lost.taken + a.l.stats().lost.released + c.l.stats().lost.released;
+      const handedOverBefore = handedOver();
+      b.failing = () => new Error("no responders");
+      await someRounds();
+      a.advance(TTL * 3);
+      c.advance(TTL * 3);
+      await vi.waitFor(() => expect([a.l.owned().length, c.l.owned().length]).toEqual([0, 0]));
+      b.failing = undefined;
+      await vi.waitFor(() => expect([a.l.owned().length, c.l.owned().length]).toEqual([1, 1]), { timeout: 5000 });
+      await someRounds();
+      expect(a.l.owned().map((l) => l.partition)).toEqual([pa]);
+      expect(c.l.owned().map((l) => l.partition)).toEqual([pc]);
+      // One new epoch per partition, no partition changed hands.
+      expect(a.l.stats().acquired + c.l.stats().acquired).toBe(acquired + 2);
+      expect(handedOver()).toBe(handedOverBefore);
+    });
+  });
+
+  it("re-opens a watcher that stopped delivering, so a partition released meanwhile is seen free and taken", async () => {
+    await withTwoOwners(async ({ b, a, c }) => {
+      const pc = c.l.owned()[0]!.partition;
+      // a's watcher sits on a dead node: c's release and departure reach the bucket but not a.
+      b.stallWatchers();
+      await c.l.stop();
+      await someRounds();
+      expect(a.l.owned()).toHaveLength(1);
+      const opened = b.watchesOpened;
+      // a's own presence writes do not come back through its watcher within the ttl: it is re-opened.
+      a.advance(TTL + 1);
+      await vi.waitFor(() => expect(b.watchesOpened).toBeGreaterThan(opened), { timeout: 5000 });
+      a.advance(TTL + 1);
+      await vi.waitFor(() => expect(a.l.owned().map((l) => l.partition)).toContain(pc), { timeout: 5000 });
+      expect(a.l.owned()).toHaveLength(2);
+    });
   });
 });

@@ -32,7 +32,12 @@ export interface PartitionLeasesOptions {
   replicas?: number;
   /** Local monotonic clock in ms; never compared across machines. @default performance.now */
   monotonicNow?: () => number;
+  /** The lease bucket (tests); opened (created if needed) on the NATS connection otherwise. */
+  kv?: LeaseBucket;
 }
+
+/** The part of a NATS KV bucket the leases use (tests drive them with a fake). */
+export type LeaseBucket = Pick<KV, "create" | "update" | "put" | "get" | "delete" | "watch" | "status">;
 
 /** Partitions a replica should hold when `alive` replicas share `partitions`. */
 export function fairShare(partitions: number, alive: number): number {
@@ -157,6 +162,12 @@ function isCasConflict(err: unknown): boolean {
 
 const KEY_TOKEN = /^[-_=A-Za-z0-9]+$/;
 
+/** An error's message and its cause's (no stack: these repeat every round while NATS elects a leader). */
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message;
+}
+
 /**
  * The partition leases of one replica on the KV bucket `probemesh_leases`: keys `partition.<n>`
  * (`{"owner","epoch","since"}`) and `replica.<id>` (`{"at"}`, presence for the fair share).
@@ -188,14 +199,20 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     claimConflicts: 0,
   };
 
-  let kv: KV | undefined;
+  let kv: LeaseBucket | undefined = opts.kv;
   let follower: KvFollower | undefined;
   let loop: Promise<void> | undefined;
   let expiryTimer: NodeJS.Timeout | undefined;
   let stopping = false;
   const abort = new AbortController();
-  /** onAcquired callbacks run one lease at a time, apart from the rounds. */
-  let dispatchQueue: Promise<void> = Promise.resolve();
+  /**
+   * onAcquired callbacks run apart from the rounds, in order per partition; partitions do not wait for
+   * each other (a warm-up stuck on one must not keep the others undecided).
+   */
+  const dispatchQueues = new Map<number, Promise<void>>();
+  /** Local time of the last presence write that succeeded, and whether one failed since. */
+  let presenceOkAt: number | undefined;
+  let presenceFailing = false;
 
   const partitionKey = (p: number) => `partition.${p}`;
   const presenceKey = `replica.${replicaId}`;
@@ -260,7 +277,7 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
   }
 
   function dispatch(h: Held): void {
-    dispatchQueue = dispatchQueue.then(async () => {
+    const queued = (dispatchQueues.get(h.partition) ?? Promise.resolve()).then(async () => {
       // Lost while queued: no callback heard of it, so none hears of its loss either.
       if (held.get(h.partition) !== h) return;
       h.dispatched = true;
@@ -273,17 +290,64 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
         }
       }
     });
+    dispatchQueues.set(h.partition, queued);
+    void queued.then(() => {
+      if (dispatchQueues.get(h.partition) === queued) dispatchQueues.delete(h.partition);
+    });
+  }
+
+  /**
+   * This replica could not write to the bucket for `ms` (e.g. while the cluster elected a leader for
+   * it). Nobody else could either, most likely: that time does not count against the others' presence
+   * nor their leases as judged from here. Each owner, whose own lease did expire on its own clock
+   * meanwhile, gets a ttl to take its partitions back before anyone else may, instead of every
+   * replica grabbing every partition at once when the bucket answers again.
+   */
+  function forgive(ms: number): void {
+    const t = now();
+    for (const o of others.values()) o.seenAt = Math.min(t, o.seenAt + ms);
+    for (const w of watched.values()) w.seenAt = Math.min(t, w.seenAt + ms);
+    log.info({ blackoutMs: Math.round(ms) }, "lease bucket writable again");
+  }
+
+  async function writePresence(store: LeaseBucket): Promise<void> {
+    try {
+      follower?.expect(await store.put(presenceKey, JSON.stringify({ at: Date.now() })));
+      const t = now();
+      if (presenceFailing && presenceOkAt !== undefined) forgive(t - presenceOkAt);
+      presenceFailing = false;
+      presenceOkAt = t;
+    } catch (err) {
+      presenceFailing = true;
+      log.warn({ err: errorText(err) }, "replica presence write failed");
+    }
   }
 
   function valueOf(h: Held): string {
     return JSON.stringify({ owner: replicaId, epoch: h.epoch, since: h.since });
   }
 
-  async function renew(store: KV, h: Held): Promise<void> {
+  /** Whether the key, as read now, still carries this lease (our own renewal whose reply was lost, maybe). */
+  async function stillOurs(store: LeaseBucket, h: Held): Promise<number | "lost" | "unknown"> {
+    const w = watched.get(h.partition);
+    if (w && !w.deleted && w.view?.owner === replicaId && w.view.epoch === h.epoch && w.revision > h.revision)
+      return w.revision;
+    try {
+      const e = await store.get(partitionKey(h.partition));
+      if (!e || e.operation !== "PUT") return "lost";
+      const v = e.json<LeaseValue>();
+      return v?.owner === replicaId && v.epoch === h.epoch ? e.revision : "lost";
+    } catch {
+      return "unknown";
+    }
+  }
+
+  async function renew(store: LeaseBucket, h: Held): Promise<void> {
     const sentAt = now();
     try {
       const revision = await store.update(partitionKey(h.partition), valueOf(h), h.revision, ttlMs);
       written.set(h.partition, revision);
+      follower?.expect(revision);
       if (held.get(h.partition) !== h) return;
       h.revision = Math.max(h.revision, revision);
       h.validUntil = sentAt + ttlMs;
@@ -291,20 +355,24 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
       if (held.get(h.partition) !== h) return;
       counts.renewFailures++;
       if (isCasConflict(err)) {
-        const w = watched.get(h.partition);
-        // Our own earlier renewal landed after its reply was lost: adopt it and renew on it next round.
-        if (w && !w.deleted && w.view?.owner === replicaId && w.view.epoch === h.epoch && w.revision > h.revision) {
-          h.revision = w.revision;
-          return;
-        }
-        lose(h, "taken");
+        // Someone wrote the key since our last renewal we know of. It may be our own renewal whose
+        // reply was lost (a timeout during a leader election): the key then still carries our epoch,
+        // and the next round renews on its revision. Only another owner's write (or a delete) is a loss;
+        // when the key cannot be read either, the lease runs on to its local expiry and is retried.
+        const current = await stillOurs(store, h);
+        if (held.get(h.partition) !== h) return;
+        if (current === "lost") lose(h, "taken");
+        else if (current !== "unknown") h.revision = Math.max(h.revision, current);
         return;
       }
-      log.warn({ err, partition: h.partition, epoch: h.epoch }, "lease renewal failed; retrying next round");
+      log.warn(
+        { err: errorText(err), partition: h.partition, epoch: h.epoch, validForMs: Math.round(h.validUntil - now()) },
+        "lease renewal failed; retrying next round",
+      );
     }
   }
 
-  async function claim(store: KV, p: number, mode: "create" | "update"): Promise<void> {
+  async function claim(store: LeaseBucket, p: number, mode: "create" | "update"): Promise<void> {
     const key = partitionKey(p);
     const sentAt = now();
     let revision: number;
@@ -313,9 +381,10 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
       const seen = watched.get(p)?.revision ?? 0;
       revision = mode === "create" ? await store.create(key, value) : await store.update(key, value, seen, ttlMs);
       written.set(p, revision);
+      follower?.expect(revision);
     } catch (err) {
       if (isCasConflict(err) || /wrong last sequence|key exists/i.test(String(err))) counts.claimConflicts++;
-      else log.warn({ err, partition: p }, "lease claim failed");
+      else log.warn({ err: errorText(err), partition: p }, "lease claim failed");
       return;
     }
     let since: number | undefined;
@@ -348,7 +417,7 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     return n;
   }
 
-  async function rebalance(store: KV): Promise<void> {
+  async function rebalance(store: LeaseBucket): Promise<void> {
     const share = fairShare(partitions, alive());
     if (held.size > share) {
       // The newest lease goes: it has the least warmed-up state behind it.
@@ -370,7 +439,7 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     await Promise.all(candidates.map((c) => claim(store, c.partition, c.mode)));
   }
 
-  async function collectDeparted(store: KV): Promise<void> {
+  async function collectDeparted(store: LeaseBucket): Promise<void> {
     const t = now();
     for (const [id, o] of others) {
       if (t - o.seenAt < PRESENCE_GC_TTLS * ttlMs) continue;
@@ -379,14 +448,9 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     }
   }
 
-  async function round(store: KV): Promise<void> {
+  async function round(store: LeaseBucket): Promise<void> {
     expireDue();
-    await Promise.all([
-      store
-        .put(presenceKey, JSON.stringify({ at: Date.now() }))
-        .catch((err: unknown) => log.warn({ err }, "replica presence write failed")),
-      ...[...held.values()].map((h) => renew(store, h)),
-    ]);
+    await Promise.all([writePresence(store), ...[...held.values()].map((h) => renew(store, h))]);
     expireDue();
     if (stopping) return;
     await rebalance(store);
@@ -397,10 +461,14 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
     replicaId,
     partitions,
     async start() {
-      const js = jetstream(nc, { timeout: Math.max(ttlMs, 2000) });
-      kv ??= await new Kvm(js).create(bucket, { history: 1, storage: StorageType.File, replicas: opts.replicas ?? 1 });
+      kv ??= await new Kvm(jetstream(nc, { timeout: Math.max(ttlMs, 2000) })).create(bucket, {
+        history: 1,
+        storage: StorageType.File,
+        replicas: opts.replicas ?? 1,
+      });
       const store = kv;
-      follower ??= followKv({ kv: store, log, onEntry });
+      // A watcher that does not hand back our own writes within a ttl is stuck (on a dead node): re-opened.
+      follower ??= followKv({ kv: store, log, onEntry, stallMs: ttlMs, monotonicNow: now });
       await follower.catchUp(30_000);
       expiryTimer ??= setInterval(expireDue, Math.max(10, Math.floor(renewMs / 4)));
       loop ??= (async () => {

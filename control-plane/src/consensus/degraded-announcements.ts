@@ -3,7 +3,7 @@ import { type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { checkIdFromKey, checkKey } from "../registry/check-entry.js";
-import { openKvBucket } from "../jetstream/kv.js";
+import { openConsumerFreeKv } from "../jetstream/kv.js";
 
 /** NATS KV bucket of the checks whose `check.degraded` went to hooks without a `check.recovered` yet. */
 export const DEGRADED_BUCKET = "probemesh_degraded";
@@ -20,7 +20,9 @@ export interface DegradedMark {
 }
 
 /** The part of a NATS KV bucket this module uses (a memory fake fits for tests). */
-export type DegradedBucket = Pick<KV, "put" | "delete" | "get" | "keys">;
+export type DegradedBucket = Pick<KV, "put" | "delete" | "get"> & {
+  keys(): Promise<AsyncIterable<string> | Iterable<string>>;
+};
 
 /** Counters of {@link DegradedAnnouncements}. */
 export interface DegradedAnnouncementsStats {
@@ -47,9 +49,13 @@ export interface DegradedAnnouncements {
   readonly stats: DegradedAnnouncementsStats;
 }
 
-/** Opens (creating if needed) the {@link DEGRADED_BUCKET} bucket: history 1, file storage. */
-export function openDegradedBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
-  return openKvBucket(nc, DEGRADED_BUCKET, { history: 1, storage: StorageType.File, replicas });
+/**
+ * Opens (creating if needed) the {@link DEGRADED_BUCKET} bucket: history 1, file storage. Its keys are
+ * listed without a consumer (a re-announcement after a takeover must not wait on one placed on a dead
+ * NATS node).
+ */
+export function openDegradedBucket(nc: NatsConnection, replicas = 1): Promise<DegradedBucket> {
+  return openConsumerFreeKv(nc, DEGRADED_BUCKET, { history: 1, storage: StorageType.File, replicas });
 }
 
 /** Creates the {@link DegradedAnnouncements} on the bucket `open()` resolves (opened once, retried after a failure). */

@@ -4,14 +4,17 @@
 import { StorageType } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { openKvBucket } from "../jetstream/kv.js";
+import { openConsumerFreeKv } from "../jetstream/kv.js";
 import type { Outage } from "./types.js";
 
 /** NATS KV bucket of the open incidents, key `p<partition>.<escaped incident id>`, value JSON {@link Outage}. */
 export const INCIDENTS_BUCKET = "probemesh_incidents";
 
 /** The part of a NATS KV bucket this module uses. */
-export type IncidentBucket = Pick<KV, "put" | "delete" | "get" | "keys">;
+export type IncidentBucket = Pick<KV, "put" | "delete" | "get"> & {
+  /** Keys matching the filter (deleted ones may be listed: `get` tells). */
+  keys(filter: string): Promise<AsyncIterable<string> | Iterable<string>>;
+};
 
 /** Open incidents by partition (see {@link createIncidentKv}). */
 export interface IncidentKv {
@@ -25,9 +28,13 @@ export interface IncidentKv {
   listAll(): Promise<Outage[]>;
 }
 
-/** Opens (creating if needed) the {@link INCIDENTS_BUCKET}: history 1, file storage, `replicas` copies. */
-export function openIncidentBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
-  return openKvBucket(nc, INCIDENTS_BUCKET, { history: 1, storage: StorageType.File, replicas });
+/**
+ * Opens (creating if needed) the {@link INCIDENTS_BUCKET}: history 1, file storage, `replicas` copies.
+ * Its keys are listed without a consumer: a warm-up must not wait on a consumer that NATS placed on a
+ * dead node (see {@link openConsumerFreeKv}).
+ */
+export function openIncidentBucket(nc: NatsConnection, replicas = 1): Promise<IncidentBucket> {
+  return openConsumerFreeKv(nc, INCIDENTS_BUCKET, { history: 1, storage: StorageType.File, replicas });
 }
 
 // Incident ids hold colons (and, from a check id, maybe more); KV keys take [-/_=.a-zA-Z0-9] only.

@@ -21,3 +21,41 @@ export async function openKvBucket(
   }
   return kv;
 }
+
+/**
+ * The keys of a KV bucket matching `filter` (KV key wildcards), listed without creating a consumer:
+ * from the bucket stream's subjects (a stream info request, answered by its leader). `KV.keys()`
+ * creates an ordered consumer, and while a killed NATS node is still counted as a peer, its creation
+ * can be placed on that node and time out again and again; that kept warm-ups stalling after a node
+ * kill (issue 12). Deleted and purged keys are listed too (their markers are messages): the caller's
+ * `get` tells them apart.
+ */
+export async function listKvKeys(nc: NatsConnection, bucket: string, filter = ">"): Promise<string[]> {
+  const jsm = await jetstreamManager(nc);
+  const prefix = `$KV.${bucket}.`;
+  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}${filter}` });
+  return Object.keys(info.state.subjects ?? {})
+    .filter((s) => s.startsWith(prefix))
+    .map((s) => s.slice(prefix.length));
+}
+
+/** A KV bucket's reads and writes, with keys listed by {@link listKvKeys} (no consumer). */
+export type ConsumerFreeKv = Pick<KV, "put" | "delete" | "get"> & {
+  /** Keys matching `filter` (KV key wildcards, default every key); deleted ones may be listed: `get` tells. */
+  keys(filter?: string): Promise<string[]>;
+};
+
+/** Opens a bucket as {@link openKvBucket} does, its keys listed without a consumer ({@link listKvKeys}). */
+export async function openConsumerFreeKv(
+  nc: NatsConnection,
+  bucket: string,
+  opts: Partial<KvOptions> & { replicas?: number } = {},
+): Promise<ConsumerFreeKv> {
+  const kv = await openKvBucket(nc, bucket, opts);
+  return {
+    put: (k, v, o) => kv.put(k, v, o),
+    delete: (k, o) => kv.delete(k, o),
+    get: (k, o) => kv.get(k, o),
+    keys: (filter) => listKvKeys(nc, bucket, filter),
+  };
+}

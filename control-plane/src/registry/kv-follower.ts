@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -6,12 +7,19 @@ import { sleep } from "../sleep.js";
 
 /** Options of {@link followKv}. */
 export interface KvFollowerOptions {
-  kv: KV;
+  kv: Pick<KV, "watch" | "status">;
   log: Logger;
   /** Called for every entry in revision order: first the last value of each key, then each change. */
   onEntry: (entry: KvWatchEntry) => void;
   /** Pause before re-opening a watcher that ended (e.g. NATS restarted). @default 1000 */
   rewatchDelayMs?: number;
+  /**
+   * A revision reported by {@link KvFollower.expect} and not delivered within this long means the
+   * watcher is stuck, and it is re-opened. @default 5000
+   */
+  stallMs?: number;
+  /** Local monotonic clock in ms. @default performance.now */
+  monotonicNow?: () => number;
 }
 
 /** A running watcher that mirrors a KV bucket into the caller's memory. */
@@ -24,6 +32,13 @@ export interface KvFollower {
   catchUp(timeoutMs: number): Promise<void>;
   /** Resolves once `revision` has been handed over; rejects after `timeoutMs`. */
   waitForRevision(revision: number, timeoutMs: number): Promise<void>;
+  /**
+   * Tells the follower that `revision` exists (e.g. the caller's own write just returned it): if the
+   * watcher has not handed it over within `stallMs`, the watcher is re-opened from the next revision.
+   */
+  expect(revision: number): void;
+  /** Times the watcher was re-opened because an expected revision did not arrive. */
+  readonly stalls: number;
   stop(): Promise<void>;
 }
 
@@ -31,15 +46,26 @@ export interface KvFollower {
  * Follows a KV bucket with one watcher, re-opened from the next revision whenever it ends, so the
  * caller's in-memory copy stays complete across NATS restarts. The bucket's revision (its stream
  * sequence) orders everything: reads that `catchUp()` first see every write made before them.
+ *
+ * The watcher is an ordered push consumer on one NATS node. When that node is killed, the client
+ * notices only after two missed 30 s heartbeats (the client's fixed value for ordered consumers), so
+ * the copy would stand still for a minute while the bucket moves on. A caller that writes to the
+ * bucket reports the revisions it wrote ({@link KvFollower.expect}); one not delivered within
+ * `stallMs` re-opens the watcher, and the new consumer lands on a live node.
  */
 export function followKv(opts: KvFollowerOptions): KvFollower {
   const { kv, log, onEntry } = opts;
   const rewatchDelayMs = opts.rewatchDelayMs ?? 1000;
+  const stallMs = opts.stallMs ?? 5000;
+  const now = opts.monotonicNow ?? (() => performance.now());
   const waiters = new Set<{ revision: number; resolve: () => void }>();
   let revision = 0;
   let restarts = 0;
+  let stalls = 0;
   let stopped = false;
   let iter: QueuedIterator<KvWatchEntry> | undefined;
+  /** The oldest revision reported by expect() and not delivered yet, and when it was reported. */
+  let expected: { revision: number; since: number } | undefined;
 
   function handOver(e: KvWatchEntry): void {
     if (e.revision <= revision) return;
@@ -49,6 +75,7 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
       log.error({ err, key: e.key, revision: e.revision }, "KV entry handler threw; entry skipped");
     }
     revision = e.revision;
+    if (expected && expected.revision <= revision) expected = undefined;
     for (const w of waiters) {
       if (w.revision <= revision) {
         waiters.delete(w);
@@ -70,9 +97,21 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
       }
       if (stopped) break;
       restarts++;
+      // Re-opened from the next revision: whatever was expected gets its stallMs again.
+      if (expected) expected.since = now();
       await sleep(rewatchDelayMs);
     }
   })();
+
+  function checkStall(): void {
+    if (stopped || !expected || expected.revision <= revision || now() - expected.since < stallMs) return;
+    stalls++;
+    log.warn({ revision, expected: expected.revision, stallMs }, "KV watcher stalled; re-opening");
+    expected.since = now();
+    iter?.stop();
+  }
+  const stallTimer = setInterval(checkStall, Math.max(10, Math.floor(stallMs / 5)));
+  stallTimer.unref();
 
   function waitForRevision(target: number, timeoutMs: number): Promise<void> {
     if (target <= revision) return Promise.resolve();
@@ -101,6 +140,13 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
     get restarts() {
       return restarts;
     },
+    get stalls() {
+      return stalls;
+    },
+    expect(target) {
+      if (target <= revision || (expected && expected.revision <= target)) return;
+      expected = { revision: target, since: now() };
+    },
     async catchUp(timeoutMs) {
       let target: number;
       try {
@@ -117,6 +163,7 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
     waitForRevision,
     async stop() {
       stopped = true;
+      clearInterval(stallTimer);
       iter?.stop();
       await loop;
     },
