@@ -10,7 +10,8 @@
 //
 //   pnpm bench:ingest            # or: RESULTS=50000 RUNS=3 AGENTS=100 WINDOW=64 pnpm bench:ingest
 //   BATCH_SIZE=500 FLUSH_MS=200 BACKLOG_FLUSH_MS=200 pnpm bench:ingest   # the earlier fixed batches
-//   BATCH_SIZE=5000 BUSY_FLUSH_MS=50 INSERT_FORMAT=TabSeparated pnpm bench:ingest   # as before session 5
+//   BATCH_SIZE=5000 BUSY_FLUSH_MS=50 MAX_ACK_PENDING=15000 PROGRESS_MS=1333 INSERT_FORMAT=TabSeparated \
+//     pnpm bench:ingest   # the rule and format before session 5
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -50,6 +51,8 @@ const BATCHING: Partial<IngestOptions> = {
   ...(process.env.FLUSH_MS ? { flushMs: Number(process.env.FLUSH_MS) } : {}),
   ...(process.env.BACKLOG_FLUSH_MS ? { backlogFlushMs: Number(process.env.BACKLOG_FLUSH_MS) } : {}),
   ...(process.env.BUSY_FLUSH_MS ? { busyFlushMs: Number(process.env.BUSY_FLUSH_MS) } : {}),
+  ...(process.env.MAX_ACK_PENDING ? { maxAckPending: Number(process.env.MAX_ACK_PENDING) } : {}),
+  ...(process.env.PROGRESS_MS ? { progressMs: Number(process.env.PROGRESS_MS) } : {}),
 };
 /** Insert body format (TabSeparated: the one before RowBinary). */
 const INSERT_FORMAT = process.env.INSERT_FORMAT === "TabSeparated" ? "TabSeparated" : "RowBinary";

@@ -53,7 +53,12 @@ export interface IngestOptions {
    * so a few large inserts a second cost it far less CPU than many small ones. @default 1000
    */
   backlogFlushMs?: number;
-  /** Unacked messages the server hands this consumer at most (bounds memory while ClickHouse is down). @default 3 * batchSize */
+  /**
+   * Unacked messages the server hands this consumer at most: one batch inserting, one filling. Bounds
+   * memory while ClickHouse is down, and keeps a backlog waiting in the stream, where it costs nothing,
+   * rather than here, where every held message needs an in-progress ack each progressMs (with 3 x
+   * batchSize, a loaded host sent up to 6 of those per result). @default 2 * batchSize
+   */
   maxAckPending?: number;
   /**
    * Redelivery after this long without ack or progress: how long a killed replica's in-flight messages
@@ -61,7 +66,12 @@ export interface IngestOptions {
    * @default 4000
    */
   ackWaitMs?: number;
-  /** A buffered or in-flight message not touched for this long gets an in-progress ack (`working()`). @default ackWaitMs / 3 */
+  /**
+   * A buffered or in-flight message not touched for this long gets an in-progress ack (`working()`),
+   * checked every {@link PROGRESS_CHECK_MS} at most, so it is sent before ackWaitMs with at least
+   * ackWaitMs - progressMs - PROGRESS_CHECK_MS to spare. Each is one more message to nats-server: a
+   * batch that waits less than this (a steady flow that keeps up) needs none. @default ackWaitMs / 2
+   */
   progressMs?: number;
   /** First retry delay after a failed insert; doubles per consecutive failure. @default 500 */
   retryMinMs?: number;
@@ -87,6 +97,9 @@ export interface IngestOptions {
   /** Delay before such a result comes back. @default 2000 */
   unknownRetryMs?: number;
 }
+
+/** Longest time between two looks for held messages that need an in-progress ack. */
+export const PROGRESS_CHECK_MS = 500;
 
 /** A batch this big means results are flowing: it waits `busyFlushMs` of quiet, not `flushMs`. */
 export const QUIET_FLUSH_ROWS = 100;
@@ -179,9 +192,9 @@ export function createIngest(opts: IngestOptions): Ingest {
   const flushMs = opts.flushMs ?? 50;
   const backlogFlushMs = Math.max(opts.backlogFlushMs ?? 1000, flushMs);
   const busyFlushMs = Math.min(Math.max(opts.busyFlushMs ?? 250, flushMs), backlogFlushMs);
-  const maxAckPending = opts.maxAckPending ?? batchSize * 3;
+  const maxAckPending = opts.maxAckPending ?? batchSize * 2;
   const ackWaitMs = opts.ackWaitMs ?? 4000;
-  const progressMs = opts.progressMs ?? Math.floor(ackWaitMs / 3);
+  const progressMs = opts.progressMs ?? Math.floor(ackWaitMs / 2);
   const retry = backoffPolicy({ initialMs: opts.retryMinMs ?? 500, maxMs: opts.retryMaxMs ?? 10_000, jitter: "none" });
   const now = opts.now ?? Date.now;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1)
@@ -447,7 +460,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   async function progressLoop(): Promise<void> {
     // Runs until the flusher is done: an insert still in flight during stop() keeps its messages.
     while (!flushed) {
-      await progressTimer.nap(progressMs / 2);
+      await progressTimer.nap(Math.min(progressMs / 2, PROGRESS_CHECK_MS));
       const cutoff = performance.now() - progressMs;
       const t = performance.now();
       for (const list of [inFlight, buffer]) {
