@@ -140,47 +140,78 @@ describe("ClickHouse store on clickhouse-server 18.16", () => {
     expect((await ch.query("EXISTS TABLE pm_store.results")).trim()).toBe("1");
   });
 
-  it("stores a TabSeparated batch of hostile strings and extreme numbers, every field exact", async () => {
-    const hostile = [
-      "tab\there",
-      "line\nfeed",
-      "cr\r\nlf",
-      "back\\slash\\",
-      "\\t not a tab",
-      "\\N",
-      "trailing backslash\\",
-      `"double" and 'single' quotes`,
-      "nul\u0000byte \b \f",
-      "🚀 ünïcödé 中文 \u2028\u2029",
-      "",
-    ];
-    const numbers = [1e-7, 1e21, 0.1 + 0.2, -0, 123456.789012345, Number.MAX_VALUE];
-    const rows = hostile.map((s, i) =>
-      row({
-        id: `tsv-${i}${s}`,
-        checkId: "tsv",
-        checkUid: s,
-        provider: s,
-        startedAt: T0 + i,
-        reason: s,
-        message: s,
-        target: `https://x/${s}?q=${s}`,
-        details: { dns: { rcode: s, answers: [s, "\t\n"] } },
-        durationMs: numbers[i % numbers.length]!,
-        lagMs: numbers[(i + 1) % numbers.length]!,
-        seq: Number.MAX_SAFE_INTEGER - i,
-        bodyBytes: 2 ** 53 - 1,
-        httpStatus: 4_294_967_295,
-        canary: i % 2 === 0,
-      }),
-    );
-    await store.insertResults(rows);
-    const back = await store.queryResults({ checkId: "tsv", from: 0, to: T0 * 2, limit: 100 });
-    // -0 is stored as 0 (both formats send "0").
-    expect([...back].reverse()).toEqual(
-      rows.map((r) => ({ ...r, durationMs: r.durationMs || 0, lagMs: r.lagMs || 0 })),
-    );
-  });
+  it.each(["RowBinary", "TabSeparated"] as const)(
+    "stores a %s batch of hostile strings and extreme numbers, every field exact",
+    async (insertFormat) => {
+      const hostile = [
+        "tab\there",
+        "line\nfeed",
+        "cr\r\nlf",
+        "back\\slash\\",
+        "\\t not a tab",
+        "\\N",
+        "trailing backslash\\",
+        `"double" and 'single' quotes`,
+        "nul\u0000byte \b \f",
+        "🚀 ünïcödé 中文 \u2028\u2029",
+        "",
+        // RowBinary length prefixes: 127 and 128 bytes (one and two LEB128 bytes), 42 x 3 bytes (126, the
+        // in-place path) and 43 x 3 (129), 16,384 bytes (three LEB128 bytes), a long emoji message.
+        "x".repeat(127),
+        "y".repeat(128),
+        "中".repeat(42),
+        "文".repeat(43),
+        "z".repeat(16_384),
+        "🚀\u0000\n".repeat(1_000),
+      ];
+      // 18.16's text parser reads a subnormal (5e-324) as 0; RowBinary sends the bits.
+      const subnormal = insertFormat === "RowBinary" ? [Number.MIN_VALUE] : [];
+      const numbers = [1e-7, 1e21, 0.1 + 0.2, -0, 123456.789012345, Number.MAX_VALUE, ...subnormal];
+      const tag = insertFormat === "RowBinary" ? "rb" : "tsv";
+      const writer = createClickHouseStore({ url: ch.url, database: "pm_store", log, insertFormat });
+      const rows = hostile.map((s, i) =>
+        row({
+          id: `${tag}-${i}${s.slice(0, 200)}`,
+          checkId: tag,
+          checkUid: s,
+          provider: s,
+          startedAt: T0 + i,
+          reason: s,
+          message: s,
+          target: `https://x/${s}?q=${s}`,
+          details: { dns: { rcode: s, answers: [s, "\t\n"] } },
+          durationMs: numbers[i % numbers.length]!,
+          lagMs: numbers[(i + 1) % numbers.length]!,
+          phases: { dnsMs: 0, connectMs: 1e-300, tlsMs: 2 ** 52 + 0.5, ttfbMs: 4.2, transferMs: Number.MAX_VALUE },
+          checkVersion: 4_294_967_295 - i,
+          attempts: 4_294_967_295,
+          seq: Number.MAX_SAFE_INTEGER - i,
+          bodyBytes: 2 ** 53 - 1 - i * 2 ** 32,
+          httpStatus: 4_294_967_295,
+          canary: i % 2 === 0,
+        }),
+      );
+      try {
+        await writer.insertResults(rows);
+      } finally {
+        await writer.close();
+      }
+      const back = await store.queryResults({ checkId: tag, from: 0, to: T0 * 2, limit: 100 });
+      // -0 is stored as 0 (both formats send 0).
+      expect([...back].reverse()).toEqual(
+        rows.map((r) => ({ ...r, durationMs: r.durationMs || 0, lagMs: r.lagMs || 0 })),
+      );
+      // A lone UTF-16 surrogate cannot be UTF-8: it is stored as U+FFFD, and the rest of the row as sent.
+      const lone = createClickHouseStore({ url: ch.url, database: "pm_store", log, insertFormat });
+      try {
+        await lone.insertResults([row({ id: `${tag}-lone`, checkId: `${tag}-lone`, message: "a\ud800b\udfff" })]);
+      } finally {
+        await lone.close();
+      }
+      const [stored] = await store.queryResults({ checkId: `${tag}-lone`, from: 0, to: T0 * 2, limit: 1 });
+      expect(stored?.message).toBe("a\ufffdb\ufffd");
+    },
+  );
 
   it("rejects bad queries and rows before sending anything", async () => {
     await expect(store.queryResults({ checkId: "web", from: -1, to: 5, limit: 10 })).rejects.toThrow(/from/);

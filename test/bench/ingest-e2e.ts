@@ -10,8 +10,8 @@
 //
 //   pnpm bench:ingest            # or: RESULTS=50000 RUNS=3 AGENTS=100 WINDOW=64 pnpm bench:ingest
 //   BATCH_SIZE=500 FLUSH_MS=200 BACKLOG_FLUSH_MS=200 pnpm bench:ingest   # the earlier fixed batches
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+//   BATCH_SIZE=5000 BUSY_FLUSH_MS=50 MAX_ACK_PENDING=15000 PROGRESS_MS=1333 INSERT_FORMAT=TabSeparated \
+//     pnpm bench:ingest   # the rule and format before session 5
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -35,6 +35,7 @@ import {
 } from "@probemesh/control-plane";
 import { pino } from "pino";
 import { startClickHouse, startNats, startProcess, waitFor, type Managed } from "../harness/index.js";
+import { procCpuMs } from "./proc-cpu.js";
 
 const RESULTS = Math.min(Math.max(Number(process.env.RESULTS ?? 50_000), 1_000), 1_000_000);
 const RUNS = Math.min(Math.max(Number(process.env.RUNS ?? 3), 1), 20);
@@ -49,20 +50,16 @@ const BATCHING: Partial<IngestOptions> = {
   ...(process.env.BATCH_SIZE ? { batchSize: Number(process.env.BATCH_SIZE) } : {}),
   ...(process.env.FLUSH_MS ? { flushMs: Number(process.env.FLUSH_MS) } : {}),
   ...(process.env.BACKLOG_FLUSH_MS ? { backlogFlushMs: Number(process.env.BACKLOG_FLUSH_MS) } : {}),
+  ...(process.env.BUSY_FLUSH_MS ? { busyFlushMs: Number(process.env.BUSY_FLUSH_MS) } : {}),
+  ...(process.env.MAX_ACK_PENDING ? { maxAckPending: Number(process.env.MAX_ACK_PENDING) } : {}),
+  ...(process.env.PROGRESS_MS ? { progressMs: Number(process.env.PROGRESS_MS) } : {}),
 };
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+/** Insert body format (TabSeparated: the one before RowBinary). */
+const INSERT_FORMAT = process.env.INSERT_FORMAT === "TabSeparated" ? "TabSeparated" : "RowBinary";
 
 const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? "silent" });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
-
-/** CPU ms a process has used (user + system), from /proc/<pid>/stat. */
-function procCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // After "pid (comm) ": state is field 3, utime 14, stime 15 (1-based) -> indexes 11 and 12 here.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
 
 const cpuMs = (): number => {
   const u = process.cpuUsage();
@@ -74,7 +71,7 @@ async function main(): Promise<void> {
   const chPid = ch.proc.child.pid!;
   const natsPid = nats.proc.child.pid!;
   const nc = await connect({ servers: nats.url });
-  const store = createClickHouseStore({ url: ch.url, database: "pm_bench_ingest", log });
+  const store = createClickHouseStore({ url: ch.url, database: "pm_bench_ingest", log, insertFormat: INSERT_FORMAT });
   const publishers: Managed[] = [];
   try {
     await store.migrate();
@@ -211,7 +208,8 @@ async function main(): Promise<void> {
       rows.push(r);
       process.stdout.write(
         `run ${run}: raw publish ${fmt(r.raw)}/s | end-to-end ${fmt(r.e2e)}/s (${(r.e2e / r.raw).toFixed(2)} x raw; ` +
-          `agents published at ${fmt(r.pubDuring)}/s meanwhile; ${s.inserts} inserts, largest ${s.largestBatch} rows) | ` +
+          `agents published at ${fmt(r.pubDuring)}/s meanwhile; ${s.inserts} inserts, largest ${s.largestBatch} rows; ` +
+          `${fmt(s.received - RESULTS)} redeliveries, ${fmt(s.progressAcks)} in-progress acks) | ` +
           `control plane ${r.cpCpu.toFixed(1)} CPU-ms, ClickHouse ${r.chCpu.toFixed(1)} CPU-ms, ` +
           `nats-server ${r.natsCpu.toFixed(1)} CPU-ms (${r.natsRawCpu.toFixed(1)} publish only), ` +
           `agents ${r.pubCpu.toFixed(1)} CPU-ms (${r.pubRawCpu.toFixed(1)} publish only) per 1,000 | ` +
@@ -263,7 +261,7 @@ async function main(): Promise<void> {
     const m = (k: keyof (typeof rows)[number]) => median(rows.map((r) => r[k]));
     process.stdout.write(
       `\ningest end to end (${fmt(RESULTS)} results x ${RUNS} runs, ${AGENTS} agents x window ${WINDOW}, ` +
-        `batching ${JSON.stringify(BATCHING)}, ` +
+        `batching ${JSON.stringify(BATCHING)}, ${INSERT_FORMAT} inserts, ` +
         `${REGIONS} regions, ${CHECKS} checks; medians):\n` +
         `  raw JetStream publish ${fmt(m("raw"))} results/s; end to end ${fmt(m("e2e"))} results/s = ` +
         `${median(rows.map((r) => r.e2e / r.raw)).toFixed(2)} x raw (goal >= 0.9)\n` +

@@ -26,14 +26,26 @@ export interface IngestOptions {
   log: Logger;
   /** Durable pull consumer name, shared by every control-plane replica. @default "probemesh-ingest" */
   durable?: string;
-  /** Most rows per insert (the batch a backlog grows to). @default 5000 */
+  /**
+   * Most rows per insert (the batch a backlog grows to). An insert costs ClickHouse 18.16 ~50-100 ms of
+   * CPU whatever its size (parts of `results` and of each rollup written, merged later) plus ~3 µs a
+   * row, so bigger is cheaper: per 1,000 rows ~70 CPU-ms at 1,000 rows an insert, ~15 at 5,000, ~6 at
+   * 25,000 (`pnpm bench:ingest-insert`). @default 10000
+   */
   batchSize?: number;
   /**
-   * While the consumer is caught up (the server reports nothing more pending), a batch is inserted
-   * once no message has arrived for this long: a lone result when idle, or the tail of a burst, is
-   * stored about flushMs after it arrives. @default 50
+   * While the consumer is caught up (the server reports nothing more pending), a batch of fewer than
+   * {@link QUIET_FLUSH_ROWS} rows is inserted once no message has arrived for this long: a lone result
+   * when idle is stored about flushMs after it arrives. @default 50
    */
   flushMs?: number;
+  /**
+   * The same quiet gap for a batch of {@link QUIET_FLUSH_ROWS} rows or more, i.e. while results flow:
+   * the tail of a burst is stored this long after its last result. Longer than flushMs because a
+   * pause of a few tens of ms in a steady flow (a process descheduled on a busy host) would otherwise
+   * cut it into several small inserts, each costing ClickHouse as much as a big one. @default 250
+   */
+  busyFlushMs?: number;
   /**
    * Longest the oldest buffered message waits for its batch to reach batchSize while messages keep
    * arriving (a steady flow, or a backlog the server reports pending): big batches, few inserts.
@@ -41,7 +53,12 @@ export interface IngestOptions {
    * so a few large inserts a second cost it far less CPU than many small ones. @default 1000
    */
   backlogFlushMs?: number;
-  /** Unacked messages the server hands this consumer at most (bounds memory while ClickHouse is down). @default 3 * batchSize */
+  /**
+   * Unacked messages the server hands this consumer at most: one batch inserting, one filling. Bounds
+   * memory while ClickHouse is down, and keeps a backlog waiting in the stream, where it costs nothing,
+   * rather than here, where every held message needs an in-progress ack each progressMs (with 3 x
+   * batchSize, a loaded host sent up to 6 of those per result). @default 2 * batchSize
+   */
   maxAckPending?: number;
   /**
    * Redelivery after this long without ack or progress: how long a killed replica's in-flight messages
@@ -49,7 +66,12 @@ export interface IngestOptions {
    * @default 4000
    */
   ackWaitMs?: number;
-  /** A buffered or in-flight message not touched for this long gets an in-progress ack (`working()`). @default ackWaitMs / 3 */
+  /**
+   * A buffered or in-flight message not touched for this long gets an in-progress ack (`working()`),
+   * checked every {@link PROGRESS_CHECK_MS} at most, so it is sent before ackWaitMs with at least
+   * ackWaitMs - progressMs - PROGRESS_CHECK_MS to spare. Each is one more message to nats-server: a
+   * batch that waits less than this (a steady flow that keeps up) needs none. @default ackWaitMs / 2
+   */
   progressMs?: number;
   /** First retry delay after a failed insert; doubles per consecutive failure. @default 500 */
   retryMinMs?: number;
@@ -75,6 +97,12 @@ export interface IngestOptions {
   /** Delay before such a result comes back. @default 2000 */
   unknownRetryMs?: number;
 }
+
+/** Longest time between two looks for held messages that need an in-progress ack. */
+export const PROGRESS_CHECK_MS = 500;
+
+/** A batch this big means results are flowing: it waits `busyFlushMs` of quiet, not `flushMs`. */
+export const QUIET_FLUSH_ROWS = 100;
 
 /** Counters of one ingest instance since start. */
 export interface IngestStats {
@@ -160,17 +188,19 @@ export function createIngest(opts: IngestOptions): Ingest {
   const { nc, store, onStored } = opts;
   const log = opts.log.child({ component: "ingest" });
   const durable = opts.durable ?? "probemesh-ingest";
-  const batchSize = opts.batchSize ?? 5000;
+  const batchSize = opts.batchSize ?? 10_000;
   const flushMs = opts.flushMs ?? 50;
   const backlogFlushMs = Math.max(opts.backlogFlushMs ?? 1000, flushMs);
-  const maxAckPending = opts.maxAckPending ?? batchSize * 3;
+  const busyFlushMs = Math.min(Math.max(opts.busyFlushMs ?? 250, flushMs), backlogFlushMs);
+  const maxAckPending = opts.maxAckPending ?? batchSize * 2;
   const ackWaitMs = opts.ackWaitMs ?? 4000;
-  const progressMs = opts.progressMs ?? Math.floor(ackWaitMs / 3);
+  const progressMs = opts.progressMs ?? Math.floor(ackWaitMs / 2);
   const retry = backoffPolicy({ initialMs: opts.retryMinMs ?? 500, maxMs: opts.retryMaxMs ?? 10_000, jitter: "none" });
   const now = opts.now ?? Date.now;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1)
     throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   if (!(flushMs >= 0)) throw new RangeError(`flushMs must be >= 0, got ${flushMs}`);
+  if (!(busyFlushMs >= 0)) throw new RangeError(`busyFlushMs must be >= 0, got ${opts.busyFlushMs}`);
   if (!Number.isSafeInteger(maxAckPending) || maxAckPending < batchSize)
     throw new RangeError(`maxAckPending must be >= batchSize`);
   if (!Number.isSafeInteger(ackWaitMs) || ackWaitMs < 1000)
@@ -373,9 +403,10 @@ export function createIngest(opts: IngestOptions): Ingest {
    * The adaptive batch rule. One insert at a time; while it runs, the next batch accumulates. A batch
    * is sent when it holds batchSize rows, or when its oldest row has waited backlogFlushMs, or, while
    * the consumer is caught up (the last message said nothing more is pending), when no message has
-   * arrived for flushMs. Idle: a lone result is stored ~flushMs after it arrives, and so is the last
-   * result of a burst. A steady high rate or a backlog: batches grow to batchSize (or whatever arrives
-   * within backlogFlushMs), so ClickHouse sees a few large inserts a second, not one per insert latency.
+   * arrived for flushMs (a batch of fewer than QUIET_FLUSH_ROWS rows) or busyFlushMs (a bigger one).
+   * Idle: a lone result is stored ~flushMs after it arrives; the last result of a burst ~busyFlushMs
+   * after. A steady high rate or a backlog: batches grow to batchSize (or whatever arrives within
+   * backlogFlushMs), so ClickHouse sees about one large insert a second, not one per insert latency.
    */
   async function flushLoop(): Promise<void> {
     try {
@@ -402,12 +433,20 @@ export function createIngest(opts: IngestOptions): Ingest {
       }
       const t = performance.now();
       const waitForFull = backlogFlushMs - (t - (buffer[0]?.at ?? t));
-      // Caught up: also sent once the flow pauses for flushMs. Under a backlog, gaps between deliveries
-      // are round trips, not pauses.
-      const wait = backlog > 0 ? waitForFull : Math.min(waitForFull, flushMs - (t - lastArrival));
+      // Caught up: also sent once the flow pauses (flushMs for a few rows, busyFlushMs while results
+      // flow). Under a backlog, gaps between deliveries are round trips, not pauses.
+      const quietMs = buffer.length < QUIET_FLUSH_ROWS ? flushMs : busyFlushMs;
+      const wait = backlog > 0 ? waitForFull : Math.min(waitForFull, quietMs - (t - lastArrival));
       if (buffer.length < batchSize && wait > 0) {
         await flushTimer.nap(wait);
         continue;
+      }
+      if (buffer.length < batchSize && waitForFull > 0) {
+        // A pause, seen from a timer: after a stall of this process the timer fires before the socket's
+        // data is read, so let I/O run once before calling it a pause (a message may be waiting).
+        const seen = lastArrival;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (lastArrival !== seen || stopping) continue;
       }
       await insertBatch(buffer.splice(0, batchSize));
     }
@@ -421,7 +460,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   async function progressLoop(): Promise<void> {
     // Runs until the flusher is done: an insert still in flight during stop() keeps its messages.
     while (!flushed) {
-      await progressTimer.nap(progressMs / 2);
+      await progressTimer.nap(Math.min(progressMs / 2, PROGRESS_CHECK_MS));
       const cutoff = performance.now() - progressMs;
       const t = performance.now();
       for (const list of [inFlight, buffer]) {
@@ -504,7 +543,10 @@ export function createIngest(opts: IngestOptions): Ingest {
       running = true;
       stopping = false;
       flushed = false;
-      log.info({ durable, batchSize, flushMs, backlogFlushMs, maxAckPending, ackWaitMs }, "ingest started");
+      log.info(
+        { durable, batchSize, flushMs, busyFlushMs, backlogFlushMs, maxAckPending, ackWaitMs },
+        "ingest started",
+      );
       loops = Promise.all([consumeLoop(), flushLoop(), progressLoop()]).then(() => undefined);
     },
 

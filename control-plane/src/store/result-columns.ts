@@ -1,5 +1,6 @@
 // The mapping between ResultRow (API/domain shape) and a row of the `results` table (migrations 001, 003).
 import { ValidationError } from "../errors.js";
+import { RowBinaryWriter } from "./row-binary.js";
 import type { ResultRow } from "./types.js";
 
 /** A `results` row as sent in and read back from JSONEachRow (UInt64 columns come back as strings). */
@@ -182,6 +183,46 @@ export function toTsvLine(row: ResultRow): string {
 /** Rows as a TabSeparated insert body: one {@link toTsvLine} each, every line ending in "\n". */
 export function toTsv(rows: readonly ResultRow[]): string {
   return rows.length === 0 ? "" : rows.map(toTsvLine).join("\n") + "\n";
+}
+
+/**
+ * Rows as a RowBinary insert body (columns in {@link RESULT_COLUMNS} order; the types of migrations
+ * 001 and 003), with the same checks as {@link toTsvLine}: a value the column cannot hold throws
+ * ValidationError before anything is sent. Cheaper than TabSeparated on both sides: no escaping or
+ * number formatting here, no text parsing in ClickHouse.
+ */
+export function toRowBinary(rows: readonly ResultRow[]): Buffer {
+  const w = new RowBinaryWriter(Math.max(4096, rows.length * 256));
+  for (const row of rows) {
+    if (!STATES.has(row.state)) throw new ValidationError(`state must be up, degraded or down`, { field: "state" });
+    const p = row.phases;
+    w.string(text(row.id, "id", true));
+    w.string(text(row.checkId, "checkId", true));
+    w.uint32(uint(row.checkVersion, "checkVersion", 4_294_967_295));
+    w.string(text(row.agentId, "agentId", true));
+    w.string(text(row.region, "region", true));
+    w.string(text(row.provider, "provider"));
+    w.uint64(uint(row.startedAt, "startedAt"));
+    w.float64(finite(row.durationMs, "durationMs"));
+    w.string(row.state);
+    w.string(text(row.reason, "reason"));
+    w.string(text(row.message, "message"));
+    w.float64(finite(p.dnsMs, "phases.dnsMs"));
+    w.float64(finite(p.connectMs, "phases.connectMs"));
+    w.float64(finite(p.tlsMs, "phases.tlsMs"));
+    w.float64(finite(p.ttfbMs, "phases.ttfbMs"));
+    w.float64(finite(p.transferMs, "phases.transferMs"));
+    w.uint64(uint(row.seq, "seq"));
+    w.uint32(uint(row.attempts, "attempts", 4_294_967_295));
+    w.string(text(row.target, "target"));
+    w.uint8(row.canary ? 1 : 0);
+    w.float64(finite(row.lagMs, "lagMs"));
+    w.uint32(uint(row.httpStatus, "httpStatus", 4_294_967_295));
+    w.uint64(uint(row.bodyBytes, "bodyBytes"));
+    w.string(detailsJson(row.details));
+    w.string(text(row.checkUid ?? "", "checkUid"));
+  }
+  return w.bytes();
 }
 
 /** `details` as stored: JSON text, "{}" when empty (the common case, without a stringify). */
