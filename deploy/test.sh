@@ -4,7 +4,14 @@
 # With arguments, they go to one `vitest run` (e.g. a file filter) after the same checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# phase NAME: prints how long the phase that just ended took.
+phase() {
+  echo "[test] $1: $((SECONDS - t0)) s"
+  t0=$SECONDS
+}
+t0=$SECONDS
 bash deploy/bootstrap.sh test
+phase bootstrap
 
 # Type check, lint and format check are independent: run them side by side, then print each one's
 # output in a fixed order and fail if any failed.
@@ -32,6 +39,7 @@ for i in "${!checks[@]}"; do
 done
 lanes=()
 [ "$failed" = 0 ] || exit 1
+phase "typecheck, lint, format check"
 
 if [ $# -gt 0 ]; then
   pnpm exec vitest run "$@"
@@ -42,15 +50,20 @@ fi
 # cannot run a serial group beside a parallel one): the serial lane runs the integration files that
 # kill, pause or cut servers, use network namespaces or wait for consensus verdicts, one at a time;
 # the light lane runs the unit tests, then the integration files listed in vitest.config.ts's
-# LIGHT_INTEGRATION_FILES, one at a time. Each line is prefixed with its lane.
+# LIGHT_INTEGRATION_FILES, one at a time, at a lower CPU priority (nice 5, the servers it starts
+# too), so the serial lane's timing-sensitive waits get the CPU first. Each line is prefixed with
+# its lane.
 lane() {
-  local name=$1
-  shift
-  PROBEMESH_TEST_LANE=$name pnpm exec vitest run "$@" 2>&1 | sed -u "s/^/[$name] /"
+  local name=$1 niceness=$2
+  shift 2
+  local start=$SECONDS rc=0
+  PROBEMESH_TEST_LANE=$name nice -n "$niceness" pnpm exec vitest run "$@" 2>&1 | sed -u "s/^/[$name] /" || rc=$?
+  echo "[$name] lane done in $((SECONDS - start)) s (exit $rc)"
+  return "$rc"
 }
-lane serial --project integration &
+lane serial 0 --project integration &
 lanes+=($!)
-lane light --project unit --project integration &
+lane light 5 --project unit --project integration &
 lanes+=($!)
 failed=0
 for pid in "${lanes[@]}"; do
@@ -59,5 +72,6 @@ for pid in "${lanes[@]}"; do
   [ "$rc" = 0 ] || failed=1
 done
 lanes=()
+phase vitest
 if [ "$failed" = 0 ]; then echo "[test] both lanes passed"; else echo "[test] a lane failed (see above)" >&2; fi
 exit "$failed"
