@@ -3,8 +3,8 @@
 // still down when the window ends, the outage is announced then (same event id), and its recovery after.
 // GET /v1/events shows the held opening at once, marked `held` by the window, and its release later.
 import { readFileSync } from "node:fs";
-import { request } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openEvents, type SseClient } from "./harness/sse.js";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 import { API_TOKEN, startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
@@ -27,37 +27,6 @@ interface TransitionData {
   held?: { by: string; windowId?: string };
 }
 
-/**
- * Follows GET /v1/events?types=transition over HTTPS (the harness's fetch buffers whole bodies),
- * pushing each event's data into `into`; resolves once the server answered, so nothing later is missed.
- */
-function followTransitions(cp: ControlPlane, ca: Buffer, token: string, into: TransitionData[]) {
-  return new Promise<{ status: number; close: () => void }>((resolve, reject) => {
-    const req = request(
-      `${cp.api}/v1/events?types=transition`,
-      { ca, headers: { authorization: `Bearer ${token}` } },
-      (res) => {
-        let pending = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          pending += chunk;
-          let i;
-          while ((i = pending.indexOf("\n\n")) >= 0) {
-            const block = pending.slice(0, i).split("\n");
-            pending = pending.slice(i + 2);
-            const data = block.find((l) => l.startsWith("data: "));
-            if (block.includes("event: transition") && data) into.push(JSON.parse(data.slice(6)) as TransitionData);
-          }
-        });
-        res.on("error", () => undefined);
-        resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 interface StatusBody {
   state: string;
   outage: { id: string } | null;
@@ -69,8 +38,9 @@ describe("maintenance window end to end: an outage inside it reaches hooks only 
   let cp: ControlPlane;
   let target: FlipTarget;
   let receiver: Receiver;
-  let stream: { close: () => void } | undefined;
-  const transitions: TransitionData[] = [];
+  let stream: SseClient | undefined;
+  /** The `transition` events the stream has carried so far. */
+  const transitions = () => (stream?.events ?? []).map((e) => e.data as unknown as TransitionData);
 
   beforeAll(async () => {
     target = await startFlipTarget();
@@ -126,11 +96,11 @@ describe("maintenance window end to end: an outage inside it reaches hooks only 
     expect(created.status, await created.clone().text()).toBe(201);
     expect((await status()).maintenance).toEqual({ id: "upgrade", from, to: windowEnd });
     // Answered once the server follows the stream: nothing decided after this is missed.
-    const sse = await followTransitions(
+    const sse = await openEvents(
       cp,
       readFileSync(mesh.secureNats!.caFile),
       mesh.secureNats!.env.PROBEMESH_API_TOKEN ?? API_TOKEN,
-      transitions,
+      "?types=transition",
     );
     stream = sse;
     expect(sse.status).toBe(200);
@@ -149,7 +119,7 @@ describe("maintenance window end to end: an outage inside it reaches hooks only 
     // The stream explains the down state: the opening, held by the window (hooks get nothing of it).
     const held = await waitFor(
       "held outage.opened on GET /v1/events",
-      () => transitions.find((t) => t.type === "outage.opened" && t.held),
+      () => transitions().find((t) => t.type === "outage.opened" && t.held),
       10_000,
       100,
     ).catch(explain);
@@ -186,11 +156,15 @@ describe("maintenance window end to end: an outage inside it reaches hooks only 
     // The stream shows the release too, this time without `held`.
     await waitFor(
       "released outage.opened on GET /v1/events",
-      () => transitions.some((t) => t.id === opened!.id && !t.held),
+      () => transitions().some((t) => t.id === opened!.id && !t.held),
       10_000,
       100,
     ).catch(explain);
-    expect(transitions.filter((t) => t.held).map((t) => t.id)).toEqual([opened!.id]);
+    expect(
+      transitions()
+        .filter((t) => t.held)
+        .map((t) => t.id),
+    ).toEqual([opened!.id]);
     expect((await status()).maintenance).toBeUndefined();
 
     target.healthy = true;

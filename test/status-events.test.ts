@@ -3,7 +3,6 @@
 // a target's flip seen live on the replica that does not decide it, a resume that gets exactly what
 // was missed, and a client too slow to read cut off while another keeps receiving.
 import { readFileSync } from "node:fs";
-import type { IncomingMessage } from "node:http";
 import { request } from "node:https";
 import { jetstream } from "@nats-io/jetstream";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -22,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_TOKEN, startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { freePort } from "./harness/ports.js";
 import { startProcess, waitForPort, type Managed } from "./harness/process.js";
+import { openEvents as openSse, type SseClient, type SseEvent } from "./harness/sse.js";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 
 const REGIONS = ["eu-west", "us-east"] as const;
@@ -35,74 +35,12 @@ const CLIENT_BUFFER = 1500;
 /** Deadline for a flip to reach the stream on a loaded 2-core box. */
 const DEADLINE_MS = 30_000;
 
-interface SseEvent {
-  id: string;
-  event: string;
-  data: Record<string, unknown>;
-}
-
-/** A GET /v1/events client reading over HTTPS, as EventSource would (token in the query). */
-interface SseClient {
-  readonly events: SseEvent[];
-  readonly status: number;
-  /** Resolves when the server ended the stream. */
-  readonly ended: Promise<void>;
-  /** Stops reading the socket (a slow client); `resume()` reads again. */
-  pause(): void;
-  resume(): void;
-  close(): void;
-}
-
 /** The bootstrap token of the mesh's control planes (init wrote it). */
 let token = API_TOKEN;
 
+/** GET /v1/events of `cp` with the mesh's token. */
 function openEvents(cp: ControlPlane, ca: Buffer, query = "", lastEventId?: string): Promise<SseClient> {
-  return new Promise((resolve, reject) => {
-    const events: SseEvent[] = [];
-    let endedResolve!: () => void;
-    const ended = new Promise<void>((r) => (endedResolve = r));
-    const sep = query === "" ? "?" : "&";
-    const req = request(
-      `${cp.api}/v1/events${query}${sep}token=${encodeURIComponent(token)}`,
-      { ca, headers: lastEventId ? { "last-event-id": lastEventId } : {} },
-      (res: IncomingMessage) => {
-        let pending = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          pending += chunk;
-          let i;
-          while ((i = pending.indexOf("\n\n")) >= 0) {
-            const block = pending.slice(0, i);
-            pending = pending.slice(i + 2);
-            const e: Partial<SseEvent> = {};
-            for (const line of block.split("\n")) {
-              if (line.startsWith("id: ")) e.id = line.slice(4);
-              else if (line.startsWith("event: ")) e.event = line.slice(7);
-              else if (line.startsWith("data: ")) e.data = JSON.parse(line.slice(6)) as Record<string, unknown>;
-            }
-            if (e.event) events.push(e as SseEvent);
-          }
-        });
-        const end = () => endedResolve();
-        res.on("end", end);
-        res.on("close", end);
-        res.on("error", end);
-        resolve({
-          events,
-          status: res.statusCode ?? 0,
-          ended,
-          pause: () => void res.pause(),
-          resume: () => void res.resume(),
-          close: () => req.destroy(),
-        });
-      },
-    );
-    req.on("error", (err) => {
-      endedResolve();
-      reject(err);
-    });
-    req.end();
-  });
+  return openSse(cp, ca, token, query, lastEventId);
 }
 
 interface StatusList {
