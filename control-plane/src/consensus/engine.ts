@@ -221,13 +221,21 @@ interface CheckView {
   incident: Outage | null;
   nextStaleAt: number;
   okViews: number;
-  /** When the check last became `partial` with no partial announced yet (NaN when not pending). */
+  /**
+   * The newest completion (startedAt + duration) of the results this check has taken, in the
+   * stream's order: the clock a partial's hold runs on, the same on every replica whatever its own
+   * clock and however its results were batched.
+   */
+  resultClock: number;
+  /**
+   * The {@link resultClock} at which the check last became `partial` with no partial announced yet
+   * (NaN when not pending).
+   */
   partialPendingSince: number;
   /**
    * Id key of the pending partial (see {@link nextKey}), taken when the check became partial, in the
-   * stream's order, not when the hold ends (NaN when not pending): the end of the hold runs on this
-   * replica's clock, and which results arrived by then, which regions are still down, and whether a
-   * partial was announced at all, may differ between replicas. Taken whether it is announced or not.
+   * stream's order, not when the hold ends (NaN when not pending), so that which regions are down
+   * when the hold ends cannot change it. Taken whether it is announced or not.
    */
   partialPendingKey: number;
   /**
@@ -321,6 +329,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       incident: null,
       nextStaleAt: Infinity,
       okViews: 0,
+      resultClock: -Infinity,
       partialPendingSince: NaN,
       partialPendingKey: NaN,
       partialFrom: Infinity,
@@ -869,9 +878,6 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     }
     if (warming) return;
     syncIncident(check, t, out);
-    // A held partial is announced at the end of its hold even if no result arrives then.
-    const holdEnds = check.partialPendingSince + partialHoldMs(check.policy);
-    if (!check.incident && holdEnds > t && holdEnds < check.nextStaleAt) check.nextStaleAt = holdEnds;
   }
 
   /**
@@ -916,10 +922,13 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     if (want === null) return;
     if (!check.incident) {
       if (want === "partial") {
-        if (Number.isNaN(check.partialPendingSince)) check.partialPendingSince = t;
+        // The hold runs on the check's results, not on this replica's clock: a replica that learns
+        // later (batches, delivery) that the check left `partial` must not announce a partial
+        // another never did. It ends with the first result completing after it, still partial.
+        if (Number.isNaN(check.partialPendingSince)) check.partialPendingSince = check.resultClock;
         if (Number.isNaN(check.partialPendingKey) && downRegions.length > 0)
           check.partialPendingKey = nextKey("partial", check.slot, downFrom, newestResult(downRegions));
-        if (t < check.partialPendingSince + partialHoldMs(check.policy)) return;
+        if (check.resultClock < check.partialPendingSince + partialHoldMs(check.policy)) return;
       }
       if (downRegions.length === 0) return;
       check.partialPendingSince = NaN;
@@ -1078,6 +1087,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       return;
     }
     stats.observed++;
+    const completedAt = o.startedAt + (Number.isFinite(o.durationMs) && o.durationMs > 0 ? o.durationMs : 0);
+    if (completedAt > check.resultClock) check.resultClock = completedAt;
     const touched = new Set<AgentEntry>();
     if (view.agent.region !== o.region) view.agent.region = o.region;
     applyResult(view, o);

@@ -47,7 +47,9 @@ describe("replay", () => {
     // of failing after the outage ended were too short to announce: one incident, one announcement.
     // eu-west alone in rounds 20-22 held long enough to be a partial.
     expect(partials.map((p) => [p.startedAt, p.regions])).toEqual([[20 * I, ["eu-west"]]]);
-    expect(partials[0]!.confirmedAt).toBe(21 * I + 20 + 12_000);
+    // Announced with the first result completing after its 12 s hold (interval + timeout, on the
+    // results' clock): eu-west's at round 23, its first success (it needs two to recover).
+    expect(partials[0]!.confirmedAt).toBe(23 * I + 20);
     // Per-region down intervals come with it (per-region availability).
     expect(r.outages.filter((o) => o.kind === "region").map((o) => o.regions[0])).toEqual([
       "eu-west",
