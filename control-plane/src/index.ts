@@ -151,6 +151,7 @@ export {
   hookEventsFromTransition,
   ACTION_HOOK_TYPES,
   DELIVERIES_SUBJECT_PREFIX,
+  CLAIMS_STREAM,
   type Hooks,
   type HooksOptions,
   type ValidatedHook,

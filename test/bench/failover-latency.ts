@@ -6,8 +6,29 @@
 // the same machine. Bounded: RUNS cycles per mode (default 10), each event capped at 30 s after the flip.
 // A hung-mode event that only arrived after SIGCONT is counted as such (its latency includes the hang).
 //
+// Each event is also split into stages, from data the system already exposes (read by the bench over its
+// own NATS connection, as the control plane's user): the results stream (every result's startedAt and
+// duration from its payload, its publish time from the stream's message timestamp), the webhook payload
+// (`confirmedAt` / `resolvedAt`: the deciding replica's clock when it decided), the hook queue (a plain
+// subscription to its subjects: when the enqueue reached NATS), the claims stream (the worker claims a
+// delivery just before attempting it: its message timestamp) and the receiver's arrival time:
+//   schedule  flip -> startedAt of the first result showing the new state (any region)
+//   threshold that -> startedAt of the deciding result (the last result published before the decision:
+//             waiting for the 2nd failure/success in a majority of regions; ~1 interval by design)
+//   probe     the deciding result's duration
+//   publish   its completion -> its stream timestamp (agent publish window + JetStream)
+//   decide    stream timestamp -> confirmedAt/resolvedAt (feed delivery + consensus)
+//   enqueue   decision -> the hook queue message reaches NATS (relay: KV state write, hook list, enqueue)
+//   pickup    enqueue -> the worker's claim (fetch, registry and check lookups)
+//   deliver   claim -> the webhook arrives at the receiver (state read, signing, HTTP)
+// All clocks are this machine's. Printed per cycle and as p50/p99 per stage at the end.
+//
 //   pnpm bench:failover            # or: RUNS=20 HANG_MS=20000 pnpm exec tsx test/bench/failover-latency.ts
-import { verifyWebhook } from "@probemesh/control-plane";
+import { fromBinary } from "@bufbuild/protobuf";
+import { DeliverPolicy, jetstream, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { CLAIMS_STREAM, DELIVERIES_SUBJECT_PREFIX, verifyWebhook } from "@probemesh/control-plane";
+import { ProbeResultSchema, ProbeState, RESULTS_STREAM } from "@probemesh/proto";
 import { startFlipTarget } from "../harness/targets.js";
 import { startMesh, waitFor } from "../harness/mesh.js";
 import { startReceiver } from "../hooks/receiver.js";
@@ -15,13 +36,121 @@ import { startReceiver } from "../hooks/receiver.js";
 const RUNS = Math.min(Math.max(Number(process.env.RUNS ?? 10), 1), 100);
 const HANG_MS = Math.min(Math.max(Number(process.env.HANG_MS ?? 20_000), 1000), 60_000);
 const REGIONS = ["eu-west", "us-east", "ap-south"];
+const STAGES = ["schedule", "threshold", "probe", "publish", "decide", "enqueue", "pickup", "deliver"] as const;
+type Stage = (typeof STAGES)[number];
 
 type Mode = "healthy" | "hung";
+
+/** One result of the bench's check as read from the results stream. */
+interface StreamResult {
+  region: string;
+  startedAt: number;
+  durationMs: number;
+  down: boolean;
+  /** The stream's message timestamp (publish time). */
+  ts: number;
+}
+
+/** What the bench sees of the decision path, from its own NATS connection. */
+interface Trace {
+  results: StreamResult[];
+  /** Event id -> when its hook queue message reached this bench (≈ the enqueue). */
+  enqueued: Map<string, number>;
+  /** Delivery id -> the claim's stream timestamp. */
+  claimed: Map<string, number>;
+  close(): Promise<void>;
+}
+
+async function traceDecisionPath(nc: NatsConnection, checkId: string): Promise<Trace> {
+  const js = jetstream(nc);
+  const results: StreamResult[] = [];
+  const enqueued = new Map<string, number>();
+  const claimed = new Map<string, number>();
+  const tsOf = (m: JsMsg) => Math.floor(m.info.timestampNanos / 1e6);
+  const resultsFeed = await (
+    await js.consumers.get(RESULTS_STREAM, { deliver_policy: DeliverPolicy.New })
+  ).consume({
+    callback: (m) => {
+      const r = fromBinary(ProbeResultSchema, m.data);
+      if (r.checkId !== checkId) return;
+      const startedAt = Number(r.startedAtMs);
+      results.push({
+        region: r.region,
+        startedAt,
+        durationMs: r.durationMs,
+        down: r.state === ProbeState.DOWN,
+        ts: tsOf(m),
+      });
+    },
+  });
+  const claims = await (
+    await js.consumers.get(CLAIMS_STREAM, { deliver_policy: DeliverPolicy.New })
+  ).consume({
+    callback: (m) => {
+      const id = m.headers?.get("Nats-Msg-Id");
+      if (id && !claimed.has(id)) claimed.set(id, tsOf(m));
+    },
+  });
+  const queue = nc.subscribe(`${DELIVERIES_SUBJECT_PREFIX}.>`, {
+    callback: (err, m) => {
+      if (err) return;
+      const id = (m.json() as { event?: { id?: string } }).event?.id;
+      if (id && !enqueued.has(id)) enqueued.set(id, Date.now());
+    },
+  });
+  return {
+    results,
+    enqueued,
+    claimed,
+    async close() {
+      queue.unsubscribe();
+      await Promise.all([resultsFeed.close(), claims.close()]);
+    },
+  };
+}
+
+/** The stages of one event, or the reason they cannot be told. */
+function breakdown(
+  trace: Trace,
+  flipAt: number,
+  event: { id: string; decidedAt: number; arrivedAt: number; down: boolean },
+  hookId: string,
+): Record<Stage, number> | string {
+  const after = trace.results.filter((r) => r.ts > flipAt && r.ts <= event.decidedAt);
+  const first = after.filter((r) => r.down === event.down).sort((a, b) => a.startedAt - b.startedAt)[0];
+  const deciding = after.at(-1);
+  const enqueued = trace.enqueued.get(event.id);
+  const claimed = trace.claimed.get(`${event.id}:${hookId}`);
+  if (!first || !deciding || enqueued === undefined || claimed === undefined) return "incomplete trace";
+  const completed = deciding.startedAt + deciding.durationMs;
+  return {
+    schedule: first.startedAt - flipAt,
+    threshold: deciding.startedAt - first.startedAt,
+    probe: Math.round(deciding.durationMs),
+    publish: Math.round(deciding.ts - completed),
+    decide: event.decidedAt - deciding.ts,
+    enqueue: enqueued - event.decidedAt,
+    pickup: claimed - enqueued,
+    deliver: event.arrivedAt - claimed,
+  };
+}
+
+const fmtStages = (b: Record<Stage, number> | string) =>
+  typeof b === "string" ? b : STAGES.map((s) => `${s} ${b[s]}`).join(" ");
 
 interface Sample {
   ms: number;
   /** Arrived while ClickHouse was still stopped (hung mode). */
   duringHang: boolean;
+  /** Where the time went, or why that could not be told. */
+  stages: Record<Stage, number> | string;
+}
+
+/** A signed delivery of the bench's hook as the receiver got it. */
+interface Arrival {
+  at: number;
+  id: string;
+  decidedAt: number;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -36,6 +165,8 @@ async function main(): Promise<void> {
   const receiver = await startReceiver();
   const mesh = await startMesh({ regions: REGIONS, env: { PROBEMESH_LOG_LEVEL: "warn" } });
   const { cp } = mesh;
+  const nc = await mesh.secureNats!.connect();
+  const trace = await traceDecisionPath(nc, "web");
   const samples: Record<Mode, { opened: Sample[]; resolved: Sample[] }> = {
     healthy: { opened: [], resolved: [] },
     hung: { opened: [], resolved: [] },
@@ -62,28 +193,52 @@ async function main(): Promise<void> {
       }),
     });
     // Only signed deliveries count: each one is verified with the hook's secret.
-    const arrived = (type: string, after: number) => () =>
-      receiver.received.find(
-        (r) =>
-          r.at >= after &&
-          verifyWebhook<{ type: string }>(secret, r.headers as Record<string, string>, r.body).type === type,
-      )?.at;
+    const arrived = (type: string, after: number) => (): Arrival | undefined => {
+      for (const r of receiver.received) {
+        if (r.at < after) continue;
+        const e = verifyWebhook<{ id: string; type: string; data: { confirmedAt?: number; resolvedAt?: number } }>(
+          secret,
+          r.headers as Record<string, string>,
+          r.body,
+        );
+        if (e.type !== type) continue;
+        return {
+          at: r.at,
+          id: e.id,
+          decidedAt: (type === "outage.opened" ? e.data.confirmedAt : e.data.resolvedAt) ?? NaN,
+        };
+      }
+      return undefined;
+    };
     const upEverywhere = async () => {
       const s = (await (await cp.request("/v1/checks/web/status")).json()) as { state: string };
       return s.state === "up";
     };
     await waitFor("check up", upEverywhere, 60_000, 200);
 
+    // The trace of an event is complete well before its webhook arrives; read it after a short margin.
+    const settle = () => new Promise((r) => setTimeout(r, 100));
     const cycle = async (mode: Mode, hangEndsAt: () => number) => {
       const failedAt = Date.now();
       target.healthy = false;
-      const openedAt = await waitFor("outage.opened", arrived("outage.opened", failedAt), 30_000, 20);
-      samples[mode].opened.push({ ms: openedAt - failedAt, duringHang: openedAt < hangEndsAt() });
+      const opened = await waitFor("outage.opened", arrived("outage.opened", failedAt), 30_000, 20);
+      const openedDuringHang = opened.at < hangEndsAt();
       await new Promise((r) => setTimeout(r, Math.random() * 1000));
       const backAt = Date.now();
       target.healthy = true;
-      const resolvedAt = await waitFor("outage.resolved", arrived("outage.resolved", backAt), 30_000, 20);
-      samples[mode].resolved.push({ ms: resolvedAt - backAt, duringHang: resolvedAt < hangEndsAt() });
+      const resolved = await waitFor("outage.resolved", arrived("outage.resolved", backAt), 30_000, 20);
+      const resolvedDuringHang = resolved.at < hangEndsAt();
+      await settle();
+      samples[mode].opened.push({
+        ms: opened.at - failedAt,
+        duringHang: openedDuringHang,
+        stages: breakdown(trace, failedAt, { ...opened, arrivedAt: opened.at, down: true }, "bench"),
+      });
+      samples[mode].resolved.push({
+        ms: resolved.at - backAt,
+        duringHang: resolvedDuringHang,
+        stages: breakdown(trace, backAt, { ...resolved, arrivedAt: resolved.at, down: false }, "bench"),
+      });
     };
 
     for (let run = 1; run <= RUNS; run++) {
@@ -111,11 +266,14 @@ async function main(): Promise<void> {
         const r = samples[mode].resolved.at(-1)!;
         const note = (s: Sample) => (mode === "hung" && !s.duringHang ? " (after SIGCONT)" : "");
         process.stdout.write(
-          `run ${run}/${RUNS} ClickHouse ${mode}: down -> outage.opened ${o.ms} ms${note(o)}; back -> outage.resolved ${r.ms} ms${note(r)}\n`,
+          `run ${run}/${RUNS} ClickHouse ${mode}: down -> outage.opened ${o.ms} ms${note(o)}; back -> outage.resolved ${r.ms} ms${note(r)}\n` +
+            `  opened:   ${fmtStages(o.stages)}\n  resolved: ${fmtStages(r.stages)}\n`,
         );
       }
     }
   } finally {
+    await trace.close().catch(() => undefined);
+    await nc.close().catch(() => undefined);
     await mesh.dispose();
     await receiver.close();
     target.close();
@@ -135,6 +293,21 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${name.padEnd(44)} ${fmt(samples.healthy[key]).padEnd(34)} ${fmt(hung)}, ${hung.filter((x) => x.duringHang).length}/${hung.length} during the hang\n`,
     );
+  }
+  process.stdout.write(`\nstages, ms (p50 / p99 / max)\n${"".padEnd(12)}`);
+  const columns = (["healthy", "hung"] as const).flatMap((mode) =>
+    (["opened", "resolved"] as const).map((key) => ({ label: `${mode} ${key}`, xs: samples[mode][key] })),
+  );
+  process.stdout.write(`${columns.map((c) => c.label.padEnd(22)).join("")}\n`);
+  for (const stage of [...STAGES, "total"] as const) {
+    const cells = columns.map(({ xs }) => {
+      const s = xs
+        .map((x) => (stage === "total" ? x.ms : typeof x.stages === "string" ? NaN : x.stages[stage]))
+        .filter((v) => Number.isFinite(v))
+        .sort((a, b) => a - b);
+      return `${quantile(s, 0.5)} / ${quantile(s, 0.99)} / ${s.at(-1)}`.padEnd(22);
+    });
+    process.stdout.write(`${stage.padEnd(12)}${cells.join("")}\n`);
   }
 }
 

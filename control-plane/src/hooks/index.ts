@@ -33,6 +33,7 @@ export {
   DELIVERIES_STREAM,
   DELIVERIES_SUBJECT_PREFIX,
   DELIVERIES_CONSUMER,
+  CLAIMS_STREAM,
   deliveryId,
   ensureDeliveryStream,
   enqueueDelivery,
