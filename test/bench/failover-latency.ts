@@ -135,6 +135,38 @@ function breakdown(
   };
 }
 
+/** Log lines worth seeing beside a slow cycle: warnings and errors, and lease changes (logged at info). */
+const NOTABLE = new Set(["partition lease lost", "partition lease acquired"]);
+
+/**
+ * Counts, by program and message, the notable lines programs logged since `from` (output lengths,
+ * taken with {@link outputMarks}): a lost lease, a late scheduler, a retried enqueue explain a slow cycle.
+ */
+function notableLines(procs: Record<string, { output(): string }>, from: Record<string, number>): string {
+  const counts = new Map<string, number>();
+  for (const [name, proc] of Object.entries(procs)) {
+    for (const line of proc
+      .output()
+      .slice(from[name] ?? 0)
+      .split("\n")) {
+      if (!line.startsWith("{")) continue;
+      let l: { level?: number; msg?: string };
+      try {
+        l = JSON.parse(line) as { level?: number; msg?: string };
+      } catch {
+        continue;
+      }
+      if ((l.level ?? 0) < 40 && !NOTABLE.has(l.msg ?? "")) continue;
+      const key = `${name}: ${l.msg}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([k, n]) => `${k}${n > 1 ? ` ×${n}` : ""}`).join("; ");
+}
+
+const outputMarks = (procs: Record<string, { output(): string }>) =>
+  Object.fromEntries(Object.entries(procs).map(([name, p]) => [name, p.output().length]));
+
 const fmtStages = (b: Record<Stage, number> | string) =>
   typeof b === "string" ? b : STAGES.map((s) => `${s} ${b[s]}`).join(" ");
 
@@ -163,15 +195,17 @@ async function main(): Promise<void> {
   const target = await startFlipTarget();
   const port = target.port;
   const receiver = await startReceiver();
-  const mesh = await startMesh({ regions: REGIONS, env: { PROBEMESH_LOG_LEVEL: "warn" } });
+  const mesh = await startMesh({ regions: REGIONS, env: { PROBEMESH_LOG_LEVEL: "info" } });
   const { cp } = mesh;
-  const nc = await mesh.secureNats!.connect();
-  const trace = await traceDecisionPath(nc, "web");
+  let nc: NatsConnection | undefined;
+  let trace: Trace | undefined;
   const samples: Record<Mode, { opened: Sample[]; resolved: Sample[] }> = {
     healthy: { opened: [], resolved: [] },
     hung: { opened: [], resolved: [] },
   };
   try {
+    nc = await mesh.secureNats!.connect();
+    const t = (trace = await traceDecisionPath(nc, "web"));
     const hook = await cp.request("/v1/hooks", {
       method: "POST",
       body: JSON.stringify({
@@ -218,6 +252,11 @@ async function main(): Promise<void> {
 
     // The trace of an event is complete well before its webhook arrives; read it after a short margin.
     const settle = () => new Promise((r) => setTimeout(r, 100));
+    const procs = {
+      cp: cp.proc,
+      ...Object.fromEntries(mesh.agents.map((a) => [a.region, a.proc])),
+    };
+    let marks = outputMarks(procs);
     const cycle = async (mode: Mode, hangEndsAt: () => number) => {
       const failedAt = Date.now();
       target.healthy = false;
@@ -232,12 +271,12 @@ async function main(): Promise<void> {
       samples[mode].opened.push({
         ms: opened.at - failedAt,
         duringHang: openedDuringHang,
-        stages: breakdown(trace, failedAt, { ...opened, arrivedAt: opened.at, down: true }, "bench"),
+        stages: breakdown(t, failedAt, { ...opened, arrivedAt: opened.at, down: true }, "bench"),
       });
       samples[mode].resolved.push({
         ms: resolved.at - backAt,
         duringHang: resolvedDuringHang,
-        stages: breakdown(trace, backAt, { ...resolved, arrivedAt: resolved.at, down: false }, "bench"),
+        stages: breakdown(t, backAt, { ...resolved, arrivedAt: resolved.at, down: false }, "bench"),
       });
     };
 
@@ -269,11 +308,14 @@ async function main(): Promise<void> {
           `run ${run}/${RUNS} ClickHouse ${mode}: down -> outage.opened ${o.ms} ms${note(o)}; back -> outage.resolved ${r.ms} ms${note(r)}\n` +
             `  opened:   ${fmtStages(o.stages)}\n  resolved: ${fmtStages(r.stages)}\n`,
         );
+        const notable = notableLines(procs, marks);
+        marks = outputMarks(procs);
+        if (notable) process.stdout.write(`  logged:   ${notable}\n`);
       }
     }
   } finally {
-    await trace.close().catch(() => undefined);
-    await nc.close().catch(() => undefined);
+    await trace?.close().catch(() => undefined);
+    await nc?.close().catch(() => undefined);
     await mesh.dispose();
     await receiver.close();
     target.close();
