@@ -36,6 +36,8 @@ import { startReceiver } from "../hooks/receiver.js";
 const RUNS = Math.min(Math.max(Number(process.env.RUNS ?? 10), 1), 100);
 const HANG_MS = Math.min(Math.max(Number(process.env.HANG_MS ?? 20_000), 1000), 60_000);
 const REGIONS = ["eu-west", "us-east", "ap-south"];
+/** Log level of the mesh's programs: their notable lines are listed under each cycle. */
+const LOG_LEVEL = process.env.LOG_LEVEL ?? "info";
 const STAGES = ["schedule", "threshold", "probe", "publish", "decide", "enqueue", "pickup", "deliver"] as const;
 type Stage = (typeof STAGES)[number];
 
@@ -135,8 +137,11 @@ function breakdown(
   };
 }
 
-/** Log lines worth seeing beside a slow cycle: warnings and errors, and lease changes (logged at info). */
-const NOTABLE = new Set(["partition lease lost", "partition lease acquired"]);
+/**
+ * Log lines worth seeing beside a slow cycle: warnings and errors, lease changes (logged at info) and an
+ * agent's failed publishes (debug: LOG_LEVEL=debug shows them).
+ */
+const NOTABLE = new Set(["partition lease lost", "partition lease acquired", "publish failed"]);
 
 /**
  * Counts, by program and message, the notable lines programs logged since `from` (output lengths,
@@ -150,14 +155,15 @@ function notableLines(procs: Record<string, { output(): string }>, from: Record<
       .slice(from[name] ?? 0)
       .split("\n")) {
       if (!line.startsWith("{")) continue;
-      let l: { level?: number; msg?: string };
+      let l: { level?: number; msg?: string; err?: { message?: string } | string };
       try {
-        l = JSON.parse(line) as { level?: number; msg?: string };
+        l = JSON.parse(line) as typeof l;
       } catch {
         continue;
       }
       if ((l.level ?? 0) < 40 && !NOTABLE.has(l.msg ?? "")) continue;
-      const key = `${name}: ${l.msg}`;
+      const err = typeof l.err === "string" ? l.err : l.err?.message;
+      const key = `${name}: ${l.msg}${err ? ` (${err.slice(0, 120)})` : ""}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
   }
@@ -195,7 +201,7 @@ async function main(): Promise<void> {
   const target = await startFlipTarget();
   const port = target.port;
   const receiver = await startReceiver();
-  const mesh = await startMesh({ regions: REGIONS, env: { PROBEMESH_LOG_LEVEL: "info" } });
+  const mesh = await startMesh({ regions: REGIONS, env: { PROBEMESH_LOG_LEVEL: LOG_LEVEL } });
   const { cp } = mesh;
   let nc: NatsConnection | undefined;
   let trace: Trace | undefined;
