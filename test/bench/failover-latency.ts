@@ -141,21 +141,28 @@ function breakdown(
  * Log lines worth seeing beside a slow cycle: warnings and errors, lease changes (logged at info) and an
  * agent's failed publishes (debug: LOG_LEVEL=debug shows them).
  */
-const NOTABLE = new Set(["partition lease lost", "partition lease acquired", "publish failed"]);
+const NOTABLE = new Set([
+  "partition lease lost",
+  "partition lease acquired",
+  "publish failed",
+  "connected to NATS",
+  "outbox replayed; publishing directly again",
+]);
 
 /**
  * Counts, by program and message, the notable lines programs logged since `from` (output lengths,
- * taken with {@link outputMarks}): a lost lease, a late scheduler, a retried enqueue explain a slow cycle.
+ * taken with {@link outputMarks}), each with the time of its first one relative to `t0` (the flip):
+ * a lost lease, a late scheduler, a retried enqueue explain a slow cycle.
  */
-function notableLines(procs: Record<string, { output(): string }>, from: Record<string, number>): string {
-  const counts = new Map<string, number>();
+function notableLines(procs: Record<string, { output(): string }>, from: Record<string, number>, t0: number): string {
+  const counts = new Map<string, { n: number; at?: number }>();
   for (const [name, proc] of Object.entries(procs)) {
     for (const line of proc
       .output()
       .slice(from[name] ?? 0)
       .split("\n")) {
       if (!line.startsWith("{")) continue;
-      let l: { level?: number; msg?: string; err?: { message?: string } | string };
+      let l: { level?: number; time?: number; msg?: string; err?: { message?: string } | string };
       try {
         l = JSON.parse(line) as typeof l;
       } catch {
@@ -164,10 +171,14 @@ function notableLines(procs: Record<string, { output(): string }>, from: Record<
       if ((l.level ?? 0) < 40 && !NOTABLE.has(l.msg ?? "")) continue;
       const err = typeof l.err === "string" ? l.err : l.err?.message;
       const key = `${name}: ${l.msg}${err ? ` (${err.slice(0, 120)})` : ""}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+      const c = counts.get(key) ?? { n: 0, at: l.time };
+      c.n++;
+      counts.set(key, c);
     }
   }
-  return [...counts].map(([k, n]) => `${k}${n > 1 ? ` ×${n}` : ""}`).join("; ");
+  return [...counts]
+    .map(([k, c]) => `${k}${c.n > 1 ? ` ×${c.n}` : ""}${c.at !== undefined ? ` at ${c.at - t0} ms` : ""}`)
+    .join("; ");
 }
 
 const outputMarks = (procs: Record<string, { output(): string }>) =>
@@ -250,11 +261,16 @@ async function main(): Promise<void> {
       }
       return undefined;
     };
+    // Every region, not just the verdict: a majority is up while one agent still connects to NATS (its
+    // results wait in its outbox), and a cycle measured then decides on two regions only.
     const upEverywhere = async () => {
-      const s = (await (await cp.request("/v1/checks/web/status")).json()) as { state: string };
-      return s.state === "up";
+      const s = (await (await cp.request("/v1/checks/web/status")).json()) as {
+        state: string;
+        regions?: Record<string, { state: string }>;
+      };
+      return s.state === "up" && REGIONS.every((r) => s.regions?.[r]?.state === "up");
     };
-    await waitFor("check up", upEverywhere, 60_000, 200);
+    await waitFor("check up in every region", upEverywhere, 60_000, 200);
 
     // The trace of an event is complete well before its webhook arrives; read it after a short margin.
     const settle = () => new Promise((r) => setTimeout(r, 100));
@@ -263,13 +279,17 @@ async function main(): Promise<void> {
       ...Object.fromEntries(mesh.agents.map((a) => [a.region, a.proc])),
     };
     let marks = outputMarks(procs);
+    // Flip times of the cycles so far (down, back): logged lines are timed from the last down flip.
+    const flips: number[] = [];
     const cycle = async (mode: Mode, hangEndsAt: () => number) => {
       const failedAt = Date.now();
+      flips.push(failedAt);
       target.healthy = false;
       const opened = await waitFor("outage.opened", arrived("outage.opened", failedAt), 30_000, 20);
       const openedDuringHang = opened.at < hangEndsAt();
       await new Promise((r) => setTimeout(r, Math.random() * 1000));
       const backAt = Date.now();
+      flips.push(backAt);
       target.healthy = true;
       const resolved = await waitFor("outage.resolved", arrived("outage.resolved", backAt), 30_000, 20);
       const resolvedDuringHang = resolved.at < hangEndsAt();
@@ -306,7 +326,7 @@ async function main(): Promise<void> {
           }
           await running;
         }
-        await waitFor("check up", upEverywhere, 60_000, 200);
+        await waitFor("check up in every region", upEverywhere, 60_000, 200);
         const o = samples[mode].opened.at(-1)!;
         const r = samples[mode].resolved.at(-1)!;
         const note = (s: Sample) => (mode === "hung" && !s.duringHang ? " (after SIGCONT)" : "");
@@ -314,7 +334,7 @@ async function main(): Promise<void> {
           `run ${run}/${RUNS} ClickHouse ${mode}: down -> outage.opened ${o.ms} ms${note(o)}; back -> outage.resolved ${r.ms} ms${note(r)}\n` +
             `  opened:   ${fmtStages(o.stages)}\n  resolved: ${fmtStages(r.stages)}\n`,
         );
-        const notable = notableLines(procs, marks);
+        const notable = notableLines(procs, marks, flips.at(-2) ?? 0);
         marks = outputMarks(procs);
         if (notable) process.stdout.write(`  logged:   ${notable}\n`);
       }
