@@ -1,0 +1,142 @@
+// Checks stored before uids existed (uid "") on a real nats-server: the registry serves them with a
+// uid, written back once even when replicas load together, the same on every replica and after a
+// restart; end to end, such a check's outage is decided (before, its results went to the 4-token
+// subject, which no decider reads, so it was stored but never judged).
+import { toJson } from "@bufbuild/protobuf";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  CHECKS_BUCKET,
+  createRegistry,
+  createSecretBox,
+  openKvBucket,
+  validateCheck,
+  type NatsRegistry,
+} from "@probemesh/control-plane";
+import { CheckSchema } from "@probemesh/proto";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMesh, waitFor, type Mesh } from "./harness/mesh.js";
+import { startNats, type NatsServer } from "./harness/nats.js";
+import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
+
+const log = pino({ level: "silent" });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Puts `id` into the checks bucket as a release before uids wrote it: no `uid` in the JSON. Returns its revision. */
+async function storeUidless(nc: NatsConnection, id: string, url: string): Promise<number> {
+  const check = validateCheck(
+    { id, type: "http", intervalMs: 1000, timeoutMs: 500, http: { url } },
+    { mode: "create" },
+  );
+  check.version = 1;
+  const json = toJson(CheckSchema, check) as Record<string, unknown>;
+  expect(json.uid).toBeUndefined();
+  const kv = await openKvBucket(nc, CHECKS_BUCKET, { history: 1 });
+  return await kv.put(id, JSON.stringify({ check: json, createdAt: Date.now(), updatedAt: Date.now() }));
+}
+
+async function storedUid(nc: NatsConnection, id: string): Promise<{ uid: unknown; revision: number }> {
+  const kv = await openKvBucket(nc, CHECKS_BUCKET, { history: 1 });
+  const e = await kv.get(id);
+  return {
+    uid: (e?.json<{ check: { uid?: string } }>().check.uid ?? undefined) as unknown,
+    revision: e?.revision ?? 0,
+  };
+}
+
+describe("registry on a real nats-server: a check stored without a uid", () => {
+  let nats: NatsServer;
+  const conns: NatsConnection[] = [];
+  const registries: NatsRegistry[] = [];
+
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(async () => {
+    for (const r of registries) await r.stop();
+    for (const nc of conns) await nc.close();
+    await nats?.dispose();
+  });
+
+  const replica = async () => {
+    const nc = await connect({ servers: nats.url });
+    conns.push(nc);
+    const r = createRegistry({ nc, log, secrets: createSecretBox(undefined) });
+    registries.push(r);
+    return r;
+  };
+
+  it("is served with one uid by two replicas loading at once, written back once, and the same after a restart", async () => {
+    const admin = await connect({ servers: nats.url });
+    conns.push(admin);
+    const stored = await storeUidless(admin, "legacy", "http://127.0.0.1:9/");
+    const [a, b] = [await replica(), await replica()];
+    await Promise.all([a.start(), b.start()]);
+
+    const uid = (await a.get("legacy"))?.check.uid;
+    expect(uid).toMatch(UUID);
+    expect((await b.get("legacy"))?.check.uid).toBe(uid);
+    expect(b.watch(() => undefined).checks.map((r) => r.check.uid)).toEqual([uid]);
+    // One compare-and-set landed; the other replica's was refused and it read the winner's.
+    const after = await storedUid(admin, "legacy");
+    expect(after).toEqual({ uid, revision: stored + 1 });
+    expect(a.stats().uidsWritten + b.stats().uidsWritten).toBe(1);
+
+    // A replica started later (or after a restart) serves the stored uid and writes nothing.
+    const c = await replica();
+    await c.start();
+    expect((await c.get("legacy"))?.check.uid).toBe(uid);
+    expect(c.stats().uidsWritten).toBe(0);
+    expect(await storedUid(admin, "legacy")).toEqual(after);
+  });
+});
+
+describe("end to end: the outage of a check stored without a uid is decided", () => {
+  let mesh: Mesh;
+  let target: FlipTarget;
+
+  beforeAll(async () => {
+    target = await startFlipTarget();
+    mesh = await startMesh({
+      regions: ["eu-west", "us-east", "ap-south"],
+      secure: false,
+      beforeReplicas: async ({ nats }) => {
+        const nc = await connect({ servers: nats.url });
+        try {
+          await storeUidless(nc, "legacy", `http://127.0.0.1:${target.port}/`);
+        } finally {
+          await nc.close();
+        }
+      },
+    });
+  });
+  afterAll(async () => {
+    await mesh?.dispose();
+    target?.close();
+  });
+
+  it("goes up, then down with an outage of its uid", async () => {
+    const explain = (err: unknown): never => {
+      throw new Error(`${String(err)}\n${mesh.diagnostics()}`);
+    };
+    const status = async () =>
+      (await (await mesh.cp.request("/v1/checks/legacy/status")).json()) as {
+        state: string;
+        outage: { checkUid: string } | null;
+      };
+    const check = (await (await mesh.cp.request("/v1/checks/legacy")).json()) as { uid: string };
+    expect(check.uid).toMatch(UUID);
+    await waitFor("legacy up", async () => (await status()).state === "up", 30_000, 250).catch(explain);
+    target.healthy = false;
+    const down = await waitFor(
+      "legacy down with an outage",
+      async () => {
+        const s = await status();
+        return s.state === "down" && s.outage ? s : undefined;
+      },
+      20_000,
+      200,
+    ).catch(explain);
+    expect(down.outage?.checkUid).toBe(check.uid);
+  });
+});
