@@ -1,8 +1,11 @@
-// Checks stored before uids existed (uid "") on a real nats-server: the registry serves them with a
-// uid, written back once even when replicas load together, the same on every replica and after a
-// restart; end to end, such a check's outage is decided (before, its results went to the 4-token
-// subject, which no decider reads, so it was stored but never judged).
+// The check registry on a real nats-server. Checks stored before uids existed (uid "") are served
+// with a uid, written back once even when replicas load together, the same on every replica and
+// after a restart; end to end, such a check's outage is decided (before, its results went to the
+// 4-token subject, which no decider reads, so it was stored but never judged). A registry whose
+// watcher stopped delivering (its consumer gone, as on a killed cluster node; the client notices only
+// after two missed 30 s heartbeats) re-opens it within seconds, though it writes nothing itself.
 import { toJson } from "@bufbuild/protobuf";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   CHECKS_BUCKET,
@@ -23,7 +26,7 @@ const log = pino({ level: "silent" });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Puts `id` into the checks bucket as a release before uids wrote it: no `uid` in the JSON. Returns its revision. */
-async function storeUidless(nc: NatsConnection, id: string, url: string): Promise<number> {
+async function storeUidless(nc: NatsConnection, id: string, url: string, bucket = CHECKS_BUCKET): Promise<number> {
   const check = validateCheck(
     { id, type: "http", intervalMs: 1000, timeoutMs: 500, http: { url } },
     { mode: "create" },
@@ -31,7 +34,7 @@ async function storeUidless(nc: NatsConnection, id: string, url: string): Promis
   check.version = 1;
   const json = toJson(CheckSchema, check) as Record<string, unknown>;
   expect(json.uid).toBeUndefined();
-  const kv = await openKvBucket(nc, CHECKS_BUCKET, { history: 1 });
+  const kv = await openKvBucket(nc, bucket, { history: 1 });
   return await kv.put(id, JSON.stringify({ check: json, createdAt: Date.now(), updatedAt: Date.now() }));
 }
 
@@ -58,10 +61,10 @@ describe("registry on a real nats-server: a check stored without a uid", () => {
     await nats?.dispose();
   });
 
-  const replica = async () => {
+  const replica = async (bucket = CHECKS_BUCKET) => {
     const nc = await connect({ servers: nats.url });
     conns.push(nc);
-    const r = createRegistry({ nc, log, secrets: createSecretBox(undefined) });
+    const r = createRegistry({ nc, log, secrets: createSecretBox(undefined), bucket });
     registries.push(r);
     return r;
   };
@@ -88,6 +91,30 @@ describe("registry on a real nats-server: a check stored without a uid", () => {
     expect((await c.get("legacy"))?.check.uid).toBe(uid);
     expect(c.stats().uidsWritten).toBe(0);
     expect(await storedUid(admin, "legacy")).toEqual(after);
+  });
+
+  it("re-opens a watcher whose consumer vanished, and serves a change written elsewhere within seconds", async () => {
+    const admin = await connect({ servers: nats.url });
+    conns.push(admin);
+    const bucket = "probemesh_checks_stall";
+    const r = await replica(bucket);
+    await r.start();
+    const before = r.stats();
+    // The watcher's ordered consumer disappears without the client being told, as when the NATS node
+    // holding it is killed.
+    const jsm = await jetstreamManager(admin);
+    const consumers = await jsm.consumers.list(`KV_${bucket}`).next();
+    expect(consumers).toHaveLength(1);
+    await jsm.consumers.delete(`KV_${bucket}`, consumers[0]!.name);
+    await storeUidless(admin, "written-elsewhere", "http://127.0.0.1:9/", bucket);
+    const seen = waitFor(
+      "the change served",
+      async () => r.watch(() => undefined).checks.some((c) => c.check.id === "written-elsewhere"),
+      20_000,
+      100,
+    );
+    await seen;
+    expect(r.stats().watchStalls).toBe(before.watchStalls + 1);
   });
 });
 
