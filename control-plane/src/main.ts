@@ -386,6 +386,7 @@ async function main(): Promise<void> {
 
   // Any replica answers a check's status: its own decider's, or the owner's over NATS.
   const statusServer = serveStatus({ nc, leases, status: consensus.status, log });
+  metricsSources.statusServer = () => statusServer.stats;
   life.onStop(() => statusServer.stop());
   const status = localOrForwarded({
     leases,

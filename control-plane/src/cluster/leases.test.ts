@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { claimMode, claimOrder, createPartitionLeases, fairShare, fenceVerdict, type LeaseBucket } from "./leases.js";
 import type { PartitionLease } from "./types.js";
+import { memoryKv, requestTimeout as timeout } from "../testing/memory-kv.js";
 
 describe("fairShare", () => {
   it("is ceil(P / alive), never below the whole for a lone replica", () => {
@@ -114,132 +114,6 @@ describe("createPartitionLeases options", () => {
   });
 });
 
-/** An error as the client throws it for a NATS request nobody answered in time. */
-function timeout(): Error {
-  return Object.assign(new Error("timeout"), { name: "TimeoutError" });
-}
-
-interface Stored {
-  key: string;
-  revision: number;
-  operation: "PUT" | "DEL";
-  value: string;
-  created: Date;
-}
-
-/**
- * An in-memory lease bucket with the compare-and-set rules of NATS KV (revision = stream sequence), a
- * switch that makes every request fail as during a leader election, one that applies an update but
- * loses its reply, and watchers that can be stalled (as when the NATS node holding one is killed).
- */
-function memoryBucket() {
-  const log: Stored[] = [];
-  const last = new Map<string, Stored>();
-  const watchers = new Set<{ push: (e: Stored) => void; stalled: boolean }>();
-  const b = {
-    /** Every request fails with this while set. */
-    failing: undefined as (() => Error) | undefined,
-    /** The next update is applied, then its reply is lost. */
-    loseNextReply: false,
-    watchesOpened: 0,
-    /** Every watcher open now stops delivering (those opened later work). */
-    stallWatchers() {
-      for (const w of watchers) w.stalled = true;
-    },
-    /** Writes as another replica would (every unstalled watcher sees it). */
-    append(key: string, operation: "PUT" | "DEL", value: string): number {
-      const e: Stored = { key, revision: log.length + 1, operation, value, created: new Date() };
-      log.push(e);
-      last.set(key, e);
-      for (const w of watchers) if (!w.stalled) w.push(e);
-      return e.revision;
-    },
-    value(key: string) {
-      const e = last.get(key);
-      return e?.operation === "PUT" ? (JSON.parse(e.value) as { owner: string; epoch?: number }) : undefined;
-    },
-    lastRevision: () => log.length,
-  };
-  const check = () => {
-    if (b.failing) throw b.failing();
-  };
-  const conflict = () =>
-    new JetStreamApiError({
-      err_code: JetStreamApiCodes.StreamWrongLastSequence,
-      code: 400,
-      description: "wrong last sequence",
-    });
-  const entry = (e: Stored) => ({ ...e, length: e.value.length, json: <T>() => JSON.parse(e.value) as T });
-  const bucket = {
-    async create(key: string, value: string) {
-      check();
-      if (last.get(key)?.operation === "PUT") throw new Error("wrong last sequence: key exists");
-      return b.append(key, "PUT", value);
-    },
-    async update(key: string, value: string, revision: number) {
-      check();
-      if ((last.get(key)?.revision ?? 0) !== revision) throw conflict();
-      const r = b.append(key, "PUT", value);
-      if (b.loseNextReply) {
-        b.loseNextReply = false;
-        throw timeout();
-      }
-      return r;
-    },
-    async put(key: string, value: string) {
-      check();
-      return b.append(key, "PUT", value);
-    },
-    async get(key: string, opts?: { revision: number }) {
-      check();
-      const e = opts ? log.find((x) => x.revision === opts.revision && x.key === key) : last.get(key);
-      return e ? entry(e) : null;
-    },
-    async delete(key: string, opts?: { previousSeq?: number }) {
-      check();
-      if (opts?.previousSeq !== undefined && last.get(key)?.revision !== opts.previousSeq) throw conflict();
-      b.append(key, "DEL", "");
-    },
-    async status() {
-      check();
-      return { streamInfo: { state: { messages: log.length, last_seq: log.length } } };
-    },
-    async watch(opts: { resumeFromRevision?: number } = {}) {
-      check();
-      b.watchesOpened++;
-      const queue: Stored[] = [];
-      let wake: (() => void) | undefined;
-      let done = false;
-      const w = {
-        stalled: false,
-        push: (e: Stored) => {
-          queue.push(e);
-          wake?.();
-        },
-      };
-      const from = opts.resumeFromRevision ?? 0;
-      queue.push(...(from > 0 ? log.filter((x) => x.revision >= from) : [...last.values()]));
-      queue.sort((x, y) => x.revision - y.revision);
-      watchers.add(w);
-      return {
-        stop() {
-          done = true;
-          watchers.delete(w);
-          wake?.();
-        },
-        async *[Symbol.asyncIterator]() {
-          while (!done) {
-            const e = queue.shift();
-            if (e) yield entry(e);
-            else await new Promise<void>((r) => (wake = r));
-          }
-        },
-      };
-    },
-  };
-  return { b, bucket: bucket as unknown as LeaseBucket };
-}
-
 describe("partition leases through a NATS leader election (issue 12)", () => {
   const log = pino({ level: "silent" });
   const nc = {} as NatsConnection;
@@ -268,12 +142,12 @@ describe("partition leases through a NATS leader election (issue 12)", () => {
   /** Runs `body` with two replicas sharing two partitions, one each, then stops both. */
   async function withTwoOwners(
     body: (s: {
-      b: ReturnType<typeof memoryBucket>["b"];
+      b: ReturnType<typeof memoryKv>["b"];
       a: ReturnType<typeof replica>;
       c: ReturnType<typeof replica>;
     }) => Promise<void>,
   ): Promise<void> {
-    const { b, bucket } = memoryBucket();
+    const { b, bucket } = memoryKv();
     const a = replica(bucket, "a", 2);
     const c = replica(bucket, "c", 2);
     await a.l.start();
@@ -291,12 +165,12 @@ describe("partition leases through a NATS leader election (issue 12)", () => {
   /** Runs `body` with one replica that owns the one partition of a fresh bucket, then stops it. */
   async function withOwner(
     body: (s: {
-      b: ReturnType<typeof memoryBucket>["b"];
+      b: ReturnType<typeof memoryKv>["b"];
       r: ReturnType<typeof replica>;
       lease: PartitionLease;
     }) => Promise<void>,
   ): Promise<void> {
-    const { b, bucket } = memoryBucket();
+    const { b, bucket } = memoryKv();
     const r = replica(bucket, "a");
     await r.l.start();
     try {

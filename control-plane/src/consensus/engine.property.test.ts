@@ -49,7 +49,7 @@ describe("consensus engine properties", () => {
           expect(s.of("outage.opened")).toEqual([]);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
     );
   });
 
@@ -86,7 +86,7 @@ describe("consensus engine properties", () => {
           expect(s.engine.status("web")?.state).toBe(decidable ? "up" : "unknown");
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
     );
   });
 
@@ -117,7 +117,7 @@ describe("consensus engine properties", () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
     );
   });
 
@@ -141,7 +141,7 @@ describe("consensus engine properties", () => {
           expect(["unknown"]).toContain(s.engine.status("web")?.state);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 200) },
     );
   });
 
@@ -195,7 +195,7 @@ describe("consensus engine properties", () => {
           expect(run(cadence)).toEqual(run(null));
         },
       ),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 150) },
     );
   });
 });

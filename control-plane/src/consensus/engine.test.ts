@@ -276,6 +276,23 @@ describe("consensus engine", () => {
     expect(s.of("partial.opened").map((t) => t.checkId)).toEqual(["c6"]);
   });
 
+  it("an agent whose clock runs 30 s fast does not end a partial's hold at once", () => {
+    const s = sim([{ checkId: "web", regions: [...R3], failureThreshold: 1 }]);
+    s.round("web", all(R3, "up"));
+    // eu-west fails: partial, held for an interval and the timeout.
+    s.observe({ checkId: "web", region: "eu-west", state: "down", reason: "connect" });
+    expect(s.engine.status("web")?.state).toBe("partial");
+    // us-east's agent reports moments later, dated 30 s ahead: its result is not proof that the
+    // hold has passed.
+    s.setClock(s.clock() + 100);
+    s.observe({ checkId: "web", region: "us-east", startedAt: s.clock() + 30_000 });
+    expect(s.of("partial.opened")).toEqual([]);
+    // A result completing after the hold on this replica's clock ends it.
+    s.setClock(s.clock() + INTERVAL + 2_000);
+    s.observe({ checkId: "web", region: "ap-south" });
+    expect(s.of("partial.opened").map((t) => t.outage.regions)).toEqual([["eu-west"]]);
+  });
+
   it("a target down everywhere is an outage, not an impaired agent", () => {
     const ids = ["c1", "c2", "c3", "c4", "c5", "c6"];
     const s = sim(ids.map((checkId) => ({ checkId, regions: [...R3] })));

@@ -223,8 +223,9 @@ interface CheckView {
   okViews: number;
   /**
    * The newest completion (startedAt + duration) of the results this check has taken, in the
-   * stream's order: the clock a partial's hold runs on, the same on every replica whatever its own
-   * clock and however its results were batched.
+   * stream's order, never past this replica's clock: the clock a partial's hold runs on, the same on
+   * every replica whatever its own clock and however its results were batched (results reach a
+   * replica after they complete, unless their agent's clock runs ahead of it).
    */
   resultClock: number;
   /**
@@ -1087,7 +1088,12 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       return;
     }
     stats.observed++;
-    const completedAt = o.startedAt + (Number.isFinite(o.durationMs) && o.durationMs > 0 ? o.durationMs : 0);
+    // Never ahead of this replica's clock: an agent whose clock runs fast must not end every hold at
+    // once (its results then move the hold on this replica's clock, as before results had one).
+    const completedAt = Math.min(
+      t,
+      o.startedAt + (Number.isFinite(o.durationMs) && o.durationMs > 0 ? o.durationMs : 0),
+    );
     if (completedAt > check.resultClock) check.resultClock = completedAt;
     const touched = new Set<AgentEntry>();
     if (view.agent.region !== o.region) view.agent.region = o.region;

@@ -1,9 +1,12 @@
 // A partition's results, straight from JetStream: an ordered (ephemeral, unacked) consumer per
 // decider, starting at a point in time, so deciding never waits on storage.
+import { performance } from "node:perf_hooks";
 import { DeliverPolicy, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { RESULTS_STREAM, partitionResultsFilter } from "@probemesh/proto";
 import type { Logger } from "pino";
+import { backoffPolicy } from "../backoff.js";
+import { sleep } from "../sleep.js";
 
 /** One message of the results stream. */
 export interface FeedMessage {
@@ -40,22 +43,44 @@ export function feedSubject(req: Pick<FeedRequest, "partition">): string {
 
 /** Idle heartbeat of a feed's pulls is half of this: a feed whose consumer is gone is noticed in about this long. */
 const FEED_PULL_EXPIRES_MS = 5000;
-/** Wait between attempts to re-create a feed's consumer (e.g. while the stream elects a leader). */
-const FEED_REOPEN_RETRY_MS = 1000;
+/**
+ * A feed that got no message and issued no pull for this long is stuck, and is re-created. An idle
+ * healthy feed pulls every {@link FEED_PULL_EXPIRES_MS}. After a reconnect the client checks its
+ * consumer with info requests before pulling again, and while the node holding the consumer is dead
+ * it retries them for as long as they time out, with its heartbeat monitor off: no missed heartbeat
+ * is ever reported (read in the client's code). One test/faults/nats-cluster.test.ts run showed it:
+ * the owner of the check's partition, reconnected from the killed node, logged no missed heartbeat
+ * and decided nothing for 2.5 min, past the node's restart.
+ */
+export const FEED_STALL_MS = 2 * FEED_PULL_EXPIRES_MS;
+/**
+ * Timeout of a feed's JetStream requests (stream info, consumer creation), instead of the client's
+ * 5 s: after a NATS node is killed, a request that went to it (or to a stream still electing its
+ * leader) is given up sooner and sent again, most likely to a node that answers.
+ */
+export const FEED_REQUEST_TIMEOUT_MS = 2000;
+/**
+ * Pauses between attempts to re-create a feed's consumer (e.g. while the stream elects a leader):
+ * 200 ms doubling to 2 s, equal jitter, so 16 partitions' feeds do not retry in lockstep. An attempt
+ * thus takes at most about 2 × {@link FEED_REQUEST_TIMEOUT_MS} + 2 s, against 11 s before.
+ */
+export const FEED_REOPEN_RETRY = backoffPolicy({ initialMs: 200, maxMs: 2000, jitter: "equal" });
 
 /**
  * {@link OpenFeed} on the results stream of `nc`, with an ordered consumer. The client re-creates an
  * ordered consumer only when it learns that it is gone; when the NATS node holding it is killed,
  * its info requests just time out and the feed stalls (seen in test/faults/nats-cluster.test.ts).
- * So on missed heartbeats the feed re-creates its consumer itself, from the stream sequence after
- * the last message it delivered (the new consumer lands on a live node), skipping anything already
- * delivered.
+ * So on missed heartbeats, or when it has neither received nor pulled for {@link FEED_STALL_MS}, the
+ * feed re-creates its consumer itself, from the stream sequence after the last message it delivered
+ * (the new consumer lands on a live node), skipping anything already delivered.
  */
 export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
   return async (req, handlers) => {
-    const js = jetstream(nc);
+    const js = jetstream(nc, { timeout: FEED_REQUEST_TIMEOUT_MS });
     let lastSeq = 0;
     let stopped = false;
+    /** Local monotonic time of the last message or pull request of the current consumer. */
+    let activeAt = performance.now();
     let caughtUp = false;
     const catchUp = (): void => {
       if (caughtUp) return;
@@ -76,6 +101,7 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
       await consumer.consume({
         expires: FEED_PULL_EXPIRES_MS,
         callback: (m) => {
+          activeAt = performance.now();
           if (m.info.streamSequence <= lastSeq) return; // already delivered by the consumer this one replaced
           lastSeq = m.info.streamSequence;
           handlers.message({ subject: m.subject, data: m.data });
@@ -88,7 +114,8 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
       reopening = true;
       try {
         await messages?.close().catch(() => undefined);
-        while (!stopped) {
+        const since = Date.now();
+        for (let attempt = 1; !stopped; attempt++) {
           try {
             const next = await consume(await open());
             if (stopped) {
@@ -96,15 +123,19 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
               return;
             }
             messages = next;
+            activeAt = performance.now();
             watch(next);
-            log.info({ partition: req.partition, fromSeq: lastSeq + 1 }, "partition results feed re-created");
+            log.info(
+              { partition: req.partition, fromSeq: lastSeq + 1, attempts: attempt, tookMs: Date.now() - since },
+              "partition results feed re-created",
+            );
             return;
           } catch (err) {
             log.warn(
-              { partition: req.partition, err },
+              { partition: req.partition, attempt, err },
               "partition results feed: re-creating the consumer failed; retrying",
             );
-            await new Promise((r) => setTimeout(r, FEED_REOPEN_RETRY_MS));
+            await sleep(FEED_REOPEN_RETRY.delay(attempt));
           }
         }
       } finally {
@@ -113,11 +144,13 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
     };
     const watch = (m: ConsumerMessages) =>
       void (async () => {
-        for await (const s of m.status())
+        for await (const s of m.status()) {
+          if (s.type === "next" && m === messages) activeAt = performance.now();
           if (s.type === "heartbeats_missed" || s.type === "stream_not_found" || s.type === "consumer_not_found") {
             log.warn({ partition: req.partition, status: s.type }, "partition results feed status");
             if (s.type === "heartbeats_missed" && m === messages && !stopped) void reopen();
           }
+        }
       })().catch(() => undefined);
 
     const consumer = await open();
@@ -126,9 +159,18 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
     if (info.num_pending === 0) catchUp();
     let messages: ConsumerMessages | undefined = await consume(consumer);
     watch(messages);
+    activeAt = performance.now();
+    const stallTimer = setInterval(() => {
+      const idleMs = performance.now() - activeAt;
+      if (stopped || reopening || !messages || idleMs < FEED_STALL_MS) return;
+      log.warn({ partition: req.partition, idleMs: Math.round(idleMs) }, "partition results feed stalled; re-creating");
+      void reopen();
+    }, 1000);
+    stallTimer.unref();
     return {
       async stop() {
         stopped = true;
+        clearInterval(stallTimer);
         const m = messages;
         messages = undefined;
         await m?.close().catch(() => undefined);

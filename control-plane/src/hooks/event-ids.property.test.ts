@@ -450,7 +450,7 @@ describe("event ids are the same on every replica", () => {
           else expect(seen).toContain(incident);
         }
       }),
-      { numRuns: 100 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 100) },
     );
   });
 });

@@ -236,6 +236,21 @@ describe("the control plane's exposition", () => {
     expect(sample(body, "probemesh_events_published_total")).toBe(5);
   });
 
+  it("reads the status requests other replicas sent, by outcome, paged and oversized replies included", async () => {
+    const sources: ControlPlaneMetricsSources = {};
+    const metrics = createControlPlaneMetrics({ processMetrics: false, sources });
+    let { body } = await metrics.render();
+    expect(sample(body, "probemesh_status_forwarding_total", { outcome: "answered" })).toBeUndefined();
+    sources.statusServer = () => ({ answered: 12, notOwner: 1, malformed: 2, failed: 0, paged: 3, oversized: 1 });
+    ({ body } = await metrics.render());
+    expect(body).toContain("# TYPE probemesh_status_forwarding_total counter");
+    expect(sample(body, "probemesh_status_forwarding_total", { outcome: "answered" })).toBe(12);
+    expect(sample(body, "probemesh_status_forwarding_total", { outcome: "not_owner" })).toBe(1);
+    expect(sample(body, "probemesh_status_forwarding_total", { outcome: "malformed" })).toBe(2);
+    expect(sample(body, "probemesh_status_forwarding_total", { outcome: "paged" })).toBe(3);
+    expect(sample(body, "probemesh_status_forwarding_total", { outcome: "oversized" })).toBe(1);
+  });
+
   it("counts a duplicate delivery (a copy another copy claimed, not attempted) under its outcome", async () => {
     const { metrics } = mesh();
     const record = { hookId: "h1", eventId: "e", eventType: "outage.opened" as const, checkId: "web", deliveryId: "d" };

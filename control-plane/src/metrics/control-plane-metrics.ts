@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import type { StatusServerStats } from "../cluster/status-forwarding.js";
 import type { ConsensusClusterStats } from "../consensus/cluster.js";
 import type { EventPublisherStats } from "../events/events-stream.js";
 import type { EventHubStats } from "../events/live-feed.js";
@@ -40,6 +41,8 @@ export interface ControlPlaneMetricsSources {
   eventHub?: () => EventHubStats | undefined;
   /** What this replica published to the events stream (`EventPublisher.stats`). */
   eventPublisher?: () => EventPublisherStats | undefined;
+  /** Status requests other replicas sent this one for the checks it decides (`serveStatus().stats`). */
+  statusServer?: () => StatusServerStats | undefined;
 }
 
 /** Options of {@link createControlPlaneMetrics}. */
@@ -302,6 +305,26 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
       () => src.eventPublisher?.(),
       (s) => s.published,
     ),
+  });
+
+  // Status of the checks this replica decides, asked by other replicas (GET /v1/status, /v1/checks/{id}/status).
+  counterFromStats({
+    registry,
+    name: "probemesh_status_forwarding_total",
+    help: "Status requests from other replicas, by outcome (answered, not_owner, malformed, failed), replies cut to fit max_payload (paged) and statuses too large for any reply (oversized)",
+    labelNames: ["outcome"],
+    read: () => {
+      const s = src.statusServer?.();
+      if (!s) return [];
+      return [
+        [{ outcome: "answered" }, s.answered],
+        [{ outcome: "not_owner" }, s.notOwner],
+        [{ outcome: "malformed" }, s.malformed],
+        [{ outcome: "failed" }, s.failed],
+        [{ outcome: "paged" }, s.paged],
+        [{ outcome: "oversized" }, s.oversized],
+      ];
+    },
   });
 
   // API.

@@ -15,9 +15,15 @@ export interface KvFollowerOptions {
   rewatchDelayMs?: number;
   /**
    * A revision reported by {@link KvFollower.expect} and not delivered within this long means the
-   * watcher is stuck, and it is re-opened. @default 5000
+   * watcher is stuck, and it is re-opened; so does a bucket whose last revision stays ahead of the
+   * watcher this long while the watcher delivers nothing. @default 5000
    */
   stallMs?: number;
+  /**
+   * How often the bucket's last revision is read (a stream info request) to tell a watcher that
+   * stopped delivering from a bucket that stopped changing; 0 turns it off. @default 2000
+   */
+  probeMs?: number;
   /** Local monotonic clock in ms. @default performance.now */
   monotonicNow?: () => number;
 }
@@ -37,7 +43,10 @@ export interface KvFollower {
    * watcher has not handed it over within `stallMs`, the watcher is re-opened from the next revision.
    */
   expect(revision: number): void;
-  /** Times the watcher was re-opened because an expected revision did not arrive. */
+  /**
+   * Times the watcher was re-opened because it stopped delivering: an expected revision did not
+   * arrive, or the bucket stayed ahead of it without progress.
+   */
   readonly stalls: number;
   stop(): Promise<void>;
 }
@@ -51,12 +60,17 @@ export interface KvFollower {
  * notices only after two missed 30 s heartbeats (the client's fixed value for ordered consumers), so
  * the copy would stand still for a minute while the bucket moves on. A caller that writes to the
  * bucket reports the revisions it wrote ({@link KvFollower.expect}); one not delivered within
- * `stallMs` re-opens the watcher, and the new consumer lands on a live node.
+ * `stallMs` re-opens the watcher, and the new consumer lands on a live node. A caller that writes
+ * nothing is covered by a probe: every `probeMs` the bucket's last revision (stream info) is compared
+ * with the last one delivered, and a bucket ahead for `stallMs` with nothing delivered meanwhile
+ * re-opens the watcher too ({@link lagVerdict}). Either way it resumes after the last revision it
+ * delivered: no gap, nothing applied twice.
  */
 export function followKv(opts: KvFollowerOptions): KvFollower {
   const { kv, log, onEntry } = opts;
   const rewatchDelayMs = opts.rewatchDelayMs ?? 1000;
   const stallMs = opts.stallMs ?? 5000;
+  const probeMs = opts.probeMs ?? 2000;
   const now = opts.monotonicNow ?? (() => performance.now());
   const waiters = new Set<{ revision: number; resolve: () => void }>();
   let revision = 0;
@@ -66,6 +80,10 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
   let iter: QueuedIterator<KvWatchEntry> | undefined;
   /** The oldest revision reported by expect() and not delivered yet, and when it was reported. */
   let expected: { revision: number; since: number } | undefined;
+  /** Since when the bucket has been seen ahead of the watcher without it delivering anything. */
+  let lag: Lag | undefined;
+  /** Why the current watcher was stopped by this follower (its end is then no news to log). */
+  let stoppedFor: string | undefined;
 
   function handOver(e: KvWatchEntry): void {
     if (e.revision <= revision) return;
@@ -91,10 +109,12 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
         iter = current;
         if (stopped) current.stop();
         for await (const e of current) handOver(e);
-        if (!stopped) log.warn({ revision }, "KV watcher ended; re-opening");
+        if (!stopped && !stoppedFor) log.warn({ revision }, "KV watcher ended; re-opening");
       } catch (err) {
-        if (!stopped) log.warn({ err, revision }, "KV watcher failed; re-opening");
+        if (!stopped && !stoppedFor) log.warn({ err, revision }, "KV watcher failed; re-opening");
       }
+      iter = undefined;
+      stoppedFor = undefined;
       if (stopped) break;
       restarts++;
       // Re-opened from the next revision: whatever was expected gets its stallMs again.
@@ -103,15 +123,40 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
     }
   })();
 
+  /** Stops the current watcher for the loop to re-open it; logged once, here. */
+  function restartStalled(fields: Record<string, unknown>): void {
+    if (!iter || stoppedFor) return;
+    stalls++;
+    stoppedFor = "stalled";
+    log.warn({ revision, stallMs, ...fields }, "KV watcher stalled; re-opening");
+    iter.stop();
+  }
+
   function checkStall(): void {
     if (stopped || !expected || expected.revision <= revision || now() - expected.since < stallMs) return;
-    stalls++;
-    log.warn({ revision, expected: expected.revision, stallMs }, "KV watcher stalled; re-opening");
     expected.since = now();
-    iter?.stop();
+    restartStalled({ expected: expected.revision });
   }
   const stallTimer = setInterval(checkStall, Math.max(10, Math.floor(stallMs / 5)));
   stallTimer.unref();
+
+  let probing = false;
+  async function probe(): Promise<void> {
+    if (stopped || probing || !iter) return;
+    probing = true;
+    try {
+      const head = bucketHead((await kv.status()).streamInfo.state);
+      const verdict = lagVerdict(lag, { head, delivered: revision, at: now(), stallMs });
+      lag = verdict.lag;
+      if (verdict.reopen) restartStalled({ bucketRevision: head, behindMs: verdict.behindMs });
+    } catch {
+      // The bucket does not answer (e.g. its leader is being elected): nothing to compare with.
+    } finally {
+      probing = false;
+    }
+  }
+  const probeTimer = probeMs > 0 ? setInterval(() => void probe(), probeMs) : undefined;
+  probeTimer?.unref();
 
   function waitForRevision(target: number, timeoutMs: number): Promise<void> {
     if (target <= revision) return Promise.resolve();
@@ -150,9 +195,7 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
     async catchUp(timeoutMs) {
       let target: number;
       try {
-        const state = (await kv.status()).streamInfo.state;
-        // An emptied stream keeps its last sequence but has nothing left to deliver.
-        target = state.messages === 0 ? 0 : state.last_seq;
+        target = bucketHead((await kv.status()).streamInfo.state);
       } catch (err) {
         throw new UnavailableError(`KV bucket unavailable: ${err instanceof Error ? err.message : String(err)}`, {
           cause: err,
@@ -164,8 +207,42 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
     async stop() {
       stopped = true;
       clearInterval(stallTimer);
+      clearInterval(probeTimer);
       iter?.stop();
       await loop;
     },
   };
+}
+
+/** The last revision a watcher of the bucket can deliver. */
+function bucketHead(state: { messages: number; last_seq: number }): number {
+  // An emptied stream keeps its last sequence but has nothing left to deliver.
+  return state.messages === 0 ? 0 : state.last_seq;
+}
+
+/** The bucket seen ahead of its watcher: since when (local monotonic ms), and how far the watcher had got. */
+export interface Lag {
+  since: number;
+  delivered: number;
+  /** Re-openings since the watcher last made progress: each one doubles the wait before the next. */
+  reopenings: number;
+}
+
+/**
+ * One probe of a follower: the bucket's last revision `head` against the last one `delivered`. A
+ * watcher that delivers anything (or is caught up) is fine; one the bucket stays ahead of for
+ * `stallMs` with nothing delivered is re-opened, then given twice as long after each re-opening that
+ * brought nothing (at most 16 × `stallMs`), so a revision it can never deliver does not re-open it
+ * every few seconds.
+ */
+export function lagVerdict(
+  lag: Lag | undefined,
+  p: { head: number; delivered: number; at: number; stallMs: number },
+): { lag: Lag | undefined; reopen: boolean; behindMs?: number } {
+  if (p.head <= p.delivered) return { lag: undefined, reopen: false };
+  if (!lag || p.delivered > lag.delivered)
+    return { lag: { since: p.at, delivered: p.delivered, reopenings: 0 }, reopen: false };
+  const behindMs = p.at - lag.since;
+  if (behindMs < p.stallMs * 2 ** Math.min(lag.reopenings, 4)) return { lag, reopen: false };
+  return { lag: { since: p.at, delivered: p.delivered, reopenings: lag.reopenings + 1 }, reopen: true, behindMs };
 }

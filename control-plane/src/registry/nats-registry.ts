@@ -20,6 +20,7 @@ import { createCheckCache } from "./check-cache.js";
 import { casBackoff, isWrongLastSequence } from "./kv-cas.js";
 import { followKv, type KvFollower } from "./kv-follower.js";
 import { CHECKS_BUCKET, checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckEntry } from "./check-entry.js";
+import { withLegacyUid } from "./legacy-uid.js";
 import { withUid, type CheckRegistry } from "./types.js";
 import { openKvBucket } from "../jetstream/kv.js";
 
@@ -39,7 +40,14 @@ export interface RegistryOptions {
   syncTimeoutMs?: number;
   /** Pause before re-opening a watcher that ended (e.g. NATS restarted). @default 1000 */
   rewatchDelayMs?: number;
+  /** Pause before writing back again a stored form that could not be written. @default 5000 */
+  rewriteRetryMs?: number;
+  /** The bucket, already open (tests); by default `bucket` is opened (or created) on `nc`. */
+  kv?: RegistryBucket;
 }
+
+/** What the registry uses of its KV bucket. */
+export type RegistryBucket = Pick<KV, "watch" | "status" | "get" | "create" | "update" | "delete">;
 
 /** The NATS KV registry; `start()` before use, `stop()` at shutdown. */
 export interface NatsRegistry extends CheckRegistry {
@@ -48,7 +56,22 @@ export interface NatsRegistry extends CheckRegistry {
   /** Stops following changes. */
   stop(): Promise<void>;
   /** Counters for logs and tests. */
-  stats(): { revision: number; corruptEntries: number; watchRestarts: number; staleSecrets: number };
+  stats(): RegistryStats;
+}
+
+/** Counters of a {@link NatsRegistry}. */
+export interface RegistryStats {
+  revision: number;
+  corruptEntries: number;
+  /** Times the bucket's watcher was re-opened (it ended, or stalled). */
+  watchRestarts: number;
+  /** Of those, times it was re-opened because it stopped delivering while the bucket moved on. */
+  watchStalls: number;
+  staleSecrets: number;
+  /** Stored checks without a uid, served with their derived uid, not yet written back with it. */
+  uidless: number;
+  /** Stored checks this replica wrote back with their derived uid. */
+  uidsWritten: number;
 }
 
 // Compare-and-set retries: every round one contender wins, so this covers many concurrent writers.
@@ -68,17 +91,23 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
   const bucket = opts.bucket ?? CHECKS_BUCKET;
   const syncTimeoutMs = opts.syncTimeoutMs ?? 5000;
   const rewatchDelayMs = opts.rewatchDelayMs ?? 1000;
+  const rewriteRetryMs = opts.rewriteRetryMs ?? 5000;
   const box = opts.secrets;
   // Checks whose stored secrets are in clear or under an older key: sealed again at start.
   const stale = new Set<string>();
+  // Checks stored without a uid (from before uids): served with their derived uid and written back.
+  const uidless = new Set<string>();
   const cache = createCheckCache({ log });
-  let kv: KV | undefined;
+  let kv: RegistryBucket | undefined = opts.kv;
   let follower: KvFollower | undefined;
   let started = false;
   let stopped = false;
   let corruptEntries = 0;
+  let uidsWritten = 0;
+  let rewriteTimer: NodeJS.Timeout | undefined;
+  let rewriting: Promise<void> | undefined;
 
-  function bucketKv(): KV {
+  function bucketKv(): RegistryBucket {
     if (!kv || stopped) throw new UnavailableError("check registry is not started");
     return kv;
   }
@@ -91,13 +120,20 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       return;
     }
     stale.delete(id);
+    uidless.delete(id);
     if (e.operation !== "PUT") {
       cache.apply(e.revision, id, undefined);
       return;
     }
     try {
-      const { stale: isStale, ...record } = decodeCheckEntry(e.string(), e.revision, box);
+      const { stale: isStale, ...decoded } = decodeCheckEntry(e.string(), e.revision, box);
       if (isStale) stale.add(id);
+      // Never served without a uid: agents would publish its results where no decider reads.
+      const { record, migrated } = withLegacyUid(decoded);
+      if (migrated) {
+        uidless.add(id);
+        if (started) scheduleRewrite(0);
+      }
       cache.apply(e.revision, id, record);
     } catch (err) {
       corruptEntries++;
@@ -129,7 +165,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
     await follower.waitForRevision(revision, syncTimeoutMs);
   }
 
-  async function write<T>(what: string, id: string, fn: (store: KV) => Promise<T>): Promise<T> {
+  async function write<T>(what: string, id: string, fn: (store: RegistryBucket) => Promise<T>): Promise<T> {
     const store = bucketKv();
     try {
       return await fn(store);
@@ -148,37 +184,61 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
   }
 
   /**
-   * Writes again, sealed with the current key, every check whose secrets are in clear or under an
-   * older key (the rotation path). Same check, same version: only the stored form changes. A
-   * concurrent write wins (it is sealed with its writer's key); failures are logged, not fatal.
+   * Writes back, with compare-and-set on the revision read, every check whose stored form differs
+   * from what this replica serves: stored without a uid (written with its derived uid, same version),
+   * or with secrets in clear or under an older key (sealed with the current key: the rotation path).
+   * Of replicas doing this at once, one write lands; the others lose the compare-and-set and read the
+   * winner's entry through the watcher (the same derived uid). A concurrent edit wins the same way.
+   * A write that fails otherwise is retried after `rewriteRetryMs`; failures are logged, not fatal.
    */
-  async function resealStale(store: KV): Promise<void> {
-    if (!box.sealing || stale.size === 0) return;
-    let resealed = 0;
-    for (const id of [...stale]) {
+  async function rewriteStored(store: RegistryBucket): Promise<void> {
+    const ids = new Set([...uidless, ...(box.sealing ? stale : [])]);
+    if (ids.size === 0) return;
+    let written = 0;
+    let failed = 0;
+    for (const id of ids) {
       const record = cache.get(id);
       if (!record) continue;
       const { revision, ...stored } = record;
+      // Read before the write: the watcher may hand back the written entry before update() returns.
+      const givesUid = uidless.has(id);
       try {
         await store.update(checkKey(id), encodeCheckEntry(stored, box), revision);
-        resealed++;
+        written++;
+        if (givesUid) uidsWritten++;
       } catch (err) {
-        if (!isWrongLastSequence(err))
-          log.warn({ err: errorMessage(err), id }, "could not seal a check's secrets again");
+        if (isWrongLastSequence(err)) continue;
+        failed++;
+        log.warn({ err: errorMessage(err), id }, "could not write a check's stored form again");
       }
     }
     await follower?.catchUp(syncTimeoutMs).catch(() => undefined);
     log.info(
-      { resealed, remaining: stale.size, keyId: box.currentKeyId },
-      "sealed stored check secrets with the current key",
+      { written, failed, uidless: uidless.size, staleSecrets: stale.size, keyId: box.currentKeyId },
+      "wrote back stored checks without a uid or with secrets under an older key",
     );
+    if (failed > 0) scheduleRewrite(rewriteRetryMs);
+  }
+
+  function scheduleRewrite(delayMs: number): void {
+    if (stopped || rewriteTimer) return;
+    rewriteTimer = setTimeout(() => {
+      rewriteTimer = undefined;
+      if (stopped || !kv) return;
+      if (rewriting) {
+        scheduleRewrite(delayMs);
+        return;
+      }
+      rewriting = rewriteStored(kv).finally(() => (rewriting = undefined));
+    }, delayMs);
+    rewriteTimer.unref();
   }
 
   return {
     // Safe to call again after a failure (main retries it while NATS or JetStream comes up).
     async start() {
       if (started) return;
-      const store = (kv ??= await openKvBucket(nc, bucket, {
+      const store: RegistryBucket = (kv ??= await openKvBucket(nc, bucket, {
         history: 1,
         storage: StorageType.File,
         ...(opts.replicas ? { replicas: opts.replicas } : {}),
@@ -187,11 +247,14 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       started = true;
       log.info({ bucket, revision: cache.revision, checks: cache.list().length }, "check registry loaded");
-      await resealStale(store);
+      // Before start() returns: main serves agents and deciders only after it.
+      await rewriteStored(store);
     },
 
     async stop() {
       stopped = true;
+      clearTimeout(rewriteTimer);
+      await rewriting;
       await follower?.stop();
     },
 
@@ -201,7 +264,10 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
       revision: cache.revision,
       corruptEntries,
       watchRestarts: follower?.restarts ?? 0,
+      watchStalls: follower?.stalls ?? 0,
       staleSecrets: stale.size,
+      uidless: uidless.size,
+      uidsWritten,
     }),
 
     async create(check: Check) {
@@ -233,7 +299,8 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
           if (!entry || entry.operation !== "PUT") throw new NotFoundError("check", id);
           // Compare-and-set below: of two writers holding the same ETag, the loser reads the new revision here.
           assertRevision("check", id, entry.revision, cond);
-          const previous = decodeCheckEntry(entry.string(), entry.revision, box);
+          // A check stored without a uid gets its derived uid here too (the one this replica serves).
+          const previous = withLegacyUid(decodeCheckEntry(entry.string(), entry.revision, box)).record;
           // Checked again here, atomically with the write: a concurrent replace may have raced the API's check.
           assertSameIdentity(previous.check, check);
           const stored = {
