@@ -209,7 +209,8 @@ async function main(): Promise<void> {
       process.stdout.write(
         `run ${run}: raw publish ${fmt(r.raw)}/s | end-to-end ${fmt(r.e2e)}/s (${(r.e2e / r.raw).toFixed(2)} x raw; ` +
           `agents published at ${fmt(r.pubDuring)}/s meanwhile; ${s.inserts} inserts, largest ${s.largestBatch} rows; ` +
-          `${fmt(s.received - RESULTS)} redeliveries, ${fmt(s.progressAcks)} in-progress acks) | ` +
+          `${fmt(s.received - RESULTS)} redeliveries, ${fmt(s.redeliveredCopies)} of them copies of held results dropped, ` +
+          `${fmt(s.progressAcks)} in-progress acks) | ` +
           `control plane ${r.cpCpu.toFixed(1)} CPU-ms, ClickHouse ${r.chCpu.toFixed(1)} CPU-ms, ` +
           `nats-server ${r.natsCpu.toFixed(1)} CPU-ms (${r.natsRawCpu.toFixed(1)} publish only), ` +
           `agents ${r.pubCpu.toFixed(1)} CPU-ms (${r.pubRawCpu.toFixed(1)} publish only) per 1,000 | ` +

@@ -135,6 +135,14 @@ export interface IngestStats {
   largestBatch: number;
   /** In-progress acks sent (messages held past progressMs by a slow insert). */
   progressAcks: number;
+  /**
+   * Redelivered copies of messages this ingest still held (buffered or in an insert) or had just
+   * stored, recognised by stream sequence and dropped: neither held nor inserted twice. The server
+   * redelivers a held message when its in-progress ack came too late (a stalled process); the ack of
+   * the first delivery settles both, since nats-server acks by stream sequence. Copies of just-stored
+   * messages are acked again.
+   */
+  redeliveredCopies: number;
   /** Messages handed back with nak() because the ingest stopped before inserting them. */
   nakedOnStop: number;
 }
@@ -158,6 +166,8 @@ interface Pending {
   at: number;
   /** performance.now() of the receipt or the last in-progress ack. */
   touched: number;
+  /** Stream sequence (msg.info.streamSequence). */
+  seq: number;
 }
 
 /** Guards every ack/nak/term: a closed connection must not crash the loop (the server redelivers anyway). */
@@ -222,9 +232,14 @@ export function createIngest(opts: IngestOptions): Ingest {
     inserts: 0,
     largestBatch: 0,
     progressAcks: 0,
+    redeliveredCopies: 0,
     nakedOnStop: 0,
   };
   const buffer: Pending[] = [];
+  /** Every message in `buffer` or `inFlight`, by stream sequence: a redelivered copy is recognised here. */
+  const held = new Map<number, Pending>();
+  /** Stream sequences of the last messages acked (up to maxAckPending, oldest first): late copies of them. */
+  const recentlyAcked = new Set<number>();
   /** The batch being inserted (held until acked or nak'ed, so it gets in-progress acks). */
   let inFlight: Pending[] = [];
   /** Messages the server said were still pending for the consumer after the last one received (the backlog). */
@@ -244,6 +259,8 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   function receive(msg: JsMsg): void {
     stats.received++;
+    const info = msg.info;
+    if (info.deliveryCount > 1 && isCopy(msg, info.streamSequence)) return;
     if (stopping) {
       // Delivered while the consumer closes: hand it straight back rather than let it wait for ackWaitMs.
       stats.nakedOnStop++;
@@ -259,7 +276,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       log.warn(
         {
           subject: msg.subject,
-          streamSeq: msg.info.streamSequence,
+          streamSeq: info.streamSequence,
           bytes: msg.data.length,
           problem: err instanceof Error ? err.message : String(err),
         },
@@ -274,23 +291,49 @@ export function createIngest(opts: IngestOptions): Ingest {
         untrustedBy === "notEnrolled" ||
         untrustedBy === "partition" ||
         (untrustedBy === "notAssigned" && !binding?.hasCheck(row.checkId));
-      if (unknown && msg.info.deliveryCount < unknownDeliveries) {
+      if (unknown && info.deliveryCount < unknownDeliveries) {
         settle(log, "nak", () => msg.nak(unknownRetryMs));
         return;
       }
-      untrusted.drop(untrustedBy, row, msg.subject, { streamSeq: msg.info.streamSequence });
+      untrusted.drop(untrustedBy, row, msg.subject, { streamSeq: info.streamSequence });
       // Terminated like a malformed message: settled for good, not redelivered.
       settle(log, "term", () => msg.term());
       return;
     }
     const at = performance.now();
     lastArrival = at;
-    buffer.push({ msg, row, at, touched: at });
+    const p: Pending = { msg, row, at, touched: at, seq: info.streamSequence };
+    buffer.push(p);
+    held.set(p.seq, p);
     const wasBacklogged = backlog > 0;
-    backlog = msg.info.pending;
+    backlog = info.pending;
     // Wake the flusher to (re)compute its deadline: a first message, a full batch, or a backlog just drained
     // (the deadline shrinks from backlogFlushMs to flushMs).
     if (buffer.length === 1 || buffer.length >= batchSize || (wasBacklogged && backlog === 0)) flushTimer.wake();
+  }
+
+  /**
+   * A redelivery of a message held here or just acked: dropped (counted). A held one keeps its first
+   * delivery, whose ack or in-progress ack settles the copy too; its ack wait runs from the redelivery now,
+   * and the progress loop, which goes by the first delivery's times, touches it again in time. A
+   * just-acked one is acked again (its first ack may have crossed the redelivery).
+   */
+  function isCopy(msg: JsMsg, seq: number): boolean {
+    if (held.has(seq)) {
+      stats.redeliveredCopies++;
+      return true;
+    }
+    if (recentlyAcked.has(seq)) {
+      stats.redeliveredCopies++;
+      settle(log, "ack", () => msg.ack());
+      return true;
+    }
+    return false;
+  }
+
+  /** Forgets held messages that were settled (acked, nak'ed or terminated). */
+  function release(batch: readonly Pending[]): void {
+    for (const p of batch) held.delete(p.seq);
   }
 
   let consecutiveFailures = 0;
@@ -329,7 +372,9 @@ export function createIngest(opts: IngestOptions): Ingest {
     log.warn({ err, rows: batch.length, failures: stats.insertFailures, retryInMs: delay }, why);
     // Everything buffered goes back too: held through several backoffs it would outlive ack_wait and be
     // redelivered while still queued here.
-    for (const p of [...batch, ...buffer.splice(0)]) settle(log, "nak", () => p.msg.nak(delay));
+    const back = [...batch, ...buffer.splice(0)];
+    for (const p of back) settle(log, "nak", () => p.msg.nak(delay));
+    release(back);
     inFlight = [];
     if (!stopping) await backoffTimer.nap(delay);
   }
@@ -370,6 +415,7 @@ export function createIngest(opts: IngestOptions): Ingest {
           "ClickHouse refused this result's values while storing the rest of its batch; terminated",
         );
         settle(log, "term", () => p.msg.term());
+        held.delete(p.seq);
       }
       stored = found.stored;
       if (found.unsent.length > 0) {
@@ -386,7 +432,19 @@ export function createIngest(opts: IngestOptions): Ingest {
     const rows = batch.map((p) => p.row);
     if (consecutiveFailures > 0) log.info({ afterFailures: consecutiveFailures }, "inserts recovered");
     consecutiveFailures = 0;
-    for (const p of batch) settle(log, "ack", () => p.msg.ack());
+    for (const p of batch) {
+      settle(log, "ack", () => p.msg.ack());
+      held.delete(p.seq);
+      recentlyAcked.add(p.seq);
+    }
+    // Oldest first (a Set iterates in insertion order): keep the last maxAckPending.
+    if (recentlyAcked.size > maxAckPending) {
+      let excess = recentlyAcked.size - maxAckPending;
+      for (const seq of recentlyAcked) {
+        if (excess-- <= 0) break;
+        recentlyAcked.delete(seq);
+      }
+    }
     inFlight = [];
     stats.inserted += rows.length;
     stats.lastInsertAt = now();
@@ -425,6 +483,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         const rest = buffer.splice(0);
         stats.nakedOnStop += rest.length;
         for (const p of rest) settle(log, "nak", () => p.msg.nak());
+        release(rest);
         return;
       }
       if (buffer.length === 0) {
