@@ -12,7 +12,6 @@ import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probeme
 import type { Logger } from "pino";
 import { backoffPolicy } from "../backoff.js";
 import { ensureConsumer } from "../jetstream/ensure.js";
-import { sleep } from "../sleep.js";
 import { isDataRejection } from "../store/clickhouse-store.js";
 import type { ResultRow, ResultStore } from "../store/types.js";
 import { createUntrustedLog, type ResultBinding, type UntrustedCounts } from "./result-binding.js";
@@ -179,17 +178,30 @@ function settle(log: Logger, what: string, fn: () => void): void {
   }
 }
 
-/** An interruptible sleep: nap(ms) resolves after ms or as soon as wake() is called (a wake with no nap is lost). */
+/**
+ * An interruptible sleep: nap(ms) resolves after ms or as soon as wake() is called (a wake with no nap is
+ * lost). A plain timer and resolver: arriving messages may wake the flusher many times a second, and an
+ * AbortController's abort builds a DOMException each time.
+ */
 function napper(): { nap(ms: number): Promise<void>; wake(): void } {
-  let current: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let done: (() => void) | undefined;
+  const wake = (): void => {
+    if (done === undefined) return;
+    clearTimeout(timer);
+    const resolve = done;
+    done = undefined;
+    timer = undefined;
+    resolve();
+  };
   return {
-    nap: async (ms) => {
-      const ctl = new AbortController();
-      current = ctl;
-      await sleep(ms, ctl.signal);
-      if (current === ctl) current = undefined;
-    },
-    wake: () => current?.abort(),
+    nap: (ms) =>
+      new Promise<void>((resolve) => {
+        wake();
+        done = resolve;
+        timer = setTimeout(wake, Math.max(0, ms));
+      }),
+    wake,
   };
 }
 
@@ -236,10 +248,17 @@ export function createIngest(opts: IngestOptions): Ingest {
     nakedOnStop: 0,
   };
   const buffer: Pending[] = [];
-  /** Every message in `buffer` or `inFlight`, by stream sequence: a redelivered copy is recognised here. */
+  /**
+   * Every message in `buffer` or `inFlight`, by stream sequence, to recognise a redelivered copy. Built at
+   * the first copy and kept until nothing is held: results that are not redelivered never pay for it.
+   */
   const held = new Map<number, Pending>();
-  /** Stream sequences of the last messages acked (up to maxAckPending, oldest first): late copies of them. */
-  const recentlyAcked = new Set<number>();
+  let indexed = false;
+  /** The last batches acked (about maxAckPending messages, oldest first), for late copies of them. */
+  const recentBatches: number[][] = [];
+  let recentCount = 0;
+  /** Their stream sequences, built at the first copy after an ack (an ack makes it stale). */
+  let recentlyAcked: Set<number> | undefined;
   /** The batch being inserted (held until acked or nak'ed, so it gets in-progress acks). */
   let inFlight: Pending[] = [];
   /** Messages the server said were still pending for the consumer after the last one received (the backlog). */
@@ -304,7 +323,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     lastArrival = at;
     const p: Pending = { msg, row, at, touched: at, seq: info.streamSequence };
     buffer.push(p);
-    held.set(p.seq, p);
+    if (indexed) held.set(p.seq, p);
     const wasBacklogged = backlog > 0;
     backlog = info.pending;
     // Wake the flusher to (re)compute its deadline: a first message, a full batch, or a backlog just drained
@@ -319,10 +338,16 @@ export function createIngest(opts: IngestOptions): Ingest {
    * just-acked one is acked again (its first ack may have crossed the redelivery).
    */
   function isCopy(msg: JsMsg, seq: number): boolean {
+    if (!indexed) {
+      for (const p of inFlight) held.set(p.seq, p);
+      for (const p of buffer) held.set(p.seq, p);
+      indexed = true;
+    }
     if (held.has(seq)) {
       stats.redeliveredCopies++;
       return true;
     }
+    recentlyAcked ??= new Set(recentBatches.flat());
     if (recentlyAcked.has(seq)) {
       stats.redeliveredCopies++;
       settle(log, "ack", () => msg.ack());
@@ -333,7 +358,9 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   /** Forgets held messages that were settled (acked, nak'ed or terminated). */
   function release(batch: readonly Pending[]): void {
+    if (!indexed) return;
     for (const p of batch) held.delete(p.seq);
+    if (held.size === 0) indexed = false;
   }
 
   let consecutiveFailures = 0;
@@ -415,8 +442,8 @@ export function createIngest(opts: IngestOptions): Ingest {
           "ClickHouse refused this result's values while storing the rest of its batch; terminated",
         );
         settle(log, "term", () => p.msg.term());
-        held.delete(p.seq);
       }
+      release(found.refused.map((r) => r.p));
       stored = found.stored;
       if (found.unsent.length > 0) {
         await ackStored(stored);
@@ -432,19 +459,12 @@ export function createIngest(opts: IngestOptions): Ingest {
     const rows = batch.map((p) => p.row);
     if (consecutiveFailures > 0) log.info({ afterFailures: consecutiveFailures }, "inserts recovered");
     consecutiveFailures = 0;
-    for (const p of batch) {
-      settle(log, "ack", () => p.msg.ack());
-      held.delete(p.seq);
-      recentlyAcked.add(p.seq);
-    }
-    // Oldest first (a Set iterates in insertion order): keep the last maxAckPending.
-    if (recentlyAcked.size > maxAckPending) {
-      let excess = recentlyAcked.size - maxAckPending;
-      for (const seq of recentlyAcked) {
-        if (excess-- <= 0) break;
-        recentlyAcked.delete(seq);
-      }
-    }
+    for (const p of batch) settle(log, "ack", () => p.msg.ack());
+    release(batch);
+    recentBatches.push(batch.map((p) => p.seq));
+    recentCount += batch.length;
+    while (recentCount - recentBatches[0]!.length >= maxAckPending) recentCount -= recentBatches.shift()!.length;
+    recentlyAcked = undefined;
     inFlight = [];
     stats.inserted += rows.length;
     stats.lastInsertAt = now();
