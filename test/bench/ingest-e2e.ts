@@ -11,7 +11,9 @@
 // plane, as in a deployment where agents run on their own hosts: `taskset` pins the agents' process to
 // CPU 0 and nats-server, clickhouse-server and this process (the ingest) to the others, in both phases;
 // the unpinned figures are still printed beside (the ratio on shared cores). Needs `taskset`
-// (util-linux) and 2+ CPUs; otherwise it says so and measures unpinned only.
+// (util-linux) and 2+ CPUs; otherwise it says so and measures unpinned only. PIN_NATS=agents puts
+// nats-server on the agents' CPU instead (the control plane and ClickHouse then have a core to
+// themselves, and nats-server's deliveries and acks compete with the publishers).
 //
 //   pnpm bench:ingest            # or: RESULTS=50000 RUNS=3 AGENTS=100 WINDOW=64 pnpm bench:ingest
 //   PIN=1 RESULTS=50000 RUNS=3 pnpm bench:ingest   # also agents pinned apart from the control plane
@@ -71,7 +73,7 @@ const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? "silent" });
  * With PIN=1: the CPU lists for the agents and for the rest, or why the pinned phases cannot run.
  * Every process in the pinned phases is one this bench started (or the bench itself).
  */
-function pinning(): { agents: string; rest: string; all: string } | string | undefined {
+function pinning(): { agents: string; rest: string; all: string; nats: string } | string | undefined {
   if (process.env.PIN !== "1") return undefined;
   const cpus = availableParallelism();
   if (cpus < 2) return `PIN=1 needs 2 or more CPUs, this machine has ${cpus}: pinned phases skipped`;
@@ -80,7 +82,8 @@ function pinning(): { agents: string; rest: string; all: string } | string | und
   } catch {
     return "PIN=1 needs taskset (util-linux), not found: pinned phases skipped";
   }
-  return { agents: "0", rest: cpus === 2 ? "1" : `1-${cpus - 1}`, all: `0-${cpus - 1}` };
+  const rest = cpus === 2 ? "1" : `1-${cpus - 1}`;
+  return { agents: "0", rest, all: `0-${cpus - 1}`, nats: process.env.PIN_NATS === "agents" ? "0" : rest };
 }
 
 /** Sets the CPU affinity of every thread of `pid` (taskset -a -p -c). */
@@ -175,9 +178,12 @@ async function main(): Promise<void> {
       drainChCpu: number;
     }[] = [];
     /** raw then e2e, with the agents on `pinned.agents` and the rest on `pinned.rest` when given. */
-    async function rawAndE2e(run: number, pinned?: { agents: string; rest: string; all: string }) {
+    async function rawAndE2e(run: number, pinned?: Exclude<ReturnType<typeof pinning>, string | undefined>) {
       const tag = pinned ? `pinned-${run}` : `${run}`;
-      if (pinned) for (const pid of [natsPid, chPid, process.pid]) pin(pid, pinned.rest);
+      if (pinned) {
+        for (const pid of [chPid, process.pid]) pin(pid, pinned.rest);
+        pin(natsPid, pinned.nats);
+      }
       try {
         // raw: JetStream alone.
         const raw = await agents(`raw-${tag}`, pinned?.agents);
@@ -278,7 +284,7 @@ async function main(): Promise<void> {
         pinnedRatios.push(pinned.rawMs / pinned.e2eMs);
         pinnedCp.push(perK(pinned.cp));
         process.stdout.write(
-          `run ${run} pinned (agents on CPU ${pin1.agents}, the rest on ${pin1.rest}): ${pairLine(pinned)}\n`,
+          `run ${run} pinned (agents on CPU ${pin1.agents}, nats-server on ${pin1.nats}, the ingest and ClickHouse on ${pin1.rest}): ${pairLine(pinned)}\n`,
         );
       }
     }
