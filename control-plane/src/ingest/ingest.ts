@@ -254,7 +254,10 @@ export function createIngest(opts: IngestOptions): Ingest {
    */
   const held = new Map<number, Pending>();
   let indexed = false;
-  /** The last batches acked (about maxAckPending messages, oldest first), for late copies of them. */
+  /**
+   * The last batches acked (about 4 x maxAckPending messages, oldest first), for late copies of them: a
+   * busy nats-server may take its time over an ack and redeliver meanwhile, while more batches are acked.
+   */
   const recentBatches: number[][] = [];
   let recentCount = 0;
   /** Their stream sequences, built at the first copy after an ack (an ack makes it stale). */
@@ -463,7 +466,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     release(batch);
     recentBatches.push(batch.map((p) => p.seq));
     recentCount += batch.length;
-    while (recentCount - recentBatches[0]!.length >= maxAckPending) recentCount -= recentBatches.shift()!.length;
+    while (recentCount - recentBatches[0]!.length >= 4 * maxAckPending) recentCount -= recentBatches.shift()!.length;
     recentlyAcked = undefined;
     inFlight = [];
     stats.inserted += rows.length;
