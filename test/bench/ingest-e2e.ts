@@ -337,7 +337,8 @@ async function main(): Promise<void> {
         `  raw JetStream publish ${fmt(m("raw"))} results/s; end to end ${fmt(m("e2e"))} results/s = ` +
         `${median(rows.map((r) => r.e2e / r.raw)).toFixed(2)} x raw (goal >= 0.9), agents and control plane sharing the cores\n` +
         (pinnedRatios.length > 0
-          ? `  pinned (agents on a core of their own, as on their own hosts): end to end ${median(pinnedRatios).toFixed(2)} x raw ` +
+          ? `  pinned (agents on CPU ${typeof pin1 === "object" ? `${pin1.agents}, nats-server on ${pin1.nats}, ingest and ClickHouse on ${pin1.rest}` : ""}): ` +
+            `end to end ${median(pinnedRatios).toFixed(2)} x raw ` +
             `(${pinnedRatios.map((x) => x.toFixed(2)).join(" / ")}), control plane ${median(pinnedCp).toFixed(1)} CPU-ms per 1,000\n`
           : "") +
         `  control plane ${m("cpCpu").toFixed(1)} CPU-ms and ClickHouse ${m("chCpu").toFixed(1)} CPU-ms per 1,000 results ` +
