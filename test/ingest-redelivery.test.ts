@@ -368,4 +368,48 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
       await jsm.consumers.delete(RESULTS_STREAM, name);
     }
   }, 60_000);
+  it("acks again and drops a copy of a result it has just stored (the ack crossed the redelivery)", async () => {
+    const name = "late-ack";
+    await jsm.consumers.add(RESULTS_STREAM, {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: RESULTS_SUBJECT_ALL,
+      ack_wait: nanos(30_000),
+      max_deliver: -1,
+    });
+    let stalled = false;
+    // Right after its acks are handed to the connection, the process stalls past the 1 s ack wait: the acks
+    // leave only afterwards, and the server has redelivered meanwhile.
+    const late = createIngest({
+      nc,
+      store,
+      log,
+      durable: name,
+      ackWaitMs: 1000,
+      onStored: () => {
+        if (stalled) return;
+        stalled = true;
+        starve(2500);
+      },
+    });
+    await late.start();
+    try {
+      await publish("late-ack", 200);
+      await waitFor("stored", () => late.stats().inserted >= 200, 10_000);
+      await waitFor("acked", async () => (await jsm.consumers.info(RESULTS_STREAM, name)).num_ack_pending === 0);
+      await sleep(2500);
+      const s = late.stats();
+      process.stdout.write(
+        `[redelivery] acks crossed the redelivery: ${s.received} deliveries of 200 results, ${s.redeliveredCopies} copies dropped\n`,
+      );
+      expect(s.received).toBeGreaterThan(200);
+      expect(s.redeliveredCopies).toBe(s.received - 200);
+      expect(s.inserted).toBe(200);
+      expect(await counts("late-ack")).toEqual({ ids: 200, rows: 200 });
+    } finally {
+      await late.stop();
+      await jsm.consumers.delete(RESULTS_STREAM, name);
+    }
+  }, 60_000);
 });
