@@ -3,10 +3,20 @@
 // holds a batch (and, in the worst case, after ClickHouse took the batch but before the ack), and the
 // surviving replica stores every result well under 10 s later, each result id once. A graceful stop
 // hands buffered results back with nak() so they are stored at once, and an insert slower than the ack wait
-// keeps its messages through in-progress acks.
+// keeps its messages through in-progress acks. A starved replica (its event loop stalled past the ack wait
+// while ClickHouse hangs) gets redelivered copies of the messages it holds: it recognises them by stream
+// sequence, holds and stores each result once, and counts the copies.
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { toBinary } from "@bufbuild/protobuf";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { ProbeResultSchema, ProbeState, RESULTS_STREAM, RESULTS_SUBJECT_ALL, resultSubject } from "@probemesh/proto";
 import { probeResultFixture, type ProbeResultInit } from "@probemesh/proto/testing";
@@ -106,6 +116,12 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
       30_000,
     );
     return p;
+  }
+
+  /** Blocks this process's event loop, as a starved host does: no timer, no socket read. */
+  function starve(ms: number): void {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
   }
 
   const survivor = () => createIngest({ nc, store, log, durable: DURABLE });
@@ -248,6 +264,152 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
       expect((await counts("handback")).ids).toBe(200);
     } finally {
       await other.stop();
+    }
+  }, 60_000);
+  it("nats-server: acking the first delivery after a redelivery settles the message, working() on it holds it", async () => {
+    // What the ingest relies on when it keeps the first delivery of a message and drops its redelivered
+    // copy: the server settles acks and in-progress acks by stream sequence, whichever delivery they name.
+    const name = "ack-first-delivery";
+    const subject = resultSubject("eu-west", "agent-ackfirst");
+    await jsm.consumers.add(RESULTS_STREAM, {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: subject,
+      ack_wait: nanos(1000),
+      max_deliver: -1,
+    });
+    const c = await jetstream(nc).consumers.get(RESULTS_STREAM, name);
+    const take = async (max: number, expires: number): Promise<JsMsg[]> => {
+      const got: JsMsg[] = [];
+      for await (const m of await c.fetch({ max_messages: max, expires })) got.push(m);
+      return got;
+    };
+    const unacked = async () => (await jsm.consumers.info(RESULTS_STREAM, name)).num_ack_pending;
+    try {
+      await jetstream(nc).publish(subject, new Uint8Array([1]));
+      await jetstream(nc).publish(subject, new Uint8Array([2]));
+      const [a1, b1] = await take(2, 3000);
+      expect([a1?.info.deliveryCount, b1?.info.deliveryCount]).toEqual([1, 1]);
+      // Not acked within the 1 s ack wait: both come again.
+      const [a2, b2] = await take(2, 3000);
+      expect([a2?.seq, b2?.seq]).toEqual([a1!.seq, b1!.seq]);
+      expect([a2?.info.deliveryCount, b2?.info.deliveryCount]).toEqual([2, 2]);
+      // a: acked through its first delivery. b: kept with working() through its first delivery for 2.5 s.
+      a1!.ack();
+      const keep = setInterval(() => b1!.working(), 300);
+      try {
+        await nc.flush();
+        expect((await take(1, 2500)).map((m) => m.seq)).toEqual([]);
+        expect(await unacked()).toBe(1);
+      } finally {
+        clearInterval(keep);
+      }
+      b1!.ack();
+      await nc.flush();
+      expect(await unacked()).toBe(0);
+      // Nothing comes a third time after another ack wait.
+      expect((await take(1, 1500)).map((m) => m.seq)).toEqual([]);
+    } finally {
+      await jsm.consumers.delete(RESULTS_STREAM, name);
+    }
+  }, 30_000);
+
+  it("a starved replica holding results in a hung insert drops their redelivered copies and stores each once", async () => {
+    const name = "starved";
+    // Only what is published from here on (DeliverPolicy.New; the ingest keeps it and sets a 1 s ack wait).
+    await jsm.consumers.add(RESULTS_STREAM, {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: RESULTS_SUBJECT_ALL,
+      ack_wait: nanos(30_000),
+      max_deliver: -1,
+    });
+    const starved = createIngest({ nc, store, log, durable: name, ackWaitMs: 1000 });
+    await starved.start();
+    const chPid = ch.proc.child.pid!;
+    process.kill(chPid, "SIGSTOP");
+    let stopped = true;
+    try {
+      // 200 in an insert that hangs (ClickHouse stopped), then 100 buffered behind it.
+      await publish("starved", 200);
+      await waitFor(
+        "first batch in its insert",
+        () => starved.stats().inserts === 1 && starved.stats().pending === 200,
+      );
+      await publish("starved-buffered", 100);
+      await waitFor("second batch buffered", () => starved.stats().pending === 300);
+      // The process stalls past the 1 s ack wait: no in-progress ack goes out, the server redelivers all 300.
+      starve(2500);
+      await waitFor("copies received", () => starved.stats().received >= 600, 10_000);
+      process.kill(chPid, "SIGCONT");
+      stopped = false;
+      await waitFor("all stored", () => starved.stats().inserted >= 300, 20_000);
+      // Settled: nothing pending on the server, nothing delivered again after two more ack waits.
+      await waitFor("acked", async () => (await jsm.consumers.info(RESULTS_STREAM, name)).num_ack_pending === 0);
+      const received = starved.stats().received;
+      await sleep(2500);
+      const s = starved.stats();
+      process.stdout.write(
+        `[redelivery] starved replica: ${s.received} deliveries of 300 results, ${s.redeliveredCopies} copies dropped, ` +
+          `${s.progressAcks} in-progress acks, ${s.inserts} inserts\n`,
+      );
+      expect(s.received).toBe(received);
+      expect(s.inserted).toBe(300);
+      expect(s.redeliveredCopies).toBeGreaterThanOrEqual(300);
+      expect(s.redeliveredCopies).toBe(s.received - 300);
+      // Each result physically once (no merge asked for).
+      expect(await counts("starved")).toEqual({ ids: 200, rows: 200 });
+      expect(await counts("starved-buffered")).toEqual({ ids: 100, rows: 100 });
+    } finally {
+      if (stopped) process.kill(chPid, "SIGCONT");
+      await starved.stop();
+      await jsm.consumers.delete(RESULTS_STREAM, name);
+    }
+  }, 60_000);
+  it("acks again and drops a copy of a result it has just stored (the ack crossed the redelivery)", async () => {
+    const name = "late-ack";
+    await jsm.consumers.add(RESULTS_STREAM, {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: RESULTS_SUBJECT_ALL,
+      ack_wait: nanos(30_000),
+      max_deliver: -1,
+    });
+    let stalled = false;
+    // Right after its acks are handed to the connection, the process stalls past the 1 s ack wait: the acks
+    // leave only afterwards, and the server has redelivered meanwhile.
+    const late = createIngest({
+      nc,
+      store,
+      log,
+      durable: name,
+      ackWaitMs: 1000,
+      onStored: () => {
+        if (stalled) return;
+        stalled = true;
+        starve(2500);
+      },
+    });
+    await late.start();
+    try {
+      await publish("late-ack", 200);
+      await waitFor("stored", () => late.stats().inserted >= 200, 10_000);
+      await waitFor("acked", async () => (await jsm.consumers.info(RESULTS_STREAM, name)).num_ack_pending === 0);
+      await sleep(2500);
+      const s = late.stats();
+      process.stdout.write(
+        `[redelivery] acks crossed the redelivery: ${s.received} deliveries of 200 results, ${s.redeliveredCopies} copies dropped\n`,
+      );
+      expect(s.received).toBeGreaterThan(200);
+      expect(s.redeliveredCopies).toBe(s.received - 200);
+      expect(s.inserted).toBe(200);
+      expect(await counts("late-ack")).toEqual({ ids: 200, rows: 200 });
+    } finally {
+      await late.stop();
+      await jsm.consumers.delete(RESULTS_STREAM, name);
     }
   }, 60_000);
 });

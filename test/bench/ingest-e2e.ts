@@ -7,11 +7,21 @@
 //            (process.cpuUsage) and ClickHouse CPU (/proc/<pid>/stat) per 1,000 results
 //   backlog  RESULTS results waiting in the stream, the ingest started: drain results/s and batch sizes
 // and once at the end, idle latency: single results 200 ms apart, publish -> stored and acked.
+// With PIN=1 each run also measures raw and e2e again with the agents on other cores than the control
+// plane, as in a deployment where agents run on their own hosts: `taskset` pins the agents' process to
+// CPU 0 and nats-server, clickhouse-server and this process (the ingest) to the others, in both phases;
+// the unpinned figures are still printed beside (the ratio on shared cores). Needs `taskset`
+// (util-linux) and 2+ CPUs; otherwise it says so and measures unpinned only. PIN_NATS=agents puts
+// nats-server on the agents' CPU instead (the control plane and ClickHouse then have a core to
+// themselves, and nats-server's deliveries and acks compete with the publishers).
 //
 //   pnpm bench:ingest            # or: RESULTS=50000 RUNS=3 AGENTS=100 WINDOW=64 pnpm bench:ingest
+//   PIN=1 RESULTS=50000 RUNS=3 pnpm bench:ingest   # also agents pinned apart from the control plane
 //   BATCH_SIZE=500 FLUSH_MS=200 BACKLOG_FLUSH_MS=200 pnpm bench:ingest   # the earlier fixed batches
 //   BATCH_SIZE=5000 BUSY_FLUSH_MS=50 MAX_ACK_PENDING=15000 PROGRESS_MS=1333 INSERT_FORMAT=TabSeparated \
 //     pnpm bench:ingest   # the rule and format before session 5
+import { execFileSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -58,6 +68,28 @@ const BATCHING: Partial<IngestOptions> = {
 const INSERT_FORMAT = process.env.INSERT_FORMAT === "TabSeparated" ? "TabSeparated" : "RowBinary";
 
 const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? "silent" });
+
+/**
+ * With PIN=1: the CPU lists for the agents and for the rest, or why the pinned phases cannot run.
+ * Every process in the pinned phases is one this bench started (or the bench itself).
+ */
+function pinning(): { agents: string; rest: string; all: string; nats: string } | string | undefined {
+  if (process.env.PIN !== "1") return undefined;
+  const cpus = availableParallelism();
+  if (cpus < 2) return `PIN=1 needs 2 or more CPUs, this machine has ${cpus}: pinned phases skipped`;
+  try {
+    execFileSync("taskset", ["-V"], { stdio: "ignore" });
+  } catch {
+    return "PIN=1 needs taskset (util-linux), not found: pinned phases skipped";
+  }
+  const rest = cpus === 2 ? "1" : `1-${cpus - 1}`;
+  return { agents: "0", rest, all: `0-${cpus - 1}`, nats: process.env.PIN_NATS === "agents" ? "0" : rest };
+}
+
+/** Sets the CPU affinity of every thread of `pid` (taskset -a -p -c). */
+function pin(pid: number, cpus: string): void {
+  execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+}
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 
@@ -88,7 +120,7 @@ async function main(): Promise<void> {
     const binding = createResultBinding({ enrollments, check: (id) => checks.get(id), partitions: 16 });
 
     /** Starts the agents' process with `count` pre-encoded results; resolves once they are encoded. */
-    async function agents(prefix: string): Promise<{ go(): Promise<{ ms: number; cpuMs: number }> }> {
+    async function agents(prefix: string, cpus?: string): Promise<{ go(): Promise<{ ms: number; cpuMs: number }> }> {
       const p = startProcess("ingest-publisher", process.execPath, ["--import", "tsx", PUBLISHER], {
         cwd: ROOT,
         stdio: ["pipe", "pipe", "pipe"],
@@ -104,6 +136,7 @@ async function main(): Promise<void> {
         },
       });
       publishers.push(p);
+      if (cpus !== undefined) pin(p.child.pid!, cpus);
       const output = (): string => {
         if (p.exited() && !p.output().includes("done ")) throw new Error(`publisher exited:\n${p.output()}`);
         return p.output();
@@ -144,35 +177,70 @@ async function main(): Promise<void> {
       drainCpCpu: number;
       drainChCpu: number;
     }[] = [];
+    /** raw then e2e, with the agents on `pinned.agents` and the rest on `pinned.rest` when given. */
+    async function rawAndE2e(run: number, pinned?: Exclude<ReturnType<typeof pinning>, string | undefined>) {
+      const tag = pinned ? `pinned-${run}` : `${run}`;
+      if (pinned) {
+        for (const pid of [chPid, process.pid]) pin(pid, pinned.rest);
+        pin(natsPid, pinned.nats);
+      }
+      try {
+        // raw: JetStream alone.
+        const raw = await agents(`raw-${tag}`, pinned?.agents);
+        const natsRaw0 = procCpuMs(natsPid);
+        const { ms: rawMs, cpuMs: pubRawCpu } = await raw.go();
+        const natsRaw = procCpuMs(natsPid) - natsRaw0;
+        await jsm.streams.purge(RESULTS_STREAM);
+
+        // e2e: the same publish with the ingest consuming.
+        const durable = `bench-e2e-${tag}`;
+        const ingest = createIngest(ingestOpts(durable));
+        await ingest.start();
+        const e2eAgents = await agents(`e2e-${tag}`, pinned?.agents);
+        const cp0 = cpuMs();
+        const ch0 = procCpuMs(chPid);
+        const nats0 = procCpuMs(natsPid);
+        const t0 = performance.now();
+        const { ms: pubMs, cpuMs: pubCpu } = await e2eAgents.go();
+        await waitFor("all stored", () => ingest.stats().inserted >= RESULTS, 600_000, 10);
+        const e2eMs = performance.now() - t0;
+        const cp = cpuMs() - cp0;
+        const chCpu = procCpuMs(chPid) - ch0;
+        const natsCpu = procCpuMs(natsPid) - nats0;
+        const s = ingest.stats();
+        if (untrusted(ingest) > 0 || s.malformed > 0)
+          throw new Error(`run ${tag}: results dropped ${JSON.stringify(s)}`);
+        await stopIngest(ingest, durable);
+        await jsm.streams.purge(RESULTS_STREAM);
+        return { rawMs, pubRawCpu, natsRaw, pubMs, pubCpu, e2eMs, cp, chCpu, natsCpu, s };
+      } finally {
+        if (pinned) for (const pid of [natsPid, chPid, process.pid]) pin(pid, pinned.all);
+      }
+    }
+    const perK = (x: number): number => (x * 1000) / RESULTS;
+    /** One line of figures for a raw + e2e pair. */
+    const pairLine = (p: Awaited<ReturnType<typeof rawAndE2e>>): string => {
+      const raw = (RESULTS * 1000) / p.rawMs;
+      const e2e = (RESULTS * 1000) / p.e2eMs;
+      return (
+        `raw publish ${fmt(raw)}/s | end-to-end ${fmt(e2e)}/s (${(e2e / raw).toFixed(2)} x raw; ` +
+        `agents published at ${fmt((RESULTS * 1000) / p.pubMs)}/s meanwhile; ${p.s.inserts} inserts, largest ${p.s.largestBatch} rows; ` +
+        `${fmt(p.s.received - RESULTS)} redeliveries, ${fmt(p.s.redeliveredCopies)} of them copies of held results dropped, ` +
+        `${fmt(p.s.progressAcks)} in-progress acks) | ` +
+        `control plane ${perK(p.cp).toFixed(1)} CPU-ms, ClickHouse ${perK(p.chCpu).toFixed(1)} CPU-ms, ` +
+        `nats-server ${perK(p.natsCpu).toFixed(1)} CPU-ms (${perK(p.natsRaw).toFixed(1)} publish only), ` +
+        `agents ${perK(p.pubCpu).toFixed(1)} CPU-ms (${perK(p.pubRawCpu).toFixed(1)} publish only) per 1,000`
+      );
+    };
+    const pin1 = pinning();
+    if (typeof pin1 === "string") process.stdout.write(`${pin1}\n`);
+    const pinnedRatios: number[] = [];
+    const pinnedCp: number[] = [];
+
     for (let run = 1; run <= RUNS; run++) {
-      // raw: JetStream alone.
-      const raw = await agents(`raw-${run}`);
-      const natsRaw0 = procCpuMs(natsPid);
-      const { ms: rawMs, cpuMs: pubRawCpu } = await raw.go();
-      const natsRaw = procCpuMs(natsPid) - natsRaw0;
-      await jsm.streams.purge(RESULTS_STREAM);
-
-      // e2e: the same publish with the ingest consuming.
-      const durable = `bench-e2e-${run}`;
-      const ingest = createIngest(ingestOpts(durable));
-      await ingest.start();
-      const e2eAgents = await agents(`e2e-${run}`);
-      const cp0 = cpuMs();
-      const ch0 = procCpuMs(chPid);
-      const nats0 = procCpuMs(natsPid);
-      const t0 = performance.now();
-      const { ms: pubMs, cpuMs: pubCpu } = await e2eAgents.go();
-      await waitFor("all stored", () => ingest.stats().inserted >= RESULTS, 600_000, 10);
-      const e2eMs = performance.now() - t0;
-      const cp = cpuMs() - cp0;
-      const chCpu = procCpuMs(chPid) - ch0;
-      const natsCpu = procCpuMs(natsPid) - nats0;
-      const s = ingest.stats();
-      if (untrusted(ingest) > 0 || s.malformed > 0) throw new Error(`run ${run}: results dropped ${JSON.stringify(s)}`);
-      await stopIngest(ingest, durable);
-
+      const pair = await rawAndE2e(run);
+      const { rawMs, pubRawCpu, natsRaw, pubMs, pubCpu, e2eMs, cp, chCpu, natsCpu } = pair;
       // backlog: RESULTS results already waiting, then the ingest starts.
-      await jsm.streams.purge(RESULTS_STREAM);
       const backlogDurable = `bench-backlog-${run}`;
       const backlogIngest = createIngest(ingestOpts(backlogDurable));
       await backlogIngest.start();
@@ -207,15 +275,18 @@ async function main(): Promise<void> {
       };
       rows.push(r);
       process.stdout.write(
-        `run ${run}: raw publish ${fmt(r.raw)}/s | end-to-end ${fmt(r.e2e)}/s (${(r.e2e / r.raw).toFixed(2)} x raw; ` +
-          `agents published at ${fmt(r.pubDuring)}/s meanwhile; ${s.inserts} inserts, largest ${s.largestBatch} rows; ` +
-          `${fmt(s.received - RESULTS)} redeliveries, ${fmt(s.progressAcks)} in-progress acks) | ` +
-          `control plane ${r.cpCpu.toFixed(1)} CPU-ms, ClickHouse ${r.chCpu.toFixed(1)} CPU-ms, ` +
-          `nats-server ${r.natsCpu.toFixed(1)} CPU-ms (${r.natsRawCpu.toFixed(1)} publish only), ` +
-          `agents ${r.pubCpu.toFixed(1)} CPU-ms (${r.pubRawCpu.toFixed(1)} publish only) per 1,000 | ` +
-          `backlog drain ${fmt(r.drain)}/s (${ds.inserts} inserts, largest ${ds.largestBatch} rows; control plane ` +
+        `run ${run}: ${pairLine(pair)} | backlog drain ${fmt(r.drain)}/s (${ds.inserts} inserts, largest ${ds.largestBatch} rows; control plane ` +
           `${r.drainCpCpu.toFixed(1)}, ClickHouse ${r.drainChCpu.toFixed(1)} CPU-ms per 1,000)\n`,
       );
+      if (typeof pin1 === "object") {
+        // The same pair with the agents on a core of their own (agents on other hosts, as deployed).
+        const pinned = await rawAndE2e(run, pin1);
+        pinnedRatios.push(pinned.rawMs / pinned.e2eMs);
+        pinnedCp.push(perK(pinned.cp));
+        process.stdout.write(
+          `run ${run} pinned (agents on CPU ${pin1.agents}, nats-server on ${pin1.nats}, the ingest and ClickHouse on ${pin1.rest}): ${pairLine(pinned)}\n`,
+        );
+      }
     }
 
     // Idle: one result at a time; publish -> stored and acked.
@@ -264,7 +335,12 @@ async function main(): Promise<void> {
         `batching ${JSON.stringify(BATCHING)}, ${INSERT_FORMAT} inserts, ` +
         `${REGIONS} regions, ${CHECKS} checks; medians):\n` +
         `  raw JetStream publish ${fmt(m("raw"))} results/s; end to end ${fmt(m("e2e"))} results/s = ` +
-        `${median(rows.map((r) => r.e2e / r.raw)).toFixed(2)} x raw (goal >= 0.9)\n` +
+        `${median(rows.map((r) => r.e2e / r.raw)).toFixed(2)} x raw (goal >= 0.9), agents and control plane sharing the cores\n` +
+        (pinnedRatios.length > 0
+          ? `  pinned (agents on CPU ${typeof pin1 === "object" ? `${pin1.agents}, nats-server on ${pin1.nats}, ingest and ClickHouse on ${pin1.rest}` : ""}): ` +
+            `end to end ${median(pinnedRatios).toFixed(2)} x raw ` +
+            `(${pinnedRatios.map((x) => x.toFixed(2)).join(" / ")}), control plane ${median(pinnedCp).toFixed(1)} CPU-ms per 1,000\n`
+          : "") +
         `  control plane ${m("cpCpu").toFixed(1)} CPU-ms and ClickHouse ${m("chCpu").toFixed(1)} CPU-ms per 1,000 results ` +
         `(nats-server ${m("natsCpu").toFixed(1)} CPU-ms end to end, ${m("natsRawCpu").toFixed(1)} publish only; ` +
         `agents ${m("pubCpu").toFixed(1)} CPU-ms end to end, ${m("pubRawCpu").toFixed(1)} publish only)\n` +

@@ -12,7 +12,6 @@ import { ProbeResultSchema, RESULTS_STREAM, RESULTS_SUBJECT_ALL } from "@probeme
 import type { Logger } from "pino";
 import { backoffPolicy } from "../backoff.js";
 import { ensureConsumer } from "../jetstream/ensure.js";
-import { sleep } from "../sleep.js";
 import { isDataRejection } from "../store/clickhouse-store.js";
 import type { ResultRow, ResultStore } from "../store/types.js";
 import { createUntrustedLog, type ResultBinding, type UntrustedCounts } from "./result-binding.js";
@@ -135,6 +134,14 @@ export interface IngestStats {
   largestBatch: number;
   /** In-progress acks sent (messages held past progressMs by a slow insert). */
   progressAcks: number;
+  /**
+   * Redelivered copies of messages this ingest still held (buffered or in an insert) or had just
+   * stored, recognised by stream sequence and dropped: neither held nor inserted twice. The server
+   * redelivers a held message when its in-progress ack came too late (a stalled process); the ack of
+   * the first delivery settles both, since nats-server acks by stream sequence. Copies of just-stored
+   * messages are acked again.
+   */
+  redeliveredCopies: number;
   /** Messages handed back with nak() because the ingest stopped before inserting them. */
   nakedOnStop: number;
 }
@@ -158,6 +165,8 @@ interface Pending {
   at: number;
   /** performance.now() of the receipt or the last in-progress ack. */
   touched: number;
+  /** Stream sequence (msg.info.streamSequence). */
+  seq: number;
 }
 
 /** Guards every ack/nak/term: a closed connection must not crash the loop (the server redelivers anyway). */
@@ -169,17 +178,30 @@ function settle(log: Logger, what: string, fn: () => void): void {
   }
 }
 
-/** An interruptible sleep: nap(ms) resolves after ms or as soon as wake() is called (a wake with no nap is lost). */
+/**
+ * An interruptible sleep: nap(ms) resolves after ms or as soon as wake() is called (a wake with no nap is
+ * lost). A plain timer and resolver: arriving messages may wake the flusher many times a second, and an
+ * AbortController's abort builds a DOMException each time.
+ */
 function napper(): { nap(ms: number): Promise<void>; wake(): void } {
-  let current: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let done: (() => void) | undefined;
+  const wake = (): void => {
+    if (done === undefined) return;
+    clearTimeout(timer);
+    const resolve = done;
+    done = undefined;
+    timer = undefined;
+    resolve();
+  };
   return {
-    nap: async (ms) => {
-      const ctl = new AbortController();
-      current = ctl;
-      await sleep(ms, ctl.signal);
-      if (current === ctl) current = undefined;
-    },
-    wake: () => current?.abort(),
+    nap: (ms) =>
+      new Promise<void>((resolve) => {
+        wake();
+        done = resolve;
+        timer = setTimeout(wake, Math.max(0, ms));
+      }),
+    wake,
   };
 }
 
@@ -222,9 +244,24 @@ export function createIngest(opts: IngestOptions): Ingest {
     inserts: 0,
     largestBatch: 0,
     progressAcks: 0,
+    redeliveredCopies: 0,
     nakedOnStop: 0,
   };
   const buffer: Pending[] = [];
+  /**
+   * Every message in `buffer` or `inFlight`, by stream sequence, to recognise a redelivered copy. Built at
+   * the first copy and kept until nothing is held: results that are not redelivered never pay for it.
+   */
+  const held = new Map<number, Pending>();
+  let indexed = false;
+  /**
+   * The last batches acked (about 4 x maxAckPending messages, oldest first), for late copies of them: a
+   * busy nats-server may take its time over an ack and redeliver meanwhile, while more batches are acked.
+   */
+  const recentBatches: number[][] = [];
+  let recentCount = 0;
+  /** Their stream sequences, built at the first copy after an ack (an ack makes it stale). */
+  let recentlyAcked: Set<number> | undefined;
   /** The batch being inserted (held until acked or nak'ed, so it gets in-progress acks). */
   let inFlight: Pending[] = [];
   /** Messages the server said were still pending for the consumer after the last one received (the backlog). */
@@ -244,6 +281,8 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   function receive(msg: JsMsg): void {
     stats.received++;
+    const info = msg.info;
+    if (info.deliveryCount > 1 && isCopy(msg, info.streamSequence)) return;
     if (stopping) {
       // Delivered while the consumer closes: hand it straight back rather than let it wait for ackWaitMs.
       stats.nakedOnStop++;
@@ -259,7 +298,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       log.warn(
         {
           subject: msg.subject,
-          streamSeq: msg.info.streamSequence,
+          streamSeq: info.streamSequence,
           bytes: msg.data.length,
           problem: err instanceof Error ? err.message : String(err),
         },
@@ -274,23 +313,57 @@ export function createIngest(opts: IngestOptions): Ingest {
         untrustedBy === "notEnrolled" ||
         untrustedBy === "partition" ||
         (untrustedBy === "notAssigned" && !binding?.hasCheck(row.checkId));
-      if (unknown && msg.info.deliveryCount < unknownDeliveries) {
+      if (unknown && info.deliveryCount < unknownDeliveries) {
         settle(log, "nak", () => msg.nak(unknownRetryMs));
         return;
       }
-      untrusted.drop(untrustedBy, row, msg.subject, { streamSeq: msg.info.streamSequence });
+      untrusted.drop(untrustedBy, row, msg.subject, { streamSeq: info.streamSequence });
       // Terminated like a malformed message: settled for good, not redelivered.
       settle(log, "term", () => msg.term());
       return;
     }
     const at = performance.now();
     lastArrival = at;
-    buffer.push({ msg, row, at, touched: at });
+    const p: Pending = { msg, row, at, touched: at, seq: info.streamSequence };
+    buffer.push(p);
+    if (indexed) held.set(p.seq, p);
     const wasBacklogged = backlog > 0;
-    backlog = msg.info.pending;
+    backlog = info.pending;
     // Wake the flusher to (re)compute its deadline: a first message, a full batch, or a backlog just drained
     // (the deadline shrinks from backlogFlushMs to flushMs).
     if (buffer.length === 1 || buffer.length >= batchSize || (wasBacklogged && backlog === 0)) flushTimer.wake();
+  }
+
+  /**
+   * A redelivery of a message held here or just acked: dropped (counted). A held one keeps its first
+   * delivery, whose ack or in-progress ack settles the copy too; its ack wait runs from the redelivery now,
+   * and the progress loop, which goes by the first delivery's times, touches it again in time. A
+   * just-acked one is acked again (its first ack may have crossed the redelivery).
+   */
+  function isCopy(msg: JsMsg, seq: number): boolean {
+    if (!indexed) {
+      for (const p of inFlight) held.set(p.seq, p);
+      for (const p of buffer) held.set(p.seq, p);
+      indexed = true;
+    }
+    if (held.has(seq)) {
+      stats.redeliveredCopies++;
+      return true;
+    }
+    recentlyAcked ??= new Set(recentBatches.flat());
+    if (recentlyAcked.has(seq)) {
+      stats.redeliveredCopies++;
+      settle(log, "ack", () => msg.ack());
+      return true;
+    }
+    return false;
+  }
+
+  /** Forgets held messages that were settled (acked, nak'ed or terminated). */
+  function release(batch: readonly Pending[]): void {
+    if (!indexed) return;
+    for (const p of batch) held.delete(p.seq);
+    if (held.size === 0) indexed = false;
   }
 
   let consecutiveFailures = 0;
@@ -329,7 +402,9 @@ export function createIngest(opts: IngestOptions): Ingest {
     log.warn({ err, rows: batch.length, failures: stats.insertFailures, retryInMs: delay }, why);
     // Everything buffered goes back too: held through several backoffs it would outlive ack_wait and be
     // redelivered while still queued here.
-    for (const p of [...batch, ...buffer.splice(0)]) settle(log, "nak", () => p.msg.nak(delay));
+    const back = [...batch, ...buffer.splice(0)];
+    for (const p of back) settle(log, "nak", () => p.msg.nak(delay));
+    release(back);
     inFlight = [];
     if (!stopping) await backoffTimer.nap(delay);
   }
@@ -371,6 +446,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         );
         settle(log, "term", () => p.msg.term());
       }
+      release(found.refused.map((r) => r.p));
       stored = found.stored;
       if (found.unsent.length > 0) {
         await ackStored(stored);
@@ -387,6 +463,11 @@ export function createIngest(opts: IngestOptions): Ingest {
     if (consecutiveFailures > 0) log.info({ afterFailures: consecutiveFailures }, "inserts recovered");
     consecutiveFailures = 0;
     for (const p of batch) settle(log, "ack", () => p.msg.ack());
+    release(batch);
+    recentBatches.push(batch.map((p) => p.seq));
+    recentCount += batch.length;
+    while (recentCount - recentBatches[0]!.length >= 4 * maxAckPending) recentCount -= recentBatches.shift()!.length;
+    recentlyAcked = undefined;
     inFlight = [];
     stats.inserted += rows.length;
     stats.lastInsertAt = now();
@@ -425,6 +506,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         const rest = buffer.splice(0);
         stats.nakedOnStop += rest.length;
         for (const p of rest) settle(log, "nak", () => p.msg.nak());
+        release(rest);
         return;
       }
       if (buffer.length === 0) {

@@ -55,15 +55,27 @@ export interface ResultBinding {
   hasCheck(checkId: string): boolean;
 }
 
+/** Most result subjects whose parse the binding keeps (then it starts over). */
+const SUBJECT_CACHE_SIZE = 10_000;
+
 /** Creates the binding over the enrollments and the check registry. */
 export function createResultBinding(opts: ResultBindingOptions): ResultBinding {
   const { enrollments, check, partitions } = opts;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)
     throw new RangeError(`partitions must be an integer in 1..${MAX_PARTITIONS}, got ${partitions}`);
+  // Subjects parsed once: there is one per agent (and partition), and every result of it arrives on it.
+  const parsed = new Map<string, ReturnType<typeof parseResultSubject>>();
+  const parse = (subject: string): ReturnType<typeof parseResultSubject> => {
+    if (parsed.has(subject)) return parsed.get(subject);
+    if (parsed.size >= SUBJECT_CACHE_SIZE) parsed.clear();
+    const sent = parseResultSubject(subject);
+    parsed.set(subject, sent);
+    return sent;
+  };
   return {
     problem(claim, subject) {
       // Both forms are accepted: agents of a control plane that announced no partition count use the 4-token one.
-      const sent = subject === undefined ? undefined : parseResultSubject(subject);
+      const sent = subject === undefined ? undefined : parse(subject);
       if (subject !== undefined && (sent?.region !== claim.region || sent.agentId !== claim.agentId))
         return "subjectMismatch";
       // The common case costs one lookup; `get` (which copies) only tells refusals apart.

@@ -20,6 +20,7 @@ const ingestStats = (over: Partial<IngestStats> = {}): IngestStats => ({
   inserts: 3,
   largestBatch: 5,
   progressAcks: 0,
+  redeliveredCopies: 4,
   nakedOnStop: 0,
   ...over,
 });
@@ -131,6 +132,7 @@ describe("the control plane's exposition", () => {
     const { body, contentType } = await metrics.render();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(sample(body, "probemesh_ingest_received_total")).toBe(12);
+    expect(sample(body, "probemesh_ingest_redelivered_copies_total")).toBe(4);
     expect(sample(body, "probemesh_ingest_stored_total")).toBe(10);
     expect(sample(body, "probemesh_ingest_rejected_total", { reason: "malformed" })).toBe(1);
     expect(sample(body, "probemesh_ingest_untrusted_total", { reason: "notEnrolled" })).toBe(3);

@@ -127,6 +127,12 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
   });
   counterFromStats({
     registry,
+    name: "probemesh_ingest_redelivered_copies_total",
+    help: "Redelivered copies of results the ingest still held or had just stored, dropped (never stored twice)",
+    read: ingest((s) => [[{}, s.redeliveredCopies]]),
+  });
+  counterFromStats({
+    registry,
     name: "probemesh_ingest_insert_failures_total",
     help: "Failed ClickHouse inserts (their results are redelivered)",
     read: ingest((s) => [[{}, s.insertFailures]]),
