@@ -2,16 +2,15 @@
 // abstains in the checks of every other partition (through the probemesh_impairment KV bucket), so
 // its failures there open no partial; once its canary works again the mark is gone.
 // Results are published as agents that know partitions publish them (5-token subjects).
-import { toBinary } from "@bufbuild/protobuf";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ProbeResultSchema, ProbeState, partitionOf, resultSubject } from "@probemesh/proto";
-import { probeResultFixture } from "@probemesh/proto/testing";
+import { ProbeState, partitionOf } from "@probemesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startClickHouse, type ClickHouseServer } from "./harness/clickhouse.js";
 import { enrollAgent, startControlPlane, waitFor, type ControlPlane } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
+import { publishResult } from "./harness/publish-result.js";
 
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 const BROKEN = "eu-west";
@@ -88,26 +87,17 @@ describe("impairment marks across partitions", () => {
   async function round(checks: string[], down: string[]): Promise<void> {
     await Promise.all(
       checks.flatMap((checkId) =>
-        REGIONS.map(async (region) => {
-          const agentId = `agent-${region}`;
+        REGIONS.map((region) => {
           const failing = region === BROKEN && down.includes(checkId);
-          const r = probeResultFixture({
-            id: `${checkId}-${region}-${++seq}`,
+          return publishResult(js, {
             checkId,
-            checkVersion: 1,
-            agentId,
             region,
-            startedAtMs: BigInt(Date.now()),
-            durationMs: 3,
+            partition: partition.get(checkId)!,
             state: failing ? ProbeState.DOWN : ProbeState.UP,
-            reason: failing ? "dns" : "",
-            message: failing ? "lookup failed" : "",
-            seq: BigInt(seq),
-            target: "127.0.0.1:1",
+            ...(failing ? { reason: "dns", message: "lookup failed" } : {}),
             canary: checkId === "canary",
+            seq: ++seq,
           });
-          const subject = resultSubject(region, agentId, partition.get(checkId)!);
-          await js.publish(subject, toBinary(ProbeResultSchema, r), { msgID: r.id });
         }),
       ),
     );
