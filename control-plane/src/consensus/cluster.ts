@@ -90,7 +90,10 @@ export interface ConsensusCluster {
   openIncidents(): Promise<Outage[]>;
   /** Open incidents of the partitions this replica decides (from its engines). */
   localOpenIncidents(): Outage[];
-  /** An agent's health, merged over this replica's deciders (impaired if any judges it so). */
+  /**
+   * An agent's health, merged over this replica's deciders and the impairment marks of partitions
+   * decided elsewhere (impaired if any judges it so).
+   */
   agent(agentId: string): AgentHealth | undefined;
   agents(): AgentHealth[];
   /** Resolves when every incident decided so far is saved to ClickHouse. */
@@ -231,6 +234,15 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
     await entry.decider.stop();
   }
 
+  /** Impaired by another replica's partition when no local decider says so (a local judgement is current). */
+  function withMarks(h: AgentHealth): AgentHealth {
+    if (h.impaired) return h;
+    const m = board.markOf(h.agentId, (p) => !deciders.has(p));
+    return m
+      ? { ...h, impaired: true, reason: `impaired in partition ${m.partition}: ${m.reason}`, since: m.since }
+      : h;
+  }
+
   function local<T>(checkId: string, f: (d: PartitionDecider) => T): T | undefined {
     const p = routed.get(checkId);
     const d = p === undefined ? undefined : deciders.get(p)?.decider;
@@ -283,12 +295,18 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
     partitionOfCheck: (checkId) => routed.get(checkId),
     openIncidents: () => incidents.listAll(),
     localOpenIncidents: () => [...deciders.values()].flatMap(({ decider }) => decider.openIncidents()),
-    agent: (agentId) => mergeHealth([...deciders.values()].flatMap(({ decider }) => decider.agent(agentId) ?? [])),
+    agent(agentId) {
+      const h = mergeHealth([...deciders.values()].flatMap(({ decider }) => decider.agent(agentId) ?? []));
+      return h && withMarks(h);
+    },
     agents() {
       const byId = new Map<string, AgentHealth[]>();
       for (const { decider } of deciders.values())
         for (const a of decider.agents()) byId.set(a.agentId, [...(byId.get(a.agentId) ?? []), a]);
-      return [...byId.values()].flatMap((list) => mergeHealth(list) ?? []);
+      return [...byId.values()].flatMap((list) => {
+        const h = mergeHealth(list);
+        return h ? [withMarks(h)] : [];
+      });
     },
     flush: () => saver.flush(),
     stats: () => ({

@@ -133,6 +133,11 @@ export interface ImpairmentBoard {
   apply(key: string, value: string | undefined): void;
   /** Why another partition than `partition` judges the agent impaired; null when none does. */
   elsewhere(agentId: string, partition: number): string | null;
+  /** The agent's mark of the lowest partition `include` accepts (default: any), with that partition. */
+  markOf(
+    agentId: string,
+    include?: (partition: number) => boolean,
+  ): (ImpairmentMark & { partition: number }) | undefined;
   /** Agents with at least one mark. */
   agents(): string[];
   stats(): ImpairmentBoardStats;
@@ -158,6 +163,15 @@ export function createImpairmentBoard(opts: { log: Logger; onChange: (agentId: s
     if (of.size === 0) marks.delete(agentId);
     return true;
   }
+
+  const markOf: ImpairmentBoard["markOf"] = (agentId, include = () => true) => {
+    const of = marks.get(agentId);
+    if (!of) return undefined;
+    // The lowest partition's mark: every replica names the same one.
+    let best: number | undefined;
+    for (const p of of.keys()) if (include(p) && (best === undefined || p < best)) best = p;
+    return best === undefined ? undefined : { ...of.get(best)!, partition: best };
+  };
 
   return {
     apply(key, value) {
@@ -185,13 +199,10 @@ export function createImpairmentBoard(opts: { log: Logger; onChange: (agentId: s
       if (before?.reason !== mark.reason) opts.onChange(at.agentId);
     },
     elsewhere(agentId, partition) {
-      const of = marks.get(agentId);
-      if (!of) return null;
-      // The lowest other partition's mark: every replica names the same one.
-      let best: number | undefined;
-      for (const p of of.keys()) if (p !== partition && (best === undefined || p < best)) best = p;
-      return best === undefined ? null : `impaired in partition ${best}: ${of.get(best)!.reason}`;
+      const m = markOf(agentId, (p) => p !== partition);
+      return m ? `impaired in partition ${m.partition}: ${m.reason}` : null;
     },
+    markOf,
     agents: () => [...marks.keys()],
     stats: () => ({ marks: count, malformed }),
   };
