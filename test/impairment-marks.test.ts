@@ -1,6 +1,7 @@
-// Impairment shared across partitions: an agent whose canary is confirmed down in one partition
-// abstains in the checks of every other partition (through the probemesh_impairment KV bucket), so
-// its failures there open no partial; once its canary works again the mark is gone.
+// Impairment shared across partitions and replicas: an agent whose canary is confirmed down in one
+// partition abstains in the checks of every other partition (through the probemesh_impairment KV
+// bucket), here one decided by another replica, so its failures there open no partial; once its
+// canary works again the mark is gone.
 // Results are published as agents that know partitions publish them (5-token subjects).
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
@@ -30,9 +31,11 @@ describe("impairment marks across partitions", () => {
   let nats: NatsServer;
   let ch: ClickHouseServer;
   let cp: ControlPlane;
+  let other: ControlPlane;
   let nc: NatsConnection;
   let js: JetStreamClient;
   let marks: KV;
+  let leases: KV;
   /** Check id → partition. */
   const partition = new Map<string, number>();
   let web = "";
@@ -40,31 +43,52 @@ describe("impairment marks across partitions", () => {
 
   beforeAll(async () => {
     [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
-    cp = await startControlPlane({
-      natsUrl: nats.url,
-      clickhouseUrl: ch.url,
-      database: "pm_impair",
-      env: { PROBEMESH_PARTITIONS: String(PARTITIONS) },
-    });
+    const replica = (id: string) =>
+      startControlPlane({
+        natsUrl: nats.url,
+        clickhouseUrl: ch.url,
+        database: "pm_impair",
+        env: { PROBEMESH_PARTITIONS: String(PARTITIONS), PROBEMESH_REPLICA_ID: id },
+      });
+    cp = await replica("replica-0");
+    other = await replica("replica-1");
     for (const region of REGIONS) await enrollAgent(cp, { id: `agent-${region}`, region });
     nc = await connect({ servers: nats.url });
     js = jetstream(nc);
+    leases = await new Kvm(nc).open("probemesh_leases");
+    // Balanced (fair share: half each), so no lease moves while the test runs.
+    await eventually("both replicas hold half the partitions", async () => {
+      const o = await owners();
+      const held = (r: string) => o.filter((x) => x === r).length;
+      return held("replica-0") === PARTITIONS / 2 && held("replica-1") === PARTITIONS / 2;
+    });
     await create("canary", true);
-    // A normal check in another partition than the canary's (uids are random: 7 in 8 the first is).
+    // A normal check in a partition the other replica decides (uids are random: about 1 in 2 is).
     for (let i = 0; web === ""; i++) {
-      if (i === 8) throw new Error("no check landed outside the canary's partition");
+      if (i === 16) throw new Error("no check landed in a partition of the other replica");
       const id = `web-${i}`;
       await create(id, false);
-      if (partition.get(id) !== partition.get("canary")) web = id;
+      const o = await owners();
+      if (o[partition.get(id)!] !== o[partition.get("canary")!]) web = id;
     }
     marks = await new Kvm(nc).open("probemesh_impairment");
   }, 120_000);
 
   afterAll(async () => {
     await nc?.close();
-    await cp?.stop();
+    await Promise.all([cp?.stop(), other?.stop()]);
     await Promise.all([nats?.dispose(), ch?.dispose()]);
   });
+
+  /** The owner of each partition, from the lease bucket. */
+  async function owners(): Promise<(string | undefined)[]> {
+    return Promise.all(
+      Array.from({ length: PARTITIONS }, async (_, p) => {
+        const e = await leases.get(`partition.${p}`);
+        return e && e.operation === "PUT" && e.length > 0 ? e.json<{ owner: string }>().owner : undefined;
+      }),
+    );
+  }
 
   async function create(id: string, canary: boolean): Promise<void> {
     const res = await cp.request("/v1/checks", {
@@ -120,7 +144,9 @@ describe("impairment marks across partitions", () => {
     try {
       return await waitFor(what, fn, DEADLINE_MS, 50);
     } catch (err) {
-      throw new Error(`${String(err)}\n--- control-plane ---\n${cp.proc.output().slice(-6000)}`);
+      throw new Error(
+        `${String(err)}\n--- replica-0 ---\n${cp.proc.output().slice(-4000)}\n--- replica-1 ---\n${other?.proc.output().slice(-4000)}`,
+      );
     }
   }
 
@@ -152,6 +178,11 @@ describe("impairment marks across partitions", () => {
     expect(region).toMatchObject({ state: "unknown", impaired: true });
     expect(region.impairedReason).toContain(`impaired in partition ${partition.get("canary")}`);
     expect((await status(web)).outage).toBeNull();
+    // Both replicas tell the same of the agent, the one not deciding the canary's partition included.
+    for (const replica of [cp, other]) {
+      const agents = (await (await replica.request("/v1/agents")).json()) as { id: string; impaired?: boolean }[];
+      expect(agents.find((a) => a.id === `agent-${BROKEN}`)).toMatchObject({ impaired: true });
+    }
 
     // DNS fixed: the canary recovers, the mark is deleted, and the agent votes again in the web check.
     await eventually("the mark deleted", async () => {

@@ -97,6 +97,12 @@ describe("consensus cluster: impairment marks", () => {
       reason: `impaired in partition ${elsewhere}: canary check "dns" failing`,
       since: 7,
     });
+    // An agent no engine here has seen is known from its mark alone.
+    deliver(markKey("agent-far", elsewhere), JSON.stringify({ reason: "canary", since: 9, region: "sa-east" }));
+    expect(replica.agent("agent-far")).toMatchObject({ region: "sa-east", impaired: true, since: 9 });
+    expect(replica.agents().map((a) => a.agentId)).toContain("agent-far");
+    deliver(markKey("agent-far", elsewhere), undefined);
+    expect(replica.agent("agent-far")).toBeUndefined();
     expect(replica.stats().impairmentMarks).toEqual({ marks: 1, malformed: 1 });
 
     deliver(markKey("agent-eu-west", elsewhere), undefined);

@@ -234,13 +234,16 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
     await entry.decider.stop();
   }
 
-  /** Impaired by another replica's partition when no local decider says so (a local judgement is current). */
-  function withMarks(h: AgentHealth): AgentHealth {
-    if (h.impaired) return h;
-    const m = board.markOf(h.agentId, (p) => !deciders.has(p));
-    return m
-      ? { ...h, impaired: true, reason: `impaired in partition ${m.partition}: ${m.reason}`, since: m.since }
-      : h;
+  /**
+   * Impaired by a partition another replica decides when no local decider says so (a local judgement
+   * is current); an agent no local engine has seen gets its health from the mark alone.
+   */
+  function withMarks(agentId: string, h: AgentHealth | undefined): AgentHealth | undefined {
+    if (h?.impaired) return h;
+    const m = board.markOf(agentId, (p) => !deciders.has(p));
+    if (!m) return h;
+    const base = h ?? { agentId, region: m.region ?? "", checks: 0, contradicted: 0, canariesDown: 0 };
+    return { ...base, impaired: true, reason: `impaired in partition ${m.partition}: ${m.reason}`, since: m.since };
   }
 
   function local<T>(checkId: string, f: (d: PartitionDecider) => T): T | undefined {
@@ -295,18 +298,14 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
     partitionOfCheck: (checkId) => routed.get(checkId),
     openIncidents: () => incidents.listAll(),
     localOpenIncidents: () => [...deciders.values()].flatMap(({ decider }) => decider.openIncidents()),
-    agent(agentId) {
-      const h = mergeHealth([...deciders.values()].flatMap(({ decider }) => decider.agent(agentId) ?? []));
-      return h && withMarks(h);
-    },
+    agent: (agentId) =>
+      withMarks(agentId, mergeHealth([...deciders.values()].flatMap(({ decider }) => decider.agent(agentId) ?? []))),
     agents() {
       const byId = new Map<string, AgentHealth[]>();
       for (const { decider } of deciders.values())
         for (const a of decider.agents()) byId.set(a.agentId, [...(byId.get(a.agentId) ?? []), a]);
-      return [...byId.values()].flatMap((list) => {
-        const h = mergeHealth(list);
-        return h ? [withMarks(h)] : [];
-      });
+      for (const agentId of board.agents()) if (!byId.has(agentId)) byId.set(agentId, []);
+      return [...byId.entries()].flatMap(([agentId, list]) => withMarks(agentId, mergeHealth(list)) ?? []);
     },
     flush: () => saver.flush(),
     stats: () => ({

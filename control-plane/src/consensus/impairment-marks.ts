@@ -20,6 +20,8 @@ export interface ImpairmentMark {
   reason: string;
   /** When the judging engine decided it (epoch ms). */
   since: number;
+  /** The agent's region as the judging engine saw it ("" when unknown). */
+  region?: string;
 }
 
 /** KV key of a mark: `<escaped agent id>.p<partition>` (the escaping of incident ids: no "." in the token). */
@@ -43,10 +45,14 @@ export function parseMark(text: string): ImpairmentMark | undefined {
     return undefined;
   }
   if (typeof v !== "object" || v === null) return undefined;
-  const { reason, since } = v as Record<string, unknown>;
+  const { reason, since, region } = v as Record<string, unknown>;
   if (typeof reason !== "string" || reason === "" || typeof since !== "number" || !Number.isFinite(since))
     return undefined;
-  return { reason: reason.slice(0, 512), since };
+  return {
+    reason: reason.slice(0, 512),
+    since,
+    ...(typeof region === "string" ? { region: region.slice(0, 64) } : {}),
+  };
 }
 
 /** Writes and reads of one replica's marks (see {@link createImpairmentMarks}). */

@@ -104,11 +104,11 @@ describe("partition decider: impairment marks", () => {
     await d.start();
     await eventually("reconciled", () => !kv.has("a-stale.p3") && kv.has("a-new.p3"));
     expect([...kv.keys()].sort()).toEqual(["a-new.p3", "a-stale.p4", "a-still.p3"]);
-    expect(kv.get("a-new.p3")).toEqual({ reason: "share", since: 5 });
+    expect(kv.get("a-new.p3")).toEqual({ reason: "share", since: 5, region: "eu-west" });
 
     s.next.push(impairedT("a-live", "canary x"));
     await eventually("marked", () => kv.has("a-live.p3"));
-    expect(kv.get("a-live.p3")).toEqual({ reason: "canary x", since: 7 });
+    expect(kv.get("a-live.p3")).toEqual({ reason: "canary x", since: 7, region: "eu-west" });
     s.next.push(impairedT("a-live", "canary x", "agent.recovered"));
     await eventually("unmarked", () => !kv.has("a-live.p3"));
     await d.stop();

@@ -163,7 +163,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       const impaired = new Map(engine.agents().flatMap((a) => (a.impaired ? [[a.agentId, a] as const] : [])));
       for (const [agentId, a] of impaired)
         if (!markWriter.pending(agentId) && stored.get(agentId)?.reason !== a.reason)
-          markWriter.set(agentId, { reason: a.reason, since: a.since });
+          markWriter.set(agentId, { reason: a.reason, since: a.since, region: a.region });
       for (const agentId of stored.keys())
         if (!impaired.has(agentId) && !markWriter.pending(agentId)) markWriter.set(agentId, null);
       marksReconciled = true;
@@ -238,7 +238,10 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
         kvChanged(t.outage);
         trackOutage(t.outage);
       } else if (t.type === "agent.impaired" || t.type === "agent.recovered")
-        markWriter?.set(t.agentId, t.type === "agent.impaired" ? { reason: t.reason, since: t.at } : null);
+        markWriter?.set(
+          t.agentId,
+          t.type === "agent.impaired" ? { reason: t.reason, since: t.at, region: t.region } : null,
+        );
       logTransition(log, t);
       if (!opts.onTransition) continue;
       try {
