@@ -27,6 +27,7 @@ import { startRetention } from "./store/retention.js";
 import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusCluster } from "./consensus/cluster.js";
 import { createIncidentKv, openIncidentBucket } from "./consensus/incident-kv.js";
+import { createImpairmentMarks } from "./consensus/impairment-marks.js";
 import { jetStreamFeed } from "./consensus/result-feed.js";
 import { createPartitionLeases } from "./cluster/leases.js";
 import {
@@ -322,6 +323,7 @@ async function main(): Promise<void> {
     enrollments,
     openFeed: jetStreamFeed(nc, log),
     incidents: createIncidentKv(() => openIncidentBucket(nc, replicas)),
+    marks: createImpairmentMarks({ nc, replicas, log }),
     outageStore,
     log,
     onTransition: (t, fence) => {

@@ -13,6 +13,7 @@ import type { Enrollments } from "../trust/enrollment.js";
 import { retryUntilAborted } from "../backoff.js";
 import { createConsensusEngine, type ConsensusEngine } from "./engine.js";
 import type { IncidentKv } from "./incident-kv.js";
+import { createImpairmentBoard, type ImpairmentBoardStats, type ImpairmentMarks } from "./impairment-marks.js";
 import { createIncidentSaver } from "./incident-saver.js";
 import { createPartitionDecider, type PartitionDecider, type PartitionDeciderStats } from "./partition-decider.js";
 import type { OpenFeed } from "./result-feed.js";
@@ -32,6 +33,11 @@ export interface ConsensusClusterOptions {
   enrollments?: Pick<Enrollments, "onRevoked" | "mayVote">;
   openFeed: OpenFeed;
   incidents: IncidentKv;
+  /**
+   * Impairment shared across partitions: each decider marks the agents it judges impaired, and every
+   * engine here makes an agent marked by another partition abstain. Without it impairment stays per partition.
+   */
+  marks?: ImpairmentMarks;
   /** Background saves of incidents to ClickHouse (history; never waited for). */
   outageStore: Pick<OutageStore, "saveOutages">;
   /** Called with every transition and its fence `{partition, epoch}`; errors are logged. */
@@ -64,6 +70,8 @@ export interface ConsensusClusterStats {
   /** Deciders started and stopped since start. */
   acquired: number;
   lost: number;
+  /** Impairment marks of every partition as this replica follows them. */
+  impairmentMarks: ImpairmentBoardStats;
 }
 
 /** This replica's share of consensus; see {@link createConsensusCluster}. */
@@ -82,7 +90,10 @@ export interface ConsensusCluster {
   openIncidents(): Promise<Outage[]>;
   /** Open incidents of the partitions this replica decides (from its engines). */
   localOpenIncidents(): Outage[];
-  /** An agent's health, merged over this replica's deciders (impaired if any judges it so). */
+  /**
+   * An agent's health, merged over this replica's deciders and the impairment marks of partitions
+   * decided elsewhere (impaired if any judges it so).
+   */
   agent(agentId: string): AgentHealth | undefined;
   agents(): AgentHealth[];
   /** Resolves when every incident decided so far is saved to ClickHouse. */
@@ -125,6 +136,15 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
   let acquired = 0;
   let lost = 0;
   let remoteTimer: NodeJS.Timeout | undefined;
+  // Every partition's impairment marks; a change reaches each local engine at once (its transitions
+  // go out through the decider's fenced path).
+  const board = createImpairmentBoard({
+    log,
+    onChange: (agentId) => {
+      for (const [p, { decider }] of deciders) decider.setExternalImpairment(agentId, board.elsewhere(agentId, p));
+    },
+  });
+  let marksFollow: { stop(): Promise<void> } | undefined;
 
   async function refreshRemote(): Promise<void> {
     if (deciders.size === partitions) {
@@ -176,6 +196,7 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
       openFeed: opts.openFeed,
       incidents,
       saver,
+      ...(opts.marks ? { marks: opts.marks } : {}),
       ...(opts.onTransition ? { onTransition: opts.onTransition } : {}),
       ...(opts.onObservation ? { onObservation: opts.onObservation } : {}),
       log,
@@ -186,6 +207,10 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
     const abort = new AbortController();
     deciders.set(lease.partition, { decider, abort });
     acquired++;
+    for (const agentId of board.agents()) {
+      const reason = board.elsewhere(agentId, lease.partition);
+      if (reason !== null) decider.setExternalImpairment(agentId, reason);
+    }
     // Answers status and takes registry changes at once; decides once warmed up. A warm-up that
     // fails (NATS away) is retried for as long as the lease holds.
     await retryUntilAborted(
@@ -209,6 +234,18 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
     await entry.decider.stop();
   }
 
+  /**
+   * Impaired by a partition another replica decides when no local decider says so (a local judgement
+   * is current); an agent no local engine has seen gets its health from the mark alone.
+   */
+  function withMarks(agentId: string, h: AgentHealth | undefined): AgentHealth | undefined {
+    if (h?.impaired) return h;
+    const m = board.markOf(agentId, (p) => !deciders.has(p));
+    if (!m) return h;
+    const base = h ?? { agentId, region: m.region ?? "", checks: 0, contradicted: 0, canariesDown: 0 };
+    return { ...base, impaired: true, reason: `impaired in partition ${m.partition}: ${m.reason}`, since: m.since };
+  }
+
   function local<T>(checkId: string, f: (d: PartitionDecider) => T): T | undefined {
     const p = routed.get(checkId);
     const d = p === undefined ? undefined : deciders.get(p)?.decider;
@@ -227,6 +264,7 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
         log.info({ agentId: agent.id, region: agent.region }, "revoked agent's votes withdrawn");
       });
       if (stopRevocations) stops.push(stopRevocations);
+      marksFollow = opts.marks?.follow((key, value) => board.apply(key, value));
       stops.push(leases.onAcquired(acquire));
       stops.push(leases.onLost((lease, reason) => void drop(lease, reason)));
       remoteTimer = setInterval(
@@ -247,6 +285,8 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
       for (const stop of stops.splice(0)) stop();
       watch?.stop();
       watch = undefined;
+      await marksFollow?.stop();
+      marksFollow = undefined;
       await Promise.all([...deciders.values()].map(({ decider }) => drop(decider.lease, "stopped")));
       await saver
         .flush()
@@ -258,12 +298,14 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
     partitionOfCheck: (checkId) => routed.get(checkId),
     openIncidents: () => incidents.listAll(),
     localOpenIncidents: () => [...deciders.values()].flatMap(({ decider }) => decider.openIncidents()),
-    agent: (agentId) => mergeHealth([...deciders.values()].flatMap(({ decider }) => decider.agent(agentId) ?? [])),
+    agent: (agentId) =>
+      withMarks(agentId, mergeHealth([...deciders.values()].flatMap(({ decider }) => decider.agent(agentId) ?? []))),
     agents() {
       const byId = new Map<string, AgentHealth[]>();
       for (const { decider } of deciders.values())
         for (const a of decider.agents()) byId.set(a.agentId, [...(byId.get(a.agentId) ?? []), a]);
-      return [...byId.values()].flatMap((list) => mergeHealth(list) ?? []);
+      for (const agentId of board.agents()) if (!byId.has(agentId)) byId.set(agentId, []);
+      return [...byId.entries()].flatMap(([agentId, list]) => withMarks(agentId, mergeHealth(list)) ?? []);
     },
     flush: () => saver.flush(),
     stats: () => ({
@@ -273,6 +315,7 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
       untrusted: untrusted.counts(),
       acquired,
       lost,
+      impairmentMarks: board.stats(),
     }),
   };
 }

@@ -1,5 +1,13 @@
 import { isProberError } from "@probemesh/proto";
-import { impairmentRules, judgeAgent, newAgentRecord, type AgentRecord, type ImpairmentOptions } from "./impairment.js";
+import {
+  abstainReason,
+  abstains,
+  impairmentRules,
+  judgeAgent,
+  newAgentRecord,
+  type AgentRecord,
+  type ImpairmentOptions,
+} from "./impairment.js";
 import { normalizePolicy, partialHoldMs, staleAfterMs } from "./policy.js";
 import { decideGlobal, minEligible } from "./quorum.js";
 import type {
@@ -92,6 +100,12 @@ export interface ConsensusEngine {
   upsertCheck(policy: Partial<CheckPolicy> & { checkId: string }, opts?: { replaced?: boolean }): Transition[];
   /** Forgets a check, abandoning its open incidents (a deletion is never a recovery). */
   removeCheck(checkId: string): Transition[];
+  /**
+   * Another partition judges the agent impaired (`reason`) or no longer does (null): its views abstain
+   * here as if this engine had judged it, and failures seen meanwhile do not vote once it ends. The
+   * judging engine announces the agent; this one emits no `agent.*` transition for it.
+   */
+  setExternalImpairment(agentId: string, reason: string | null): Transition[];
   /** Feeds one result. */
   observe(result: Observation): Transition[];
   /**
@@ -264,6 +278,8 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
   const maxFutureMs = options.maxFutureMs ?? 60_000;
   const checks = new Map<string, CheckView>();
   const agents = new Map<string, AgentEntry>();
+  /** Agents other partitions judge impaired, and why (agents this engine has not seen yet included). */
+  const external = new Map<string, string>();
   const stats: ConsensusStats = {
     checks: 0,
     agents: 0,
@@ -365,6 +381,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     let a = agents.get(agentId);
     if (!a) {
       a = { ...newAgentRecord(agentId, region), views: new Set() };
+      a.external = external.get(agentId) ?? "";
       agents.set(agentId, a);
       stats.agents = agents.size;
     }
@@ -501,10 +518,23 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     }
   }
 
+  /**
+   * The agent votes again: failures seen while it abstained say nothing about the targets, so a view
+   * that is still failing must show N fresh failures before it votes down, instead of voting with
+   * stale streaks.
+   */
+  function forgetAbstainedFailures(agent: AgentEntry): void {
+    for (const v of agent.views) {
+      v.failures = 0;
+      if (v.state === "down") enter(v, v.lastOk ? v.lastOkState : "unknown");
+    }
+  }
+
   function judgeAgents(touched: Set<AgentEntry>, t: number, dirty: Set<CheckView>, out: Transition[]): void {
     for (const agent of touched) {
       const verdict = judgeAgent(agent, rules);
       if (verdict.impaired !== agent.impaired) {
+        const abstained = abstains(agent);
         agent.impaired = verdict.impaired;
         agent.since = t;
         const reason = verdict.impaired ? verdict.reason : agent.reason;
@@ -516,14 +546,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
           at: t,
           reason,
         });
-        if (!verdict.impaired) {
-          // Failures seen while impaired say nothing about the targets: a view that is still failing
-          // must show N fresh failures before it votes down, instead of voting with stale streaks.
-          for (const v of agent.views) {
-            v.failures = 0;
-            if (v.state === "down") enter(v, v.lastOk ? v.lastOkState : "unknown");
-          }
-        }
+        if (abstained && !abstains(agent)) forgetAbstainedFailures(agent);
         for (const v of agent.views) dirty.add(v.check);
       } else {
         agent.reason = verdict.reason;
@@ -711,7 +734,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         if (
           v.last > incident.startedAt &&
           t < v.last + check.staleAfter &&
-          !v.agent.impaired &&
+          !abstains(v.agent) &&
           v.error === "" &&
           (v.state === "up" || v.state === "degraded")
         )
@@ -737,9 +760,9 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
       const deadline = v.last + check.staleAfter;
       if (t >= deadline) continue;
       if (deadline < nextStale) nextStale = deadline;
-      if (v.agent.impaired) {
+      if (abstains(v.agent)) {
         impairedFresh++;
-        if (impairedReason === "") impairedReason = `agent ${v.agentId} impaired: ${v.agent.reason}`;
+        if (impairedReason === "") impairedReason = `agent ${v.agentId} impaired: ${abstainReason(v.agent)}`;
         continue;
       }
       if (v.error !== "") {
@@ -1139,7 +1162,7 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
         agentId: v.agentId,
         state: v.state,
         fresh: t < v.last + check.staleAfter,
-        impaired: v.agent.impaired,
+        impaired: abstains(v.agent),
         lastResultAt: Number.isFinite(v.last) ? v.last : 0,
         ...(v.error !== "" ? { error: v.error } : {}),
       });
@@ -1245,6 +1268,23 @@ export function createConsensusEngine(options: ConsensusEngineOptions): Consensu
     observe(result) {
       const out: Transition[] = [];
       observeOne(result, out);
+      return publish(out);
+    },
+
+    setExternalImpairment(agentId, reason) {
+      const why = reason ?? "";
+      if (why === "") external.delete(agentId);
+      else external.set(agentId, why);
+      const agent = agents.get(agentId);
+      if (!agent || agent.external === why) return [];
+      const abstained = abstains(agent);
+      agent.external = why;
+      if (abstained && !abstains(agent)) forgetAbstainedFailures(agent);
+      const out: Transition[] = [];
+      const t = now();
+      const dirty = new Set<CheckView>();
+      for (const v of agent.views) dirty.add(v.check);
+      evaluateDirty(dirty, t, out);
       return publish(out);
     },
 

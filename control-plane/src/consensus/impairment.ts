@@ -21,6 +21,8 @@ export interface AgentRecord {
   contradicted: number;
   /** Canary checks this agent is confirmed down on, with the failure reason. */
   canariesDown: Map<string, string>;
+  /** Why another partition judges the agent impaired (its shared mark), "" when none does. */
+  external: string;
 }
 
 /** Resolved impairment thresholds. */
@@ -47,7 +49,18 @@ export function newAgentRecord(agentId: string, region: string): AgentRecord {
     checks: 0,
     contradicted: 0,
     canariesDown: new Map(),
+    external: "",
   };
+}
+
+/** Whether the agent abstains: impaired here, or by another partition's mark. */
+export function abstains(agent: AgentRecord): boolean {
+  return agent.impaired || agent.external !== "";
+}
+
+/** Why the agent abstains: this engine's judgement first, else the other partition's. */
+export function abstainReason(agent: AgentRecord): string {
+  return agent.impaired ? agent.reason : agent.external;
 }
 
 /**

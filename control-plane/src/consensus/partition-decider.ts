@@ -14,6 +14,7 @@ import { createCheckTargets } from "./check-targets.js";
 import type { ConsensusEngine, ConsensusStats } from "./engine.js";
 import type { IncidentKv } from "./incident-kv.js";
 import type { IncidentSaver } from "./incident-saver.js";
+import { createMarkWriter, type ImpairmentMarks } from "./impairment-marks.js";
 import { observationFromRow } from "./observation.js";
 import { warmUpLookbackMs } from "./policy.js";
 import type { Feed, FeedMessage, OpenFeed } from "./result-feed.js";
@@ -44,6 +45,8 @@ export interface PartitionDeciderOptions {
   incidents: IncidentKv;
   /** Background ClickHouse saves (shared by the deciders of a replica). */
   saver: IncidentSaver;
+  /** Where agents this partition judges impaired are marked for the other partitions. Without it nothing is shared. */
+  marks?: Pick<ImpairmentMarks, "put" | "delete" | "list">;
   /** Called with every transition and the fence it was decided under; errors are logged. */
   onTransition?: (t: Transition, fence: PartitionLease) => void | Promise<void>;
   /** Called with every result the decider accepts, warm-up included (metrics); must not throw. */
@@ -81,6 +84,9 @@ export interface PartitionDeciderStats extends ConsensusStats {
   /** Incident versions waiting to be written to KV. */
   pendingKv: number;
   kvFailures: number;
+  /** Impairment marks waiting to be written, and writes that failed. */
+  pendingMarks: number;
+  markFailures: number;
 }
 
 /** A running decider; see {@link createPartitionDecider}. */
@@ -94,6 +100,8 @@ export interface PartitionDecider {
   removeCheck(checkId: string): void;
   /** Withdraws a revoked agent's votes. */
   removeAgent(agentId: string): void;
+  /** Another partition judges the agent impaired (`reason`) or no longer does (null); see the engine's. */
+  setExternalImpairment(agentId: string, reason: string | null): void;
   /** True when the check is one of this decider's. */
   hasCheck(checkId: string): boolean;
   /** True while the check has an open outage (not a partial) here; cheap, for other engines' dependencies. */
@@ -139,6 +147,33 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
   let kvWriting: Promise<boolean> | undefined;
 
   const held = (): boolean => !stopped && leases.holds(partition, epoch);
+
+  // Impairment marks: what this engine judges, for the other partitions; reconciled once after warm-up.
+  const markWriter = opts.marks && createMarkWriter({ marks: opts.marks, partition, held, log });
+  let marksReconciled = !opts.marks;
+  let reconciling = false;
+
+  /** After a takeover: marks this engine's verdicts lack are written, marks it no longer holds are deleted. */
+  async function reconcileMarks(): Promise<void> {
+    if (marksReconciled || reconciling || !opts.marks || !markWriter) return;
+    reconciling = true;
+    try {
+      const stored = await opts.marks.list(partition);
+      if (stopping) return;
+      const impaired = new Map(engine.agents().flatMap((a) => (a.impaired ? [[a.agentId, a] as const] : [])));
+      for (const [agentId, a] of impaired)
+        if (!markWriter.pending(agentId) && stored.get(agentId)?.reason !== a.reason)
+          markWriter.set(agentId, { reason: a.reason, since: a.since, region: a.region });
+      for (const agentId of stored.keys())
+        if (!impaired.has(agentId) && !markWriter.pending(agentId)) markWriter.set(agentId, null);
+      marksReconciled = true;
+      void markWriter.flush();
+    } catch (err) {
+      log.warn({ err }, "reading impairment marks failed; will retry");
+    } finally {
+      reconciling = false;
+    }
+  }
 
   function kvChanged(o: Outage): void {
     kvPending.delete(o.id); // re-inserted last: writes keep the order of changes
@@ -202,7 +237,11 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
         saver.changed(t.outage);
         kvChanged(t.outage);
         trackOutage(t.outage);
-      }
+      } else if (t.type === "agent.impaired" || t.type === "agent.recovered")
+        markWriter?.set(
+          t.agentId,
+          t.type === "agent.impaired" ? { reason: t.reason, since: t.at, region: t.region } : null,
+        );
       logTransition(log, t);
       if (!opts.onTransition) continue;
       try {
@@ -215,6 +254,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
     }
     saver.retry();
     void kvFlush();
+    void markWriter?.flush();
   }
 
   /** A stream message as the engine sees it, or undefined (counted) when it is none of this decider's. */
@@ -296,6 +336,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       live = true;
       handle(engine.warmUp({ results: warmUp.splice(0), openIncidents }));
       for (const o of engine.openIncidents()) trackOutage(o);
+      void reconcileMarks();
       log.info(
         {
           checks: opts.checks.length,
@@ -313,6 +354,8 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
         saver.retry();
         kvGrown();
         void kvFlush();
+        void reconcileMarks();
+        void markWriter?.flush();
       }, tickMs);
       timer.unref();
     },
@@ -327,7 +370,8 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       // A graceful stop hands the decision state over: what is decided reaches KV while the lease
       // still holds (retried for a while), so the next owner adopts it. A lost lease writes nothing.
       const deadline = performance.now() + kvDrainMs;
-      while (!(await kvFlush()) && held() && performance.now() < deadline) await sleep(100);
+      const drained = async (): Promise<boolean> => (await kvFlush()) && ((await markWriter?.flush()) ?? true);
+      while (!(await drained()) && held() && performance.now() < deadline) await sleep(100);
       stopped = true;
       caughtUp();
       warmUp.length = 0;
@@ -341,7 +385,13 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       if (!stopping) handle(targets.remove(checkId));
     },
     removeAgent(agentId) {
-      if (!stopping) handle(engine.removeAgent(agentId));
+      if (stopping) return;
+      // A revoked agent is judged nowhere any more: its mark goes with it.
+      if (engine.agent(agentId)?.impaired && held()) markWriter?.set(agentId, null);
+      handle(engine.removeAgent(agentId));
+    },
+    setExternalImpairment(agentId, reason) {
+      if (!stopping) handle(engine.setExternalImpairment(agentId, reason));
     },
     hasCheck: (checkId) => targets.uidOf(checkId) !== undefined,
     outageOpen: (checkId) => outages.has(checkId),
@@ -356,6 +406,8 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       epoch,
       live,
       pendingKv: kvPending.size,
+      pendingMarks: markWriter?.stats().pendingMarks ?? 0,
+      markFailures: markWriter?.stats().markFailures ?? 0,
     }),
   };
 }

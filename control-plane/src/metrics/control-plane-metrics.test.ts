@@ -80,6 +80,7 @@ function mesh(sources: Partial<ControlPlaneMetricsSources> = {}, processMetrics 
           pendingSaves: 0,
           saveFailures: 0,
           untrusted: emptyUntrustedCounts(),
+          impairmentMarks: { marks: 0, malformed: 0 },
           acquired: 0,
           lost: 0,
         }),
