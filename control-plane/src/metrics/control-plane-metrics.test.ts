@@ -80,7 +80,7 @@ function mesh(sources: Partial<ControlPlaneMetricsSources> = {}, processMetrics 
           pendingSaves: 0,
           saveFailures: 0,
           untrusted: emptyUntrustedCounts(),
-          impairmentMarks: { marks: 0, malformed: 0 },
+          impairmentMarks: { marks: 2, malformed: 1 },
           acquired: 0,
           lost: 0,
         }),
@@ -141,6 +141,8 @@ describe("the control plane's exposition", () => {
     expect(sample(body, "probemesh_hook_queue_depth")).toBe(1);
     expect(sample(body, "probemesh_hook_dead_letters_total")).toBe(2);
     expect(sample(body, "probemesh_consensus_impaired_agents", { region: "eu" })).toBe(1);
+    expect(sample(body, "probemesh_impairment_marks")).toBe(2);
+    expect(sample(body, "probemesh_impairment_marks_malformed_total")).toBe(1);
     expect(sample(body, "probemesh_consensus_impaired_agents", { region: "us" })).toBe(0);
     expect(sample(body, "probemesh_consensus_checks", { state: "down" })).toBe(1);
     expect(sample(body, "probemesh_consensus_checks", { state: "up" })).toBe(1);

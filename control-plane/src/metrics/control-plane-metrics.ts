@@ -200,6 +200,18 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
       return [...counts].map(([region, n]) => [{ region }, n] as const);
     },
   });
+  gaugeFromStats({
+    registry,
+    name: "probemesh_impairment_marks",
+    help: "Impairment marks in the probemesh_impairment bucket as this replica follows it (one per agent and judging partition)",
+    read: () => (src.consensus ? [[{}, src.consensus.stats().impairmentMarks.marks]] : []),
+  });
+  counterFromStats({
+    registry,
+    name: "probemesh_impairment_marks_malformed_total",
+    help: "Entries of the probemesh_impairment bucket this replica ignored: a key or value that is no mark",
+    read: () => (src.consensus ? [[{}, src.consensus.stats().impairmentMarks.malformed]] : []),
+  });
   const transitions = new Counter({
     name: "probemesh_consensus_transitions_total",
     help: "Transitions decided by this replica, by type (outage.opened, region.state, agent.impaired, ...)",
