@@ -10,6 +10,7 @@ import { retryUntilAborted } from "../backoff.js";
 import { listKvKeys, openKvBucket } from "../jetstream/kv.js";
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import { escapeIncidentId, unescapeIncidentId } from "./incident-kv.js";
+import { createOrderedWriter, type OrderedWriter } from "./ordered-writer.js";
 
 /** NATS KV bucket of the marks, key `<escaped agent id>.p<partition>`, value JSON {@link ImpairmentMark}. */
 export const IMPAIRMENT_BUCKET = "probemesh_impairment";
@@ -223,54 +224,16 @@ export interface MarkWriterOptions {
   log: Logger;
 }
 
-/** One decider's pending mark writes (see {@link createMarkWriter}). */
-export interface MarkWriter {
-  /** The agent's newest judgement here: a mark to write, or null to delete it. */
-  set(agentId: string, mark: ImpairmentMark | null): void;
-  /** Whether a write for the agent is waiting. */
-  pending(agentId: string): boolean;
-  /** Writes what is pending, in order; true once nothing is left, false when a write failed or the lease went. */
-  flush(): Promise<boolean>;
-  stats(): { pendingMarks: number; markFailures: number };
-}
+/** One decider's pending mark writes: per agent its newest judgement, a mark to write or null to delete it. */
+export type MarkWriter = OrderedWriter<ImpairmentMark | null>;
 
 /** The newest judgement per agent, written one at a time in order, fenced by the lease; retried by calling flush again. */
 export function createMarkWriter(opts: MarkWriterOptions): MarkWriter {
   const { marks, partition, held, log } = opts;
-  const pending = new Map<string, ImpairmentMark | null>();
-  let writing: Promise<boolean> | undefined;
-  let failures = 0;
-  return {
-    set(agentId, mark) {
-      pending.delete(agentId); // re-inserted last: writes keep the order of changes
-      pending.set(agentId, mark);
-    },
-    pending: (agentId) => pending.has(agentId),
-    flush() {
-      if (writing) return writing;
-      if (pending.size === 0) return Promise.resolve(true);
-      writing = (async () => {
-        try {
-          while (pending.size > 0) {
-            if (!held()) return false;
-            const [agentId, mark] = pending.entries().next().value as [string, ImpairmentMark | null];
-            try {
-              if (mark) await marks.put(partition, agentId, mark);
-              else await marks.delete(partition, agentId);
-            } catch (err) {
-              failures++;
-              log.warn({ err, agentId, pending: pending.size }, "writing impairment mark to KV failed; will retry");
-              return false;
-            }
-            if (pending.get(agentId) === mark) pending.delete(agentId);
-          }
-          return true;
-        } finally {
-          writing = undefined;
-        }
-      })();
-      return writing;
-    },
-    stats: () => ({ pendingMarks: pending.size, markFailures: failures }),
-  };
+  return createOrderedWriter<ImpairmentMark | null>({
+    write: (agentId, mark) => (mark ? marks.put(partition, agentId, mark) : marks.delete(partition, agentId)),
+    held,
+    onFailure: (err, agentId, pending) =>
+      log.warn({ err, agentId, pending }, "writing impairment mark to KV failed; will retry"),
+  });
 }

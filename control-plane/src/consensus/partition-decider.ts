@@ -15,6 +15,7 @@ import type { ConsensusEngine, ConsensusStats } from "./engine.js";
 import type { IncidentKv } from "./incident-kv.js";
 import type { IncidentSaver } from "./incident-saver.js";
 import { createMarkWriter, type ImpairmentMarks } from "./impairment-marks.js";
+import { createOrderedWriter } from "./ordered-writer.js";
 import { observationFromRow } from "./observation.js";
 import { warmUpLookbackMs } from "./policy.js";
 import type { Feed, FeedMessage, OpenFeed } from "./result-feed.js";
@@ -131,7 +132,6 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
     unattributed: 0,
     otherPartition: 0,
     fencedOff: 0,
-    kvFailures: 0,
   };
   let stopped = false;
   /** stop() runs: no more input (results, ticks), pending KV writes drain. */
@@ -140,13 +140,17 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
   let feed: Feed | undefined;
   let timer: NodeJS.Timeout | undefined;
 
+  const held = (): boolean => !stopped && leases.holds(partition, epoch);
+
   // KV decision state: the newest version of each changed incident, written one at a time in order.
-  const kvPending = new Map<string, Outage>();
+  const kvWriter = createOrderedWriter<Outage>({
+    write: (id, o) => (o.state === "open" ? incidents.put(partition, o) : incidents.delete(partition, id)),
+    held,
+    onFailure: (err, outageId, pending) =>
+      log.warn({ err, outageId, pending }, "writing incident state to KV failed; will retry"),
+  });
   // Regions written per open incident: a region joining changes no state (no transition), so ticks compare.
   const kvRegions = new Map<string, number>();
-  let kvWriting: Promise<boolean> | undefined;
-
-  const held = (): boolean => !stopped && leases.holds(partition, epoch);
 
   // Impairment marks: what this engine judges, for the other partitions; reconciled once after warm-up.
   const markWriter = opts.marks && createMarkWriter({ marks: opts.marks, partition, held, log });
@@ -176,8 +180,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
   }
 
   function kvChanged(o: Outage): void {
-    kvPending.delete(o.id); // re-inserted last: writes keep the order of changes
-    kvPending.set(o.id, o);
+    kvWriter.set(o.id, o);
     if (o.state === "open") kvRegions.set(o.id, o.regions.length);
     else kvRegions.delete(o.id);
   }
@@ -187,33 +190,6 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       const written = kvRegions.get(o.id);
       if (written !== undefined && o.regions.length > written) kvChanged(o);
     }
-  }
-
-  /** Writes what is pending, in order; resolves true once nothing is left, false when a write failed or the lease went. */
-  function kvFlush(): Promise<boolean> {
-    if (kvWriting) return kvWriting;
-    if (kvPending.size === 0) return Promise.resolve(true);
-    kvWriting = (async () => {
-      try {
-        while (kvPending.size > 0) {
-          if (!held()) return false;
-          const [id, o] = kvPending.entries().next().value as [string, Outage];
-          try {
-            if (o.state === "open") await incidents.put(partition, o);
-            else await incidents.delete(partition, id);
-          } catch (err) {
-            counters.kvFailures++;
-            log.warn({ err, outageId: id, pending: kvPending.size }, "writing incident state to KV failed; will retry");
-            return false;
-          }
-          if (kvPending.get(id) === o) kvPending.delete(id);
-        }
-        return true;
-      } finally {
-        kvWriting = undefined;
-      }
-    })();
-    return kvWriting;
   }
 
   // Checks with an open outage, for the dependencies of checks other engines decide.
@@ -253,7 +229,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       }
     }
     saver.retry();
-    void kvFlush();
+    void kvWriter.flush();
     void markWriter?.flush();
   }
 
@@ -353,7 +329,7 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
         saver.grown(engine.openIncidents());
         saver.retry();
         kvGrown();
-        void kvFlush();
+        void kvWriter.flush();
         void reconcileMarks();
         void markWriter?.flush();
       }, tickMs);
@@ -370,12 +346,12 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       // A graceful stop hands the decision state over: what is decided reaches KV while the lease
       // still holds (retried for a while), so the next owner adopts it. A lost lease writes nothing.
       const deadline = performance.now() + kvDrainMs;
-      const drained = async (): Promise<boolean> => (await kvFlush()) && ((await markWriter?.flush()) ?? true);
+      const drained = async (): Promise<boolean> => (await kvWriter.flush()) && ((await markWriter?.flush()) ?? true);
       while (!(await drained()) && held() && performance.now() < deadline) await sleep(100);
       stopped = true;
       caughtUp();
       warmUp.length = 0;
-      log.info({ ...counters, pendingKv: kvPending.size }, "partition decider stopped");
+      log.info({ ...counters, kvFailures: kvWriter.failures, pendingKv: kvWriter.size }, "partition decider stopped");
     },
 
     upsertCheck(record) {
@@ -405,9 +381,10 @@ export function createPartitionDecider(opts: PartitionDeciderOptions): Partition
       partition,
       epoch,
       live,
-      pendingKv: kvPending.size,
-      pendingMarks: markWriter?.stats().pendingMarks ?? 0,
-      markFailures: markWriter?.stats().markFailures ?? 0,
+      pendingKv: kvWriter.size,
+      kvFailures: kvWriter.failures,
+      pendingMarks: markWriter?.size ?? 0,
+      markFailures: markWriter?.failures ?? 0,
     }),
   };
 }
