@@ -52,6 +52,7 @@ const RUNS = Math.min(Math.max(Number(process.env.RUNS ?? 3), 1), 20);
 const AGENTS = Number(process.env.AGENTS ?? 100);
 const WINDOW = Number(process.env.WINDOW ?? 64);
 const REGIONS = 10;
+const CPUS = availableParallelism();
 const CHECKS = 500;
 const PUBLISHER = join(import.meta.dirname, "ingest-publisher.ts");
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -176,6 +177,9 @@ async function main(): Promise<void> {
       pubCpu: number;
       drainCpCpu: number;
       drainChCpu: number;
+      rawCores: number;
+      e2eCores: number;
+      ceiling: number;
     }[] = [];
     /** raw then e2e, with the agents on `pinned.agents` and the rest on `pinned.rest` when given. */
     async function rawAndE2e(run: number, pinned?: Exclude<ReturnType<typeof pinning>, string | undefined>) {
@@ -232,6 +236,17 @@ async function main(): Promise<void> {
         `agents ${perK(p.pubCpu).toFixed(1)} CPU-ms (${perK(p.pubRawCpu).toFixed(1)} publish only) per 1,000`
       );
     };
+    /**
+     * How busy the cores were in each phase, and the CPU ceiling of the end-to-end ratio: were all
+     * CPUS cores busy with what one result costs end to end (agents, nats-server, control plane,
+     * ClickHouse), the rate would be CPUS * 1000 / that cost; over the raw rate of the same run.
+     */
+    const cpuBound = (p: Awaited<ReturnType<typeof rawAndE2e>>) => {
+      const rawCores = (p.pubRawCpu + p.natsRaw) / p.rawMs;
+      const e2eCores = (p.pubCpu + p.natsCpu + p.cp + p.chCpu) / p.e2eMs;
+      const perResult = (p.pubCpu + p.natsCpu + p.cp + p.chCpu) / RESULTS;
+      return { rawCores, e2eCores, ceiling: (CPUS / perResult) * (p.rawMs / RESULTS) };
+    };
     const pin1 = pinning();
     if (typeof pin1 === "string") process.stdout.write(`${pin1}\n`);
     const pinnedRatios: number[] = [];
@@ -272,11 +287,13 @@ async function main(): Promise<void> {
         pubCpu: (pubCpu * 1000) / RESULTS,
         drainCpCpu: (drainCp * 1000) / RESULTS,
         drainChCpu: (drainCh * 1000) / RESULTS,
+        ...cpuBound(pair),
       };
       rows.push(r);
       process.stdout.write(
         `run ${run}: ${pairLine(pair)} | backlog drain ${fmt(r.drain)}/s (${ds.inserts} inserts, largest ${ds.largestBatch} rows; control plane ` +
-          `${r.drainCpCpu.toFixed(1)}, ClickHouse ${r.drainChCpu.toFixed(1)} CPU-ms per 1,000)\n`,
+          `${r.drainCpCpu.toFixed(1)}, ClickHouse ${r.drainChCpu.toFixed(1)} CPU-ms per 1,000) | cores busy: raw ` +
+          `${r.rawCores.toFixed(2)}, end to end ${r.e2eCores.toFixed(2)} of ${CPUS}; CPU ceiling ${r.ceiling.toFixed(2)} x raw\n`,
       );
       if (typeof pin1 === "object") {
         // The same pair with the agents on a core of their own (agents on other hosts, as deployed).
@@ -344,7 +361,11 @@ async function main(): Promise<void> {
         `  control plane ${m("cpCpu").toFixed(1)} CPU-ms and ClickHouse ${m("chCpu").toFixed(1)} CPU-ms per 1,000 results ` +
         `(nats-server ${m("natsCpu").toFixed(1)} CPU-ms end to end, ${m("natsRawCpu").toFixed(1)} publish only; ` +
         `agents ${m("pubCpu").toFixed(1)} CPU-ms end to end, ${m("pubRawCpu").toFixed(1)} publish only)\n` +
-        `  backlog drain ${fmt(m("drain"))} results/s (control plane ${m("drainCpCpu").toFixed(1)} and ClickHouse ` +
+        `  CPU: the raw phase kept ${m("rawCores").toFixed(2)} of ${CPUS} cores busy, end to end ${m("e2eCores").toFixed(2)}; ` +
+        `with all ${CPUS} busy at the end-to-end cost per result, end to end could reach at most ` +
+        `${m("ceiling").toFixed(2)} x raw on this machine (agents, NATS, control plane and ClickHouse on the same cores)\n` +
+        `  backlog drain ${fmt(m("drain"))} results/s = ${median(rows.map((r) => r.drain / r.raw)).toFixed(2)} x raw ` +
+        `(the ingest alone with nats-server and ClickHouse; control plane ${m("drainCpCpu").toFixed(1)} and ClickHouse ` +
         `${m("drainChCpu").toFixed(1)} CPU-ms per 1,000)\n` +
         `  idle (one result every 200 ms): publish -> stored and acked p50 ${sorted[15]!.toFixed(0)} ms, ` +
         `max ${sorted.at(-1)!.toFixed(0)} ms, ${idleStats.inserts} inserts of at most ${idleStats.largestBatch} rows\n`,
