@@ -87,7 +87,7 @@ export const AGENT_ENV_VARS: readonly EnvVarDoc[] = [
     name: "PROBEMESH_PUBLISH_LINGER_MS",
     default: "40",
     meaning:
-      "longest a result waits (ms, 0-1000) so results published together share one round trip to JetStream; 0 sends at once",
+      "longest a result waits (ms, 0-1000) so results published together share one round trip to JetStream; 0 sends at once. Results not up, and the next 5 of their check, never wait",
   },
   {
     name: "PROBEMESH_CA_FILE",

@@ -1,5 +1,5 @@
 import { toBinary } from "@bufbuild/protobuf";
-import { ProbeResultSchema } from "@probemesh/proto";
+import { ProbeResultSchema, ProbeState } from "@probemesh/proto";
 import { probeResultFixture } from "@probemesh/proto/testing";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { openOutbox } from "./outbox.js";
-import { createResultPublisher } from "./result-publisher.js";
+import { createResultPublisher, URGENT_AFTER_NOT_UP } from "./result-publisher.js";
 import type { ResultSink } from "./result-sink.js";
 
 const log = pino({ level: "silent" });
@@ -137,6 +137,37 @@ describe("result publisher", () => {
     expect(t.pub.stats().pending).toBe(2);
     await t.pub.close({ flushMs: 0 });
     expect(t.pub.stats()).toMatchObject({ outboxed: 2, published: 24 });
+  });
+
+  it("sends a result that is not up at once, and the next URGENT_AFTER_NOT_UP of its check, without the linger", async () => {
+    // A linger far longer than the test: whatever goes out before the window fills went without it.
+    const t = setup(undefined, { lingerMs: 60_000, maxWindow: 256 });
+    const r = (i: number, checkId: string, state = ProbeState.UP) =>
+      probeResultFixture({ id: `r${String(i).padStart(5, "0")}`, seq: BigInt(i), checkId, state });
+    t.pub.publish(r(0, "web"));
+    t.pub.publish(r(1, "api"));
+    await new Promise((res) => setTimeout(res, 30));
+    expect(t.accepted).toEqual([]);
+    // A failure takes the results queued before it along, in order.
+    t.pub.publish(r(2, "web", ProbeState.DOWN));
+    await until(() => t.accepted.length === 3);
+    expect(t.accepted).toEqual(ids(0, 3));
+    // The check's next successes may decide its recovery: each goes at once too.
+    for (let i = 0; i < URGENT_AFTER_NOT_UP; i++) {
+      t.pub.publish(r(3 + i, "web"));
+      await until(() => t.accepted.length === 4 + i);
+    }
+    // After them, and for another check, the linger applies again.
+    t.pub.publish(r(3 + URGENT_AFTER_NOT_UP, "web"));
+    t.pub.publish(r(4 + URGENT_AFTER_NOT_UP, "api"));
+    await new Promise((res) => setTimeout(res, 30));
+    expect(t.accepted).toEqual(ids(0, 3 + URGENT_AFTER_NOT_UP));
+    expect(t.pub.stats().pending).toBe(2);
+    // A degraded result counts as not up.
+    t.pub.publish(r(5 + URGENT_AFTER_NOT_UP, "api", ProbeState.DEGRADED));
+    await until(() => t.accepted.length === 6 + URGENT_AFTER_NOT_UP);
+    expect(t.accepted).toEqual(ids(0, 6 + URGENT_AFTER_NOT_UP));
+    await t.pub.close({ flushMs: 0 });
   });
 
   it("when one publish of a window fails, replays it and every later one from the outbox, in order", async () => {

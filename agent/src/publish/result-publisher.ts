@@ -1,5 +1,5 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ProbeResultSchema, type ProbeResult } from "@probemesh/proto";
+import { ProbeResultSchema, ProbeState, type ProbeResult } from "@probemesh/proto";
 import type { Logger } from "pino";
 import { createBackoff, type BackoffOptions } from "../backoff.js";
 import { systemClock, type Clock, type TimerHandle } from "../schedule/clock.js";
@@ -25,7 +25,9 @@ export interface ResultPublisherOptions {
   /**
    * How long a result may wait for others to share its window: results published within it go
    * out together and their acks are awaited together (one socket write, one wake-up), not one
-   * round trip each. 0 sends whatever queued while the previous window was in flight.
+   * round trip each. 0 sends whatever queued while the previous window was in flight. A result that
+   * may decide a transition does not wait: one that is not up, and the {@link URGENT_AFTER_NOT_UP}
+   * results of its check after one (a recovery is decided on successes in a row).
    * @default DEFAULT_PUBLISH_LINGER_MS
    */
   lingerMs?: number;
@@ -40,6 +42,11 @@ export interface ResultPublisherOptions {
 
 /** Default wait for a publish window to fill: 100 results/s then share one round trip by fours. */
 export const DEFAULT_PUBLISH_LINGER_MS = 40;
+
+/** How many results of a check after one that was not up are sent without the linger. */
+export const URGENT_AFTER_NOT_UP = 5;
+/** Most checks tracked at once for {@link URGENT_AFTER_NOT_UP}; the oldest is forgotten beyond it. */
+const MAX_TRACKED_CHECKS = 10_000;
 
 /** Counters of the publisher. */
 export interface PublisherStats {
@@ -79,6 +86,8 @@ interface Pending {
   bytes: Uint8Array;
   /** Clock time it was queued, for the linger. */
   at: number;
+  /** Sent without waiting for the linger (it may decide a transition). */
+  urgent: boolean;
 }
 
 /**
@@ -98,6 +107,21 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
   const lingerMs = options.lingerMs ?? DEFAULT_PUBLISH_LINGER_MS;
   const maxWindow = options.maxWindow ?? 256;
   const memory: Pending[] = [];
+  /** Checks whose recent results were not all up: how many more of their results go without the linger. */
+  const urgentLeft = new Map<string, number>();
+  const isUrgent = (result: ProbeResult): boolean => {
+    if (result.state !== ProbeState.UP) {
+      urgentLeft.delete(result.checkId);
+      urgentLeft.set(result.checkId, URGENT_AFTER_NOT_UP);
+      if (urgentLeft.size > MAX_TRACKED_CHECKS) urgentLeft.delete(urgentLeft.keys().next().value!);
+      return true;
+    }
+    const left = urgentLeft.get(result.checkId);
+    if (left === undefined) return false;
+    if (left <= 1) urgentLeft.delete(result.checkId);
+    else urgentLeft.set(result.checkId, left - 1);
+    return true;
+  };
   let published = 0;
   let outboxed = 0;
   let failures = 0;
@@ -186,6 +210,7 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
             subject: record.subject ?? options.subject,
             bytes: record.result,
             at: 0,
+            urgent: false,
           };
         } catch (err) {
           undecodable++;
@@ -211,7 +236,7 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
           continue;
         }
         const wait = memory[0]!.at + lingerMs - clock.now();
-        if (wait > 0 && memory.length < maxWindow) {
+        if (wait > 0 && memory.length < maxWindow && !memory.some((p) => p.urgent)) {
           await pause({ onWork: "full", ms: wait });
           continue;
         }
@@ -241,14 +266,16 @@ export function createResultPublisher(options: ResultPublisherOptions): ResultPu
         log.error({ resultId: result.id, subject: subject.slice(0, 300) }, "result with an invalid subject; dropped");
         return;
       }
+      const urgent = isUrgent(result);
       memory.push({
         id: result.id,
         seq: result.seq,
         subject,
         bytes: toBinary(ProbeResultSchema, result),
         at: clock.now(),
+        urgent,
       });
-      if (wakeOn === "any" || memory.length >= maxWindow) wakeWork?.();
+      if (wakeOn === "any" || memory.length >= maxWindow || urgent) wakeWork?.();
     },
     stats: () => ({ published, outboxed, failures, pending: memory.length, undecodable, outbox: outbox.stats() }),
     async close({ flushMs = 2000 } = {}) {
