@@ -170,7 +170,7 @@ describe("dashboard in chromium against a secure mesh", () => {
     const [r, g, b] = colour.match(/\d+/g)!.map(Number);
     expect(r! > g! && r! > b!).toBe(true); // red, besides the icon and the word
     expect(await page.evaluate<boolean | undefined>("window.notReloaded")).toBe(true);
-    expect(await rowState("demo-tcp")).toBe("up");
+    await expect.poll(() => rowState("demo-tcp"), { timeout: 10_000 }).toBe("up");
     await page.waitForSelector('[data-incident="demo-web"]', { timeout: 10_000 });
     await shot("overview-down-1280");
     // The README's picture (control-plane/docs/dashboard.png): the overview down to its last row.
