@@ -363,7 +363,8 @@ async function main(): Promise<void> {
         `agents ${m("pubCpu").toFixed(1)} CPU-ms end to end, ${m("pubRawCpu").toFixed(1)} publish only)\n` +
         `  CPU: the raw phase kept ${m("rawCores").toFixed(2)} of ${CPUS} cores busy, end to end ${m("e2eCores").toFixed(2)}; ` +
         `with all ${CPUS} busy at the end-to-end cost per result, end to end could reach at most ` +
-        `${m("ceiling").toFixed(2)} x raw on this machine (agents, NATS, control plane and ClickHouse on the same cores)\n` +
+        `${m("ceiling").toFixed(2)} x raw on this machine (agents, NATS, control plane and ClickHouse on the same cores; ` +
+        `only meaningful when nothing else runs: the CPU of other programs is not counted)\n` +
         `  backlog drain ${fmt(m("drain"))} results/s = ${median(rows.map((r) => r.drain / r.raw)).toFixed(2)} x raw ` +
         `(the ingest alone with nats-server and ClickHouse; control plane ${m("drainCpCpu").toFixed(1)} and ClickHouse ` +
         `${m("drainChCpu").toFixed(1)} CPU-ms per 1,000)\n` +
