@@ -1,7 +1,7 @@
 // History stored before check uids existed (check_uid "") stays visible after the upgrade, on a real
 // nats-server (the registry serves the uid-less check with its derived uid) and clickhouse-server
-// 18.16 (results, rollups, incidents, identities): the API's results, history, outages, availability
-// and latency of that check read its rows without a uid too, and a later check of the same id
+// 18.16 (results, rollups, incidents, identities): the API's results, history, outages, availability,
+// latency and replay of that check read its rows without a uid too, and a later check of the same id
 // (random uid) never does.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -162,7 +162,7 @@ describe("history stored before check uids, after the upgrade", () => {
     return (await res.json()) as T;
   };
 
-  it("shows the upgraded check's results, incidents, history, availability and latency stored without a uid", async () => {
+  it("shows the upgraded check's results, incidents, history, availability, latency and replay stored without a uid", async () => {
     const { uid } = await get<{ uid: string }>("/v1/checks/legacy");
     expect(uid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 
@@ -198,6 +198,15 @@ describe("history stored before check uids, after the upgrade", () => {
 
     const latency = await get<{ buckets: { total: number }[] }>("/v1/checks/legacy/latency?window=24h");
     expect(latency.buckets.reduce((n, b) => n + b.total, 0)).toBe(3);
+
+    // A replay of its policy is fed the results stored without a uid too.
+    const replayed = await app.request("/v1/checks/legacy/replay", {
+      method: "POST",
+      body: JSON.stringify({ from: BORN, to: NOW }),
+      headers: { ...auth.headers, "content-type": "application/json" },
+    });
+    expect(replayed.status).toBe(200);
+    expect(await replayed.json()).toMatchObject({ results: 3, stored: [expect.objectContaining({ id: "out-old" })] });
   });
 
   it("never shows a check created after uids the rows an earlier check of its id stored without a uid", async () => {

@@ -222,7 +222,10 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
       limit: maxReplayResults,
     });
     const effectiveTo = loaded.truncated ? (loaded.observations.at(-1)?.startedAt ?? from) + 1 : to;
-    const result = replay(loaded.observations, policy, { from, to: Math.max(effectiveTo, from + 1) });
+    // Every loaded row is this check's (rowUidsOf): those stored before it had a uid are fed as its
+    // own, or the engine would ignore them as another check's.
+    const observations = loaded.observations.map((o) => (o.checkUid === "" ? { ...o, checkUid: current.checkUid } : o));
+    const result = replay(observations, policy, { from, to: Math.max(effectiveTo, from + 1) });
     const declared = result.outages.filter((o) => o.kind !== "region");
     const stored = await outageStore.listOutages({
       checkId: policy.checkId,
