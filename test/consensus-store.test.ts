@@ -202,7 +202,7 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
         (
           await uidStore.loadObservations({
             checkId: "re",
-            ...(checkUid !== undefined ? { checkUid } : {}),
+            ...(checkUid !== undefined ? { checkUids: [checkUid] } : {}),
             from: T0,
             to: T0 + H,
             limit: 10,
@@ -212,11 +212,13 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
       expect(await uidsOf("")).toEqual([""]);
       expect(await uidsOf("u2")).toEqual(["u2", "u2"]);
       // The new rollups count from the migration on, by uid.
-      expect((await uidStore.resultCounts({ checkId: "re", checkUid: "u2", from: T0, to: T0 + H }))[0]).toMatchObject({
+      expect(
+        (await uidStore.resultCounts({ checkId: "re", checkUids: ["u2"], from: T0, to: T0 + H }))[0],
+      ).toMatchObject({
         total: 2,
         up: 2,
       });
-      expect(await uidStore.resultCounts({ checkId: "re", checkUid: "u1", from: T0, to: T0 + H })).toMatchObject([
+      expect(await uidStore.resultCounts({ checkId: "re", checkUids: ["u1"], from: T0, to: T0 + H })).toMatchObject([
         { total: 1, down: 1 },
       ]);
       const incident = (id: string, checkUid: string, suppressedBy?: string[]): Outage => ({
@@ -233,7 +235,7 @@ describe("outage store and rollups on ClickHouse 18.16", () => {
         ...(suppressedBy ? { suppressedBy } : {}),
       });
       await uidStore.saveOutages([incident("o1", "u1"), incident("o2", "u2", ["db"])]);
-      expect(await uidStore.listOutages({ checkId: "re", checkUid: "u2" })).toEqual([incident("o2", "u2", ["db"])]);
+      expect(await uidStore.listOutages({ checkId: "re", checkUids: ["u2"] })).toEqual([incident("o2", "u2", ["db"])]);
       expect((await uidStore.listOutages({ checkId: "re" })).map((o) => o.id).sort()).toEqual(["o1", "o2"]);
 
       const identities = createCheckIdentityStore({ client: c, log });

@@ -4,7 +4,6 @@
 // 4-token subject, which no decider reads, so it was stored but never judged). A registry whose
 // watcher stopped delivering (its consumer gone, as on a killed cluster node; the client notices only
 // after two missed 30 s heartbeats) re-opens it within seconds, though it writes nothing itself.
-import { toJson } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -12,31 +11,17 @@ import {
   createRegistry,
   createSecretBox,
   openKvBucket,
-  validateCheck,
   type NatsRegistry,
 } from "@probemesh/control-plane";
-import { CheckSchema } from "@probemesh/proto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMesh, waitFor, type Mesh } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
+import { storeUidlessCheck } from "./harness/uidless-check.js";
 
 const log = pino({ level: "silent" });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Puts `id` into the checks bucket as a release before uids wrote it: no `uid` in the JSON. Returns its revision. */
-async function storeUidless(nc: NatsConnection, id: string, url: string, bucket = CHECKS_BUCKET): Promise<number> {
-  const check = validateCheck(
-    { id, type: "http", intervalMs: 1000, timeoutMs: 500, http: { url } },
-    { mode: "create" },
-  );
-  check.version = 1;
-  const json = toJson(CheckSchema, check) as Record<string, unknown>;
-  expect(json.uid).toBeUndefined();
-  const kv = await openKvBucket(nc, bucket, { history: 1 });
-  return await kv.put(id, JSON.stringify({ check: json, createdAt: Date.now(), updatedAt: Date.now() }));
-}
 
 async function storedUid(nc: NatsConnection, id: string): Promise<{ uid: unknown; revision: number }> {
   const kv = await openKvBucket(nc, CHECKS_BUCKET, { history: 1 });
@@ -72,7 +57,7 @@ describe("registry on a real nats-server: a check stored without a uid", () => {
   it("is served with one uid by two replicas loading at once, written back once, and the same after a restart", async () => {
     const admin = await connect({ servers: nats.url });
     conns.push(admin);
-    const stored = await storeUidless(admin, "legacy", "http://127.0.0.1:9/");
+    const stored = await storeUidlessCheck(admin, "legacy");
     const [a, b] = [await replica(), await replica()];
     await Promise.all([a.start(), b.start()]);
 
@@ -106,7 +91,7 @@ describe("registry on a real nats-server: a check stored without a uid", () => {
     const consumers = await jsm.consumers.list(`KV_${bucket}`).next();
     expect(consumers).toHaveLength(1);
     await jsm.consumers.delete(`KV_${bucket}`, consumers[0]!.name);
-    await storeUidless(admin, "written-elsewhere", "http://127.0.0.1:9/", bucket);
+    await storeUidlessCheck(admin, "written-elsewhere", { bucket });
     const seen = waitFor(
       "the change served",
       async () => r.watch(() => undefined).checks.some((c) => c.check.id === "written-elsewhere"),
@@ -130,7 +115,7 @@ describe("end to end: the outage of a check stored without a uid is decided", ()
       beforeReplicas: async ({ nats }) => {
         const nc = await connect({ servers: nats.url });
         try {
-          await storeUidless(nc, "legacy", `http://127.0.0.1:${target.port}/`);
+          await storeUidlessCheck(nc, "legacy", { url: `http://127.0.0.1:${target.port}/` });
         } finally {
           await nc.close();
         }

@@ -397,7 +397,7 @@ describe("HTTP API", () => {
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["a", "b"]);
       expect(store.queries[0]).toEqual({
         checkId: "web",
-        checkUid: expect.any(String),
+        checkUids: [expect.any(String)],
         from: now - 3_600_000,
         to: now,
         limit: 100,
@@ -421,7 +421,7 @@ describe("HTTP API", () => {
       expect(((await res.json()) as ResultRow[]).map((r) => r.id)).toEqual(["b"]);
       expect(store.queries[0]).toEqual({
         checkId: "web",
-        checkUid: expect.any(String),
+        checkUids: [expect.any(String)],
         from: now - 3_600_000,
         to: now,
         region: "us-east",

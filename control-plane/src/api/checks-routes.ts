@@ -8,6 +8,7 @@ import { regionWarnings, type CheckWarning } from "../checks/region-warnings.js"
 import { validateCheck } from "../checks/validate-check.js";
 import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import type { CheckRegistry } from "../registry/types.js";
+import { rowUidsOf } from "../store/row-uids.js";
 import type { ResultStore } from "../store/types.js";
 import { CheckIdParams } from "./check-id-param.js";
 import { ETAG_HEADER, etagOf, IF_MATCH_DESCRIPTION, IfMatchHeaders, writeCondition } from "./etag.js";
@@ -206,11 +207,12 @@ export function createChecksRoutes(opts: ChecksRoutesOptions): OpenAPIHono {
     const { id } = c.req.valid("param");
     const record = await registry.get(id);
     if (!record) throw new NotFoundError("check", id);
-    // A check id re-created after a deletion starts clean: results from before it existed are not its own.
+    // A check id re-created after a deletion starts clean: results from before it existed are not its own
+    // (those stored before uids are, when this check was stored before uids).
     const asked = c.req.valid("query");
     const query = {
       checkId: id,
-      checkUid: record.check.uid,
+      checkUids: rowUidsOf(id, record.check.uid, record.createdAt),
       ...asked,
       from: Math.min(Math.max(asked.from, record.createdAt), asked.to),
     };

@@ -5,6 +5,7 @@ import { all, sim, type Sim } from "../consensus/simulation.js";
 import type { CheckPolicy, Observation, Outage } from "../consensus/types.js";
 import type { OutageQuery, OutageStore, RegionCounts } from "../store/outages.js";
 import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
+import { legacyUid } from "../registry/legacy-uid.js";
 import { createMemoryRegistry } from "../registry/memory-registry.js";
 import { createApi } from "./app.js";
 import { createMemoryApiTokens } from "../trust/api-tokens.js";
@@ -535,6 +536,22 @@ describe("consensus API", () => {
       ).json()) as ReplayJson;
       expect(all3.outages.map((o: Outage) => o.kind)).toEqual(expect.not.arrayContaining(["outage"]));
       expect(all3.policy.quorum).toBe("all");
+    });
+
+    it("replays a check stored before uids over its results stored without a uid", async () => {
+      const created = NOW - 50 * I;
+      policies.set("web", {
+        ...policies.get("web")!,
+        checkUid: legacyUid("web", created),
+        createdAt: created,
+      } as CheckPolicy);
+      const { store } = memoryStore(
+        [],
+        history().map((o) => ({ ...o, checkUid: "" })),
+      );
+      const body = (await (await post(app(store), { from: NOW - 40 * I, to: NOW })).json()) as ReplayJson;
+      expect(body.results).toBe(120);
+      expect(body.outages.filter((o) => o.kind === "outage")).toHaveLength(1);
     });
 
     it("stops early when the window holds more results than allowed, and says so", async () => {

@@ -15,6 +15,7 @@ import { NotFoundError } from "../errors.js";
 import { inMaintenanceOccurrence, maintenanceIntervals } from "../maintenance/in-maintenance.js";
 import type { MaintenanceSubject, MaintenanceWindow } from "../maintenance/types.js";
 import type { OutageStore, RegionCounts } from "../store/outages.js";
+import { rowUidsOf } from "../store/row-uids.js";
 import { availabilityQuery } from "./availability-query.js";
 import { CheckIdParams } from "./check-id-param.js";
 import { AvailabilitySchema, OutageSchema, ReplaySchema, StatusSchema } from "./consensus-schemas.js";
@@ -174,8 +175,9 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
     const from = Math.min(Math.max(query.from, policy.createdAt ?? 0), to);
     // Observed time at a resolution of at least a minute and the check's interval, ~2000 buckets at most.
     const bucketMs = Math.ceil(Math.max(60_000, policy.intervalMs, (to - from) / 2000) / 60_000) * 60_000;
-    // Only the current check's rows: a re-created id never reads the deleted check's.
-    const mine = { checkId: policy.checkId, checkUid: policy.checkUid };
+    // Only the current check's rows: a re-created id never reads the deleted check's (rows from
+    // before uids are this check's only when it was stored before uids).
+    const mine = { checkId: policy.checkId, checkUids: rowUidsOf(policy.checkId, policy.checkUid, policy.createdAt) };
     const [outages, regionIncidents, counts, buckets] = await Promise.all([
       outageStore.listOutages({ ...mine, from, to, kinds: ["outage"], limit: 10_000 }),
       outageStore.listOutages({ ...mine, from, to, kinds: ["region"], limit: 10_000 }),
@@ -214,17 +216,20 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
       staleAfterMs(policy) + Math.max(policy.failureThreshold, policy.recoveryThreshold) * policy.intervalMs;
     const loaded = await outageStore.loadObservations({
       checkId: policy.checkId,
-      checkUid: current.checkUid,
+      checkUids: rowUidsOf(current.checkId, current.checkUid, current.createdAt),
       from: Math.max(0, from - warmUpMs),
       to,
       limit: maxReplayResults,
     });
     const effectiveTo = loaded.truncated ? (loaded.observations.at(-1)?.startedAt ?? from) + 1 : to;
-    const result = replay(loaded.observations, policy, { from, to: Math.max(effectiveTo, from + 1) });
+    // Every loaded row is this check's (rowUidsOf): those stored before it had a uid are fed as its
+    // own, or the engine would ignore them as another check's.
+    const observations = loaded.observations.map((o) => (o.checkUid === "" ? { ...o, checkUid: current.checkUid } : o));
+    const result = replay(observations, policy, { from, to: Math.max(effectiveTo, from + 1) });
     const declared = result.outages.filter((o) => o.kind !== "region");
     const stored = await outageStore.listOutages({
       checkId: policy.checkId,
-      checkUid: current.checkUid,
+      checkUids: rowUidsOf(current.checkId, current.checkUid, current.createdAt),
       from,
       to: effectiveTo,
       kinds: ["outage", "partial"],
@@ -272,7 +277,7 @@ export function createConsensusRoutes(opts: ConsensusRoutesOptions): ConsensusRo
       kinds: q.kind,
       limit: q.limit,
       ...(q.checkId !== undefined ? { checkId: q.checkId } : {}),
-      ...(current ? { checkUid: current.checkUid } : {}),
+      ...(current ? { checkUids: rowUidsOf(current.checkId, current.checkUid, current.createdAt) } : {}),
       ...(from > 0 ? { from } : {}),
       ...(q.to !== undefined ? { to: q.to } : {}),
       ...(q.state !== undefined ? { state: q.state } : {}),

@@ -2,6 +2,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createMemoryAgentDirectory } from "../agents/memory-agents.js";
 import type { Outage } from "../consensus/types.js";
+import { legacyUid } from "../registry/legacy-uid.js";
 import { createMemoryRegistry } from "../registry/memory-registry.js";
 import type { CheckIdentity } from "../store/check-identities.js";
 import type { ResultQuery, ResultRow } from "../store/types.js";
@@ -21,7 +22,10 @@ function setup(identities: CheckIdentity[], live?: { uid: string; createdAt: num
     registry: createMemoryRegistry({ log }),
     store: {
       insertResults: async () => {},
-      queryResults: async (q) => (queries.push(q), [{ id: "r", checkId: "web", checkUid: q.checkUid } as ResultRow]),
+      queryResults: async (q) => (
+        queries.push(q),
+        [{ id: "r", checkId: "web", checkUid: q.checkUids?.[0] } as ResultRow]
+      ),
       ping: async () => true,
     },
     agents: createMemoryAgentDirectory(),
@@ -99,9 +103,37 @@ describe("GET /v1/checks/:id/history", () => {
     expect(body.identity.uid).toBe("u1");
     expect(body.outages).toEqual([expect.objectContaining({ id: "o", checkUid: "u1", suppressed: false })]);
     expect(queries).toEqual([
-      { checkId: "web", checkUid: "u1", from: 5_000_001 - 3_600_000, to: 5_000_001, limit: 10 },
+      { checkId: "web", checkUids: ["u1"], from: 5_000_001 - 3_600_000, to: 5_000_001, limit: 10 },
     ]);
-    expect(outageQueries).toEqual([expect.objectContaining({ checkId: "web", checkUid: "u1" })]);
+    expect(outageQueries).toEqual([expect.objectContaining({ checkId: "web", checkUids: ["u1"] })]);
+  });
+
+  it("shows an identity recorded without a uid as its legacy uid, once, and reads its rows without a uid too", async () => {
+    const born = 2_000;
+    const legacy = legacyUid("web", born);
+    const uidless: CheckIdentity = { ...u1, uid: "", createdAt: born, deletedAt: null };
+    // Live under its legacy uid, recorded only without one: listed once, current.
+    const { app, queries, outageQueries } = setup([uidless], { uid: legacy, createdAt: born });
+    expect(await (await app.request("/v1/checks/web/history", auth)).json()).toEqual({
+      checkId: "web",
+      identities: [{ uid: legacy, type: "http", target: "http://a/", createdAt: born, deletedAt: null, current: true }],
+    });
+    expect((await app.request(`/v1/checks/web/history?uid=${legacy}`, auth)).status).toBe(200);
+    expect(queries[0]?.checkUids).toEqual([legacy, ""]);
+    expect(outageQueries).toEqual([expect.objectContaining({ checkUids: [legacy, ""] })]);
+    // Recorded both ways (replaced after the upgrade): its own record wins; a later check of the id
+    // (random uid) never reads the rows without a uid.
+    const recorded = { ...uidless, uid: legacy, target: "http://b/" };
+    const later = setup([{ ...u1, uid: "u3", createdAt: 9_000 }, recorded, uidless]);
+    const list = (await (await later.app.request("/v1/checks/web/history", auth)).json()) as {
+      identities: { uid: string; target: string }[];
+    };
+    expect(list.identities.map((i) => [i.uid, i.target])).toEqual([
+      ["u3", "http://a/"],
+      [legacy, "http://b/"],
+    ]);
+    expect((await later.app.request("/v1/checks/web/history?uid=u3", auth)).status).toBe(200);
+    expect(later.queries[0]?.checkUids).toEqual(["u3"]);
   });
 
   it("404 for an id that never existed or a uid it never had; 400 for a bad uid", async () => {

@@ -1,8 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import { evenWithFieldProblems } from "../schemas/fields.js";
+import { legacyUid } from "../registry/legacy-uid.js";
 import type { CheckIdentity, CheckIdentityStore } from "../store/check-identities.js";
 import type { OutageStore } from "../store/outages.js";
+import { rowUidsOf } from "../store/row-uids.js";
 import type { ResultStore } from "../store/types.js";
 import { CheckIdParams } from "./check-id-param.js";
 import { OutageSchema } from "./consensus-schemas.js";
@@ -97,13 +99,31 @@ const getHistory = createRoute({
   },
 });
 
+/**
+ * `recorded` (newest first) with each identity recorded without a uid (a check stored before uids,
+ * replaced or deleted before the registry gave it one) shown as the uid the registry gives it,
+ * legacyUid(id, createdAt), whose rows include those stored without a uid; merged into that uid's own
+ * record when there is one, so it is listed once.
+ */
+function withoutUidless(recorded: readonly CheckIdentity[]): CheckIdentity[] {
+  const named = recorded.filter((i) => i.uid !== "");
+  const uids = new Set(named.map((i) => i.uid));
+  const out = [...named];
+  for (const i of recorded) {
+    if (i.uid !== "") continue;
+    const uid = legacyUid(i.checkId, i.createdAt);
+    if (!uids.has(uid)) out.push({ ...i, uid });
+  }
+  return out.sort((a, b) => b.createdAt - a.createdAt || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+}
+
 /** GET /{id}/history, mounted at /v1/checks. */
 export function createHistoryRoutes(opts: HistoryRoutesOptions): OpenAPIHono {
   const app = new OpenAPIHono();
 
   async function identitiesOf(id: string): Promise<(CheckIdentity & { current: boolean })[]> {
     const [live, recorded] = await Promise.all([opts.lookupCheck(id), opts.identities.list(id)]);
-    const list = recorded.map((i) => ({
+    const list = withoutUidless(recorded).map((i) => ({
       ...i,
       current: live !== undefined && i.uid === live.checkUid && i.deletedAt === null,
     }));
@@ -149,9 +169,11 @@ export function createHistoryRoutes(opts: HistoryRoutesOptions): OpenAPIHono {
     const end = identity.deletedAt ?? opts.now();
     const to = Math.min(q.to ?? end + 1, end + 1);
     const from = Math.min(Math.max(q.from ?? to - DEFAULT_RESULTS_WINDOW_MS, 0), to);
+    // The identity born from a check stored before uids also owns the rows stored without a uid.
+    const checkUids = rowUidsOf(id, identity.uid, identity.createdAt);
     const [results, outages] = await Promise.all([
-      opts.results.queryResults({ checkId: id, checkUid: identity.uid, from, to, limit: q.limit }),
-      opts.outageStore.listOutages({ checkId: id, checkUid: identity.uid, kinds: ["outage", "partial"], limit: 1000 }),
+      opts.results.queryResults({ checkId: id, checkUids, from, to, limit: q.limit }),
+      opts.outageStore.listOutages({ checkId: id, checkUids, kinds: ["outage", "partial"], limit: 1000 }),
     ]);
     return c.json(
       {

@@ -66,7 +66,7 @@ describe("GET /v1/checks/{id}/latency", () => {
     });
     expect(asked[0]).toEqual({
       checkId: "web",
-      checkUid: "uid-web",
+      checkUids: ["uid-web"],
       from: NOW - 7 * DAY,
       to: NOW,
       bucketMs: 3_600_000,

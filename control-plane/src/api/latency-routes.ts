@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { OutageStore } from "../store/outages.js";
+import { rowUidsOf } from "../store/row-uids.js";
 import { AVAILABILITY_WINDOWS } from "./availability-query.js";
 import { CheckIdParams } from "./check-id-param.js";
 import type { KnownCheck } from "./consensus-routes.js";
@@ -88,7 +89,13 @@ export function createLatencyRoutes(opts: LatencyRoutesOptions): OpenAPIHono {
     const to = opts.now();
     const from = Math.min(Math.max(to - (AVAILABILITY_WINDOWS[window] ?? 86_400_000), check.createdAt ?? 0), to);
     // Only the current check's rows: a re-created id never reads the deleted check's.
-    const buckets = await opts.latencyBuckets({ checkId: check.checkId, checkUid: check.checkUid, from, to, bucketMs });
+    const buckets = await opts.latencyBuckets({
+      checkId: check.checkId,
+      checkUids: rowUidsOf(check.checkId, check.checkUid, check.createdAt),
+      from,
+      to,
+      bucketMs,
+    });
     return c.json({ checkId: check.checkId, window, from, to, bucketMs, buckets }, 200);
   });
   return app;

@@ -13,6 +13,7 @@ import { runMigrations, type SqlExecutor } from "./migrate.js";
 import { fromDbRow, RESULT_COLUMNS, toRowBinary, toTsv } from "./result-columns.js";
 import { partitionsBefore } from "./retention.js";
 import { ident, int, isIdentifier, joinSql, sql, type Sql } from "./sql.js";
+import { checkUidIn } from "./row-uids.js";
 import type { ResultQuery, ResultRow, ResultStore } from "./types.js";
 
 /** Most rows one queryResults call may return. */
@@ -244,7 +245,7 @@ export function createClickHouseStore(opts: ClickHouseStoreOptions): ClickHouseS
       validateQuery(q);
       const where = [
         sql`check_id = ${q.checkId}`,
-        ...(q.checkUid !== undefined ? [sql`check_uid = ${q.checkUid}`] : []),
+        ...(q.checkUids !== undefined ? [checkUidIn(q.checkUids)] : []),
         sql`started_at >= ${int(q.from, "UInt64", "from")}`,
         sql`started_at < ${int(q.to, "UInt64", "to")}`,
       ];

@@ -4,13 +4,14 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { Logger } from "pino";
 import type { IncidentKind, Observation, Outage } from "../consensus/types.js";
 import { UnavailableError } from "../errors.js";
+import { checkUidIn } from "./row-uids.js";
 import { ident, inList, int, joinSql, sql, type Sql } from "./sql.js";
 
 /** Filter of `listOutages`; times are epoch ms. */
 export interface OutageQuery {
   checkId?: string;
-  /** Only incidents of this uid of the check ("" for checks from before uids). */
-  checkUid?: string;
+  /** Only incidents of these uids of the check (one identity's: `rowUidsOf`). @default every uid */
+  checkUids?: readonly string[];
   /** Incidents still open at or ending after this instant. */
   from?: number;
   /** Incidents that started before this instant. */
@@ -53,7 +54,12 @@ export interface OutageStore {
   /** Every open incident of every kind (to warm the engine up after a restart). */
   openIncidents(): Promise<Outage[]>;
   /** Per-region result counts of a check over [from, to), from the hourly and per-minute rollups (minute precision). */
-  resultCounts(query: { checkId: string; checkUid?: string; from: number; to: number }): Promise<RegionCounts[]>;
+  resultCounts(query: {
+    checkId: string;
+    checkUids?: readonly string[];
+    from: number;
+    to: number;
+  }): Promise<RegionCounts[]>;
   /**
    * Per region, the starts of the `bucketMs` buckets (a multiple of a minute) of [from, to) in which
    * the region stored at least one result of the check, from the per-minute rollup (observed time
@@ -61,7 +67,8 @@ export interface OutageStore {
    */
   observedBuckets(query: {
     checkId: string;
-    checkUid?: string;
+    /** Only rows of these uids of the check (one identity's: `rowUidsOf`). @default every uid */
+    checkUids?: readonly string[];
     from: number;
     to: number;
     bucketMs: number;
@@ -72,7 +79,8 @@ export interface OutageStore {
    */
   latencyBuckets(query: {
     checkId: string;
-    checkUid?: string;
+    /** Only rows of these uids of the check (one identity's: `rowUidsOf`). @default every uid */
+    checkUids?: readonly string[];
     from: number;
     to: number;
     bucketMs: number;
@@ -80,7 +88,8 @@ export interface OutageStore {
   /** Results of one check in [from, to), oldest first, each id once; `truncated` when more than `limit` exist. */
   loadObservations(query: {
     checkId: string;
-    checkUid?: string;
+    /** Only rows of these uids of the check (one identity's: `rowUidsOf`). @default every uid */
+    checkUids?: readonly string[];
     from: number;
     to: number;
     limit: number;
@@ -193,9 +202,9 @@ const LATEST = sql`
 
 const OBSERVATION_COLUMNS = sql`check_id, check_uid, agent_id, region, started_at, duration_ms, state, reason, canary`;
 
-/** Rows of one check id, and of one of its uids when given. */
-function ofCheck(checkId: string, checkUid: string | undefined): Sql {
-  return checkUid === undefined ? sql`check_id = ${checkId}` : sql`check_id = ${checkId} AND check_uid = ${checkUid}`;
+/** Rows of one check id, and of the given uids of it (one identity's) when given. */
+function ofCheck(checkId: string, checkUids: readonly string[] | undefined): Sql {
+  return checkUids === undefined ? sql`check_id = ${checkId}` : sql`check_id = ${checkId} AND ${checkUidIn(checkUids)}`;
 }
 
 /** Creates the outage store over the store's @clickhouse/client instance (bound to the probemesh database). */
@@ -232,7 +241,7 @@ export function createOutageStore(deps: {
       const where: Sql[] = [sql`1`];
       if (q.checkId !== undefined) where.push(sql`check_id = ${q.checkId}`);
       const having: Sql[] = [sql`o_kind IN ${inList([...(q.kinds ?? ["outage", "partial"])], "kinds")}`];
-      if (q.checkUid !== undefined) having.push(sql`o_check_uid = ${q.checkUid}`);
+      if (q.checkUids !== undefined) having.push(checkUidIn(q.checkUids, "o_check_uid"));
       if (q.state !== undefined) having.push(sql`o_state = ${q.state}`);
       if (q.to !== undefined) having.push(sql`o_started_at < ${int(q.to, "UInt64", "to")}`);
       if (q.from !== undefined)
@@ -248,8 +257,8 @@ export function createOutageStore(deps: {
       return (await rows(statement)).map(fromDb);
     },
 
-    async resultCounts({ checkId, checkUid, from, to }) {
-      const mine = ofCheck(checkId, checkUid);
+    async resultCounts({ checkId, checkUids, from, to }) {
+      const mine = ofCheck(checkId, checkUids);
       const a = Math.floor(from / MINUTE) * MINUTE;
       const b = Math.ceil(to / MINUTE) * MINUTE;
       const hA = Math.ceil(a / HOUR) * HOUR;
@@ -283,8 +292,8 @@ export function createOutageStore(deps: {
       });
     },
 
-    async observedBuckets({ checkId, checkUid, from, to, bucketMs }) {
-      const mine = ofCheck(checkId, checkUid);
+    async observedBuckets({ checkId, checkUids, from, to, bucketMs }) {
+      const mine = ofCheck(checkId, checkUids);
       const size = Math.max(MINUTE, Math.ceil(bucketMs / MINUTE) * MINUTE);
       const a = Math.floor(from / size) * size;
       const statement = sql`SELECT region, groupArray(b) AS buckets FROM (
@@ -301,14 +310,14 @@ export function createOutageStore(deps: {
       return out;
     },
 
-    async latencyBuckets({ checkId, checkUid, from, to, bucketMs }) {
+    async latencyBuckets({ checkId, checkUids, from, to, bucketMs }) {
       const size = Math.max(MINUTE, Math.ceil(bucketMs / MINUTE) * MINUTE);
       const table = ident(size % HOUR === 0 ? "rollup_1h" : "rollup_1m");
       const a = Math.floor(from / size) * size;
       const b = int(size, "UInt64", "bucketMs");
       const statement = sql`SELECT region, intDiv(bucket, ${b}) * ${b} AS at, countMerge(total) AS t,
           sumMerge(down) AS d, sumMerge(duration_sum) AS s
-        FROM ${table} WHERE ${ofCheck(checkId, checkUid)}
+        FROM ${table} WHERE ${ofCheck(checkId, checkUids)}
           AND bucket >= ${int(a, "UInt64", "from")} AND bucket < ${int(to, "UInt64", "to")}
         GROUP BY region, at ORDER BY at, region`;
       return (await rows(statement)).map((r) => {
@@ -323,9 +332,9 @@ export function createOutageStore(deps: {
       });
     },
 
-    async loadObservations({ checkId, checkUid, from, to, limit }) {
+    async loadObservations({ checkId, checkUids, from, to, limit }) {
       const statement = sql`SELECT ${OBSERVATION_COLUMNS} FROM results
-        WHERE ${ofCheck(checkId, checkUid)} AND started_at >= ${int(from, "UInt64", "from")} AND started_at < ${int(to, "UInt64", "to")}
+        WHERE ${ofCheck(checkId, checkUids)} AND started_at >= ${int(from, "UInt64", "from")} AND started_at < ${int(to, "UInt64", "to")}
         ORDER BY started_at, id LIMIT 1 BY id LIMIT ${int(limit + 1, "UInt32", "limit")}`;
       const list = (await rows(statement)).map(observation);
       const truncated = list.length > limit;

@@ -33,8 +33,11 @@ export interface ResultRow {
 /** Query for stored results; times are epoch ms, `to` exclusive. */
 export interface ResultQuery {
   checkId: string;
-  /** Only results attributed to this uid of the check ("" included: checks from before uids). */
-  checkUid?: string;
+  /**
+   * Only results attributed to one of these uids of the check: the uids one identity's rows may carry
+   * (`rowUidsOf`, "" included for the identity born from a check stored before uids). @default every uid
+   */
+  checkUids?: readonly string[];
   from: number;
   to: number;
   region?: string;
