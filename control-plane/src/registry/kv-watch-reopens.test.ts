@@ -6,12 +6,12 @@ describe("createKvWatchReopens", () => {
     const reopens = createKvWatchReopens();
     expect(reopens.counts()).toEqual([]);
     const checks = reopens.of("probemesh_checks");
-    const marksP0 = reopens.of("probemesh_impairment");
-    const marksP1 = reopens.of("probemesh_impairment");
+    const marksA = reopens.of("probemesh_impairment");
+    const marksB = reopens.of("probemesh_impairment");
     checks("ended");
-    marksP0("stalled");
-    marksP1("stalled");
-    marksP1("ended");
+    marksA("stalled");
+    marksB("stalled");
+    marksB("ended");
     expect(reopens.counts()).toEqual([
       { bucket: "probemesh_checks", reason: "ended", count: 1 },
       { bucket: "probemesh_checks", reason: "stalled", count: 0 },
