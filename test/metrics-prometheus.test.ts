@@ -173,8 +173,27 @@ describe("metrics scraped by a real Prometheus", () => {
         withData.set(panel.title, (withData.get(panel.title) ?? 0) + r.length);
       }
     // (Rate panels are left out here: rate() needs two scrapes in its range, which a loaded run may not have yet.)
-    for (const title of ["Availability over the range", "Consensus state", "Probe success by region"])
+    for (const title of [
+      "Availability over the range",
+      "Consensus state",
+      "Probe success by region",
+      "Impairment marks",
+    ])
       expect(withData.get(title), title).toBeGreaterThan(0);
+    // Every KV bucket the replica follows into memory has its re-openings counted (0 on a quiet run),
+    // and the deciders' result feeds theirs: the panels on them show a line, not "No data".
+    const followed = await p.query("count by (bucket) (probemesh_kv_watch_reopens_total)");
+    expect(followed.map((s) => s.metric.bucket).sort()).toEqual([
+      "probemesh_agents",
+      "probemesh_api_tokens",
+      "probemesh_checks",
+      "probemesh_enrollments",
+      "probemesh_impairment",
+      "probemesh_leases",
+      "probemesh_maintenance",
+    ]);
+    const feedReasons = await p.query("count by (reason) (probemesh_result_feed_recreations_total)");
+    expect(feedReasons.map((s) => s.metric.reason).sort()).toEqual(["heartbeats_missed", "stalled"]);
     // The template variables (Grafana's label_values(metric, label)) list the check and its region.
     for (const v of dashboard.templating.list) {
       const m = /^label_values\((\w+), (\w+)\)$/.exec(v.query.query);

@@ -8,6 +8,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   CHECKS_BUCKET,
+  createKvWatchReopens,
   createRegistry,
   createSecretBox,
   openKvBucket,
@@ -46,10 +47,10 @@ describe("registry on a real nats-server: a check stored without a uid", () => {
     await nats?.dispose();
   });
 
-  const replica = async (bucket = CHECKS_BUCKET) => {
+  const replica = async (bucket = CHECKS_BUCKET, watchReopens = createKvWatchReopens()) => {
     const nc = await connect({ servers: nats.url });
     conns.push(nc);
-    const r = createRegistry({ nc, log, secrets: createSecretBox(undefined), bucket });
+    const r = createRegistry({ nc, log, secrets: createSecretBox(undefined), bucket, watchReopens });
     registries.push(r);
     return r;
   };
@@ -82,7 +83,8 @@ describe("registry on a real nats-server: a check stored without a uid", () => {
     const admin = await connect({ servers: nats.url });
     conns.push(admin);
     const bucket = "probemesh_checks_stall";
-    const r = await replica(bucket);
+    const reopens = createKvWatchReopens();
+    const r = await replica(bucket, reopens);
     await r.start();
     const before = r.stats();
     // The watcher's ordered consumer disappears without the client being told, as when the NATS node
@@ -100,6 +102,11 @@ describe("registry on a real nats-server: a check stored without a uid", () => {
     );
     await seen;
     expect(r.stats().watchStalls).toBe(before.watchStalls + 1);
+    // What GET /metrics reads for probemesh_kv_watch_reopens_total{bucket, reason}.
+    expect(reopens.counts()).toEqual([
+      { bucket, reason: "ended", count: 0 },
+      { bucket, reason: "stalled", count: 1 },
+    ]);
   });
 });
 

@@ -48,6 +48,7 @@ export type { CheckRegistry, RegistryChange, RegistryWatch } from "./registry/ty
 export { createRegistry, type NatsRegistry, type RegistryOptions } from "./registry/nats-registry.js";
 export { createMemoryRegistry } from "./registry/memory-registry.js";
 export { CHECKS_BUCKET } from "./registry/check-entry.js";
+export { createKvWatchReopens, type KvWatchReopens } from "./registry/kv-watch-reopens.js";
 
 export type { AgentDirectory, AgentIdentity, AgentStats, AgentView } from "./agents/types.js";
 export {

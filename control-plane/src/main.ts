@@ -28,7 +28,7 @@ import { policyFromCheck } from "./consensus/policy.js";
 import { createConsensusCluster } from "./consensus/cluster.js";
 import { createIncidentKv, openIncidentBucket } from "./consensus/incident-kv.js";
 import { createImpairmentMarks } from "./consensus/impairment-marks.js";
-import { jetStreamFeed } from "./consensus/result-feed.js";
+import { emptyResultFeedStats, jetStreamFeed } from "./consensus/result-feed.js";
 import { createPartitionLeases } from "./cluster/leases.js";
 import {
   allStatuses,
@@ -48,6 +48,7 @@ import { createMaintenanceGate } from "./maintenance/hook-gate.js";
 import { createSecretBox } from "./trust/secret-box.js";
 import { createKvMaintenanceRegistry } from "./maintenance/registry.js";
 import { createKvApiTokens } from "./trust/api-tokens.js";
+import { createKvWatchReopens } from "./registry/kv-watch-reopens.js";
 import { createKvEnrollments } from "./trust/enrollments.js";
 import { createDependencyGate } from "./dependencies/hook-gate.js";
 import { attributingStore } from "./checks/attribute-results.js";
@@ -218,27 +219,29 @@ async function main(): Promise<void> {
   );
   if (!jsm) return;
 
-  const registry = createRegistry({ nc, log, secrets, replicas });
+  // Re-openings of every KV watcher of this replica, by bucket (GET /metrics).
+  const watchReopens = createKvWatchReopens();
+  const registry = createRegistry({ nc, log, secrets, replicas, watchReopens });
   life.onStop(() => registry.stop());
   await retryUntilAborted({ what: "loading the check registry", log, signal: life.signal }, () => registry.start());
   if (life.signal.aborted) return;
 
-  const maintenance = createKvMaintenanceRegistry({ nc, log, replicas });
+  const maintenance = createKvMaintenanceRegistry({ nc, log, replicas, watchReopens });
   life.onStop(() => maintenance.stop());
   await retryUntilAborted({ what: "loading maintenance windows", log, signal: life.signal }, () => maintenance.start());
   if (life.signal.aborted) return;
 
-  const agents = createAgentDirectory({ nc, log, replicaId: config.replicaId, replicas });
+  const agents = createAgentDirectory({ nc, log, replicaId: config.replicaId, replicas, watchReopens });
   life.onStop(() => agents.stop());
   await retryUntilAborted({ what: "opening the agent directory", log, signal: life.signal }, () => agents.start());
   if (life.signal.aborted) return;
 
-  const enrollments = createKvEnrollments({ nc, log, replicas });
+  const enrollments = createKvEnrollments({ nc, log, replicas, watchReopens });
   life.onStop(() => enrollments.stop());
   await retryUntilAborted({ what: "loading agent enrollments", log, signal: life.signal }, () => enrollments.start());
   if (life.signal.aborted) return;
 
-  const apiTokens = createKvApiTokens({ nc, log, replicas });
+  const apiTokens = createKvApiTokens({ nc, log, replicas, watchReopens });
   life.onStop(() => apiTokens.stop());
   await retryUntilAborted({ what: "loading API tokens", log, signal: life.signal }, () => apiTokens.start());
   if (life.signal.aborted) return;
@@ -284,6 +287,7 @@ async function main(): Promise<void> {
     replicaId: config.replicaId,
     partitions: config.partitions,
     replicas,
+    watchReopens,
   });
   // ClickHouse keeps incident history; it is written in the background and never waited for.
   const outageStore = createOutageStore({ client: store.client, log });
@@ -292,7 +296,12 @@ async function main(): Promise<void> {
   // A delivery enqueued under a lease epoch that a newer one had replaced is refused (`fenced`).
   // Prometheus metrics (GET /metrics, PROBEMESH_METRICS_ADDR): read from each part's stats at scrape
   // time (sources are filled in below as the parts are created), histograms fed by their hooks.
-  const metricsSources: ControlPlaneMetricsSources = { consumerPending: consumerPending(jsm) };
+  const feedStats = emptyResultFeedStats();
+  const metricsSources: ControlPlaneMetricsSources = {
+    consumerPending: consumerPending(jsm),
+    kvWatchReopens: () => watchReopens.counts(),
+    resultFeed: () => feedStats,
+  };
   const metrics = createControlPlaneMetrics({ sources: metricsSources, checkLabels: config.metricsCheckLabels });
   // Check labels (maintenance windows and hook selectors pick checks by them).
   const labels = followCheckLabels(registry);
@@ -321,9 +330,9 @@ async function main(): Promise<void> {
     checks,
     binding,
     enrollments,
-    openFeed: jetStreamFeed(nc, log),
+    openFeed: jetStreamFeed(nc, log, feedStats),
     incidents: createIncidentKv(() => openIncidentBucket(nc, replicas)),
-    marks: createImpairmentMarks({ nc, replicas, log }),
+    marks: createImpairmentMarks({ nc, replicas, log, watchReopens }),
     outageStore,
     log,
     onTransition: (t, fence) => {

@@ -30,7 +30,13 @@ import type { NatsClusterNode, SecureNatsCluster } from "../harness/nats.js";
 
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 const CHECK = "web";
-/** The streams a decision and its announcement go through (results → owner → incident KV → hook queue). */
+/**
+ * The streams a decision and its announcement go through (results → owner → incident KV → hook queue).
+ * Not `KV_probemesh_impairment`: it exists here (every replica follows it), but the target fails for
+ * every agent alike, so no agent should be judged impaired nor any mark written, and a decider reads the
+ * marks only in a background reconciliation it retries without waiting on it: counted as a leader, it
+ * could only steer the kill away from these.
+ */
 const CRITICAL_STREAMS = [RESULTS_STREAM, "PROBEMESH_HOOK_DELIVERIES", "KV_probemesh_incidents", "KV_probemesh_leases"];
 /** How long the target stays down after the kill before it recovers (leader elections happen meanwhile). */
 const DOWN_AFTER_KILL_MS = 5000;

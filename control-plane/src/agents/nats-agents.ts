@@ -18,6 +18,7 @@ import {
 } from "./presence.js";
 import type { AgentDirectory, AgentRecord } from "./types.js";
 import { openKvBucket } from "../jetstream/kv.js";
+import type { KvWatchReopens } from "../registry/kv-watch-reopens.js";
 
 /** NATS KV bucket holding agent presence. */
 export const AGENTS_BUCKET = "probemesh_agents";
@@ -40,6 +41,8 @@ export interface AgentDirectoryOptions {
   staleAfterMs?: number;
   /** Agents silent for this long disappear from the bucket (bucket max age). @default 7 days */
   forgetAfterMs?: number;
+  /** Counts the re-openings of the bucket's watcher (GET /metrics). */
+  watchReopens?: KvWatchReopens;
 }
 
 /** The NATS KV agent directory; `start()` before use, `stop()` at shutdown. */
@@ -147,7 +150,7 @@ export function createAgentDirectory(opts: AgentDirectoryOptions): NatsAgentDire
         storage: StorageType.File,
         ttl: forgetAfterMs,
       }));
-      const f = followKv({ kv: store, log, onEntry });
+      const f = followKv({ kv: store, log, onEntry, onReopen: opts.watchReopens?.of(bucket) });
       await f.catchUp(30_000).catch(async (err: unknown) => {
         await f.stop();
         throw err;

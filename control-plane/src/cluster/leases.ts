@@ -10,6 +10,7 @@ import { ValidationError } from "../errors.js";
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import { sleep } from "../sleep.js";
 import type { FenceVerdict, LeaseLossReason, LeaseStats, LeaseView, PartitionLease, PartitionLeases } from "./types.js";
+import type { KvWatchReopens } from "../registry/kv-watch-reopens.js";
 
 /** NATS KV bucket holding the partition leases and replica presence. */
 export const LEASES_BUCKET = "probemesh_leases";
@@ -34,6 +35,8 @@ export interface PartitionLeasesOptions {
   monotonicNow?: () => number;
   /** The lease bucket (tests); opened (created if needed) on the NATS connection otherwise. */
   kv?: LeaseBucket;
+  /** Counts the re-openings of the bucket's watcher (GET /metrics). */
+  watchReopens?: KvWatchReopens;
 }
 
 /** The part of a NATS KV bucket the leases use (tests drive them with a fake). */
@@ -468,7 +471,14 @@ export function createPartitionLeases(opts: PartitionLeasesOptions): PartitionLe
       });
       const store = kv;
       // A watcher that does not hand back our own writes within a ttl is stuck (on a dead node): re-opened.
-      follower ??= followKv({ kv: store, log, onEntry, stallMs: ttlMs, monotonicNow: now });
+      follower ??= followKv({
+        kv: store,
+        log,
+        onEntry,
+        stallMs: ttlMs,
+        monotonicNow: now,
+        onReopen: opts.watchReopens?.of(bucket),
+      });
       await follower.catchUp(30_000);
       expiryTimer ??= setInterval(expireDue, Math.max(10, Math.floor(renewMs / 4)));
       loop ??= (async () => {

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { retryUntilAborted } from "../backoff.js";
 import { listKvKeys, openKvBucket } from "../jetstream/kv.js";
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
+import type { KvWatchReopens } from "../registry/kv-watch-reopens.js";
 import { escapeIncidentId, unescapeIncidentId } from "./incident-kv.js";
 import { createOrderedWriter, type OrderedWriter } from "./ordered-writer.js";
 
@@ -75,7 +76,13 @@ export function openImpairmentBucket(nc: NatsConnection, replicas = 1): Promise<
 }
 
 /** The marks in NATS KV; keys are listed without a consumer, as the incidents' are. */
-export function createImpairmentMarks(opts: { nc: NatsConnection; replicas?: number; log: Logger }): ImpairmentMarks {
+export function createImpairmentMarks(opts: {
+  nc: NatsConnection;
+  replicas?: number;
+  log: Logger;
+  /** Counts the re-openings of the bucket's watchers (GET /metrics). */
+  watchReopens?: KvWatchReopens;
+}): ImpairmentMarks {
   const { nc, log } = opts;
   let bucket: Promise<KV> | undefined;
   const kv = (): Promise<KV> => {
@@ -114,6 +121,7 @@ export function createImpairmentMarks(opts: { nc: NatsConnection; replicas?: num
           kv: b,
           log,
           onEntry: (e: KvWatchEntry) => onEntry(e.key, e.operation === "PUT" ? e.string() : undefined),
+          onReopen: opts.watchReopens?.of(IMPAIRMENT_BUCKET),
         });
       });
       return {

@@ -67,6 +67,21 @@ export const FEED_REQUEST_TIMEOUT_MS = 2000;
 export const FEED_REOPEN_RETRY = backoffPolicy({ initialMs: 200, maxMs: 2000, jitter: "equal" });
 
 /**
+ * Why a feed's consumer was re-created: the client reported missed heartbeats (`heartbeats_missed`),
+ * or the feed got no message and issued no pull for {@link FEED_STALL_MS} (`stalled`).
+ */
+export type FeedRecreateReason = "heartbeats_missed" | "stalled";
+
+/** Counters of every feed one {@link jetStreamFeed} opened (read by GET /metrics). */
+export interface ResultFeedStats {
+  /** Re-creations of a feed's consumer begun, by why (each one retries until a consumer is created). */
+  recreations: Record<FeedRecreateReason, number>;
+}
+
+/** Stats with every count at 0. */
+export const emptyResultFeedStats = (): ResultFeedStats => ({ recreations: { heartbeats_missed: 0, stalled: 0 } });
+
+/**
  * {@link OpenFeed} on the results stream of `nc`, with an ordered consumer. The client re-creates an
  * ordered consumer only when it learns that it is gone; when the NATS node holding it is killed,
  * its info requests just time out and the feed stalls (seen in test/faults/nats-cluster.test.ts).
@@ -74,7 +89,11 @@ export const FEED_REOPEN_RETRY = backoffPolicy({ initialMs: 200, maxMs: 2000, ji
  * feed re-creates its consumer itself, from the stream sequence after the last message it delivered
  * (the new consumer lands on a live node), skipping anything already delivered.
  */
-export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
+export function jetStreamFeed(
+  nc: NatsConnection,
+  log: Logger,
+  stats: ResultFeedStats = emptyResultFeedStats(),
+): OpenFeed {
   return async (req, handlers) => {
     const js = jetstream(nc, { timeout: FEED_REQUEST_TIMEOUT_MS });
     let lastSeq = 0;
@@ -109,9 +128,10 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
         },
       });
     let reopening = false;
-    const reopen = async () => {
+    const reopen = async (reason: FeedRecreateReason) => {
       if (reopening) return;
       reopening = true;
+      stats.recreations[reason]++;
       try {
         await messages?.close().catch(() => undefined);
         const since = Date.now();
@@ -148,7 +168,7 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
           if (s.type === "next" && m === messages) activeAt = performance.now();
           if (s.type === "heartbeats_missed" || s.type === "stream_not_found" || s.type === "consumer_not_found") {
             log.warn({ partition: req.partition, status: s.type }, "partition results feed status");
-            if (s.type === "heartbeats_missed" && m === messages && !stopped) void reopen();
+            if (s.type === "heartbeats_missed" && m === messages && !stopped) void reopen("heartbeats_missed");
           }
         }
       })().catch(() => undefined);
@@ -164,7 +184,7 @@ export function jetStreamFeed(nc: NatsConnection, log: Logger): OpenFeed {
       const idleMs = performance.now() - activeAt;
       if (stopped || reopening || !messages || idleMs < FEED_STALL_MS) return;
       log.warn({ partition: req.partition, idleMs: Math.round(idleMs) }, "partition results feed stalled; re-creating");
-      void reopen();
+      void reopen("stalled");
     }, 1000);
     stallTimer.unref();
     return {

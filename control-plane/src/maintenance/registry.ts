@@ -13,6 +13,7 @@ import {
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import type { MaintenanceWindow } from "./types.js";
 import { openKvBucket } from "../jetstream/kv.js";
+import type { KvWatchReopens } from "../registry/kv-watch-reopens.js";
 
 /** NATS KV bucket holding the maintenance windows (key = window id). */
 export const MAINTENANCE_BUCKET = "probemesh_maintenance";
@@ -66,6 +67,8 @@ export interface KvMaintenanceRegistryOptions {
   now?: () => number;
   /** How long a read waits for this replica's copy to catch up with the bucket. @default 5000 */
   syncTimeoutMs?: number;
+  /** Counts the re-openings of the bucket's watcher (GET /metrics). */
+  watchReopens?: KvWatchReopens;
 }
 
 /** A {@link MaintenanceRegistry} on the NATS KV bucket {@link MAINTENANCE_BUCKET}, followed with one watcher. */
@@ -117,7 +120,7 @@ export function createKvMaintenanceRegistry(opts: KvMaintenanceRegistryOptions):
         storage: StorageType.File,
         ...(opts.replicas ? { replicas: opts.replicas } : {}),
       });
-      follower ??= followKv({ kv, log, onEntry });
+      follower ??= followKv({ kv, log, onEntry, onReopen: opts.watchReopens?.of(MAINTENANCE_BUCKET) });
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       log.info({ bucket: MAINTENANCE_BUCKET, windows: known.size }, "maintenance windows loaded");
     },

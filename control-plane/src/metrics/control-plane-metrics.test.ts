@@ -5,6 +5,8 @@ import type { HooksStats } from "../hooks/hooks.js";
 import { emptyDeliveryStats } from "../hooks/delivery-worker.js";
 import type { IngestStats } from "../ingest/ingest.js";
 import { emptyUntrustedCounts } from "../ingest/result-binding.js";
+import { emptyResultFeedStats } from "../consensus/result-feed.js";
+import { createKvWatchReopens } from "../registry/kv-watch-reopens.js";
 import { parseCheckLabelNames } from "./check-label-names.js";
 import { createControlPlaneMetrics, type ControlPlaneMetricsSources } from "./control-plane-metrics.js";
 
@@ -117,6 +119,8 @@ function mesh(sources: Partial<ControlPlaneMetricsSources> = {}, processMetrics 
           duplicates: 0,
         } as HooksStats,
       },
+      kvWatchReopens: () => [{ bucket: "probemesh_checks", reason: "stalled", count: 1 }],
+      resultFeed: () => emptyResultFeedStats(),
       hookType: async () => "webhook",
       consumerPending: async (which) => (which === "ingest" ? 7 : 1),
       eventHub: () => ({ clients: 3, connected: 9, slowDisconnects: 2, refused: 1, buffered: 40, malformed: 0 }),
@@ -254,6 +258,35 @@ describe("the control plane's exposition", () => {
     expect(sample(body, "probemesh_status_forwarding_total", { outcome: "malformed" })).toBe(2);
     expect(sample(body, "probemesh_status_forwarding_total", { outcome: "paged" })).toBe(3);
     expect(sample(body, "probemesh_status_forwarding_total", { outcome: "oversized" })).toBe(1);
+  });
+
+  it("reads the re-openings of the KV watchers by bucket and reason, and the result feeds' re-creations by reason", async () => {
+    const sources: ControlPlaneMetricsSources = {};
+    const metrics = createControlPlaneMetrics({ processMetrics: false, sources });
+    let { body } = await metrics.render();
+    expect(sample(body, "probemesh_kv_watch_reopens_total", { bucket: "probemesh_checks" })).toBeUndefined();
+    expect(sample(body, "probemesh_result_feed_recreations_total", { reason: "stalled" })).toBeUndefined();
+    const reopens = createKvWatchReopens();
+    const checks = reopens.of("probemesh_checks");
+    const marks = reopens.of("probemesh_impairment");
+    reopens.of("probemesh_impairment")("stalled");
+    checks("ended");
+    checks("ended");
+    marks("stalled");
+    const feed = emptyResultFeedStats();
+    feed.recreations.stalled = 3;
+    sources.kvWatchReopens = () => reopens.counts();
+    sources.resultFeed = () => feed;
+    ({ body } = await metrics.render());
+    expect(body).toContain("# TYPE probemesh_kv_watch_reopens_total counter");
+    expect(sample(body, "probemesh_kv_watch_reopens_total", { bucket: "probemesh_checks", reason: "ended" })).toBe(2);
+    expect(sample(body, "probemesh_kv_watch_reopens_total", { bucket: "probemesh_checks", reason: "stalled" })).toBe(0);
+    expect(
+      sample(body, "probemesh_kv_watch_reopens_total", { bucket: "probemesh_impairment", reason: "stalled" }),
+    ).toBe(2);
+    expect(body).toContain("# TYPE probemesh_result_feed_recreations_total counter");
+    expect(sample(body, "probemesh_result_feed_recreations_total", { reason: "stalled" })).toBe(3);
+    expect(sample(body, "probemesh_result_feed_recreations_total", { reason: "heartbeats_missed" })).toBe(0);
   });
 
   it("counts a duplicate delivery (a copy another copy claimed, not attempted) under its outcome", async () => {

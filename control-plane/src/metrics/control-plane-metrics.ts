@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 import type { StatusServerStats } from "../cluster/status-forwarding.js";
 import type { ConsensusClusterStats } from "../consensus/cluster.js";
+import type { ResultFeedStats } from "../consensus/result-feed.js";
 import type { EventPublisherStats } from "../events/events-stream.js";
 import type { EventHubStats } from "../events/live-feed.js";
 import type { AgentHealth, CheckStatus, Observation, Transition } from "../consensus/types.js";
@@ -8,6 +9,7 @@ import type { HookRelayStats } from "../hooks/relay.js";
 import type { HooksStats } from "../hooks/hooks.js";
 import type { DeliveryRecord } from "../hooks/types.js";
 import type { IngestStats } from "../ingest/ingest.js";
+import type { KvWatchReopenCount } from "../registry/kv-watch-reopens.js";
 import type { ResultStore } from "../store/types.js";
 import type { ExportedCheckLabel } from "./check-label-names.js";
 import { createCheckSeries, type CheckOfSeries } from "./check-series.js";
@@ -43,6 +45,10 @@ export interface ControlPlaneMetricsSources {
   eventPublisher?: () => EventPublisherStats | undefined;
   /** Status requests other replicas sent this one for the checks it decides (`serveStatus().stats`). */
   statusServer?: () => StatusServerStats | undefined;
+  /** Re-openings of this replica's KV watchers, by bucket and reason (`KvWatchReopens.counts`). */
+  kvWatchReopens?: () => readonly KvWatchReopenCount[];
+  /** Re-creations of the consumers of this replica's partition result feeds (`jetStreamFeed`'s stats). */
+  resultFeed?: () => ResultFeedStats | undefined;
 }
 
 /** Options of {@link createControlPlaneMetrics}. */
@@ -212,6 +218,16 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
     help: "Entries of the probemesh_impairment bucket this replica ignored: a key or value that is no mark",
     read: () => (src.consensus ? [[{}, src.consensus.stats().impairmentMarks.malformed]] : []),
   });
+  counterFromStats({
+    registry,
+    name: "probemesh_result_feed_recreations_total",
+    help: "Re-creations of the consumer of a partition result feed this replica decides from, by what began them: heartbeats_missed (reported by the client) or stalled (no message and no pull for 10 s)",
+    labelNames: ["reason"],
+    read: () => {
+      const s = src.resultFeed?.();
+      return s ? Object.entries(s.recreations).map(([reason, n]) => [{ reason }, n] as const) : [];
+    },
+  });
   const transitions = new Counter({
     name: "probemesh_consensus_transitions_total",
     help: "Transitions decided by this replica, by type (outage.opened, region.state, agent.impaired, ...)",
@@ -343,6 +359,15 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
         [{ outcome: "oversized" }, s.oversized],
       ];
     },
+  });
+
+  // NATS KV buckets this replica follows into memory (checks, leases, agents, impairment marks, ...).
+  counterFromStats({
+    registry,
+    name: "probemesh_kv_watch_reopens_total",
+    help: "Re-openings of this replica's KV watchers, by bucket and reason: ended (the watcher ended or could not be opened, e.g. NATS restarted) or stalled (it stopped delivering while the bucket moved on)",
+    labelNames: ["bucket", "reason"],
+    read: () => (src.kvWatchReopens?.() ?? []).map((c) => [{ bucket: c.bucket, reason: c.reason }, c.count] as const),
   });
 
   // API.

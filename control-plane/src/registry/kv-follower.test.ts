@@ -54,6 +54,7 @@ describe("followKv: a watcher that stops delivering while the bucket moves on", 
     const lines: string[] = [];
     const log = pino({ level: "warn" }, { write: (l: string) => lines.push(JSON.parse(l).msg as string) });
     const seen: number[] = [];
+    const reopened: string[] = [];
     const f = followKv({
       kv: bucket,
       log,
@@ -62,14 +63,15 @@ describe("followKv: a watcher that stops delivering while the bucket moves on", 
       stallMs: 5000,
       probeMs: opts.expectOwnWrites ? 0 : 5,
       monotonicNow: () => t,
+      onReopen: (reason) => reopened.push(reason),
     });
     await f.catchUp(1000);
-    return { b, bucket, f, seen, lines, advance: (ms: number) => (t += ms) };
+    return { b, bucket, f, seen, lines, reopened, advance: (ms: number) => (t += ms) };
   }
   const someProbes = () => new Promise((r) => setTimeout(r, 40));
 
   it("is re-opened from the last revision it delivered once the bucket stayed ahead for stallMs: no gap, no duplicate", async () => {
-    const { b, f, seen, lines, advance } = await follower();
+    const { b, f, seen, lines, reopened, advance } = await follower();
     try {
       b.stallWatchers();
       b.append("a", "PUT", "2");
@@ -86,6 +88,7 @@ describe("followKv: a watcher that stops delivering while the bucket moves on", 
       expect(f.restarts).toBe(1);
       // One line per re-opening (not a second one when the stopped watcher ends).
       expect(lines).toEqual(["KV watcher stalled; re-opening"]);
+      expect(reopened).toEqual(["stalled"]);
       // Then it follows the bucket again.
       b.append("c", "PUT", "4");
       await vi.waitFor(() => expect(seen).toEqual([1, 2, 3, 4]));
@@ -95,7 +98,7 @@ describe("followKv: a watcher that stops delivering while the bucket moves on", 
   });
 
   it("is left alone while the bucket does not change, however long", async () => {
-    const { b, f, seen, advance } = await follower();
+    const { b, f, seen, reopened, advance } = await follower();
     try {
       for (let i = 0; i < 5; i++) {
         advance(60_000);
@@ -103,6 +106,7 @@ describe("followKv: a watcher that stops delivering while the bucket moves on", 
       }
       expect(b.watchesOpened).toBe(1);
       expect(f.stalls).toBe(0);
+      expect(reopened).toEqual([]);
       b.append("a", "PUT", "2");
       await vi.waitFor(() => expect(seen).toEqual([1, 2]));
       expect(b.statusRequests).toBeGreaterThan(5);
@@ -120,6 +124,30 @@ describe("followKv: a watcher that stops delivering while the bucket moves on", 
       await someProbes();
       expect(seen).toEqual([1]);
       expect(b.watchesOpened).toBe(1);
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it("counts a watcher that could not be opened as re-opened for `ended`, once per attempt", async () => {
+    const { b, bucket } = memoryKv();
+    await bucket.put("a", "1");
+    b.failing = () => new Error("no responders");
+    const reopened: string[] = [];
+    const f = followKv({
+      kv: bucket,
+      log: pino({ level: "silent" }),
+      onEntry: () => undefined,
+      rewatchDelayMs: 1,
+      probeMs: 0,
+      onReopen: (reason) => reopened.push(reason),
+    });
+    try {
+      await vi.waitFor(() => expect(reopened.length).toBeGreaterThanOrEqual(2));
+      b.failing = undefined;
+      await f.waitForRevision(1, 1000);
+      expect(new Set(reopened)).toEqual(new Set(["ended"]));
+      expect(reopened.length).toBe(f.restarts);
     } finally {
       await f.stop();
     }

@@ -26,7 +26,15 @@ export interface KvFollowerOptions {
   probeMs?: number;
   /** Local monotonic clock in ms. @default performance.now */
   monotonicNow?: () => number;
+  /** Called at each re-opening of the watcher, with why (e.g. {@link KvWatchReopens.of}, for /metrics). */
+  onReopen?: ((reason: KvReopenReason) => void) | undefined;
 }
+
+/**
+ * Why a watcher was re-opened: it ended or could not be opened (`ended`, e.g. NATS restarted), or this
+ * follower stopped it because it stopped delivering while the bucket moved on (`stalled`).
+ */
+export type KvReopenReason = "ended" | "stalled";
 
 /** A running watcher that mirrors a KV bucket into the caller's memory. */
 export interface KvFollower {
@@ -109,9 +117,15 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
         iter = current;
         if (stopped) current.stop();
         for await (const e of current) handOver(e);
-        if (!stopped && !stoppedFor) log.warn({ revision }, "KV watcher ended; re-opening");
+        if (!stopped && !stoppedFor) {
+          log.warn({ revision }, "KV watcher ended; re-opening");
+          opts.onReopen?.("ended");
+        }
       } catch (err) {
-        if (!stopped && !stoppedFor) log.warn({ err, revision }, "KV watcher failed; re-opening");
+        if (!stopped && !stoppedFor) {
+          log.warn({ err, revision }, "KV watcher failed; re-opening");
+          opts.onReopen?.("ended");
+        }
       }
       iter = undefined;
       stoppedFor = undefined;
@@ -129,6 +143,7 @@ export function followKv(opts: KvFollowerOptions): KvFollower {
     stalls++;
     stoppedFor = "stalled";
     log.warn({ revision, stallMs, ...fields }, "KV watcher stalled; re-opening");
+    opts.onReopen?.("stalled");
     iter.stop();
   }
 

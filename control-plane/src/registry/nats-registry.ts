@@ -23,6 +23,7 @@ import { CHECKS_BUCKET, checkIdFromKey, checkKey, decodeCheckEntry, encodeCheckE
 import { withLegacyUid } from "./legacy-uid.js";
 import { withUid, type CheckRegistry } from "./types.js";
 import { openKvBucket } from "../jetstream/kv.js";
+import type { KvWatchReopens } from "./kv-watch-reopens.js";
 
 /** Options of {@link createRegistry}. */
 export interface RegistryOptions {
@@ -44,6 +45,8 @@ export interface RegistryOptions {
   rewriteRetryMs?: number;
   /** The bucket, already open (tests); by default `bucket` is opened (or created) on `nc`. */
   kv?: RegistryBucket;
+  /** Counts the re-openings of the bucket's watcher (GET /metrics). */
+  watchReopens?: KvWatchReopens;
 }
 
 /** What the registry uses of its KV bucket. */
@@ -243,7 +246,7 @@ export function createRegistry(opts: RegistryOptions): NatsRegistry {
         storage: StorageType.File,
         ...(opts.replicas ? { replicas: opts.replicas } : {}),
       }));
-      follower ??= followKv({ kv: store, log, onEntry, rewatchDelayMs });
+      follower ??= followKv({ kv: store, log, onEntry, rewatchDelayMs, onReopen: opts.watchReopens?.of(bucket) });
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       started = true;
       log.info({ bucket, revision: cache.revision, checks: cache.list().length }, "check registry loaded");

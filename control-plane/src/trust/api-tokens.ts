@@ -7,6 +7,7 @@ import { UnavailableError, ValidationError } from "../errors.js";
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import { hashToken, newToken } from "./token.js";
 import { openKvBucket } from "../jetstream/kv.js";
+import type { KvWatchReopens } from "../registry/kv-watch-reopens.js";
 
 /** What an API request may do: admin implies write, write implies read. */
 export type Scope = "read" | "write" | "admin";
@@ -172,6 +173,8 @@ export interface KvApiTokensOptions {
   now?: () => number;
   /** How long a write waits for this replica's copy to have it. @default 5000 */
   syncTimeoutMs?: number;
+  /** Counts the re-openings of the bucket's watcher (GET /metrics). */
+  watchReopens?: KvWatchReopens;
 }
 
 /**
@@ -218,7 +221,7 @@ export function createKvApiTokens(opts: KvApiTokensOptions): ApiTokens {
         storage: StorageType.File,
         ...(opts.replicas ? { replicas: opts.replicas } : {}),
       });
-      follower ??= followKv({ kv, log, onEntry });
+      follower ??= followKv({ kv, log, onEntry, onReopen: opts.watchReopens?.of(API_TOKENS_BUCKET) });
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       log.info({ bucket: API_TOKENS_BUCKET, tokens: index.list().length }, "API tokens loaded");
     },

@@ -10,6 +10,7 @@ import type { Enrollment, Enrollments } from "./enrollment.js";
 import { createEnrollmentIndex, decodeEnrollment, enrolledAgent, type EnrollmentRecord } from "./enrollment-index.js";
 import { hashToken, newToken } from "./token.js";
 import { openKvBucket } from "../jetstream/kv.js";
+import type { KvWatchReopens } from "../registry/kv-watch-reopens.js";
 
 /** NATS KV bucket of the enrollments (key = agent id). */
 export const ENROLLMENTS_BUCKET = "probemesh_enrollments";
@@ -101,6 +102,8 @@ export interface KvEnrollmentsOptions {
   now?: () => number;
   /** How long a write waits for this replica's copy to have it. @default 5000 */
   syncTimeoutMs?: number;
+  /** Counts the re-openings of the bucket's watcher (GET /metrics). */
+  watchReopens?: KvWatchReopens;
 }
 
 /**
@@ -152,7 +155,7 @@ export function createKvEnrollments(opts: KvEnrollmentsOptions): EnrollmentStore
         storage: StorageType.File,
         ...(opts.replicas ? { replicas: opts.replicas } : {}),
       });
-      follower ??= followKv({ kv, log, onEntry });
+      follower ??= followKv({ kv, log, onEntry, onReopen: opts.watchReopens?.of(ENROLLMENTS_BUCKET) });
       await follower.catchUp(Math.max(syncTimeoutMs, 30_000));
       log.info({ bucket: ENROLLMENTS_BUCKET, agents: index.list().length }, "enrollments loaded");
     },
