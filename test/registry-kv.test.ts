@@ -90,8 +90,17 @@ describe("registry on a real nats-server: a check stored without a uid", () => {
     // The watcher's ordered consumer disappears without the client being told, as when the NATS node
     // holding it is killed.
     const jsm = await jetstreamManager(admin);
-    const consumers = await jsm.consumers.list(`KV_${bucket}`).next();
-    expect(consumers).toHaveLength(1);
+    // The watcher's consumer exists once it is being followed (a loaded CI host once listed none
+    // right after start: wait for it rather than read once).
+    const consumers = await waitFor(
+      "the watcher's consumer",
+      async () => {
+        const list = await jsm.consumers.list(`KV_${bucket}`).next();
+        return list.length === 1 ? list : undefined;
+      },
+      10_000,
+      100,
+    );
     await jsm.consumers.delete(`KV_${bucket}`, consumers[0]!.name);
     await storeUidlessCheck(admin, "written-elsewhere", { bucket });
     const seen = waitFor(

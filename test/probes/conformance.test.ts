@@ -222,8 +222,10 @@ describe.each(subjects)("conformance: $type", (s) => {
   it("returns at once when its signal is already aborted", async () => {
     const ctl = new AbortController();
     ctl.abort(new DOMException("probe timeout", "TimeoutError"));
-    const { outcomes, ms } = await runProbe(s.up(), ctl.signal);
-    expect(ms).toBeLessThan(200);
+    const c = s.up();
+    const { outcomes, ms } = await runProbe(c, ctl.signal);
+    // Not a timing test: far under the check's timeout (a loaded CI host once took 313 ms for this).
+    expect(ms).toBeLessThan(c.timeoutMs / 3);
     expect(outcomes[0]).toMatchObject({ state: "down", reason: "timeout" });
   });
 

@@ -32,6 +32,8 @@ interface PingRun {
 
 /** Runs ping once; SIGINT at `softMs` makes it print its summary early, the signal kills it. */
 function runPing(argv: readonly string[], signal: AbortSignal, softMs: number): Promise<PingRun> {
+  // Cancelled already: nothing to spawn.
+  if (signal.aborted) return Promise.resolve({ code: null, output: "", killed: true });
   return new Promise((resolve) => {
     let output = "";
     let killed = false;
@@ -106,6 +108,10 @@ export function createIcmpProber(deps: IcmpProberDeps): Prober {
     if (!res.ok) return [outcome({ failure: res.failure, phases, target: icmp.host, durationMs: now() - started })];
     const address = res.addresses[0]!;
     const remaining = budgetMs - (now() - started);
+    // ping must end, and print its statistics, before the probe's deadline: its own deadline (-w,
+    // whole seconds) and the SIGINT that stops it sooner leave it a quarter of the budget (at most
+    // 500 ms) to print and exit, which a loaded host needs (100 ms was seen to be too little).
+    const margin = Math.min(500, remaining / 4);
     // Spread packets over at most half the budget so the last reply has time to come back.
     const intervalS = Math.min(0.2, Math.max(0.01, remaining / 2000 / packets));
     const argv = [
@@ -119,10 +125,10 @@ export function createIcmpProber(deps: IcmpProberDeps): Prober {
       "-W",
       "1",
       "-w",
-      String(Math.max(1, Math.ceil(remaining / 1000))),
+      String(Math.max(1, Math.floor((remaining - margin) / 1000))),
       address.address,
     ];
-    const r = await runPing(argv, signal, remaining - 100);
+    const r = await runPing(argv, signal, remaining - margin);
     const base = { phases, target: address.address };
     if (r.killed) return [outcome({ ...base, failure: abortFailure(signal, "ping"), durationMs: now() - started })];
     if (r.spawnError)
