@@ -12,6 +12,16 @@ const event: HookEvent = {
   data: { checkId: "web", state: "down", regions: { "eu-west": { state: "down" } } },
 };
 
+/** A logger whose lines are kept, parsed. */
+function capturingLog() {
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino(
+    { level: "info" },
+    { write: (l: string) => lines.push(JSON.parse(l) as { level: number; msg: string }) },
+  );
+  return { log, lines };
+}
+
 describe("live events", () => {
   it("a transition carries the hook event with its check and time lifted up", () => {
     expect(transitionEvent(event)).toEqual({
@@ -127,11 +137,7 @@ describe("live events", () => {
   it("while the stream is unavailable, events wait and go out in order once it is back; one warning per episode", async () => {
     const stored: string[] = [];
     let available = false;
-    const lines: { level: number; msg: string }[] = [];
-    const log = pino(
-      { level: "info" },
-      { write: (l: string) => lines.push(JSON.parse(l) as { level: number; msg: string }) },
-    );
+    const { log, lines } = capturingLog();
     const p = createEventPublisher({
       js: {
         publish: async (_subject: string, _data: unknown, opts?: { msgID?: string }) => {
@@ -203,5 +209,33 @@ describe("live events", () => {
     );
     expect(isRetryablePublishError(Object.assign(new Error("x"), { name: "ClosedConnectionError" }))).toBe(false);
     expect(isRetryablePublishError(Object.assign(new Error("x"), { name: "InvalidArgumentError" }))).toBe(false);
+  });
+
+  it("a connection closed while events wait loses them all at once, counted, in one line", async () => {
+    let closed = false;
+    const { log, lines } = capturingLog();
+    const p = createEventPublisher({
+      js: {
+        publish: () =>
+          Promise.reject(
+            closed
+              ? Object.assign(new Error("closed"), { name: "ClosedConnectionError" })
+              : Object.assign(new Error("timeout"), { name: "TimeoutError" }),
+          ),
+      } as never,
+      leases: { holds: () => true },
+      log,
+      retry: backoffPolicy({ initialMs: 5, maxMs: 5, jitter: "none" }),
+    });
+    for (let i = 0; i < 3; i++) p.transition({ ...event, id: `e${i}` });
+    await new Promise((r) => setTimeout(r, 20));
+    closed = true;
+    await p.idle();
+    expect(p.stats()).toMatchObject({ failures: 3, waiting: 0, published: 0 });
+    expect(lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([
+      "could not publish live events; they wait and are retried until the events stream takes them",
+      "NATS connection closed; waiting live events are lost",
+    ]);
+    expect(lines.filter((l) => l.msg === "live events published again")).toEqual([]);
   });
 });

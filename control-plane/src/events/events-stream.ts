@@ -130,9 +130,9 @@ export function isRetryablePublishError(err: unknown): boolean {
   return !(err.name === "JetStreamApiError" && typeof status === "number" && status >= 400 && status < 500);
 }
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const CLOSED_ERRORS = new Set(["ClosedConnectionError", "DrainingConnectionError"]);
 const PERMANENT_ERRORS = new Set([
-  "ClosedConnectionError",
-  "DrainingConnectionError",
+  ...CLOSED_ERRORS,
   "InvalidArgumentError",
   "InvalidSubjectError",
   "PermissionViolationError",
@@ -251,6 +251,17 @@ export function createEventPublisher({
           waiting.shift();
           attempt = 1;
         } catch (err) {
+          if (CLOSED_ERRORS.has(err instanceof Error ? err.name : "")) {
+            // Shutting down: what still waits is lost, all at once, in one line.
+            counters.failures += waiting.length;
+            elog.warn(
+              { err: errorMessage(err), lost: waiting.length },
+              "NATS connection closed; waiting live events are lost",
+            );
+            waiting.length = 0;
+            episode = undefined; // ended by the loss, not by the stream taking them
+            break;
+          }
           if (!isRetryablePublishError(err)) {
             waiting.shift();
             lost(o, err);
