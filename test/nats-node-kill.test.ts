@@ -118,7 +118,7 @@ describe("kill -9 of a NATS node under a connection of ours", () => {
     const warnings = lines.filter((l) => l.level >= 40).map((l) => l.msg);
     const errors = lines.filter((l) => l.err).map((l) => l.err);
     console.log(
-      `[nats-node-kill: events] killed ${leaderName}; all ${ids.length} events stored ${(recoveredMs / 1000).toFixed(1)} s ` +
+      `[nats-node-kill: events] killed ${leaderName}; ${ids.length} events published, settled ${(recoveredMs / 1000).toFixed(1)} s ` +
         `after the kill; stats ${JSON.stringify(stats)}; warnings ${JSON.stringify(warnings)} (${JSON.stringify(errors)})`,
     );
     expect(stored).toEqual(ids);
