@@ -114,6 +114,15 @@ export {
 } from "./ingest/index.js";
 
 export {
+  createEventPublisher,
+  ensureEventsStream,
+  EVENTS_STREAM,
+  EVENTS_SUBJECT_PREFIX,
+  type EventPublisher,
+  type EventPublisherStats,
+} from "./events/events-stream.js";
+
+export {
   createConsensusEngine,
   createConsensusCluster,
   createPartitionDecider,

@@ -115,7 +115,7 @@ export interface NatsClusterNode extends NatsServer {
 }
 
 /** A local NATS cluster (operator mode, TLS, mutual-TLS routes) configured by `init --nats-cluster`. */
-export interface SecureNatsCluster extends Omit<SecureNatsServer, "proc" | "port"> {
+export interface SecureNatsCluster extends Omit<SecureNatsServer, "proc" | "port" | "connect"> {
   readonly nodes: readonly NatsClusterNode[];
   /** Every node's client URL. */
   readonly urls: readonly string[];
@@ -123,6 +123,15 @@ export interface SecureNatsCluster extends Omit<SecureNatsServer, "proc" | "port
   readonly url: string;
   /** The node whose server_name is `name` (as JetStream reports leaders and replicas). */
   node(name: string): NatsClusterNode;
+  /**
+   * A TLS connection as the control plane's user (or other `.creds`), to any node; with `first`, to
+   * that node while it is up (then the others, in order).
+   */
+  connect(opts?: {
+    creds?: string | Uint8Array;
+    inboxPrefix?: string;
+    first?: NatsClusterNode;
+  }): Promise<NatsConnection>;
 }
 
 /**
@@ -195,10 +204,12 @@ export async function startSecureNatsCluster(opts: { nodes?: number } = {}): Pro
   );
   const caFile = join(trust, "ca.pem");
   const controlPlaneCreds = join(trust, "control-plane.creds");
-  const connectTo = (o: { creds?: string | Uint8Array; inboxPrefix?: string } = {}) => {
+  const connectTo = (o: { creds?: string | Uint8Array; inboxPrefix?: string; first?: NatsClusterNode } = {}) => {
     const creds = o.creds ?? readFileSync(controlPlaneCreds);
+    const first = o.first?.url;
     return connect({
-      servers: [...urls],
+      servers: first ? [first, ...urls.filter((u) => u !== first)] : [...urls],
+      ...(first ? { noRandomize: true } : {}),
       tls: { caFile },
       authenticator: credsAuthenticator(typeof creds === "string" ? new TextEncoder().encode(creds) : creds),
       ...(o.inboxPrefix ? { inboxPrefix: o.inboxPrefix } : {}),

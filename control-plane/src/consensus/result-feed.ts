@@ -50,7 +50,8 @@ const FEED_PULL_EXPIRES_MS = 5000;
  * it retries them for as long as they time out, with its heartbeat monitor off: no missed heartbeat
  * is ever reported (read in the client's code). One test/faults/nats-cluster.test.ts run showed it:
  * the owner of the check's partition, reconnected from the killed node, logged no missed heartbeat
- * and decided nothing for 2.5 min, past the node's restart.
+ * and decided nothing for 2.5 min, past the node's restart. test/nats-node-kill.test.ts makes it happen
+ * (the feed's node, holding its consumer, killed): this rule alone brings the feed back, in about 10 s.
  */
 export const FEED_STALL_MS = 2 * FEED_PULL_EXPIRES_MS;
 /**

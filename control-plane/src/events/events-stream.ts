@@ -7,10 +7,12 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { FENCE_HEADER, type PartitionLease, type PartitionLeases } from "../cluster/types.js";
 import type { CheckStatus, Transition } from "../consensus/types.js";
+import { backoffPolicy, type BackoffPolicy } from "../backoff.js";
 import { ensureStream } from "../jetstream/ensure.js";
 import { formatFence } from "../hooks/fence.js";
 import type { Hooks } from "../hooks/hooks.js";
 import type { HeldBy, HookEvent } from "../hooks/types.js";
+import { sleep } from "../sleep.js";
 
 /** JetStream stream of transition and status events (bounded by age and bytes). */
 export const EVENTS_STREAM = "PROBEMESH_EVENTS";
@@ -98,13 +100,43 @@ export interface EventPublisherStats {
   published: number;
   /** Of those, repeats of an event already in the stream (a takeover, a retry). */
   duplicates: number;
-  /** Events not published because the lease they were decided under no longer held. */
+  /** Events not published because the lease they were decided under no longer held (when sent or retried). */
   notOwner: number;
-  /** Publishes that failed (the event is lost to SSE clients; hooks are not affected). */
+  /** Events lost because NATS refused them for good, e.g. too large or the connection closed (hooks are not affected). */
   failures: number;
-  /** Events dropped because too many publishes were in flight (NATS slow or away). */
+  /** Events dropped because too many were in flight or waiting (NATS slow or away). */
   dropped: number;
+  /**
+   * Publish attempts that failed and are retried: the events stream unavailable (no responders while
+   * it elects a leader: "jetstream is not enabled"), a timeout, a reconnect. Each attempt counts.
+   */
+  retries: number;
+  /** Events waiting to be published again, now (a gauge). */
+  waiting: number;
 }
+
+/**
+ * Pauses between attempts to publish waiting events while the events stream is unavailable: 250 ms
+ * doubling to 5 s, equal jitter, so that replicas reconnected at once do not retry in lockstep.
+ */
+export const EVENTS_RETRY: BackoffPolicy = backoffPolicy({ initialMs: 250, maxMs: 5000, jitter: "equal" });
+
+/** Whether a failed publish may succeed if sent again (anything but a refusal of the event itself or a closed connection). */
+export function isRetryablePublishError(err: unknown): boolean {
+  if (!(err instanceof Error)) return true;
+  if (PERMANENT_ERRORS.has(err.name)) return false;
+  // A JetStream API error the server answered with a 4xx: the event itself is wrong.
+  const status = (err as { status?: unknown }).status;
+  return !(err.name === "JetStreamApiError" && typeof status === "number" && status >= 400 && status < 500);
+}
+const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const CLOSED_ERRORS = new Set(["ClosedConnectionError", "DrainingConnectionError"]);
+const PERMANENT_ERRORS = new Set([
+  ...CLOSED_ERRORS,
+  "InvalidArgumentError",
+  "InvalidSubjectError",
+  "PermissionViolationError",
+]);
 
 /** Publishes the events of the partitions this replica decides; never blocks or fails a decision. */
 export interface EventPublisher {
@@ -116,51 +148,169 @@ export interface EventPublisher {
   statusChanged(t: Transition, fence: PartitionLease, status: CheckStatus | undefined): void;
   /** `hooks` whose successful publishes also go out as `event: transition`. */
   announcing(hooks: Pick<Hooks, "publish">): Pick<Hooks, "publish">;
+  /** Resolves once nothing is in flight or waiting (tests). */
+  idle(): Promise<void>;
   stats(): EventPublisherStats;
 }
 
-/** Creates the {@link EventPublisher} of one replica. */
+/** One event on its way to the stream; `seq` is the order it was decided in. */
+interface Outgoing {
+  seq: number;
+  subject: string;
+  payload: string;
+  msgId: string;
+  fence?: PartitionLease;
+}
+
+/**
+ * Creates the {@link EventPublisher} of one replica. Events are published at once while the stream
+ * takes them. When a publish fails in a way a retry may fix (the stream electing a leader after a
+ * NATS node died, a reconnect), an episode starts: one warning, then that event and every later one
+ * wait in order and are sent again one by one with {@link EVENTS_RETRY} delays until the stream takes
+ * them (message ids make a repeat harmless); one info line ends the episode. Nothing is lost silently:
+ * what is given up is counted (`failures`, `dropped`, `notOwner`).
+ */
 export function createEventPublisher({
   js,
   leases,
   log,
   maxInFlight = 1000,
+  retry = EVENTS_RETRY,
 }: {
   js: Pick<JetStreamClient, "publish">;
   leases: Pick<PartitionLeases, "holds">;
   log: Logger;
-  /** Most publishes in flight; beyond it events are dropped (counted). @default 1000 */
+  /** Most events in flight or waiting; beyond it events are dropped (counted). @default 1000 */
   maxInFlight?: number;
+  /** Delays between attempts while the stream is unavailable. @default EVENTS_RETRY */
+  retry?: BackoffPolicy;
 }): EventPublisher {
   const elog = log.child({ component: "events" });
-  const counters: EventPublisherStats = { published: 0, duplicates: 0, notOwner: 0, failures: 0, dropped: 0 };
-  let inFlight = 0;
+  const counters = { published: 0, duplicates: 0, notOwner: 0, failures: 0, dropped: 0, retries: 0 };
+  let seq = 0;
+  /** Publishes sent and not yet answered (each settles: a failure is handled in it). */
+  const inFlight = new Set<Promise<void>>();
+  /** Events waiting for the stream, in decision order; non-empty only during an episode. */
+  const waiting: Outgoing[] = [];
+  /** The current episode of unavailability, if any. */
+  let episode: { since: number; retries: number; dropped: number } | undefined;
+  let draining: Promise<void> | undefined;
+
+  const holds = (o: Outgoing) => !o.fence || leases.holds(o.fence.partition, o.fence.epoch);
+
+  async function send(o: Outgoing): Promise<void> {
+    const h = headers();
+    if (o.fence) h.set(FENCE_HEADER, formatFence(o.fence));
+    const ack = await js.publish(o.subject, o.payload, { msgID: o.msgId, headers: h });
+    counters.published++;
+    if (ack.duplicate) counters.duplicates++;
+  }
+
+  function lost(o: Outgoing, err: unknown): void {
+    counters.failures++;
+    elog.warn(
+      { err: errorMessage(err), msgId: o.msgId },
+      "could not publish a live event; it is lost to GET /v1/events",
+    );
+  }
+
+  /** A publish failed: the event is lost (counted) or waits, in order, for the stream to take it. */
+  function failed(o: Outgoing, err: unknown): void {
+    if (!isRetryablePublishError(err)) return lost(o, err);
+    counters.retries++;
+    if (!episode) {
+      episode = { since: Date.now(), retries: 0, dropped: 0 };
+      elog.warn(
+        { err: errorMessage(err), msgId: o.msgId },
+        "could not publish live events; they wait and are retried until the events stream takes them",
+      );
+    }
+    episode.retries++;
+    let i = waiting.length;
+    while (i > 0 && (waiting[i - 1]?.seq ?? 0) > o.seq) i--;
+    waiting.splice(i, 0, o);
+    draining ??= drain();
+  }
+
+  /** Sends the waiting events in order, pausing after each failed attempt, until none is left. */
+  async function drain(): Promise<void> {
+    for (let attempt = 1; ;) {
+      // Publishes sent before the episode began are answered first (a timeout takes the client's
+      // request timeout): a failed one then waits in its place, and the stream keeps the decision order.
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+      if (waiting.length === 0) break;
+      await sleep(retry.delay(attempt));
+      for (let o = waiting[0]; o; o = waiting[0]) {
+        if (!holds(o)) {
+          counters.notOwner++;
+          waiting.shift();
+          continue;
+        }
+        try {
+          await send(o);
+          waiting.shift();
+          attempt = 1;
+        } catch (err) {
+          if (CLOSED_ERRORS.has(err instanceof Error ? err.name : "")) {
+            // Shutting down: what still waits is lost, all at once, in one line.
+            counters.failures += waiting.length;
+            elog.warn(
+              { err: errorMessage(err), lost: waiting.length },
+              "NATS connection closed; waiting live events are lost",
+            );
+            waiting.length = 0;
+            episode = undefined; // ended by the loss, not by the stream taking them
+            break;
+          }
+          if (!isRetryablePublishError(err)) {
+            waiting.shift();
+            lost(o, err);
+            continue;
+          }
+          counters.retries++;
+          if (episode) episode.retries++;
+          attempt++;
+          break;
+        }
+      }
+    }
+    if (episode) {
+      elog.info(
+        { unavailableMs: Date.now() - episode.since, retries: episode.retries, dropped: episode.dropped },
+        "live events published again",
+      );
+    }
+    // Both at once: a publish failing from now on starts a new episode and a new drain.
+    episode = undefined;
+    draining = undefined;
+  }
 
   function publish(kind: "transition" | "status", msgId: string, data: unknown, fence?: PartitionLease): void {
     if (fence && !leases.holds(fence.partition, fence.epoch)) {
       counters.notOwner++;
       return;
     }
-    if (inFlight >= maxInFlight) {
+    if (inFlight.size + waiting.length >= maxInFlight) {
       counters.dropped++;
+      if (episode) episode.dropped++;
       return;
     }
-    const h = headers();
-    if (fence) h.set(FENCE_HEADER, formatFence(fence));
-    inFlight++;
-    js.publish(`${EVENTS_SUBJECT_PREFIX}.${kind}.${fence?.partition ?? "none"}`, JSON.stringify(data), {
-      msgID: msgId,
-      headers: h,
-    })
-      .then((ack) => {
-        counters.published++;
-        if (ack.duplicate) counters.duplicates++;
-      })
-      .catch((err: unknown) => {
-        counters.failures++;
-        elog.warn({ err: err instanceof Error ? err.message : String(err), msgId }, "could not publish a live event");
-      })
-      .finally(() => inFlight--);
+    const o: Outgoing = {
+      seq: ++seq,
+      subject: `${EVENTS_SUBJECT_PREFIX}.${kind}.${fence?.partition ?? "none"}`,
+      payload: JSON.stringify(data),
+      msgId,
+      ...(fence ? { fence } : {}),
+    };
+    // During an episode a new event waits behind the older ones: the stream keeps the decision order.
+    if (episode) {
+      waiting.push(o);
+      return;
+    }
+    const sent = send(o)
+      .catch((err: unknown) => failed(o, err))
+      .finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
   }
 
   const publisher: EventPublisher = {
@@ -188,7 +338,10 @@ export function createEventPublisher({
         },
       };
     },
-    stats: () => ({ ...counters }),
+    async idle() {
+      while (inFlight.size > 0 || draining) await (draining ?? Promise.all([...inFlight]));
+    },
+    stats: () => ({ ...counters, waiting: waiting.length }),
   };
   return publisher;
 }

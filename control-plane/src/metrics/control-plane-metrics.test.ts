@@ -124,7 +124,15 @@ function mesh(sources: Partial<ControlPlaneMetricsSources> = {}, processMetrics 
       hookType: async () => "webhook",
       consumerPending: async (which) => (which === "ingest" ? 7 : 1),
       eventHub: () => ({ clients: 3, connected: 9, slowDisconnects: 2, refused: 1, buffered: 40, malformed: 0 }),
-      eventPublisher: () => ({ published: 17, duplicates: 1, notOwner: 0, failures: 0, dropped: 0 }),
+      eventPublisher: () => ({
+        published: 17,
+        duplicates: 1,
+        notOwner: 0,
+        failures: 0,
+        dropped: 0,
+        retries: 0,
+        waiting: 0,
+      }),
       ...sources,
     },
   });
@@ -239,7 +247,15 @@ describe("the control plane's exposition", () => {
     expect(sample(body, "probemesh_events_clients")).toBeUndefined();
     expect(sample(body, "probemesh_events_published_total")).toBe(0); // an unlabelled counter starts at 0
     sources.eventHub = () => ({ clients: 1, connected: 1, slowDisconnects: 0, refused: 0, buffered: 0, malformed: 0 });
-    sources.eventPublisher = () => ({ published: 5, duplicates: 0, notOwner: 0, failures: 0, dropped: 0 });
+    sources.eventPublisher = () => ({
+      published: 5,
+      duplicates: 0,
+      notOwner: 0,
+      failures: 0,
+      dropped: 0,
+      retries: 0,
+      waiting: 0,
+    });
     ({ body } = await late.render());
     expect(sample(body, "probemesh_events_clients")).toBe(1);
     expect(sample(body, "probemesh_events_published_total")).toBe(5);
