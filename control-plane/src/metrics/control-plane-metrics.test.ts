@@ -127,11 +127,11 @@ function mesh(sources: Partial<ControlPlaneMetricsSources> = {}, processMetrics 
       eventPublisher: () => ({
         published: 17,
         duplicates: 1,
-        notOwner: 0,
-        failures: 0,
-        dropped: 0,
-        retries: 0,
-        waiting: 0,
+        notOwner: 4,
+        failures: 2,
+        dropped: 3,
+        retries: 6,
+        waiting: 5,
       }),
       ...sources,
     },
@@ -237,6 +237,12 @@ describe("the control plane's exposition", () => {
     expect(sample(body, "probemesh_events_clients")).toBe(3);
     expect(sample(body, "probemesh_events_slow_disconnects_total")).toBe(2);
     expect(sample(body, "probemesh_events_published_total")).toBe(17);
+    expect(body).toContain("# TYPE probemesh_events_waiting gauge");
+    expect(sample(body, "probemesh_events_publish_retries_total")).toBe(6);
+    expect(sample(body, "probemesh_events_waiting")).toBe(5);
+    expect(sample(body, "probemesh_events_lost_total", { reason: "refused" })).toBe(2);
+    expect(sample(body, "probemesh_events_lost_total", { reason: "dropped" })).toBe(3);
+    expect(sample(body, "probemesh_events_lost_total", { reason: "not_owner" })).toBe(4);
     clients = 0;
     ({ body } = await metrics.render());
     expect(sample(body, "probemesh_events_clients")).toBe(0);

@@ -340,6 +340,39 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
       (s) => s.published,
     ),
   });
+  counterFromStats({
+    registry,
+    name: "probemesh_events_publish_retries_total",
+    help: "Failed attempts to publish a live event that is retried (the events stream unavailable, e.g. electing a leader after a NATS node died)",
+    read: fromStats(
+      () => src.eventPublisher?.(),
+      (s) => s.retries,
+    ),
+  });
+  gaugeFromStats({
+    registry,
+    name: "probemesh_events_waiting",
+    help: "Live events waiting, in order, for the events stream to take them",
+    read: fromStats(
+      () => src.eventPublisher?.(),
+      (s) => s.waiting,
+    ),
+  });
+  counterFromStats({
+    registry,
+    name: "probemesh_events_lost_total",
+    help: "Live events not published, by reason: refused (NATS refused them for good, or the connection closed), dropped (too many in flight or waiting), not_owner (the lease they were decided under no longer held)",
+    labelNames: ["reason"],
+    read: () => {
+      const s = src.eventPublisher?.();
+      if (!s) return [];
+      return [
+        [{ reason: "refused" }, s.failures],
+        [{ reason: "dropped" }, s.dropped],
+        [{ reason: "not_owner" }, s.notOwner],
+      ];
+    },
+  });
 
   // Status of the checks this replica decides, asked by other replicas (GET /v1/status, /v1/checks/{id}/status).
   counterFromStats({
