@@ -13,7 +13,7 @@ import type { KvWatchReopenCount } from "../registry/kv-watch-reopens.js";
 import type { ResultStore } from "../store/types.js";
 import type { ExportedCheckLabel } from "./check-label-names.js";
 import { createCheckSeries, type CheckOfSeries } from "./check-series.js";
-import { counterFromStats, gaugeFromStats, type Sample } from "./read-at-scrape.js";
+import { counterFromStats, gaugeFromStats, samplesOf } from "./read-at-scrape.js";
 
 /** Outcomes after which a delivery comes back (every other one is final). */
 const RETRIED_OUTCOMES: ReadonlySet<DeliveryRecord["outcome"]> = new Set(["failed", "held"]);
@@ -98,10 +98,7 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
   }
 
   // Ingest.
-  const ingest = (read: (s: IngestStats) => readonly Sample<string>[]) => () => {
-    const s = src.ingest?.();
-    return s ? read(s) : [];
-  };
+  const ingest = samplesOf(() => src.ingest?.());
   counterFromStats({
     registry,
     name: "probemesh_ingest_received_total",
@@ -172,11 +169,12 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
   });
 
   // Consensus.
+  const consensus = samplesOf(() => src.consensus?.stats());
   gaugeFromStats({
     registry,
     name: "probemesh_consensus_partitions_owned",
     help: "Partitions this replica decides (holds the lease of)",
-    read: () => (src.consensus ? [[{}, src.consensus.stats().deciders.length]] : []),
+    read: consensus((s) => [[{}, s.deciders.length]]),
   });
   gaugeFromStats({
     registry,
@@ -210,23 +208,22 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
     registry,
     name: "probemesh_impairment_marks",
     help: "Impairment marks in the probemesh_impairment bucket as this replica follows it (one per agent and judging partition)",
-    read: () => (src.consensus ? [[{}, src.consensus.stats().impairmentMarks.marks]] : []),
+    read: consensus((s) => [[{}, s.impairmentMarks.marks]]),
   });
   counterFromStats({
     registry,
     name: "probemesh_impairment_marks_malformed_total",
     help: "Entries of the probemesh_impairment bucket this replica ignored: a key or value that is no mark",
-    read: () => (src.consensus ? [[{}, src.consensus.stats().impairmentMarks.malformed]] : []),
+    read: consensus((s) => [[{}, s.impairmentMarks.malformed]]),
   });
   counterFromStats({
     registry,
     name: "probemesh_result_feed_recreations_total",
     help: "Re-creations of the consumer of a partition result feed this replica decides from, by what began them: heartbeats_missed (reported by the client) or stalled (no message and no pull for 10 s)",
     labelNames: ["reason"],
-    read: () => {
-      const s = src.resultFeed?.();
-      return s ? Object.entries(s.recreations).map(([reason, n]) => [{ reason }, n] as const) : [];
-    },
+    read: samplesOf(() => src.resultFeed?.())((s) =>
+      Object.entries(s.recreations).map(([reason, n]) => [{ reason }, n] as const),
+    ),
   });
   const transitions = new Counter({
     name: "probemesh_consensus_transitions_total",
@@ -249,8 +246,7 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
   });
 
   // Hooks.
-  const hookStats = (read: (s: HooksStats) => readonly Sample<string>[]) => () =>
-    src.hooks ? read(src.hooks.stats) : [];
+  const hookStats = samplesOf(() => src.hooks?.stats);
   counterFromStats({
     registry,
     name: "probemesh_hook_events_total",
@@ -307,71 +303,48 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
   });
 
   // Live events (GET /v1/events). The sources are read at each scrape: main.ts sets them after this.
-  const fromStats =
-    <S>(get: () => S | undefined, read: (s: S) => number) =>
-    (): readonly Sample<string>[] => {
-      const s = get();
-      return s ? [[{}, read(s)]] : [];
-    };
+  const hub = samplesOf(() => src.eventHub?.());
+  const publisher = samplesOf(() => src.eventPublisher?.());
   gaugeFromStats({
     registry,
     name: "probemesh_events_clients",
     help: "GET /v1/events clients connected to this replica",
-    read: fromStats(
-      () => src.eventHub?.(),
-      (s) => s.clients,
-    ),
+    read: hub((s) => [[{}, s.clients]]),
   });
   counterFromStats({
     registry,
     name: "probemesh_events_slow_disconnects_total",
     help: "GET /v1/events clients this replica cut off because their buffer filled (too slow to read)",
-    read: fromStats(
-      () => src.eventHub?.(),
-      (s) => s.slowDisconnects,
-    ),
+    read: hub((s) => [[{}, s.slowDisconnects]]),
   });
   counterFromStats({
     registry,
     name: "probemesh_events_published_total",
     help: "Events this replica published to the events stream (repeats of an event already there included)",
-    read: fromStats(
-      () => src.eventPublisher?.(),
-      (s) => s.published,
-    ),
+    read: publisher((s) => [[{}, s.published]]),
   });
   counterFromStats({
     registry,
     name: "probemesh_events_publish_retries_total",
     help: "Failed attempts to publish a live event that is retried (the events stream unavailable, e.g. electing a leader after a NATS node died)",
-    read: fromStats(
-      () => src.eventPublisher?.(),
-      (s) => s.retries,
-    ),
+    read: publisher((s) => [[{}, s.retries]]),
   });
   gaugeFromStats({
     registry,
     name: "probemesh_events_waiting",
     help: "Live events waiting, in order, for the events stream to take them",
-    read: fromStats(
-      () => src.eventPublisher?.(),
-      (s) => s.waiting,
-    ),
+    read: publisher((s) => [[{}, s.waiting]]),
   });
   counterFromStats({
     registry,
     name: "probemesh_events_lost_total",
     help: "Live events not published, by reason: refused (NATS refused them for good, or the connection closed), dropped (too many in flight or waiting), not_owner (the lease they were decided under no longer held)",
     labelNames: ["reason"],
-    read: () => {
-      const s = src.eventPublisher?.();
-      if (!s) return [];
-      return [
-        [{ reason: "refused" }, s.failures],
-        [{ reason: "dropped" }, s.dropped],
-        [{ reason: "not_owner" }, s.notOwner],
-      ];
-    },
+    read: publisher((s) => [
+      [{ reason: "refused" }, s.failures],
+      [{ reason: "dropped" }, s.dropped],
+      [{ reason: "not_owner" }, s.notOwner],
+    ]),
   });
 
   // Status of the checks this replica decides, asked by other replicas (GET /v1/status, /v1/checks/{id}/status).
@@ -380,18 +353,14 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
     name: "probemesh_status_forwarding_total",
     help: "Status requests from other replicas, by outcome (answered, not_owner, malformed, failed), replies cut to fit max_payload (paged) and statuses too large for any reply (oversized)",
     labelNames: ["outcome"],
-    read: () => {
-      const s = src.statusServer?.();
-      if (!s) return [];
-      return [
-        [{ outcome: "answered" }, s.answered],
-        [{ outcome: "not_owner" }, s.notOwner],
-        [{ outcome: "malformed" }, s.malformed],
-        [{ outcome: "failed" }, s.failed],
-        [{ outcome: "paged" }, s.paged],
-        [{ outcome: "oversized" }, s.oversized],
-      ];
-    },
+    read: samplesOf(() => src.statusServer?.())((s) => [
+      [{ outcome: "answered" }, s.answered],
+      [{ outcome: "not_owner" }, s.notOwner],
+      [{ outcome: "malformed" }, s.malformed],
+      [{ outcome: "failed" }, s.failed],
+      [{ outcome: "paged" }, s.paged],
+      [{ outcome: "oversized" }, s.oversized],
+    ]),
   });
 
   // NATS KV buckets this replica follows into memory (checks, leases, agents, impairment marks, ...).

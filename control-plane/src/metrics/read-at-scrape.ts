@@ -3,6 +3,18 @@ import { Counter, Gauge, type Registry } from "prom-client";
 /** One labelled value read from a stats object at scrape time. */
 export type Sample<L extends string> = readonly [labels: Partial<Record<L, string>>, value: number];
 
+/**
+ * Reads the samples of a stats source that may not exist yet (main.ts fills the sources in as it
+ * goes): none while `get` gives nothing, `read` of its stats otherwise.
+ */
+export const samplesOf =
+  <S>(get: () => S | undefined) =>
+  <L extends string>(read: (s: S) => readonly Sample<L>[]) =>
+  (): readonly Sample<L>[] => {
+    const s = get();
+    return s === undefined ? [] : read(s);
+  };
+
 /** What {@link counterFromStats} and {@link gaugeFromStats} are made of. */
 export interface StatsMetricOptions<L extends string> {
   registry: Registry;
