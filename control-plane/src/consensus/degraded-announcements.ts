@@ -3,7 +3,7 @@ import { type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { checkIdFromKey, checkKey } from "../registry/check-entry.js";
-import { openConsumerFreeKv } from "../jetstream/kv.js";
+import { openConsumerFreeKv, openOnce } from "../jetstream/kv.js";
 
 /** NATS KV bucket of the checks whose `check.degraded` went to hooks without a `check.recovered` yet. */
 export const DEGRADED_BUCKET = "probemesh_degraded";
@@ -70,15 +70,7 @@ export function createDegradedAnnouncements({
   const stats: DegradedAnnouncementsStats = { failures: 0 };
   // Mirror of the bucket for this replica: the live path must decide without waiting for NATS.
   const known = new Map<string, DegradedMark>();
-  let bucket: Promise<DegradedBucket> | undefined;
-
-  function kv(): Promise<DegradedBucket> {
-    bucket ??= open().catch((err: unknown) => {
-      bucket = undefined;
-      throw err;
-    });
-    return bucket;
-  }
+  const kv = openOnce(open);
   function failed(what: string, checkId: string | undefined, err: unknown): void {
     stats.failures++;
     dlog.warn(

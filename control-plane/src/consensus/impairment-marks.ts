@@ -7,7 +7,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { retryUntilAborted } from "../backoff.js";
-import { listKvKeys, openKvBucket } from "../jetstream/kv.js";
+import { listKvKeys, openKvBucket, openOnce } from "../jetstream/kv.js";
 import { followKv, type KvFollower } from "../registry/kv-follower.js";
 import type { KvWatchReopens } from "../registry/kv-watch-reopens.js";
 import { escapeIncidentId, unescapeIncidentId } from "./incident-kv.js";
@@ -84,14 +84,7 @@ export function createImpairmentMarks(opts: {
   watchReopens?: KvWatchReopens;
 }): ImpairmentMarks {
   const { nc, log } = opts;
-  let bucket: Promise<KV> | undefined;
-  const kv = (): Promise<KV> => {
-    bucket ??= openImpairmentBucket(nc, opts.replicas).catch((err: unknown) => {
-      bucket = undefined;
-      throw err;
-    });
-    return bucket;
-  };
+  const kv = openOnce(() => openImpairmentBucket(nc, opts.replicas));
   return {
     async put(partition, agentId, mark) {
       await (await kv()).put(markKey(agentId, partition), JSON.stringify(mark));

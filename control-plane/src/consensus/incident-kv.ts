@@ -4,7 +4,7 @@
 import { StorageType } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { openConsumerFreeKv } from "../jetstream/kv.js";
+import { openConsumerFreeKv, openOnce } from "../jetstream/kv.js";
 import type { Outage } from "./types.js";
 
 /** NATS KV bucket of the open incidents, key `p<partition>.<escaped incident id>`, value JSON {@link Outage}. */
@@ -69,14 +69,7 @@ export function incidentKey(partition: number, outageId: string): string {
 
 /** Creates the {@link IncidentKv} on the bucket `open()` resolves (opened once, retried after a failure). */
 export function createIncidentKv(open: () => Promise<IncidentBucket>): IncidentKv {
-  let bucket: Promise<IncidentBucket> | undefined;
-  const kv = (): Promise<IncidentBucket> => {
-    bucket ??= open().catch((err: unknown) => {
-      bucket = undefined;
-      throw err;
-    });
-    return bucket;
-  };
+  const kv = openOnce(open);
 
   async function read(filter: string): Promise<Outage[]> {
     const b = await kv();

@@ -59,3 +59,16 @@ export async function openConsumerFreeKv(
     keys: (filter) => listKvKeys(nc, bucket, filter),
   };
 }
+
+/**
+ * `open` run at the first call and its bucket shared by every later one; a failed open is forgotten,
+ * so the next call tries again (NATS away at start-up must not leave a bucket unusable for good).
+ */
+export function openOnce<B>(open: () => Promise<B>): () => Promise<B> {
+  let bucket: Promise<B> | undefined;
+  return () =>
+    (bucket ??= open().catch((err: unknown) => {
+      bucket = undefined;
+      throw err;
+    }));
+}
