@@ -3,7 +3,7 @@
 // deleted one's results and incidents stay readable by uid (GET /v1/checks/:id/history).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
-import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
+import { startMesh, waitFor, waitForOutage, type ControlPlane, type Mesh } from "./harness/mesh.js";
 
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 
@@ -85,15 +85,7 @@ describe("a re-created check id starts clean; the deleted one's history is reada
       250,
     ).catch(explain);
     target.healthy = false;
-    const s = await waitFor(
-      "outage confirmed",
-      async () => {
-        const st = await get<StatusBody>("/v1/checks/web/status");
-        return st.state === "down" && st.outage ? st : undefined;
-      },
-      15_000,
-      200,
-    ).catch(explain);
+    const s = await waitForOutage<StatusBody>(cp, "web").catch(explain);
     firstOutage = s.outage!;
     expect(firstOutage.checkUid).toBe(first.uid);
     await waitFor(

@@ -4,7 +4,7 @@
 // by label silences a real outage until it ends.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
-import { startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
+import { startMesh, waitFor, waitForOutage, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
 
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
@@ -68,15 +68,7 @@ describe("dependencies and maintenance by labels end to end", () => {
     ...extra,
   });
   const downWithOutage = (id: string, timeoutMs = 15_000) =>
-    waitFor(
-      `${id} down with an outage`,
-      async () => {
-        const s = await status(id);
-        return s.state === "down" && s.outage ? s : undefined;
-      },
-      timeoutMs,
-      200,
-    ).catch(explain);
+    waitForOutage<StatusBody>(cp, id, timeoutMs).catch(explain);
   const eventually = (what: string, fn: () => EventBody[], timeoutMs = 20_000) =>
     waitFor(what, () => (fn().length > 0 ? fn() : undefined), timeoutMs, 100).catch(explain);
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEvents, type SseClient } from "./harness/sse.js";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
-import { API_TOKEN, startMesh, waitFor, type ControlPlane, type Mesh } from "./harness/mesh.js";
+import { API_TOKEN, startMesh, waitFor, waitForOutage, type ControlPlane, type Mesh } from "./harness/mesh.js";
 import { startReceiver, type Receiver } from "./hooks/receiver.js";
 
 const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
@@ -106,15 +106,7 @@ describe("maintenance window end to end: an outage inside it reaches hooks only 
     expect(sse.status).toBe(200);
 
     target.healthy = false;
-    const s = await waitFor(
-      "outage confirmed",
-      async () => {
-        const st = await status();
-        return st.state === "down" && st.outage ? st : undefined;
-      },
-      12_000,
-      200,
-    ).catch(explain);
+    const s = await waitForOutage<StatusBody>(cp, "web", 12_000).catch(explain);
     outageId = s.outage!.id;
     // The stream explains the down state: the opening, held by the window (hooks get nothing of it).
     const held = await waitFor(

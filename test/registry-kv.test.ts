@@ -16,7 +16,7 @@ import {
 } from "@probemesh/control-plane";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMesh, waitFor, type Mesh } from "./harness/mesh.js";
+import { startMesh, waitFor, waitForOutage, type Mesh } from "./harness/mesh.js";
 import { startNats, type NatsServer } from "./harness/nats.js";
 import { startFlipTarget, type FlipTarget } from "./harness/targets.js";
 import { storeUidlessCheck } from "./harness/uidless-check.js";
@@ -156,15 +156,7 @@ describe("end to end: the outage of a check stored without a uid is decided", ()
     expect(check.uid).toMatch(UUID);
     await waitFor("legacy up", async () => (await status()).state === "up", 30_000, 250).catch(explain);
     target.healthy = false;
-    const down = await waitFor(
-      "legacy down with an outage",
-      async () => {
-        const s = await status();
-        return s.state === "down" && s.outage ? s : undefined;
-      },
-      20_000,
-      200,
-    ).catch(explain);
+    const down = await waitForOutage<Awaited<ReturnType<typeof status>>>(mesh.cp, "legacy", 20_000).catch(explain);
     expect(down.outage?.checkUid).toBe(check.uid);
   });
 });

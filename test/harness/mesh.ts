@@ -371,3 +371,23 @@ function clusterAsServer(c: SecureNatsCluster): NatsServer {
 }
 
 export { freePort, waitFor, waitForPort };
+
+/**
+ * Waits until `GET /v1/checks/{checkId}/status` on `cp` says `down` with an outage; returns that status
+ * (typed as the caller's status body).
+ */
+export function waitForOutage<S extends { state: string; outage?: unknown }>(
+  cp: Pick<ControlPlane, "request">,
+  checkId: string,
+  timeoutMs = 15_000,
+): Promise<S> {
+  return waitFor(
+    `${checkId} down with an outage`,
+    async () => {
+      const s = (await (await cp.request(`/v1/checks/${encodeURIComponent(checkId)}/status`)).json()) as S;
+      return s.state === "down" && s.outage ? s : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}
