@@ -13,7 +13,12 @@ import type { Enrollments } from "../trust/enrollment.js";
 import { retryUntilAborted } from "../backoff.js";
 import { createConsensusEngine, type ConsensusEngine } from "./engine.js";
 import type { IncidentKv } from "./incident-kv.js";
-import { createImpairmentBoard, type ImpairmentBoardStats, type ImpairmentMarks } from "./impairment-marks.js";
+import {
+  createImpairmentBoard,
+  markedReason,
+  type ImpairmentBoardStats,
+  type ImpairmentMarks,
+} from "./impairment-marks.js";
 import { createIncidentSaver } from "./incident-saver.js";
 import { createPartitionDecider, type PartitionDecider, type PartitionDeciderStats } from "./partition-decider.js";
 import type { OpenFeed } from "./result-feed.js";
@@ -243,7 +248,7 @@ export function createConsensusCluster(opts: ConsensusClusterOptions): Consensus
     const m = board.markOf(agentId, (p) => !deciders.has(p));
     if (!m) return h;
     const base = h ?? { agentId, region: m.region ?? "", checks: 0, contradicted: 0, canariesDown: 0 };
-    return { ...base, impaired: true, reason: `impaired in partition ${m.partition}: ${m.reason}`, since: m.since };
+    return { ...base, impaired: true, reason: markedReason(m), since: m.since };
   }
 
   function local<T>(checkId: string, f: (d: PartitionDecider) => T): T | undefined {

@@ -127,6 +127,11 @@ export function createImpairmentMarks(opts: {
   };
 }
 
+/** Why an agent abstains because of another partition's mark: `impaired in partition <p>: <reason>`. */
+export function markedReason(m: ImpairmentMark & { partition: number }): string {
+  return `impaired in partition ${m.partition}: ${m.reason}`;
+}
+
 /** Counters of a replica's {@link ImpairmentBoard}. */
 export interface ImpairmentBoardStats {
   /** Marks held now. */
@@ -208,7 +213,7 @@ export function createImpairmentBoard(opts: { log: Logger; onChange: (agentId: s
     },
     elsewhere(agentId, partition) {
       const m = markOf(agentId, (p) => p !== partition);
-      return m ? `impaired in partition ${m.partition}: ${m.reason}` : null;
+      return m ? markedReason(m) : null;
     },
     markOf,
     agents: () => [...marks.keys()],
