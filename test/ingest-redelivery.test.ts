@@ -14,6 +14,7 @@ import {
   DeliverPolicy,
   jetstream,
   jetstreamManager,
+  type ConsumerConfig,
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
@@ -126,6 +127,18 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
 
   const survivor = () => createIngest({ nc, store, log, durable: DURABLE });
 
+  /** A durable on the results stream with an explicit ack, 30 s ack wait and no delivery limit; `over` changes it. */
+  const addConsumer = (name: string, over: Partial<ConsumerConfig> = {}) =>
+    jsm.consumers.add(RESULTS_STREAM, {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: RESULTS_SUBJECT_ALL,
+      ack_wait: nanos(30_000),
+      max_deliver: -1,
+      ...over,
+    });
+
   beforeAll(async () => {
     [nats, ch] = await Promise.all([startNats(), startClickHouse()]);
     store = createClickHouseStore({ url: ch.url, database: DB, log });
@@ -134,15 +147,7 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
     jsm = await jetstreamManager(nc);
     await ensureResultsStream(jsm);
     // The durable as earlier releases created it: 30 s ack wait. Starting an ingest must shorten it.
-    await jsm.consumers.add(RESULTS_STREAM, {
-      durable_name: DURABLE,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: RESULTS_SUBJECT_ALL,
-      ack_wait: nanos(30_000),
-      max_ack_pending: 2000,
-      max_deliver: -1,
-    });
+    await addConsumer(DURABLE, { deliver_policy: DeliverPolicy.All, max_ack_pending: 2000 });
   }, 60_000);
 
   afterAll(async () => {
@@ -271,14 +276,7 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
     // copy: the server settles acks and in-progress acks by stream sequence, whichever delivery they name.
     const name = "ack-first-delivery";
     const subject = resultSubject("eu-west", "agent-ackfirst");
-    await jsm.consumers.add(RESULTS_STREAM, {
-      durable_name: name,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
-      filter_subject: subject,
-      ack_wait: nanos(1000),
-      max_deliver: -1,
-    });
+    await addConsumer(name, { filter_subject: subject, ack_wait: nanos(1000) });
     const c = await jetstream(nc).consumers.get(RESULTS_STREAM, name);
     const take = async (max: number, expires: number): Promise<JsMsg[]> => {
       const got: JsMsg[] = [];
@@ -318,14 +316,7 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
   it("a starved replica holding results in a hung insert drops their redelivered copies and stores each once", async () => {
     const name = "starved";
     // Only what is published from here on (DeliverPolicy.New; the ingest keeps it and sets a 1 s ack wait).
-    await jsm.consumers.add(RESULTS_STREAM, {
-      durable_name: name,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
-      filter_subject: RESULTS_SUBJECT_ALL,
-      ack_wait: nanos(30_000),
-      max_deliver: -1,
-    });
+    await addConsumer(name);
     const starved = createIngest({ nc, store, log, durable: name, ackWaitMs: 1000 });
     await starved.start();
     const chPid = ch.proc.child.pid!;
@@ -370,14 +361,7 @@ describe("ingest: a killed replica's in-flight results are redelivered within se
   }, 60_000);
   it("acks again and drops a copy of a result it has just stored (the ack crossed the redelivery)", async () => {
     const name = "late-ack";
-    await jsm.consumers.add(RESULTS_STREAM, {
-      durable_name: name,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
-      filter_subject: RESULTS_SUBJECT_ALL,
-      ack_wait: nanos(30_000),
-      max_deliver: -1,
-    });
+    await addConsumer(name);
     let stalled = false;
     // Right after its acks are handed to the connection, the process stalls past the 1 s ack wait: the acks
     // leave only afterwards, and the server has redelivered meanwhile.
