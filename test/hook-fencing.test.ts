@@ -12,6 +12,8 @@ import {
   createMemoryEnrollments,
   createMemoryRegistry,
   createSecretBox,
+  DELIVERIES_CONSUMER,
+  DELIVERIES_STREAM,
   DELIVERIES_SUBJECT_PREFIX,
   forwardedStatus,
   localOrForwarded,
@@ -26,10 +28,11 @@ import {
   type Hooks,
   type HooksOptions,
 } from "@probemesh/control-plane";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startNats, startSecureNats, type NatsServer } from "./harness/nats.js";
 import { SECRET_KEY } from "./harness/mesh.js";
-import { waitFor } from "./harness/process.js";
+import { startProcess, waitFor } from "./harness/process.js";
 import { memoryLogger, outageEvent, startReceiver, type Receiver } from "./hooks/receiver.js";
 
 const FAST: HooksOptions = {
@@ -235,6 +238,79 @@ describe("fenced hook deliveries", () => {
         .map((o) => o.split(" ")[0])
         .sort(),
     ).toEqual(["delivered", "duplicate"]);
+  });
+
+  it("a replica frozen (SIGSTOP) while holding a delivery does not make it again on waking: another replica made it", async () => {
+    const rcv = await startReceiver();
+    receivers.push(rcv);
+    // A long pull, so that the frozen worker's pull request is still open at the server when the delivery comes.
+    const options: HooksOptions = { ...FAST, fetchExpiresMs: 30_000 };
+    // A server of its own: the queue's consumer figures below must count this case's delivery only.
+    const own = await startNats();
+    const ownConn = async () => {
+      const nc = await connect({ servers: own.url });
+      conns.push(nc);
+      return nc;
+    };
+    const child = startProcess(
+      "hook-worker",
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "fixtures", "hook-worker.ts")],
+      {
+        cwd: join(import.meta.dirname, ".."),
+        env: { ...process.env, NATS_URL: own.url, SECRET_KEY, HOOKS_OPTIONS: JSON.stringify(options) },
+      },
+    );
+    const pid = child.child.pid!;
+    let stopped = false;
+    try {
+      const publisher = await hooksOn(await ownConn(), { options: { ...options, deliver: false } });
+      const { hook } = validateHook({ id: "frozen", type: "webhook", url: rcv.url }, { mode: "create" });
+      await publisher.registry.create(hook);
+      const jsm = await jetstreamManager(await ownConn());
+      const consumer = () => jsm.consumers.info(DELIVERIES_STREAM, DELIVERIES_CONSUMER);
+      await waitFor(
+        "the worker's pull request open at the server",
+        async () => {
+          if (child.exited()) throw new Error(`hook worker exited:\n${child.output()}`);
+          return /^started$/m.test(child.output()) && (await consumer()).num_waiting > 0;
+        },
+        30_000,
+      );
+      process.kill(pid, "SIGSTOP");
+      stopped = true;
+      const resolved = outageEvent("outage.resolved", { outageId: "o-frozen" });
+      await publisher.publish(resolved);
+      // JetStream hands it to the frozen worker's open pull: it sits unread in that process's socket.
+      await waitFor("the delivery handed to the frozen worker", async () => {
+        const c = await consumer();
+        return c.num_ack_pending === 1 && c.num_pending === 0;
+      });
+      expect(rcv.received).toEqual([]);
+      // Past its ack wait, another replica pulls the redelivery and makes the delivery.
+      await new Promise((r) => setTimeout(r, options.ackWaitMs! + 500));
+      const other = await hooksOn(await ownConn(), { options });
+      await other.start();
+      await waitFor("the other replica delivered it", () => rcv.received.length >= 1, 15_000);
+      // The frozen worker wakes up with the first copy in its socket.
+      process.kill(pid, "SIGCONT");
+      stopped = false;
+      await waitFor("the woken worker noticed", () => child.output().includes("stood still"), 10_000).catch(
+        (err: unknown) => {
+          throw new Error(`${String(err)} (${rcv.received.length} received)\n${child.output()}`);
+        },
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(rcv.received.map((r) => String(r.headers["webhook-id"]))).toEqual([`${resolved.id}:frozen`]);
+      expect(other.stats.delivered).toBe(1);
+      expect(child.output()).toContain('"attempt":1');
+    } finally {
+      if (stopped) process.kill(pid, "SIGCONT");
+      await child.kill();
+      for (const h of started.splice(0)) await h.stop().catch(() => undefined);
+      for (const nc of conns.splice(0)) if (!nc.isClosed()) await nc.close();
+      await own.dispose();
+    }
   });
 
   it("a malformed Probemesh-Fence header is dead-lettered, never delivered", async () => {

@@ -161,6 +161,8 @@ export {
   hookEventsFromTransition,
   ACTION_HOOK_TYPES,
   DELIVERIES_SUBJECT_PREFIX,
+  DELIVERIES_STREAM,
+  DELIVERIES_CONSUMER,
   CLAIMS_STREAM,
   type Hooks,
   type HooksOptions,

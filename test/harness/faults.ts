@@ -442,6 +442,33 @@ export interface OutageCase {
   fail(what: string): (err: unknown) => never;
 }
 
+/**
+ * What to read when a transition was announced wrongly: the receiver's deliveries of `checkId` since
+ * `since` (arrival, webhook-id, event, whether the target was down) and the replicas' and agents'
+ * log lines about hook deliveries and leases.
+ */
+function deliveryTrail(
+  opts: { mesh: () => Pick<Mesh, "diagnostics">; receiver: () => SignedReceiver },
+  checkId: string,
+  since: number,
+): string {
+  const received = opts
+    .receiver()
+    .deliveries()
+    .filter((d) => d.event.data.checkId === checkId && d.at >= since)
+    .map(
+      (d) =>
+        `${new Date(d.at).toISOString()} ${d.webhookId} ${d.event.type} ${d.event.data.outageId ?? ""}${d.targetDown ? " (target down)" : ""}`,
+    );
+  const logged = opts
+    .mesh()
+    .diagnostics(1_000_000)
+    .split("\n")
+    .filter((l) => l.startsWith("---") || /hook-deliveries|lease|partition/.test(l))
+    .map((l) => l.slice(0, 600));
+  return `received:\n${received.join("\n")}\nlogged:\n${logged.slice(-150).join("\n")}`;
+}
+
 /** The {@link OutageCase} of `checkId` on `mesh()` (a getter: the mesh is started in beforeAll). */
 export function outageCase(opts: {
   mesh: () => Pick<Mesh, "cp" | "ch" | "agents" | "diagnostics">;
@@ -479,9 +506,10 @@ export function outageCase(opts: {
       const mesh = opts.mesh();
       const stored = await waitStoredExactlyOnce(mesh.ch, mesh.agents, { after: faultEnd });
       expect.soft(stored, "every agent's results stored exactly once within 30 s of the fault's end").toEqual([]);
+      const problems = announcedOnce(opts.receiver(), checkId, opts.target(), { since: caseStart });
       expect(
-        announcedOnce(opts.receiver(), checkId, opts.target(), { since: caseStart }),
-        "each transition announced once",
+        problems,
+        problems.length ? `each transition announced once\n${deliveryTrail(opts, checkId, caseStart)}` : undefined,
       ).toEqual([]);
     },
   };

@@ -69,6 +69,9 @@ export interface DeliveryStreamOptions {
   replicas?: number;
 }
 
+/** The delivery consumer's default ack wait ({@link DeliveryStreamOptions.ackWaitMs}). */
+export const DELIVERY_ACK_WAIT_MS = 5000;
+
 /** The id of one event's delivery to one hook: JetStream msgID and the `webhook-id` header. */
 export function deliveryId(eventId: string, hookId: string): string {
   return `${eventId}:${hookId}`;
@@ -92,7 +95,7 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, opts: Delivery
       durable_name: DELIVERIES_CONSUMER,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: (opts.ackWaitMs ?? 5_000) * 1_000_000,
+      ack_wait: (opts.ackWaitMs ?? DELIVERY_ACK_WAIT_MS) * 1_000_000,
       max_deliver: -1,
       max_ack_pending: 10_000,
     },

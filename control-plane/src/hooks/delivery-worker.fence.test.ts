@@ -98,6 +98,24 @@ function fakeJetStream(batch: JsMsg[]) {
   return { js, published };
 }
 
+/** Adapters whose webhook records the ids of the events it was asked to deliver, and succeeds. */
+function recordingWebhook(): { attempted: string[]; adapters: AdapterSet } {
+  const attempted: string[] = [];
+  const adapters: AdapterSet = {
+    ...createAdapters(),
+    webhook: {
+      type: "webhook",
+      readBack: false,
+      apply: async (ev) => {
+        attempted.push(ev.id);
+        return { ok: true, action: "POST", status: 200 };
+      },
+      verify: async () => ({ ok: true, action: "none" }),
+    },
+  };
+  return { attempted, adapters };
+}
+
 let worker: DeliveryWorker | undefined;
 afterEach(async () => {
   await worker?.stop();
@@ -109,19 +127,7 @@ describe("delivery worker fencing", () => {
     const registry = createMemoryHookRegistry({ now: () => T0 });
     const { hook } = validateHook({ id: "h", type: "webhook", url: "http://127.0.0.1:9/hook" }, { mode: "create" });
     await registry.create(hook);
-    const attempted: string[] = [];
-    const adapters: AdapterSet = {
-      ...createAdapters(),
-      webhook: {
-        type: "webhook",
-        readBack: false,
-        apply: async (ev) => {
-          attempted.push(ev.id);
-          return { ok: true, action: "POST", status: 200 };
-        },
-        verify: async () => ({ ok: true, action: "none" }),
-      },
-    };
+    const { attempted, adapters } = recordingWebhook();
     // Partition 3 was taken over at epoch 10 at T0 + 500 (server time).
     const asked: [number, number, number][] = [];
     const fence: FenceJudge = (partition, epoch, publishedAt): FenceVerdict => {
@@ -193,5 +199,52 @@ describe("delivery worker fencing", () => {
       seq: 5,
     });
     expect(worker.stats).toMatchObject({ fenced: 1, delivered: 3, malformed: 1, deadLettered: 1 });
+  });
+});
+
+describe("delivery worker after a stall", () => {
+  /** Runs one queue message through a worker whose stall watch answers `stalled(call)` on its n-th question. */
+  async function runOne(stalled: (call: number) => boolean) {
+    const registry = createMemoryHookRegistry({ now: () => T0 });
+    const { hook } = validateHook({ id: "h", type: "webhook", url: "http://127.0.0.1:9/hook" }, { mode: "create" });
+    await registry.create(hook);
+    const { attempted, adapters } = recordingWebhook();
+    const m = message(1, { hookId: "h", event: event("o1"), enqueuedAt: T0 }, undefined, T0);
+    const { js, published } = fakeJetStream([m.msg]);
+    let calls = 0;
+    const w = createDeliveryWorker({
+      js,
+      registry,
+      deliveryLog: createMemoryDeliveryLog(),
+      state: createMemoryHookStateStore(),
+      adapters,
+      log,
+      now: () => T0 + 1000,
+      stallWatch: { now: () => 0, stalledSince: () => stalled(calls++), stalls: 0, stop: () => {} },
+    });
+    worker = w;
+    await w.start();
+    for (let i = 0; i < 100 && m.settled() === undefined && w.stats.stalled === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    await w.stop();
+    return { attempted, settled: m.settled(), stats: w.stats, claims: published.length, calls };
+  }
+
+  it("a delivery received around a stall is neither attempted nor settled: JetStream redelivers it", async () => {
+    const r = await runOne(() => true);
+    expect(r).toMatchObject({ attempted: [], settled: undefined, claims: 0 });
+    expect(r.stats).toMatchObject({ stalled: 1, delivered: 0 });
+  });
+
+  it("a stall while the delivery is prepared (after its claim) still stops the attempt", async () => {
+    const r = await runOne((call) => call >= 1);
+    expect(r).toMatchObject({ attempted: [], settled: undefined, claims: 1, calls: 2 });
+    expect(r.stats).toMatchObject({ stalled: 1, delivered: 0 });
+  });
+
+  it("without a stall the delivery is attempted and acked", async () => {
+    const r = await runOne(() => false);
+    expect(r).toMatchObject({ attempted: ["o1:outage.opened"], settled: "ack", calls: 2 });
+    expect(r.stats).toMatchObject({ stalled: 0, delivered: 1 });
   });
 });

@@ -11,10 +11,12 @@ import {
   DELIVERIES_CONSUMER,
   DELIVERIES_STREAM,
   DELIVERIES_SUBJECT_PREFIX,
+  DELIVERY_ACK_WAIT_MS,
   deliveryId,
   publishDeadLetter,
   type DeadLetter,
   type DeadLetterReason,
+  type DeliveryStreamOptions,
   type QueuedDelivery,
 } from "./delivery-queue.js";
 import type { DeliveryLog } from "./delivery-log.js";
@@ -23,6 +25,7 @@ import { FENCE_HEADER } from "../cluster/types.js";
 import { decide, eventTime } from "./guardrails.js";
 import type { HookStateStore } from "./hook-state.js";
 import type { HookRegistry } from "./registry.js";
+import { watchStalls, type StallWatch } from "./stall-watch.js";
 import { wants } from "./subscription.js";
 import { validateEvent } from "./validate-event.js";
 import { ACTION_HOOK_TYPES, type ActionResult, type DeliveryOutcome, type DeliveryRecord, type Hook } from "./types.js";
@@ -31,7 +34,7 @@ import { ACTION_HOOK_TYPES, type ActionResult, type DeliveryOutcome, type Delive
 export const HOOK_RETRY: Omit<BackoffOptions, "random"> = { initialMs: 1000, maxMs: 300_000, jitter: "equal" };
 
 /** Options of {@link createDeliveryWorker}. */
-export interface DeliveryWorkerOptions {
+export interface DeliveryWorkerOptions extends Pick<DeliveryStreamOptions, "ackWaitMs"> {
   /** Deliveries attempted at once by this replica. @default 8 */
   concurrency?: number;
   /** Retry policy of failed attempts (its `random` is the worker's). @default {@link HOOK_RETRY} */
@@ -60,6 +63,7 @@ export function emptyDeliveryStats(): DeliveryStats {
     waitedForLease: 0,
     fenced: 0,
     duplicates: 0,
+    stalled: 0,
   };
 }
 
@@ -86,6 +90,11 @@ export interface DeliveryStats {
   fenced: number;
   /** Copies of a delivery another queue message had claimed (recorded `duplicate`, not attempted). */
   duplicates: number;
+  /**
+   * Deliveries this replica held while it stood still (stopped, paused, its event loop blocked) for
+   * half the ack wait or more: not attempted, left to JetStream's redelivery (nothing recorded).
+   */
+  stalled: number;
 }
 
 // A lease outlives the attempt it guards by this much (recording the outcome included).
@@ -124,6 +133,8 @@ export interface DeliveryWorkerDeps {
   log: Logger;
   now?: () => number;
   random?: () => number;
+  /** @default a watch whose threshold is half the ack wait */
+  stallWatch?: StallWatch;
   options?: DeliveryWorkerOptions;
 }
 
@@ -145,6 +156,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const heartbeatMs = deps.options?.heartbeatMs ?? 1000;
   const fetchExpiresMs = deps.options?.fetchExpiresMs ?? 5000;
   const stats = emptyDeliveryStats();
+  const ackWaitMs = deps.options?.ackWaitMs ?? DELIVERY_ACK_WAIT_MS;
+  let stallWatch = deps.stallWatch;
   const inFlight = new Set<Promise<void>>();
   const replicaId = randomBytes(6).toString("hex");
   let batch: ConsumerMessages | undefined;
@@ -195,7 +208,23 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     m.term();
   }
 
-  async function handle(m: JsMsg): Promise<void> {
+  /**
+   * True (and counted, logged) when this replica stood still after receiving `m` at `receivedAt`:
+   * JetStream may have redelivered it to another replica meanwhile, which may have attempted it
+   * already. The message is then neither attempted nor acked here: its ack wait runs out and
+   * JetStream hands it to whichever replica pulls next (a redelivery to this replica is fresh).
+   */
+  function heldThroughStall(m: JsMsg, receivedAt: number, line: object): boolean {
+    if (!stallWatch?.stalledSince(receivedAt)) return false;
+    stats.stalled++;
+    log.warn(
+      { ...line, seq: m.seq },
+      "this replica stood still while holding the delivery; not attempting it, JetStream redelivers it",
+    );
+    return true;
+  }
+
+  async function handle(m: JsMsg, receivedAt: number): Promise<void> {
     const attempt = m.info.deliveryCount;
     let d: QueuedDelivery;
     try {
@@ -238,6 +267,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       ...extra,
     });
     const line = { hookId, eventId: event.id, type: event.type, attempt };
+    if (heldThroughStall(m, receivedAt, line)) return;
 
     let retryMs = policy.initialMs;
     const rec = await registry.get(hookId).catch((err: unknown) => {
@@ -334,6 +364,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           nakMs: verdict.untilMs - now() + 25,
         });
       }
+      // The last moment to notice a stall: past here the receiver sees the attempt.
+      if (heldThroughStall(m, receivedAt, line)) return;
 
       const result = await runAttempt(hook, d, id);
       const latencyMs = result.latencyMs;
@@ -429,10 +461,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       try {
         batch = await consumer.fetch({ max_messages: concurrency - inFlight.size, expires: fetchExpiresMs });
         for await (const m of batch) {
+          const receivedAt = stallWatch?.now() ?? 0;
           // Tells JetStream this replica still works on it for as long as it does (serialized waits
           // included), so the short ack wait only ever runs out for a replica that died or froze.
           const beat = setInterval(() => m.working(), heartbeatMs);
-          const p: Promise<void> = handle(m)
+          const p: Promise<void> = handle(m, receivedAt)
             .finally(() => clearInterval(beat))
             .catch((err: unknown) => {
               log.error({ err: errorMessage(err), seq: m.seq }, "delivery handler failed; message will be redelivered");
@@ -454,6 +487,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     async start() {
       if (loop) return;
       stopping = false;
+      stallWatch ??= watchStalls({ thresholdMs: ackWaitMs / 2 });
       const consumer = await js.consumers.get(DELIVERIES_STREAM, DELIVERIES_CONSUMER);
       loop = run(consumer).catch((err: unknown) => log.error({ err: errorMessage(err) }, "delivery loop ended"));
       log.info({ concurrency }, "hook delivery worker started");
@@ -463,6 +497,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       batch?.stop();
       await loop;
       await Promise.allSettled([...inFlight]);
+      if (stallWatch !== deps.stallWatch) {
+        stallWatch?.stop();
+        stallWatch = deps.stallWatch;
+      }
       loop = undefined;
       batch = undefined;
     },

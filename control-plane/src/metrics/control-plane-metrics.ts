@@ -265,6 +265,12 @@ export function createControlPlaneMetrics(opts: ControlPlaneMetricsOptions = {})
   });
   counterFromStats({
     registry,
+    name: "probemesh_hook_deliveries_stalled_total",
+    help: "Deliveries this replica held while it stood still (stopped, paused, event loop blocked) and so left unattempted for JetStream to redeliver",
+    read: hookStats((s) => [[{}, s.stalled]]),
+  });
+  counterFromStats({
+    registry,
     name: "probemesh_hook_relay_retries_total",
     help: "Failed attempts to enqueue a transition's hook events (each retried)",
     read: () => {
