@@ -144,6 +144,33 @@ describe("end to end: agents in three regions, real NATS and ClickHouse", () => 
     expect(httpHits).toBeGreaterThan(0);
   });
 
+  it("runs a check in each region a third of the interval after the previous region", async () => {
+    // The agents learn the mesh's regions with their assignments and place each region's runs in its
+    // own slot of the interval (a failure then reaches a second region within two thirds of it).
+    const phases = await waitFor(
+      "the newest four web results of every region",
+      async () => {
+        const list = await results("web");
+        const byRegion = REGIONS.map((region) =>
+          list
+            .filter((r) => r.region === region)
+            .sort((a, b) => b.startedAt - a.startedAt)
+            .slice(0, 4),
+        );
+        if (byRegion.some((rs) => rs.length < 4)) return undefined;
+        // The median phase of a region's runs in the 1 s interval (a late start moves one run, not the median).
+        return byRegion.map((rs) => rs.map((r) => r.startedAt % 1000).sort((a, b) => a - b)[1]!);
+      },
+      30_000,
+      250,
+    );
+    const sorted = [...phases].sort((a, b) => a - b);
+    const gaps = sorted.map((p, i) => (i + 1 < sorted.length ? sorted[i + 1]! : sorted[0]! + 1000) - p);
+    // 333 ms apart, give or take the quarter slot a region's agents spread over (83 ms) and scheduling.
+    for (const gap of gaps) expect(gap, `phases ${phases.join(", ")} ms`).toBeGreaterThan(190);
+    for (const gap of gaps) expect(gap, `phases ${phases.join(", ")} ms`).toBeLessThan(480);
+  });
+
   it("agrees across regions that both checks are up, and lists no outage", async () => {
     for (const checkId of ["web", "db"]) {
       const status = await waitFor(

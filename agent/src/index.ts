@@ -68,7 +68,13 @@ export {
   type RunReport,
 } from "./schedule/scheduler.js";
 export { systemClock, type Clock, type TimerHandle } from "./schedule/clock.js";
-export { phaseOffset, nextSlotAtOrAfter } from "./schedule/phase-offset.js";
+export {
+  phaseOffset,
+  nextSlotAtOrAfter,
+  regionPhaseOffset,
+  regionSlot,
+  type RegionSlot,
+} from "./schedule/phase-offset.js";
 export { createSemaphore, type Semaphore, type Release } from "./schedule/semaphore.js";
 export { createLagTracker, type LagTracker, type LagSummary } from "./schedule/lag-tracker.js";
 export {

@@ -45,6 +45,8 @@ export function createAssignmentCache(options: AssignmentCacheOptions): Assignme
           checks: snapshot.checks,
           // Absent in caches of earlier releases: 0, the unpartitioned subject, until the control plane answers.
           partitions: snapshot.partitions,
+          // Absent in caches of earlier releases too: runs are placed by hash until the control plane answers.
+          regions: snapshot.regions,
           savedAtMs: typeof doc.savedAtMs === "number" ? doc.savedAtMs : 0,
         };
       } catch (err) {
@@ -61,6 +63,7 @@ export function createAssignmentCache(options: AssignmentCacheOptions): Assignme
             version: state.version,
             checks: state.checks,
             partitions: state.partitions,
+            regions: [...(state.regions ?? [])],
           }),
         );
         writeFileAtomicSync(path, `${JSON.stringify({ savedAtMs: now(), snapshot }, null, 1)}\n`);

@@ -122,6 +122,36 @@ describe("assignment client against a real grpc-js server", () => {
     expect(cache.load()?.partitions).toBe(32);
   });
 
+  it("takes the mesh's regions from the snapshot and every delta, tells onRegions of each change, and caches them", async () => {
+    const cp = await startFakeControlPlane(0, (call) => {
+      call.write(snapshot(3n, [check("a")], 16, ["eu-west", "us-east"]));
+      setTimeout(() => call.write(delta(4n, [check("b")], [], 16, ["eu-west", "us-east"])), 50);
+      setTimeout(() => call.write(delta(4n, [], [], 16, ["ap-south", "eu-west", "us-east"])), 100);
+    });
+    cleanups.push(cp.stop);
+    const told: Array<{ regions: readonly string[]; source: ChangeSource }> = [];
+    const { set, cache, dir } = startClient(cp.addr, {
+      onRegions: (regions, source) => told.push({ regions, source }),
+    });
+    await until("three regions", () => set.regions().length === 3);
+    expect(set.regions()).toEqual(["ap-south", "eu-west", "us-east"]);
+    // Told twice: the snapshot's regions, then the change; the delta that repeated them told nothing.
+    expect(told).toEqual([
+      { regions: ["eu-west", "us-east"], source: "snapshot" },
+      { regions: ["ap-south", "eu-west", "us-east"], source: "delta" },
+    ]);
+    expect(cache.load()?.regions).toEqual(["ap-south", "eu-west", "us-east"]);
+    // A restart without the control plane starts from the cached regions.
+    const restarted: Array<readonly string[]> = [];
+    const again = startClient(
+      await freePort().then((p) => `127.0.0.1:${p}`),
+      { onRegions: (r) => restarted.push(r) },
+      dir,
+    );
+    await until("cached regions", () => again.set.regions().length === 3);
+    expect(restarted).toEqual([["ap-south", "eu-west", "us-east"]]);
+  });
+
   it("reconnects after the server restarts, telling it the version it has", async () => {
     let first = await startFakeControlPlane(0, (call) => call.write(snapshot(3n, [check("a"), check("b")])));
     const port = first.port;

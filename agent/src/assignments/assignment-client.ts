@@ -48,6 +48,8 @@ export interface AssignmentClientOptions {
   log: Logger;
   /** Receives every non-empty batch of changes, after the set and the cache are updated. */
   onChanges: (changes: AssignmentChange[], version: bigint, source: ChangeSource) => void;
+  /** Told when the mesh's regions changed (after the set, the cache and `onChanges`). @default nothing */
+  onRegions?: (regions: readonly string[], source: ChangeSource) => void;
   heartbeatStats: () => HeartbeatStats;
   /** Reconnect policy of the assignment stream. @default { initialMs: 250, maxMs: 15000, multiplier: 2 } (full jitter) */
   backoff?: BackoffOptions;
@@ -123,6 +125,17 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
     return md;
   };
 
+  const emitRegions = (before: readonly string[], source: ChangeSource) => {
+    const regions = options.set.regions();
+    if (regions.join("\n") === before.join("\n")) return;
+    log.info({ regions, previous: before, source }, "mesh regions changed: runs are placed in this region's slot");
+    try {
+      options.onRegions?.(regions, source);
+    } catch (err) {
+      log.error({ err }, "regions change handler threw");
+    }
+  };
+
   const emit = (changes: AssignmentChange[], source: ChangeSource) => {
     if (changes.length === 0) return;
     try {
@@ -147,11 +160,13 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
     let changes: AssignmentChange[];
     let source: ChangeSource;
     const partitionsBefore = options.set.partitions();
+    const regionsBefore = options.set.regions();
     if (event.case === "snapshot") {
       changes = options.set.applySnapshot({
         version: event.value.version,
         checks: event.value.checks,
         partitions: event.value.partitions,
+        regions: event.value.regions,
       });
       source = "snapshot";
       log.info(
@@ -160,6 +175,7 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
           checks: event.value.checks.length,
           changes: changes.length,
           partitions: event.value.partitions,
+          regions: event.value.regions,
         },
         "assignment snapshot received",
       );
@@ -174,8 +190,14 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
     const partitions = options.set.partitions();
     if (partitions !== partitionsBefore)
       log.info({ partitions, previous: partitionsBefore, source }, "result partition count changed");
-    options.cache.save({ version: options.set.version(), checks: options.set.checks(), partitions });
+    options.cache.save({
+      version: options.set.version(),
+      checks: options.set.checks(),
+      partitions,
+      regions: [...options.set.regions()],
+    });
     emit(changes, source);
+    emitRegions(regionsBefore, source);
   };
 
   const watch = () => {
@@ -290,6 +312,7 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
       started = true;
       const cached = options.cache.load();
       if (cached) {
+        const regionsBefore = options.set.regions();
         const changes = options.set.applySnapshot(cached);
         log.info(
           {
@@ -301,6 +324,7 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
           "loaded cached assignments",
         );
         emit(changes, "cache");
+        emitRegions(regionsBefore, "cache");
       }
       stopMoves = replicas.onMove(({ to }) => {
         stats.replicaMoves++;

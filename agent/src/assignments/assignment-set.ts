@@ -11,6 +11,8 @@ export interface AssignmentState {
   checks: Check[];
   /** The mesh's partition count the control plane announced; 0 = none (it predates partitions). */
   partitions: number;
+  /** The mesh's regions the control plane announced, sorted; absent or empty = none announced. */
+  regions?: readonly string[];
 }
 
 /** The checks currently assigned to this agent, with the version they came from. */
@@ -19,10 +21,18 @@ export interface AssignmentSet {
   checks(): Check[];
   /** The partition count of the last snapshot or delta (0 = none announced): results are published by it. */
   partitions(): number;
+  /** The mesh's regions of the last snapshot or delta (empty = none announced): runs are placed by them. */
+  regions(): readonly string[];
   /** Replaces the whole set; returns the changes from the previous set (unchanged checks yield nothing). */
   applySnapshot(snapshot: AssignmentState): AssignmentChange[];
   /** Applies upserts then removals and takes the delta's partition count; returns what actually changed. */
-  applyDelta(delta: { version: bigint; upserted: Check[]; removed: string[]; partitions: number }): AssignmentChange[];
+  applyDelta(delta: {
+    version: bigint;
+    upserted: Check[];
+    removed: string[];
+    partitions: number;
+    regions?: readonly string[];
+  }): AssignmentChange[];
 }
 
 /** Options of `createAssignmentSet`. */
@@ -36,6 +46,7 @@ export function createAssignmentSet(options: AssignmentSetOptions): AssignmentSe
   const checks = new Map<string, Check>();
   let version = 0n;
   let partitions = 0;
+  let regions: readonly string[] = [];
   // Defensive: the control plane filters by region already, but running another region's
   // check would report from the wrong vantage point.
   const mine = (c: Check) => c.regions.length === 0 || c.regions.includes(options.region);
@@ -61,6 +72,7 @@ export function createAssignmentSet(options: AssignmentSetOptions): AssignmentSe
     version: () => version,
     checks: () => [...checks.values()],
     partitions: () => partitions,
+    regions: () => regions,
     applySnapshot(snapshot) {
       const out: AssignmentChange[] = [];
       const incoming = new Set(snapshot.checks.map((c) => c.id));
@@ -68,6 +80,7 @@ export function createAssignmentSet(options: AssignmentSetOptions): AssignmentSe
       for (const c of snapshot.checks) upsert(c, out);
       version = snapshot.version;
       partitions = snapshot.partitions;
+      regions = [...(snapshot.regions ?? [])];
       return out;
     },
     applyDelta(delta) {
@@ -77,6 +90,7 @@ export function createAssignmentSet(options: AssignmentSetOptions): AssignmentSe
       if (delta.version > version) version = delta.version;
       // Every delta repeats the count: the latest message is the control plane's current word.
       partitions = delta.partitions;
+      regions = [...(delta.regions ?? [])];
       return out;
     },
   };

@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ProbeOutcome, Prober } from "../probes/types.js";
 import type { Clock } from "./clock.js";
-import { nextSlotAtOrAfter, phaseOffset } from "./phase-offset.js";
+import { nextSlotAtOrAfter, phaseOffset, regionPhaseOffset, regionSlot } from "./phase-offset.js";
 import { createScheduler, type RunReport, type SchedulerOptions } from "./scheduler.js";
 
 const log = pino({ level: "silent" });
@@ -107,7 +107,89 @@ describe("phase offsets", () => {
   });
 });
 
+describe("region slots", () => {
+  it("place a region among the check's own regions, else the mesh's, sorted; none for a lone region or an outsider", () => {
+    const mesh = ["us-east", "eu-west", "ap-south"];
+    expect(regionSlot({ regions: [] }, "eu-west", mesh)).toEqual({ index: 1, count: 3 });
+    expect(regionSlot({ regions: ["us-east", "eu-west"] }, "us-east", mesh)).toEqual({ index: 1, count: 2 });
+    expect(regionSlot({ regions: ["eu-west"] }, "eu-west", mesh)).toBeUndefined();
+    expect(regionSlot({ regions: [] }, "sa-east", mesh)).toBeUndefined();
+    expect(regionSlot({ regions: [] }, "eu-west", [])).toBeUndefined();
+  });
+
+  it("put each region's runs a slot apart, whatever the check, so a second region sees a failure within two slots", () => {
+    const mesh = ["ap-south", "eu-west", "us-east"];
+    const interval = 1000;
+    const width = Math.floor(interval / 3);
+    let worst = 0;
+    for (let i = 0; i < 300; i++) {
+      const id = `check-${i}`;
+      const offsets = mesh.map((r) =>
+        regionPhaseOffset(id, `agent-${r}`, interval, regionSlot({ regions: [] }, r, mesh)!),
+      );
+      for (const o of offsets) {
+        expect(Number.isInteger(o) && o >= 0 && o < interval).toBe(true);
+      }
+      // Region k runs k slots after region 0, give or take a quarter slot for its agents.
+      for (let k = 1; k < 3; k++) {
+        const gap = (((offsets[k]! - offsets[0]!) % interval) + interval) % interval;
+        expect(Math.abs(gap - k * width)).toBeLessThan(width / 4);
+      }
+      // The target fails at any moment t: the second region's first run after t comes within two slots and a quarter.
+      for (let t = 0; t < interval; t += 25) {
+        const waits = offsets.map((o) => (((o - t) % interval) + interval) % interval).sort((a, b) => a - b);
+        worst = Math.max(worst, waits[1]!);
+      }
+    }
+    expect(worst).toBeLessThan(2 * width + width / 4);
+    // Independent offsets (no regions known) leave it up to almost a whole interval.
+    let independentWorst = 0;
+    for (let i = 0; i < 300; i++) {
+      const offsets = mesh.map((r) => phaseOffset(`check-${i}`, `agent-${r}`, interval));
+      for (let t = 0; t < interval; t += 25) {
+        const waits = offsets.map((o) => (((o - t) % interval) + interval) % interval).sort((a, b) => a - b);
+        independentWorst = Math.max(independentWorst, waits[1]!);
+      }
+    }
+    expect(independentWorst).toBeGreaterThan(0.9 * interval);
+  });
+
+  it("spread a region's agents inside its slot, deterministically", () => {
+    const slot = { index: 1, count: 3 };
+    expect(regionPhaseOffset("web", "a1", 1000, slot)).toBe(regionPhaseOffset("web", "a1", 1000, slot));
+    const inSlot = new Set(Array.from({ length: 20 }, (_, i) => regionPhaseOffset("web", `a${i}`, 1000, slot)));
+    expect(inSlot.size).toBeGreaterThan(10);
+  });
+});
+
 describe("scheduler", () => {
+  it("places runs in the region's slot, and moves them when the regions change (rephase)", async () => {
+    const f = fakeProber(() => 5);
+    let mesh: string[] = [];
+    const { scheduler, reports } = setup(f.prober, {
+      regionSlot: (c) => regionSlot(c, "eu-west", mesh),
+    });
+    scheduler.upsert(check("web", { intervalMs: 1000 }));
+    await vi.advanceTimersByTimeAsync(3000);
+    // No regions known: the hash of check and agent.
+    for (const r of reports) expect(r.plannedAtMs % 1000).toBe(phaseOffset("web", "agent-1", 1000));
+    mesh = ["ap-south", "eu-west", "us-east"];
+    expect(scheduler.rephase()).toBe(1);
+    expect(scheduler.rephase()).toBe(0);
+    const n = reports.length;
+    await vi.advanceTimersByTimeAsync(3000);
+    const placed = regionPhaseOffset("web", "agent-1", 1000, { index: 1, count: 3 });
+    expect(reports.length - n).toBeGreaterThanOrEqual(2);
+    for (const r of reports.slice(n)) expect(r.plannedAtMs % 1000).toBe(placed);
+    // An upsert with its own regions places it among them.
+    scheduler.upsert(check("web", { intervalMs: 1000, regions: ["eu-west", "us-east"] }));
+    const m = reports.length;
+    await vi.advanceTimersByTimeAsync(3000);
+    const own = regionPhaseOffset("web", "agent-1", 1000, { index: 0, count: 2 });
+    for (const r of reports.slice(m)) expect(r.plannedAtMs % 1000).toBe(own);
+    await scheduler.stop();
+  });
+
   it("runs at offset + n*interval with no drift over many intervals", async () => {
     const f = fakeProber(() => 37);
     const { scheduler, reports } = setup(f.prober);

@@ -4,7 +4,7 @@ import type { ProbeOutcome, Prober } from "../probes/types.js";
 import { checkTarget } from "./check-target.js";
 import { systemClock, type Clock, type TimerHandle } from "./clock.js";
 import { createLagTracker, type LagSummary } from "./lag-tracker.js";
-import { nextSlotAtOrAfter, phaseOffset } from "./phase-offset.js";
+import { nextSlotAtOrAfter, phaseOffset, regionPhaseOffset, type RegionSlot } from "./phase-offset.js";
 import { createSemaphore } from "./semaphore.js";
 
 /** One outcome of one run, handed to the publisher. */
@@ -54,6 +54,12 @@ export interface SchedulerOptions {
   timeoutGraceMs?: number;
   /** Shortest interval accepted; shorter checks are refused and counted. @default 100 */
   minIntervalMs?: number;
+  /**
+   * This agent's region's slot among the regions that run a check (`regionSlot`); runs are then
+   * placed in that slot of the interval (`regionPhaseOffset`), else by a hash of check and agent.
+   * @default none
+   */
+  regionSlot?: (check: Check) => RegionSlot | undefined;
 }
 
 /** Runs every assigned check at its interval. */
@@ -62,6 +68,8 @@ export interface Scheduler {
   upsert(check: Check): void;
   /** Stops a check: no run starts for it after this call. */
   remove(checkId: string): void;
+  /** Places every check again (after the regions that `regionSlot` reads changed); returns how many moved. */
+  rephase(): number;
   checkIds(): string[];
   stats(): SchedulerStats;
   /** Stops scheduling, waits up to `waitMs` for in-flight runs (their results are still reported), then aborts the rest. @default waitMs 5000 */
@@ -103,6 +111,20 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let hardTimeouts = 0;
   let invalidChecks = 0;
   let resultHandlerErrors = 0;
+
+  const offsetFor = (check: Check): number => {
+    const slot = options.regionSlot?.(check);
+    return slot
+      ? regionPhaseOffset(check.id, options.agentId, check.intervalMs, slot)
+      : phaseOffset(check.id, options.agentId, check.intervalMs);
+  };
+
+  /** Moves an entry to a new interval and phase; it is kept (with its running flag) so runs never overlap. */
+  const place = (entry: Entry, check: Check, offsetMs: number) => {
+    const nextSlotMs = nextSlotAtOrAfter(clock.now(), offsetMs, check.intervalMs);
+    Object.assign(entry, { check, intervalMs: check.intervalMs, offsetMs, nextSlotMs });
+    arm(entry);
+  };
 
   const arm = (entry: Entry) => {
     if (entry.timer !== undefined) clock.clearTimeout(entry.timer);
@@ -258,23 +280,21 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         return;
       }
       const existing = entries.get(check.id);
-      if (existing && existing.intervalMs === check.intervalMs) {
+      const offsetMs = offsetFor(check);
+      if (existing && existing.intervalMs === check.intervalMs && existing.offsetMs === offsetMs) {
         existing.check = check;
         return;
       }
-      const offsetMs = phaseOffset(check.id, options.agentId, check.intervalMs);
-      const nextSlotMs = nextSlotAtOrAfter(clock.now(), offsetMs, check.intervalMs);
       if (existing) {
-        // New interval: new phase. The entry (and its running flag) is kept so runs never overlap.
-        Object.assign(existing, { check, intervalMs: check.intervalMs, offsetMs, nextSlotMs });
-        arm(existing);
+        // New interval or regions: new phase.
+        place(existing, check, offsetMs);
         return;
       }
       const entry: Entry = {
         check,
         intervalMs: check.intervalMs,
         offsetMs,
-        nextSlotMs,
+        nextSlotMs: nextSlotAtOrAfter(clock.now(), offsetMs, check.intervalMs),
         timer: undefined,
         running: false,
         removed: false,
@@ -284,6 +304,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     remove(checkId) {
       removeEntry(checkId);
+    },
+    rephase() {
+      if (stopping) return 0;
+      let moved = 0;
+      for (const entry of entries.values()) {
+        const offsetMs = offsetFor(entry.check);
+        if (offsetMs === entry.offsetMs) continue;
+        place(entry, entry.check, offsetMs);
+        moved++;
+      }
+      return moved;
     },
     checkIds: () => [...entries.keys()],
     stats: () => ({

@@ -71,7 +71,7 @@ describe("agent gRPC service", () => {
     await server?.close(1000);
   });
 
-  async function setup(partitions = 16) {
+  async function setup(partitions = 16, regionsEveryMs?: number) {
     const registry = createMemoryRegistry({ log });
     const agents = createMemoryAgentDirectory();
     const enrollments = createMemoryEnrollments();
@@ -83,7 +83,14 @@ describe("agent gRPC service", () => {
       ["a1", "eu-west"],
     ] as const)
       tokens.set(id, (await enrollments.enroll({ id, region, provider: "test" })).token);
-    const service = createAgentService({ registry, agents, enrollments, log, partitions });
+    const service = createAgentService({
+      registry,
+      agents,
+      enrollments,
+      log,
+      partitions,
+      ...(regionsEveryMs !== undefined ? { regionsEveryMs } : {}),
+    });
     server = await startGrpcServer({ addr: "127.0.0.1:0", service, log });
     client = createGrpcClient(AgentService, `127.0.0.1:${server.port}`, credentials.createInsecure());
     return { registry, agents, enrollments, service, client };
@@ -141,6 +148,35 @@ describe("agent gRPC service", () => {
       ["first"],
       64,
     ]);
+  });
+
+  it("announces the enrolled agents' regions, sorted, and tells open streams when they change", async () => {
+    const { registry, enrollments, client, service } = await setup(16, 50);
+    await registry.create(tcp("first"));
+    const s = collect(client.watchAssignments(watchReq("eu-west"), md()));
+    const snap = await s.next(1);
+    expect(snap.event.case === "snapshot" && snap.event.value.regions).toEqual(["eu-west", "us-east"]);
+    await registry.create(tcp("second"));
+    const upsert = await s.next(2);
+    expect(upsert.event.case === "delta" && upsert.event.value.regions).toEqual(["eu-west", "us-east"]);
+    // An agent enrolled in a new region: a delta without checks names the regions now.
+    await enrollments.enroll({ id: "agent-ap-south", region: "ap-south", provider: "test" });
+    const changed = await s.next(3);
+    expect(changed.event.case).toBe("delta");
+    if (changed.event.case !== "delta") throw new Error("no delta");
+    expect(changed.event.value).toMatchObject({
+      upserted: [],
+      removed: [],
+      regions: ["ap-south", "eu-west", "us-east"],
+    });
+    // The last agent of a region revoked: the region goes.
+    await enrollments.revoke("agent-us-east");
+    const gone = await s.next(4);
+    expect(gone.event.case === "delta" && gone.event.value.regions).toEqual(["ap-south", "eu-west"]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.messages).toHaveLength(4);
+    expect(service.stats().deltasSent).toBe(3);
+    service.close();
   });
 
   it.each([0, 1025, 2.5])("refuses to start with %s partitions", (partitions) => {

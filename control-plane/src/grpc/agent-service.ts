@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { status, type Metadata } from "@grpc/grpc-js";
 import {
   AgentService as AgentServiceDesc,
+  AssignmentDeltaSchema,
   AssignmentSnapshotSchema,
   grpcServiceDefinition,
   HeartbeatResponseSchema,
@@ -43,6 +44,12 @@ export interface AgentServiceOptions {
    * delta: agents publish each result on the partition of its check, where that partition's decider reads.
    */
   partitions: number;
+  /**
+   * How often the enrolled agents' regions are compared with what the streams were last told; a change
+   * (an agent enrolled in a new region, the last one of a region revoked) is sent to every open stream
+   * as a delta without checks. @default 2000
+   */
+  regionsEveryMs?: number;
 }
 
 /** Counters of the agent service. */
@@ -79,6 +86,8 @@ type Handlers = GrpcServiceImplementation<typeof AgentServiceDesc>;
 interface OpenStream {
   agent: AgentIdentity;
   end(code: status, details: string): void;
+  /** Tells the agent the mesh's regions changed (a delta without checks). */
+  regionsChanged(): void;
 }
 
 /**
@@ -167,6 +176,18 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     return { agent: { ...who.agent, region: enrolled.region, provider: enrolled.provider } };
   }
 
+  // The mesh's regions, sorted: agents place each check's runs in their region's slot of the interval.
+  const meshRegions = () => [...enrollments.regions()].sort();
+  let announcedRegions = meshRegions();
+  const regionsTimer = setInterval(() => {
+    const now = meshRegions();
+    if (now.join("\n") === announcedRegions.join("\n")) return;
+    log.info({ regions: now, previous: announcedRegions }, "mesh regions changed; telling connected agents");
+    announcedRegions = now;
+    for (const s of streams.values()) s.regionsChanged();
+  }, opts.regionsEveryMs ?? 2000);
+  regionsTimer.unref();
+
   // A revoked agent loses its open streams on this replica, wherever the revocation was made.
   const stopRevocations = enrollments.onRevoked((revoked) => {
     for (const s of [...streams.values()]) {
@@ -202,6 +223,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     const sendDelta = (delta: AssignmentDelta) => {
       // Every delta repeats the count, so an agent never publishes on a stale one for longer than a change.
       delta.partitions = partitions;
+      delta.regions = announcedRegions;
       counters.deltasSent++;
       send(create(WatchAssignmentsResponseSchema, { event: { case: "delta", value: delta } }));
       log.debug(
@@ -237,7 +259,12 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       create(WatchAssignmentsResponseSchema, {
         event: {
           case: "snapshot",
-          value: create(AssignmentSnapshotSchema, { version: BigInt(watch.version), checks, partitions }),
+          value: create(AssignmentSnapshotSchema, {
+            version: BigInt(watch.version),
+            checks,
+            partitions,
+            regions: announcedRegions,
+          }),
         },
       }),
     );
@@ -247,6 +274,9 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
       end: (code, details) => {
         cleanup(details);
         call.emit("error", { code, details });
+      },
+      regionsChanged: () => {
+        if (!ended) sendDelta(create(AssignmentDeltaSchema, { version: BigInt(watch.version) }));
       },
     });
     call.on("cancelled", () => cleanup("cancelled by agent"));
@@ -314,6 +344,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     implementation: { watchAssignments, heartbeat, getNatsCredentials },
     stats: () => ({ ...counters, openStreams: streams.size }),
     close() {
+      clearInterval(regionsTimer);
       stopRevocations();
       for (const s of [...streams.values()]) s.end(status.UNAVAILABLE, "control plane shutting down");
     },

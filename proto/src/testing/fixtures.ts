@@ -46,9 +46,14 @@ export function probeResultFixture(fields: ProbeResultInit = {}): ProbeResult {
 }
 
 /** A WatchAssignments message carrying the full assignment set at `version`. */
-export function snapshotResponse(version: bigint, checks: Check[], partitions = 0): WatchAssignmentsResponse {
+export function snapshotResponse(
+  version: bigint,
+  checks: Check[],
+  partitions = 0,
+  regions: string[] = [],
+): WatchAssignmentsResponse {
   return create(WatchAssignmentsResponseSchema, {
-    event: { case: "snapshot", value: { version, checks, partitions } },
+    event: { case: "snapshot", value: { version, checks, partitions, regions } },
   });
 }
 
@@ -58,8 +63,9 @@ export function deltaResponse(
   upserted: Check[],
   removed: string[] = [],
   partitions = 0,
+  regions: string[] = [],
 ): WatchAssignmentsResponse {
   return create(WatchAssignmentsResponseSchema, {
-    event: { case: "delta", value: { version, upserted, removed, partitions } },
+    event: { case: "delta", value: { version, upserted, removed, partitions, regions } },
   });
 }

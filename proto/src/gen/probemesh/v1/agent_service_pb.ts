@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file probemesh/v1/agent_service.proto.
  */
 export const file_probemesh_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBwcm9iZW1lc2gvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMcHJvYmVtZXNoLnYxImAKCUFnZW50SW5mbxIKCgJpZBgBIAEoCRIOCgZyZWdpb24YAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIUCgxjYXBhYmlsaXRpZXMYBSADKAkiWAoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvEhUKDWtub3duX3ZlcnNpb24YAiABKAQiXgoSQXNzaWdubWVudFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAQSIwoGY2hlY2tzGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrEhIKCnBhcnRpdGlvbnMYAyABKA0ibgoPQXNzaWdubWVudERlbHRhEg8KB3ZlcnNpb24YASABKAQSJQoIdXBzZXJ0ZWQYAiADKAsyEy5wcm9iZW1lc2gudjEuQ2hlY2sSDwoHcmVtb3ZlZBgDIAMoCRISCgpwYXJ0aXRpb25zGAQgASgNIokBChhXYXRjaEFzc2lnbm1lbnRzUmVzcG9uc2USNAoIc25hcHNob3QYASABKAsyIC5wcm9iZW1lc2gudjEuQXNzaWdubWVudFNuYXBzaG90SAASLgoFZGVsdGEYAiABKAsyHS5wcm9iZW1lc2gudjEuQXNzaWdubWVudERlbHRhSABCBwoFZXZlbnQinQEKEEhlYXJ0YmVhdFJlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvEhoKEmFzc2lnbm1lbnRfdmVyc2lvbhgCIAEoBBIUCgxvdXRib3hfZGVwdGgYAyABKA0SEAoIbGFzdF9zZXEYBCABKAQSHQoVc2NoZWR1bGluZ19sYWdfcDk5X21zGAUgASgBIisKEUhlYXJ0YmVhdFJlc3BvbnNlEhYKDnNlcnZlcl90aW1lX21zGAEgASgEIkMKGUdldE5hdHNDcmVkZW50aWFsc1JlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvIj8KGkdldE5hdHNDcmVkZW50aWFsc1Jlc3BvbnNlEg0KBWNyZWRzGAEgASgJEhIKCmV4cGlyZXNfYXQYAiABKAMyqgIKDEFnZW50U2VydmljZRJjChBXYXRjaEFzc2lnbm1lbnRzEiUucHJvYmVtZXNoLnYxLldhdGNoQXNzaWdubWVudHNSZXF1ZXN0GiYucHJvYmVtZXNoLnYxLldhdGNoQXNzaWdubWVudHNSZXNwb25zZTABEkwKCUhlYXJ0YmVhdBIeLnByb2JlbWVzaC52MS5IZWFydGJlYXRSZXF1ZXN0Gh8ucHJvYmVtZXNoLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEmcKEkdldE5hdHNDcmVkZW50aWFscxInLnByb2JlbWVzaC52MS5HZXROYXRzQ3JlZGVudGlhbHNSZXF1ZXN0GigucHJvYmVtZXNoLnYxLkdldE5hdHNDcmVkZW50aWFsc1Jlc3BvbnNlYgZwcm90bzM", [file_probemesh_v1_check]);
+  fileDesc("CiBwcm9iZW1lc2gvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMcHJvYmVtZXNoLnYxImAKCUFnZW50SW5mbxIKCgJpZBgBIAEoCRIOCgZyZWdpb24YAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIUCgxjYXBhYmlsaXRpZXMYBSADKAkiWAoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9iZW1lc2gudjEuQWdlbnRJbmZvEhUKDWtub3duX3ZlcnNpb24YAiABKAQibwoSQXNzaWdubWVudFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAQSIwoGY2hlY2tzGAIgAygLMhMucHJvYmVtZXNoLnYxLkNoZWNrEhIKCnBhcnRpdGlvbnMYAyABKA0SDwoHcmVnaW9ucxgEIAMoCSJ/Cg9Bc3NpZ25tZW50RGVsdGESDwoHdmVyc2lvbhgBIAEoBBIlCgh1cHNlcnRlZBgCIAMoCzITLnByb2JlbWVzaC52MS5DaGVjaxIPCgdyZW1vdmVkGAMgAygJEhIKCnBhcnRpdGlvbnMYBCABKA0SDwoHcmVnaW9ucxgFIAMoCSKJAQoYV2F0Y2hBc3NpZ25tZW50c1Jlc3BvbnNlEjQKCHNuYXBzaG90GAEgASgLMiAucHJvYmVtZXNoLnYxLkFzc2lnbm1lbnRTbmFwc2hvdEgAEi4KBWRlbHRhGAIgASgLMh0ucHJvYmVtZXNoLnYxLkFzc2lnbm1lbnREZWx0YUgAQgcKBWV2ZW50Ip0BChBIZWFydGJlYXRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYmVtZXNoLnYxLkFnZW50SW5mbxIaChJhc3NpZ25tZW50X3ZlcnNpb24YAiABKAQSFAoMb3V0Ym94X2RlcHRoGAMgASgNEhAKCGxhc3Rfc2VxGAQgASgEEh0KFXNjaGVkdWxpbmdfbGFnX3A5OV9tcxgFIAEoASIrChFIZWFydGJlYXRSZXNwb25zZRIWCg5zZXJ2ZXJfdGltZV9tcxgBIAEoBCJDChlHZXROYXRzQ3JlZGVudGlhbHNSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYmVtZXNoLnYxLkFnZW50SW5mbyI/ChpHZXROYXRzQ3JlZGVudGlhbHNSZXNwb25zZRINCgVjcmVkcxgBIAEoCRISCgpleHBpcmVzX2F0GAIgASgDMqoCCgxBZ2VudFNlcnZpY2USYwoQV2F0Y2hBc3NpZ25tZW50cxIlLnByb2JlbWVzaC52MS5XYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBomLnByb2JlbWVzaC52MS5XYXRjaEFzc2lnbm1lbnRzUmVzcG9uc2UwARJMCglIZWFydGJlYXQSHi5wcm9iZW1lc2gudjEuSGVhcnRiZWF0UmVxdWVzdBofLnByb2JlbWVzaC52MS5IZWFydGJlYXRSZXNwb25zZRJnChJHZXROYXRzQ3JlZGVudGlhbHMSJy5wcm9iZW1lc2gudjEuR2V0TmF0c0NyZWRlbnRpYWxzUmVxdWVzdBooLnByb2JlbWVzaC52MS5HZXROYXRzQ3JlZGVudGlhbHNSZXNwb25zZWIGcHJvdG8z", [file_probemesh_v1_check]);
 
 /**
  * Who an agent is; sent on every connection.
@@ -103,6 +103,16 @@ export type AssignmentSnapshot = Message<"probemesh.v1.AssignmentSnapshot"> & {
    * @generated from field: uint32 partitions = 3;
    */
   partitions: number;
+
+  /**
+   * The mesh's regions (those of enrolled agents), sorted. An agent runs a check in its region's slot
+   * of the interval (the check's own regions when it names them, else these), so that the regions'
+   * runs are evenly spread and a failure is seen by a quorum of regions within a fraction of the
+   * interval. Empty (a control plane that predates it): runs are placed by a hash of check and agent.
+   *
+   * @generated from field: repeated string regions = 4;
+   */
+  regions: string[];
 };
 
 /**
@@ -139,6 +149,13 @@ export type AssignmentDelta = Message<"probemesh.v1.AssignmentDelta"> & {
    * @generated from field: uint32 partitions = 4;
    */
   partitions: number;
+
+  /**
+   * The mesh's regions from this version on (see AssignmentSnapshot.regions).
+   *
+   * @generated from field: repeated string regions = 5;
+   */
+  regions: string[];
 };
 
 /**
