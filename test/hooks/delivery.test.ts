@@ -219,7 +219,12 @@ describe("hook deliveries on JetStream", () => {
     await hooks.publish(outageEvent("outage.opened", { outageId: "o-gone" }));
     await waitFor("disabled", async () => (await hooks.registry.get("gone"))?.disabled, 10_000);
     expect((await hooks.registry.get("gone"))?.disabled?.reason).toMatch(/410/);
-    expect((await hooks.deliveries.list("gone")).map((r) => r.outcome)).toEqual(["disabled"]);
+    // The outcome is recorded just after the hook is disabled.
+    const log = await waitFor("the outcome recorded", async () => {
+      const l = await hooks.deliveries.list("gone");
+      return l.length > 0 ? l : undefined;
+    });
+    expect(log.map((r) => r.outcome)).toEqual(["disabled"]);
     expect((await hooks.publish(outageEvent("outage.resolved", { outageId: "o-gone" }))).enqueued).not.toContain(
       "gone",
     );
@@ -269,7 +274,11 @@ describe("hook deliveries on JetStream", () => {
     await waitFor("failback delivered", () => rcv.received.length === 2, 10_000);
     const [first, second] = rcv.received;
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(1900);
-    const log = await hooks.deliveries.list("hold");
+    // The outcome is recorded once the receiver has answered: wait for the second delivery's record.
+    const log = await waitFor("the failback's outcome recorded", async () => {
+      const l = await hooks.deliveries.list("hold");
+      return l.filter((r) => r.outcome === "delivered").length === 2 ? l : undefined;
+    });
     // Delivered, held (once or, if redelivered a hair early, more), then delivered when the hold ends.
     expect(log.map((r) => r.outcome).join(" ")).toMatch(/^delivered( held)+ delivered$/);
     expect(log.find((r) => r.outcome === "held")?.error).toMatch(/minimum hold of 2000 ms/);
