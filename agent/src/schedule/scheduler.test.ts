@@ -181,12 +181,41 @@ describe("scheduler", () => {
     const placed = regionPhaseOffset("web", "agent-1", 1000, { index: 1, count: 3 });
     expect(reports.length - n).toBeGreaterThanOrEqual(2);
     for (const r of reports.slice(n)) expect(r.plannedAtMs % 1000).toBe(placed);
+    // Moved, the next run still comes at least half an interval after the last one.
+    expect(reports[n]!.plannedAtMs - reports[n - 1]!.plannedAtMs).toBeGreaterThanOrEqual(500);
     // An upsert with its own regions places it among them.
     scheduler.upsert(check("web", { intervalMs: 1000, regions: ["eu-west", "us-east"] }));
     const m = reports.length;
     await vi.advanceTimersByTimeAsync(3000);
     const own = regionPhaseOffset("web", "agent-1", 1000, { index: 0, count: 2 });
     for (const r of reports.slice(m)) expect(r.plannedAtMs % 1000).toBe(own);
+    await scheduler.stop();
+  });
+
+  it("a check moved to its region's slot runs next at least half an interval after its last run", async () => {
+    const slot = { index: 1, count: 3 };
+    // A check whose region slot comes soon (1..400 ms) after its hashed phase: moved right after a run,
+    // its next slot would come only that long after it.
+    let id = "";
+    for (let i = 0; !id; i++) {
+      const ahead =
+        (regionPhaseOffset(`c${i}`, "agent-1", 1000, slot) - phaseOffset(`c${i}`, "agent-1", 1000) + 1000) % 1000;
+      if (ahead > 0 && ahead < 400) id = `c${i}`;
+    }
+    const f = fakeProber(() => 5);
+    let mesh: string[] = [];
+    const { scheduler, reports } = setup(f.prober, { regionSlot: (c) => regionSlot(c, "eu-west", mesh) });
+    scheduler.upsert(check(id, { intervalMs: 1000 }));
+    await vi.advanceTimersByTimeAsync(2000);
+    const last = nextSlotAtOrAfter(Date.now(), phaseOffset(id, "agent-1", 1000), 1000);
+    await vi.advanceTimersByTimeAsync(last + 10 - Date.now()); // just after a run (5 ms long)
+    expect(reports.at(-1)!.plannedAtMs).toBe(last);
+    mesh = ["ap-south", "eu-west", "us-east"];
+    expect(scheduler.rephase()).toBe(1);
+    await vi.advanceTimersByTimeAsync(3000);
+    const next = reports.find((r) => r.plannedAtMs > last)!;
+    expect(next.plannedAtMs - last).toBeGreaterThanOrEqual(500);
+    expect(next.plannedAtMs % 1000).toBe(regionPhaseOffset(id, "agent-1", 1000, slot));
     await scheduler.stop();
   });
 

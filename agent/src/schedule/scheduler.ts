@@ -119,9 +119,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       : phaseOffset(check.id, options.agentId, check.intervalMs);
   };
 
-  /** Moves an entry to a new interval and phase; it is kept (with its running flag) so runs never overlap. */
+  /**
+   * Moves an entry to a new interval and phase; it is kept (with its running flag) so runs never
+   * overlap, and its next run comes at least half an interval (the shorter of old and new) after the
+   * last one planned: two runs a moment apart would count as two results in a row for the verdict.
+   */
   const place = (entry: Entry, check: Check, offsetMs: number) => {
-    const nextSlotMs = nextSlotAtOrAfter(clock.now(), offsetMs, check.intervalMs);
+    const lastPlannedMs = entry.nextSlotMs - entry.intervalMs;
+    const earliest = Math.max(clock.now(), lastPlannedMs + Math.min(entry.intervalMs, check.intervalMs) / 2);
+    const nextSlotMs = nextSlotAtOrAfter(earliest, offsetMs, check.intervalMs);
     Object.assign(entry, { check, intervalMs: check.intervalMs, offsetMs, nextSlotMs });
     arm(entry);
   };
