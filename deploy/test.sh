@@ -46,22 +46,16 @@ if [ $# -gt 0 ]; then
   exit
 fi
 
-# The unit tests first, alone, as before (some spawn processes or run property tests under a 20 s
-# timeout, and a machine busy with the integration lanes slowed them past it). Their result is
-# reported at the end; the integration lanes run either way.
 failed=0
-pnpm exec vitest run --project unit &
-lanes+=($!)
-wait "${lanes[0]}" || failed=1
-lanes=()
-phase "vitest, unit"
-
-# Then two vitest processes at once (vitest runs its groups of files one after another, so one
-# process cannot run a serial group beside another): the serial lane runs the integration files that
-# kill, pause or cut servers, use network namespaces or wait for consensus verdicts, one at a time;
-# the light lane runs the files listed in vitest.config.ts's LIGHT_INTEGRATION_FILES, one at a time,
-# at a lower CPU priority (nice 5, the servers it starts too), so the serial lane's timing-sensitive
-# waits get the CPU first. Each line is prefixed with its lane.
+# Two chains at once, each line prefixed with its lane:
+# - the serial lane (the longest path) starts at once: the integration files that kill, pause or cut
+#   servers, use network namespaces or wait for consensus verdicts, one at a time;
+# - beside it, the unit tests on one worker (some spawn processes or run property tests under a 20 s
+#   timeout: with every core busy they were slowed past it), then the light lane: the files listed in
+#   vitest.config.ts's LIGHT_INTEGRATION_FILES, one at a time, at a lower CPU priority (nice 5, the
+#   servers it starts too), so the serial lane's timing-sensitive waits get the CPU first.
+# vitest runs its groups of files one after another, so one process cannot run a serial group beside
+# another. Every lane runs whatever another one's result; the run fails if any failed.
 lane() {
   local name=$1 niceness=$2
   shift 2
@@ -70,9 +64,16 @@ lane() {
   echo "[$name] lane done in $((SECONDS - start)) s (exit $rc)"
   return "$rc"
 }
+unit_then_light() {
+  local start=$SECONDS rc=0
+  pnpm exec vitest run --project unit --maxWorkers=1 2>&1 | sed -u "s/^/[unit] /" || rc=$?
+  echo "[unit] done in $((SECONDS - start)) s (exit $rc)"
+  lane light 5 --project integration || rc=1
+  return "$rc"
+}
 lane serial 0 --project integration &
 lanes+=($!)
-lane light 5 --project integration &
+unit_then_light &
 lanes+=($!)
 for pid in "${lanes[@]}"; do
   rc=0
@@ -80,6 +81,6 @@ for pid in "${lanes[@]}"; do
   [ "$rc" = 0 ] || failed=1
 done
 lanes=()
-phase "vitest, integration"
+phase "vitest, unit and integration"
 if [ "$failed" = 0 ]; then echo "[test] unit and both integration lanes passed"; else echo "[test] unit or an integration lane failed (see above)" >&2; fi
 exit "$failed"
