@@ -128,7 +128,7 @@ export function createAssignmentClient(options: AssignmentClientOptions): Assign
   const emitRegions = (before: readonly string[], source: ChangeSource) => {
     const regions = options.set.regions();
     if (regions.join("\n") === before.join("\n")) return;
-    log.info({ regions, previous: before, source }, "mesh regions changed: runs are placed in this region's slot");
+    log.info({ regions, previous: before, source }, "mesh regions changed: runs are placed by them");
     try {
       options.onRegions?.(regions, source);
     } catch (err) {

@@ -179,6 +179,22 @@ describe("agent gRPC service", () => {
     service.close();
   });
 
+  it("gives an agent enrolled a moment ago its own region in its snapshot, and tells the others", async () => {
+    const { enrollments, client, service } = await setup(16, 60_000);
+    const s = collect(client.watchAssignments(watchReq("eu-west"), md()));
+    await s.next(1);
+    tokens.set(
+      "agent-ap-south",
+      (await enrollments.enroll({ id: "agent-ap-south", region: "ap-south", provider: "test" })).token,
+    );
+    const fresh = collect(client.watchAssignments(watchReq("ap-south"), md("agent-ap-south")));
+    const snap = await fresh.next(1);
+    expect(snap.event.case === "snapshot" && snap.event.value.regions).toEqual(["ap-south", "eu-west", "us-east"]);
+    const told = await s.next(2);
+    expect(told.event.case === "delta" && told.event.value.regions).toEqual(["ap-south", "eu-west", "us-east"]);
+    service.close();
+  });
+
   it.each([0, 1025, 2.5])("refuses to start with %s partitions", (partitions) => {
     expect(() =>
       createAgentService({

@@ -177,15 +177,17 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
   }
 
   // The mesh's regions, sorted: agents place each check's runs in their region's slot of the interval.
-  const meshRegions = () => [...enrollments.regions()].sort();
-  let announcedRegions = meshRegions();
-  const regionsTimer = setInterval(() => {
-    const now = meshRegions();
+  // Looked at every `regionsEveryMs` and before each snapshot (an agent enrolled a moment ago gets its
+  // own region); a change goes to every open stream.
+  let announcedRegions = [...enrollments.regions()].sort();
+  const refreshRegions = () => {
+    const now = [...enrollments.regions()].sort();
     if (now.join("\n") === announcedRegions.join("\n")) return;
     log.info({ regions: now, previous: announcedRegions }, "mesh regions changed; telling connected agents");
     announcedRegions = now;
     for (const s of streams.values()) s.regionsChanged();
-  }, opts.regionsEveryMs ?? 2000);
+  };
+  const regionsTimer = setInterval(refreshRegions, opts.regionsEveryMs ?? 2000);
   regionsTimer.unref();
 
   // A revoked agent loses its open streams on this replica, wherever the revocation was made.
@@ -254,6 +256,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentService {
     });
     const checks = assignedChecks(watch.checks, agent);
     for (const c of checks) assigned.add(c.id);
+    refreshRegions();
     counters.snapshotsSent++;
     send(
       create(WatchAssignmentsResponseSchema, {
