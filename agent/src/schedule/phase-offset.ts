@@ -35,7 +35,7 @@ export function regionSlot(
  * Phase offset in [0, intervalMs) of one (check, agent) pair in a region's slot: the check's runs
  * start at a point of the interval given by the check alone, each region `interval / count` after the
  * previous one, each agent of a region within the first quarter of its region's slot. A target that
- * fails is then seen by a second region at most two slots later (2/3 of the interval with three
+ * fails is then seen by a second region at most two slots and a quarter later (3/4 of the interval with three
  * regions), not up to a whole interval as with independent offsets. Deterministic, as
  * {@link phaseOffset}.
  */
