@@ -48,8 +48,9 @@ const started: Hooks[] = [];
 const receivers: Receiver[] = [];
 const logs = memoryLogger();
 
-async function conn(): Promise<NatsConnection> {
-  const nc = await connect({ servers: nats.url });
+/** A connection to `server` (the file's nats-server by default), closed after each case. */
+async function conn(server: NatsServer = nats): Promise<NatsConnection> {
+  const nc = await connect({ servers: server.url });
   conns.push(nc);
   return nc;
 }
@@ -247,11 +248,6 @@ describe("fenced hook deliveries", () => {
     const options: HooksOptions = { ...FAST, fetchExpiresMs: 30_000 };
     // A server of its own: the queue's consumer figures below must count this case's delivery only.
     const own = await startNats();
-    const ownConn = async () => {
-      const nc = await connect({ servers: own.url });
-      conns.push(nc);
-      return nc;
-    };
     const child = startProcess(
       "hook-worker",
       process.execPath,
@@ -264,10 +260,10 @@ describe("fenced hook deliveries", () => {
     const pid = child.child.pid!;
     let stopped = false;
     try {
-      const publisher = await hooksOn(await ownConn(), { options: { ...options, deliver: false } });
+      const publisher = await hooksOn(await conn(own), { options: { ...options, deliver: false } });
       const { hook } = validateHook({ id: "frozen", type: "webhook", url: rcv.url }, { mode: "create" });
       await publisher.registry.create(hook);
-      const jsm = await jetstreamManager(await ownConn());
+      const jsm = await jetstreamManager(await conn(own));
       const consumer = () => jsm.consumers.info(DELIVERIES_STREAM, DELIVERIES_CONSUMER);
       await waitFor(
         "the worker's pull request open at the server",
@@ -289,7 +285,7 @@ describe("fenced hook deliveries", () => {
       expect(rcv.received).toEqual([]);
       // Past its ack wait, another replica pulls the redelivery and makes the delivery.
       await new Promise((r) => setTimeout(r, options.ackWaitMs! + 500));
-      const other = await hooksOn(await ownConn(), { options });
+      const other = await hooksOn(await conn(own), { options });
       await other.start();
       await waitFor("the other replica delivered it", () => rcv.received.length >= 1, 15_000);
       // The frozen worker wakes up with the first copy in its socket.
